@@ -1,0 +1,1 @@
+"""Product catalog: the product model format, its parser and validator, and persistence."""

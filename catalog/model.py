@@ -1,0 +1,170 @@
+"""Immutable product model: attributes, rules, components.
+
+A model is built once by `catalog.loader` and never changes; engines compiled from it can
+therefore be cached per (product, version, digest).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping, Union
+
+from catalog import expr as ex
+
+Value = Union[str, int, bool]
+NONE = "none"          # the explicit "not chosen" value of optional attributes
+ANY = "*"              # table cell that matches any value
+
+ENUM, INT, BOOL = "enum", "int", "bool"
+
+
+@dataclass(frozen=True)
+class EnumValue:
+    code: str
+    label: str
+    description: str = ""
+    properties: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    id: str
+    type: str
+    label: str
+    group: str | None = None
+    description: str = ""
+    optional: bool = False
+    default: Value | None = None
+    values: tuple[EnumValue, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    step: int = 1
+
+    @property
+    def domain(self) -> tuple[Value, ...]:
+        """Every value the attribute can take, in display order (`none` first if optional)."""
+        if self.type == ENUM:
+            base: tuple[Value, ...] = tuple(v.code for v in self.values)
+        elif self.type == INT:
+            base = tuple(range(self.min, self.max + 1, self.step))
+        else:
+            base = (False, True)
+        return ((NONE,) + base) if self.optional else base
+
+    def value_info(self, value: Value) -> EnumValue | None:
+        for v in self.values:
+            if v.code == value:
+                return v
+        return None
+
+    def label_of(self, value: Value) -> str:
+        info = self.value_info(value)
+        if info is not None:
+            return info.label
+        if value == NONE:
+            return "None"
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        return str(value)
+
+    def property(self, value: Value, name: str) -> Decimal:
+        """Numeric property of an enum value; `none` has every property equal to 0."""
+        if value == NONE:
+            return Decimal(0)
+        info = self.value_info(value)
+        if info is None or name not in info.properties:
+            raise KeyError(f"{self.id}={value} has no property {name!r}")
+        return info.properties[name]
+
+    def coerce(self, raw: object) -> Value:
+        """Turn user input (JSON value or CLI text) into a domain value, or raise ValueError."""
+        if self.optional and (raw is None or raw == NONE):
+            return NONE
+        if self.type == BOOL:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "false", "yes", "no"):
+                return raw.lower() in ("true", "yes")
+            raise ValueError("expected true or false")
+        if self.type == INT:
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            try:
+                number = int(raw) if isinstance(raw, (int, str)) else None
+            except ValueError:
+                number = None
+            if number is None:
+                raise ValueError("expected an integer")
+            if number not in range(self.min, self.max + 1, self.step):
+                raise ValueError(f"{number} is outside {self.min}..{self.max}"
+                                 + (f" step {self.step}" if self.step != 1 else ""))
+            return number
+        if isinstance(raw, str) and raw in self.domain:
+            return raw
+        raise ValueError(f"unknown value {raw!r}; expected one of {', '.join(map(str, self.domain))}")
+
+
+@dataclass(frozen=True)
+class Table:
+    attributes: tuple[str, ...]
+    allowed: bool
+    rows: tuple[tuple[Value, ...], ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    message: str
+    kind: str                      # requires | excludes | constraint | table
+    expr: ex.Node | None = None    # the rule as one boolean expression (not for tables)
+    table: Table | None = None
+    source: str = ""               # the rule as written, for display
+
+
+@dataclass(frozen=True)
+class Component:
+    part: str
+    description: str
+    uom: str
+    quantity: ex.Node
+    when: ex.Node | None
+    properties: Mapping[str, Decimal]
+    children: tuple["Component", ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ProductModel:
+    product: str
+    name: str
+    version: int
+    description: str
+    cost_currency: str
+    groups: tuple[Group, ...]
+    attributes: tuple[Attribute, ...]
+    rules: tuple[Rule, ...]
+    components: tuple[Component, ...]
+    digest: str                    # sha256 of the canonical source; identifies the content
+    source: Mapping = field(default_factory=dict, repr=False, compare=False)
+    """The model as a plain dict with table files inlined: what the database stores."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "_by_id", {a.id: a for a in self.attributes})
+        object.__setattr__(self, "_rules_by_id", {r.id: r for r in self.rules})
+
+    def attribute(self, attr_id: str) -> Attribute:
+        return self._by_id[attr_id]
+
+    def has_attribute(self, attr_id: str) -> bool:
+        return attr_id in self._by_id
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._rules_by_id[rule_id]
+
+    def defaults(self) -> dict[str, Value]:
+        return {a.id: a.default for a in self.attributes if a.default is not None}
