@@ -1,0 +1,1 @@
+"""Configurator engine: a product model compiled to SAT, with python-constraint as reference."""

@@ -1,0 +1,55 @@
+"""Bill of materials for a complete configuration: tree, exploded view and roll-ups.
+
+Quantities and roll-ups are exact decimals; nothing is rounded here (money is rounded once,
+by pricing, in the price book's currency).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Mapping
+
+from catalog import expr as ex
+from catalog.model import Component, ProductModel, Value
+from configurator.results import Bom, BomLine, FlatLine
+
+ZERO = Decimal(0)
+
+
+def build(model: ProductModel, assignment: Mapping[str, Value]) -> Bom:
+    def prop(attr, value, name):
+        return model.attribute(attr).property(value, name)
+
+    def lines(components: tuple[Component, ...], parent_qty: Decimal, level: int) -> list[BomLine]:
+        out = []
+        for c in components:
+            if c.when is not None and not ex.compile_fn(c.when, prop)(assignment):
+                continue
+            qty = ex.compile_fn(c.quantity, prop)(assignment)
+            if qty <= 0:
+                continue
+            extended = qty * parent_qty
+            kids = tuple(lines(c.children, extended, level + 1))
+            own_cost = c.properties.get("cost", ZERO)
+            own_weight = c.properties.get("weight", ZERO)
+            unit_cost = own_cost + sum((k.quantity * k.unit_cost for k in kids), ZERO)
+            unit_weight = own_weight + sum((k.quantity * k.unit_weight for k in kids), ZERO)
+            out.append(BomLine(c.part, c.description, c.uom, level, qty, extended, unit_cost,
+                               unit_cost * extended, unit_weight, unit_weight * extended,
+                               dict(c.properties), kids))
+        return out
+
+    tree = tuple(lines(model.components, Decimal(1), 1))
+    flat: dict[str, list] = {}
+
+    def explode(items):
+        for line in items:
+            own = line.properties.get("cost", ZERO)
+            entry = flat.setdefault(line.part, [line, ZERO, own])
+            entry[1] += line.extended_quantity
+            explode(line.children)
+    explode(tree)
+    flat_lines = tuple(FlatLine(line.part, line.description, line.uom, qty, own, own * qty)
+                       for line, qty, own in flat.values())
+    return Bom(model.product, model.version, dict(assignment), model.cost_currency, tree, flat_lines,
+               total_cost=sum((line.extended_cost for line in tree), ZERO),
+               total_weight=sum((line.extended_weight for line in tree), ZERO))

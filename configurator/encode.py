@@ -1,0 +1,373 @@
+"""Compile a product model to CNF.
+
+Every (attribute, value) pair is one Boolean variable; each attribute takes exactly one value.
+Rules become clauses grouped per rule id, so a solver can switch a rule on and off (for
+explanations) and the engine can name the rule behind a conflict. The encodings are exact:
+the solutions of the CNF, projected on the value variables, are exactly the valid
+configurations. How each rule is encoded:
+
+* a rule over few value combinations (<= ENUM_LIMIT) is enumerated and the forbidden
+  combinations are emitted as a compressed set of clauses (one clause per maximal forbidden
+  sub-box along an attribute order), which gives unit propagation full strength;
+* larger rules are split along their Boolean structure (and/or/not pushed inward) with
+  auxiliary literals that imply their sub-formula;
+* a numeric comparison over many attributes is encoded as a layered decision diagram over
+  partial sums (states merged when the remaining terms cannot change the outcome);
+* an allowed table over two attributes uses the support encoding; wider tables get one
+  selector variable per row plus support clauses (so propagation is arc consistent).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from math import prod
+
+from catalog import expr as ex
+from catalog.model import ANY, ProductModel, Rule, Table
+
+ENUM_LIMIT = 4096          # largest rule scope (product of domain sizes) that is enumerated
+MAX_DD_NODES = 200_000     # a numeric rule needing more decision-diagram nodes is refused
+NEGATED_CMP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+class EncodingError(ValueError):
+    """A rule the encoder cannot compile within its limits; names the rule."""
+
+    def __init__(self, rule_id: str, reason: str):
+        super().__init__(f"rule {rule_id}: {reason}")
+        self.rule_id = rule_id
+        self.reason = reason
+
+
+@dataclass
+class Encoding:
+    model: ProductModel
+    nvars: int = 0
+    lit: dict = field(default_factory=dict)            # (attr, value) -> variable
+    value_of: dict = field(default_factory=dict)       # variable -> (attr, value)
+    attr_lits: dict = field(default_factory=dict)      # attr -> [variable per domain value]
+    structure: list = field(default_factory=list)      # exactly-one clauses (always on)
+    rule_clauses: dict = field(default_factory=dict)   # rule id -> [clauses]
+
+    def new_var(self) -> int:
+        self.nvars += 1
+        return self.nvars
+
+    @property
+    def value_vars(self) -> range:
+        """Value variables are numbered first, 1..n."""
+        return range(1, len(self.value_of) + 1)
+
+
+def encode(model: ProductModel) -> Encoding:
+    enc = Encoding(model)
+    for attribute in model.attributes:
+        lits = []
+        for value in attribute.domain:
+            v = enc.new_var()
+            enc.lit[(attribute.id, value)] = v
+            enc.value_of[v] = (attribute.id, value)
+            lits.append(v)
+        enc.attr_lits[attribute.id] = lits
+    for lits in enc.attr_lits.values():
+        enc.structure.extend(_exactly_one(enc, lits))
+    for rule in model.rules:
+        enc.rule_clauses[rule.id] = _RuleEncoder(enc, rule).clauses()
+    return enc
+
+
+def _exactly_one(enc: Encoding, lits: list[int]) -> list[list[int]]:
+    clauses = [list(lits)]
+    if len(lits) <= 6:
+        clauses += [[-a, -b] for a, b in itertools.combinations(lits, 2)]
+        return clauses
+    # sequential counter (Sinz): s_i means "one of lits[0..i] is true"
+    s = [enc.new_var() for _ in lits[:-1]]
+    clauses.append([-lits[0], s[0]])
+    for i in range(1, len(lits) - 1):
+        clauses += [[-lits[i], s[i]], [-s[i - 1], s[i]], [-lits[i], -s[i - 1]]]
+    clauses.append([-lits[-1], -s[-1]])
+    return clauses
+
+
+class _RuleEncoder:
+    def __init__(self, enc: Encoding, rule: Rule):
+        self.enc = enc
+        self.rule = rule
+        self.model = enc.model
+        self.out: list[list[int]] = []
+
+    def clauses(self) -> list[list[int]]:
+        if self.rule.table is not None:
+            self.table(self.rule.table)
+        else:
+            self.require(self.rule.expr, ())
+        return self.out
+
+    # helpers -------------------------------------------------------------------------------
+    def domain(self, attr: str) -> tuple:
+        return self.model.attribute(attr).domain
+
+    def size(self, attrs) -> int:
+        return prod(len(self.domain(a)) for a in attrs)
+
+    def prop(self, attr, value, name):
+        return self.model.attribute(attr).property(value, name)
+
+    def order(self, attrs) -> list[str]:
+        """Largest domain last: the last attribute's values fold into one clause per prefix."""
+        return sorted(attrs, key=lambda a: (len(self.domain(a)), a))
+
+    # boolean structure ---------------------------------------------------------------------
+    def require(self, node: ex.Node, guard: tuple[int, ...]) -> None:
+        """Emit clauses meaning: all literals in `guard` true => node holds."""
+        node = _nnf(node)
+        attrs = ex.scope(node)
+        if isinstance(node, ex.Const):
+            if not node.value:
+                self.out.append([-g for g in guard])
+            return
+        if isinstance(node, ex.In):
+            self.out.append([-g for g in guard] + self.in_lits(node))
+            return
+        if self.size(attrs) <= ENUM_LIMIT:
+            self.enumerate(node, sorted(attrs), guard)
+            return
+        if isinstance(node, ex.And):
+            for item in node.items:
+                self.require(item, guard)
+            return
+        if isinstance(node, ex.Or):
+            clause = [-g for g in guard]
+            for item in node.items:
+                item = _nnf(item)
+                if isinstance(item, ex.In):
+                    clause += self.in_lits(item)
+                elif isinstance(item, ex.Const):
+                    if item.value:
+                        return
+                else:
+                    aux = self.enc.new_var()
+                    self.require(item, (aux,))
+                    clause.append(aux)
+            self.out.append(clause)
+            return
+        if isinstance(node, ex.Cmp):
+            self.linear(node, guard)
+            return
+        raise EncodingError(self.rule.id, f"cannot encode {type(node).__name__}")
+
+    def in_lits(self, node: ex.In) -> list[int]:
+        values = set(node.values)
+        return [self.enc.lit[(node.attr, v)] for v in self.domain(node.attr)
+                if (v in values) != node.negate]
+
+    def enumerate(self, node: ex.Node, attrs: list[str], guard: tuple[int, ...]) -> None:
+        check = ex.compile_fn(node, self.prop)
+        order = self.order(attrs)
+        doms = [self.domain(a) for a in order]
+        forbidden = set()
+        for combo in itertools.product(*doms):
+            if not check(dict(zip(order, combo))):
+                forbidden.add(combo)
+        self.forbid(order, forbidden, guard)
+
+    def forbid(self, order: list[str], forbidden: set, guard: tuple[int, ...]) -> None:
+        """Clauses excluding exactly the `forbidden` combinations of the attributes in `order`."""
+        lit = self.enc.lit
+        doms = [self.domain(a) for a in order]
+        base = [-g for g in guard]
+
+        def walk(depth: int, prefix: list[int], combos: set) -> None:
+            attr, dom = order[depth], doms[depth]
+            if depth == len(order) - 1:
+                bad = {c[depth] for c in combos}
+                if bad:
+                    self.out.append(base + prefix + [lit[(attr, v)] for v in dom if v not in bad])
+                return
+            full = prod(len(d) for d in doms[depth + 1:])
+            by_value: dict = {}
+            for c in combos:
+                by_value.setdefault(c[depth], set()).add(c)
+            all_bad = {v for v, cs in by_value.items() if len(cs) == full}
+            if all_bad:
+                self.out.append(base + prefix + [lit[(attr, v)] for v in dom if v not in all_bad])
+            for v, cs in by_value.items():
+                if v not in all_bad:
+                    walk(depth + 1, prefix + [-lit[(attr, v)]], cs)
+
+        if forbidden:
+            walk(0, [], forbidden)
+
+    # numeric comparisons -------------------------------------------------------------------
+    def linear(self, node: ex.Cmp, guard: tuple[int, ...]) -> None:
+        """guard => (left - right) op 0, as a decision diagram over groups of terms."""
+        terms: list[tuple[int, ex.Node]] = []
+        _flatten(node.left, 1, terms)
+        _flatten(node.right, -1, terms)
+        constant = Decimal(0)
+        by_scope: dict[frozenset, list] = {}
+        for sign, term in terms:
+            attrs = ex.scope(term)
+            if not attrs:
+                constant += sign * ex.compile_fn(term, self.prop)({})
+            else:
+                by_scope.setdefault(attrs, []).append((sign, term))
+        scopes = sorted(by_scope, key=len, reverse=True)
+        groups: list[tuple[frozenset, list]] = []
+        for s in scopes:             # fold a term into a wider group that covers its attributes
+            host = next((g for g in groups if s <= g[0]), None)
+            if host is None:
+                groups.append((s, list(by_scope[s])))
+            else:
+                host[1].extend(by_scope[s])
+        tables = []
+        for attrs, items in groups:
+            if self.size(attrs) > ENUM_LIMIT:
+                raise EncodingError(self.rule.id, "a product term ranges over too many value combinations")
+            order = self.order(attrs)
+            fns = [(sign, ex.compile_fn(t, self.prop)) for sign, t in items]
+            values: dict = {}
+            for combo in itertools.product(*(self.domain(a) for a in order)):
+                env = dict(zip(order, combo))
+                total = sum((sign * f(env) for sign, f in fns), Decimal(0))
+                values.setdefault(total, []).append(combo)
+            tables.append((order, values))
+        self.diagram(tables, constant, node.op, guard)
+
+    def diagram(self, tables, constant: Decimal, op: str, guard: tuple[int, ...]) -> None:
+        holds = ex._CMP[op]
+        n = len(tables)
+        lo = [Decimal(0)] * (n + 1)
+        hi = [Decimal(0)] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            vals = tables[i][1].keys()
+            lo[i], hi[i] = lo[i + 1] + min(vals), hi[i + 1] + max(vals)
+
+        def status(i: int, s: Decimal):
+            """True/False if the outcome is decided after i groups at partial sum s, else None."""
+            a, b = s + constant + lo[i], s + constant + hi[i]
+            if op in ("<", "<="):
+                return True if holds(b, 0) else (False if not holds(a, 0) else None)
+            if op in (">", ">="):
+                return True if holds(a, 0) else (False if not holds(b, 0) else None)
+            if a == b:
+                return holds(a, 0)
+            if op == "=":
+                return False if (a > 0 or b < 0) else None
+            return True if (a > 0 or b < 0) else None
+
+        first = status(0, Decimal(0))
+        if first is True:
+            return
+        if first is False:
+            self.out.append([-g for g in guard])
+            return
+        # node literal for layer i / state s; the root is the guard conjunction itself
+        layer = {Decimal(0): list(guard)}
+        count = 0
+        for i, (order, values) in enumerate(tables):
+            nxt: dict = {}
+            for s, node_lits in layer.items():
+                for v, combos in values.items():
+                    decided = status(i + 1, s + v)
+                    if decided is True:
+                        continue
+                    if decided is False:
+                        target = []
+                    else:
+                        if s + v not in nxt:
+                            nxt[s + v] = [self.enc.new_var()]
+                            count += 1
+                            if count > MAX_DD_NODES:
+                                raise EncodingError(self.rule.id, "numeric rule is too complex to compile")
+                        target = nxt[s + v]
+                    self.emit_transition(node_lits, order, combos, target)
+            layer = nxt
+        for s, node_lits in layer.items():
+            if status(n, s) is False:
+                self.out.append([-x for x in node_lits])
+
+    def emit_transition(self, node_lits, order, combos, target) -> None:
+        """node and (group takes these combos) => target."""
+        lit = self.enc.lit
+        head = [-x for x in node_lits]
+        if len(order) == 1:
+            attr = order[0]
+            chosen = {c[0] for c in combos}
+            self.out.append(head + [lit[(attr, w)] for w in self.domain(attr) if w not in chosen] + target)
+            return
+        for combo in combos:
+            self.out.append(head + [-lit[(a, v)] for a, v in zip(order, combo)] + target)
+
+    # tables --------------------------------------------------------------------------------
+    def table(self, table: Table) -> None:
+        attrs = list(table.attributes)
+        if not table.allowed:
+            lit = self.enc.lit
+            for row in set(table.rows):
+                self.out.append([-lit[(a, v)] for a, v in zip(attrs, row) if v != ANY])
+            return
+        if self.size(attrs) <= ENUM_LIMIT:
+            allowed = set()
+            doms = [self.domain(a) for a in attrs]
+            for row in table.rows:
+                allowed.update(itertools.product(*((v,) if v != ANY else d for v, d in zip(row, doms))))
+            order = self.order(attrs)
+            idx = [attrs.index(a) for a in order]
+            forbidden = {tuple(c[i] for i in idx) for c in itertools.product(*doms)} - \
+                {tuple(c[i] for i in idx) for c in allowed}
+            self.forbid(order, forbidden, ())
+            return
+        self.row_selectors(attrs, table.rows)
+
+    def row_selectors(self, attrs: list[str], rows) -> None:
+        lit = self.enc.lit
+        out = self.out
+        supports: dict[int, list[int]] = {}
+        wildcard: list[list[int]] = [[] for _ in attrs]
+        selectors = []
+        for row in dict.fromkeys(rows):
+            r = self.enc.new_var()
+            selectors.append(r)
+            for j, (a, v) in enumerate(zip(attrs, row)):
+                if v == ANY:
+                    wildcard[j].append(r)
+                else:
+                    x = lit[(a, v)]
+                    out.append([-r, x])
+                    supports.setdefault(x, []).append(r)
+        out.append(selectors)
+        for j, a in enumerate(attrs):
+            for v in self.domain(a):
+                x = lit[(a, v)]
+                out.append([-x] + supports.get(x, []) + wildcard[j])
+
+
+def _flatten(node: ex.Node, sign: int, out: list) -> None:
+    if isinstance(node, ex.Arith) and node.op in ("+", "-"):
+        _flatten(node.left, sign, out)
+        _flatten(node.right, sign if node.op == "+" else -sign, out)
+    else:
+        out.append((sign, node))
+
+
+def _nnf(node: ex.Node) -> ex.Node:
+    """Push a top-level negation inward so the encoder sees and/or/atoms."""
+    if not isinstance(node, ex.Not):
+        return node
+    inner = node.item
+    if isinstance(inner, ex.Not):
+        return _nnf(inner.item)
+    if isinstance(inner, ex.And):
+        return ex.Or(tuple(ex.Not(x) for x in inner.items))
+    if isinstance(inner, ex.Or):
+        return ex.And(tuple(ex.Not(x) for x in inner.items))
+    if isinstance(inner, ex.In):
+        return ex.In(inner.attr, inner.values, not inner.negate)
+    if isinstance(inner, ex.Cmp):
+        return ex.Cmp(NEGATED_CMP[inner.op], inner.left, inner.right)
+    if isinstance(inner, ex.Const):
+        return ex.Const(not inner.value)
+    return node

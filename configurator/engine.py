@@ -1,0 +1,283 @@
+"""The SAT-backed configurator: validate, propagate, explain, complete.
+
+One `Configurator` is compiled per model version and cached. Propagation is exact: a value
+is offered iff some complete valid configuration extends the selections with it. It is
+computed with an incremental SAT solver under assumptions, with solution-guided pruning:
+every model found marks all its values possible, and the solver's phases are pointed at the
+values not yet covered so that each call covers as many as it can. Values proven impossible
+for a subset of the selections stay impossible, so results are cached per selection set and
+reused as candidate bounds for the next interaction.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Iterable, Mapping
+
+from pysat.solvers import Solver
+
+from catalog.model import ProductModel, Value
+from configurator import bom as bom_module
+from configurator.encode import encode
+from configurator.explain import quickxplain
+from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
+                                  Explanation, RuleRef, SelectionError)
+
+SOLVER = "minisat22"
+CACHE_SIZE = 4096
+
+
+class InvalidConfiguration(ValueError):
+    def __init__(self, conflicts: tuple[Conflict, ...]):
+        super().__init__("; ".join(c.message for c in conflicts))
+        self.conflicts = conflicts
+
+
+class IncompleteConfiguration(ValueError):
+    def __init__(self, undecided: list[str]):
+        super().__init__("not every attribute is decided: " + ", ".join(undecided))
+        self.undecided = undecided
+
+
+class Configurator:
+    def __init__(self, model: ProductModel, solver: str = SOLVER):
+        self.model = model
+        self.enc = encode(model)
+        self._solver_name = solver
+        self._lock = threading.RLock()
+        self._solver = Solver(name=solver, bootstrap_with=self.enc.structure)
+        for clauses in self.enc.rule_clauses.values():
+            self._solver.append_formula(clauses)
+        self._nvalues = len(self.enc.value_of)
+        self._explainer: Solver | None = None
+        self._selector: dict[str, int] = {}
+        self._cache: OrderedDict = OrderedDict()
+        self.root = self._possible([], None)      # values possible with nothing selected
+
+    # selections ----------------------------------------------------------------------------
+    def parse_selections(self, raw: Mapping[str, object], field: str = "selections") -> dict[str, Value]:
+        if not isinstance(raw, Mapping):
+            raise SelectionError(field, "expected an object of attribute: value")
+        out = {}
+        for attr, value in raw.items():
+            if not isinstance(attr, str) or not self.model.has_attribute(attr):
+                raise SelectionError(f"{field}.{attr}", "unknown attribute")
+            try:
+                out[attr] = self.model.attribute(attr).coerce(value)
+            except ValueError as exc:
+                raise SelectionError(f"{field}.{attr}", str(exc)) from None
+        return out
+
+    def _lits(self, selections: Mapping[str, Value]) -> list[int]:
+        return [self.enc.lit[(a, v)] for a, v in selections.items()]
+
+    # propagation ---------------------------------------------------------------------------
+    def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
+        """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent."""
+        solver, n = self._solver, self._nvalues
+        if not solver.solve(assumptions=lits):
+            return None
+        model = solver.get_model()
+        possible = {x for x in model[:n] if x > 0}
+        _, implied = solver.propagate(assumptions=lits)
+        ruled_out = {-x for x in implied if x < 0}
+        pool = range(1, n + 1) if candidates is None else candidates
+        open_ = [x for x in pool if x not in possible and x not in ruled_out]
+        while open_:
+            x = open_.pop()
+            solver.set_phases(open_)
+            if solver.solve(assumptions=lits + [x]):
+                model = solver.get_model()
+                possible.update(y for y in model[:n] if y > 0)
+                open_ = [y for y in open_ if y not in possible]
+        return frozenset(possible)
+
+    def possible(self, lits: list[int]) -> frozenset | None:
+        key = frozenset(lits)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            candidates = self.root
+            for x in lits:        # a value impossible for a subset stays impossible
+                sub = self._cache.get(key - {x})
+                if sub is not None and candidates is not None:
+                    candidates = candidates & sub
+            result = None if candidates is None else self._possible(lits, candidates)
+            self._cache[key] = result
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return result
+
+    def consistent(self, selections: Mapping[str, Value]) -> bool:
+        return self.possible(self._lits(selections)) is not None
+
+    def configure(self, raw: Mapping[str, object], explain: bool = False) -> ConfigureResult:
+        selections = self.parse_selections(raw)
+        lits = self._lits(selections)
+        possible = self.possible(lits)
+        conflicts: tuple[Conflict, ...] = ()
+        applied = list(selections)
+        if possible is None:
+            conflicts = (self.conflict(selections),)
+            applied = self._consistent_prefix(selections)
+            possible = self.possible(self._lits({a: selections[a] for a in applied}))
+        states = []
+        applied_sel = {a: selections[a] for a in applied}
+        for attribute in self.model.attributes:
+            lits_here = self.enc.attr_lits[attribute.id]
+            domain = tuple(v for v, x in zip(attribute.domain, lits_here) if possible is not None and x in possible)
+            excluded = tuple(v for v in attribute.domain if v not in domain)
+            reasons = {}
+            if explain:
+                for v in excluded:
+                    reasons[v] = self._why_not(applied_sel, attribute.id, v)
+            states.append(AttributeState(attribute.id, selections.get(attribute.id), domain, excluded, reasons))
+        return ConfigureResult(self.model.product, self.model.version, selections,
+                               valid=not conflicts, attributes=tuple(states), conflicts=conflicts,
+                               applied=tuple(applied))
+
+    def _consistent_prefix(self, selections: dict[str, Value]) -> list[str]:
+        """The longest prefix of the selections (in the order given) that is consistent."""
+        names = list(selections)
+        lo, hi = 0, len(names)          # prefix of length lo is consistent, hi is not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.consistent({a: selections[a] for a in names[:mid]}):
+                lo = mid
+            else:
+                hi = mid
+        return names[:lo]
+
+    # explanations --------------------------------------------------------------------------
+    def _explain_solver(self) -> Solver:
+        """A second solver whose rules each hang on a selector literal, so they can be dropped."""
+        if self._explainer is None:
+            solver = Solver(name=self._solver_name, bootstrap_with=self.enc.structure)
+            top = self.enc.nvars
+            for rule_id, clauses in self.enc.rule_clauses.items():
+                top += 1
+                self._selector[rule_id] = top
+                solver.append_formula([c + [-top] for c in clauses])
+            self._explainer = solver
+        return self._explainer
+
+    def _minimal_conflict(self, background: list[int], selections: Mapping[str, Value]) -> Conflict | None:
+        with self._lock:
+            solver = self._explain_solver()
+            sel_lits = {self.enc.lit[(a, v)]: (a, v) for a, v in selections.items()}
+            rule_of = {s: r for r, s in self._selector.items()}
+            everything = list(sel_lits) + list(rule_of)
+            if solver.solve(assumptions=background + everything):
+                return None
+            core = set(solver.get_core() or everything)
+            items = [x for x in everything if x in core]
+            found = quickxplain(background, items, lambda xs: solver.solve(assumptions=xs))
+        picks = {sel_lits[x][0]: sel_lits[x][1] for x in found if x in sel_lits}
+        rules = tuple(RuleRef(rule_of[x], self.model.rule(rule_of[x]).message) for x in found if x in rule_of)
+        return Conflict(picks, rules)
+
+    def conflict(self, selections: Mapping[str, Value]) -> Conflict:
+        found = self._minimal_conflict([], selections)
+        if found is None:
+            raise ValueError("the selections are consistent")
+        return found
+
+    def _why_not(self, selections: Mapping[str, Value], attr: str, value: Value) -> Conflict:
+        return self._minimal_conflict([self.enc.lit[(attr, value)]], selections)
+
+    def explain(self, raw: Mapping[str, object], attr: str, value: object) -> Explanation:
+        selections = self.parse_selections(raw)
+        if not self.model.has_attribute(attr):
+            raise SelectionError("attribute", "unknown attribute")
+        try:
+            value = self.model.attribute(attr).coerce(value)
+        except ValueError as exc:
+            raise SelectionError("value", str(exc)) from None
+        others = {a: v for a, v in selections.items() if a != attr}
+        lits = self._lits(others)
+        possible = self.possible(lits)
+        if possible is None:
+            raise InvalidConfiguration((self.conflict(others),))
+        if self.enc.lit[(attr, value)] in possible:
+            return Explanation(attr, value, True)
+        return Explanation(attr, value, False, self._why_not(others, attr, value))
+
+    # completion ----------------------------------------------------------------------------
+    def complete(self, raw: Mapping[str, object], minimize: str | None = None) -> Completion:
+        """Fill every unset attribute: defaults first, then the cheapest value by `minimize`.
+
+        Attributes are decided one by one in model order; each choice is the first consistent
+        value in preference order, so the result is valid and greedy-optimal per attribute.
+        """
+        selections = self.parse_selections(raw)
+        lits = self._lits(selections)
+        with self._lock:
+            solver = self._solver
+            if not solver.solve(assumptions=lits):
+                return Completion(False, dict(selections), (self.conflict(selections),))
+            preferred = {a.id: self._preference(a, minimize) for a in self.model.attributes}
+            solver.set_phases([x for xs in preferred.values() for x in xs[:1]])
+            solver.solve(assumptions=lits)
+            current = set(solver.get_model()[: self._nvalues])
+            for attribute in self.model.attributes:
+                if attribute.id in selections:
+                    continue
+                for x in preferred[attribute.id]:
+                    if x in current:
+                        lits.append(x)
+                        break
+                    if solver.solve(assumptions=lits + [x]):
+                        current = set(solver.get_model()[: self._nvalues])
+                        lits.append(x)
+                        break
+        assignment = dict(self.enc.value_of[x] for x in lits)
+        return Completion(True, {a.id: assignment[a.id] for a in self.model.attributes})
+
+    def _preference(self, attribute, minimize: str | None) -> list[int]:
+        lits = self.enc.attr_lits[attribute.id]
+        order = list(range(len(lits)))
+        if minimize:
+            def key(i):
+                value = attribute.domain[i]
+                try:
+                    return (0, attribute.property(value, minimize))
+                except KeyError:
+                    return (1, 0)
+            order.sort(key=key)
+        if attribute.default is not None:
+            d = attribute.domain.index(attribute.default)
+            order.remove(d)
+            order.insert(0, d)
+        return [lits[i] for i in order]
+
+    # bill of materials ---------------------------------------------------------------------
+    def bom(self, raw: Mapping[str, object]):
+        """The BOM of a complete valid configuration (attributes decided by rules may be omitted)."""
+        result = self.configure(raw)
+        if not result.valid:
+            raise InvalidConfiguration(result.conflicts)
+        undecided = [a.id for a in result.attributes if not a.decided]
+        if undecided:
+            raise IncompleteConfiguration(undecided)
+        return bom_module.build(self.model, result.assignment())
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+MAX_MODELS = 32
+
+
+def get_configurator(model: ProductModel) -> Configurator:
+    """The compiled configurator for a model version (compiled once per content digest)."""
+    with _CACHE_LOCK:
+        found = _CACHE.get(model.digest)
+        if found is not None:
+            _CACHE.move_to_end(model.digest)
+            return found
+    compiled = Configurator(model)
+    with _CACHE_LOCK:
+        _CACHE[model.digest] = compiled
+        while len(_CACHE) > MAX_MODELS:
+            _CACHE.popitem(last=False)
+    return compiled
