@@ -282,6 +282,8 @@ class _Parser:
                 str(rnode.value).lower() if rtyp == "bool_const" else str(rnode.value))
             if rtyp == "num" and self.attrs[lnode.attr].type != "int":
                 raise ExprError(f"{lnode.attr} is not a number", pos)
+            if rtyp == "num" and _as_int(rnode.value) not in self.attrs[lnode.attr].domain:
+                return Cmp(op, Var(lnode.attr), rnode)     # numerically fine, never equal
             return In(lnode.attr, (self.resolve_value(lnode.attr, text, pos),), op == "!=")
         if ltyp == "code" or rtyp == "code":
             word = lnode if ltyp == "code" else rnode
@@ -390,6 +392,10 @@ class _Parser:
         if typ == "code":
             raise ExprError(f"unknown attribute {node!r}", pos)
         raise ExprError("expected a number but found a condition", pos)
+
+
+def _as_int(value: Decimal):
+    return int(value) if value == value.to_integral_value() else None
 
 
 def parse_condition(text: str, attrs: Mapping[str, AttrInfo],

@@ -163,7 +163,7 @@ class _Builder:
         infos = {a.id: ex.AttrInfo(a.type, a.domain, _common_properties(a)) for a in attributes}
         raw_components = self.listing(top, "components", "")
         component_props = frozenset(_component_property_names(raw_components))
-        components = self.components(raw_components, "components", infos, component_props, set())
+        components = self.components(raw_components, "components", infos, component_props, {})
         rules, source["rules"] = self.rules(top, attributes, infos, component_props)
         if self.errors:
             raise ModelValidationError(self.errors)
@@ -279,7 +279,9 @@ class _Builder:
         return tuple(out)
 
     def components(self, raw_list: list, path: str, infos: dict, props: frozenset,
-                   parts: set[str]) -> list[Component]:
+                   parts: dict[str, tuple]) -> list[Component]:
+        """Components of one level; `parts` holds the first occurrence of each part number,
+        since a part used in several assemblies must mean the same thing everywhere."""
         out = []
         for i, raw in enumerate(raw_list):
             cpath = f"{path}[{i}]"
@@ -293,18 +295,18 @@ class _Builder:
             if not isinstance(part, str) or not part.strip():
                 self.error(f"{cpath}.part", "is required")
                 continue
-            if part in parts:
-                self.error(f"{cpath}.part", f"duplicate part number {part!r}")
-            parts.add(part)
             quantity = self.expression(m.get("quantity", 1), f"{cpath}.quantity", infos, props, numeric=True)
             when = None
             if m.get("when") is not None:
                 when = self.expression(m["when"], f"{cpath}.when", infos, props)
+            uom = self.text(m, "uom", cpath, default="EA")
+            properties = self.decimals(m.get("properties"), f"{cpath}.properties")
+            if parts.setdefault(part, (uom, properties)) != (uom, properties):
+                self.error(f"{cpath}.part", f"part {part!r} appears elsewhere with another uom or properties")
             children = self.components(self.listing(m, "children", cpath), f"{cpath}.children",
                                        infos, props, parts)
             out.append(Component(part=part, description=self.text(m, "description", cpath, default=part),
-                                 uom=self.text(m, "uom", cpath, default="EA"), quantity=quantity, when=when,
-                                 properties=self.decimals(m.get("properties"), f"{cpath}.properties"),
+                                 uom=uom, quantity=quantity, when=when, properties=properties,
                                  children=tuple(children)))
         return out
 

@@ -27,6 +27,7 @@ from catalog import expr as ex
 from catalog.model import ANY, ProductModel, Rule, Table
 
 ENUM_LIMIT = 4096          # largest rule scope (product of domain sizes) that is enumerated
+TERM_LIMIT = 65536         # largest scope of one term (or group of terms) of a numeric rule
 MAX_DD_NODES = 200_000     # a numeric rule needing more decision-diagram nodes is refused
 NEGATED_CMP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
@@ -224,7 +225,7 @@ class _RuleEncoder:
                 host[1].extend(by_scope[s])
         tables = []
         for attrs, items in groups:
-            if self.size(attrs) > ENUM_LIMIT:
+            if self.size(attrs) > TERM_LIMIT:
                 raise EncodingError(self.rule.id, "a product term ranges over too many value combinations")
             order = self.order(attrs)
             fns = [(sign, ex.compile_fn(t, self.prop)) for sign, t in items]

@@ -131,7 +131,7 @@ class Configurator:
             reasons = {}
             if explain:
                 for v in excluded:
-                    reasons[v] = self._why_not(applied_sel, attribute.id, v)
+                    reasons[v] = self._reason(applied_sel, attribute.id, v)
             states.append(AttributeState(attribute.id, selections.get(attribute.id), domain, excluded, reasons))
         return ConfigureResult(self.model.product, self.model.version, selections,
                                valid=not conflicts, attributes=tuple(states), conflicts=conflicts,
@@ -182,6 +182,15 @@ class Configurator:
         if found is None:
             raise ValueError("the selections are consistent")
         return found
+
+    def _reason(self, selections: Mapping[str, Value], attr: str, value: Value) -> Conflict:
+        """Why `value` is not offered. For a selected attribute, whether switching to `value`
+        conflicts with the other selections; if it does not, the reason is the selection itself."""
+        if attr in selections:
+            others = {a: v for a, v in selections.items() if a != attr}
+            return (self._minimal_conflict([self.enc.lit[(attr, value)]], others)
+                    or Conflict({attr: selections[attr]}, ()))
+        return self._why_not(selections, attr, value)
 
     def _why_not(self, selections: Mapping[str, Value], attr: str, value: Value) -> Conflict:
         return self._minimal_conflict([self.enc.lit[(attr, value)]], selections)

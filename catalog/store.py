@@ -1,0 +1,169 @@
+"""Product models in the database: one immutable row per (product, version).
+
+A version stores the model's `source` (the whole model as plain data, table files inlined by
+the loader), so it can be rebuilt without the original file. Versions never change once
+loaded, which is what makes it safe to cache built models, and the engines compiled from
+them, by content digest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, Session, SQLModel, select
+
+from catalog.loader import load_model_dict, load_model_file
+from catalog.model import ProductModel
+from core.errors import ImmutableRecord, NotFound, VersionConflict
+from core.settings import DEFAULT_DEMO_DIR
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ProductRecord(SQLModel, table=True):
+    """A product code; name and description follow its latest loaded version."""
+
+    __tablename__ = "product"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class ModelVersion(SQLModel, table=True):
+    """One loaded model version; written once, never updated."""
+
+    __tablename__ = "model_version"
+    __table_args__ = (sa.UniqueConstraint("product", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product: str = Field(max_length=100, foreign_key="product.code", index=True)
+    version: int
+    digest: str = Field(max_length=64)
+    source: dict = Field(sa_type=JSON)
+    loaded_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+def forbid_updates(table_class: type) -> None:
+    """Make flushing a change to a row of `table_class` fail: its rows are immutable."""
+
+    @sa.event.listens_for(table_class, "before_update")
+    def _refuse(_mapper, _connection, target):
+        raise ImmutableRecord(f"{type(target).__name__} rows are immutable")
+
+
+forbid_updates(ModelVersion)
+
+
+@dataclass(frozen=True)
+class ProductSummary:
+    product: str
+    name: str
+    description: str
+    versions: tuple[int, ...]
+
+    @property
+    def latest_version(self) -> int | None:
+        return self.versions[-1] if self.versions else None
+
+
+def save_model(session: Session, model: ProductModel) -> ModelVersion:
+    """Store a model version. Loading the same content again is a no-op (returns the row);
+    the same version with other content raises VersionConflict."""
+    existing = _version_row(session, model.product, model.version)
+    if existing is not None:
+        if existing.digest == model.digest:
+            return existing
+        raise VersionConflict(
+            f"{model.product} version {model.version} is already loaded with different content;"
+            " give the changed model a new version number")
+    record = session.exec(select(ProductRecord).where(ProductRecord.code == model.product)).first()
+    if record is None:
+        session.add(ProductRecord(code=model.product, name=model.name, description=model.description))
+        session.flush()  # the version row references the product code
+    elif model.version > max(_versions(session, model.product), default=0):
+        record.name, record.description = model.name, model.description
+    row = ModelVersion(product=model.product, version=model.version, digest=model.digest,
+                       source=_plain(model.source))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_model(session: Session, product: str, version: int | None = None) -> ProductModel:
+    """The model of a stored version (the latest when `version` is None); raises NotFound."""
+    query = select(ModelVersion).where(ModelVersion.product == product)
+    if version is None:
+        row = session.exec(query.order_by(ModelVersion.version.desc()).limit(1)).first()
+    else:
+        row = session.exec(query.where(ModelVersion.version == version)).first()
+    if row is None:
+        if version is None or not _product_exists(session, product):
+            raise NotFound(f"unknown product {product!r}")
+        raise NotFound(f"product {product!r} has no version {version}")
+    return _built(row)
+
+
+def list_products(session: Session) -> list[ProductSummary]:
+    versions: dict[str, list[int]] = {}
+    for code, number in session.exec(select(ModelVersion.product, ModelVersion.version)
+                                     .order_by(ModelVersion.version)):
+        versions.setdefault(code, []).append(number)
+    return [ProductSummary(r.code, r.name, r.description, tuple(versions.get(r.code, ())))
+            for r in session.exec(select(ProductRecord).order_by(ProductRecord.code))]
+
+
+def load_demo_catalog(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[ModelVersion]:
+    """Load every `*.yaml` model in `directory` (idempotent, like `save_model`)."""
+    paths = sorted(Path(directory).glob("*.yaml"))
+    if not paths:
+        raise NotFound(f"no *.yaml model files in {directory}")
+    return [save_model(session, load_model_file(path)) for path in paths]
+
+
+def _version_row(session: Session, product: str, version: int) -> ModelVersion | None:
+    return session.exec(select(ModelVersion).where(ModelVersion.product == product,
+                                                   ModelVersion.version == version)).first()
+
+
+def _versions(session: Session, product: str) -> list[int]:
+    return list(session.exec(select(ModelVersion.version).where(ModelVersion.product == product)))
+
+
+def _product_exists(session: Session, product: str) -> bool:
+    return session.exec(select(ProductRecord.id).where(ProductRecord.code == product)).first() is not None
+
+
+def _plain(source) -> dict:
+    """JSON-safe copy of a model source, converted exactly as the digest was computed."""
+    return json.loads(json.dumps(source, default=str))
+
+
+# Built models are immutable and versions never change, so a process keeps the last few.
+_BUILT: OrderedDict[tuple[str, int, str], ProductModel] = OrderedDict()
+_BUILT_LOCK = threading.Lock()
+MAX_BUILT = 64
+
+
+def _built(row: ModelVersion) -> ProductModel:
+    key = (row.product, row.version, row.digest)
+    with _BUILT_LOCK:
+        if key in _BUILT:
+            _BUILT.move_to_end(key)
+            return _BUILT[key]
+    model = load_model_dict(row.source, file=f"{row.product} version {row.version}")
+    with _BUILT_LOCK:
+        _BUILT[key] = model
+        while len(_BUILT) > MAX_BUILT:
+            _BUILT.popitem(last=False)
+    return model

@@ -1,0 +1,69 @@
+"""Saved configurations: validated selections pinned to the model version they were made on.
+
+Rows are written once and never updated, so a saved configuration (and anything later built
+from it, such as a quote) always means what it meant when it was saved.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Mapping
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, Session, SQLModel
+
+from catalog.model import ProductModel
+from catalog.store import forbid_updates, utcnow
+from configurator.engine import InvalidConfiguration, get_configurator
+from core.errors import NotFound
+
+
+def new_id() -> str:
+    """A random, URL-safe, unguessable id (96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+class SavedConfiguration(SQLModel, table=True):
+    __tablename__ = "configuration"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["product", "model_version"],
+                                ["model_version.product", "model_version.version"]),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    product: str = Field(max_length=100, index=True)
+    model_version: int
+    selections: dict = Field(sa_type=JSON)
+    assignment: dict | None = Field(default=None, sa_type=JSON)  # every attribute, when complete
+    complete: bool
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+forbid_updates(SavedConfiguration)
+
+
+def save_configuration(session: Session, model: ProductModel,
+                       selections: Mapping[str, object]) -> SavedConfiguration:
+    """Validate `selections` against a stored model version and save them.
+
+    Raises SelectionError for unknown attributes or values and InvalidConfiguration when the
+    selections violate the rules. Incomplete configurations may be saved (`complete` False).
+    """
+    result = get_configurator(model).configure(selections)
+    if not result.valid:
+        raise InvalidConfiguration(result.conflicts)
+    row = SavedConfiguration(product=model.product, model_version=model.version,
+                             selections=dict(result.selections),
+                             assignment=result.assignment() if result.complete else None,
+                             complete=result.complete)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_configuration(session: Session, configuration_id: str) -> SavedConfiguration:
+    row = session.get(SavedConfiguration, configuration_id)
+    if row is None:
+        raise NotFound(f"unknown configuration {configuration_id!r}")
+    return row

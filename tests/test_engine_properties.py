@@ -1,0 +1,154 @@
+"""The SAT engine against the python-constraint reference on random small models.
+
+Every encoding path is exercised: with the default enumeration limit most rules are
+enumerated; with the limit at 1 every rule goes through the structural, decision-diagram and
+row-selector encodings instead.
+"""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from catalog.loader import load_model_dict
+from configurator import encode as encode_module
+from configurator import reference
+from configurator.engine import Configurator
+
+ATTRS = [
+    {"id": "a", "type": "enum", "values": [{"code": c, "properties": {"w": w}} for c, w in
+                                           [("a1", 1), ("a2", 3), ("a3", 5)]]},
+    {"id": "b", "type": "enum", "optional": True,
+     "values": [{"code": c, "properties": {"w": w}} for c, w in [("b1", 2), ("b2", 4)]]},
+    {"id": "n", "type": "int", "min": 0, "max": 4},
+    {"id": "m", "type": "int", "min": 1, "max": 5, "step": 2},
+    {"id": "t", "type": "bool"},
+    {"id": "c", "type": "enum", "values": ["c1", "c2", "c3", "c4"]},
+]
+DOMAINS = {"a": ["a1", "a2", "a3"], "b": ["none", "b1", "b2"], "n": [0, 1, 2, 3, 4], "m": [1, 3, 5],
+           "t": [False, True], "c": ["c1", "c2", "c3", "c4"]}
+COMPONENTS = [
+    {"part": "P-BASE", "properties": {"power": 3, "cost": "10.50", "weight": "1.2"},
+     "children": [{"part": "P-N", "quantity": "n", "properties": {"power": 2, "cost": "2.25"}},
+                  {"part": "P-T", "when": "t", "quantity": "m", "properties": {"power": 4, "cost": "1"}}]},
+    {"part": "P-B", "when": "b != none", "quantity": 2, "properties": {"power": 5, "cost": "7"}},
+]
+
+atoms = st.one_of(
+    st.sampled_from(["a = a1", "a != a2", "b = none", "b in [b1, b2]", "t", "not t", "c in [c1, c3]",
+                     "c not in [c2]", "n >= 2", "n < 3", "m = 3", "m <= 3"]),
+    st.tuples(st.sampled_from(["n", "m", "a.w", "b.w", "n * a.w", "n + m", "total(power)", "if(t, n, 2)"]),
+              st.sampled_from(["<=", ">=", "=", "!=", "<", ">"]),
+              st.integers(0, 30)).map(lambda x: f"{x[0]} {x[1]} {x[2]}"),
+)
+
+
+def conditions(depth=2):
+    return st.recursive(atoms, lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["and", "or", "implies"]), inner).map(lambda x: f"({x[0]}) {x[1]} ({x[2]})"),
+        inner.map(lambda x: f"not ({x})")), max_leaves=4)
+
+
+@st.composite
+def rules(draw, index):
+    kind = draw(st.sampled_from(["constraint", "requires", "excludes", "table"]))
+    rule = {"id": f"r{index}", "message": f"rule {index}"}
+    if kind == "constraint":
+        rule["constraint"] = draw(conditions())
+    elif kind == "requires":
+        rule["requires"] = {"if": draw(atoms), "then": draw(conditions())}
+    elif kind == "excludes":
+        rule["excludes"] = draw(st.lists(atoms, min_size=2, max_size=3))
+    else:
+        attrs = draw(st.lists(st.sampled_from(list(DOMAINS)), min_size=2, max_size=3, unique=True))
+        allowed = draw(st.booleans())
+        combos = list(itertools.product(*(DOMAINS[a] for a in attrs)))
+        chosen = draw(st.lists(st.sampled_from(combos), min_size=1, max_size=max(1, len(combos) * 2 // 3)))
+        rows = [[("*" if draw(st.integers(0, 9)) == 0 else v) for v in row] for row in chosen]
+        rule["table"] = {"attributes": attrs, "allowed" if allowed else "forbidden": rows}
+    return rule
+
+
+@st.composite
+def models(draw):
+    count = draw(st.integers(1, 5))
+    return {"product": "random", "name": "Random", "version": 1, "attributes": ATTRS,
+            "rules": [draw(rules(i)) for i in range(count)], "components": COMPONENTS}
+
+
+selection_lists = st.lists(st.tuples(st.sampled_from(list(DOMAINS)), st.integers(0, 4)), max_size=3)
+
+
+def pick(raw):
+    return {attr: DOMAINS[attr][i % len(DOMAINS[attr])] for attr, i in raw}
+
+
+@pytest.fixture(params=[encode_module.ENUM_LIMIT, 1], ids=["enumerated", "structural"])
+def enum_limit(request, monkeypatch):
+    monkeypatch.setattr(encode_module, "ENUM_LIMIT", request.param)
+
+
+COMMON = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@COMMON
+@given(data=models(), raw=selection_lists)
+def test_propagation_matches_enumeration(enum_limit, data, raw):
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    selections = pick(raw)
+    expected = reference.domains(model, selections)
+    result = engine.configure(selections)
+    if expected is None:
+        assert not result.valid
+        conflict = result.conflicts[0]
+        assert set(conflict.selections.items()) <= set(selections.items())
+    else:
+        assert result.valid
+        assert {s.id: set(s.domain) for s in result.attributes} == expected
+
+
+@COMMON
+@given(data=models(), raw=selection_lists)
+def test_conflicts_are_real_and_minimal(enum_limit, data, raw):
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    selections = pick(raw)
+    if reference.domains(model, selections) is not None:
+        return
+    conflict = engine.conflict(selections)
+    rule_ids = {r.id for r in conflict.rules}
+
+    def consistent(picks, ids):
+        sub = load_model_dict({**data, "rules": [r for r in data["rules"] if r["id"] in ids]})
+        return reference.domains(sub, picks) is not None
+
+    assert not consistent(conflict.selections, rule_ids)
+    for attr in conflict.selections:
+        assert consistent({a: v for a, v in conflict.selections.items() if a != attr}, rule_ids)
+    for rid in rule_ids:
+        assert consistent(conflict.selections, rule_ids - {rid})
+
+
+@COMMON
+@given(data=models(), raw=selection_lists)
+def test_explanations_exclude_and_completions_are_valid(enum_limit, data, raw):
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    selections = pick(raw)
+    result = engine.configure(selections, explain=True)
+    if not result.valid:
+        return
+    for state in result.attributes:
+        for value, why in state.reasons.items():
+            if state.id in why.selections:       # excluded only because another value is chosen
+                assert why.selections == {state.id: selections[state.id]} and not why.rules
+                continue
+            sub = load_model_dict({**data, "rules": [r for r in data["rules"]
+                                                     if r["id"] in {x.id for x in why.rules}]})
+            assert reference.domains(sub, {**why.selections, state.id: value}) is None
+    completion = engine.complete(selections)
+    assert completion.valid
+    assert reference.violations(model, completion.assignment) == []
+    assert {a: completion.assignment[a] for a in selections} == selections
