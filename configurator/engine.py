@@ -92,22 +92,36 @@ class Configurator:
                 open_ = [y for y in open_ if y not in possible]
         return frozenset(possible)
 
-    def possible(self, lits: list[int]) -> frozenset | None:
+    def possible(self, lits: list[int]) -> bytes | None:
+        """A mask (mask[x] == 1 iff value variable x is possible), or None if inconsistent.
+
+        Masks are cached per selection set (one byte per value, so thousands fit in memory).
+        """
         key = frozenset(lits)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            candidates = self.root
-            for x in lits:        # a value impossible for a subset stays impossible
-                sub = self._cache.get(key - {x})
-                if sub is not None and candidates is not None:
-                    candidates = candidates & sub
-            result = None if candidates is None else self._possible(lits, candidates)
+            candidates = None if self.root is None else set(self.root)
+            for x in lits if candidates is not None else ():        # a value impossible for a subset stays impossible
+                sub = self._cache.get(key - {x}, b"")
+                if sub is None:
+                    candidates = None
+                    break
+                if sub:
+                    candidates = {y for y in candidates if sub[y]}
+            found = None if candidates is None else self._possible(lits, frozenset(candidates))
+            result = None if found is None else self._mask(found)
             self._cache[key] = result
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
             return result
+
+    def _mask(self, values: Iterable[int]) -> bytes:
+        mask = bytearray(self._nvalues + 1)
+        for x in values:
+            mask[x] = 1
+        return bytes(mask)
 
     def consistent(self, selections: Mapping[str, Value]) -> bool:
         return self.possible(self._lits(selections)) is not None
@@ -126,7 +140,7 @@ class Configurator:
         applied_sel = {a: selections[a] for a in applied}
         for attribute in self.model.attributes:
             lits_here = self.enc.attr_lits[attribute.id]
-            domain = tuple(v for v, x in zip(attribute.domain, lits_here) if possible is not None and x in possible)
+            domain = tuple(v for v, x in zip(attribute.domain, lits_here) if possible is not None and possible[x])
             excluded = tuple(v for v in attribute.domain if v not in domain)
             reasons = {}
             if explain:
@@ -208,7 +222,7 @@ class Configurator:
         possible = self.possible(lits)
         if possible is None:
             raise InvalidConfiguration((self.conflict(others),))
-        if self.enc.lit[(attr, value)] in possible:
+        if possible[self.enc.lit[(attr, value)]]:
             return Explanation(attr, value, True)
         return Explanation(attr, value, False, self._why_not(others, attr, value))
 
