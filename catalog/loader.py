@@ -18,7 +18,7 @@ import yaml
 
 from catalog import expr as ex
 from catalog.model import (ANY, BOOL, ENUM, INT, NONE, Attribute, Component, EnumValue, Group,
-                           ProductModel, Rule, Table)
+                           ProductModel, Rule, Table, rollup)
 
 PRODUCT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ID_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -496,28 +496,8 @@ def _component_property_names(raw_list: list) -> set[str]:
 
 def _expand_totals(rules: list[Rule], components: list[Component]) -> list[Rule]:
     """Replace total(prop) by the explicit sum over the BOM, so engines see plain arithmetic."""
-    def terms(prop: str):
-        out = []
-
-        def walk(items, conds, qty):
-            for c in items:
-                here_conds = conds + ([c.when] if c.when is not None else [])
-                here_qty = c.quantity if qty is None else ex.Arith("*", qty, c.quantity)
-                if prop in c.properties and c.properties[prop] != 0:
-                    term = ex.Arith("*", here_qty, ex.Num(c.properties[prop]))
-                    if here_conds:
-                        cond = here_conds[0] if len(here_conds) == 1 else ex.And(tuple(here_conds))
-                        term = ex.If(cond, term, ex.Num(Decimal(0)))
-                    out.append(term)
-                walk(c.children, here_conds, here_qty)
-        walk(components, [], None)
-        total: ex.Node = ex.Num(Decimal(0))
-        for t in out:
-            total = t if total == ex.Num(Decimal(0)) else ex.Arith("+", total, t)
-        return total
-
     def sub(node):
-        return terms(node.prop) if isinstance(node, ex.Total) else None
+        return rollup(components, node.prop) if isinstance(node, ex.Total) else None
 
     return [Rule(r.id, r.message, r.kind, ex.replace(r.expr, sub), r.table, r.source)
             if r.expr is not None else r for r in rules]

@@ -166,5 +166,37 @@ class ProductModel:
     def rule(self, rule_id: str) -> Rule:
         return self._rules_by_id[rule_id]
 
+    def objective(self, prop: str) -> ex.Node:
+        """`prop` summed over the BOM and over the chosen enum values that define it."""
+        total = rollup(self.components, prop)
+        for a in self.attributes:
+            if a.values and all(prop in v.properties for v in a.values):
+                total = ex.Arith("+", total, ex.Prop(a.id, prop))
+        return total
+
     def defaults(self) -> dict[str, Value]:
         return {a.id: a.default for a in self.attributes if a.default is not None}
+
+
+def rollup(components: tuple[Component, ...] | list[Component], prop: str) -> ex.Node:
+    """The BOM roll-up of a component property as an expression of the attributes: the sum
+    over included components of extended quantity x property (what `total(prop)` means)."""
+    terms: list[ex.Node] = []
+
+    def walk(items, conds, qty):
+        for c in items:
+            here_conds = conds + ([c.when] if c.when is not None else [])
+            here_qty = c.quantity if qty is None else ex.Arith("*", qty, c.quantity)
+            if c.properties.get(prop, 0) != 0:
+                term: ex.Node = ex.Arith("*", here_qty, ex.Num(c.properties[prop]))
+                if here_conds:
+                    cond = here_conds[0] if len(here_conds) == 1 else ex.And(tuple(here_conds))
+                    term = ex.If(cond, term, ex.Num(Decimal(0)))
+                terms.append(term)
+            walk(c.children, here_conds, here_qty)
+
+    walk(components, [], None)
+    total: ex.Node = terms[0] if terms else ex.Num(Decimal(0))
+    for term in terms[1:]:
+        total = ex.Arith("+", total, term)
+    return total

@@ -47,7 +47,7 @@ class ModelVersion(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("product", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    product: str = Field(max_length=100, foreign_key="product.code", index=True)
+    product: str = Field(max_length=100, foreign_key="product.code")
     version: int
     digest: str = Field(max_length=64)
     source: dict = Field(sa_type=JSON)
@@ -80,7 +80,7 @@ class ProductSummary:
 def save_model(session: Session, model: ProductModel) -> ModelVersion:
     """Store a model version. Loading the same content again is a no-op (returns the row);
     the same version with other content raises VersionConflict."""
-    existing = _version_row(session, model.product, model.version)
+    existing = find_version(session, model.product, model.version)
     if existing is not None:
         if existing.digest == model.digest:
             return existing
@@ -131,7 +131,7 @@ def load_demo_catalog(session: Session, directory: str | Path = DEFAULT_DEMO_DIR
     return [save_model(session, load_model_file(path)) for path in paths]
 
 
-def _version_row(session: Session, product: str, version: int) -> ModelVersion | None:
+def find_version(session: Session, product: str, version: int) -> ModelVersion | None:
     return session.exec(select(ModelVersion).where(ModelVersion.product == product,
                                                    ModelVersion.version == version)).first()
 

@@ -74,7 +74,7 @@ def encode(model: ProductModel) -> Encoding:
     for lits in enc.attr_lits.values():
         enc.structure.extend(_exactly_one(enc, lits))
     for rule in model.rules:
-        enc.rule_clauses[rule.id] = _RuleEncoder(enc, rule).clauses()
+        enc.rule_clauses[rule.id] = RuleEncoder(enc, rule).clauses()
     return enc
 
 
@@ -92,7 +92,7 @@ def _exactly_one(enc: Encoding, lits: list[int]) -> list[list[int]]:
     return clauses
 
 
-class _RuleEncoder:
+class RuleEncoder:
     def __init__(self, enc: Encoding, rule: Rule):
         self.enc = enc
         self.rule = rule

@@ -16,9 +16,10 @@ from typing import Iterable, Mapping
 
 from pysat.solvers import Solver
 
-from catalog.model import ProductModel, Value
+from catalog import expr as ex
+from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
-from configurator.encode import encode
+from configurator.encode import RuleEncoder, encode
 from configurator.explain import quickxplain
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
@@ -228,51 +229,81 @@ class Configurator:
 
     # completion ----------------------------------------------------------------------------
     def complete(self, raw: Mapping[str, object], minimize: str | None = None) -> Completion:
-        """Fill every unset attribute: defaults first, then the cheapest value by `minimize`.
+        """Fill every unset attribute with a valid completion.
 
-        Attributes are decided one by one in model order; each choice is the first consistent
-        value in preference order, so the result is valid and greedy-optimal per attribute.
+        Without `minimize`: defaults first, then each attribute's first consistent value, in
+        model order. With `minimize=prop`: the configuration with the exact minimum of `prop`
+        rolled up over the BOM and the chosen values (e.g. "cost"), defaults breaking ties.
         """
         selections = self.parse_selections(raw)
         lits = self._lits(selections)
         with self._lock:
-            solver = self._solver
-            if not solver.solve(assumptions=lits):
+            if not self._solver.solve(assumptions=lits):
                 return Completion(False, dict(selections), (self.conflict(selections),))
-            preferred = {a.id: self._preference(a, minimize) for a in self.model.attributes}
-            solver.set_phases([x for xs in preferred.values() for x in xs[:1]])
-            solver.solve(assumptions=lits)
-            current = set(solver.get_model()[: self._nvalues])
-            for attribute in self.model.attributes:
-                if attribute.id in selections:
-                    continue
-                for x in preferred[attribute.id]:
-                    if x in current:
-                        lits.append(x)
-                        break
-                    if solver.solve(assumptions=lits + [x]):
-                        current = set(solver.get_model()[: self._nvalues])
-                        lits.append(x)
-                        break
-        assignment = dict(self.enc.value_of[x] for x in lits)
+            if minimize:
+                solver, bound = self._minimum(lits, minimize)
+                try:
+                    lits = self._greedy(solver, lits + bound, selections)
+                finally:
+                    solver.delete()
+            else:
+                lits = self._greedy(self._solver, lits, selections)
+        assignment = dict(self.enc.value_of[x] for x in lits if x in self.enc.value_of)
         return Completion(True, {a.id: assignment[a.id] for a in self.model.attributes})
 
-    def _preference(self, attribute, minimize: str | None) -> list[int]:
-        lits = self.enc.attr_lits[attribute.id]
-        order = list(range(len(lits)))
-        if minimize:
-            def key(i):
-                value = attribute.domain[i]
-                try:
-                    return (0, attribute.property(value, minimize))
-                except KeyError:
-                    return (1, 0)
-            order.sort(key=key)
+    def _greedy(self, solver: Solver, lits: list[int], selections: Mapping[str, Value]) -> list[int]:
+        preferred = {a.id: self._preference(a) for a in self.model.attributes}
+        solver.set_phases([xs[0] for xs in preferred.values()])
+        solver.solve(assumptions=lits)
+        current = set(solver.get_model()[: self._nvalues])
+        lits = list(lits)
+        for attribute in self.model.attributes:
+            if attribute.id in selections:
+                continue
+            for x in preferred[attribute.id]:
+                if x in current:
+                    lits.append(x)
+                    break
+                if solver.solve(assumptions=lits + [x]):
+                    current = set(solver.get_model()[: self._nvalues])
+                    lits.append(x)
+                    break
+        return lits
+
+    def _preference(self, attribute) -> list[int]:
+        lits = list(self.enc.attr_lits[attribute.id])
         if attribute.default is not None:
-            d = attribute.domain.index(attribute.default)
-            order.remove(d)
-            order.insert(0, d)
-        return [lits[i] for i in order]
+            d = lits.pop(attribute.domain.index(attribute.default))
+            lits.insert(0, d)
+        return lits
+
+    def _minimum(self, lits: list[int], prop: str) -> tuple[Solver, list[int]]:
+        """A scratch solver and assumptions that pin `prop` to its minimum (SAT-UNSAT descent:
+        find a solution, demand a strictly smaller objective, repeat until unsatisfiable)."""
+        objective = self.model.objective(prop)
+        value = ex.compile_fn(objective, lambda a, v, n: self.model.attribute(a).property(v, n))
+        solver = Solver(name=self._solver_name, bootstrap_with=self.enc.structure)
+        for clauses in self.enc.rule_clauses.values():
+            solver.append_formula(clauses)
+        solver.solve(assumptions=lits)
+        best = value(self._decode(solver.get_model()))
+        while True:
+            guard = self._bound(solver, objective, "<", best)
+            if not solver.solve(assumptions=lits + [guard]):
+                break
+            best = value(self._decode(solver.get_model()))
+        return solver, [self._bound(solver, objective, "<=", best)]
+
+    def _bound(self, solver: Solver, objective: ex.Node, op: str, limit) -> int:
+        """Add `objective op limit` to the solver, switched on by the returned literal."""
+        guard = self.enc.new_var()
+        encoder = RuleEncoder(self.enc, Rule("objective", "", "constraint"))
+        encoder.require(ex.Cmp(op, objective, ex.Num(limit)), (guard,))
+        solver.append_formula(encoder.out)
+        return guard
+
+    def _decode(self, model: list[int]) -> dict[str, Value]:
+        return dict(self.enc.value_of[x] for x in model[: self._nvalues] if x > 0)
 
     # bill of materials ---------------------------------------------------------------------
     def bom(self, raw: Mapping[str, object]):

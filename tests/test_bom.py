@@ -67,3 +67,19 @@ def test_bom_refuses_incomplete_and_invalid_configurations():
     with pytest.raises(InvalidConfiguration) as info:
         engine.bom({"frame": "small", "modules": 3, "cover": True})
     assert info.value.conflicts[0].rules[0].id == "fit"
+
+
+def test_complete_minimises_rolled_up_cost_exactly():
+    from configurator import reference
+    from configurator.bom import build
+    model = load_model_dict(MODEL)
+    engine = Configurator(model)
+    best = engine.complete({"modules": 2}, minimize="cost")
+    assert best.valid and best.assignment["modules"] == 2
+    costs = [build(model, s).total_cost for s in reference.solutions(model, {"modules": 2})]
+    assert build(model, best.assignment).total_cost == min(costs)
+    assert best.assignment == {"frame": "small", "modules": 2, "cover": False}
+    # defaults win ties and apply when nothing is minimised
+    with_default = load_model_dict({**MODEL, "attributes": MODEL["attributes"][:2] + [
+        {"id": "cover", "type": "bool", "default": True}]})
+    assert Configurator(with_default).complete({}).assignment["cover"] is True

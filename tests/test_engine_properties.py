@@ -11,6 +11,7 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from catalog import expr as ex
 from catalog.loader import load_model_dict
 from configurator import encode as encode_module
 from configurator import reference
@@ -152,3 +153,7 @@ def test_explanations_exclude_and_completions_are_valid(enum_limit, data, raw):
     assert completion.valid
     assert reference.violations(model, completion.assignment) == []
     assert {a: completion.assignment[a] for a in selections} == selections
+    cheapest = engine.complete(selections, minimize="cost")
+    cost = ex.compile_fn(model.objective("cost"), lambda a, v, n: model.attribute(a).property(v, n))
+    assert reference.violations(model, cheapest.assignment) == []
+    assert cost(cheapest.assignment) == min(cost(s) for s in reference.solutions(model, selections))
