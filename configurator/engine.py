@@ -19,6 +19,7 @@ from pysat.solvers import Solver
 from catalog import expr as ex
 from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
+from configurator import reference
 from configurator.encode import RuleEncoder, encode
 from configurator.explain import quickxplain
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
@@ -314,7 +315,11 @@ class Configurator:
         undecided = [a.id for a in result.attributes if not a.decided]
         if undecided:
             raise IncompleteConfiguration(undecided)
-        return bom_module.build(self.model, result.assignment())
+        assignment = result.assignment()
+        broken = reference.violations(self.model, assignment)
+        if broken:      # the SAT encoding and the plain rules disagree: never ship that BOM
+            raise RuntimeError(f"encoding error: {[r.id for r in broken]} violated by {assignment}")
+        return bom_module.build(self.model, assignment)
 
 
 _CACHE: OrderedDict = OrderedDict()
