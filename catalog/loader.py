@@ -25,6 +25,7 @@ ID_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_]+$")
 RESERVED_CODES = {"none", "true", "false"}
 MAX_INT_DOMAIN = 1000
+MAX_VERSION = 2**31 - 1       # what every database's integer column holds
 RULE_KINDS = ("requires", "excludes", "constraint", "table")
 
 
@@ -153,8 +154,8 @@ class _Builder:
         product = self.text(top, "product", "", required=True, pattern=PRODUCT_RE)
         name = self.text(top, "name", "", required=True)
         version = self.integer(top, "version", "", required=True)
-        if version is not None and version < 1:
-            self.error("version", "must be a positive integer")
+        if version is not None and not 1 <= version <= MAX_VERSION:
+            self.error("version", f"must be an integer from 1 to {MAX_VERSION}")
         description = self.text(top, "description", "")
         currency = self.text(top, "cost_currency", "", default="USD", pattern=re.compile(r"^[A-Z]{3}$"))
         groups = self.groups(top)

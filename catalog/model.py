@@ -174,6 +174,17 @@ class ProductModel:
                 total = ex.Arith("+", total, ex.Prop(a.id, prop))
         return total
 
+    def property_names(self) -> frozenset[str]:
+        """Every property a roll-up can sum: those of enum values and of components."""
+        names = {n for a in self.attributes for v in a.values for n in v.properties}
+
+        def walk(components):
+            for c in components:
+                names.update(c.properties)
+                walk(c.children)
+        walk(self.components)
+        return frozenset(names)
+
     def defaults(self) -> dict[str, Value]:
         return {a.id: a.default for a in self.attributes if a.default is not None}
 

@@ -18,10 +18,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
-from catalog.loader import load_model_dict, load_model_file
+from catalog.loader import PRODUCT_RE, load_model_dict, load_model_file
 from catalog.model import ProductModel
 from core.errors import ImmutableRecord, NotFound, VersionConflict
 from core.settings import DEFAULT_DEMO_DIR
+
+
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
 
 
 def utcnow() -> datetime:
@@ -102,6 +105,10 @@ def save_model(session: Session, model: ProductModel) -> ModelVersion:
 
 def get_model(session: Session, product: str, version: int | None = None) -> ProductModel:
     """The model of a stored version (the latest when `version` is None); raises NotFound."""
+    if not PRODUCT_RE.match(product):  # also keeps NUL bytes and the like away from the database
+        raise NotFound(f"unknown product {product!r}")
+    if version is not None and not 1 <= version <= MAX_VERSION:
+        raise NotFound(f"product {product!r} has no version {version}")
     query = select(ModelVersion).where(ModelVersion.product == product)
     if version is None:
         row = session.exec(query.order_by(ModelVersion.version.desc()).limit(1)).first()
@@ -112,6 +119,12 @@ def get_model(session: Session, product: str, version: int | None = None) -> Pro
             raise NotFound(f"unknown product {product!r}")
         raise NotFound(f"product {product!r} has no version {version}")
     return _built(row)
+
+
+def find_version(session: Session, product: str, version: int) -> ModelVersion | None:
+    """The stored row of one version, or None."""
+    return session.exec(select(ModelVersion).where(ModelVersion.product == product,
+                                                   ModelVersion.version == version)).first()
 
 
 def list_products(session: Session) -> list[ProductSummary]:
@@ -129,11 +142,6 @@ def load_demo_catalog(session: Session, directory: str | Path = DEFAULT_DEMO_DIR
     if not paths:
         raise NotFound(f"no *.yaml model files in {directory}")
     return [save_model(session, load_model_file(path)) for path in paths]
-
-
-def find_version(session: Session, product: str, version: int) -> ModelVersion | None:
-    return session.exec(select(ModelVersion).where(ModelVersion.product == product,
-                                                   ModelVersion.version == version)).first()
 
 
 def _versions(session: Session, product: str) -> list[int]:

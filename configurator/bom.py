@@ -43,13 +43,15 @@ def build(model: ProductModel, assignment: Mapping[str, Value]) -> Bom:
 
     def explode(items):
         for line in items:
-            own = line.properties.get("cost", ZERO)
-            entry = flat.setdefault(line.part, [line, ZERO, own])
+            entry = flat.setdefault(line.part, [line, ZERO])
             entry[1] += line.extended_quantity
             explode(line.children)
     explode(tree)
-    flat_lines = tuple(FlatLine(line.part, line.description, line.uom, qty, own, own * qty)
-                       for line, qty, own in flat.values())
-    return Bom(model.product, model.version, dict(assignment), model.cost_currency, tree, flat_lines,
+    flat_lines = []
+    for line, qty in flat.values():
+        cost, weight = line.properties.get("cost", ZERO), line.properties.get("weight", ZERO)
+        flat_lines.append(FlatLine(line.part, line.description, line.uom, qty, cost, cost * qty,
+                                   weight, weight * qty))
+    return Bom(model.product, model.version, dict(assignment), model.cost_currency, tree, tuple(flat_lines),
                total_cost=sum((line.extended_cost for line in tree), ZERO),
                total_weight=sum((line.extended_weight for line in tree), ZERO))

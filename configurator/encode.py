@@ -18,6 +18,7 @@ configurations. How each rule is encoded:
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -132,6 +133,10 @@ class RuleEncoder:
         if isinstance(node, ex.In):
             self.out.append([-g for g in guard] + self.in_lits(node))
             return
+        if not attrs:
+            if not ex.compile_fn(node, self.prop)({}):
+                self.out.append([-g for g in guard])
+            return
         if self.size(attrs) <= ENUM_LIMIT:
             self.enumerate(node, sorted(attrs), guard)
             return
@@ -205,8 +210,16 @@ class RuleEncoder:
     def linear(self, node: ex.Cmp, guard: tuple[int, ...]) -> None:
         """guard => (left - right) op 0, as a decision diagram over groups of terms."""
         terms: list[tuple[int, ex.Node]] = []
-        _flatten(node.left, 1, terms)
-        _flatten(node.right, -1, terms)
+        flatten(node.left, 1, terms)
+        flatten(node.right, -1, terms)
+        tables, constant = self.term_tables(terms)
+        # widest-ranging groups first: the layers after them then separate few classes
+        tables.sort(key=lambda t: min(t[1]) - max(t[1]))
+        self.diagram(tables, constant, node.op, guard)
+
+    def term_tables(self, terms: list[tuple[int, ex.Node]]):
+        """Group signed terms by the attributes they read and tabulate each group:
+        ([(attribute order, {value: [combinations]})], constant part)."""
         constant = Decimal(0)
         by_scope: dict[frozenset, list] = {}
         for sign, term in terms:
@@ -215,9 +228,8 @@ class RuleEncoder:
                 constant += sign * ex.compile_fn(term, self.prop)({})
             else:
                 by_scope.setdefault(attrs, []).append((sign, term))
-        scopes = sorted(by_scope, key=len, reverse=True)
         groups: list[tuple[frozenset, list]] = []
-        for s in scopes:             # fold a term into a wider group that covers its attributes
+        for s in sorted(by_scope, key=len, reverse=True):   # fold into a wider group covering it
             host = next((g for g in groups if s <= g[0]), None)
             if host is None:
                 groups.append((s, list(by_scope[s])))
@@ -235,72 +247,100 @@ class RuleEncoder:
                 total = sum((sign * f(env) for sign, f in fns), Decimal(0))
                 values.setdefault(total, []).append(combo)
             tables.append((order, values))
-        self.diagram(tables, constant, node.op, guard)
+        return tables, constant
 
     def diagram(self, tables, constant: Decimal, op: str, guard: tuple[int, ...]) -> None:
-        holds = ex._CMP[op]
+        """guard => (sum of the groups' values + constant) op 0.
+
+        Layer i holds one node per class of partial sums with the same future: the sorted
+        achievable sums of the remaining groups are cut at the same place (or, for = and !=,
+        hit at the same value). This merge is exact and bounds each layer by the number of
+        achievable remaining sums, however fine-grained the decimals are.
+        """
         n = len(tables)
-        lo = [Decimal(0)] * (n + 1)
-        hi = [Decimal(0)] * (n + 1)
-        for i in range(n - 1, -1, -1):
-            vals = tables[i][1].keys()
-            lo[i], hi[i] = lo[i + 1] + min(vals), hi[i + 1] + max(vals)
+        target = -constant
+        suffix: list[list[Decimal]] = [[] for _ in range(n + 1)]
+        suffix[n] = [Decimal(0)]
+        for i in range(n - 1, 0, -1):           # layer 0 has a single node: no set needed
+            sums = {v + r for v in tables[i][1] for r in suffix[i + 1]}
+            if len(sums) > MAX_DD_NODES:
+                raise EncodingError(self.rule.id, "numeric rule is too complex to compile")
+            suffix[i] = sorted(sums)
+        members = [set(x) for x in suffix]
 
-        def status(i: int, s: Decimal):
-            """True/False if the outcome is decided after i groups at partial sum s, else None."""
-            a, b = s + constant + lo[i], s + constant + hi[i]
-            if op in ("<", "<="):
-                return True if holds(b, 0) else (False if not holds(a, 0) else None)
-            if op in (">", ">="):
-                return True if holds(a, 0) else (False if not holds(b, 0) else None)
-            if a == b:
-                return holds(a, 0)
+        def cls(i: int, s: Decimal):
+            """True/False when decided after i groups at partial sum s, else a class key."""
+            rest, t = suffix[i], target - s        # remaining sum r must satisfy r op t
+            if op in ("<=", "<", ">=", ">"):
+                if op == "<=":
+                    k = bisect.bisect_right(rest, t)
+                elif op == "<":
+                    k = bisect.bisect_left(rest, t)
+                elif op == ">=":
+                    k = len(rest) - bisect.bisect_left(rest, t)
+                else:
+                    k = len(rest) - bisect.bisect_right(rest, t)
+                return True if k == len(rest) else (False if k == 0 else k)
+            hit = t in members[i]
             if op == "=":
-                return False if (a > 0 or b < 0) else None
-            return True if (a > 0 or b < 0) else None
+                return (True if len(rest) == 1 else t) if hit else False
+            return (False if len(rest) == 1 else t) if hit else True
 
-        first = status(0, Decimal(0))
+        low = sum(min(values) for _, values in tables)
+        high = sum(max(values) for _, values in tables)
+        first = _decided(op, low - target, high - target)
         if first is True:
             return
         if first is False:
             self.out.append([-g for g in guard])
             return
-        # node literal for layer i / state s; the root is the guard conjunction itself
-        layer = {Decimal(0): list(guard)}
+        tables = [(order, self.value_conditions(order, values)) for order, values in tables]
+        layer = {first: (Decimal(0), list(guard))}      # class -> (a partial sum in it, node)
         count = 0
         for i, (order, values) in enumerate(tables):
             nxt: dict = {}
-            for s, node_lits in layer.items():
+            for s, node_lits in layer.values():
                 for v, combos in values.items():
-                    decided = status(i + 1, s + v)
+                    decided = cls(i + 1, s + v)
                     if decided is True:
                         continue
                     if decided is False:
-                        target = []
+                        target_lits = []
                     else:
-                        if s + v not in nxt:
-                            nxt[s + v] = [self.enc.new_var()]
+                        if decided not in nxt:
                             count += 1
                             if count > MAX_DD_NODES:
                                 raise EncodingError(self.rule.id, "numeric rule is too complex to compile")
-                        target = nxt[s + v]
-                    self.emit_transition(node_lits, order, combos, target)
+                            nxt[decided] = (s + v, [self.enc.new_var()])
+                        target_lits = nxt[decided][1]
+                    self.emit_transition(node_lits, combos, target_lits)
             layer = nxt
-        for s, node_lits in layer.items():
-            if status(n, s) is False:
-                self.out.append([-x for x in node_lits])
 
-    def emit_transition(self, node_lits, order, combos, target) -> None:
-        """node and (group takes these combos) => target."""
+    def value_conditions(self, order: list[str], values: dict) -> dict:
+        """For each value of a group, clause literals meaning "the group does not take it".
+
+        One attribute: the other values of it. Several: a fresh literal y implied by each of
+        the value's combinations (y may be true needlessly, which only adds constraints), so
+        a transition costs one clause per node and value instead of one per combination.
+        """
         lit = self.enc.lit
-        head = [-x for x in node_lits]
+        out = {}
         if len(order) == 1:
             attr = order[0]
-            chosen = {c[0] for c in combos}
-            self.out.append(head + [lit[(attr, w)] for w in self.domain(attr) if w not in chosen] + target)
-            return
-        for combo in combos:
-            self.out.append(head + [-lit[(a, v)] for a, v in zip(order, combo)] + target)
+            for v, combos in values.items():
+                chosen = {c[0] for c in combos}
+                out[v] = [lit[(attr, w)] for w in self.domain(attr) if w not in chosen]
+            return out
+        for v, combos in values.items():
+            y = self.enc.new_var()
+            for combo in combos:
+                self.out.append([-lit[(a, x)] for a, x in zip(order, combo)] + [y])
+            out[v] = [-y]
+        return out
+
+    def emit_transition(self, node_lits, not_taken: list[int], target: list[int]) -> None:
+        """node and (group takes the value) => target."""
+        self.out.append([-x for x in node_lits] + not_taken + target)
 
     # tables --------------------------------------------------------------------------------
     def table(self, table: Table) -> None:
@@ -346,10 +386,22 @@ class RuleEncoder:
                 out.append([-x] + supports.get(x, []) + wildcard[j])
 
 
-def _flatten(node: ex.Node, sign: int, out: list) -> None:
+def _decided(op: str, low: Decimal, high: Decimal):
+    """Whether `x op 0` holds for every / no x in [low, high]; None when it depends."""
+    holds = ex._CMP[op]
+    if holds(low, 0) and holds(high, 0) and (op != "!=" or not low <= 0 <= high):
+        return True
+    if (not holds(low, 0) and not holds(high, 0) and op not in ("!=",)
+            and (op != "=" or low > 0 or high < 0)):
+        return False
+    return None
+
+
+def flatten(node: ex.Node, sign: int, out: list) -> None:
+    """Split a sum into signed terms."""
     if isinstance(node, ex.Arith) and node.op in ("+", "-"):
-        _flatten(node.left, sign, out)
-        _flatten(node.right, sign if node.op == "+" else -sign, out)
+        flatten(node.left, sign, out)
+        flatten(node.right, sign if node.op == "+" else -sign, out)
     else:
         out.append((sign, node))
 

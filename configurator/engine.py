@@ -14,13 +14,14 @@ import threading
 from collections import OrderedDict
 from typing import Iterable, Mapping
 
+from pysat.examples.rc2 import RC2
+from pysat.formula import WCNF
 from pysat.solvers import Solver
 
-from catalog import expr as ex
 from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
 from configurator import reference
-from configurator.encode import RuleEncoder, encode
+from configurator.encode import RuleEncoder, encode, flatten
 from configurator.explain import quickxplain
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
@@ -233,8 +234,9 @@ class Configurator:
         """Fill every unset attribute with a valid completion.
 
         Without `minimize`: defaults first, then each attribute's first consistent value, in
-        model order. With `minimize=prop`: the configuration with the exact minimum of `prop`
-        rolled up over the BOM and the chosen values (e.g. "cost"), defaults breaking ties.
+        model order. With `minimize=prop`: a configuration with the exact minimum of `prop`
+        rolled up over the BOM and the chosen values (e.g. "cost"), then as many defaults as
+        that minimum allows (weighted MaxSAT, lexicographic weights).
         """
         selections = self.parse_selections(raw)
         lits = self._lits(selections)
@@ -242,11 +244,7 @@ class Configurator:
             if not self._solver.solve(assumptions=lits):
                 return Completion(False, dict(selections), (self.conflict(selections),))
             if minimize:
-                solver, bound = self._minimum(lits, minimize)
-                try:
-                    lits = self._greedy(solver, lits + bound, selections)
-                finally:
-                    solver.delete()
+                lits = self._cheapest(lits, selections, minimize)
             else:
                 lits = self._greedy(self._solver, lits, selections)
         assignment = dict(self.enc.value_of[x] for x in lits if x in self.enc.value_of)
@@ -278,33 +276,35 @@ class Configurator:
             lits.insert(0, d)
         return lits
 
-    def _minimum(self, lits: list[int], prop: str) -> tuple[Solver, list[int]]:
-        """A scratch solver and assumptions that pin `prop` to its minimum (SAT-UNSAT descent:
-        find a solution, demand a strictly smaller objective, repeat until unsatisfiable)."""
-        objective = self.model.objective(prop)
-        value = ex.compile_fn(objective, lambda a, v, n: self.model.attribute(a).property(v, n))
-        solver = Solver(name=self._solver_name, bootstrap_with=self.enc.structure)
-        for clauses in self.enc.rule_clauses.values():
-            solver.append_formula(clauses)
-        solver.solve(assumptions=lits)
-        best = value(self._decode(solver.get_model()))
-        while True:
-            guard = self._bound(solver, objective, "<", best)
-            if not solver.solve(assumptions=lits + [guard]):
-                break
-            best = value(self._decode(solver.get_model()))
-        return solver, [self._bound(solver, objective, "<=", best)]
-
-    def _bound(self, solver: Solver, objective: ex.Node, op: str, limit) -> int:
-        """Add `objective op limit` to the solver, switched on by the returned literal."""
-        guard = self.enc.new_var()
+    def _cheapest(self, lits: list[int], selections: Mapping[str, Value], prop: str) -> list[int]:
+        known = self.model.property_names()
+        if prop not in known:       # a typo would otherwise be minimised as a constant
+            expected = ", ".join(sorted(known)) or "none defined"
+            raise SelectionError("minimize", f"unknown property {prop!r}; expected one of {expected}")
         encoder = RuleEncoder(self.enc, Rule("objective", "", "constraint"))
-        encoder.require(ex.Cmp(op, objective, ex.Num(limit)), (guard,))
-        solver.append_formula(encoder.out)
-        return guard
-
-    def _decode(self, model: list[int]) -> dict[str, Value]:
-        return dict(self.enc.value_of[x] for x in model[: self._nvalues] if x > 0)
+        terms: list = []
+        flatten(self.model.objective(prop), 1, terms)
+        tables, _ = encoder.term_tables(terms)
+        defaults = [self.enc.lit[(a.id, a.default)] for a in self.model.attributes
+                    if a.default is not None and a.id not in selections]
+        scale = 10 ** max([0] + [-v.as_tuple().exponent for _, values in tables for v in values])
+        heavy = len(defaults) + 1          # one unit of cost outweighs every default
+        formula = WCNF()
+        formula.extend(self.enc.structure)
+        for clauses in self.enc.rule_clauses.values():
+            formula.extend(clauses)
+        formula.extend([x] for x in lits)
+        for order, values in tables:
+            low = min(values)
+            for v, not_taken in encoder.value_conditions(order, values).items():
+                if v > low:
+                    formula.append(not_taken, weight=int((v - low) * scale) * heavy)
+        formula.extend(encoder.out)
+        for x in defaults:
+            formula.append([x], weight=1)
+        with RC2(formula) as maxsat:
+            model = maxsat.compute()
+        return [x for x in model[: self._nvalues] if x > 0]
 
     # bill of materials ---------------------------------------------------------------------
     def bom(self, raw: Mapping[str, object]):

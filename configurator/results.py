@@ -32,6 +32,8 @@ class Conflict:
     def message(self) -> str:
         picks = ", ".join(f"{a}={_text(v)}" for a, v in self.selections.items())
         reasons = " ".join(r.message for r in self.rules)
+        if not self.rules:
+            return f"{picks} is selected"
         return f"{picks}: {reasons}" if picks else reasons
 
 
@@ -109,6 +111,8 @@ class FlatLine:
     quantity: Decimal
     unit_cost: Decimal                   # the part's own cost, without children
     extended_cost: Decimal
+    unit_weight: Decimal                 # the part's own weight, without children
+    extended_weight: Decimal
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from it, such as a quote) always means what it meant when it was saved.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Mapping
@@ -17,6 +18,9 @@ from catalog.model import ProductModel
 from catalog.store import forbid_updates, utcnow
 from configurator.engine import InvalidConfiguration, get_configurator
 from core.errors import NotFound
+
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def new_id() -> str:
@@ -63,7 +67,7 @@ def save_configuration(session: Session, model: ProductModel,
 
 
 def get_configuration(session: Session, configuration_id: str) -> SavedConfiguration:
-    row = session.get(SavedConfiguration, configuration_id)
+    row = session.get(SavedConfiguration, configuration_id) if ID_RE.match(configuration_id) else None
     if row is None:
         raise NotFound(f"unknown configuration {configuration_id!r}")
     return row

@@ -1,0 +1,36 @@
+# make run   - install (if needed), migrate + load the demo catalog, serve on :5000
+# make test  - install (if needed), run the whole test suite on SQLite
+# make test-postgres - run the database tests against $$DATABASE_URL (a throwaway database)
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-postgres clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependencies may have changed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/cpq db upgrade
+	$(BIN)/cpq models load-demo
+	$(BIN)/flask --app api.app:create_app run --host 127.0.0.1 --port 5000
+
+# DATABASE_URL is cleared so an exported production/dev URL is never wiped by tests.
+test: $(STAMP)
+	env -u DATABASE_URL $(BIN)/python -m pytest -q
+
+test-postgres: $(STAMP)
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to a throwaway PostgreSQL database" >&2; exit 2; }
+	$(BIN)/python -m pytest -q -m postgres
+
+clean:
+	rm -rf var .pytest_cache .hypothesis

@@ -1,0 +1,88 @@
+"""Flask application factory.
+
+``flask --app api.app:create_app run`` calls :func:`create_app` with no arguments, so
+everything it needs comes from :class:`core.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from core.db import create_engine
+from core.settings import Settings
+
+_SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    """Build an app.
+
+    ``overrides`` named after a Settings field replace it (``database_url=...``); any
+    other keyword goes into ``app.config`` (``TESTING=True``).
+    """
+    settings = settings or Settings.from_env()
+    settings = dataclasses.replace(
+        settings, **{k: v for k, v in overrides.items() if k in _SETTINGS_FIELDS}
+    )
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config.update({k: v for k, v in overrides.items() if k not in _SETTINGS_FIELDS})
+    app.extensions["cpq_settings"] = settings
+    app.extensions["cpq_engine"] = create_engine(settings.database_url)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    register_blueprints(app)
+    # Last, on purpose: extensions such as flask-smorest's Api install their own
+    # HTTPException handler; registering ours afterwards keeps one error format.
+    register_error_handlers(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the API and web blueprints. Add new ones here, under the /api/v1 prefix.
+
+    e.g. ``from api.configurator import blp; app.register_blueprint(blp, url_prefix="/api/v1")``
+    """
+    from api.v1 import register_api
+
+    register_api(app)
+
+
+def _error(status: int, code: str, message: str):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def _code_for(exc: HTTPException) -> str:
+    """'Method Not Allowed' -> 'method_not_allowed': stable and machine-readable."""
+    return re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error leaves as ``{"error": {"code", "message"}}`` JSON, never HTML.
+
+    These are the fallbacks; api/errors.py maps domain and validation errors more precisely.
+    """
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException):
+        response = _error(exc.code or 500, _code_for(exc), exc.description or "")
+        for name, value in exc.get_headers():  # e.g. Allow on 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        # The traceback goes to the log only: it may contain data the client must not see.
+        app.logger.exception("Unhandled exception on %s %s", request.method, request.path)
+        return _error(500, "internal_server_error", InternalServerError.description)

@@ -1,0 +1,56 @@
+"""The flask-smorest Blueprint every API module uses, and its request-body parser.
+
+The parser reports errors in this API's format (fields named by dotted path) instead of
+webargs' nested messages, and reads a non-empty body as JSON whatever its Content-Type, so
+``curl -d '{...}'`` without a header is not silently treated as an empty request.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import flask_smorest
+from flask import current_app
+from sqlmodel import Session
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from api.errors import ApiError, flatten_messages
+from core.db import session_scope
+
+LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
+
+
+class ApiParser(FlaskParser):
+    def _raw_load_json(self, req):
+        data = req.get_data(cache=True)
+        return core.parse_json(data) if data.strip() else core.missing
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {error}",
+                       {"body": ["not valid JSON"]})
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        messages = error.messages
+        if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in LOCATIONS:
+            messages = next(iter(messages.values()))  # webargs nests under the location
+        fields = flatten_messages(messages)
+        summary = "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in fields.items())
+        raise ApiError(error_status_code or 422, "validation_error", summary, fields)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ApiParser()
+
+
+@contextmanager
+def db_session() -> Iterator[Session]:
+    """A unit of work on the app's database for one request.
+
+    Objects stay readable after the commit (``expire_on_commit`` off) because flask-smorest
+    dumps the view's return value after the view, and so after the session, has finished.
+    """
+    with session_scope(current_app.extensions["cpq_engine"]) as session:
+        session.expire_on_commit = False
+        yield session

@@ -1,0 +1,278 @@
+"""marshmallow schemas for the configurator API: request bodies in, domain results out.
+
+Inputs only check shape and JSON types; whether an attribute or value exists is the
+engine's call (it knows the model), so those errors come from `SelectionError`. Outputs dump
+the domain's immutable results directly; decimals leave as strings so no precision is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timezone
+
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate
+
+from catalog.model import ProductModel
+from configurator.results import ConfigureResult
+
+SCALAR_REASON = "expected a single value (text, number, true/false or null)"
+
+
+def _decimal():
+    """Exact decimals as JSON strings (and documented as strings, not numbers)."""
+    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"})
+
+
+class Scalar(fields.Raw):
+    """One attribute value as JSON: text, number, bool or null (never a list or object)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (list, dict)):
+            raise ValidationError(SCALAR_REASON)
+        return value
+
+
+class Selections(fields.Dict):
+    """``{attribute: value}``; a bad value is reported under its attribute's name."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("load_default", dict)
+        super().__init__(keys=fields.String(), values=Scalar(), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("expected an object of attribute: value")
+        errors = {k: [SCALAR_REASON] for k, v in value.items() if isinstance(v, (list, dict))}
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+
+class Timestamp(fields.DateTime):
+    """ISO 8601 with offset; SQLite hands back naive datetimes, which are stored as UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def _version():
+    return fields.Integer(strict=True, validate=validate.Range(min=1), load_default=None,
+                          allow_none=True, metadata={"description": "model version; latest if omitted"})
+
+
+# ---- requests -----------------------------------------------------------------------------
+
+class ConfigureRequest(Schema):
+    selections = Selections()
+    version = _version()
+    explain = fields.Boolean(load_default=False,
+                             metadata={"description": "say why each excluded value is excluded"})
+
+
+class ExplainRequest(Schema):
+    selections = Selections()
+    attribute = fields.String(required=True)
+    value = Scalar(required=True, allow_none=True)
+    version = _version()
+
+
+class CompleteRequest(Schema):
+    selections = Selections()
+    minimize = fields.String(load_default=None, allow_none=True,
+                             metadata={"description": "enum value property to minimise, e.g. cost"})
+    version = _version()
+
+
+class BomRequest(Schema):
+    selections = Selections()
+    version = _version()
+
+
+class ConfigurationRequest(Schema):
+    product = fields.String(required=True)
+    version = _version()
+    selections = Selections()
+
+
+class BomQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+# ---- product models -----------------------------------------------------------------------
+
+class ProductSummarySchema(Schema):
+    product = fields.String()
+    name = fields.String()
+    description = fields.String()
+    latest_version = fields.Integer(allow_none=True)
+    versions = fields.List(fields.Integer())
+
+
+class GroupSchema(Schema):
+    id = fields.String()
+    label = fields.String()
+
+
+class EnumValueSchema(Schema):
+    code = fields.String()
+    label = fields.String()
+    description = fields.String()
+    properties = fields.Dict(keys=fields.String(), values=_decimal())
+
+
+class AttributeSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    label = fields.String()
+    group = fields.String(allow_none=True)
+    description = fields.String()
+    optional = fields.Boolean()
+    default = fields.Raw(allow_none=True)
+    values = fields.List(fields.Nested(EnumValueSchema))
+    min = fields.Integer(allow_none=True)
+    max = fields.Integer(allow_none=True)
+    step = fields.Integer()
+    domain = fields.List(fields.Raw())
+
+
+class RuleSchema(Schema):
+    id = fields.String()
+    message = fields.String()
+    kind = fields.String()
+    source = fields.String()
+
+
+class ProductModelSchema(Schema):
+    product = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    description = fields.String()
+    cost_currency = fields.String()
+    digest = fields.String()
+    groups = fields.List(fields.Nested(GroupSchema))
+    attributes = fields.List(fields.Nested(AttributeSchema))
+    rules = fields.List(fields.Nested(RuleSchema))
+
+
+# ---- configurator results -----------------------------------------------------------------
+
+class RuleRefSchema(Schema):
+    id = fields.String()
+    message = fields.String()
+
+
+class ConflictSchema(Schema):
+    message = fields.String()
+    selections = fields.Dict(keys=fields.String(), values=fields.Raw())
+    rules = fields.List(fields.Nested(RuleRefSchema))
+
+
+class ExcludedSchema(Schema):
+    value = fields.Raw()
+    reason = fields.Nested(ConflictSchema, allow_none=True,
+                           metadata={"description": "filled when explain is true"})
+
+
+class AttributeStateSchema(Schema):
+    id = fields.String()
+    label = fields.String()
+    group = fields.String(allow_none=True)
+    selected = fields.Raw(allow_none=True)
+    value = fields.Raw(allow_none=True)
+    decided = fields.Boolean()
+    domain = fields.List(fields.Raw(), metadata={"description": "values still possible"})
+    excluded = fields.List(fields.Nested(ExcludedSchema))
+
+
+@dataclass(frozen=True)
+class Configured:
+    """A configure result with the model it was computed on (for labels and groups)."""
+    model: ProductModel
+    result: ConfigureResult
+
+
+class ConfigureResponse(Schema):
+    product = fields.String()
+    version = fields.Integer()
+    valid = fields.Boolean()
+    complete = fields.Boolean()
+    selections = fields.Dict(keys=fields.String(), values=fields.Raw())
+    applied = fields.List(fields.String(), metadata={
+        "description": "the selections the domains were computed from (a consistent prefix)"})
+    attributes = fields.List(fields.Nested(AttributeStateSchema))
+    conflicts = fields.List(fields.Nested(ConflictSchema))
+
+    @pre_dump
+    def _with_labels(self, data: Configured, **_kwargs) -> dict:
+        result, model = data.result, data.model
+        states = []
+        for state in result.attributes:
+            attribute = model.attribute(state.id)
+            states.append({
+                "id": state.id, "label": attribute.label, "group": attribute.group,
+                "selected": state.selected, "value": state.value, "decided": state.decided,
+                "domain": state.domain,
+                "excluded": [{"value": v, "reason": state.reasons.get(v)} for v in state.excluded],
+            })
+        return {"product": result.product, "version": result.version, "valid": result.valid,
+                "complete": result.complete, "selections": result.selections,
+                "applied": result.applied, "attributes": states, "conflicts": result.conflicts}
+
+
+class ExplanationSchema(Schema):
+    attribute = fields.String()
+    value = fields.Raw()
+    possible = fields.Boolean()
+    conflict = fields.Nested(ConflictSchema, allow_none=True)
+
+
+class CompletionSchema(Schema):
+    valid = fields.Boolean()
+    assignment = fields.Dict(keys=fields.String(), values=fields.Raw())
+    conflicts = fields.List(fields.Nested(ConflictSchema))
+
+
+class BomLineSchema(Schema):
+    part = fields.String()
+    description = fields.String()
+    uom = fields.String()
+    level = fields.Integer()
+    quantity = _decimal()
+    extended_quantity = _decimal()
+    unit_cost = _decimal()
+    extended_cost = _decimal()
+    unit_weight = _decimal()
+    extended_weight = _decimal()
+    children = fields.List(fields.Nested(lambda: BomLineSchema()))
+
+
+class FlatLineSchema(Schema):
+    part = fields.String()
+    description = fields.String()
+    uom = fields.String()
+    quantity = _decimal()
+    unit_cost = _decimal()
+    extended_cost = _decimal()
+
+
+class BomSchema(Schema):
+    product = fields.String()
+    version = fields.Integer()
+    assignment = fields.Dict(keys=fields.String(), values=fields.Raw())
+    cost_currency = fields.String()
+    lines = fields.List(fields.Nested(BomLineSchema), metadata={"description": "the tree"})
+    flat = fields.List(fields.Nested(FlatLineSchema), metadata={"description": "exploded"})
+    total_cost = _decimal()
+    total_weight = _decimal()
+
+
+class SavedConfigurationSchema(Schema):
+    id = fields.String()
+    product = fields.String()
+    version = fields.Integer(attribute="model_version")
+    selections = fields.Dict(keys=fields.String(), values=fields.Raw())
+    assignment = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+    complete = fields.Boolean()
+    created_at = Timestamp()

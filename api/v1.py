@@ -1,0 +1,18 @@
+"""Mounts the JSON API (flask-smorest, so each view's schemas also document it)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from api import configurator, errors
+
+
+def register_api(app: Flask) -> Api:
+    app.config.setdefault("API_TITLE", "CPQ")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    api = Api(app)
+    api.register_blueprint(configurator.blp)
+    app.register_blueprint(errors.blp)  # error handlers for every API blueprint
+    return api

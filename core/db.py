@@ -1,0 +1,99 @@
+"""Engine creation, transactional sessions and schema migration.
+
+Both SQLite (the default, zero setup) and PostgreSQL (psycopg 3) are first-class; the
+differences are confined to :func:`create_engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel
+
+from core.settings import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+# Deterministic constraint names: Alembic's batch mode (how SQLite alters tables) can only
+# drop or alter constraints that have a name. migrations/env.py imports this module before
+# the table modules, so every table it sees is named by this convention.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def normalise_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg 3; SQLAlchemy would otherwise pick psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> Engine:
+    """Create an engine with the per-backend settings this project relies on.
+
+    SQLite: foreign keys are off by default in SQLite, so they are switched on for every
+    connection; ``check_same_thread=False`` because Flask may serve a request on another
+    thread than the one that opened the pooled connection; the file's folder is created.
+    Migrations pass ``sqlite_foreign_keys=False``: batch mode recreates tables, and with
+    enforcement on, dropping the old table would cascade deletes into child tables.
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        if parsed.database in (None, "", ":memory:"):
+            kwargs.setdefault("poolclass", StaticPool)  # one shared in-memory database
+        else:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, **kwargs)
+        pragma = "PRAGMA foreign_keys=ON" if sqlite_foreign_keys else "PRAGMA foreign_keys=OFF"
+
+        @sa.event.listens_for(engine, "connect")
+        def _set_foreign_keys(dbapi_connection, _record):  # pragma is per connection
+            cursor = dbapi_connection.cursor()
+            cursor.execute(pragma)
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)  # survive server restarts between requests
+    return sa.create_engine(url, **kwargs)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit if the block succeeds, roll back if it raises."""
+    with Session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    """Run the Alembic migrations up to ``revision`` without needing alembic.ini.
+
+    Used by ``cpq db upgrade``, ``make run`` and the test fixtures, so all of them build
+    the schema the same way the production database gets it.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Passed as an attribute rather than an ini option: ini values treat '%' specially,
+    # and passwords in URLs may contain it.
+    config.attributes["database_url"] = url
+    command.upgrade(config, revision)

@@ -1,0 +1,48 @@
+"""The app factory's contract: health check, and JSON (never HTML) for every error."""
+
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.postgres  # the app fixture migrates a real database
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_engine_is_exposed(app, database_url):
+    engine = app.extensions["cpq_engine"]
+    assert engine.dialect.name in {"sqlite", "postgresql"}
+    assert app.extensions["cpq_settings"].database_url == database_url
+
+
+def test_unknown_url_is_json_404(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.is_json
+    error = response.get_json()["error"]
+    assert error["code"] == "not_found"
+    assert error["message"]
+
+
+def test_wrong_method_is_json_405_with_allow(client):
+    response = client.post("/healthz")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_crash_is_logged_and_json_500(app, caplog):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret detail")
+
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "internal_server_error"
+    assert "secret detail" not in response.get_data(as_text=True)
+    assert any("secret detail" in (r.exc_text or "") for r in caplog.records)

@@ -1,0 +1,83 @@
+"""Settings and database plumbing in core."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from core.db import create_engine, normalise_url, session_scope
+from core.settings import DEFAULT_DATABASE_URL, PROJECT_ROOT, Settings
+
+
+def test_settings_defaults_are_absolute():
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert Path(settings.database_url.removeprefix("sqlite:///")).is_absolute()
+    assert settings.database_url.endswith("/var/cpq.db")
+    assert settings.demo_dir == PROJECT_ROOT / "catalog" / "demo"
+    assert settings.secret_key
+
+
+def test_settings_from_env():
+    env = {"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "s", "CPQ_DEMO_DIR": "/tmp/d"}
+    settings = Settings.from_env(env)
+    assert (settings.database_url, settings.secret_key) == ("postgresql://u@h/db", "s")
+    assert settings.demo_dir == Path("/tmp/d")
+    with pytest.raises(AttributeError):
+        settings.secret_key = "x"  # frozen
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_normalise_url(url, expected):
+    assert normalise_url(url) == expected
+
+
+def test_sqlite_engine_enforces_foreign_keys(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'sub' / 'x.db'}")  # creates sub/
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_postgres_url_uses_psycopg3():
+    engine = create_engine("postgresql://u@127.0.0.1:1/db")  # never connects
+    assert engine.dialect.driver == "psycopg"
+
+
+@pytest.mark.postgres
+def test_session_scope_commits_or_rolls_back(engine):
+    with session_scope(engine) as session:
+        session.execute(sa.text("CREATE TABLE scope_probe (n INTEGER)"))
+        session.execute(sa.text("INSERT INTO scope_probe VALUES (1)"))
+
+    with pytest.raises(RuntimeError):
+        with session_scope(engine) as session:
+            session.execute(sa.text("INSERT INTO scope_probe VALUES (2)"))
+            raise RuntimeError("abort the unit of work")
+
+    with session_scope(engine) as session:
+        assert session.execute(sa.text("SELECT n FROM scope_probe")).scalars().all() == [1]
+
+
+@pytest.mark.postgres
+def test_database_is_at_head_and_upgrade_is_idempotent(engine, database_url):
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from core.db import MIGRATIONS_DIR, upgrade_database
+
+    upgrade_database(database_url)  # the fixture already ran it once
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with engine.connect() as conn:
+        assert set(MigrationContext.configure(conn).get_current_heads()) == heads
