@@ -1,0 +1,1 @@
+"""Performance benchmarks of the configurator engine (see bench/configurator.py)."""

@@ -1,0 +1,566 @@
+"""Configurator engine benchmark: load/compile time, memory, per-interaction latency.
+
+For each model (the generated one, and pc-richmond, busybox, automotive01 from
+../shared/benchmarks/feature-models/; linux with --linux) it prints the time to build the
+model dict, to load it (`load_model_dict`), to compile it (`Configurator(model)`: encoding,
+solver set-up and the root analysis), memory, and then runs simulated sessions: start with
+no selection, repeatedly pick a random still-undecided attribute and a random value of its
+*current* domain (so a session never goes invalid), call `configure`, and time it.
+Exactness is spot-checked at a few steps against an independent oracle (a fresh solver of
+another kind: on the original DIMACS clauses for the feature models, on the encoding's
+clauses for the generated model, whose witnesses are also checked by evaluating every rule
+directly).
+
+Every model runs in its own child process, so its memory figures start from a clean
+process and one model's caches cannot help another. Sessions of one model share one
+Configurator, as in production; its per-selection cache is reported (hits).
+
+    .venv/bin/python bench/configurator.py                  # default run, ~10 minutes
+    .venv/bin/python bench/configurator.py --quick          # ~1 minute smoke run
+    .venv/bin/python bench/configurator.py --models generated,automotive01 --sessions 5
+    .venv/bin/python bench/configurator.py --linux          # adds linux-2.6.33.3 (stretch)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import featuremodels as fm  # noqa: E402
+from bench.generate import SEED as GEN_SEED  # noqa: E402
+
+TARGET_P95_MS = {"generated": 50.0, "automotive01": 250.0}
+DEFAULT_P95_MS = 250.0          # human real-time threshold (Hadzic et al.) for the other models
+TARGET_COMPILE_S = 10.0
+# seconds of sessions per model (a session in progress is cut when its model's budget is spent)
+BUDGET = {"generated": 180.0, "pc-richmond": 15.0, "busybox": 30.0, "automotive01": 100.0, "linux": 240.0}
+QUICK_BUDGET = {"generated": 6.0, "pc-richmond": 2.0, "busybox": 3.0, "automotive01": 6.0, "linux": 10.0}
+STEP_CAP = {"pc-richmond": 60, "busybox": 60, "automotive01": 60, "linux": 60}   # generated: all
+ORACLE_SOLVER = "glucose4"      # the engine uses minisat22
+
+
+# ---- measurement helpers ------------------------------------------------------------------
+
+def proc_status() -> dict[str, float]:
+    """Current and peak resident set size in MiB (Linux /proc; getrusage as a fallback)."""
+    out = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    if "VmHWM" not in out:
+        import resource
+        out["VmHWM"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out.setdefault("VmRSS", out["VmHWM"])
+    return out
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM so the next peak is per phase (Linux >= 4.0); False when not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(q * (len(s) - 1)))))
+    return s[k]
+
+
+class SolverProbe:
+    """Counts the engine solver's solve/propagate calls and their time (instance-level wrap)."""
+
+    def __init__(self, solver):
+        self.calls = self.sat = self.unsat = self.props = 0
+        self.seconds = 0.0
+        self._solve, self._prop = solver.solve, solver.propagate
+        solver.solve, solver.propagate = self.solve, self.propagate
+
+    def solve(self, *args, **kw):
+        t = time.perf_counter()
+        r = self._solve(*args, **kw)
+        self.seconds += time.perf_counter() - t
+        self.calls += 1
+        if r:
+            self.sat += 1
+        else:
+            self.unsat += 1
+        return r
+
+    def propagate(self, *args, **kw):
+        t = time.perf_counter()
+        r = self._prop(*args, **kw)
+        self.seconds += time.perf_counter() - t
+        self.props += 1
+        return r
+
+    def snapshot(self):
+        return (self.calls, self.sat, self.unsat, self.props, self.seconds)
+
+
+# ---- the oracle ---------------------------------------------------------------------------
+
+class RuleChecker:
+    """Evaluates every rule of a model on a complete assignment, without the encoder."""
+
+    def __init__(self, model):
+        from catalog import expr as ex
+        from catalog.model import ANY
+        self.model = model
+        self.checks = []
+        for rule in model.rules:
+            if rule.table is not None:
+                t = rule.table
+                exact = {r for r in t.rows if ANY not in r}
+                wild = [r for r in t.rows if ANY in r]
+                self.checks.append((rule.id, "table", (t.attributes, t.allowed, exact, wild)))
+            else:
+                prop = lambda a, v, n: model.attribute(a).property(v, n)
+                self.checks.append((rule.id, "expr", ex.compile_fn(rule.expr, prop)))
+        self.ANY = ANY
+        self.by_attr: dict[str, list] = {}
+        for check, rule in zip(self.checks, model.rules):
+            from catalog import expr as ex
+            scope = rule.table.attributes if rule.table is not None else ex.scope(rule.expr)
+            for a in scope:
+                self.by_attr.setdefault(a, []).append(check)
+
+    def violated(self, assignment: dict, checks=None) -> list[str]:
+        bad = []
+        for rid, kind, data in (self.checks if checks is None else checks):
+            if kind == "expr":
+                ok = bool(data(assignment))
+            else:
+                attrs, allowed, exact, wild = data
+                key = tuple(assignment[a] for a in attrs)
+                match = key in exact or any(all(c == self.ANY or c == v for c, v in zip(r, key)) for r in wild)
+                ok = match if allowed else not match
+            if not ok:
+                bad.append(rid)
+        return bad
+
+    def flip_ok(self, assignment: dict, attr: str, value) -> bool:
+        """Whether `assignment` (valid) with attr=value is still valid: rules over attr only."""
+        trial = dict(assignment)
+        trial[attr] = value
+        return not self.violated(trial, self.by_attr.get(attr, []))
+
+
+class Oracle:
+    """Independent exactness check: a fresh solver of another kind on a CNF, with a map from
+    (attribute, value) to a literal of that CNF."""
+
+    def __init__(self, clauses, lit_of: dict, checker: RuleChecker | None = None):
+        from pysat.solvers import Solver
+        self.solver = Solver(name=ORACLE_SOLVER, bootstrap_with=clauses)
+        self.lit_of = lit_of
+        self.pairs_of: dict[int, list] = {}
+        for pair, x in lit_of.items():
+            self.pairs_of.setdefault(x, []).append(pair)
+        self.checker = checker
+
+    def check(self, selections: dict, result, time_cap: float) -> dict:
+        t0 = time.perf_counter()
+        s = self.solver
+        base = [self.lit_of[(a, v)] for a, v in selections.items()]
+        offered, excluded = [], []
+        for st in result.attributes:
+            offered += [(st.id, v) for v in st.domain]
+            excluded += [(st.id, v) for v in st.excluded]
+        errors, witnessed = [], set()
+        n_solve = n_witness_checked = n_flip = 0
+        done_off = done_exc = 0
+        partial = False
+        pool: list[dict] = []          # complete assignments verified valid by direct evaluation
+        for pair in offered:
+            if time.perf_counter() - t0 > time_cap:
+                partial = True
+                break
+            done_off += 1
+            if pair in witnessed:
+                continue
+            if self.checker is not None and pair[0] not in selections:
+                # a verified solution with just this attribute changed, checked rule by rule
+                if any(self.checker.flip_ok(w, *pair) for w in pool[-8:]):
+                    n_flip += 1
+                    continue
+            n_solve += 1
+            if not s.solve(assumptions=base + [self.lit_of[pair]]):
+                errors.append(f"{pair[0]}={pair[1]} offered but no solution has it")
+                continue
+            model = s.get_model()
+            true = set(x for x in model)
+            for x in true:
+                witnessed.update(self.pairs_of.get(x, ()))
+            if self.checker is not None:
+                n_witness_checked += 1
+                assignment = {a: v for (a, v), x in self.lit_of.items() if x in true}
+                bad = self.checker.violated(assignment)
+                if bad:
+                    errors.append(f"witness for {pair[0]}={pair[1]} violates rules {bad[:5]}")
+                else:
+                    pool.append(assignment)
+        n_up = 0
+        for pair in excluded:
+            if partial or time.perf_counter() - t0 > time_cap:
+                partial = True
+                break
+            done_exc += 1
+            lits = base + [self.lit_of[pair]]
+            ok, _ = s.propagate(assumptions=lits)
+            if not ok:                       # unit propagation refutes it: UNSAT
+                n_up += 1
+                continue
+            n_solve += 1
+            if s.solve(assumptions=lits):
+                errors.append(f"{pair[0]}={pair[1]} excluded but a solution has it")
+        return {"offered": len(offered), "excluded": len(excluded), "checked_offered": done_off,
+                "checked_excluded": done_exc, "errors": errors, "partial": partial,
+                "solves": n_solve, "up_refuted": n_up, "witness_rule_checks": n_witness_checked,
+                "flip_witnesses": n_flip,
+                "seconds": time.perf_counter() - t0}
+
+
+def describe(c: dict) -> str:
+    return (f"{c['checked_offered']}/{c['offered']} offered, {c['checked_excluded']}/{c['excluded']} excluded "
+            f"values verified ({c['solves']} solves, {c['up_refuted']} refuted by UP, {c['flip_witnesses']} "
+            f"one-flip witnesses) in {c['seconds']:.1f}s" + (" PARTIAL (time cap)" if c["partial"] else "")
+            + (f"; ERRORS: {c['errors'][:3]}" if c["errors"] else ""))
+
+
+# ---- one model (child process) ---------------------------------------------------------------
+
+def build(name: str, args) -> tuple[dict, dict]:
+    """The model dict and what the oracle needs to know about its origin."""
+    if name == "generated":
+        from bench.generate import generate
+        g = generate(args.model_seed)
+        print(f"  generated: {g.summary()}", flush=True)
+        print(f"  allowed rows in all: {g.rows} (exact)", flush=True)
+        return g.model, {"kind": "generated", "gen": g}
+    path = fm.SHARED_MODELS / fm.FEATURE_MODELS[name]
+    model, d = fm.convert_file(path)
+    return model, {"kind": "dimacs", "dimacs": d}
+
+
+def run_model(name: str, args) -> dict:
+    from catalog.loader import load_model_dict
+    from configurator.engine import Configurator
+
+    res: dict = {"model": name}
+    mem0 = proc_status()
+    per_phase = reset_peak()
+
+    t = time.perf_counter()
+    data, origin = build(name, args)
+    res["build_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    model = load_model_dict(data)
+    res["load_s"] = time.perf_counter() - t
+    res["attributes"], res["rules"] = len(model.attributes), len(model.rules)
+    res["values"] = sum(len(a.domain) for a in model.attributes)
+    mem_load = proc_status()
+
+    if name == "generated" and not args.quick:
+        from bench.generate import write_files
+        from catalog.loader import load_model_file
+        with tempfile.TemporaryDirectory(prefix="cpq-bench-") as tmp:
+            path = write_files(data, tmp)
+            t = time.perf_counter()
+            load_model_file(path)
+            res["load_files_s"] = time.perf_counter() - t
+        print(f"  load from YAML + {len(data['rules'])} CSV files (allowed_file): "
+              f"{res['load_files_s']:.2f}s", flush=True)
+
+    if per_phase:
+        reset_peak()
+    mem_before = proc_status()
+    t = time.perf_counter()
+    cfg = Configurator(model)
+    res["compile_s"] = time.perf_counter() - t
+    mem_compile = proc_status()
+    enc = cfg.enc
+    res["cnf_vars"] = enc.nvars
+    res["cnf_clauses"] = len(enc.structure) + sum(len(c) for c in enc.rule_clauses.values())
+    res["rss_compile_mb"] = mem_compile["VmRSS"] - mem_before["VmRSS"]
+    res["peak_compile_mb"] = (mem_compile["VmHWM"] - mem_before["VmRSS"]) if per_phase else None
+    print(f"  build {res['build_s']:.2f}s  load {res['load_s']:.2f}s  compile {res['compile_s']:.2f}s "
+          f"({res['cnf_vars']:,} vars, {res['cnf_clauses']:,} clauses)  "
+          f"RSS +{res['rss_compile_mb']:.0f} MiB for the compiled engine"
+          + (f" (peak +{res['peak_compile_mb']:.0f} MiB while compiling)" if per_phase else ""), flush=True)
+
+    # oracle
+    if origin["kind"] == "dimacs":
+        d = origin["dimacs"]
+        ids = fm.attribute_ids(d)
+        lit_of = {}
+        for v, aid in ids.items():
+            lit_of[(aid, True)], lit_of[(aid, False)] = v, -v
+        oracle = Oracle(d.clauses, lit_of)
+        oracle_kind = f"{ORACLE_SOLVER} on the original DIMACS clauses"
+    else:
+        clauses = list(enc.structure) + [c for cs in enc.rule_clauses.values() for c in cs]
+        oracle = Oracle(clauses, dict(enc.lit), RuleChecker(model))
+        oracle_kind = f"{ORACLE_SOLVER} on the encoding's clauses + direct rule evaluation of witnesses"
+        planted_bad = sum(1 for p in origin["gen"].planted if not cfg.configure(p).valid)
+        res["planted_invalid"] = planted_bad
+        print(f"  planted configurations rejected by the engine: {planted_bad} of {len(origin['gen'].planted)}",
+              flush=True)
+        cfg._cache.clear() if hasattr(cfg, "_cache") else None
+
+    # sessions
+    probe = SolverProbe(cfg._solver)
+    budget = (QUICK_BUDGET if args.quick else BUDGET).get(name, 60.0) * args.budget_scale
+    cap = args.steps or STEP_CAP.get(name, len(model.attributes))
+    check_steps = {int(x) for x in args.check_steps.split(",") if x.strip()} if args.check_steps else set()
+    lat, lat_first, sat_calls, sat_secs, hits, subset_hits = [], [], [], [], 0, 0
+    open_lat, sessions_done, cut, session_lengths, decided_sessions = [], 0, False, [], 0
+    checks = []
+    cache = getattr(cfg, "_cache", None)
+    check_cap = args.check_cap * (1.5 if name == "generated" else 1.0)
+    spent = 0.0
+    print(f"  sessions: up to {args.sessions}, step cap {cap}, budget {budget:.0f}s; "
+          f"oracle: {oracle_kind}", flush=True)
+    for s in range(args.sessions):
+        if spent >= budget:
+            cut = True
+            break
+        rng = random.Random(args.seed * 1000 + s)
+        sel: dict = {}
+        t = time.perf_counter()
+        result = cfg.configure(sel)
+        open_lat.append(time.perf_counter() - t)
+        steps = 0
+        if s < args.check_sessions and 0 in check_steps:
+            c = oracle.check(sel, result, check_cap)
+            checks.append(("root", c))
+            print(f"    check s{s} root (no selection): {describe(c)}", flush=True)
+        while steps < cap:
+            undecided = [st for st in result.attributes if st.id not in sel and len(st.domain) > 1]
+            if not undecided:
+                decided_sessions += 1
+                break
+            if spent >= budget:
+                cut = True
+                break
+            st = rng.choice(undecided)
+            sel[st.id] = rng.choice(st.domain)
+            if cache is not None:
+                lits = [enc.lit[(a, v)] for a, v in sel.items()]
+                key = frozenset(lits)
+                hits += key in cache
+                subset_hits += any((key - {x}) in cache for x in lits)
+            before = probe.snapshot()
+            t = time.perf_counter()
+            result = cfg.configure(sel)
+            dt = time.perf_counter() - t
+            after = probe.snapshot()
+            spent += dt
+            steps += 1
+            if not result.valid:
+                raise SystemExit(f"{name}: session {s} went invalid at step {steps}: {result.conflicts}")
+            lat.append(dt)
+            if steps == 1:
+                lat_first.append(dt)
+            sat_calls.append(after[0] - before[0])
+            sat_secs.append(after[4] - before[4])
+            if args.verbose:
+                print(f"    s{s} step {steps}: {dt * 1000:.1f} ms, {after[0] - before[0]} solves "
+                      f"({after[2] - before[2]} unsat), {len(undecided) - 1} undecided before", flush=True)
+            if s < args.check_sessions and steps in check_steps:
+                c = oracle.check(sel, result, check_cap)
+                checks.append((f"s{s}/step{steps}", c))
+                print(f"    check s{s} step {steps}: {describe(c)}", flush=True)
+        session_lengths.append(steps)
+        sessions_done += 1
+        if lat:
+            print(f"    session {s}: {steps} interactions, running p50 {pct(lat, .5) * 1000:.1f} ms, "
+                  f"p95 {pct(lat, .95) * 1000:.1f} ms, spent {spent:.1f}s", flush=True)
+    mem_end = proc_status()
+    res.update({
+        "sessions": sessions_done, "cut_by_budget": cut, "interactions": len(lat),
+        "session_lengths": session_lengths, "sessions_fully_decided": decided_sessions,
+        "p50_ms": pct(lat, .5) * 1000, "p95_ms": pct(lat, .95) * 1000,
+        "max_ms": max(lat) * 1000 if lat else float("nan"),
+        "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
+        "first_step_p50_ms": pct(lat_first, .5) * 1000,
+        "open_ms": pct(open_lat, .5) * 1000,
+        "solves_per_interaction": statistics.fmean(sat_calls) if sat_calls else 0.0,
+        "solver_share": (sum(sat_secs) / sum(lat)) if lat else 0.0,
+        "cache_hits": hits, "subset_reuse": subset_hits,
+        "cache_entries": len(cache) if cache is not None else None,
+        "cache_mb": (sum(sys.getsizeof(v) + 32 * len(v) for v in cache.values() if v is not None)
+                     / 2 ** 20) if cache is not None else None,
+        "rss_end_mb": mem_end["VmRSS"], "peak_mb": mem_end["VmHWM"] if not per_phase else
+        max(mem_end["VmHWM"], mem_compile["VmHWM"]),
+        "rss_start_mb": mem0["VmRSS"],
+        "checks": [{"at": at, **c} for at, c in checks],
+        "check_errors": sum(len(c["errors"]) for _, c in checks),
+        "check_partial": any(c["partial"] for _, c in checks),
+    })
+    if not per_phase:
+        res["peak_mb"] = mem_end["VmHWM"]
+    return res
+
+
+# ---- orchestration -------------------------------------------------------------------------
+
+def fmt_ms(x) -> str:
+    return "-" if x is None or x != x else (f"{x:.0f}" if x >= 100 else f"{x:.1f}")
+
+
+def verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def table(results: list[dict]) -> str:
+    head = ["model", "attrs", "rules", "build s", "load s", "compile s", "RSS MiB", "peak MiB",
+            "sess", "inter", "p50 ms", "p95 ms", "max ms", "solves/int", "exact", "p95 target", "compile<=10s"]
+    rows = []
+    for r in results:
+        if "skipped" in r:
+            rows.append([r["model"], "skipped: " + r["skipped"]] + [""] * (len(head) - 2))
+            continue
+        target = TARGET_P95_MS.get(r["model"], DEFAULT_P95_MS)
+        p95_ok = r["p95_ms"] <= target if r["interactions"] else None
+        exact = None
+        if r["checks"]:
+            exact = r["check_errors"] == 0
+        rows.append([
+            r["model"], str(r["attributes"]), str(r["rules"]), f"{r['build_s']:.2f}", f"{r['load_s']:.2f}",
+            f"{r['compile_s']:.2f}", fmt_ms(r['rss_compile_mb']), f"{r['peak_mb']:.0f}",
+            f"{r['sessions']}{'*' if r['cut_by_budget'] else ''}", str(r["interactions"]),
+            fmt_ms(r["p50_ms"]), fmt_ms(r["p95_ms"]), fmt_ms(r["max_ms"]), f"{r['solves_per_interaction']:.0f}",
+            verdict(exact) + ("~" if r["check_partial"] else ""),
+            f"{verdict(p95_ok)} (<={target:.0f}{'' if r['model'] in TARGET_P95_MS else '*'})",
+            verdict(r["compile_s"] <= TARGET_COMPILE_S)])
+    widths = [max(len(h), *(len(row[i]) for row in rows if len(row) > i)) for i, h in enumerate(head)]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    out = [line(head), line(["-" * w for w in widths])]
+    for row in rows:
+        out.append(line(row) if "skipped" not in row[1] else f"{row[0].ljust(widths[0])}  {row[1]}")
+    return "\n".join(out)
+
+
+def child_argv(args, name: str, result_file: str) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--result", result_file,
+            "--sessions", str(args.sessions), "--seed", str(args.seed), "--model-seed", str(args.model_seed), "--check-steps", args.check_steps,
+            "--check-sessions", str(args.check_sessions), "--check-cap", str(args.check_cap),
+            "--budget-scale", str(args.budget_scale)]
+    if args.steps:
+        argv += ["--steps", str(args.steps)]
+    if args.quick:
+        argv.append("--quick")
+    if args.verbose:
+        argv.append("--verbose")
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--models", default="generated,pc-richmond,busybox,automotive01",
+                    help="comma-separated: generated, pc-richmond, busybox, automotive01, linux")
+    ap.add_argument("--linux", action="store_true", help="also run linux-2.6.33.3 (stretch goal)")
+    ap.add_argument("--quick", action="store_true", help="smoke run of about a minute")
+    ap.add_argument("--sessions", type=int, default=None, help="sessions per model (default 20; quick 2)")
+    ap.add_argument("--steps", type=int, default=0, help="step cap per session (default 60 for feature "
+                    "models, every attribute for the generated one)")
+    ap.add_argument("--budget-scale", type=float, default=1.0,
+                    help="multiply every model's session time budget (default budgets: "
+                    + ", ".join(f"{k} {v:.0f}s" for k, v in BUDGET.items()) + ")")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the sessions' random picks")
+    ap.add_argument("--model-seed", type=int, default=GEN_SEED, help="seed of the generated model")
+    ap.add_argument("--check-steps", default=None,
+                    help="steps of the checked sessions verified by the oracle (0 = the empty selection); "
+                    "default 0,1,5,20 (quick: 1)")
+    ap.add_argument("--check-sessions", type=int, default=1, help="how many sessions get oracle checks")
+    ap.add_argument("--check-cap", type=float, default=None,
+                    help="seconds per oracle check (default 40, x1.5 for the generated model; quick 5)")
+    ap.add_argument("--verbose", action="store_true", help="print every interaction")
+    ap.add_argument("--json", help="also write all figures to this JSON file")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.sessions is None:
+        args.sessions = 2 if args.quick else 20
+    if args.check_steps is None:
+        args.check_steps = "1" if args.quick else "0,1,5,20"
+    if args.check_cap is None:
+        args.check_cap = 5.0 if args.quick else 40.0
+    if args.child:
+        res = run_model(args.child, args)
+        Path(args.result).write_text(json.dumps(res, default=str))
+        return 0
+
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if args.linux and "linux" not in names:
+        names.append("linux")
+    unknown = [n for n in names if n != "generated" and n not in fm.FEATURE_MODELS]
+    if unknown:
+        ap.error(f"unknown model(s): {', '.join(unknown)}")
+    print(f"configurator benchmark: {', '.join(names)}; {args.sessions} sessions/model; "
+          f"python {sys.version.split()[0]}, {os.cpu_count()} cpus", flush=True)
+    t_all = time.perf_counter()
+    results = []
+    for name in names:
+        if name != "generated":
+            path = fm.SHARED_MODELS / fm.FEATURE_MODELS[name]
+            if not path.exists():
+                print(f"\n== {name}: SKIPPED, {path} is absent (the shared folder is not beside the project)",
+                      flush=True)
+                results.append({"model": name, "skipped": "shared model absent"})
+                continue
+        print(f"\n== {name}", flush=True)
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+            result_file = fh.name
+        try:
+            proc = subprocess.run(child_argv(args, name, result_file), cwd=ROOT)
+            if proc.returncode != 0:
+                results.append({"model": name, "skipped": f"child failed (exit {proc.returncode})"})
+                continue
+            results.append(json.loads(Path(result_file).read_text()))
+        finally:
+            Path(result_file).unlink(missing_ok=True)
+        r = results[-1]
+        print(f"  => {r['interactions']} interactions in {r['sessions']} sessions"
+              f"{' (cut by the time budget)' if r['cut_by_budget'] else ''}; "
+              f"p50 {fmt_ms(r['p50_ms'])} ms, p95 {fmt_ms(r['p95_ms'])} ms, max {fmt_ms(r['max_ms'])} ms; "
+              f"first pick p50 {fmt_ms(r['first_step_p50_ms'])} ms; {r['solves_per_interaction']:.0f} solver "
+              f"calls/interaction, {r['solver_share'] * 100:.0f}% of the time inside the solver; "
+              f"cache: {r['cache_hits']} exact hits, {r['subset_reuse']} subset reuses, "
+              f"{r['cache_entries']} entries ~{r['cache_mb']:.0f} MiB; peak RSS {r['peak_mb']:.0f} MiB", flush=True)
+
+    print(f"\n== summary ({time.perf_counter() - t_all:.0f}s in all)")
+    print(table(results))
+    print("RSS MiB: resident memory added by Configurator(model); peak MiB: the model's process peak. "
+          "sess*: cut by the time budget.\nexact: oracle spot checks (~ = a check hit its time cap). "
+          "p95 target marked * is the 250 ms real-time threshold, not a stated target.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
