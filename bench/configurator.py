@@ -320,7 +320,7 @@ def run_model(name: str, args) -> dict:
         oracle = Oracle(d.clauses, lit_of)
         oracle_kind = f"{ORACLE_SOLVER} on the original DIMACS clauses"
     else:
-        clauses = list(enc.structure) + [c for cs in enc.rule_clauses.values() for c in cs]
+        clauses = list(enc.structure) + [c for rid in enc.rule_clauses for c in enc.eager_clauses(rid)]
         oracle = Oracle(clauses, dict(enc.lit), RuleChecker(model))
         oracle_kind = f"{ORACLE_SOLVER} on the encoding's clauses + direct rule evaluation of witnesses"
         planted_bad = sum(1 for p in origin["gen"].planted if not cfg.configure(p).valid)

@@ -27,6 +27,7 @@ RESERVED_CODES = {"none", "true", "false"}
 MAX_INT_DOMAIN = 1000
 MAX_VERSION = 2**31 - 1       # what every database's integer column holds
 RULE_KINDS = ("requires", "excludes", "constraint", "table")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def load_model_file(path: str | Path) -> ProductModel:
 
 def load_model_text(text: str, file: str = "<text>", base_dir: Path | None = None) -> ProductModel:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

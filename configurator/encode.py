@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from math import prod
@@ -30,6 +31,7 @@ from catalog.model import ANY, ProductModel, Rule, Table
 ENUM_LIMIT = 4096          # largest rule scope (product of domain sizes) that is enumerated
 TERM_LIMIT = 65536         # largest scope of one term (or group of terms) of a numeric rule
 MAX_DD_NODES = 200_000     # a numeric rule needing more decision-diagram nodes is refused
+LAZY_MIN_ROWS = 64         # allowed tables at least this long are checked lazily (see LazyTable)
 NEGATED_CMP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
@@ -51,6 +53,19 @@ class Encoding:
     attr_lits: dict = field(default_factory=dict)      # attr -> [variable per domain value]
     structure: list = field(default_factory=list)      # exactly-one clauses (always on)
     rule_clauses: dict = field(default_factory=dict)   # rule id -> [clauses]
+    lazy: dict = field(default_factory=dict)           # rule id -> LazyTable (large allowed tables)
+
+    def eager_clauses(self, rule_id: str) -> list[list[int]]:
+        """The complete clauses of a rule, for solvers that cannot check tables themselves
+        (explanations, MaxSAT): a lazy table's row-selector encoding is built on first use."""
+        table = self.lazy.get(rule_id)
+        if table is None:
+            return self.rule_clauses[rule_id]
+        if table.eager is None:
+            encoder = RuleEncoder(self, self.model.rule(rule_id))
+            encoder.row_selectors(list(table.attrs), table.rows)
+            table.eager = self.rule_clauses[rule_id] + encoder.out
+        return table.eager
 
     def new_var(self) -> int:
         self.nvars += 1
@@ -350,6 +365,13 @@ class RuleEncoder:
             for row in set(table.rows):
                 self.out.append([-lit[(a, v)] for a, v in zip(attrs, row) if v != ANY])
             return
+        if self.size(attrs) > ENUM_LIMIT and len(table.rows) >= LAZY_MIN_ROWS:
+            lazy = LazyTable(self.rule.id, tuple(attrs), table.rows,
+                             [[self.enc.lit[(a, v)] for v in self.domain(a)] for a in attrs],
+                             [self.domain(a) for a in attrs])
+            self.enc.lazy[self.rule.id] = lazy
+            self.out.extend(lazy.implied_clauses())
+            return
         if self.size(attrs) <= ENUM_LIMIT:
             allowed = set()
             doms = [self.domain(a) for a in attrs]
@@ -424,3 +446,79 @@ def _nnf(node: ex.Node) -> ex.Node:
     if isinstance(inner, ex.Const):
         return ex.Const(not inner.value)
     return node
+
+
+class LazyTable:
+    """A large allowed table kept out of the CNF.
+
+    Encoding 100k+ rows with a selector variable each makes every SAT call re-propagate
+    millions of clauses. Instead the solver gets the table's implied unary and pairwise
+    nogoods up front; every solution it proposes is checked against the rows here, and a
+    violated table yields a minimal unsupported sub-tuple as a new clause. Such clauses are
+    consequences of the table, so adding them is always sound, and a solution only counts
+    once every table accepts it: answers stay exact.
+
+    Rows are indexed by per-(position, value) bitsets (Python ints), so "does any row match
+    these cells" is a few big-integer ANDs.
+    """
+
+    def __init__(self, rule_id: str, attrs: tuple[str, ...], rows, lits: list[list[int]], domains):
+        self.rule_id = rule_id
+        self.attrs = attrs
+        self.project = operator.itemgetter(*attrs)     # {attr: value} -> the table's cells
+        self.rows = rows
+        self.eager: list | None = None
+        self.lits = lits                       # position -> value variables, in domain order
+        self.index = [{v: i for i, v in enumerate(d)} for d in domains]
+        unique = dict.fromkeys(rows)
+        self.exact = frozenset(row for row in unique if ANY not in row)
+        self.wildcards = len(self.exact) < len(unique)
+        support = [[0] * len(d) for d in domains]
+        for r, row in enumerate(unique):
+            bit = 1 << r
+            for pos, v in enumerate(row):
+                if v == ANY:
+                    for i in range(len(domains[pos])):
+                        support[pos][i] |= bit
+                else:
+                    support[pos][self.index[pos][v]] |= bit
+        self.support = support
+
+    def implied_clauses(self) -> list[list[int]]:
+        out = []
+        for pos, masks in enumerate(self.support):
+            out += [[-self.lits[pos][i]] for i, m in enumerate(masks) if not m]
+        for p, q in itertools.combinations(range(len(self.attrs)), 2):
+            for i, mp in enumerate(self.support[p]):
+                if not mp:
+                    continue
+                for j, mq in enumerate(self.support[q]):
+                    if mq and not mp & mq:
+                        out.append([-self.lits[p][i], -self.lits[q][j]])
+        return out
+
+    def nogood(self, values: tuple) -> list[int] | None:
+        """None if the values (one per position) match a row; else a clause forbidding a
+        minimal set of them that no row supports."""
+        if values in self.exact:
+            return None
+        chosen = [ix[v] for ix, v in zip(self.index, values)]
+        support = self.support
+        mask = -1
+        for pos, i in enumerate(chosen):
+            mask &= support[pos][i]
+            if not mask:
+                cells = list(range(pos + 1))
+                break
+        else:
+            return None
+        for pos in list(cells):                 # drop cells that are not needed for the conflict
+            rest = [p for p in cells if p != pos]
+            mask = -1
+            for p in rest:
+                mask &= support[p][chosen[p]]
+                if not mask:
+                    break
+            if not mask:
+                cells = rest
+        return [-self.lits[p][chosen[p]] for p in cells]

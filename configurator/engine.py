@@ -26,8 +26,9 @@ from configurator.explain import quickxplain
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
 
-SOLVER = "minisat22"
+SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
+POOL_SIZE = 512          # verified solutions kept from one propagation for the next
 
 
 class InvalidConfiguration(ValueError):
@@ -52,6 +53,8 @@ class Configurator:
         for clauses in self.enc.rule_clauses.values():
             self._solver.append_formula(clauses)
         self._nvalues = len(self.enc.value_of)
+        self.nogoods = 0                           # clauses learnt from lazy tables so far
+        self._pool: list[frozenset] = []           # verified solutions of the last propagation
         self._explainer: Solver | None = None
         self._selector: dict[str, int] = {}
         self._cache: OrderedDict = OrderedDict()
@@ -75,24 +78,48 @@ class Configurator:
         return [self.enc.lit[(a, v)] for a, v in selections.items()]
 
     # propagation ---------------------------------------------------------------------------
+    def _solve(self, assumptions: list[int]) -> list[int] | None:
+        """A model of the rules under `assumptions`, or None. Solutions the lazy tables reject
+        teach the solver a nogood and are searched again, so only real solutions come out."""
+        solver = self._solver
+        while solver.solve(assumptions=assumptions):
+            model = solver.get_model()
+            if not self.enc.lazy:
+                return model
+            value = dict(self.enc.value_of[x] for x in model[: self._nvalues] if x > 0)
+            learnt = [c for c in (t.nogood(t.project(value)) for t in self.enc.lazy.values()) if c]
+            if not learnt:
+                return model
+            self.nogoods += len(learnt)
+            solver.append_formula(learnt)
+        return None
+
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
         """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent."""
         solver, n = self._solver, self._nvalues
-        if not solver.solve(assumptions=lits):
-            return None
-        model = solver.get_model()
-        possible = {x for x in model[:n] if x > 0}
+        wanted = set(lits)
+        pool = [sol for sol in self._pool if wanted <= sol]   # still solutions: reuse them
+        if not pool:
+            model = self._solve(lits)
+            if model is None:
+                return None
+            pool = [frozenset(y for y in model[:n] if y > 0)]
+        possible = set().union(*pool)
         _, implied = solver.propagate(assumptions=lits)
         ruled_out = {-x for x in implied if x < 0}
-        pool = range(1, n + 1) if candidates is None else candidates
-        open_ = [x for x in pool if x not in possible and x not in ruled_out]
+        universe = range(1, n + 1) if candidates is None else candidates
+        open_ = [x for x in universe if x not in possible and x not in ruled_out]
         while open_:
             x = open_.pop()
-            solver.set_phases(open_)
-            if solver.solve(assumptions=lits + [x]):
-                model = solver.get_model()
-                possible.update(y for y in model[:n] if y > 0)
+            # steer the solver towards uncovered values and away from covered ones
+            solver.set_phases(open_ + [-y for y in possible if y > 0])
+            model = self._solve(lits + [x])
+            if model is not None:
+                solution = frozenset(y for y in model[:n] if y > 0)
+                pool.append(solution)
+                possible |= solution
                 open_ = [y for y in open_ if y not in possible]
+        self._pool = pool[-POOL_SIZE:]
         return frozenset(possible)
 
     def possible(self, lits: list[int]) -> bytes | None:
@@ -171,11 +198,11 @@ class Configurator:
         """A second solver whose rules each hang on a selector literal, so they can be dropped."""
         if self._explainer is None:
             solver = Solver(name=self._solver_name, bootstrap_with=self.enc.structure)
-            top = self.enc.nvars
-            for rule_id, clauses in self.enc.rule_clauses.items():
-                top += 1
-                self._selector[rule_id] = top
-                solver.append_formula([c + [-top] for c in clauses])
+            for rule_id in self.enc.rule_clauses:
+                clauses = self.enc.eager_clauses(rule_id)
+                selector = self.enc.new_var()          # after the clauses: they may add variables
+                self._selector[rule_id] = selector
+                solver.append_formula([c + [-selector] for c in clauses])
             self._explainer = solver
         return self._explainer
 
@@ -241,20 +268,19 @@ class Configurator:
         selections = self.parse_selections(raw)
         lits = self._lits(selections)
         with self._lock:
-            if not self._solver.solve(assumptions=lits):
+            if self._solve(lits) is None:
                 return Completion(False, dict(selections), (self.conflict(selections),))
             if minimize:
                 lits = self._cheapest(lits, selections, minimize)
             else:
-                lits = self._greedy(self._solver, lits, selections)
+                lits = self._greedy(lits, selections)
         assignment = dict(self.enc.value_of[x] for x in lits if x in self.enc.value_of)
         return Completion(True, {a.id: assignment[a.id] for a in self.model.attributes})
 
-    def _greedy(self, solver: Solver, lits: list[int], selections: Mapping[str, Value]) -> list[int]:
+    def _greedy(self, lits: list[int], selections: Mapping[str, Value]) -> list[int]:
         preferred = {a.id: self._preference(a) for a in self.model.attributes}
-        solver.set_phases([xs[0] for xs in preferred.values()])
-        solver.solve(assumptions=lits)
-        current = set(solver.get_model()[: self._nvalues])
+        self._solver.set_phases([xs[0] for xs in preferred.values()])
+        current = set(self._solve(lits)[: self._nvalues])
         lits = list(lits)
         for attribute in self.model.attributes:
             if attribute.id in selections:
@@ -263,8 +289,9 @@ class Configurator:
                 if x in current:
                     lits.append(x)
                     break
-                if solver.solve(assumptions=lits + [x]):
-                    current = set(solver.get_model()[: self._nvalues])
+                model = self._solve(lits + [x])
+                if model is not None:
+                    current = set(model[: self._nvalues])
                     lits.append(x)
                     break
         return lits
@@ -291,8 +318,8 @@ class Configurator:
         heavy = len(defaults) + 1          # one unit of cost outweighs every default
         formula = WCNF()
         formula.extend(self.enc.structure)
-        for clauses in self.enc.rule_clauses.values():
-            formula.extend(clauses)
+        for rule_id in self.enc.rule_clauses:
+            formula.extend(self.enc.eager_clauses(rule_id))
         formula.extend([x] for x in lits)
         for order, values in tables:
             low = min(values)

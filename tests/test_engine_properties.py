@@ -85,9 +85,13 @@ def pick(raw):
     return {attr: DOMAINS[attr][i % len(DOMAINS[attr])] for attr, i in raw}
 
 
-@pytest.fixture(params=[encode_module.ENUM_LIMIT, 1], ids=["enumerated", "structural"])
+@pytest.fixture(params=["enumerated", "structural", "lazy tables"])
 def enum_limit(request, monkeypatch):
-    monkeypatch.setattr(encode_module, "ENUM_LIMIT", request.param)
+    """Every encoding path: enumerated rules; structural, decision-diagram and row-selector
+    encodings (nothing enumerated); tables checked lazily (every allowed table)."""
+    if request.param != "enumerated":
+        monkeypatch.setattr(encode_module, "ENUM_LIMIT", 1)
+    monkeypatch.setattr(encode_module, "LAZY_MIN_ROWS", 1 if request.param == "lazy tables" else 10**9)
 
 
 COMMON = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
