@@ -6,6 +6,7 @@ therefore be cached per (product, version, digest).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from typing import Mapping, Union
 
@@ -40,7 +41,7 @@ class Attribute:
     max: int | None = None
     step: int = 1
 
-    @property
+    @cached_property
     def domain(self) -> tuple[Value, ...]:
         """Every value the attribute can take, in display order (`none` first if optional)."""
         if self.type == ENUM:

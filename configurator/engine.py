@@ -95,7 +95,11 @@ class Configurator:
         return None
 
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
-        """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent."""
+        """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent.
+
+        Solutions are kept as frozensets of the solver's literals (negatives included: set
+        operations on them run in C, and only positive value variables are ever looked up).
+        """
         solver, n = self._solver, self._nvalues
         wanted = set(lits)
         pool = [sol for sol in self._pool if wanted <= sol]   # still solutions: reuse them
@@ -103,24 +107,27 @@ class Configurator:
             model = self._solve(lits)
             if model is None:
                 return None
-            pool = [frozenset(y for y in model[:n] if y > 0)]
+            pool = [frozenset(model[:n])]
         possible = set().union(*pool)
         _, implied = solver.propagate(assumptions=lits)
         ruled_out = {-x for x in implied if x < 0}
         universe = range(1, n + 1) if candidates is None else candidates
-        open_ = [x for x in universe if x not in possible and x not in ruled_out]
+        open_ = {x for x in universe if x not in possible and x not in ruled_out}
+        covered = [-y for y in possible if y > 0]
         while open_:
             x = open_.pop()
-            # steer the solver towards uncovered values and away from covered ones
-            solver.set_phases(open_ + [-y for y in possible if y > 0])
+            # steer towards uncovered values and away from covered ones (phases last one call)
+            solver.set_phases(list(open_) + covered)
             model = self._solve(lits + [x])
             if model is not None:
-                solution = frozenset(y for y in model[:n] if y > 0)
+                solution = frozenset(model[:n])
                 pool.append(solution)
-                possible |= solution
-                open_ = [y for y in open_ if y not in possible]
+                fresh = solution - possible
+                possible |= fresh
+                open_ -= fresh
+                covered += [-y for y in fresh if y > 0]
         self._pool = pool[-POOL_SIZE:]
-        return frozenset(possible)
+        return frozenset(y for y in possible if y > 0)
 
     def possible(self, lits: list[int]) -> bytes | None:
         """A mask (mask[x] == 1 iff value variable x is possible), or None if inconsistent.
