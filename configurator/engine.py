@@ -28,7 +28,8 @@ from configurator.results import (AttributeState, Completion, ConfigureResult, C
 
 SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
-POOL_SIZE = 512          # verified solutions kept from one propagation for the next
+POOL_SIZE = 512
+BATCH = 8                # open values assumed together in one propagation probe          # verified solutions kept from one propagation for the next
 
 
 class InvalidConfiguration(ValueError):
@@ -55,6 +56,7 @@ class Configurator:
         self._nvalues = len(self.enc.value_of)
         self.nogoods = 0                           # clauses learnt from lazy tables so far
         self._pool: list[frozenset] = []           # verified solutions of the last propagation
+        self._attr_of = {x: attr for x, (attr, _) in self.enc.value_of.items()}
         self._explainer: Solver | None = None
         self._selector: dict[str, int] = {}
         self._cache: OrderedDict = OrderedDict()
@@ -114,11 +116,26 @@ class Configurator:
         universe = range(1, n + 1) if candidates is None else candidates
         open_ = {x for x in universe if x not in possible and x not in ruled_out}
         covered = [-y for y in possible if y > 0]
+        attr_of = self._attr_of
         while open_:
             x = open_.pop()
-            # steer towards uncovered values and away from covered ones (phases last one call)
-            solver.set_phases(list(open_) + covered)
-            model = self._solve(lits + [x])
+            # Assume a few open values of other attributes with x: a solution then covers
+            # them all. If that fails, the core names the companions to drop, x stays.
+            batch, seen = [x], {attr_of[x]}
+            for y in open_:
+                if len(batch) == BATCH:
+                    break
+                if attr_of[y] not in seen:
+                    seen.add(attr_of[y])
+                    batch.append(y)
+            while True:
+                # steer towards uncovered values and away from covered ones (one call only)
+                solver.set_phases(list(open_) + covered)
+                model = self._solve(lits + batch)
+                if model is not None or len(batch) == 1:
+                    break
+                core = set(solver.get_core() or ())
+                batch = [x] + [y for y in batch[1:] if y not in core] if core & set(batch[1:]) else [x]
             if model is not None:
                 solution = frozenset(model[:n])
                 pool.append(solution)
