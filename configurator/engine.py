@@ -28,8 +28,8 @@ from configurator.results import (AttributeState, Completion, ConfigureResult, C
 
 SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
-POOL_SIZE = 512
-BATCH = 8                # open values assumed together in one propagation probe          # verified solutions kept from one propagation for the next
+POOL_SIZE = 512          # verified solutions kept from one propagation for the next
+BATCH = 8                # open values assumed together in one propagation probe
 
 
 class InvalidConfiguration(ValueError):
@@ -134,8 +134,11 @@ class Configurator:
                 model = self._solve(lits + batch)
                 if model is not None or len(batch) == 1:
                     break
-                core = set(solver.get_core() or ())
-                batch = [x] + [y for y in batch[1:] if y not in core] if core & set(batch[1:]) else [x]
+                core = solver.get_core()
+                if core is not None and not set(core) & set(batch[1:]):
+                    break           # the selections alone exclude x: proven, no retry needed
+                core = set(core or batch)
+                batch = [x] + [y for y in batch[1:] if y not in core]
             if model is not None:
                 solution = frozenset(model[:n])
                 pool.append(solution)
