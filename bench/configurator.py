@@ -280,7 +280,6 @@ def run_model(name: str, args) -> dict:
     res["load_s"] = time.perf_counter() - t
     res["attributes"], res["rules"] = len(model.attributes), len(model.rules)
     res["values"] = sum(len(a.domain) for a in model.attributes)
-    mem_load = proc_status()
 
     if name == "generated" and not args.quick:
         from bench.generate import write_files

@@ -467,7 +467,7 @@ def replace(node: Node, fn: Callable[[Node], Node | None]) -> Node:
     return node
 
 
-_CMP = {
+COMPARE = {
     "=": lambda a, b: a == b, "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
     ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
@@ -502,7 +502,7 @@ def compile_fn(node: Node, prop: Callable[[str, object, str], Decimal]) -> Calla
         f, left, right = _ARITH[node.op], compile_fn(node.left, prop), compile_fn(node.right, prop)
         return lambda env: f(left(env), right(env))
     if isinstance(node, Cmp):
-        f, left, right = _CMP[node.op], compile_fn(node.left, prop), compile_fn(node.right, prop)
+        f, left, right = COMPARE[node.op], compile_fn(node.left, prop), compile_fn(node.right, prop)
         return lambda env: f(left(env), right(env))
     if isinstance(node, Not):
         item = compile_fn(node.item, prop)

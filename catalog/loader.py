@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from catalog import expr as ex
-from catalog.model import (ANY, BOOL, ENUM, INT, NONE, Attribute, Component, EnumValue, Group,
+from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
 PRODUCT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -223,7 +223,7 @@ class _Builder:
                 if not fields["values"]:
                     continue
             elif "values" in m:
-                self.error(f"{path}.values", f"only enum attributes list values")
+                self.error(f"{path}.values", "only enum attributes list values")
             if kind == INT:
                 lo, hi = self.integer(m, "min", path, True), self.integer(m, "max", path, True)
                 step = self.integer(m, "step", path)

@@ -409,13 +409,16 @@ class RuleEncoder:
 
 
 def _decided(op: str, low: Decimal, high: Decimal):
-    """Whether `x op 0` holds for every / no x in [low, high]; None when it depends."""
-    holds = ex._CMP[op]
-    if holds(low, 0) and holds(high, 0) and (op != "!=" or not low <= 0 <= high):
-        return True
-    if (not holds(low, 0) and not holds(high, 0) and op not in ("!=",)
-            and (op != "=" or low > 0 or high < 0)):
-        return False
+    """True if `x op 0` holds for every x in [low, high], False if for none, else None."""
+    holds = ex.COMPARE[op]
+    if op in ("<", "<="):
+        return True if holds(high, 0) else (False if not holds(low, 0) else None)
+    if op in (">", ">="):
+        return True if holds(low, 0) else (False if not holds(high, 0) else None)
+    if not low <= 0 <= high:
+        return op == "!="
+    if low == high:                 # exactly 0
+        return op == "="
     return None
 
 

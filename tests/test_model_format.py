@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from catalog import expr as ex
-from catalog.loader import ModelValidationError, load_model_dict, load_model_file, load_model_text
+from catalog.loader import ModelValidationError, load_model_dict, load_model_file
 
 BASE = {
     "product": "demo", "name": "Demo", "version": 1,
