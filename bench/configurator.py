@@ -121,43 +121,20 @@ class SolverProbe:
 # ---- the oracle ---------------------------------------------------------------------------
 
 class RuleChecker:
-    """Evaluates every rule of a model on a complete assignment, without the encoder."""
+    """Evaluates every rule of a model on a complete assignment, without the encoder: the
+    plain rules of configurator.reference, indexed by attribute for one-attribute changes."""
 
     def __init__(self, model):
-        from catalog import expr as ex
-        from catalog.model import ANY
-        self.model = model
-        self.checks = []
-        for rule in model.rules:
-            if rule.table is not None:
-                t = rule.table
-                exact = {r for r in t.rows if ANY not in r}
-                wild = [r for r in t.rows if ANY in r]
-                self.checks.append((rule.id, "table", (t.attributes, t.allowed, exact, wild)))
-            else:
-                prop = lambda a, v, n: model.attribute(a).property(v, n)
-                self.checks.append((rule.id, "expr", ex.compile_fn(rule.expr, prop)))
-        self.ANY = ANY
+        from configurator.reference import rule_predicates
+        self.checks = rule_predicates(model)
         self.by_attr: dict[str, list] = {}
-        for check, rule in zip(self.checks, model.rules):
-            from catalog import expr as ex
-            scope = rule.table.attributes if rule.table is not None else ex.scope(rule.expr)
-            for a in scope:
+        for check in self.checks:
+            for a in check[1]:
                 self.by_attr.setdefault(a, []).append(check)
 
     def violated(self, assignment: dict, checks=None) -> list[str]:
-        bad = []
-        for rid, kind, data in (self.checks if checks is None else checks):
-            if kind == "expr":
-                ok = bool(data(assignment))
-            else:
-                attrs, allowed, exact, wild = data
-                key = tuple(assignment[a] for a in attrs)
-                match = key in exact or any(all(c == self.ANY or c == v for c, v in zip(r, key)) for r in wild)
-                ok = match if allowed else not match
-            if not ok:
-                bad.append(rid)
-        return bad
+        return [rule.id for rule, attrs, predicate in (self.checks if checks is None else checks)
+                if not predicate(*(assignment[a] for a in attrs))]
 
     def flip_ok(self, assignment: dict, attr: str, value) -> bool:
         """Whether `assignment` (valid) with attr=value is still valid: rules over attr only."""

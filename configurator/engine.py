@@ -58,6 +58,7 @@ class Configurator:
         self._pool: list[frozenset] = []           # verified solutions of the last propagation
         self._attr_of = {x: attr for x, (attr, _) in self.enc.value_of.items()}
         self._explainer: Solver | None = None
+        self._rule_predicates: list | None = None
         self._selector: dict[str, int] = {}
         self._cache: OrderedDict = OrderedDict()
         self.root = self._possible([], None)      # values possible with nothing selected
@@ -181,7 +182,13 @@ class Configurator:
         return bytes(mask)
 
     def consistent(self, selections: Mapping[str, Value]) -> bool:
-        return self.possible(self._lits(selections)) is not None
+        """One checked solve; a cached propagation answers without the solver."""
+        lits = self._lits(selections)
+        with self._lock:
+            cached = self._cache.get(frozenset(lits), False)
+            if cached is not False:
+                return cached is not None
+            return self._solve(lits) is not None
 
     def configure(self, raw: Mapping[str, object], explain: bool = False) -> ConfigureResult:
         selections = self.parse_selections(raw)
@@ -370,10 +377,16 @@ class Configurator:
         if undecided:
             raise IncompleteConfiguration(undecided)
         assignment = result.assignment()
-        broken = reference.violations(self.model, assignment)
+        broken = reference.violations(self.model, assignment, self._predicates())
         if broken:      # the SAT encoding and the plain rules disagree: never ship that BOM
             raise RuntimeError(f"encoding error: {[r.id for r in broken]} violated by {assignment}")
         return bom_module.build(self.model, assignment)
+
+    def _predicates(self) -> list:
+        """The plain rules compiled once, for checking complete configurations."""
+        if self._rule_predicates is None:
+            self._rule_predicates = reference.rule_predicates(self.model)
+        return self._rule_predicates
 
 
 _CACHE: OrderedDict = OrderedDict()

@@ -74,7 +74,8 @@ def domains(model: ProductModel, selections: Mapping[str, Value] | None = None) 
     return found if any_solution else None
 
 
-def violations(model: ProductModel, assignment: Mapping[str, Value]) -> list[Rule]:
-    """The rules a complete assignment breaks (empty when it is a valid configuration)."""
-    return [rule for rule, attrs, predicate in rule_predicates(model)
+def violations(model: ProductModel, assignment: Mapping[str, Value], predicates=None) -> list[Rule]:
+    """The rules a complete assignment breaks (empty when it is a valid configuration).
+    Pass `rule_predicates(model)` (or a subset) to avoid compiling them on every call."""
+    return [rule for rule, attrs, predicate in (predicates or rule_predicates(model))
             if not predicate(*(assignment[a] for a in attrs))]
