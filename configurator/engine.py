@@ -208,8 +208,9 @@ class Configurator:
             excluded = tuple(v for v in attribute.domain if v not in domain)
             reasons = {}
             if explain:
-                for v in excluded:
-                    reasons[v] = self._reason(applied_sel, attribute.id, v)
+                for v in excluded:      # excluded only by its own selection if nothing else
+                    reasons[v] = (self._reason(applied_sel, attribute.id, v)
+                                  or Conflict({attribute.id: applied_sel[attribute.id]}, ()))
             states.append(AttributeState(attribute.id, selections.get(attribute.id), domain, excluded, reasons))
         return ConfigureResult(self.model.product, self.model.version, selections,
                                valid=not conflicts, attributes=tuple(states), conflicts=conflicts,
@@ -261,17 +262,11 @@ class Configurator:
             raise ValueError("the selections are consistent")
         return found
 
-    def _reason(self, selections: Mapping[str, Value], attr: str, value: Value) -> Conflict:
-        """Why `value` is not offered. For a selected attribute, whether switching to `value`
-        conflicts with the other selections; if it does not, the reason is the selection itself."""
-        if attr in selections:
-            others = {a: v for a, v in selections.items() if a != attr}
-            return (self._minimal_conflict([self.enc.lit[(attr, value)]], others)
-                    or Conflict({attr: selections[attr]}, ()))
-        return self._why_not(selections, attr, value)
-
-    def _why_not(self, selections: Mapping[str, Value], attr: str, value: Value) -> Conflict:
-        return self._minimal_conflict([self.enc.lit[(attr, value)]], selections)
+    def _reason(self, selections: Mapping[str, Value], attr: str, value: Value) -> Conflict | None:
+        """Why `attr` cannot take `value`, judged against the *other* selections: for a selected
+        attribute that says whether switching would conflict. None if nothing excludes it."""
+        others = {a: v for a, v in selections.items() if a != attr}
+        return self._minimal_conflict([self.enc.lit[(attr, value)]], others)
 
     def explain(self, raw: Mapping[str, object], attr: str, value: object) -> Explanation:
         selections = self.parse_selections(raw)
@@ -288,7 +283,7 @@ class Configurator:
             raise InvalidConfiguration((self.conflict(others),))
         if possible[self.enc.lit[(attr, value)]]:
             return Explanation(attr, value, True)
-        return Explanation(attr, value, False, self._why_not(others, attr, value))
+        return Explanation(attr, value, False, self._reason(others, attr, value))
 
     # completion ----------------------------------------------------------------------------
     def complete(self, raw: Mapping[str, object], minimize: str | None = None) -> Completion:
