@@ -20,7 +20,8 @@ from api import cli_output as out
 from api import schemas
 from api.bom_csv import flat_bom_csv
 from catalog import store as catalog
-from catalog.loader import ModelValidationError, load_model_file
+from core.validation import DocumentValidationError
+from catalog.loader import load_model_file
 from catalog.model import ProductModel
 from configurator.analysis import analyse
 from configurator.encode import EncodingError
@@ -37,7 +38,7 @@ class CpqGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ModelValidationError as exc:
+        except DocumentValidationError as exc:
             for error in exc.errors:
                 click.echo(str(error), err=True)
             ctx.exit(1)

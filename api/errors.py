@@ -13,11 +13,11 @@ from typing import Any, Mapping
 from flask import Blueprint, jsonify
 
 from api.schemas import ConflictSchema
-from catalog.loader import ModelValidationError
 from configurator.encode import EncodingError
 from configurator.engine import IncompleteConfiguration, InvalidConfiguration
 from configurator.results import SelectionError
 from core.errors import ImmutableRecord, NotFound, VersionConflict
+from core.validation import DocumentValidationError
 
 blp = Blueprint("errors", __name__)
 
@@ -108,9 +108,10 @@ def _too_complex(exc: EncodingError):
     return error_response(422, "too_complex", str(exc))
 
 
-@blp.app_errorhandler(ModelValidationError)
-def _invalid_model(exc: ModelValidationError):
+@blp.app_errorhandler(DocumentValidationError)
+def _invalid_document(exc: DocumentValidationError):
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
-        fields.setdefault(error.path or "model", []).append(error.reason)
-    return error_response(422, "invalid_model", "the product model is invalid", fields)
+        fields.setdefault(error.path or exc.kind, []).append(error.reason)
+    name = "product model" if exc.kind == "model" else exc.kind.replace("_", " ")
+    return error_response(422, f"invalid_{exc.kind}", f"the {name} is invalid", fields)

@@ -157,11 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(yaml.safe_dump(model, sort_keys=False, width=1000), encoding="utf-8")
         print(f"wrote {out}")
     if args.check:
-        from catalog.loader import ModelValidationError, load_model_dict, load_model_file
+        from core.validation import DocumentValidationError
+        from catalog.loader import load_model_dict, load_model_file
         t0 = time.perf_counter()
         try:
             m = load_model_file(args.out) if args.out else load_model_dict(model)
-        except ModelValidationError as exc:
+        except DocumentValidationError as exc:
             print(exc, file=sys.stderr)
             return 1
         print(f"loaded: {len(m.attributes)} attributes, {len(m.rules)} rules "

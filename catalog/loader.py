@@ -6,17 +6,14 @@ the reason, so an author fixes a file in one round rather than one error at a ti
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import re
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalog import expr as ex
+from core.validation import (DocumentError, DocumentValidationError, Reader, digest,
+                             parse_yaml, to_decimal)
 from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
@@ -27,23 +24,6 @@ RESERVED_CODES = {"none", "true", "false"}
 MAX_INT_DOMAIN = 1000
 MAX_VERSION = 2**31 - 1       # what every database's integer column holds
 RULE_KINDS = ("requires", "excludes", "constraint", "table")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster
-
-
-@dataclass(frozen=True)
-class ModelError:
-    file: str
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path or '(top)'}: {self.reason}"
-
-
-class ModelValidationError(ValueError):
-    def __init__(self, errors: list[ModelError]):
-        super().__init__("\n".join(str(e) for e in errors))
-        self.errors = errors
 
 
 def load_model_file(path: str | Path) -> ProductModel:
@@ -51,107 +31,34 @@ def load_model_file(path: str | Path) -> ProductModel:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ModelValidationError([ModelError(str(path), "", f"cannot read file: {exc.strerror}")])
+        raise DocumentValidationError([DocumentError(str(path), "", f"cannot read file: {exc.strerror}")])
     return load_model_text(text, file=str(path), base_dir=path.parent)
 
 
 def load_model_text(text: str, file: str = "<text>", base_dir: Path | None = None) -> ProductModel:
-    try:
-        data = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ModelValidationError([ModelError(file, where, f"invalid YAML: {reason}")])
-    return load_model_dict(data, file=file, base_dir=base_dir)
+    return load_model_dict(parse_yaml(text, file, "model"), file=file, base_dir=base_dir)
 
 
 def load_model_dict(data: Any, file: str = "<model>", base_dir: Path | None = None) -> ProductModel:
     return _Builder(file, base_dir).build(data)
 
 
-class _Builder:
+class _Builder(Reader):
+    kind = "model"
+
     def __init__(self, file: str, base_dir: Path | None):
-        self.file = file
+        super().__init__(file)
         self.base_dir = base_dir
-        self.errors: list[ModelError] = []
 
-    def error(self, path: str, reason: str) -> None:
-        self.errors.append(ModelError(self.file, path, reason))
-
-    # small typed readers ------------------------------------------------------------------
-    def mapping(self, value: Any, path: str, known: tuple[str, ...]) -> dict | None:
-        if not isinstance(value, dict):
-            self.error(path, "expected a mapping")
-            return None
-        for key in value:
-            if key not in known:
-                self.error(f"{path}.{key}" if path else str(key),
-                           f"unknown field; expected one of {', '.join(known)}")
-        return value
-
-    def text(self, m: dict, key: str, path: str, required: bool = False, default: str = "",
-             pattern: re.Pattern | None = None) -> str:
-        value = m.get(key)
-        where = f"{path}.{key}" if path else key
-        if value is None:
-            if required:
-                self.error(where, "is required")
-            return default
-        if not isinstance(value, str) or not value.strip():
-            self.error(where, "expected a non-empty text")
-            return default
-        if pattern is not None and not pattern.match(value):
-            self.error(where, f"{value!r} must match {pattern.pattern}")
-        return value
-
-    def integer(self, m: dict, key: str, path: str, required: bool = False) -> int | None:
-        value = m.get(key)
-        if value is None:
-            if required:
-                self.error(f"{path}.{key}" if path else key, "is required")
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(f"{path}.{key}" if path else key, "expected an integer")
-            return None
-        return value
-
-    def decimals(self, value: Any, path: str) -> dict[str, Decimal]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.error(path, "expected a mapping of property names to numbers")
-            return {}
-        out = {}
-        for name, raw in value.items():
-            if not isinstance(name, str) or not ID_RE.match(name):
-                self.error(f"{path}.{name}", f"property names must match {ID_RE.pattern}")
-                continue
-            number = _decimal(raw)
-            if number is None:
-                self.error(f"{path}.{name}", "expected a number")
-            else:
-                out[name] = number
-        return out
-
-    def listing(self, m: dict, key: str, path: str, required: bool = False) -> list:
-        value = m.get(key)
-        where = f"{path}.{key}" if path else key
-        if value is None:
-            if required:
-                self.error(where, "is required")
-            return []
-        if not isinstance(value, list):
-            self.error(where, "expected a list")
-            return []
-        return value
+    def decimals(self, value: Any, path: str) -> dict[str, Decimal]:  # property values
+        return super().decimals(value, path, ID_RE)
 
     # the model -----------------------------------------------------------------------------
     def build(self, data: Any) -> ProductModel:
         top = self.mapping(data, "", ("product", "name", "version", "description", "cost_currency",
                                       "groups", "attributes", "rules", "components"))
         if top is None:
-            raise ModelValidationError(self.errors)
+            self.check()
         product = self.text(top, "product", "", required=True, pattern=PRODUCT_RE)
         name = self.text(top, "name", "", required=True)
         version = self.integer(top, "version", "", required=True)
@@ -168,12 +75,11 @@ class _Builder:
         components = self.components(raw_components, "components", infos, component_props, {})
         rules, source["rules"] = self.rules(top, attributes, infos, component_props)
         if self.errors:
-            raise ModelValidationError(self.errors)
+            self.check()
         rules = _expand_totals(rules, components)
-        digest = hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()
         return ProductModel(product=product, name=name, version=version, description=description,
                             cost_currency=currency, groups=tuple(groups), attributes=tuple(attributes),
-                            rules=tuple(rules), components=tuple(components), digest=digest,
+                            rules=tuple(rules), components=tuple(components), digest=digest(source),
                             source=source)
 
     def groups(self, top: dict) -> list[Group]:
@@ -443,18 +349,6 @@ class _Builder:
         except OSError as exc:
             self.error(path, f"cannot read {target}: {exc.strerror}")
             return None
-
-
-def _decimal(raw: Any) -> Decimal | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, float):
-        raw = str(raw)
-    try:
-        value = Decimal(raw)
-    except (InvalidOperation, TypeError, ValueError):
-        return None
-    return value if value.is_finite() else None
 
 
 def _hashable(value: Any) -> bool:

@@ -17,7 +17,7 @@ FILES = ["rack-server.yaml", "solar-installation.yaml"]
 
 @pytest.fixture(scope="module", params=FILES)
 def demo(request):
-    model = load_model_file(DEMO / request.param)       # raises ModelValidationError on any error
+    model = load_model_file(DEMO / request.param)       # raises DocumentValidationError on any error
     return model, Configurator(model)
 
 

@@ -6,7 +6,8 @@ import textwrap
 import pytest
 
 from catalog import expr as ex
-from catalog.loader import ModelValidationError, load_model_dict, load_model_file
+from core.validation import DocumentValidationError
+from catalog.loader import load_model_dict, load_model_file
 
 BASE = {
     "product": "demo", "name": "Demo", "version": 1,
@@ -20,7 +21,7 @@ BASE = {
 
 
 def errors_of(data, **kwargs):
-    with pytest.raises(ModelValidationError) as info:
+    with pytest.raises(DocumentValidationError) as info:
         load_model_dict(data, file="demo.yaml", **kwargs)
     return {(e.path, e.reason) for e in info.value.errors}, info.value
 
@@ -86,7 +87,7 @@ def test_duplicate_rule_ids_and_inconsistent_parts():
 def test_yaml_syntax_errors_give_line_and_column(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("product: x\nattributes: [\n")
-    with pytest.raises(ModelValidationError) as info:
+    with pytest.raises(DocumentValidationError) as info:
         load_model_file(path)
     (error,) = info.value.errors
     assert error.file == str(path) and error.path.startswith("line ") and "invalid YAML" in error.reason

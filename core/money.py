@@ -1,0 +1,102 @@
+"""Money: Decimal amounts, ISO 4217 minor units, and the two rounding operations.
+
+Amounts are `Decimal` and never float. A document (price book, quote, invoice) has one
+currency and every amount on it is in that currency, so amounts travel as plain Decimals
+next to a `Currency` rather than as objects each carrying a code.
+
+Rounding happens only through this module:
+- `Currency.round` rounds half away from zero (ROUND_HALF_UP, "commercial rounding") to the
+  currency's minor units (JPY 0, USD 2, KWD 3), where the domain documents that it rounds;
+- `round_to_total` and `allocate` split an amount that is already in minor units into
+  parts that are also in minor units and sum to it exactly (largest remainder), so that a
+  total never differs from the sum of its parts by a cent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Sequence
+
+from iso4217 import Currency as _Iso4217
+
+ROUNDING = ROUND_HALF_UP
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+class CurrencyError(ValueError):
+    """Unknown currency code, or an amount finer than the currency's minor unit."""
+
+
+@dataclass(frozen=True)
+class Currency:
+    code: str
+    minor_units: int
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.minor_units)
+
+    def round(self, amount: Decimal) -> Decimal:
+        return amount.quantize(self.quantum, rounding=ROUNDING)
+
+    def is_exact(self, amount: Decimal) -> bool:
+        """True when `amount` needs no rounding (e.g. a price typed into a price book)."""
+        try:
+            return amount.quantize(self.quantum) == amount
+        except InvalidOperation:  # too many digits for the context
+            return False
+
+
+@lru_cache(maxsize=None)
+def currency(code: str) -> Currency:
+    """The currency with ISO 4217 code `code`; raises CurrencyError for unknown codes and for
+    units of account without minor units (gold, SDR...), which nothing here can price in."""
+    try:
+        entry = _Iso4217(code) if isinstance(code, str) else None
+    except ValueError:
+        entry = None
+    if entry is None:
+        raise CurrencyError(f"{code!r} is not an ISO 4217 currency code")
+    if entry.exponent is None:
+        raise CurrencyError(f"{code} has no minor units; amounts cannot be priced in it")
+    return Currency(entry.code, entry.exponent)
+
+
+def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal) -> list[Decimal]:
+    """Round each of `amounts` to `quantum` so that the results sum to `total` exactly.
+
+    Each amount is rounded down, then the missing quanta go one each to the amounts that lost
+    most by rounding down (ties to the earlier one), which keeps every part within one quantum
+    of its exact value. `total` must be a multiple of `quantum` within len(amounts) quanta of
+    the exact sum; it usually is the exact sum rounded once.
+    """
+    floors = [a.quantize(quantum, rounding=ROUND_FLOOR) for a in amounts]
+    missing = int((total - sum(floors, ZERO)) / quantum)
+    if not 0 <= missing <= len(amounts):
+        raise ValueError(f"{total} cannot be split over {list(amounts)} in steps of {quantum}")
+    if missing:
+        order = sorted(range(len(amounts)), key=lambda i: (floors[i] - amounts[i], i))
+        for i in order[:missing]:
+            floors[i] += quantum
+    return floors
+
+
+def allocate(total: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:
+    """Split `total` (a multiple of `quantum`) in proportion to `weights` (not all zero, none
+    negative); the parts are multiples of `quantum` and sum to `total` exactly."""
+    weight_sum = sum(weights, ZERO)
+    if weight_sum <= 0 or any(w < 0 for w in weights):
+        raise ValueError("allocation weights must be non-negative and not all zero")
+    if total < 0:
+        return [-part for part in allocate(-total, weights, quantum)]
+    return round_to_total([total * w / weight_sum for w in weights], total, quantum)
+
+
+def percent_of(part: Decimal, whole: Decimal) -> Decimal:
+    """`part` as a percentage of `whole`, to 2 decimal places (0 when `whole` is 0)."""
+    if not whole:
+        return ZERO.quantize(Decimal("0.01"))
+    return (part * HUNDRED / whole).quantize(Decimal("0.01"), rounding=ROUNDING)

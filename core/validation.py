@@ -1,0 +1,199 @@
+"""Reading declarative files (product models, price books, rule sets) with precise errors.
+
+Every loader collects all the problems it can find, each naming the file, the path inside it
+and the reason, so an author fixes a file in one round rather than one error at a time. The
+typed readers here are shared by the loaders; each loader adds what is specific to its format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster
+
+
+@dataclass(frozen=True)
+class DocumentError:
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path or '(top)'}: {self.reason}"
+
+
+class DocumentValidationError(ValueError):
+    """A file failed validation; `kind` names the format ("model", "price book", ...)."""
+
+    def __init__(self, errors: list[DocumentError], kind: str = "model"):
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+        self.kind = kind
+
+
+def parse_yaml(text: str, file: str, kind: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise DocumentValidationError([DocumentError(file, where, f"invalid YAML: {reason}")], kind)
+
+
+def digest(source: Any) -> str:
+    """Content hash of a document's plain data: equal content, equal digest."""
+    return hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def to_decimal(raw: Any) -> Decimal | None:
+    """A finite Decimal from a YAML/JSON number or numeric text (floats via their repr, so
+    0.1 stays 0.1); None for anything else, booleans included."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float):
+        raw = str(raw)
+    try:
+        value = Decimal(raw)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+class Reader:
+    """Typed readers that record an error and return a fallback instead of raising."""
+
+    kind = "model"
+
+    def __init__(self, file: str):
+        self.file = file
+        self.errors: list[DocumentError] = []
+
+    def error(self, path: str, reason: str) -> None:
+        self.errors.append(DocumentError(self.file, path, reason))
+
+    def check(self) -> None:
+        """Raise the collected errors, if any."""
+        if self.errors:
+            raise DocumentValidationError(self.errors, self.kind)
+
+    def mapping(self, value: Any, path: str, known: tuple[str, ...]) -> dict | None:
+        if not isinstance(value, dict):
+            self.error(path, "expected a mapping")
+            return None
+        for key in value:
+            if key not in known:
+                self.error(join(path, key), f"unknown field; expected one of {', '.join(known)}")
+        return value
+
+    def text(self, m: dict, key: str, path: str, required: bool = False, default: str = "",
+             pattern: re.Pattern | None = None) -> str:
+        value = m.get(key)
+        where = join(path, key)
+        if value is None:
+            if required:
+                self.error(where, "is required")
+            return default
+        if not isinstance(value, str) or not value.strip():
+            self.error(where, "expected a non-empty text")
+            return default
+        if pattern is not None and not pattern.match(value):
+            self.error(where, f"{value!r} must match {pattern.pattern}")
+        return value
+
+    def integer(self, m: dict, key: str, path: str, required: bool = False,
+                minimum: int | None = None, maximum: int | None = None) -> int | None:
+        value = m.get(key)
+        where = join(path, key)
+        if value is None:
+            if required:
+                self.error(where, "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(where, "expected an integer")
+            return None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            bounds = f"from {minimum}" if minimum is not None else ""
+            bounds += f" to {maximum}" if maximum is not None else " or more"
+            self.error(where, f"must be an integer {bounds.strip()}")
+            return None
+        return value
+
+    def number(self, value: Any, path: str, minimum: Decimal | None = None,
+               maximum: Decimal | None = None) -> Decimal | None:
+        number = to_decimal(value)
+        if number is None:
+            self.error(path, "expected a number")
+            return None
+        if minimum is not None and number < minimum:
+            self.error(path, f"must be at least {minimum}")
+            return None
+        if maximum is not None and number > maximum:
+            self.error(path, f"must be at most {maximum}")
+            return None
+        return number
+
+    def decimals(self, value: Any, path: str, name_pattern: re.Pattern) -> dict[str, Decimal]:
+        """A mapping of names (matching `name_pattern`) to numbers."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(path, "expected a mapping of names to numbers")
+            return {}
+        out = {}
+        for name, raw in value.items():
+            if not isinstance(name, str) or not name_pattern.match(name):
+                self.error(join(path, name), f"names must match {name_pattern.pattern}")
+                continue
+            number = self.number(raw, join(path, name))
+            if number is not None:
+                out[name] = number
+        return out
+
+    def listing(self, m: dict, key: str, path: str, required: bool = False) -> list:
+        value = m.get(key)
+        where = join(path, key)
+        if value is None:
+            if required:
+                self.error(where, "is required")
+            return []
+        if not isinstance(value, list):
+            self.error(where, "expected a list")
+            return []
+        return value
+
+    def day(self, m: dict, key: str, path: str) -> date | None:
+        """A calendar date (YAML date or ISO text)."""
+        value = m.get(key)
+        if value is None:
+            return None
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.error(join(path, key), "expected a date (YYYY-MM-DD)")
+        return None
+
+    def flag(self, m: dict, key: str, path: str, default: bool = False) -> bool:
+        value = m.get(key, default)
+        if not isinstance(value, bool):
+            self.error(join(path, key), "expected true or false")
+            return default
+        return value
