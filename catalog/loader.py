@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog import expr as ex
-from core.validation import (DocumentError, DocumentValidationError, Reader, digest,
-                             parse_yaml, to_decimal)
+from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader,
+                             digest, parse_yaml, to_decimal)
 from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
@@ -22,7 +22,6 @@ ID_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 CODE_RE = re.compile(r"^[A-Za-z0-9_]+$")
 RESERVED_CODES = {"none", "true", "false"}
 MAX_INT_DOMAIN = 1000
-MAX_VERSION = 2**31 - 1       # what every database's integer column holds
 RULE_KINDS = ("requires", "excludes", "constraint", "table")
 
 

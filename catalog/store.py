@@ -9,10 +9,8 @@ them, by content digest.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,15 +18,17 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from catalog.loader import PRODUCT_RE, load_model_dict, load_model_file
 from catalog.model import ProductModel
-from core.errors import ImmutableRecord, NotFound, VersionConflict
+from catalog.pricebook import KIND as PRICE_BOOK
+from catalog.pricebook import PriceBook, load_price_book_dict, load_price_book_file
+from core.db import forbid_updates, utcnow
+from core.errors import NotFound, VersionConflict
 from core.settings import DEFAULT_DEMO_DIR
+from core.validation import MAX_VERSION
+from core.cache import LruCache
+from core.versioned import (DocumentVersion, built, get_document,
+                            save_document)
 
 
-MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class ProductRecord(SQLModel, table=True):
@@ -55,14 +55,6 @@ class ModelVersion(SQLModel, table=True):
     digest: str = Field(max_length=64)
     source: dict = Field(sa_type=JSON)
     loaded_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
-
-
-def forbid_updates(table_class: type) -> None:
-    """Make flushing a change to a row of `table_class` fail: its rows are immutable."""
-
-    @sa.event.listens_for(table_class, "before_update")
-    def _refuse(_mapper, _connection, target):
-        raise ImmutableRecord(f"{type(target).__name__} rows are immutable")
 
 
 forbid_updates(ModelVersion)
@@ -158,20 +150,27 @@ def _plain(source) -> dict:
 
 
 # Built models are immutable and versions never change, so a process keeps the last few.
-_BUILT: OrderedDict[tuple[str, int, str], ProductModel] = OrderedDict()
-_BUILT_LOCK = threading.Lock()
-MAX_BUILT = 64
+_BUILT: LruCache[ProductModel] = LruCache()
 
 
 def _built(row: ModelVersion) -> ProductModel:
-    key = (row.product, row.version, row.digest)
-    with _BUILT_LOCK:
-        if key in _BUILT:
-            _BUILT.move_to_end(key)
-            return _BUILT[key]
-    model = load_model_dict(row.source, file=f"{row.product} version {row.version}")
-    with _BUILT_LOCK:
-        _BUILT[key] = model
-        while len(_BUILT) > MAX_BUILT:
-            _BUILT.popitem(last=False)
-    return model
+    return _BUILT.get((row.product, row.version, row.digest),
+                      lambda: load_model_dict(row.source, file=f"{row.product} version {row.version}"))
+
+
+# price books ---------------------------------------------------------------------------------
+_BOOKS: LruCache[PriceBook] = LruCache()
+
+
+def save_price_book(session: Session, book: PriceBook, activate: bool = False) -> DocumentVersion:
+    return save_document(session, PRICE_BOOK, book.name, book.version, book.digest, book.source, activate)
+
+
+def get_price_book(session: Session, name: str, version: int | None = None) -> PriceBook:
+    """A stored price book (the active version when `version` is None); raises NotFound."""
+    return built(_BOOKS, get_document(session, PRICE_BOOK, name, version), load_price_book_dict)
+
+
+def load_demo_price_books(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[DocumentVersion]:
+    return [save_price_book(session, load_price_book_file(path))
+            for path in sorted(Path(directory, "pricebooks").glob("*.yaml"))]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel
 
 from catalog.model import ProductModel
-from catalog.store import forbid_updates, utcnow
+from core.db import forbid_updates, utcnow
 from configurator.engine import InvalidConfiguration, get_configurator
 from core.errors import NotFound
 

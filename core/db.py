@@ -7,6 +7,7 @@ differences are confined to :func:`create_engine`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
+from core.errors import ImmutableRecord
 from core.settings import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -97,3 +99,15 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     # and passwords in URLs may contain it.
     config.attributes["database_url"] = url
     command.upgrade(config, revision)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def forbid_updates(table_class: type) -> None:
+    """Make flushing a change to a row of `table_class` fail: its rows are immutable."""
+
+    @sa.event.listens_for(table_class, "before_update")
+    def _refuse(_mapper, _connection, target):
+        raise ImmutableRecord(f"{type(target).__name__} rows are immutable")

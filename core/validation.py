@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+MAX_VERSION = 2**31 - 1       # what every database's integer column holds
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster
 
 

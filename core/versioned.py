@@ -1,0 +1,126 @@
+"""Versioned documents (price books, rule sets): immutable versions, one active per name.
+
+A document version stores its whole `source` as plain data and is never changed, so what a
+quote was priced with can always be read back. Activation is a separate row per (kind, name)
+that points at one version: loading a new version changes nothing until it is activated
+(the first version of a name is activated when it is loaded), and pricing picks the new
+active version on its next request, without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, Session, SQLModel, select
+
+from core.cache import LruCache
+from core.db import forbid_updates, utcnow
+from core.errors import NotFound, VersionConflict
+from core.validation import MAX_VERSION
+
+T = TypeVar("T")
+
+
+class DocumentVersion(SQLModel, table=True):
+    __tablename__ = "document_version"
+    __table_args__ = (sa.UniqueConstraint("kind", "name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    name: str = Field(max_length=100)
+    version: int
+    digest: str = Field(max_length=64)
+    source: dict = Field(sa_type=JSON)
+    loaded_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+forbid_updates(DocumentVersion)
+
+
+class ActiveDocument(SQLModel, table=True):
+    __tablename__ = "active_document"
+
+    kind: str = Field(max_length=32, primary_key=True)
+    name: str = Field(max_length=100, primary_key=True)
+    version: int
+    activated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    name: str
+    versions: tuple[int, ...]
+    active: int | None
+
+
+def save_document(session: Session, kind: str, name: str, version: int, digest: str,
+                  source: dict, activate: bool = False) -> DocumentVersion:
+    """Store a version. The same content again is a no-op; the same version with other
+    content raises VersionConflict. The first version of a name becomes active."""
+    existing = _find(session, kind, name, version)
+    if existing is not None:
+        if existing.digest != digest:
+            raise VersionConflict(f"{kind.replace('_', ' ')} {name} version {version} is already loaded "
+                                  "with different content; give the changed file a new version number")
+        row = existing
+    else:
+        row = DocumentVersion(kind=kind, name=name, version=version, digest=digest,
+                              source=json.loads(json.dumps(source, default=str)))
+        session.add(row)
+        session.flush()
+    if activate or session.get(ActiveDocument, (kind, name)) is None:
+        activate_document(session, kind, name, version)
+    return row
+
+
+def activate_document(session: Session, kind: str, name: str, version: int) -> None:
+    if _find(session, kind, name, version) is None:
+        raise NotFound(f"{kind.replace('_', ' ')} {name!r} has no version {version}")
+    active = session.get(ActiveDocument, (kind, name), with_for_update=True)
+    if active is None:
+        session.add(ActiveDocument(kind=kind, name=name, version=version))
+    else:
+        active.version, active.activated_at = version, utcnow()
+    session.flush()
+
+
+def get_document(session: Session, kind: str, name: str, version: int | None = None) -> DocumentVersion:
+    """A stored version; the active one when `version` is None. Raises NotFound."""
+    label = kind.replace("_", " ")
+    if not isinstance(name, str) or len(name) > 100 or "\x00" in name:
+        raise NotFound(f"unknown {label} {name!r}")
+    if version is None:
+        active = session.get(ActiveDocument, (kind, name))
+        if active is None:
+            raise NotFound(f"unknown {label} {name!r}")
+        version = active.version
+    row = _find(session, kind, name, version) if 1 <= version <= MAX_VERSION else None
+    if row is None:
+        raise NotFound(f"{label} {name!r} has no version {version}")
+    return row
+
+
+def list_documents(session: Session, kind: str) -> list[DocumentSummary]:
+    versions: dict[str, list[int]] = {}
+    for name, number in session.exec(select(DocumentVersion.name, DocumentVersion.version)
+                                     .where(DocumentVersion.kind == kind)
+                                     .order_by(DocumentVersion.name, DocumentVersion.version)):
+        versions.setdefault(name, []).append(number)
+    active = {a.name: a.version for a in session.exec(select(ActiveDocument).where(ActiveDocument.kind == kind))}
+    return [DocumentSummary(name, tuple(vs), active.get(name)) for name, vs in versions.items()]
+
+
+def _find(session: Session, kind: str, name: str, version: int) -> DocumentVersion | None:
+    return session.exec(select(DocumentVersion).where(
+        DocumentVersion.kind == kind, DocumentVersion.name == name,
+        DocumentVersion.version == version)).first()
+
+
+def built(cache: LruCache, row: DocumentVersion, build: Callable[[Any, str], T]) -> T:
+    """The object `build(source, file)` makes of `row`, cached."""
+    return cache.get((row.kind, row.name, row.version, row.digest),
+                     lambda: build(row.source, f"{row.kind.replace('_', ' ')} {row.name} version {row.version}"))

@@ -1,0 +1,170 @@
+"""What a pricing rule does to a line (or to the quote), as an exact Decimal amount.
+
+Every price-changing action answers one question: given the amount the line stands at
+(`base`, for the whole line quantity) what is the discount? A surcharge is a negative
+discount. Money amounts in rules are given per currency (`{USD: 50, EUR: 45}`); a rule with no
+amount in the quote's currency does not apply, and says so. Nothing is rounded here: the
+engine rounds each line once (docs/pricing.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Mapping
+
+from core.money import HUNDRED, ZERO
+
+Amounts = Mapping[str, Decimal]   # currency code -> amount
+
+
+@dataclass(frozen=True)
+class LineBasis:
+    """What actions may look at: quantity and the line's unit list price and cost."""
+    currency: str
+    quantity: Decimal
+    unit_list: Decimal
+    unit_cost: Decimal | None
+
+
+def _amount(amounts: Amounts, basis: LineBasis) -> Decimal | str:
+    value = amounts.get(basis.currency)
+    return f"no amount in {basis.currency}" if value is None else value
+
+
+@dataclass(frozen=True)
+class Percent:
+    percent: Decimal
+    surcharge: bool = False
+
+    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
+        amount = base * self.percent / HUNDRED
+        return -amount if self.surcharge else amount
+
+    def describe(self) -> str:
+        return f"{'+' if self.surcharge else '-'}{self.percent}%"
+
+
+@dataclass(frozen=True)
+class AmountOff:
+    """A fixed amount off (or on, as a surcharge) each unit, or the whole quote."""
+    amounts: Amounts
+    per_unit: bool = True
+    surcharge: bool = False
+
+    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
+        value = _amount(self.amounts, basis)
+        if isinstance(value, str):
+            return value
+        total = value * basis.quantity if self.per_unit else value
+        return -total if self.surcharge else min(total, base)
+
+    def describe(self) -> str:
+        each = " each" if self.per_unit else ""
+        amounts = ", ".join(f"{c} {a}" for c, a in sorted(self.amounts.items()))
+        return f"{'+' if self.surcharge else '-'}{amounts}{each}"
+
+
+@dataclass(frozen=True)
+class SetPrice:
+    amounts: Amounts
+
+    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
+        value = _amount(self.amounts, basis)
+        return value if isinstance(value, str) else base - value * basis.quantity
+
+    def describe(self) -> str:
+        return "price " + ", ".join(f"{c} {a}" for c, a in sorted(self.amounts.items()))
+
+
+@dataclass(frozen=True)
+class Tier:
+    start: Decimal                       # first quantity of the tier
+    price: Amounts | None = None         # unit price (all_units, graduated) or band fee (block)
+    percent: Decimal | None = None       # or a discount on the line's unit price
+
+
+@dataclass(frozen=True)
+class Volume:
+    """Quantity tiers, sorted by `start`; the top tier holds for any larger quantity.
+
+    all_units: the tier the quantity reaches prices every unit;
+    graduated: each tier prices the units that fall inside it (tiers start at 1);
+    block:     a flat fee for the band the quantity falls in (tiers start at 1).
+    """
+    mode: str
+    tiers: tuple[Tier, ...]
+
+    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
+        qty = basis.quantity
+        if qty < self.tiers[0].start:
+            return f"quantity {qty} is below the first tier ({self.tiers[0].start})"
+        reached = [t for t in self.tiers if t.start <= qty]
+        if self.mode == "all_units":
+            return self._whole(reached[-1], base, basis)
+        if self.mode == "block":
+            fee = _amount(reached[-1].price, basis)
+            return fee if isinstance(fee, str) else base - fee
+        # graduated: units start..next_start-1 at each tier's price
+        unit_base = base / qty
+        target = ZERO
+        for i, tier in enumerate(reached):
+            end = reached[i + 1].start - 1 if i + 1 < len(reached) else qty
+            units = end - tier.start + 1
+            if tier.percent is not None:
+                target += units * unit_base * (HUNDRED - tier.percent) / HUNDRED
+            else:
+                price = _amount(tier.price, basis)
+                if isinstance(price, str):
+                    return price
+                target += units * price
+        return base - target
+
+    @staticmethod
+    def _whole(tier: Tier, base: Decimal, basis: LineBasis) -> Decimal | str:
+        if tier.percent is not None:
+            return base * tier.percent / HUNDRED
+        price = _amount(tier.price, basis)
+        return price if isinstance(price, str) else base - price * basis.quantity
+
+    def describe(self) -> str:
+        return f"{self.mode.replace('_', '-')} volume tiers"
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The lowest unit price allowed: cost plus a margin, or a fixed price."""
+    cost_plus_percent: Decimal | None = None
+    amounts: Amounts | None = None
+
+    def unit_floor(self, basis: LineBasis) -> Decimal | str:
+        if self.cost_plus_percent is not None:
+            if basis.unit_cost is None:
+                return "the price book has no cost for this line"
+            return basis.unit_cost * (HUNDRED + self.cost_plus_percent) / HUNDRED
+        return _amount(self.amounts, basis)
+
+    def describe(self) -> str:
+        if self.cost_plus_percent is not None:
+            return f"floor at cost + {self.cost_plus_percent}%"
+        return "floor " + ", ".join(f"{c} {a}" for c, a in sorted(self.amounts.items()))
+
+
+@dataclass(frozen=True)
+class FreeItem:
+    """Adds `quantity` free units of `product` for every `per` units of the line (or once)."""
+    product: str
+    quantity: Decimal
+    per: Decimal | None = None
+
+    def free_quantity(self, basis: LineBasis) -> Decimal:
+        if self.per is None:
+            return self.quantity
+        return self.quantity * (basis.quantity // self.per)
+
+    def describe(self) -> str:
+        per = f" per {self.per}" if self.per else ""
+        return f"{self.quantity} x {self.product} free{per}"
+
+
+PRICE_ACTIONS = (Percent, AmountOff, SetPrice, Volume)

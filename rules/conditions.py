@@ -1,0 +1,161 @@
+"""Conditions of pricing and approval rules, and the facts they are tested against.
+
+A condition's `test` returns None when it holds and otherwise the reason it does not, in
+words a rep can read ("quantity 5 is below 10"), because the waterfall shows why each rule
+did or did not apply. Quote-level conditions (customer, channel, date, promo code...) are
+tested once per quote; line-level ones (product, attributes, quantity) once per line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Mapping
+
+from catalog.model import Value
+
+
+@dataclass(frozen=True)
+class QuoteFacts:
+    currency: str
+    day: date
+    customer: str | None = None
+    segment: str | None = None
+    tier: str | None = None
+    channel: str | None = None
+    promo_codes: frozenset[str] = frozenset()      # codes accepted for this quote
+    list_total: Decimal = Decimal(0)               # one-time + per-period list, before discounts
+    product_quantities: Mapping[str, Decimal] = field(default_factory=dict)
+    payment_terms: str | None = None
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    product: str
+    quantity: Decimal
+    charge: str
+    values: Mapping[str, Value]
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _names(values) -> str:
+    return ", ".join(sorted(_show(v) for v in values))
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A quote or line fact is one of `values` (customer tier, channel, currency...)."""
+    fact: str            # attribute name on QuoteFacts or LineFacts
+    label: str
+    values: frozenset
+    line: bool = False
+
+    def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
+        actual = getattr(line if self.line else quote, self.fact)
+        if actual in self.values:
+            return None
+        if actual is None:
+            return f"no {self.label} given (needs {_names(self.values)})"
+        return f"{self.label} {_show(actual)} is not {_names(self.values)}"
+
+
+@dataclass(frozen=True)
+class Between:
+    """minimum <= fact <= maximum for a number (quantity) or, per currency, an amount."""
+    fact: str
+    label: str
+    minimum: Decimal | Mapping[str, Decimal] | None
+    maximum: Decimal | Mapping[str, Decimal] | None
+    line: bool = False
+
+    def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
+        actual = getattr(line if self.line else quote, self.fact)
+        low, high = _in(self.minimum, quote.currency), _in(self.maximum, quote.currency)
+        if low is _MISSING or high is _MISSING:
+            return f"no {self.label} threshold in {quote.currency}"
+        if low is not None and actual < low:
+            return f"{self.label} {actual} is below {low}"
+        if high is not None and actual > high:
+            return f"{self.label} {actual} is above {high}"
+        return None
+
+
+_MISSING = object()
+
+
+def _in(bound, code: str):
+    if isinstance(bound, Mapping):
+        return bound.get(code, _MISSING)
+    return bound
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    start: date | None
+    end: date | None       # last day, inclusive
+
+    def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
+        if self.start is not None and quote.day < self.start:
+            return f"not valid before {self.start.isoformat()}"
+        if self.end is not None and quote.day > self.end:
+            return f"expired on {self.end.isoformat()}"
+        return None
+
+
+@dataclass(frozen=True)
+class PromoCode:
+    code: str
+
+    def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
+        return None if self.code in quote.promo_codes else f"promo code {self.code} not applied"
+
+
+@dataclass(frozen=True)
+class WithProducts:
+    """Bundles: the quote also holds these products, at least in these quantities."""
+    required: Mapping[str, Decimal]
+
+    def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
+        for product, minimum in sorted(self.required.items()):
+            have = quote.product_quantities.get(product, 0)
+            if have < minimum:
+                return f"the quote needs {minimum} x {product} (has {have})"
+        return None
+
+
+@dataclass(frozen=True)
+class AttributeIs:
+    """A configured line's attribute has one of `values`, or lies in [minimum, maximum]."""
+    attribute: str
+    values: frozenset | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+    def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
+        if self.attribute not in line.values:
+            return f"{self.attribute} is not decided"
+        actual = line.values[self.attribute]
+        if self.values is not None:
+            if actual in self.values:
+                return None
+            return f"{self.attribute} is {_show(actual)}, not {_names(self.values)}"
+        if isinstance(actual, bool) or not isinstance(actual, (int, Decimal)):
+            return f"{self.attribute} is not a number"
+        if self.minimum is not None and actual < self.minimum:
+            return f"{self.attribute} {actual} is below {self.minimum}"
+        if self.maximum is not None and actual > self.maximum:
+            return f"{self.attribute} {actual} is above {self.maximum}"
+        return None
+
+
+def first_failure(conditions, quote: QuoteFacts, line: LineFacts | None = None) -> str | None:
+    """The reason the first failing condition gives, or None when all hold."""
+    for condition in conditions:
+        reason = condition.test(quote, line)
+        if reason is not None:
+            return reason
+    return None

@@ -1,0 +1,367 @@
+"""Price a quote draft: a waterfall per line, quote-level discounts, totals and approvals.
+
+Pure and deterministic: the same rule set, price book and inputs give the same result, so
+a stored price can be replayed. The order of a line's waterfall (docs/pricing.md):
+
+1. list price: price book product + options + components, times quantity;
+2. automatic rules by stacking: the first applicable `exclusive` rule alone; otherwise the
+   best `best_of` rule, then `additive` rules (each on the same base, together never more
+   than that base), then `compounding` rules (each on the running amount), all in priority
+   order (lower first, then id);
+3. the cap: automatic discounts beyond the set's maximum line discount are taken back,
+   unless an applied rule raises the maximum;
+4. the rep's manual line discount;
+5. the price floor (highest applicable floor, never above the list price) takes back what
+   went below it; the line is then rounded, once, to the currency's minor units;
+6. quote-level rules and the header discount, each rounded once and allocated over the
+   lines in minor units (percentages over all lines, fixed amounts over one-time lines),
+   never below a line's floor.
+Every other figure is a sum of rounded amounts, so totals reconcile to the minor unit.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+from typing import Callable, Sequence
+
+from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
+from core.money import HUNDRED, ZERO, Currency, allocate, percent_of, round_to_total
+from rules import approvals as ap
+from rules.actions import AmountOff, Floor, FreeItem, LineBasis
+from rules.conditions import DateWindow, LineFacts, QuoteFacts, first_failure
+from rules.model import Rule, RuleSet
+from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
+                           QuotePrice, Step, Totals)
+
+
+def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
+                lines: Sequence[LineInput]) -> QuotePrice:
+    cur = book.currency
+    if quote.currency != cur.code:
+        raise PricingError("currency", f"price book {book.name} is in {cur.code}, not {quote.currency}")
+    quantities: dict[str, Decimal] = {}
+    list_total = ZERO
+    for line in lines:
+        quantities[line.product] = quantities.get(line.product, ZERO) + line.quantity
+        list_total += line.list_price.unit_price * line.quantity
+    facts = QuoteFacts(cur.code, quote.day, quote.customer, quote.segment, quote.tier,
+                       quote.channel, frozenset(), list_total, quantities, quote.payment_terms)
+    promotions = _promotions(rule_set, quote, facts, lines)
+    facts = QuoteFacts(cur.code, quote.day, quote.customer, quote.segment, quote.tier, quote.channel,
+                       frozenset(o.rule for o in promotions if o.applied), list_total, quantities,
+                       quote.payment_terms)
+    quote_reasons: dict[str, str | None] = {}
+
+    def quote_failure(rule: Rule) -> str | None:
+        if rule.id not in quote_reasons:
+            quote_reasons[rule.id] = first_failure(rule.quote_conditions, facts)
+        return quote_reasons[rule.id]
+
+    priced: list[_Line] = []
+    for index, line in enumerate(lines):
+        priced.extend(_price_line(rule_set, book, cur, facts, quote_failure, line, index))
+    quote_steps, quote_considered = _quote_level(rule_set, cur, facts, quote_failure, quote.discount, priced)
+    results = tuple(p.result() for p in priced)
+    totals = _totals(results)
+    deal = ap.Deal(facts, ap.deal_metrics(results, totals), frozenset(quantities),
+                   any(r.manual for r in results) or quote.discount is not None,
+                   rule_set.standard_payment_terms)
+    return QuotePrice(cur.code, quote.day, book.name, book.version, rule_set.name, rule_set.version,
+                      results, tuple(quote_steps), tuple(quote_considered), tuple(promotions), totals,
+                      ap.required_approvals(rule_set, deal))
+
+
+# promotions --------------------------------------------------------------------------------
+
+def _promotions(rule_set: RuleSet, quote: QuoteInput, facts: QuoteFacts,
+                lines: Sequence[LineInput]) -> list[Outcome]:
+    out = []
+    for code in dict.fromkeys(c.strip().upper() for c in quote.promo_codes):
+        promo = rule_set.promotions.get(code)
+        reason = None if promo else "unknown promo code"
+        if promo:
+            reason = DateWindow(promo.start, promo.end).test(facts, None)
+        if promo and reason is None:
+            used, by_customer = quote.promo_usage.get(code, (0, 0))
+            eligible = [ln for ln in lines if promo.products is None or ln.product in promo.products]
+            spend = sum((ln.list_price.unit_price * ln.quantity for ln in eligible), ZERO)
+            minimum = promo.min_spend.get(facts.currency) if promo.min_spend else None
+            if promo.usage_limit is not None and used >= promo.usage_limit:
+                reason = f"usage limit reached ({used} of {promo.usage_limit} used)"
+            elif promo.per_customer_limit is not None and quote.customer is None:
+                reason = "limited per customer: the quote needs a customer"
+            elif promo.per_customer_limit is not None and by_customer >= promo.per_customer_limit:
+                reason = f"this customer has used it {by_customer} times (limit {promo.per_customer_limit})"
+            elif not eligible:
+                reason = "no eligible product on the quote"
+            elif promo.min_spend and minimum is None:
+                reason = f"no minimum spend in {facts.currency}"
+            elif minimum is not None and spend < minimum:
+                reason = f"minimum spend {minimum} not reached ({spend})"
+        out.append(Outcome(code, reason is None, reason or f"accepted: {promo.description}"))
+    return out
+
+
+# one line ----------------------------------------------------------------------------------
+
+class _Line:
+    """A line being priced; quote-level steps are added after every line has its net."""
+
+    __slots__ = ("input", "name", "list_total", "periods", "steps", "net", "floor",
+                 "considered", "free_of", "id", "charge", "term", "list_price")
+
+    def result(self) -> LinePrice:
+        lp = self.list_price
+        return LinePrice(self.id, self.input.product, self.name, self.input.quantity, self.charge,
+                         self.term, self.periods, lp.elements, lp.unit_price, self.list_total,
+                         tuple(self.steps), self.net, lp.unit_cost, tuple(self.considered),
+                         self.input.complete, self.free_of)
+
+
+def _periods(charge: str, term: int | None, field_name: str) -> Decimal:
+    if charge == "one_time":
+        return Decimal(1)
+    months = PERIOD_MONTHS[charge]
+    if term % months:
+        raise PricingError(field_name, f"a {charge} charge needs a term in whole periods of {months} months")
+    return Decimal(term // months)
+
+
+def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
+    p = _Line()
+    p.input, p.id, p.list_price, p.name = line, line.id, list_price, name
+    p.charge = list_price.charge
+    p.term = None if p.charge == "one_time" else (line.term_months or list_price.term_months)
+    p.periods = _periods(p.charge, p.term, f"lines[{index}].term_months")
+    p.list_total = list_price.unit_price * line.quantity
+    p.steps, p.considered, p.floor, p.free_of = [], [], None, None
+    return p
+
+
+def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteFacts,
+                quote_failure: Callable[[Rule], str | None], line: LineInput, index: int) -> list[_Line]:
+    lp = line.list_price
+    p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
+    basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
+    lf = LineFacts(line.product, line.quantity, lp.charge, line.values)
+    price_rules, floors, frees = [], [], []
+    for rule in rule_set.line_rules(line.product):
+        reason = quote_failure(rule)
+        if reason is None and rule.line_conditions:
+            reason = first_failure(rule.line_conditions, facts, lf)
+        if reason is not None:
+            p.considered.append(Outcome(rule.id, False, reason))
+        elif isinstance(rule.action, Floor):
+            floors.append(rule)
+        elif isinstance(rule.action, FreeItem):
+            frees.append(rule)
+        else:
+            price_rules.append(rule)
+
+    exact: list[tuple[str, str | None, str, Decimal]] = []      # kind, rule, label, amount
+    applied = stack(price_rules, p.list_total, basis, p.considered)
+    exact += [("rule", r.id, r.description, amount) for r, amount in applied]
+    automatic = sum((amount for _, amount in applied), ZERO)
+    cap = _cap(rule_set, [r for r, _ in applied])
+    if cap is not None and automatic > p.list_total * cap / HUNDRED:
+        excess = automatic - p.list_total * cap / HUNDRED
+        exact.append(("cap", None, f"capped at the {cap}% maximum discount", -excess))
+        automatic -= excess
+    running = p.list_total - automatic
+    if line.discount is not None:
+        amount = _manual(line.discount, running)
+        exact.append(("manual", None, _manual_label(line.discount), amount))
+        running -= amount
+    running = _floor(floors, basis, p, running, exact)
+    p.net = cur.round(running)                                       # rounding point 1
+    rounded = round_to_total([e[3] for e in exact], p.list_total - p.net, cur.quantum)
+    p.steps = [Step(kind, rid, label, amount) for (kind, rid, label, _), amount in zip(exact, rounded)]
+    return [p, *_free_items(frees, book, basis, line, p, index)]
+
+
+def stack(rules: list[Rule], base: Decimal, basis: LineBasis,
+          considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
+    """Apply price rules (in priority order) to `base` by their stacking behaviour; returns
+    the applied rules with their exact discounts and records every rule's outcome."""
+    applied: list[tuple[Rule, Decimal]] = []
+    seen: set[str] = set()
+
+    def skip(rule: Rule, reason: str) -> None:
+        seen.add(rule.id)
+        considered.append(Outcome(rule.id, False, reason))
+
+    def take(rule: Rule, amount: Decimal) -> None:
+        seen.add(rule.id)
+        applied.append((rule, amount))
+        considered.append(Outcome(rule.id, True, f"applied: {rule.action.describe()}"))
+
+    def computed(group: list[Rule], on: Decimal) -> list[tuple[Rule, Decimal]]:
+        out = []
+        for rule in group:
+            amount = rule.action.discount(on, basis)
+            if isinstance(amount, str):
+                skip(rule, amount)
+            else:
+                out.append((rule, amount))
+        return out
+
+    exclusive = computed([r for r in rules if r.stacking == "exclusive"], base)
+    if exclusive:
+        winner, amount = exclusive[0]
+        take(winner, min(amount, base))
+        for rule in rules:
+            if rule.id not in seen:
+                skip(rule, f"exclusive rule {winner.id} applies")
+        return applied
+    running = base
+    best = computed([r for r in rules if r.stacking == "best_of"], running)
+    if best:
+        winner, amount = max(best, key=lambda ra: ra[1])            # max keeps the first of ties
+        take(winner, min(amount, running))
+        running -= applied[-1][1]
+        for rule, _ in best:
+            if rule is not winner:
+                skip(rule, f"{winner.id} gives a larger discount")
+    room = running
+    for rule, amount in computed([r for r in rules if r.stacking == "additive"], running):
+        amount = min(amount, room)                                  # together never below zero
+        take(rule, amount)
+        room -= amount
+    running = room
+    for rule in [r for r in rules if r.stacking == "compounding"]:
+        amount = rule.action.discount(running, basis)
+        if isinstance(amount, str):
+            skip(rule, amount)
+            continue
+        take(rule, min(amount, running))
+        running -= applied[-1][1]
+    return applied
+
+
+def _cap(rule_set: RuleSet, applied: list[Rule]) -> Decimal | None:
+    cap = rule_set.max_line_discount_percent
+    raised = [r.max_discount_percent for r in applied if r.max_discount_percent is not None]
+    if cap is None:
+        return None
+    return max([cap, *raised])
+
+
+def _manual(discount: ManualDiscount, running: Decimal) -> Decimal:
+    if discount.percent is not None:
+        return running * discount.percent / HUNDRED
+    return min(discount.amount, running)
+
+
+def _manual_label(discount: ManualDiscount) -> str:
+    if discount.percent is not None:
+        return f"manual discount {discount.percent}%"
+    return f"manual discount {discount.amount}"
+
+
+def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exact: list) -> Decimal:
+    """Raise `running` to the highest applicable floor (at most the list total)."""
+    candidates = []
+    for rule in floors:
+        value = rule.action.unit_floor(basis)
+        if isinstance(value, str):
+            p.considered.append(Outcome(rule.id, False, value))
+        else:
+            candidates.append((value, rule))
+    if not candidates:
+        return running
+    value, winner = max(candidates, key=lambda vr: vr[0])
+    for _, rule in candidates:
+        if rule is not winner:
+            p.considered.append(Outcome(rule.id, False, f"a higher floor applies ({winner.id})"))
+    p.floor = min(value * basis.quantity, p.list_total)
+    if running >= p.floor:
+        p.considered.append(Outcome(winner.id, False, "the price is above this floor"))
+        return running
+    exact.append(("floor", winner.id, winner.description, running - p.floor))
+    p.considered.append(Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+    return p.floor
+
+
+def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: LineInput,
+                source: _Line, index: int) -> list[_Line]:
+    out = []
+    for rule in frees:
+        qty = rule.action.free_quantity(basis)
+        if not qty:
+            source.considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
+            continue
+        list_price = book.list_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
+        free = LineInput(f"{line.id}/{rule.id}", rule.action.product, qty, list_price)
+        p = _new_line(free, list_price, index, list_price.elements[0].label)
+        p.net, p.free_of = ZERO, line.id
+        p.steps = [Step("free", rule.id, rule.description, p.list_total)]
+        source.considered.append(Outcome(rule.id, True, f"applied: {rule.action.describe()}"))
+        out.append(p)
+    return out
+
+
+# the quote ---------------------------------------------------------------------------------
+
+def _quote_level(rule_set: RuleSet, cur: Currency, facts: QuoteFacts,
+                 quote_failure: Callable[[Rule], str | None], header: ManualDiscount | None,
+                 lines: list[_Line]) -> tuple[list[Step], list[Outcome]]:
+    considered: list[Outcome] = []
+    applicable = []
+    for rule in rule_set.quote_rules:
+        reason = quote_failure(rule)
+        if reason is None:
+            applicable.append(rule)
+        else:
+            considered.append(Outcome(rule.id, False, reason))
+    subtotal = sum((p.net for p in lines), ZERO)
+    basis = LineBasis(cur.code, Decimal(1), subtotal, None)
+    steps = []
+    for rule, amount in stack(applicable, subtotal, basis, considered):
+        step = _spread(cur, lines, "quote_rule", rule.id, rule.description, amount,
+                       fixed=isinstance(rule.action, AmountOff))
+        if step is not None:
+            steps.append(step)
+    if header is not None:
+        running = sum((p.net for p in lines), ZERO)
+        step = _spread(cur, lines, "quote_manual", None, "header " + _manual_label(header),
+                       _manual(header, running), fixed=header.amount is not None)
+        if step is not None:
+            steps.append(step)
+    return steps, considered
+
+
+def _spread(cur: Currency, lines: list[_Line], kind: str, rule: str | None, label: str,
+            exact: Decimal, fixed: bool) -> Step | None:
+    """Round a quote-level discount once and allocate it over the lines (fixed amounts over
+    one-time lines only), never taking a line below its floor; returns the step as given."""
+    eligible = sorted((p for p in lines if p.net > 0 and (not fixed or p.charge == "one_time")),
+                      key=lambda p: p.id)                              # ties by id, not input order
+    if not eligible:
+        return None
+    amount = min(cur.round(exact), sum((p.net for p in eligible), ZERO))  # rounding point 2
+    given = ZERO
+    for p, share in zip(eligible, allocate(amount, [p.net for p in eligible], cur.quantum)):
+        if p.floor is not None:
+            floor = p.floor.quantize(cur.quantum, rounding=ROUND_CEILING)
+            share = max(ZERO, min(share, p.net - floor))
+        if share:
+            p.steps.append(Step(kind, rule, label, share))
+            p.net -= share
+            given += share
+    return Step(kind, rule, label, given) if given else None
+
+
+def _totals(lines: tuple[LinePrice, ...]) -> Totals:
+    one_time = [ln for ln in lines if ln.charge == "one_time"]
+    recurring: dict[str, Decimal] = {}
+    for ln in lines:
+        if ln.charge != "one_time":
+            recurring[ln.charge] = recurring.get(ln.charge, ZERO) + ln.net_total
+    list_cv = sum((ln.list_contract_value for ln in lines), ZERO)
+    cv = sum((ln.contract_value for ln in lines), ZERO)
+    costs = [ln.cost_total for ln in lines]
+    cost = None if None in costs else sum(costs, ZERO)
+    margin = None if cost is None else cv - cost
+    return Totals(sum((ln.list_total for ln in one_time), ZERO), sum((ln.net_total for ln in one_time), ZERO),
+                  recurring, list_cv, cv, cost, percent_of(list_cv - cv, list_cv), margin,
+                  None if margin is None else percent_of(margin, cv))
