@@ -30,6 +30,7 @@ from configurator.results import SelectionError
 from core.db import create_engine, session_scope, upgrade_database
 from core.errors import DomainError
 from core.settings import Settings
+from rules.store import load_demo_rule_sets
 
 
 class CpqGroup(click.Group):
@@ -107,7 +108,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 
 @click.group(cls=CpqGroup)
 def cli():
-    """Configure-price-quote: product models, configuration, bills of materials."""
+    """Configure-price-quote: product models, configuration, bills of materials, pricing."""
 
 
 # ---- database -----------------------------------------------------------------------------
@@ -163,10 +164,14 @@ def models_load(file):
 
 @models.command("load-demo")
 def models_load_demo():
-    """Load the demo catalog ($CPQ_DEMO_DIR, default catalog/demo)."""
+    """Load the demo catalog ($CPQ_DEMO_DIR, default catalog/demo): product models, price
+    books and rule sets."""
+    demo_dir = Settings.from_env().demo_dir
     with database() as session:
-        for row in catalog.load_demo_catalog(session, Settings.from_env().demo_dir):
+        for row in catalog.load_demo_catalog(session, demo_dir):
             click.echo(f"{row.product} version {row.version}: loaded")
+        for row in catalog.load_demo_price_books(session, demo_dir) + load_demo_rule_sets(session, demo_dir):
+            click.echo(f"{row.kind.replace('_', ' ')} {row.name} version {row.version}: loaded")
 
 
 def _report_load(session: Session, model: ProductModel) -> None:
@@ -265,6 +270,9 @@ def bom(model, selections, version, output):
         click.echo(flat_bom_csv(result), nl=False)
     else:
         click.echo(out.bom_text(result))
+
+
+from api import cli_pricing  # noqa: E402,F401  (registers the pricing commands on `cli`)
 
 
 def main() -> None:

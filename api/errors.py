@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from flask import Blueprint, jsonify
 
 from api.schemas import ConflictSchema
+from catalog.pricebook import PricingError
 from configurator.encode import EncodingError
 from configurator.engine import IncompleteConfiguration, InvalidConfiguration
 from configurator.results import SelectionError
@@ -85,6 +86,11 @@ def _immutable(exc: ImmutableRecord):
 def _selection_error(exc: SelectionError):
     return error_response(422, "invalid_selection", f"{exc.field}: {exc.reason}",
                           {exc.field: [exc.reason]})
+
+
+@blp.app_errorhandler(PricingError)
+def _pricing_error(exc: PricingError):
+    return error_response(422, "pricing_error", str(exc), {exc.field: [exc.reason]})
 
 
 @blp.app_errorhandler(InvalidConfiguration)

@@ -18,7 +18,7 @@ from configurator.results import ConfigureResult
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
 
 
-def _decimal():
+def decimal_string():
     """Exact decimals as JSON strings (and documented as strings, not numbers)."""
     return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"})
 
@@ -119,7 +119,7 @@ class EnumValueSchema(Schema):
     code = fields.String()
     label = fields.String()
     description = fields.String()
-    properties = fields.Dict(keys=fields.String(), values=_decimal())
+    properties = fields.Dict(keys=fields.String(), values=decimal_string())
 
 
 class AttributeSchema(Schema):
@@ -239,12 +239,12 @@ class BomLineSchema(Schema):
     description = fields.String()
     uom = fields.String()
     level = fields.Integer()
-    quantity = _decimal()
-    extended_quantity = _decimal()
-    unit_cost = _decimal()
-    extended_cost = _decimal()
-    unit_weight = _decimal()
-    extended_weight = _decimal()
+    quantity = decimal_string()
+    extended_quantity = decimal_string()
+    unit_cost = decimal_string()
+    extended_cost = decimal_string()
+    unit_weight = decimal_string()
+    extended_weight = decimal_string()
     children = fields.List(fields.Nested(lambda: BomLineSchema()))
 
 
@@ -252,9 +252,9 @@ class FlatLineSchema(Schema):
     part = fields.String()
     description = fields.String()
     uom = fields.String()
-    quantity = _decimal()
-    unit_cost = _decimal()
-    extended_cost = _decimal()
+    quantity = decimal_string()
+    unit_cost = decimal_string()
+    extended_cost = decimal_string()
 
 
 class BomSchema(Schema):
@@ -264,8 +264,8 @@ class BomSchema(Schema):
     cost_currency = fields.String()
     lines = fields.List(fields.Nested(BomLineSchema), metadata={"description": "the tree"})
     flat = fields.List(fields.Nested(FlatLineSchema), metadata={"description": "exploded"})
-    total_cost = _decimal()
-    total_weight = _decimal()
+    total_cost = decimal_string()
+    total_weight = decimal_string()
 
 
 class SavedConfigurationSchema(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import configurator, errors
+from api import configurator, errors, pricing
 
 
 def register_api(app: Flask) -> Api:
@@ -14,5 +14,6 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     api = Api(app)
     api.register_blueprint(configurator.blp)
+    api.register_blueprint(pricing.blp)
     app.register_blueprint(errors.blp)  # error handlers for every API blueprint
     return api

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from catalog.loader import CODE_RE, ID_RE, PRODUCT_RE
 from catalog.model import Value
+from core.errors import DomainError
 from core.money import ZERO, Currency, CurrencyError, currency
 from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader, digest, join,
                              parse_yaml)
@@ -30,7 +31,7 @@ PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 CHARGES = ("one_time", *PERIOD_MONTHS)
 
 
-class PricingError(ValueError):
+class PricingError(DomainError, ValueError):
     """Something cannot be priced (no price for a product...); `field` names the input."""
 
     def __init__(self, field_name: str, reason: str):

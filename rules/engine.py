@@ -123,7 +123,7 @@ def _periods(charge: str, term: int | None, field_name: str) -> Decimal:
         return Decimal(1)
     months = PERIOD_MONTHS[charge]
     if term % months:
-        raise PricingError(field_name, f"a {charge} charge needs a term in whole periods of {months} months")
+        raise PricingError(field_name, f"{charge} charges need a term in whole periods of {months} months")
     return Decimal(term // months)
 
 
@@ -293,7 +293,7 @@ def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: Line
         list_price = book.list_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
         free = LineInput(f"{line.id}/{rule.id}", rule.action.product, qty, list_price)
         p = _new_line(free, list_price, index, list_price.elements[0].label)
-        p.net, p.free_of = ZERO, line.id
+        p.net, p.free_of = ZERO.quantize(book.currency.quantum), line.id
         p.steps = [Step("free", rule.id, rule.description, p.list_total)]
         source.considered.append(Outcome(rule.id, True, f"applied: {rule.action.describe()}"))
         out.append(p)

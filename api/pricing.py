@@ -1,0 +1,138 @@
+"""/api/v1: price a quote draft; list, validate, load and activate price books and rule sets.
+
+Price books and rule sets share one set of routes (`/pricebooks`, `/rulesets`): both are
+versioned documents (core/versioned) with a loader each. A document is uploaded as JSON or,
+with `Content-Type: application/yaml`, as the YAML file itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import request
+
+from api import pricing_schemas as ps
+from api.blueprint import Blueprint, db_session
+from api.errors import ApiError
+from catalog.pricebook import KIND as PRICE_BOOK
+from catalog.pricebook import load_price_book_dict
+from core import versioned
+from core.validation import parse_yaml
+from rules.loader import load_rule_set_dict
+from rules.model import KIND as RULE_SET
+from rules.pricing import price_draft
+
+blp = Blueprint("pricing", __name__, url_prefix="/api/v1",
+                description="Pricing: price books, rule sets and quote drafts")
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+COLLECTION = "<any(pricebooks, rulesets):collection>"
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    load: Callable[[Any, str], Any]
+
+
+KINDS = {"pricebooks": Kind(PRICE_BOOK, load_price_book_dict), "rulesets": Kind(RULE_SET, load_rule_set_dict)}
+
+
+@blp.post("/pricing/quote")
+@blp.arguments(ps.PriceRequestSchema)
+@blp.response(200, ps.QuotePriceSchema)
+def price_quote(pricing_request):
+    """Price a draft: a waterfall per line, quote-level discounts, totals, approvals needed."""
+    with db_session() as session:
+        return price_draft(session, pricing_request)
+
+
+@blp.get(f"/{COLLECTION}")
+@blp.response(200, ps.DocumentSummarySchema(many=True))
+def list_documents(collection):
+    with db_session() as session:
+        return versioned.list_documents(session, KINDS[collection].kind)
+
+
+@blp.post(f"/{COLLECTION}")
+@blp.arguments(ps.DocumentQuery, location="query")
+@blp.response(201, ps.DocumentVersionSchema)
+@blp.doc(requestBody={"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/yaml": {"schema": {"type": "string"}}}})
+def load_document(query, collection):
+    """Load a new version (validated first; loading the same content again is harmless)."""
+    parsed = _validated(collection)
+    with db_session() as session:
+        row = versioned.save_document(session, parsed.kind, parsed.name, parsed.version,
+                                      parsed.digest, parsed.source, activate=query["activate"])
+        return _described(session, row)
+
+
+@blp.post(f"/{COLLECTION}/validate")
+@blp.response(200, ps.DocumentSummarySchema)
+@blp.doc(requestBody={"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "application/yaml": {"schema": {"type": "string"}}}})
+def validate_document(collection):
+    """Check a document without storing it: 200 when valid, 422 naming every problem."""
+    parsed = _validated(collection)
+    return versioned.DocumentSummary(parsed.name, (parsed.version,), None)
+
+
+@blp.get(f"/{COLLECTION}/<name>")
+@blp.response(200, ps.DocumentVersionSchema)
+def active_document(collection, name):
+    with db_session() as session:
+        return _described(session, versioned.get_document(session, KINDS[collection].kind, name))
+
+
+@blp.get(f"/{COLLECTION}/<name>/versions/<int:version>")
+@blp.response(200, ps.DocumentVersionSchema)
+def document_version(collection, name, version):
+    with db_session() as session:
+        return _described(session, versioned.get_document(session, KINDS[collection].kind, name, version))
+
+
+@blp.post(f"/{COLLECTION}/<name>/versions/<int:version>/activate")
+@blp.response(200, ps.DocumentVersionSchema)
+def activate_document(collection, name, version):
+    """Make a version the one pricing uses from its next request."""
+    kind = KINDS[collection].kind
+    with db_session() as session:
+        versioned.activate_document(session, kind, name, version)
+        return _described(session, versioned.get_document(session, kind, name, version))
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    kind: str
+    name: str
+    version: int
+    digest: str
+    source: dict
+
+
+def _validated(collection: str) -> _Parsed:
+    kind = KINDS[collection]
+    text = request.get_data(cache=True, as_text=True)
+    if not text.strip():
+        raise ApiError(400, "empty_body", "send the document as JSON or YAML", {"body": ["is empty"]})
+    if request.mimetype in YAML_TYPES:
+        data = parse_yaml(text, "request body", kind.kind)
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}",
+                           {"body": ["not valid JSON"]})
+    document = kind.load(data, "request body")
+    return _Parsed(kind.kind, document.name, document.version, document.digest, document.source)
+
+
+def _described(session, row: versioned.DocumentVersion) -> dict:
+    active = versioned.get_document(session, row.kind, row.name)
+    return {"kind": row.kind, "name": row.name, "version": row.version, "digest": row.digest,
+            "loaded_at": row.loaded_at, "active": active.version == row.version, "source": row.source}
