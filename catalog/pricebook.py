@@ -133,11 +133,12 @@ class PriceBook:
                 costs.append(None if price.cost is None else price.cost * qty)
         for part, qty in (bom_parts or {}).items():
             price = self.components.get(part)
-            if price is not None:
-                elements.append(PriceElement("component", part, part, qty, price.amount, price.amount * qty))
-                costs.append(None if price.cost is None else price.cost * qty)
+            if price is not None:   # a fractional quantity (metres of cable) is rounded here, once
+                elements.append(PriceElement("component", part, part, qty, price.amount,
+                                             self.currency.round(price.amount * qty)))
+                costs.append(None if price.cost is None else self.currency.round(price.cost * qty))
         if self.cost_from_bom and bom_cost is not None:
-            unit_cost: Decimal | None = bom_cost * (self.cost_rate or 1)
+            unit_cost: Decimal | None = self.currency.round(bom_cost * (self.cost_rate or 1))
         else:
             unit_cost = None if None in costs else sum(costs, ZERO)
         return ListPrice(sum((e.amount for e in elements), ZERO), unit_cost, tuple(elements),
@@ -216,7 +217,7 @@ class _Builder(Reader):
             self.error(path, f"{value} has more decimals than {self.cur.code} allows "
                              f"({self.cur.minor_units})")
             return None
-        return value if self.cur is None else value.quantize(self.cur.quantum)
+        return value if value is None or self.cur is None else value.quantize(self.cur.quantum)
 
     def price(self, raw: Any, path: str, extra: tuple[str, ...] = ()) -> tuple[Price | None, dict]:
         """`12.50` or `{price: 12.50, cost: 7, ...extra}`."""
@@ -252,6 +253,9 @@ class _Builder(Reader):
             term = self.integer(m, "term_months", path, minimum=1, maximum=1200)
             if charge == "one_time" and term is not None:
                 self.error(join(path, "term_months"), "only recurring charges have a term")
+            elif term is not None and term % PERIOD_MONTHS[charge]:
+                self.error(join(path, "term_months"),
+                           f"{charge} charges need a term in whole periods of {PERIOD_MONTHS[charge]} months")
             if price is not None:
                 out[code] = ProductPrice(price, self.text(m, "name", path), charge,
                                          term if charge == "one_time" else term or 12)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Sequence
 
 from iso4217 import Currency as _Iso4217
@@ -35,7 +35,7 @@ class Currency:
     code: str
     minor_units: int
 
-    @property
+    @cached_property
     def quantum(self) -> Decimal:
         return Decimal(1).scaleb(-self.minor_units)
 
@@ -73,12 +73,15 @@ def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal)
     of its exact value. `total` must be a multiple of `quantum` within len(amounts) quanta of
     the exact sum; it usually is the exact sum rounded once.
     """
+    if len(amounts) == 1 and abs(total - amounts[0]) < quantum:
+        return [total]
     floors = [a.quantize(quantum, rounding=ROUND_FLOOR) for a in amounts]
     missing = int((total - sum(floors, ZERO)) / quantum)
     if not 0 <= missing <= len(amounts):
         raise ValueError(f"{total} cannot be split over {list(amounts)} in steps of {quantum}")
     if missing:
-        order = sorted(range(len(amounts)), key=lambda i: (floors[i] - amounts[i], i))
+        lost = [a - f for a, f in zip(amounts, floors)]
+        order = sorted(range(len(amounts)), key=lost.__getitem__, reverse=True)  # stable: ties keep order
         for i in order[:missing]:
             floors[i] += quantum
     return floors

@@ -56,6 +56,8 @@ class Metric:
         if value is None:   # e.g. a margin without costs: unknown counts as exceeding
             return f"{label} cannot be computed (the price book lacks costs)"
         above, below = self._bound(self.above, deal), self._bound(self.below, deal)
+        if above is None and below is None:       # no threshold in this quote's currency
+            return None
         if above is not None and not value > above:
             return None
         if below is not None and not value < below:

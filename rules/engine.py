@@ -57,12 +57,28 @@ def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
             quote_reasons[rule.id] = first_failure(rule.quote_conditions, facts)
         return quote_reasons[rule.id]
 
+    screened: dict[str, tuple[tuple[Rule, ...], tuple[Outcome, ...]]] = {}
+
+    def screen(product: str) -> tuple[tuple[Rule, ...], tuple[Outcome, ...]]:
+        """A product's line rules whose quote-level conditions hold, and the outcomes of those
+        whose do not (the same for every line of the product, so built once per quote)."""
+        if product not in screened:
+            passed, failed = [], []
+            for rule in rule_set.line_rules(product):
+                reason = quote_failure(rule)
+                if reason is None:
+                    passed.append(rule)
+                else:
+                    failed.append(Outcome(rule.id, False, reason))
+            screened[product] = (tuple(passed), tuple(failed))
+        return screened[product]
+
     priced: list[_Line] = []
     for index, line in enumerate(lines):
-        priced.extend(_price_line(rule_set, book, cur, facts, quote_failure, line, index))
+        priced.extend(_price_line(rule_set, book, cur, facts, screen, line, index))
     quote_steps, quote_considered = _quote_level(rule_set, cur, facts, quote_failure, quote.discount, priced)
     results = tuple(p.result() for p in priced)
-    totals = _totals(results)
+    totals = _totals(results, cur)
     deal = ap.Deal(facts, ap.deal_metrics(results, totals), frozenset(quantities),
                    any(r.manual for r in results) or quote.discount is not None,
                    rule_set.standard_payment_terms)
@@ -139,16 +155,16 @@ def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
 
 
 def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteFacts,
-                quote_failure: Callable[[Rule], str | None], line: LineInput, index: int) -> list[_Line]:
+                screen: Callable, line: LineInput, index: int) -> list[_Line]:
     lp = line.list_price
     p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
     lf = LineFacts(line.product, line.quantity, lp.charge, line.values)
     price_rules, floors, frees = [], [], []
-    for rule in rule_set.line_rules(line.product):
-        reason = quote_failure(rule)
-        if reason is None and rule.line_conditions:
-            reason = first_failure(rule.line_conditions, facts, lf)
+    passed, failed = screen(line.product)
+    p.considered.extend(failed)
+    for rule in passed:
+        reason = first_failure(rule.line_conditions, facts, lf) if rule.line_conditions else None
         if reason is not None:
             p.considered.append(Outcome(rule.id, False, reason))
         elif isinstance(rule.action, Floor):
@@ -172,7 +188,7 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteF
         amount = _manual(line.discount, running)
         exact.append(("manual", None, _manual_label(line.discount), amount))
         running -= amount
-    running = _floor(floors, basis, p, running, exact)
+    running = _floor(floors, basis, p, running, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
     rounded = round_to_total([e[3] for e in exact], p.list_total - p.net, cur.quantum)
     p.steps = [Step(kind, rid, label, amount) for (kind, rid, label, _), amount in zip(exact, rounded)]
@@ -183,58 +199,55 @@ def stack(rules: list[Rule], base: Decimal, basis: LineBasis,
           considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
     """Apply price rules (in priority order) to `base` by their stacking behaviour; returns
     the applied rules with their exact discounts and records every rule's outcome."""
+    groups: dict[str, list[Rule]] = {"exclusive": [], "best_of": [], "additive": [], "compounding": []}
+    for rule in rules:
+        groups[rule.stacking].append(rule)
     applied: list[tuple[Rule, Decimal]] = []
-    seen: set[str] = set()
-
-    def skip(rule: Rule, reason: str) -> None:
-        seen.add(rule.id)
-        considered.append(Outcome(rule.id, False, reason))
-
-    def take(rule: Rule, amount: Decimal) -> None:
-        seen.add(rule.id)
-        applied.append((rule, amount))
-        considered.append(Outcome(rule.id, True, f"applied: {rule.action.describe()}"))
 
     def computed(group: list[Rule], on: Decimal) -> list[tuple[Rule, Decimal]]:
         out = []
         for rule in group:
             amount = rule.action.discount(on, basis)
-            if isinstance(amount, str):
-                skip(rule, amount)
+            if amount.__class__ is str:
+                considered.append(Outcome(rule.id, False, amount))
             else:
                 out.append((rule, amount))
         return out
 
-    exclusive = computed([r for r in rules if r.stacking == "exclusive"], base)
+    exclusive = computed(groups["exclusive"], base) if groups["exclusive"] else None
     if exclusive:
         winner, amount = exclusive[0]
-        take(winner, min(amount, base))
-        for rule in rules:
-            if rule.id not in seen:
-                skip(rule, f"exclusive rule {winner.id} applies")
+        applied.append((winner, min(amount, base)))
+        considered.append(winner.applied)
+        reason = f"exclusive rule {winner.id} applies"
+        losers = {r.id for r, _ in exclusive[1:]}
+        considered.extend(Outcome(r.id, False, reason) for r in rules
+                          if r.id in losers or r.stacking != "exclusive")
         return applied
     running = base
-    best = computed([r for r in rules if r.stacking == "best_of"], running)
+    best = computed(groups["best_of"], running) if groups["best_of"] else None
     if best:
         winner, amount = max(best, key=lambda ra: ra[1])            # max keeps the first of ties
-        take(winner, min(amount, running))
-        running -= applied[-1][1]
-        for rule, _ in best:
-            if rule is not winner:
-                skip(rule, f"{winner.id} gives a larger discount")
-    room = running
-    for rule, amount in computed([r for r in rules if r.stacking == "additive"], running):
-        amount = min(amount, room)                                  # together never below zero
-        take(rule, amount)
-        room -= amount
-    running = room
-    for rule in [r for r in rules if r.stacking == "compounding"]:
+        amount = min(amount, running)
+        applied.append((winner, amount))
+        considered.append(winner.applied)
+        running -= amount
+        reason = f"{winner.id} gives a larger discount"
+        considered.extend(Outcome(r.id, False, reason) for r, _ in best if r is not winner)
+    for rule, amount in computed(groups["additive"], running):
+        amount = min(amount, running)             # on the same base, together never below zero
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
+    for rule in groups["compounding"]:
         amount = rule.action.discount(running, basis)
-        if isinstance(amount, str):
-            skip(rule, amount)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
             continue
-        take(rule, min(amount, running))
-        running -= applied[-1][1]
+        amount = min(amount, running)
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
     return applied
 
 
@@ -258,8 +271,10 @@ def _manual_label(discount: ManualDiscount) -> str:
     return f"manual discount {discount.amount}"
 
 
-def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exact: list) -> Decimal:
-    """Raise `running` to the highest applicable floor (at most the list total)."""
+def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exact: list,
+           quantum: Decimal) -> Decimal:
+    """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
+    net never ends below it, and never above the list total."""
     candidates = []
     for rule in floors:
         value = rule.action.unit_floor(basis)
@@ -273,7 +288,7 @@ def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exa
     for _, rule in candidates:
         if rule is not winner:
             p.considered.append(Outcome(rule.id, False, f"a higher floor applies ({winner.id})"))
-    p.floor = min(value * basis.quantity, p.list_total)
+    p.floor = min((value * basis.quantity).quantize(quantum, rounding=ROUND_CEILING), p.list_total)
     if running >= p.floor:
         p.considered.append(Outcome(winner.id, False, "the price is above this floor"))
         return running
@@ -295,7 +310,7 @@ def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: Line
         p = _new_line(free, list_price, index, list_price.elements[0].label)
         p.net, p.free_of = ZERO.quantize(book.currency.quantum), line.id
         p.steps = [Step("free", rule.id, rule.description, p.list_total)]
-        source.considered.append(Outcome(rule.id, True, f"applied: {rule.action.describe()}"))
+        source.considered.append(rule.applied)
         out.append(p)
     return out
 
@@ -313,6 +328,7 @@ def _quote_level(rule_set: RuleSet, cur: Currency, facts: QuoteFacts,
             applicable.append(rule)
         else:
             considered.append(Outcome(rule.id, False, reason))
+    lines = sorted(lines, key=lambda p: p.id)       # shares of ties go by id, not input order
     subtotal = sum((p.net for p in lines), ZERO)
     basis = LineBasis(cur.code, Decimal(1), subtotal, None)
     steps = []
@@ -332,18 +348,17 @@ def _quote_level(rule_set: RuleSet, cur: Currency, facts: QuoteFacts,
 
 def _spread(cur: Currency, lines: list[_Line], kind: str, rule: str | None, label: str,
             exact: Decimal, fixed: bool) -> Step | None:
-    """Round a quote-level discount once and allocate it over the lines (fixed amounts over
-    one-time lines only), never taking a line below its floor; returns the step as given."""
-    eligible = sorted((p for p in lines if p.net > 0 and (not fixed or p.charge == "one_time")),
-                      key=lambda p: p.id)                              # ties by id, not input order
+    """Round a quote-level discount once and allocate it over the lines, in the (id) order
+    given (fixed amounts over one-time lines only), never taking a line below its floor;
+    returns the step as given."""
+    eligible = [p for p in lines if p.net > 0 and (not fixed or p.charge == "one_time")]
     if not eligible:
         return None
     amount = min(cur.round(exact), sum((p.net for p in eligible), ZERO))  # rounding point 2
     given = ZERO
     for p, share in zip(eligible, allocate(amount, [p.net for p in eligible], cur.quantum)):
         if p.floor is not None:
-            floor = p.floor.quantize(cur.quantum, rounding=ROUND_CEILING)
-            share = max(ZERO, min(share, p.net - floor))
+            share = max(ZERO, min(share, p.net - p.floor))
         if share:
             p.steps.append(Step(kind, rule, label, share))
             p.net -= share
@@ -351,17 +366,18 @@ def _spread(cur: Currency, lines: list[_Line], kind: str, rule: str | None, labe
     return Step(kind, rule, label, given) if given else None
 
 
-def _totals(lines: tuple[LinePrice, ...]) -> Totals:
+def _totals(lines: tuple[LinePrice, ...], cur: Currency) -> Totals:
+    zero = ZERO.quantize(cur.quantum)           # an empty sum still shows the minor units
     one_time = [ln for ln in lines if ln.charge == "one_time"]
     recurring: dict[str, Decimal] = {}
     for ln in lines:
         if ln.charge != "one_time":
-            recurring[ln.charge] = recurring.get(ln.charge, ZERO) + ln.net_total
-    list_cv = sum((ln.list_contract_value for ln in lines), ZERO)
-    cv = sum((ln.contract_value for ln in lines), ZERO)
+            recurring[ln.charge] = recurring.get(ln.charge, zero) + ln.net_total
+    list_cv = sum((ln.list_contract_value for ln in lines), zero)
+    cv = sum((ln.contract_value for ln in lines), zero)
     costs = [ln.cost_total for ln in lines]
-    cost = None if None in costs else sum(costs, ZERO)
+    cost = None if None in costs else sum(costs, zero)
     margin = None if cost is None else cv - cost
-    return Totals(sum((ln.list_total for ln in one_time), ZERO), sum((ln.net_total for ln in one_time), ZERO),
+    return Totals(sum((ln.list_total for ln in one_time), zero), sum((ln.net_total for ln in one_time), zero),
                   recurring, list_cv, cv, cost, percent_of(list_cv - cv, list_cv), margin,
                   None if margin is None else percent_of(margin, cv))

@@ -174,6 +174,9 @@ class _Builder(Reader):
         products = frozenset(self.codes(w, "products", wpath, SKU_RE)) if "products" in w else None
         code = w.get("promo_code")
         promo = promotions.get(code) if isinstance(code, str) else None
+        if promo is not None and promo.products is not None and target == "quote":
+            self.error(join(wpath, "promo_code"), f"promotion {code} is limited to products; "
+                                                  "use it in line rules, which can be limited to them")
         if promo is not None and promo.products is not None and target == "line":
             products = promo.products if products is None else products & promo.products
             if not products:

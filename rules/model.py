@@ -8,10 +8,12 @@ rules and 10,000 lines, testing every rule on every line would be most of the wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from typing import Mapping, Union
 
+from rules.results import Outcome
 from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Volume
 
 KIND = "rule_set"
@@ -36,6 +38,11 @@ class Rule:
     @property
     def order(self) -> tuple[int, str]:
         return (self.priority, self.id)
+
+    @cached_property
+    def applied(self) -> Outcome:
+        """The outcome of this rule when it applies (the same every time)."""
+        return Outcome(self.id, True, f"applied: {self.action.describe()}")
 
 
 @dataclass(frozen=True)

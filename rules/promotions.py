@@ -70,6 +70,11 @@ def redeem(session: Session, rule_set: RuleSet, code: str, customer: str | None,
     if promo is None:
         raise NotFound(f"rule set {rule_set.name} has no promotion {code!r}")
     _ensure_counter(session, code)
+    with session.begin_nested():      # a refused redemption leaves the counter as it was
+        return _redeem(session, promo, code, customer, reference)
+
+
+def _redeem(session: Session, promo, code: str, customer: str | None, reference: str) -> PromoRedemption:
     # The UPDATE takes the row lock: concurrent redemptions of this code queue here, and
     # everything below sees what the ones before committed.
     used = _add(session, code, 1)
