@@ -54,6 +54,7 @@ class Encoding:
     structure: list = field(default_factory=list)      # exactly-one clauses (always on)
     rule_clauses: dict = field(default_factory=dict)   # rule id -> [clauses]
     lazy: dict = field(default_factory=dict)           # rule id -> LazyTable (large allowed tables)
+    attr_index: dict = field(default_factory=dict)     # attr -> its position in the model
 
     def eager_clauses(self, rule_id: str) -> list[list[int]]:
         """The complete clauses of a rule, for solvers that cannot check tables themselves
@@ -79,7 +80,8 @@ class Encoding:
 
 def encode(model: ProductModel) -> Encoding:
     enc = Encoding(model)
-    for attribute in model.attributes:
+    for k, attribute in enumerate(model.attributes):
+        enc.attr_index[attribute.id] = k
         lits = []
         for value in attribute.domain:
             v = enc.new_var()
@@ -368,7 +370,8 @@ class RuleEncoder:
         if self.size(attrs) > ENUM_LIMIT and len(table.rows) >= LAZY_MIN_ROWS:
             lazy = LazyTable(self.rule.id, tuple(attrs), table.rows,
                              [[self.enc.lit[(a, v)] for v in self.domain(a)] for a in attrs],
-                             [self.domain(a) for a in attrs])
+                             [self.domain(a) for a in attrs],
+                             tuple(self.enc.attr_index[a] for a in attrs))
             self.enc.lazy[self.rule.id] = lazy
             self.out.extend(lazy.implied_clauses())
             return
@@ -451,6 +454,68 @@ def _nnf(node: ex.Node) -> ex.Node:
     return node
 
 
+_WILD, _OUT = 255, 254       # row_supports: byte codes of a `*` cell and of a value outside the domain
+
+
+def row_supports(rows, domains) -> tuple[list[list[int]], list[tuple[int, ...]]]:
+    """Per (position, domain index) the bitset (a Python int) of the rows that allow that value
+    there (a `*` cell allows every value), and the domain indices of the rows without `*`.
+    Rows holding a value outside a domain match nothing and are left out.
+
+    Each column becomes one byte per row (its domain index); a value's bitset is then that
+    string translated to '0'/'1' and read as a binary number, all of it in C.
+    """
+    unique = list(dict.fromkeys(rows))
+    index = [{v: i for i, v in enumerate(d)} for d in domains]
+    columns = []
+    if unique and all(len(d) < _OUT for d in domains):
+        for ix, cells in zip(index, zip(*unique)):
+            codes = dict(ix)
+            codes[ANY] = _WILD
+            col = bytes(map(codes.get, cells, itertools.repeat(_OUT)))
+            if _OUT in col:
+                columns = []
+                break
+            columns.append(col)
+    if not columns:             # huge domains or values outside a domain: row by row
+        return _row_supports_slow(unique, index)
+    support = []
+    for pos, col in enumerate(columns):
+        backwards = col[::-1]               # row 0 becomes the lowest bit
+        masks = []
+        wild = _WILD in col
+        for i in range(len(domains[pos])):
+            table = bytearray(b"0" * 256)
+            table[i] = ord("1")
+            if wild:
+                table[_WILD] = ord("1")
+            bits = backwards.translate(table)
+            masks.append(int(bits, 2) if bits else 0)
+        support.append(masks)
+    exact = [cells for cells in zip(*columns) if _WILD not in cells]
+    return support, exact
+
+
+def _row_supports_slow(unique, index):
+    support = [[0] * len(ix) for ix in index]
+    exact = []
+    r = 0
+    for row in unique:
+        if not all(v == ANY or v in ix for v, ix in zip(row, index)):
+            continue
+        bit = 1 << r
+        r += 1
+        for pos, (v, ix) in enumerate(zip(row, index)):
+            if v == ANY:
+                for j in range(len(ix)):
+                    support[pos][j] |= bit
+            else:
+                support[pos][ix[v]] |= bit
+        if ANY not in row:
+            exact.append(tuple(ix[v] for v, ix in zip(row, index)))
+    return support, exact
+
+
 class LazyTable:
     """A large allowed table kept out of the CNF.
 
@@ -461,31 +526,27 @@ class LazyTable:
     consequences of the table, so adding them is always sound, and a solution only counts
     once every table accepts it: answers stay exact.
 
-    Rows are indexed by per-(position, value) bitsets (Python ints), so "does any row match
-    these cells" is a few big-integer ANDs.
+    A solution is checked as the tuple of its chosen value variables on the table's
+    attributes: one set lookup when it matches a row without `*`. Otherwise rows are
+    indexed by per-(position, value) bitsets (Python ints), so "does any row match these
+    cells" is a few big-integer ANDs.
     """
 
-    def __init__(self, rule_id: str, attrs: tuple[str, ...], rows, lits: list[list[int]], domains):
+    def __init__(self, rule_id: str, attrs: tuple[str, ...], rows, lits: list[list[int]], domains,
+                 positions: tuple[int, ...]):
         self.rule_id = rule_id
         self.attrs = attrs
-        self.project = operator.itemgetter(*attrs)     # {attr: value} -> the table's cells
         self.rows = rows
         self.eager: list | None = None
         self.lits = lits                       # position -> value variables, in domain order
-        self.index = [{v: i for i, v in enumerate(d)} for d in domains]
-        unique = dict.fromkeys(rows)
-        self.exact = frozenset(row for row in unique if ANY not in row)
-        self.wildcards = len(self.exact) < len(unique)
-        support = [[0] * len(d) for d in domains]
-        for r, row in enumerate(unique):
-            bit = 1 << r
-            for pos, v in enumerate(row):
-                if v == ANY:
-                    for i in range(len(domains[pos])):
-                        support[pos][i] |= bit
-                else:
-                    support[pos][self.index[pos][v]] |= bit
-        self.support = support
+        self.first = [xs[0] for xs in lits]    # position -> its attribute's first variable
+        self.positions = positions             # position -> attribute index in the model
+        # chosen variables (one per attribute, in model order) -> the table's cells
+        self.key = (lambda chosen, k=positions[0]: (chosen[k],)) if len(positions) == 1 \
+            else operator.itemgetter(*positions)
+        self.support, exact = row_supports(rows, domains)
+        first = self.first
+        self.exact = frozenset(tuple(map(operator.add, first, cells)) for cells in exact)
 
     def implied_clauses(self) -> list[list[int]]:
         out = []
@@ -500,15 +561,16 @@ class LazyTable:
                         out.append([-self.lits[p][i], -self.lits[q][j]])
         return out
 
-    def nogood(self, values: tuple) -> list[int] | None:
-        """None if the values (one per position) match a row; else a clause forbidding a
-        minimal set of them that no row supports."""
-        if values in self.exact:
+    def check(self, chosen) -> list[int] | None:
+        """None if the solution (`chosen`: its true value variables in model order) matches a
+        row; else a clause forbidding a minimal set of its cells that no row supports."""
+        cells_vars = self.key(chosen)
+        if cells_vars in self.exact:
             return None
-        chosen = [ix[v] for ix, v in zip(self.index, values)]
+        chosen_idx = [x - f for x, f in zip(cells_vars, self.first)]
         support = self.support
         mask = -1
-        for pos, i in enumerate(chosen):
+        for pos, i in enumerate(chosen_idx):
             mask &= support[pos][i]
             if not mask:
                 cells = list(range(pos + 1))
@@ -519,9 +581,9 @@ class LazyTable:
             rest = [p for p in cells if p != pos]
             mask = -1
             for p in rest:
-                mask &= support[p][chosen[p]]
+                mask &= support[p][chosen_idx[p]]
                 if not mask:
                     break
             if not mask:
                 cells = rest
-        return [-self.lits[p][chosen[p]] for p in cells]
+        return [-self.lits[p][chosen_idx[p]] for p in cells]

@@ -3,25 +3,30 @@
 One `Configurator` is compiled per model version and cached. Propagation is exact: a value
 is offered iff some complete valid configuration extends the selections with it. It is
 computed with an incremental SAT solver under assumptions, with solution-guided pruning:
-every model found marks all its values possible, and the solver's phases are pointed at the
-values not yet covered so that each call covers as many as it can. Values proven impossible
-for a subset of the selections stay impossible, so results are cached per selection set and
-reused as candidate bounds for the next interaction.
+every model found marks all its values possible, the one-flip neighbours of known solutions
+(one attribute changed, the rules over it re-checked in Python) mark more without the
+solver, and the solver's phases are pointed at the values not yet covered so that each call
+covers as many as it can. Values proven impossible for a subset of the selections stay
+impossible, so results are cached per selection set and reused as candidate bounds for the
+next interaction.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from itertools import compress
+from time import perf_counter
 from typing import Iterable, Mapping
 
 from pysat.examples.rc2 import RC2
 from pysat.formula import WCNF
 from pysat.solvers import Solver
 
+from catalog import expr as ex
 from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
 from configurator import reference
-from configurator.encode import RuleEncoder, encode, flatten
+from configurator.encode import RuleEncoder, encode, flatten, row_supports
 from configurator.explain import quickxplain
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
@@ -30,6 +35,14 @@ SOLVER = "glucose4"       # fastest here on both the generated model and Automot
 CACHE_SIZE = 4096
 POOL_SIZE = 512          # verified solutions kept from one propagation for the next
 BATCH = 8                # open values assumed together in one propagation probe
+LINK_MAX = 16            # rules over at most this many attributes keep their values out of one batch
+FLIPS = True             # try one-flip neighbours of known solutions before SAT probes
+FLIP_POOL = 4            # known solutions whose one-flip neighbours are tried before any SAT call
+FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes still run every 8th time
+LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
+STATES_PER_ATTRIBUTE = 64  # unselected attribute states kept for reuse, per attribute
+
+_NEGATE = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 class InvalidConfiguration(ValueError):
@@ -56,12 +69,36 @@ class Configurator:
         self._nvalues = len(self.enc.value_of)
         self.nogoods = 0                           # clauses learnt from lazy tables so far
         self._pool: list[frozenset] = []           # verified solutions of the last propagation
+        self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
+        self._flip_rate: float | None = None       # values covered per second by neighbour checks ...
+        self._sat_rate = 0.0                       # ... and by SAT probes (moving averages)
+        self._flip_turn = 0
+        self._lazy = [(t.key, t.exact, t) for t in self.enc.lazy.values()]
+        # attribute -> (id, domain, first variable, last variable + 1): value variables are
+        # numbered attribute by attribute, so an attribute's slice of a mask is contiguous
+        self._layout = []
+        for a in model.attributes:
+            xs = self.enc.attr_lits[a.id]
+            self._layout.append((a.id, a.domain, xs[0], xs[0] + len(xs)))
+        self._states: list[dict] = [{} for _ in self._layout]   # attribute -> mask slice -> state
         self._attr_of = {x: attr for x, (attr, _) in self.enc.value_of.items()}
+        # attributes that share a (small) rule: their values are kept out of one probe batch,
+        # where they would clash more often than values of unrelated attributes
+        linked: dict[str, set] = {a.id: {a.id} for a in model.attributes}
+        for rule in model.rules:
+            scope = rule.table.attributes if rule.table is not None else tuple(ex.scope(rule.expr))
+            if len(scope) <= LINK_MAX:
+                for a in scope:
+                    linked[a].update(scope)
+        self._linked = linked
         self._explainer: Solver | None = None
         self._rule_predicates: list | None = None
         self._selector: dict[str, int] = {}
         self._cache: OrderedDict = OrderedDict()
+        self._flips = Flips(self.enc) if FLIPS else None
+        self._root_pool: list[frozenset] = []
         self.root = self._possible([], None)      # values possible with nothing selected
+        self._root_pool, self._root_witness = self._pool, self._witness   # kept: every session starts there
 
     # selections ----------------------------------------------------------------------------
     def parse_selections(self, raw: Mapping[str, object], field: str = "selections") -> dict[str, Value]:
@@ -82,17 +119,18 @@ class Configurator:
 
     # propagation ---------------------------------------------------------------------------
     def _solve(self, assumptions: list[int]) -> list[int] | None:
-        """A model of the rules under `assumptions`, or None. Solutions the lazy tables reject
-        teach the solver a nogood and are searched again, so only real solutions come out."""
-        solver = self._solver
+        """A solution under `assumptions` as its true value variables (one per attribute, in
+        model order), or None. Solutions the lazy tables reject teach the solver a nogood and
+        are searched again, so only real solutions come out."""
+        solver, n, lazy = self._solver, self._nvalues, self._lazy
         while solver.solve(assumptions=assumptions):
-            model = solver.get_model()
-            if not self.enc.lazy:
-                return model
-            value = dict(self.enc.value_of[x] for x in model[: self._nvalues] if x > 0)
-            learnt = [c for c in (t.nogood(t.project(value)) for t in self.enc.lazy.values()) if c]
+            chosen = [x for x in solver.get_model()[:n] if x > 0]
+            rejected = [t for key, rows, t in lazy if key(chosen) not in rows]
+            if not rejected:
+                return chosen
+            learnt = [c for c in (t.check(chosen) for t in rejected) if c]
             if not learnt:
-                return model
+                return chosen
             self.nogoods += len(learnt)
             solver.append_formula(learnt)
         return None
@@ -100,55 +138,118 @@ class Configurator:
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
         """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent.
 
-        Solutions are kept as frozensets of the solver's literals (negatives included: set
-        operations on them run in C, and only positive value variables are ever looked up).
+        Solutions are kept as frozensets of their true value variables (set operations on
+        them run in C). Every open value is first tried as a one-flip neighbour of a known
+        solution (checked rule by rule, no solver); only what is left is probed by SAT calls.
         """
-        solver, n = self._solver, self._nvalues
+        solver = self._solver
         wanted = set(lits)
         pool = [sol for sol in self._pool if wanted <= sol]   # still solutions: reuse them
+        pool += self._flip_witnesses(self._witness, wanted)
+        if len(pool) < FLIP_POOL and self._root_pool:     # a new session: the root's solutions
+            pool += [sol for sol in self._root_pool if wanted <= sol][:FLIP_POOL]
+            pool += self._flip_witnesses(self._root_witness, wanted)
         if not pool:
-            model = self._solve(lits)
-            if model is None:
+            chosen = self._solve(lits)
+            if chosen is None:
                 return None
-            pool = [frozenset(model[:n])]
+            pool = [frozenset(chosen)]
         possible = set().union(*pool)
         _, implied = solver.propagate(assumptions=lits)
         ruled_out = {-x for x in implied if x < 0}
-        universe = range(1, n + 1) if candidates is None else candidates
+        universe = range(1, self._nvalues + 1) if candidates is None else candidates
         open_ = {x for x in universe if x not in possible and x not in ruled_out}
-        covered = [-y for y in possible if y > 0]
-        attr_of = self._attr_of
+        witness: dict = {}
+        flips = self._flips
+        fixed = set() if flips is None else {flips.attr_of[x] for x in lits}
+        if open_ and flips is not None:
+            for sol in pool[-FLIP_POOL:]:
+                found = self._neighbours(sorted(sol), sol, open_, fixed)
+                for y, old in found:
+                    witness[y] = (sol, old)
+                possible.update(y for y, _ in found)
+                open_.difference_update(y for y, _ in found)
+                if not open_:
+                    break
+        covered = [-y for y in possible]
+        attr_of, linked = self._attr_of, self._linked
         while open_:
+            started = perf_counter()
             x = open_.pop()
             # Assume a few open values of other attributes with x: a solution then covers
             # them all. If that fails, the core names the companions to drop, x stays.
-            batch, seen = [x], {attr_of[x]}
+            batch, seen = [x], set(linked[attr_of[x]])
             for y in open_:
                 if len(batch) == BATCH:
                     break
                 if attr_of[y] not in seen:
-                    seen.add(attr_of[y])
+                    seen |= linked[attr_of[y]]
                     batch.append(y)
             while True:
-                # steer towards uncovered values and away from covered ones (one call only)
+                # steer towards uncovered values and away from covered ones (the solver's phase
+                # saving overwrites them on every call, so they are set again each time)
                 solver.set_phases(list(open_) + covered)
-                model = self._solve(lits + batch)
-                if model is not None or len(batch) == 1:
+                chosen = self._solve(lits + batch)
+                if chosen is not None or len(batch) == 1:
                     break
-                core = solver.get_core()
-                if core is not None and not set(core) & set(batch[1:]):
-                    break           # the selections alone exclude x: proven, no retry needed
-                core = set(core or batch)
+                core = set(solver.get_core() or batch)
+                culprits = [y for y in batch if y in core]
+                if len(culprits) <= 1:          # the selections alone exclude that value
+                    if not culprits:
+                        break                   # (cannot happen: the selections have a solution)
+                    reasons = [-z for z in lits if z in core]
+                    if len(reasons) <= LEARN_REASONS:   # a short consequence: later calls get it by UP
+                        solver.add_clause(reasons + [-culprits[0]])
+                    if culprits[0] == x:
+                        break                   # x proven impossible, no retry needed
+                    open_.discard(culprits[0])  # a companion proven impossible: drop it for good
                 batch = [x] + [y for y in batch[1:] if y not in core]
-            if model is not None:
-                solution = frozenset(model[:n])
+            if chosen is not None:
+                solution = frozenset(chosen)
                 pool.append(solution)
                 fresh = solution - possible
                 possible |= fresh
                 open_ -= fresh
-                covered += [-y for y in fresh if y > 0]
+                covered += [-y for y in fresh]
+                self._sat_rate += 0.05 * (len(fresh) / max(perf_counter() - started, 1e-6) - self._sat_rate)
+                if flips is not None and open_:
+                    found = self._neighbours(chosen, solution, open_, fixed)
+                    for y, old in found:
+                        witness[y] = (solution, old)
+                    fresh = [y for y, _ in found]
+                    possible.update(fresh)
+                    open_.difference_update(fresh)
+                    covered += [-y for y in fresh]
         self._pool = pool[-POOL_SIZE:]
-        return frozenset(y for y in possible if y > 0)
+        self._witness = witness
+        return frozenset(possible)
+
+    def _neighbours(self, chosen, solution, open_, fixed) -> list[tuple[int, int]]:
+        """The one-flip neighbours of a solution that cover open values, when checking them is
+        worth it: their yield (values per second) is tracked against that of SAT probes, and a
+        model where they find little (feature models whose open values need many changes) only
+        tries them now and then."""
+        self._flip_turn += 1
+        rate = self._flip_rate
+        if rate is not None and rate < self._sat_rate and self._flip_turn % FLIP_RETRY:
+            return []
+        started = perf_counter()
+        found = self._flips.neighbours(chosen, open_, fixed, solution)
+        sample = len(found) / max(perf_counter() - started, 1e-6)
+        self._flip_rate = sample if rate is None else rate + 0.2 * (sample - rate)
+        return found
+
+    @staticmethod
+    def _flip_witnesses(witness: dict, wanted: set) -> list[frozenset]:
+        """Solutions among a propagation's one-flip witnesses that contain `wanted`."""
+        out = []
+        for y in wanted:
+            found = witness.get(y)
+            if found is not None:
+                sol, old = found
+                if old not in wanted and wanted - {y} <= sol:
+                    out.append((sol - {old}) | {y})
+        return out
 
     def possible(self, lits: list[int]) -> bytes | None:
         """A mask (mask[x] == 1 iff value variable x is possible), or None if inconsistent.
@@ -200,18 +301,30 @@ class Configurator:
             conflicts = (self.conflict(selections),)
             applied = self._consistent_prefix(selections)
             possible = self.possible(self._lits({a: selections[a] for a in applied}))
+        if possible is None:                    # not even the empty selection: no solution at all
+            possible = bytes(self._nvalues + 1)
+        impossible = possible.translate(_NEGATE)
         states = []
         applied_sel = {a: selections[a] for a in applied}
-        for attribute in self.model.attributes:
-            lits_here = self.enc.attr_lits[attribute.id]
-            domain = tuple(v for v, x in zip(attribute.domain, lits_here) if possible is not None and possible[x])
-            excluded = tuple(v for v in attribute.domain if v not in domain)
+        for (attr, domain, lo, hi), seen in zip(self._layout, self._states):
+            here = possible[lo:hi]
+            if not explain and attr not in selections:
+                state = seen.get(here)          # states are immutable: reuse the last one like it
+                if state is None:
+                    state = AttributeState(attr, None, tuple(compress(domain, here)),
+                                           tuple(compress(domain, impossible[lo:hi])))
+                    if len(seen) < STATES_PER_ATTRIBUTE:
+                        seen[here] = state
+                states.append(state)
+                continue
+            excluded = tuple(compress(domain, impossible[lo:hi]))
             reasons = {}
             if explain:
                 for v in excluded:      # excluded only by its own selection if nothing else
-                    reasons[v] = (self._reason(applied_sel, attribute.id, v)
-                                  or Conflict({attribute.id: applied_sel[attribute.id]}, ()))
-            states.append(AttributeState(attribute.id, selections.get(attribute.id), domain, excluded, reasons))
+                    reasons[v] = (self._reason(applied_sel, attr, v)
+                                  or Conflict({attr: applied_sel[attr]}, ()))
+            states.append(AttributeState(attr, selections.get(attr), tuple(compress(domain, here)),
+                                         excluded, reasons))
         return ConfigureResult(self.model.product, self.model.version, selections,
                                valid=not conflicts, attributes=tuple(states), conflicts=conflicts,
                                applied=tuple(applied))
@@ -309,7 +422,7 @@ class Configurator:
     def _greedy(self, lits: list[int], selections: Mapping[str, Value]) -> list[int]:
         preferred = {a.id: self._preference(a) for a in self.model.attributes}
         self._solver.set_phases([xs[0] for xs in preferred.values()])
-        current = set(self._solve(lits)[: self._nvalues])
+        current = set(self._solve(lits))
         lits = list(lits)
         for attribute in self.model.attributes:
             if attribute.id in selections:
@@ -320,7 +433,7 @@ class Configurator:
                     break
                 model = self._solve(lits + [x])
                 if model is not None:
-                    current = set(model[: self._nvalues])
+                    current = set(model)
                     lits.append(x)
                     break
         return lits
@@ -402,3 +515,142 @@ def get_configurator(model: ProductModel) -> Configurator:
         while len(_CACHE) > MAX_MODELS:
             _CACHE.popitem(last=False)
     return compiled
+
+
+class Flips:
+    """One-flip witnesses: which values an attribute can switch to in a known solution while
+    every rule still holds, judged without the SAT solver.
+
+    A solution with one attribute changed only needs the rules over that attribute checked
+    again, and the exactly-one structure holds by construction. Tables are checked with
+    per-(position, value) row bitsets: for each table the rows matching the solution on every
+    position but one are one AND chain, so whether a value fits at that position is one more
+    AND (some allowed row matches; no forbidden row does). Rules whose clauses mention value
+    variables only are checked on those clauses: a clause can only break if it loses its true
+    literals, so only the clauses with the old value or against the new one are counted.
+    Other rules are evaluated with their compiled expression (as in `configurator.reference`).
+    A neighbour that passes is a valid configuration, so its values are possible: the answer
+    stays exact.
+    """
+
+    def __init__(self, enc):
+        model = enc.model
+        attrs = [a.id for a in model.attributes]
+        index = enc.attr_index
+        self.first = [enc.attr_lits[a][0] for a in attrs]
+        n = len(enc.value_of)
+        self.attr_of = [0] * (n + 1)
+        self.value_of = [None] * (n + 1)
+        for x, (a, v) in enc.value_of.items():
+            self.attr_of[x] = index[a]
+            self.value_of[x] = v
+        self.tables: list = []                              # (attribute indices, supports, allowed)
+        self.table_occ: list[list] = [[] for _ in attrs]    # attribute -> [(table, position)]
+        self.clauses: list = []                             # (positive, negated) value variables
+        self.occ_pos: dict[int, list[int]] = {}             # x -> clauses with literal x
+        self.occ_neg: dict[int, list[int]] = {}             # x -> clauses with literal -x
+        self.expr_occ: list[list] = [[] for _ in attrs]     # attribute -> [(attr, scope, expression)]
+
+        def prop(attr, value, name):
+            return model.attribute(attr).property(value, name)
+
+        for rule in model.rules:
+            if rule.table is not None:
+                rule_attrs = rule.table.attributes
+                lazy = enc.lazy.get(rule.id)
+                support = lazy.support if lazy is not None else row_supports(
+                    rule.table.rows, [model.attribute(a).domain for a in rule_attrs])[0]
+                positions = tuple(index[a] for a in rule_attrs)
+                t = len(self.tables)
+                self.tables.append((positions, support, rule.table.allowed))
+                for p, k in enumerate(positions):
+                    self.table_occ[k].append((t, p))
+                continue
+            clauses = enc.rule_clauses[rule.id]
+            if all(abs(lit) <= n for c in clauses for lit in c):
+                for c in clauses:
+                    i = len(self.clauses)
+                    self.clauses.append((frozenset(x for x in c if x > 0), frozenset(-x for x in c if x < 0)))
+                    for lit in set(c):
+                        (self.occ_pos if lit > 0 else self.occ_neg).setdefault(abs(lit), []).append(i)
+                continue
+            rule_attrs = sorted(ex.scope(rule.expr))
+            fn = ex.compile_fn(rule.expr, prop)
+            scope = tuple((a, index[a]) for a in rule_attrs)
+            for a in rule_attrs:
+                self.expr_occ[index[a]].append((a, scope, fn))
+
+    def _except(self, t: int, chosen) -> list[int]:
+        """Per position of table t: the rows matching `chosen` on every other position."""
+        positions, support, _ = self.tables[t]
+        first = self.first
+        cells = [sup[chosen[k] - first[k]] for sup, k in zip(support, positions)]
+        m = len(cells)
+        prefix = [-1] * (m + 1)
+        for j in range(m):
+            prefix[j + 1] = prefix[j] & cells[j]
+        out = [0] * m
+        acc = -1
+        for j in range(m - 1, -1, -1):
+            out[j] = prefix[j] & acc
+            acc &= cells[j]
+        return out
+
+    def neighbours(self, chosen, open_, fixed, solution: frozenset | None = None) -> list[tuple[int, int]]:
+        """(y, x) for each open value y of an attribute not in `fixed` such that the solution
+        `chosen` (true value variables in model order) with y in place of x is valid."""
+        attr_of, first, tables = self.attr_of, self.first, self.tables
+        by_attr: dict[int, list[int]] = {}
+        for y in open_:
+            k = attr_of[y]
+            if k not in fixed:
+                by_attr.setdefault(k, []).append(y)
+        masks: dict[int, list[int]] = {}
+        counts: dict[int, int] = {}             # clause -> its true literals in the solution
+        occ_pos, occ_neg, clauses = self.occ_pos, self.occ_neg, self.clauses
+        out = []
+        for k, ys in by_attr.items():
+            f = first[k]
+            for t, p in self.table_occ[k]:
+                m = masks.get(t)
+                if m is None:
+                    m = masks[t] = self._except(t, chosen)
+                mp = m[p]
+                sup = tables[t][1][p]
+                if tables[t][2]:
+                    ys = [y for y in ys if sup[y - f] & mp]
+                else:
+                    ys = [y for y in ys if not sup[y - f] & mp]
+                if not ys:
+                    break
+            old = chosen[k]
+            if ys and (old in occ_pos or any(y in occ_neg for y in ys)):
+                if solution is None:
+                    solution = frozenset(chosen)
+                keep = []
+                for y in ys:
+                    for c in occ_pos.get(old, []) + occ_neg.get(y, []):
+                        pos, neg = clauses[c]
+                        true = counts.get(c)
+                        if true is None:
+                            true = counts[c] = len(pos & solution) + len(neg) - len(neg & solution)
+                        if true - (old in pos) + (old in neg) + (y in pos) - (y in neg) <= 0:
+                            break
+                    else:
+                        keep.append(y)
+                ys = keep
+            if ys and self.expr_occ[k]:
+                value_of = self.value_of
+                for attr, scope, fn in self.expr_occ[k]:
+                    env = {a: value_of[chosen[j]] for a, j in scope}
+                    keep = []
+                    for y in ys:
+                        env[attr] = value_of[y]
+                        if fn(env):
+                            keep.append(y)
+                    ys = keep
+                    if not ys:
+                        break
+            if ys:
+                out += [(y, old) for y in ys]
+        return out
