@@ -89,13 +89,34 @@ def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal)
 
 def allocate(total: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:
     """Split `total` (a multiple of `quantum`) in proportion to `weights` (not all zero, none
-    negative); the parts are multiples of `quantum` and sum to `total` exactly."""
-    weight_sum = sum(weights, ZERO)
-    if weight_sum <= 0 or any(w < 0 for w in weights):
+    negative); the parts are multiples of `quantum` and sum to `total` exactly.
+
+    Largest remainder in integers: every weight is scaled to an integer and each part is
+    `total * w // sum` quanta, the quanta left over going to the largest remainders (ties to
+    the earlier part). No division is rounded, so the split is exact at any size.
+    """
+    if any(w < 0 for w in weights) or not any(weights):
         raise ValueError("allocation weights must be non-negative and not all zero")
     if total < 0:
         return [-part for part in allocate(-total, weights, quantum)]
-    return round_to_total([total * w / weight_sum for w in weights], total, quantum)
+    units = total / quantum
+    if units != units.to_integral_value():
+        raise ValueError(f"{total} is not a multiple of {quantum}")
+    units = int(units)
+    shift = -min(w.as_tuple().exponent for w in weights)
+    scaled = [int(w.scaleb(shift)) for w in weights]
+    weight_sum = sum(scaled)
+    parts, remainders = [], []
+    for w in scaled:
+        part, rest = divmod(units * w, weight_sum)
+        parts.append(part)
+        remainders.append(rest)
+    missing = units - sum(parts)
+    if missing:
+        order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
+        for i in order[:missing]:
+            parts[i] += 1
+    return [quantum * part for part in parts]
 
 
 def percent_of(part: Decimal, whole: Decimal) -> Decimal:

@@ -25,6 +25,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Callable, Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
+from core import gcpause
 from core.money import HUNDRED, ZERO, Currency, allocate, percent_of, round_to_total
 from rules import approvals as ap
 from rules.actions import AmountOff, Floor, FreeItem, LineBasis
@@ -36,6 +37,12 @@ from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteI
 
 def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
                 lines: Sequence[LineInput]) -> QuotePrice:
+    with gcpause.paused():          # ~1M short-lived objects and no cycles: see core/gcpause
+        return _price_quote(rule_set, book, quote, lines)
+
+
+def _price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
+                 lines: Sequence[LineInput]) -> QuotePrice:
     cur = book.currency
     if quote.currency != cur.code:
         raise PricingError("currency", f"price book {book.name} is in {cur.code}, not {quote.currency}")
