@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         return {"status": "ok"}
 
     register_blueprints(app)
+    from sales.documents import money
+    app.jinja_env.filters["money"] = money      # the share page formats amounts like the PDF
     # Last, on purpose: extensions such as flask-smorest's Api install their own
     # HTTPException handler; registering ours afterwards keeps one error format.
     register_error_handlers(app)

@@ -31,6 +31,8 @@ from core.db import create_engine, session_scope, upgrade_database
 from core.errors import DomainError
 from core.settings import Settings
 from rules.store import load_demo_rule_sets
+from sales.accounts import load_demo_accounts
+from sales.terms import load_demo_templates
 
 
 class CpqGroup(click.Group):
@@ -165,13 +167,17 @@ def models_load(file):
 @models.command("load-demo")
 def models_load_demo():
     """Load the demo catalog ($CPQ_DEMO_DIR, default catalog/demo): product models, price
-    books and rule sets."""
+    books, rule sets, terms templates and customer accounts."""
     demo_dir = Settings.from_env().demo_dir
     with database() as session:
         for row in catalog.load_demo_catalog(session, demo_dir):
             click.echo(f"{row.product} version {row.version}: loaded")
         for row in catalog.load_demo_price_books(session, demo_dir) + load_demo_rule_sets(session, demo_dir):
             click.echo(f"{row.kind.replace('_', ' ')} {row.name} version {row.version}: loaded")
+        for template in load_demo_templates(session, demo_dir):
+            click.echo(f"terms template {template.code}: loaded")
+        result = load_demo_accounts(session, demo_dir)
+        click.echo(f"accounts: {len(result.created)} created, {len(result.updated)} updated")
 
 
 def _report_load(session: Session, model: ProductModel) -> None:
@@ -272,7 +278,7 @@ def bom(model, selections, version, output):
         click.echo(out.bom_text(result))
 
 
-from api import cli_pricing  # noqa: E402,F401  (registers the pricing commands on `cli`)
+from api import cli_pricing, cli_sales  # noqa: E402,F401  (register their commands on `cli`)
 
 
 def main() -> None:

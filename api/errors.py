@@ -17,7 +17,8 @@ from catalog.pricebook import PricingError
 from configurator.encode import EncodingError
 from configurator.engine import IncompleteConfiguration, InvalidConfiguration
 from configurator.results import SelectionError
-from core.errors import ImmutableRecord, NotFound, VersionConflict
+from core.errors import (Forbidden, ImmutableRecord, InvalidInput, InvalidTransition, NotFound,
+                         VersionConflict)
 from core.validation import DocumentValidationError
 
 blp = Blueprint("errors", __name__)
@@ -88,9 +89,20 @@ def _selection_error(exc: SelectionError):
                           {exc.field: [exc.reason]})
 
 
-@blp.app_errorhandler(PricingError)
-def _pricing_error(exc: PricingError):
-    return error_response(422, "pricing_error", str(exc), {exc.field: [exc.reason]})
+@blp.app_errorhandler(InvalidInput)
+def _invalid_input(exc: InvalidInput):
+    code = "pricing_error" if isinstance(exc, PricingError) else "invalid_input"
+    return error_response(422, code, str(exc), {exc.field: [exc.reason]})
+
+
+@blp.app_errorhandler(InvalidTransition)
+def _invalid_transition(exc: InvalidTransition):
+    return error_response(409, "invalid_state", exc.message, state=exc.state)
+
+
+@blp.app_errorhandler(Forbidden)
+def _forbidden(exc: Forbidden):
+    return error_response(403, "forbidden", exc.message)
 
 
 @blp.app_errorhandler(InvalidConfiguration)

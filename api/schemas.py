@@ -13,14 +13,10 @@ from datetime import timezone
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
 from catalog.model import ProductModel
+from core.serialize import decimal_string  # noqa: F401  (re-exported for the API modules)
 from configurator.results import ConfigureResult
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
-
-
-def decimal_string():
-    """Exact decimals as JSON strings (and documented as strings, not numbers)."""
-    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"})
 
 
 class Scalar(fields.Raw):

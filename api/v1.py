@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import configurator, errors, pricing
+from api import accounts, configurator, errors, pricing, quotes, share
 
 
 def register_api(app: Flask) -> Api:
@@ -15,5 +15,9 @@ def register_api(app: Flask) -> Api:
     api = Api(app)
     api.register_blueprint(configurator.blp)
     api.register_blueprint(pricing.blp)
+    api.register_blueprint(accounts.blp)
+    api.register_blueprint(quotes.blp)
+    api.register_blueprint(share.blp)
+    app.register_blueprint(share.page_blp)     # the customer's web page (HTML, not /api)
     app.register_blueprint(errors.blp)  # error handlers for every API blueprint
     return api

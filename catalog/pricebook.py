@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from catalog.loader import CODE_RE, ID_RE, PRODUCT_RE
 from catalog.model import Value
-from core.errors import DomainError
+from core.errors import InvalidInput
 from core.money import ZERO, Currency, CurrencyError, currency
 from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader, digest, join,
                              parse_yaml)
@@ -31,13 +31,8 @@ PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 CHARGES = ("one_time", *PERIOD_MONTHS)
 
 
-class PricingError(DomainError, ValueError):
+class PricingError(InvalidInput):
     """Something cannot be priced (no price for a product...); `field` names the input."""
-
-    def __init__(self, field_name: str, reason: str):
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from decimal import Decimal
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -99,6 +100,29 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     # and passwords in URLs may contain it.
     config.attributes["database_url"] = url
     command.upgrade(config, revision)
+
+
+class Amount(sa.types.TypeDecorator):
+    """An exact Decimal column: NUMERIC(24, 6) on PostgreSQL, text on SQLite (whose NUMERIC
+    goes through binary floats). Amounts are stored as the domain rounded them; the currency
+    lives in a column beside each one."""
+
+    impl = sa.Numeric(24, 6)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(24, 6, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
 
 
 def utcnow() -> datetime:

@@ -29,3 +29,31 @@ class VersionConflict(DomainError):
 
 class ImmutableRecord(DomainError):
     """An attempt to change a row that is written once and never updated."""
+
+
+class InvalidInput(DomainError, ValueError):
+    """A caller's value is wrong; `field` names it (dotted path) and `reason` says why."""
+
+    def __init__(self, field_name: str, reason: str):
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+
+class InvalidTransition(DomainError):
+    """An action that the document's current state does not allow (e.g. sending a draft)."""
+
+    def __init__(self, document: str, state: str, action: str, reason: str = ""):
+        message = f"{document} is {state.replace('_', ' ')}: cannot {action}"
+        super().__init__(message + (f" ({reason})" if reason else ""))
+        self.message = str(self)
+        self.state = state
+        self.action = action
+
+
+class Forbidden(DomainError):
+    """The acting user may not do this (e.g. approve their own quote)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

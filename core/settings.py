@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The checkout root. The project is installed editable (``make``), so this is the work tree.
@@ -18,6 +18,12 @@ DEFAULT_DEMO_DIR = PROJECT_ROOT / "catalog" / "demo"
 DEV_SECRET_KEY = "cpq-dev-insecure-secret-key"
 
 
+# The seller on quote documents; CPQ_COMPANY_NAME, CPQ_COMPANY_ADDRESS (lines separated by
+# "|"), CPQ_COMPANY_EMAIL, CPQ_COMPANY_WEBSITE and CPQ_COMPANY_COLOUR override it.
+DEFAULT_COMPANY = {"name": "Northwind Systems Inc.", "address": ["100 Main Street", "Springfield, IL 62701", "USA"],
+                   "email": "sales@northwind.example", "website": "northwind.example", "colour": "#1f4e79"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about a running process.
@@ -29,6 +35,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = DEV_SECRET_KEY
     demo_dir: Path = DEFAULT_DEMO_DIR
+    company: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_COMPANY))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,4 +48,15 @@ class Settings:
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
             demo_dir=Path(env.get("CPQ_DEMO_DIR") or DEFAULT_DEMO_DIR).resolve(),
+            company=_company(env),
         )
+
+
+def _company(env: Mapping[str, str]) -> dict:
+    company = dict(DEFAULT_COMPANY)
+    for key in ("name", "email", "website", "colour"):
+        if env.get(f"CPQ_COMPANY_{key.upper()}"):
+            company[key] = env[f"CPQ_COMPANY_{key.upper()}"]
+    if env.get("CPQ_COMPANY_ADDRESS"):
+        company["address"] = [line.strip() for line in env["CPQ_COMPANY_ADDRESS"].split("|")]
+    return company

@@ -17,7 +17,8 @@ from core.settings import Settings
 
 # Modules that define tables. Missing ones are skipped, so this file works before the
 # tables are written; an ImportError *inside* an existing module is still raised.
-TABLE_MODULES = ("core.versioned", "catalog.store", "configurator.store", "rules.promotions")
+TABLE_MODULES = ("core.versioned", "core.users", "core.sequences", "catalog.store", "configurator.store",
+                 "rules.promotions", "sales.accounts", "sales.models")
 
 for _name in TABLE_MODULES:
     try:

@@ -1,0 +1,79 @@
+"""/api/v1/accounts: customer accounts and contacts; import from a CSV, YAML or JSON file."""
+
+from __future__ import annotations
+
+import json
+
+from flask import request
+
+from api import sales_schemas as ss
+from api.auth import current_user, require_role
+from api.blueprint import Blueprint, db_session
+from api.errors import ApiError
+from sales import accounts
+
+blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Customer accounts and contacts")
+
+
+def _out(session, account) -> dict:
+    return accounts.account_dict(session, account) | {"created_at": account.created_at,
+                                                      "updated_at": account.updated_at}
+
+
+@blp.get("/accounts")
+@blp.arguments(ss.AccountQuery, location="query")
+@blp.response(200, ss.AccountOutSchema(many=True))
+def list_accounts(query):
+    with db_session() as session:
+        current_user(session)
+        return [_out(session, a) for a in accounts.list_accounts(session, **query)]
+
+
+@blp.post("/accounts")
+@blp.arguments(ss.AccountInSchema)
+@blp.response(201, ss.AccountOutSchema)
+def create_account(data):
+    with db_session() as session:
+        require_role(current_user(session), "rep", "finance")
+        return _out(session, accounts.create_account(session, data))
+
+
+@blp.get("/accounts/<code>")
+@blp.response(200, ss.AccountOutSchema)
+def get_account(code):
+    with db_session() as session:
+        current_user(session)
+        return _out(session, accounts.get_account(session, code))
+
+
+@blp.patch("/accounts/<code>")
+@blp.arguments(ss.AccountInSchema)
+@blp.response(200, ss.AccountOutSchema)
+def update_account(changes, code):
+    with db_session() as session:
+        require_role(current_user(session), "rep", "finance")
+        return _out(session, accounts.update_account(session, code, changes))
+
+
+@blp.post("/accounts/import")
+@blp.response(200, ss.ImportResultSchema)
+@blp.doc(requestBody={"required": True, "content": {
+    "text/csv": {"schema": {"type": "string"}}, "application/yaml": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}})
+def import_accounts():
+    """Create or update accounts by code from a file's rows; nothing changes unless every row
+    is valid (422 naming each bad row and field)."""
+    kind = {"text/csv": "import.csv", "application/json": "import.json"}.get(request.mimetype, "import.yaml")
+    try:
+        text = request.get_data(as_text=True)
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed_body", "the file is not UTF-8 text", {"body": ["not UTF-8"]})
+    if not text.strip():
+        raise ApiError(422, "validation_error", "body: the file is empty", {"body": ["the file is empty"]})
+    with db_session() as session:
+        require_role(current_user(session), "rep", "finance")
+        try:
+            rows = accounts.parse_accounts_file(text, kind)
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, "malformed_body", f"the file cannot be read: {exc}", {"body": [str(exc)]})
+        return accounts.import_accounts(session, rows, kind)

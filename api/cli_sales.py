@@ -1,0 +1,119 @@
+"""`cpq users|accounts|terms|quotes ...`: people, customers, terms templates and quote jobs.
+
+Registered on the `cpq` group by api/cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+
+from api.cli import cli, database, emit_json, json_option
+from core.users import ROLES, User, create_user, new_token
+from sales import accounts, terms, workflow
+
+
+@cli.group()
+def users():
+    """People who own, approve and manage quotes, and their API tokens."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--level", "levels", multiple=True, metavar="LEVEL",
+              help="An approval level the user holds (repeatable), e.g. sales_manager.")
+def users_add(email, name, role, levels):
+    """Create a user and print their API token (shown once; only its hash is kept)."""
+    with database() as session:
+        user, token = create_user(session, email, name, role, tuple(levels))
+        click.echo(f"{user.email} ({user.role}) id {user.id}")
+        click.echo(f"token: {token}")
+
+
+@users.command("token")
+@click.argument("email")
+def users_token(email):
+    """Replace a user's API token with a new one and print it (the old one stops working)."""
+    with database() as session:
+        token = new_token(session, email)
+        click.echo(f"token: {token}")
+
+
+@users.command("list")
+@json_option
+def users_list(as_json):
+    from sqlmodel import select
+    with database() as session:
+        rows = list(session.exec(select(User).order_by(User.email)))
+        data = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role,
+                 "approval_levels": list(u.approval_levels), "active": u.active} for u in rows]
+    if as_json:
+        emit_json(data)
+    for u in data if not as_json else ():
+        levels = f" [{', '.join(u['approval_levels'])}]" if u["approval_levels"] else ""
+        click.echo(f"{u['email']:<32} {u['role']:<9} {u['name']}{levels}")
+
+
+@cli.group("accounts")
+def accounts_group():
+    """Customer accounts."""
+
+
+@accounts_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def accounts_import(file):
+    """Create or update accounts (by code) from a CSV, YAML or JSON file; all or nothing."""
+    rows = accounts.parse_accounts_file(file.read_text(encoding="utf-8"), str(file))
+    with database() as session:
+        with click.progressbar(length=len(rows), label="importing", file=click.get_text_stream("stderr")) as bar:
+            result = accounts.import_accounts(session, rows, str(file))
+            bar.update(len(rows))
+    click.echo(f"{len(result.created)} created, {len(result.updated)} updated")
+
+
+@accounts_group.command("list")
+@click.option("--search")
+@json_option
+def accounts_list(search, as_json):
+    with database() as session:
+        data = [accounts.account_dict(session, a) for a in accounts.list_accounts(session, search, limit=500)]
+    if as_json:
+        emit_json(json.loads(json.dumps(data, default=str)))
+        return
+    for a in data:
+        click.echo(f"{a['code']:<12} {a['currency']} {a['name']}")
+
+
+@cli.group("terms")
+def terms_group():
+    """Terms-and-conditions templates for quotes."""
+
+
+@terms_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def terms_load(file):
+    with database() as session:
+        for t in terms.load_templates_file(session, file):
+            click.echo(f"{t.code}: {t.title}")
+
+
+@cli.group("quotes")
+def quotes_group():
+    """Quote jobs."""
+
+
+@quotes_group.command("expire")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+def quotes_expire(today):
+    """Mark approved and sent quotes past their validity as expired (safe to run any time)."""
+    day = today.date() if today else date.today()
+    with database() as session:
+        expired = workflow.expire_due(session, day)
+        for q in expired:
+            click.echo(f"{q.number} revision {q.revision}: expired (valid until {q.expires_on})")
+    click.echo(f"{len(expired)} quote(s) expired")

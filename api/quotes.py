@@ -1,0 +1,259 @@
+"""/api/v1/quotes: build, price, revise, clone, submit, approve, send; documents and history.
+
+Each view is thin: who is calling, then one domain action in one transaction (sales/).
+A quote is addressed by its number (the latest revision) or number and revision.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, current_app, url_for
+
+from api import sales_schemas as ss
+from api.auth import current_user, require_role
+from api.blueprint import Blueprint, db_session
+from sales import acceptance, audit, documents, quotes, workflow
+from sales.accounts import Account
+from sales.models import Quote, QuoteDocument
+from sales.quote_data import document_data
+
+blp = Blueprint("quotes", __name__, url_prefix="/api/v1",
+                description="Quotes: lines, pricing, revisions, approvals, documents")
+
+REP_ROLES = ("rep",)
+
+
+def today() -> date:
+    return date.today()
+
+
+def company() -> dict:
+    return current_app.extensions["cpq_settings"].company
+
+
+def quote_view(session, quote: Quote) -> dict:
+    """The quote with what the API shows beside its columns."""
+    view = quote.model_dump()
+    view["account_code"] = session.get(Account, quote.account_id).code
+    view["lines"] = quotes.lines_of(session, quote)
+    view["approvals_required"] = quotes.required_approvals(quote)
+    view["approval_steps"] = workflow.steps_of(session, quote)
+    document = session.get(QuoteDocument, quote.id)
+    view["document_sha256"] = document.sha256 if document else None
+    return view
+
+
+def _summary(session, quote: Quote) -> dict:
+    return quote.model_dump() | {"account_code": session.get(Account, quote.account_id).code}
+
+
+@blp.get("/quotes")
+@blp.arguments(ss.QuoteQuery, location="query")
+@blp.response(200, ss.QuoteSummarySchema(many=True))
+def list_quotes(query):
+    with db_session() as session:
+        current_user(session)
+        return [_summary(session, q) for q in quotes.list_quotes(session, **query)]
+
+
+@blp.post("/quotes")
+@blp.arguments(ss.QuoteCreateSchema)
+@blp.response(201, ss.QuoteOutSchema)
+def create_quote(data):
+    """A new draft quote for an account, priced at once."""
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        account = data.pop("account")
+        lines = data.pop("lines")
+        return quote_view(session, quotes.create_quote(session, user, account, data, lines, today()))
+
+
+@blp.get("/quotes/<number>")
+@blp.response(200, ss.QuoteOutSchema)
+def get_quote(number):
+    with db_session() as session:
+        current_user(session)
+        return quote_view(session, quotes.get_quote(session, number))
+
+
+@blp.get("/quotes/<number>/revisions")
+@blp.response(200, ss.QuoteSummarySchema(many=True))
+def list_revisions(number):
+    with db_session() as session:
+        current_user(session)
+        return [_summary(session, q) for q in quotes.revisions(session, number)]
+
+
+@blp.get("/quotes/<number>/revisions/<int:revision>")
+@blp.response(200, ss.QuoteOutSchema)
+def get_revision(number, revision):
+    with db_session() as session:
+        current_user(session)
+        return quote_view(session, quotes.get_quote(session, number, revision))
+
+
+@blp.patch("/quotes/<number>")
+@blp.arguments(ss.QuoteUpdateSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def update_quote(data, number):
+    """Change header fields and/or replace the lines. A draft changes in place; an approved,
+    sent or accepted quote gets a new revision (returned), which needs approval again."""
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        lines = data.pop("lines", None)
+        reason, lock = data.pop("reason"), data.pop("expected_lock")
+        quote = quotes.edit(session, user, number, today(), header=data, lines=lines,
+                            expected_lock=lock, reason=reason)
+        return quote_view(session, quote)
+
+
+@blp.post("/quotes/<number>/lines")
+@blp.arguments(ss.LineInSchema)
+@blp.response(201, ss.QuoteOutSchema)
+def add_line(line, number):
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        quote = quotes.edit(session, user, number, today(), change_lines=quotes.line_changer(add=[line]))
+        return quote_view(session, quote)
+
+
+@blp.patch("/quotes/<number>/lines/<key>")
+@blp.arguments(ss.LineChangeSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def update_line(changes, number, key):
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        lock = changes.pop("expected_lock")
+        quote = quotes.edit(session, user, number, today(), expected_lock=lock,
+                            change_lines=quotes.line_changer(update={key: changes}))
+        return quote_view(session, quote)
+
+
+@blp.delete("/quotes/<number>/lines/<key>")
+@blp.response(200, ss.QuoteOutSchema)
+def remove_line(number, key):
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        quote = quotes.edit(session, user, number, today(), change_lines=quotes.line_changer(remove=[key]))
+        return quote_view(session, quote)
+
+
+@blp.post("/quotes/<number>/reprice")
+@blp.response(200, ss.QuoteOutSchema)
+def reprice(number):
+    """Price the draft again with today's active price book and rule set."""
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        return quote_view(session, quotes.edit(session, user, number, today(), reason="repriced"))
+
+
+@blp.post("/quotes/<number>/clone")
+@blp.response(201, ss.QuoteOutSchema)
+def clone(number):
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        return quote_view(session, quotes.clone(session, user, number, None, today()))
+
+
+@blp.post("/quotes/<number>/submit")
+@blp.arguments(ss.CommentSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def submit(data, number):
+    """Submit for approval: creates the approval steps the price needs (none: approved)."""
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        return quote_view(session, workflow.submit(session, user, number, today(), data["comment"]))
+
+
+@blp.post("/quotes/<number>/recall")
+@blp.arguments(ss.CommentSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def recall(data, number):
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        return quote_view(session, workflow.recall(session, user, number, data["comment"]))
+
+
+@blp.post("/quotes/<number>/approve")
+@blp.arguments(ss.DecisionInSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def approve(data, number):
+    with db_session() as session:
+        user = current_user(session)
+        return quote_view(session, workflow.decide(session, user, number, data["level"], True, data["comment"]))
+
+
+@blp.post("/quotes/<number>/reject")
+@blp.arguments(ss.DecisionInSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def reject(data, number):
+    with db_session() as session:
+        user = current_user(session)
+        return quote_view(session, workflow.decide(session, user, number, data["level"], False, data["comment"]))
+
+
+@blp.post("/quotes/<number>/send")
+@blp.arguments(ss.SendSchema)
+@blp.response(200, ss.SentSchema)
+def send(data, number):
+    """Freeze the PDF (SHA-256 stored) and open a share link; the link's token is shown once."""
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        quote, token = workflow.send(session, user, number, today(), company(), data["link_days"])
+        return {"quote": quote_view(session, quote), "share_link": _link(session, token)}
+
+
+@blp.post("/quotes/<number>/share-links")
+@blp.arguments(ss.SendSchema)
+@blp.response(201, ss.ShareLinkSchema)
+def new_share_link(data, number):
+    """Another link to the sent revision (e.g. for a second contact)."""
+    with db_session() as session:
+        user = require_role(current_user(session), *REP_ROLES)
+        return _link(session, workflow.share(session, user, number, data["link_days"]))
+
+
+def _link(session, token: str) -> dict:
+    shared = acceptance.open_link(session, token)
+    return {"token": token, "url": url_for("share.page", token=token, _external=True),
+            "expires_at": shared.link_expires_at}
+
+
+@blp.get("/quotes/<number>/history")
+@blp.response(200, ss.EventSchema(many=True))
+def history(number):
+    """Every change and transition of every revision, oldest first."""
+    with db_session() as session:
+        current_user(session)
+        return [e for q in quotes.revisions(session, number) for e in audit.history(session, q)]
+
+
+@blp.get("/quotes/<number>/pdf")
+@blp.response(200)
+@blp.doc(responses={"200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+def pdf(number):
+    """The sent PDF (stored, never re-rendered), or a DRAFT preview before it is sent."""
+    return _pdf(number, None)
+
+
+@blp.get("/quotes/<number>/revisions/<int:revision>/pdf")
+@blp.response(200)
+@blp.doc(responses={"200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+def revision_pdf(number, revision):
+    return _pdf(number, revision)
+
+
+def _pdf(number: str, revision: int | None) -> Response:
+    with db_session() as session:
+        current_user(session)
+        quote = quotes.get_quote(session, number, revision)
+        document = session.get(QuoteDocument, quote.id)
+        if document is not None:
+            content, sha = document.content, document.sha256
+        else:
+            content = documents.render_pdf(document_data(session, quote, company(), draft=True))
+            sha = documents.sha256(content)
+    name = f"{quote.number}-r{quote.revision}{'' if document else '-draft'}.pdf"
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha})

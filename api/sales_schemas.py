@@ -1,0 +1,311 @@
+"""marshmallow schemas for accounts, quotes, approvals and customer acceptance.
+
+Inputs check shape and types; whether an account, product or template exists, and what a
+quote's state allows, is the domain's call (sales/). Money leaves as decimal strings in the
+quote's currency.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from api.schemas import Selections, Timestamp, decimal_string
+from core.validation import MAX_VERSION
+from sales.models import STATES
+from sales.quotes import LineSpec
+
+TEXT = validate.Length(max=200)
+CODE = validate.Length(min=1, max=100)
+
+
+def _decimal(**kwargs):
+    return fields.Decimal(allow_nan=False, metadata={"type": "string", "format": "decimal"}, **kwargs)
+
+
+# accounts ----------------------------------------------------------------------------------
+
+class AddressSchema(Schema):
+    street = fields.String(validate=TEXT)
+    city = fields.String(validate=TEXT)
+    postal_code = fields.String(validate=TEXT)
+    region = fields.String(validate=TEXT)
+    country = fields.String(validate=validate.Length(equal=2), metadata={"description": "ISO 3166 alpha-2"})
+
+
+class ContactSchema(Schema):
+    name = fields.String(required=True, validate=TEXT)
+    email = fields.Email(required=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    title = fields.String(allow_none=True, validate=validate.Length(max=100))
+    primary = fields.Boolean()
+
+
+class AccountInSchema(Schema):
+    """An account to create (code, name and currency required) or the fields to change."""
+    code = fields.String(validate=validate.Length(min=1, max=40))
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    currency = fields.String(validate=validate.Length(equal=3))
+    tax_id = fields.String(allow_none=True, validate=validate.Length(max=40))
+    segment = fields.String(allow_none=True, validate=validate.Length(max=32))
+    tier = fields.String(allow_none=True, validate=validate.Length(max=32))
+    credit_limit = _decimal(allow_none=True, validate=validate.Range(min=0))
+    payment_terms = fields.String(validate=validate.Length(min=1, max=32))
+    billing_address = fields.Nested(AddressSchema)
+    shipping_address = fields.Nested(AddressSchema)
+    contacts = fields.List(fields.Nested(ContactSchema))
+
+
+class AccountOutSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    currency = fields.String()
+    tax_id = fields.String(allow_none=True)
+    segment = fields.String(allow_none=True)
+    tier = fields.String(allow_none=True)
+    credit_limit = decimal_string()
+    payment_terms = fields.String()
+    billing_address = fields.Dict()
+    shipping_address = fields.Dict()
+    contacts = fields.List(fields.Nested(ContactSchema))
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class AccountQuery(Schema):
+    search = fields.String(load_default=None, validate=TEXT)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ImportResultSchema(Schema):
+    created = fields.List(fields.String())
+    updated = fields.List(fields.String())
+
+
+# quotes ------------------------------------------------------------------------------------
+
+class LineInSchema(Schema):
+    product = fields.String(validate=CODE, load_default=None)
+    configuration = fields.String(validate=validate.Length(min=1, max=32), load_default=None,
+                                  metadata={"description": "a saved configuration's id"})
+    selections = Selections(load_default=dict)
+    model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), load_default=None)
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000), load_default=1)
+    term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), load_default=None)
+    discount_percent = _decimal(validate=validate.Range(min=0, max=100), load_default=None)
+    discount_amount = _decimal(validate=validate.Range(min=0), load_default=None)
+    group = fields.String(validate=validate.Length(max=100), load_default=None)
+    notes = fields.String(validate=validate.Length(max=1000), load_default="")
+    key = fields.String(validate=validate.Length(min=1, max=16), load_default=None,
+                        metadata={"description": "an existing line's key, to keep it when replacing lines"})
+
+    @validates_schema
+    def _product_or_configuration(self, data, **kwargs):
+        if data.get("product") is None and data.get("configuration") is None:
+            raise ValidationError("give a product or a configuration", "product")
+        if data.get("discount_percent") is not None and data.get("discount_amount") is not None:
+            raise ValidationError("give a percent or an amount, not both", "discount_amount")
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return LineSpec(**data)
+
+
+class LineChangeSchema(Schema):
+    """Fields of one line to change (only those given)."""
+    product = fields.String(validate=CODE)
+    selections = Selections()
+    model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), allow_none=True)
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000))
+    term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), allow_none=True)
+    discount_percent = _decimal(validate=validate.Range(min=0, max=100), allow_none=True)
+    discount_amount = _decimal(validate=validate.Range(min=0), allow_none=True)
+    group = fields.String(validate=validate.Length(max=100), allow_none=True)
+    notes = fields.String(validate=validate.Length(max=1000))
+    expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version")
+
+
+class HeaderFields(Schema):
+    title = fields.String(validate=TEXT)
+    price_book = fields.String(validate=CODE)
+    rule_set = fields.String(validate=CODE)
+    channel = fields.String(validate=validate.Length(min=1, max=32), allow_none=True)
+    payment_terms = fields.String(validate=validate.Length(min=1, max=32))
+    promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=40)),
+                              validate=validate.Length(max=20))
+    discount_percent = _decimal(validate=validate.Range(min=0, max=100), allow_none=True)
+    discount_amount = _decimal(validate=validate.Range(min=0), allow_none=True)
+    expires_on = fields.Date()
+    terms_template = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
+    notes = fields.String(validate=validate.Length(max=10_000))
+
+
+class QuoteCreateSchema(HeaderFields):
+    account = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    lines = fields.List(fields.Nested(LineInSchema), load_default=list, validate=validate.Length(max=2000))
+
+
+class QuoteUpdateSchema(HeaderFields):
+    lines = fields.List(fields.Nested(LineInSchema), validate=validate.Length(max=2000),
+                        metadata={"description": "replaces every line (keep a line's key to keep it)"})
+    reason = fields.String(validate=validate.Length(max=2000), load_default="")
+    expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version",
+                                   metadata={"description": "the lock_version read; a newer one is a 409"})
+
+
+class QuoteLineOutSchema(Schema):
+    key = fields.String()
+    position = fields.Integer()
+    group = fields.String(allow_none=True)
+    product = fields.String()
+    configuration = fields.String(attribute="configuration_id", allow_none=True)
+    selections = fields.Dict()
+    model_version = fields.Integer(allow_none=True)
+    quantity = fields.Integer()
+    term_months = fields.Integer(allow_none=True)
+    discount_percent = decimal_string()
+    discount_amount = decimal_string()
+    notes = fields.String()
+
+
+class ApprovalStepSchema(Schema):
+    level = fields.String()
+    label = fields.String()
+    stage = fields.Integer()
+    status = fields.String()
+    reasons = fields.List(fields.Dict())
+    decided_by = fields.String(allow_none=True)
+    decided_at = Timestamp(allow_none=True)
+    comment = fields.String()
+
+
+class QuoteOutSchema(Schema):
+    number = fields.String()
+    revision = fields.Integer()
+    latest = fields.Boolean()
+    state = fields.String(metadata={"enum": list(STATES)})
+    account = fields.String(attribute="account_code")
+    owner = fields.String(attribute="owner_id")
+    title = fields.String()
+    currency = fields.String()
+    price_book = fields.String()
+    price_book_version = fields.Integer(allow_none=True)
+    rule_set = fields.String()
+    rule_set_version = fields.Integer(allow_none=True)
+    channel = fields.String(allow_none=True)
+    payment_terms = fields.String()
+    promo_codes = fields.List(fields.String())
+    discount_percent = decimal_string()
+    discount_amount = decimal_string()
+    expires_on = fields.Date()
+    terms_template = fields.String(allow_none=True)
+    terms = fields.String()
+    notes = fields.String()
+    cloned_from = fields.String(allow_none=True)
+    lock_version = fields.Integer()
+    priced_on = fields.Date(allow_none=True)
+    price = fields.Dict(attribute="priced", metadata={"description": "the stored pricing (as POST /pricing/quote)"})
+    one_time_net = decimal_string()
+    contract_value = decimal_string()
+    lines = fields.List(fields.Nested(QuoteLineOutSchema))
+    approvals_required = fields.List(fields.Dict())
+    approval_steps = fields.List(fields.Nested(ApprovalStepSchema))
+    document_sha256 = fields.String(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    submitted_at = Timestamp(allow_none=True)
+    sent_at = Timestamp(allow_none=True)
+    decided_at = Timestamp(allow_none=True)
+
+
+class QuoteSummarySchema(Schema):
+    number = fields.String()
+    revision = fields.Integer()
+    state = fields.String()
+    account = fields.String(attribute="account_code")
+    owner = fields.String(attribute="owner_id")
+    title = fields.String()
+    currency = fields.String()
+    one_time_net = decimal_string()
+    contract_value = decimal_string()
+    expires_on = fields.Date()
+    updated_at = Timestamp()
+
+
+class QuoteQuery(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    owner = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class EventSchema(Schema):
+    at = Timestamp()
+    actor = fields.String()
+    action = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    reason = fields.String()
+    data = fields.Dict()
+
+
+class CommentSchema(Schema):
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class DecisionInSchema(Schema):
+    level = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class SendSchema(Schema):
+    link_days = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=365),
+                               metadata={"description": "share link lifetime; default: until the quote expires"})
+
+
+class ShareLinkSchema(Schema):
+    token = fields.String()
+    url = fields.String()
+    expires_at = Timestamp()
+
+
+class SentSchema(Schema):
+    quote = fields.Nested(QuoteOutSchema)
+    share_link = fields.Nested(ShareLinkSchema)
+
+
+class CustomerDecisionInSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    document_sha256 = fields.String(load_default=None, validate=validate.Length(equal=64),
+                                    metadata={"description": "the hash of the document shown; refused if it differs"})
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CustomerDecisionSchema(Schema):
+    accepted = fields.Boolean()
+    name = fields.String()
+    email = fields.String()
+    at = Timestamp()
+    document_sha256 = fields.String()
+    reason = fields.String()
+
+
+class SharedQuoteSchema(Schema):
+    number = fields.String()
+    revision = fields.Integer()
+    state = fields.String()
+    superseded = fields.Boolean()
+    expires_on = fields.Date()
+    link_expires_at = Timestamp()
+    document_sha256 = fields.String()
+    price = fields.Dict()
+    decision = fields.Nested(CustomerDecisionSchema, allow_none=True)
+
+
+class TermsTemplateSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+

@@ -1,0 +1,107 @@
+"""What a customer reaches through a share link: the quote as a web page with its PDF, and
+accepting (typed-name e-signature) or declining it. JSON twins live under /api/v1/shared.
+
+The token in the URL is the only credential; an unknown or expired one is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Response, current_app, redirect, render_template, request, url_for
+
+from api import sales_schemas as ss
+from api.blueprint import Blueprint, db_session
+from core.errors import DomainError, InvalidInput
+from sales import acceptance
+from sales.quote_data import document_data
+
+page_blp = FlaskBlueprint("share", __name__, template_folder="../web/templates")
+blp = Blueprint("shared", __name__, url_prefix="/api/v1", description="Customer view and acceptance by share link")
+
+
+def _client() -> tuple[str, str]:
+    return request.remote_addr or "", request.headers.get("User-Agent", "")
+
+
+def _shared_view(shared: acceptance.Shared) -> dict:
+    q = shared.quote
+    return {"number": q.number, "revision": q.revision, "state": q.state, "superseded": shared.superseded,
+            "expires_on": q.expires_on, "link_expires_at": shared.link_expires_at,
+            "document_sha256": shared.document.sha256, "price": q.priced, "decision": shared.decision}
+
+
+# web page ----------------------------------------------------------------------------------
+
+@page_blp.get("/q/<token>")
+def page(token):
+    with db_session() as session:
+        shared = acceptance.open_link(session, token)
+        doc = document_data(session, shared.quote, current_app.extensions["cpq_settings"].company,
+                            draft=False, decision=shared.decision)
+        html = render_template("share/quote.html", token=token, shared=shared, doc=doc,
+                               error=request.args.get("error"), today=date.today())
+    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@page_blp.get("/q/<token>/pdf")
+def page_pdf(token):
+    with db_session() as session:
+        shared = acceptance.open_link(session, token)
+        content, sha = shared.document.content, shared.document.sha256
+        name = f"{shared.quote.number}-r{shared.quote.revision}.pdf"
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
+                             "Cache-Control": "no-store"})
+
+
+@page_blp.post("/q/<token>/<any(accept, decline):decision>")
+def page_decide(token, decision):
+    form = request.form
+    try:
+        with db_session() as session:
+            ip, agent = _client()
+            if decision == "accept":
+                if form.get("agree") != "yes":
+                    raise InvalidInput("agree", "tick the box to accept the terms")
+                acceptance.accept(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
+                                  date.today(), form.get("document_sha256") or None)
+            else:
+                acceptance.decline(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
+                                   date.today(), form.get("reason", ""))
+    except DomainError as exc:
+        if isinstance(exc, LookupError):
+            raise
+        return redirect(url_for("share.page", token=token, error=str(exc)), code=303)
+    return redirect(url_for("share.page", token=token), code=303)
+
+
+# JSON --------------------------------------------------------------------------------------
+
+@blp.get("/shared/<token>")
+@blp.response(200, ss.SharedQuoteSchema)
+def shared_quote(token):
+    with db_session() as session:
+        return _shared_view(acceptance.open_link(session, token))
+
+
+@blp.post("/shared/<token>/accept")
+@blp.arguments(ss.CustomerDecisionInSchema)
+@blp.response(200, ss.CustomerDecisionSchema)
+def accept(data, token):
+    """Accept with a typed-name e-signature; accepting again returns the first acceptance."""
+    with db_session() as session:
+        ip, agent = _client()
+        return acceptance.accept(session, token, data["name"], data["email"], ip, agent, date.today(),
+                                 data["document_sha256"])
+
+
+@blp.post("/shared/<token>/decline")
+@blp.arguments(ss.CustomerDecisionInSchema)
+@blp.response(200, ss.CustomerDecisionSchema)
+def decline(data, token):
+    with db_session() as session:
+        ip, agent = _client()
+        return acceptance.decline(session, token, data["name"], data["email"], ip, agent, date.today(),
+                                  data["reason"])

@@ -1,0 +1,113 @@
+"""Customer acceptance through a share link, with an e-signature.
+
+A share link is a random 256-bit token; only its SHA-256 is stored, so the database alone
+cannot open a quote. The customer sees the exact PDF that was sent and accepts it by typing
+their name and email; the decision records time, IP address, user agent and the SHA-256 of
+the document accepted. Accepting again returns the first acceptance; a revision that expired
+or was superseded by a newer one cannot be accepted; declining records a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from sqlmodel import Session
+
+from core.db import utcnow
+from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.users import EMAIL_RE, User
+from sales.audit import record
+from sales.models import Decision, Quote, QuoteDocument, ShareLink
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_link(session: Session, quote: Quote, actor: User, days: int | None = None) -> str:
+    """A new share link to a sent (or being sent) revision; the token is returned once.
+    It lasts until the end of the quote's validity unless `days` says otherwise."""
+    token = secrets.token_urlsafe(32)
+    if days is not None:
+        expires = utcnow() + timedelta(days=days)
+    else:
+        expires = datetime.combine(quote.expires_on + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    session.add(ShareLink(token_hash=_hash(token), quote_id=quote.id, expires_at=expires, created_by=actor.id))
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class Shared:
+    quote: Quote
+    document: QuoteDocument
+    decision: Decision | None
+    superseded: bool
+    link_expires_at: datetime
+
+
+def open_link(session: Session, token: str) -> Shared:
+    """What a share link shows; an unknown or expired link is not found (nothing leaks)."""
+    link = session.get(ShareLink, _hash(token)) if isinstance(token, str) and len(token) <= 100 else None
+    if link is None or _aware(link.expires_at) < utcnow():
+        raise NotFound("this link is unknown or has expired")
+    quote = session.get(Quote, link.quote_id)
+    document = session.get(QuoteDocument, quote.id)
+    return Shared(quote, document, session.get(Decision, quote.id), not quote.latest, _aware(link.expires_at))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,
+           today: date, document_sha256: str | None = None) -> Decision:
+    return _decide(session, token, True, name, email, ip, user_agent, today, document_sha256, "")
+
+
+def decline(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,
+            today: date, reason: str) -> Decision:
+    if not (reason or "").strip():
+        raise InvalidInput("reason", "say why the quote is declined")
+    return _decide(session, token, False, name, email, ip, user_agent, today, None, reason.strip())
+
+
+def _decide(session: Session, token: str, accepted: bool, name: str, email: str, ip: str,
+            user_agent: str, today: date, document_sha256: str | None, reason: str) -> Decision:
+    shared = open_link(session, token)
+    quote = session.get(Quote, shared.quote.id, with_for_update=True)
+    earlier = session.get(Decision, quote.id)
+    action = "accept it" if accepted else "decline it"
+    if earlier is not None:
+        if earlier.accepted == accepted:
+            return earlier                          # a retry: the first decision stands
+        raise InvalidTransition(quote.label, quote.state, action)
+    if not quote.latest:
+        raise InvalidTransition(quote.label, "superseded", action, "a newer revision was issued")
+    if quote.state != "sent":
+        raise InvalidTransition(quote.label, quote.state, action)
+    if quote.expires_on < today:
+        raise InvalidTransition(quote.label, "expired", action, f"it was valid until {quote.expires_on.isoformat()}")
+    name, email = (name or "").strip(), (email or "").strip().lower()
+    if not name:
+        raise InvalidInput("name", "type your full name to sign")
+    if not EMAIL_RE.match(email):
+        raise InvalidInput("email", "expected an email address")
+    document = shared.document
+    if document_sha256 is not None and document_sha256 != document.sha256:
+        raise InvalidInput("document_sha256", "this is not the document that was sent; reload the page")
+    decision = Decision(quote_id=quote.id, accepted=accepted, name=name[:200], email=email[:254],
+                        ip=(ip or "")[:64], user_agent=(user_agent or "")[:500],
+                        document_sha256=document.sha256, reason=reason[:2000])
+    session.add(decision)
+    to = "accepted" if accepted else "declined"
+    record(session, quote, f"customer {name} <{email}>", "accept" if accepted else "decline", quote.state, to,
+           reason, {"ip": decision.ip, "sha256": document.sha256})
+    quote.state, quote.decided_at = to, utcnow()
+    session.add(quote)
+    session.flush()
+    return decision

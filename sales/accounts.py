@@ -1,0 +1,369 @@
+"""Customer accounts and their contacts, created one by one or imported from a file.
+
+An account is keyed by a short `code` that other systems (CRM, ERP) also know, so an import
+creates new accounts and updates existing ones by code. An import is all or nothing: every
+row is validated first and the errors of all rows are reported together, then the rows are
+written in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, Session, SQLModel, select
+
+from core.db import Amount, utcnow
+from core.errors import InvalidInput, NotFound
+from core.money import CurrencyError, currency
+from core.validation import DocumentError, DocumentValidationError, parse_yaml, to_decimal
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+TERMS_RE = re.compile(r"^[a-z0-9][a-z0-9_/-]{0,31}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+ADDRESS_FIELDS = ("street", "city", "postal_code", "region", "country")
+SEGMENTS = ("enterprise", "mid_market", "smb", "public", "partner", "consumer")
+DEFAULT_TERMS = "net30"
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    tax_id: str | None = Field(default=None, max_length=40)
+    segment: str | None = Field(default=None, max_length=32)
+    tier: str | None = Field(default=None, max_length=32)
+    currency: str = Field(max_length=3)
+    credit_limit: Decimal | None = Field(default=None, sa_type=Amount)   # in `currency`
+    payment_terms: str = Field(default=DEFAULT_TERMS, max_length=32)
+    billing_address: dict = Field(default_factory=dict, sa_type=JSON)
+    shipping_address: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    title: str | None = Field(default=None, max_length=100)
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """A validated account as given by a caller or a file row (contacts included)."""
+    code: str
+    name: str
+    currency: str
+    tax_id: str | None = None
+    segment: str | None = None
+    tier: str | None = None
+    credit_limit: Decimal | None = None
+    payment_terms: str = DEFAULT_TERMS
+    billing_address: Mapping[str, str] | None = None
+    shipping_address: Mapping[str, str] | None = None
+    contacts: tuple[Mapping[str, Any], ...] = ()
+
+
+FIELDS = ("code", "name", "currency", "tax_id", "segment", "tier", "credit_limit", "payment_terms",
+          "billing_address", "shipping_address", "contacts")
+CONTACT_FIELDS = ("name", "email", "phone", "title", "primary")
+
+
+def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | None, list[tuple[str, str]]]:
+    """(account, []) or (None, [(field path, reason), ...]) for one account's plain data."""
+    errors: list[tuple[str, str]] = []
+    at = (lambda name: f"{where}.{name}" if where else name)
+    for key in raw:
+        if key not in FIELDS:
+            errors.append((at(key), f"unknown field; expected one of {', '.join(FIELDS)}"))
+
+    def text(name, required=False, pattern=None, limit=200):
+        value = raw.get(name)
+        if value in (None, ""):
+            if required:
+                errors.append((at(name), "is required"))
+            return None
+        if not isinstance(value, str) or not value.strip():
+            errors.append((at(name), "expected a non-empty text"))
+            return None
+        value = value.strip()
+        if len(value) > limit:
+            errors.append((at(name), f"at most {limit} characters"))
+        elif pattern is not None and not pattern.match(value):
+            errors.append((at(name), f"{value!r} must match {pattern.pattern}"))
+        return value
+
+    code = text("code", True, CODE_RE, 40)
+    name = text("name", True)
+    code_cur = text("currency", True, limit=3)
+    if code_cur is not None:
+        try:
+            code_cur = currency(code_cur.upper()).code
+        except CurrencyError as exc:
+            errors.append((at("currency"), str(exc)))
+    segment = text("segment", limit=32)
+    if segment is not None and segment not in SEGMENTS:
+        errors.append((at("segment"), f"must be one of {', '.join(SEGMENTS)}"))
+    limit = None
+    if raw.get("credit_limit") not in (None, ""):
+        limit = to_decimal(raw["credit_limit"])
+        if limit is None or limit < 0:
+            errors.append((at("credit_limit"), "expected a number of at least 0"))
+            limit = None
+        elif code_cur is not None and not errors and not currency(code_cur).is_exact(limit):
+            errors.append((at("credit_limit"), f"finer than the minor unit of {code_cur}"))
+    addresses = {}
+    for kind in ("billing_address", "shipping_address"):
+        addresses[kind] = _address(raw.get(kind), at(kind), errors)
+    contacts = []
+    raw_contacts = raw.get("contacts") or []
+    if not isinstance(raw_contacts, list):
+        errors.append((at("contacts"), "expected a list"))
+        raw_contacts = []
+    for i, c in enumerate(raw_contacts):
+        contacts.append(_contact(c, at(f"contacts[{i}]"), errors))
+    if sum(1 for c in contacts if c and c.get("primary")) > 1:
+        errors.append((at("contacts"), "at most one primary contact"))
+    if errors:
+        return None, errors
+    return AccountData(code, name, code_cur, text("tax_id", limit=40), segment, text("tier", limit=32),
+                       limit, text("payment_terms", pattern=TERMS_RE, limit=32) or DEFAULT_TERMS,
+                       addresses["billing_address"], addresses["shipping_address"],
+                       tuple(c for c in contacts if c)), []
+
+
+def _address(raw, where: str, errors: list) -> dict:
+    if raw in (None, {}):
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append((where, "expected an object with " + ", ".join(ADDRESS_FIELDS)))
+        return {}
+    out = {}
+    for key, value in raw.items():
+        if key not in ADDRESS_FIELDS:
+            errors.append((f"{where}.{key}", f"unknown field; expected one of {', '.join(ADDRESS_FIELDS)}"))
+        elif value not in (None, ""):
+            if not isinstance(value, str) or len(value) > 200:
+                errors.append((f"{where}.{key}", "expected a text of at most 200 characters"))
+            else:
+                out[key] = value.strip()
+    if "country" in out:
+        out["country"] = out["country"].upper()
+        if not COUNTRY_RE.match(out["country"]):
+            errors.append((f"{where}.country", "expected an ISO 3166 two-letter country code"))
+    return out
+
+
+def _contact(raw, where: str, errors: list) -> dict | None:
+    if not isinstance(raw, Mapping):
+        errors.append((where, "expected an object"))
+        return None
+    n = len(errors)
+    for key in raw:
+        if key not in CONTACT_FIELDS:
+            errors.append((f"{where}.{key}", f"unknown field; expected one of {', '.join(CONTACT_FIELDS)}"))
+    name, email = raw.get("name"), raw.get("email")
+    if not isinstance(name, str) or not name.strip():
+        errors.append((f"{where}.name", "is required"))
+    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
+        errors.append((f"{where}.email", "expected an email address"))
+    primary = raw.get("primary", False)
+    if isinstance(primary, str):
+        primary = primary.strip().lower() in ("1", "true", "yes")
+    if not isinstance(primary, bool):
+        errors.append((f"{where}.primary", "expected true or false"))
+    if len(errors) > n:
+        return None
+    return {"name": name.strip(), "email": email.strip().lower(), "phone": raw.get("phone") or None,
+            "title": raw.get("title") or None, "primary": primary}
+
+
+def _raise(errors: list[tuple[str, str]]):
+    if len(errors) == 1:
+        raise InvalidInput(*errors[0])
+    raise DocumentValidationError([DocumentError("request", f, r) for f, r in errors], "account")
+
+
+def create_account(session: Session, raw: Mapping[str, Any]) -> Account:
+    data, errors = validate(raw)
+    if errors:
+        _raise(errors)
+    if _by_code(session, data.code) is not None:
+        raise InvalidInput("code", f"account {data.code} already exists")
+    return _write(session, data)
+
+
+def update_account(session: Session, code: str, changes: Mapping[str, Any]) -> Account:
+    """Apply `changes` (any account fields; `contacts` replaces the list) to an account."""
+    account = get_account(session, code)
+    if "code" in changes and changes["code"] != account.code:
+        raise InvalidInput("code", "an account's code cannot change")
+    merged = {**account_dict(session, account), **changes}
+    data, errors = validate(merged)
+    if errors:
+        _raise(errors)
+    return _write(session, data, account, replace_contacts="contacts" in changes)
+
+
+def _by_code(session: Session, code: str) -> Account | None:
+    return session.exec(select(Account).where(Account.code == code)).first()
+
+
+def get_account(session: Session, code: str) -> Account:
+    account = _by_code(session, code) if isinstance(code, str) else None
+    if account is None:
+        raise NotFound(f"unknown account {code!r}")
+    return account
+
+
+def list_accounts(session: Session, search: str | None = None, limit: int = 100,
+                  offset: int = 0) -> list[Account]:
+    query = select(Account).order_by(Account.code)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(sa.or_(sa.func.lower(Account.name).like(pattern),
+                                   sa.func.lower(Account.code).like(pattern)))
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def contacts_of(session: Session, account: Account) -> list[Contact]:
+    return list(session.exec(select(Contact).where(Contact.account_id == account.id)
+                             .order_by(Contact.primary.desc(), Contact.id)))
+
+
+def account_dict(session: Session, account: Account) -> dict[str, Any]:
+    """The account as the plain data `validate` accepts (for merging updates and exports)."""
+    return {"code": account.code, "name": account.name, "currency": account.currency,
+            "tax_id": account.tax_id, "segment": account.segment, "tier": account.tier,
+            "credit_limit": account.credit_limit, "payment_terms": account.payment_terms,
+            "billing_address": dict(account.billing_address), "shipping_address": dict(account.shipping_address),
+            "contacts": [{"name": c.name, "email": c.email, "phone": c.phone, "title": c.title,
+                          "primary": c.primary} for c in contacts_of(session, account)]}
+
+
+def _write(session: Session, data: AccountData, account: Account | None = None,
+           replace_contacts: bool = True) -> Account:
+    account = account or Account(code=data.code, name=data.name, currency=data.currency)
+    account.name, account.currency, account.tax_id = data.name, data.currency, data.tax_id
+    account.segment, account.tier, account.credit_limit = data.segment, data.tier, data.credit_limit
+    account.payment_terms = data.payment_terms
+    account.billing_address = dict(data.billing_address or {})
+    account.shipping_address = dict(data.shipping_address or data.billing_address or {})
+    account.updated_at = utcnow()
+    session.add(account)
+    session.flush()
+    if replace_contacts:
+        for old in contacts_of(session, account):
+            session.delete(old)
+        session.flush()
+        for c in data.contacts:
+            session.add(Contact(account_id=account.id, **c))
+        session.flush()
+    return account
+
+
+# import ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+
+
+def parse_accounts_file(text: str, file: str) -> list[dict]:
+    """Rows of an accounts file: CSV (by extension or a header line) or a YAML/JSON list.
+
+    CSV columns are the account fields, addresses as `billing_street`, `billing_country`...,
+    and one contact per row as `contact_name`, `contact_email`, `contact_phone`,
+    `contact_title`; rows with the same code add contacts to one account.
+    """
+    if file.lower().endswith(".csv"):
+        return _csv_rows(text, file)
+    data = json.loads(text) if file.lower().endswith(".json") else parse_yaml(text, file, "accounts")
+    if isinstance(data, dict) and "accounts" in data:
+        data = data["accounts"]
+    if not isinstance(data, list):
+        raise DocumentValidationError([DocumentError(file, "", "expected a list of accounts")], "accounts")
+    return data
+
+
+def _csv_rows(text: str, file: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text))
+    accounts: dict[str, dict] = {}
+    order = []
+    for row in reader:
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        out: dict[str, Any] = {}
+        contact = {}
+        for key, value in row.items():
+            if value == "":
+                continue
+            prefix, _, rest = key.partition("_")
+            if prefix in ("billing", "shipping") and rest in ADDRESS_FIELDS:
+                out.setdefault(f"{prefix}_address", {})[rest] = value
+            elif prefix == "contact" and rest in CONTACT_FIELDS:
+                contact[rest] = value
+            else:
+                out[key] = value
+        code = out.get("code", f"(row {reader.line_num})")
+        if code in accounts:
+            target = accounts[code]
+        else:
+            target = accounts[code] = {**out, "contacts": []}
+            order.append(code)
+        if contact:
+            target["contacts"].append(contact)
+    return [accounts[c] for c in order]
+
+
+def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: str = "import") -> ImportResult:
+    """Create or update (by code) every account in `rows`; nothing is written unless all rows
+    are valid, and a code given twice is an error."""
+    errors: list[DocumentError] = []
+    valid: list[AccountData] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(rows):
+        where = f"accounts[{i}]"
+        if not isinstance(raw, Mapping):
+            errors.append(DocumentError(file, where, "expected an object"))
+            continue
+        data, problems = validate(raw, where)
+        errors += [DocumentError(file, f, r) for f, r in problems]
+        if data is not None:
+            if data.code in seen:
+                errors.append(DocumentError(file, f"{where}.code", f"{data.code} is also in accounts[{seen[data.code]}]"))
+            seen[data.code] = i
+            valid.append(data)
+    if errors:
+        raise DocumentValidationError(errors, "accounts")
+    created, updated = [], []
+    for data in valid:
+        existing = _by_code(session, data.code)
+        _write(session, data, existing)
+        (updated if existing else created).append(data.code)
+    return ImportResult(tuple(created), tuple(updated))
+
+
+def load_demo_accounts(session: Session, directory: str | Path) -> ImportResult:
+    """Import every `accounts/*.yaml` file of the demo directory (idempotent: by code)."""
+    rows = []
+    for path in sorted(Path(directory, "accounts").glob("*.yaml")):
+        rows += parse_accounts_file(path.read_text(), str(path))
+    return import_accounts(session, rows, "demo accounts")

@@ -1,0 +1,34 @@
+"""The audit trail of quotes: who did what, when, from which state to which, and why.
+
+Events are added to the caller's session, so they commit or roll back with the change they
+describe: there is never a change without its event, nor an event without its change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sqlmodel import Session, select
+
+from core.users import User
+from sales.models import Quote, QuoteEvent
+
+
+def record(session: Session, quote: Quote, actor: User | str | None, action: str,
+           from_state: str | None, to_state: str | None, reason: str = "",
+           data: Mapping[str, Any] | None = None) -> QuoteEvent:
+    """`actor` is a user, or a plain description for the customer or the system."""
+    if isinstance(actor, User):
+        actor_id, label = actor.id, f"{actor.name} <{actor.email}>"
+    else:
+        actor_id, label = None, actor or "system"
+    event = QuoteEvent(quote_id=quote.id, actor_id=actor_id, actor=label[:254], action=action,
+                       from_state=from_state, to_state=to_state, reason=(reason or "")[:2000],
+                       data=dict(data or {}))
+    session.add(event)
+    return event
+
+
+def history(session: Session, quote: Quote) -> list[QuoteEvent]:
+    return list(session.exec(select(QuoteEvent).where(QuoteEvent.quote_id == quote.id)
+                             .order_by(QuoteEvent.id)))

@@ -1,0 +1,72 @@
+"""A quote revision as the plain data its documents show (the PDF and the share page).
+
+Built from what the revision stored (its priced lines, as the API showed them) and the
+model versions its lines were configured on, so a document shows the revision as it was
+priced; amounts stay decimal strings in the currency's minor units.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from catalog.store import get_model
+from configurator.engine import get_configurator
+from configurator.store import get_configuration
+from core.users import User
+from sales.accounts import Account
+from sales.models import Decision, Quote, QuoteLine
+from sales.quotes import lines_of
+
+
+def document_data(session: Session, quote: Quote, company: dict, draft: bool,
+                  decision: Decision | None = None) -> dict[str, Any]:
+    account = session.get(Account, quote.account_id)
+    owner = session.get(User, quote.owner_id)
+    priced = quote.priced or {"lines": [], "totals": {}, "quote_steps": []}
+    stored = {ln.key: ln for ln in lines_of(session, quote)}
+    lines = []
+    for line in priced["lines"]:
+        source = stored.get(line["id"])
+        lines.append({
+            "key": line["id"], "group": source.group if source else None, "name": line["name"],
+            "product": line["product"], "quantity": line["quantity"], "charge": line["charge"],
+            "term_months": line["term_months"],
+            "configuration": configuration_summary(session, source) if source else [],
+            "list_unit_price": line["list_unit_price"], "list_total": line["list_total"],
+            "discount_total": line["discount_total"], "net_total": line["net_total"],
+            "contract_value": line["contract_value"],
+            "notes": (source.notes if source else "") or ("free with line " + line["free_of"] if line["free_of"] else ""),
+        })
+    signature = None
+    if decision is not None and decision.accepted:
+        signature = {"name": decision.name, "email": decision.email, "at": decision.at.isoformat(),
+                     "sha256": decision.document_sha256}
+    return {
+        "company": company, "number": quote.number, "revision": quote.revision, "title": quote.title,
+        "date": (quote.priced_on or quote.created_at.date()).isoformat(),
+        "expires_on": quote.expires_on.isoformat(), "currency": quote.currency,
+        "payment_terms": quote.payment_terms, "draft": draft,
+        "account": {"name": account.name, "code": account.code, "tax_id": account.tax_id,
+                    "billing_address": dict(account.billing_address)},
+        "owner": {"name": owner.name, "email": owner.email},
+        "lines": lines, "totals": priced["totals"],
+        "quote_steps": [{"label": s["label"], "amount": s["amount"]} for s in priced["quote_steps"]],
+        "terms": quote.terms, "notes": quote.notes, "signature": signature,
+    }
+
+
+def configuration_summary(session: Session, line: QuoteLine) -> list[list[str]]:
+    """[label, value label] of every attribute of a configured line, as it was priced
+    (a partial configuration is completed with the model's defaults, like its price)."""
+    selections, version = line.selections, line.model_version
+    if line.configuration_id:
+        saved = get_configuration(session, line.configuration_id)
+        selections, version = saved.assignment or saved.selections, saved.model_version
+    if not selections and version is None:
+        return []
+    model = get_model(session, line.product, version)
+    completion = get_configurator(model).complete(selections)
+    values = completion.assignment if completion.valid else selections
+    return [[model.attribute(a).label, model.attribute(a).label_of(v)] for a, v in values.items()]

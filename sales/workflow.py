@@ -1,0 +1,180 @@
+"""A quote's life: submit, approve or reject, recall, send, expire.
+
+draft -> pending_approval -> approved | rejected -> sent -> accepted | declined | expired
+
+Submitting creates the approval steps the stored price needs (the approval policy of the
+rule set, docs/pricing.md): levels of one stage decide in parallel, stages in sequence. A
+revision that needs none is approved on submit. Nobody approves their own quote, and an
+approver acts only for a level they hold. Each step records the fingerprint of the inputs it
+approved; sending checks that every step approved exactly what is being sent, so no path
+(editing, cloning, a new revision) reaches a customer without the approvals its price needs.
+Each transition is recorded in the audit trail in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, select
+
+from core.db import utcnow
+from core.errors import Forbidden, InvalidInput, InvalidTransition
+from core.users import User
+from sales import acceptance, documents
+from sales.audit import record
+from sales.models import ApprovalStep, Quote, QuoteDocument
+from sales.quote_data import document_data
+from sales.quotes import get_quote, lines_of, required_approvals
+
+
+def _expect(quote: Quote, states: tuple[str, ...], action: str) -> None:
+    if not quote.latest:
+        raise InvalidTransition(quote.label, "superseded", action, "a newer revision exists")
+    if quote.state not in states:
+        raise InvalidTransition(quote.label, quote.state, action)
+
+
+def _owner_or_admin(quote: Quote, actor: User, action: str) -> None:
+    if actor.id != quote.owner_id and actor.role != "admin":
+        raise Forbidden(f"only the quote's owner or an admin can {action} {quote.label}")
+
+
+def _move(session: Session, quote: Quote, actor, action: str, to: str, reason: str = "",
+          data: dict | None = None) -> Quote:
+    record(session, quote, actor, action, quote.state, to, reason, data)
+    quote.state = to
+    quote.updated_at = utcnow()
+    session.add(quote)
+    session.flush()
+    return quote
+
+
+def steps_of(session: Session, quote: Quote) -> list[ApprovalStep]:
+    return list(session.exec(select(ApprovalStep).where(ApprovalStep.quote_id == quote.id)
+                             .order_by(ApprovalStep.stage, ApprovalStep.id)))
+
+
+def submit(session: Session, actor: User, number: str, today: date, comment: str = "") -> Quote:
+    quote = get_quote(session, number, lock=True)
+    _expect(quote, ("draft",), "submit it")
+    _owner_or_admin(quote, actor, "submit")
+    if not lines_of(session, quote):
+        raise InvalidInput("lines", "a quote needs at least one line")
+    if quote.expires_on < today:
+        raise InvalidInput("expires_on", f"the quote expired on {quote.expires_on.isoformat()}")
+    needed = required_approvals(quote)
+    quote.submitted_at = utcnow()
+    if not needed:
+        return _move(session, quote, actor, "submit", "approved", comment or "no approval required")
+    for level in needed:
+        session.add(ApprovalStep(quote_id=quote.id, level=level["level"], label=level["label"],
+                                 stage=level["stage"], reasons=level["reasons"], fingerprint=quote.fingerprint))
+    return _move(session, quote, actor, "submit", "pending_approval", comment,
+                 {"levels": [level["level"] for level in needed]})
+
+
+def recall(session: Session, actor: User, number: str, reason: str = "") -> Quote:
+    """Take a revision back from approval to change it; its pending steps are void."""
+    quote = get_quote(session, number, lock=True)
+    _expect(quote, ("pending_approval",), "recall it")
+    _owner_or_admin(quote, actor, "recall")
+    _void(session, quote, "recalled")
+    return _move(session, quote, actor, "recall", "draft", reason)
+
+
+def decide(session: Session, actor: User, number: str, level: str, approve: bool, comment: str = "") -> Quote:
+    """An approver's decision on one level of the latest revision."""
+    quote = get_quote(session, number, lock=True)
+    _expect(quote, ("pending_approval",), "approve or reject it")
+    if actor.id == quote.owner_id:
+        raise Forbidden(f"{actor.name} owns {quote.label} and cannot approve it")
+    if not actor.holds(level):
+        raise Forbidden(f"{actor.name} does not hold the approval level {level}")
+    if not approve and not comment.strip():
+        raise InvalidInput("comment", "a rejection needs a reason")
+    steps = steps_of(session, quote)
+    pending = [s for s in steps if s.status == "pending"]
+    step = next((s for s in pending if s.level == level), None)
+    if step is None:
+        raise InvalidInput("level", f"{quote.label} has no pending approval at level {level}")
+    current = min(s.stage for s in pending)
+    if step.stage != current:
+        waiting = ", ".join(s.level for s in pending if s.stage == current)
+        raise InvalidTransition(quote.label, quote.state, f"approve level {level} yet",
+                                f"stage {current} ({waiting}) decides first")
+    if step.fingerprint != quote.fingerprint:      # cannot happen through edit(); checked anyway
+        raise InvalidTransition(quote.label, quote.state, "approve it", "it changed after it was submitted")
+    step.status = "approved" if approve else "rejected"
+    step.decided_by, step.decided_at, step.comment = actor.id, utcnow(), comment
+    session.add(step)
+    record(session, quote, actor, "approve_level" if approve else "reject_level", None, None, comment, {"level": level})
+    if not approve:
+        _void(session, quote, f"rejected at level {level}")
+        quote.decided_at = utcnow()
+        return _move(session, quote, actor, "reject", "rejected", comment, {"level": level})
+    if all(s.status == "approved" for s in steps):
+        return _move(session, quote, actor, "approve", "approved", "every required approval is given")
+    session.flush()
+    return quote
+
+
+def _void(session: Session, quote: Quote, why: str) -> None:
+    for step in steps_of(session, quote):
+        if step.status == "pending":
+            step.status, step.comment = "void", why
+            session.add(step)
+
+
+def check_approved(session: Session, quote: Quote) -> None:
+    """Refuse unless every approval the stored price needs was given to exactly this price."""
+    needed = {a["level"] for a in required_approvals(quote)}
+    approved = {s.level for s in steps_of(session, quote)
+                if s.status == "approved" and s.fingerprint == quote.fingerprint}
+    missing = sorted(needed - approved)
+    if missing:
+        raise InvalidTransition(quote.label, quote.state, "send it", "missing approvals: " + ", ".join(missing))
+
+
+def send(session: Session, actor: User, number: str, today: date, company: dict,
+         link_days: int | None = None) -> tuple[Quote, str]:
+    """Freeze the approved revision's PDF (stored with its SHA-256) and open a share link to it;
+    returns the quote and the link's token (shown once)."""
+    quote = get_quote(session, number, lock=True)
+    _expect(quote, ("approved",), "send it")
+    _owner_or_admin(quote, actor, "send")
+    if quote.expires_on < today:
+        raise InvalidTransition(quote.label, quote.state, "send it", f"it expired on {quote.expires_on.isoformat()}")
+    check_approved(session, quote)
+    document = stored_document(session, quote, company)
+    quote.sent_at = utcnow()
+    token = acceptance.create_link(session, quote, actor, link_days)
+    _move(session, quote, actor, "send", "sent", data={"sha256": document.sha256})
+    return quote, token
+
+
+def share(session: Session, actor: User, number: str, link_days: int | None = None) -> str:
+    """Another share link to the sent latest revision; returns its token (shown once)."""
+    quote = get_quote(session, number)
+    _expect(quote, ("sent",), "share it")
+    _owner_or_admin(quote, actor, "share")
+    return acceptance.create_link(session, quote, actor, link_days)
+
+
+def stored_document(session: Session, quote: Quote, company: dict) -> QuoteDocument:
+    """The revision's PDF: rendered and stored once, then always these bytes."""
+    document = session.get(QuoteDocument, quote.id)
+    if document is None:
+        content = documents.render_pdf(document_data(session, quote, company, draft=False))
+        document = QuoteDocument(quote_id=quote.id, sha256=documents.sha256(content), content=content)
+        session.add(document)
+        session.flush()
+    return document
+
+
+def expire_due(session: Session, today: date) -> list[Quote]:
+    """Mark approved and sent revisions past their validity as expired (safe to rerun)."""
+    due = list(session.exec(select(Quote).where(Quote.latest, Quote.state.in_(("approved", "sent")),
+                                                Quote.expires_on < today).with_for_update()))
+    for quote in due:
+        _move(session, quote, "system", "expire", "expired", f"valid until {quote.expires_on.isoformat()}")
+    return due
