@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -95,6 +96,18 @@ class PriceBook:
     def valid_on(self, day: date) -> bool:
         return ((self.valid_from is None or self.valid_from <= day)
                 and (self.valid_until is None or day <= self.valid_until))
+
+    @cached_property
+    def _plain(self) -> dict[str, ListPrice]:
+        return {}
+
+    def plain_price(self, product: str, field_name: str = "product") -> ListPrice:
+        """`list_price` of a product with no options, computed once per book (free items and
+        plain lines ask for the same few products again and again)."""
+        price = self._plain.get(product)
+        if price is None:
+            price = self._plain[product] = self.list_price(product, field_name=field_name)
+        return price
 
     def list_price(self, product: str, values: Mapping[str, Value] | None = None,
                    bom_parts: Mapping[str, Decimal] | None = None,

@@ -23,6 +23,7 @@ from iso4217 import Currency as _Iso4217
 
 ROUNDING = ROUND_HALF_UP
 ZERO = Decimal(0)
+ONE = Decimal(1)
 HUNDRED = Decimal(100)
 
 
@@ -40,7 +41,7 @@ class Currency:
         return Decimal(1).scaleb(-self.minor_units)
 
     def round(self, amount: Decimal) -> Decimal:
-        return amount.quantize(self.quantum, rounding=ROUNDING)
+        return amount.quantize(self.quantum, ROUNDING)   # positional: twice as fast as a keyword
 
     def is_exact(self, amount: Decimal) -> bool:
         """True when `amount` needs no rounding (e.g. a price typed into a price book)."""
@@ -75,7 +76,7 @@ def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal)
     """
     if len(amounts) == 1 and abs(total - amounts[0]) < quantum:
         return [total]
-    floors = [a.quantize(quantum, rounding=ROUND_FLOOR) for a in amounts]
+    floors = [a.quantize(quantum, ROUND_FLOOR) for a in amounts]
     missing = int((total - sum(floors, ZERO)) / quantum)
     if not 0 <= missing <= len(amounts):
         raise ValueError(f"{total} cannot be split over {list(amounts)} in steps of {quantum}")
@@ -103,8 +104,12 @@ def allocate(total: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> li
     if units != units.to_integral_value():
         raise ValueError(f"{total} is not a multiple of {quantum}")
     units = int(units)
-    shift = -min(w.as_tuple().exponent for w in weights)
-    scaled = [int(w.scaleb(shift)) for w in weights]
+    shift = -quantum.as_tuple().exponent           # weights are usually amounts in quanta...
+    exact = [w.scaleb(shift) for w in weights]
+    scaled = [int(w) for w in exact]
+    if scaled != exact:                              # ...when not, scale by the finest weight
+        shift = -min(w.as_tuple().exponent for w in weights)
+        scaled = [int(w.scaleb(shift)) for w in weights]
     weight_sum = sum(scaled)
     parts, remainders = [], []
     for w in scaled:

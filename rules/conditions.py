@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from catalog.model import Value
 
@@ -30,8 +30,8 @@ class QuoteFacts:
     payment_terms: str | None = None
 
 
-@dataclass(frozen=True)
-class LineFacts:
+class LineFacts(NamedTuple):
+    """One line's facts for line conditions (a named tuple: one is built per line)."""
     product: str
     quantity: Decimal
     charge: str

@@ -26,9 +26,9 @@ from typing import Callable, Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
 from core import gcpause
-from core.money import HUNDRED, ZERO, Currency, allocate, percent_of, round_to_total
+from core.money import HUNDRED, ONE, ZERO, Currency, allocate, percent_of, round_to_total
 from rules import approvals as ap
-from rules.actions import AmountOff, Floor, FreeItem, LineBasis
+from rules.actions import AmountOff, LineBasis
 from rules.conditions import DateWindow, LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
@@ -143,7 +143,7 @@ class _Line:
 
 def _periods(charge: str, term: int | None, field_name: str) -> Decimal:
     if charge == "one_time":
-        return Decimal(1)
+        return ONE
     months = PERIOD_MONTHS[charge]
     if term % months:
         raise PricingError(field_name, f"{charge} charges need a term in whole periods of {months} months")
@@ -170,22 +170,30 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteF
     price_rules, floors, frees = [], [], []
     passed, failed = screen(line.product)
     p.considered.extend(failed)
+    considered = p.considered
     for rule in passed:
-        reason = first_failure(rule.line_conditions, facts, lf) if rule.line_conditions else None
-        if reason is not None:
-            p.considered.append(Outcome(rule.id, False, reason))
-        elif isinstance(rule.action, Floor):
-            floors.append(rule)
-        elif isinstance(rule.action, FreeItem):
-            frees.append(rule)
-        else:
+        if rule.line_conditions:
+            reason = first_failure(rule.line_conditions, facts, lf)
+            if reason is not None:
+                considered.append(Outcome(rule.id, False, reason))
+                continue
+        role = rule.role
+        if role == "price":
             price_rules.append(rule)
+        elif role == "floor":
+            floors.append(rule)
+        else:
+            frees.append(rule)
 
     exact: list[tuple[str, str | None, str, Decimal]] = []      # kind, rule, label, amount
-    applied = stack(price_rules, p.list_total, basis, p.considered)
-    exact += [("rule", r.id, r.description, amount) for r, amount in applied]
-    automatic = sum((amount for _, amount in applied), ZERO)
-    cap = _cap(rule_set, [r for r, _ in applied])
+    automatic = ZERO
+    cap = rule_set.max_line_discount_percent
+    for rule, amount in stack(price_rules, p.list_total, basis, considered):
+        exact.append(("rule", rule.id, rule.description, amount))
+        automatic += amount
+        raised = rule.max_discount_percent         # an applied rule may lift the cap
+        if raised is not None and cap is not None and raised > cap:
+            cap = raised
     if cap is not None and automatic > p.list_total * cap / HUNDRED:
         excess = automatic - p.list_total * cap / HUNDRED
         exact.append(("cap", None, f"capped at the {cap}% maximum discount", -excess))
@@ -206,64 +214,62 @@ def stack(rules: list[Rule], base: Decimal, basis: LineBasis,
           considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
     """Apply price rules (in priority order) to `base` by their stacking behaviour; returns
     the applied rules with their exact discounts and records every rule's outcome."""
-    groups: dict[str, list[Rule]] = {"exclusive": [], "best_of": [], "additive": [], "compounding": []}
+    exclusive, best_of, additive, compounding = groups = ([], [], [], [])
     for rule in rules:
-        groups[rule.stacking].append(rule)
+        groups[rule.stack_index].append(rule)
     applied: list[tuple[Rule, Decimal]] = []
-
-    def computed(group: list[Rule], on: Decimal) -> list[tuple[Rule, Decimal]]:
-        out = []
-        for rule in group:
-            amount = rule.action.discount(on, basis)
-            if amount.__class__ is str:
-                considered.append(Outcome(rule.id, False, amount))
-            else:
-                out.append((rule, amount))
-        return out
-
-    exclusive = computed(groups["exclusive"], base) if groups["exclusive"] else None
-    if exclusive:
-        winner, amount = exclusive[0]
-        applied.append((winner, min(amount, base)))
+    winner = None
+    losers = set()
+    for rule in exclusive:
+        amount = rule.action.discount(base, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+        elif winner is None:
+            winner = rule
+            applied.append((rule, amount if amount < base else base))
+        else:
+            losers.add(rule.id)
+    if winner is not None:
         considered.append(winner.applied)
         reason = f"exclusive rule {winner.id} applies"
-        losers = {r.id for r, _ in exclusive[1:]}
         considered.extend(Outcome(r.id, False, reason) for r in rules
-                          if r.id in losers or r.stacking != "exclusive")
+                          if r.stack_index or r.id in losers)
         return applied
     running = base
-    best = computed(groups["best_of"], running) if groups["best_of"] else None
-    if best:
-        winner, amount = max(best, key=lambda ra: ra[1])            # max keeps the first of ties
-        amount = min(amount, running)
-        applied.append((winner, amount))
-        considered.append(winner.applied)
-        running -= amount
-        reason = f"{winner.id} gives a larger discount"
-        considered.extend(Outcome(r.id, False, reason) for r, _ in best if r is not winner)
-    for rule, amount in computed(groups["additive"], running):
-        amount = min(amount, running)             # on the same base, together never below zero
-        applied.append((rule, amount))
-        considered.append(rule.applied)
-        running -= amount
-    for rule in groups["compounding"]:
+    best = None
+    offers = []
+    for rule in best_of:
         amount = rule.action.discount(running, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
-            continue
-        amount = min(amount, running)
+        else:
+            offers.append((rule, amount))
+            if best is None or amount > best[1]:        # the first of equal offers wins
+                best = (rule, amount)
+    if best is not None:
+        rule, amount = best
+        if amount > running:
+            amount = running
         applied.append((rule, amount))
         considered.append(rule.applied)
         running -= amount
+        reason = f"{rule.id} gives a larger discount"
+        considered.extend(Outcome(r.id, False, reason) for r, _ in offers if r is not rule)
+    additive_base = running
+    # additive rules each on the same base (together never below zero), compounding ones each
+    # on the running amount
+    for group, same_base in ((additive, True), (compounding, False)):
+        for rule in group:
+            amount = rule.action.discount(additive_base if same_base else running, basis)
+            if amount.__class__ is str:
+                considered.append(Outcome(rule.id, False, amount))
+                continue
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            considered.append(rule.applied)
+            running -= amount
     return applied
-
-
-def _cap(rule_set: RuleSet, applied: list[Rule]) -> Decimal | None:
-    cap = rule_set.max_line_discount_percent
-    raised = [r.max_discount_percent for r in applied if r.max_discount_percent is not None]
-    if cap is None:
-        return None
-    return max([cap, *raised])
 
 
 def _manual(discount: ManualDiscount, running: Decimal) -> Decimal:
@@ -295,7 +301,7 @@ def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exa
     for _, rule in candidates:
         if rule is not winner:
             p.considered.append(Outcome(rule.id, False, f"a higher floor applies ({winner.id})"))
-    p.floor = min((value * basis.quantity).quantize(quantum, rounding=ROUND_CEILING), p.list_total)
+    p.floor = min((value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
     if running >= p.floor:
         p.considered.append(Outcome(winner.id, False, "the price is above this floor"))
         return running
@@ -312,7 +318,7 @@ def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: Line
         if not qty:
             source.considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
             continue
-        list_price = book.list_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
+        list_price = book.plain_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
         free = LineInput(f"{line.id}/{rule.id}", rule.action.product, qty, list_price)
         p = _new_line(free, list_price, index, list_price.elements[0].label)
         p.net, p.free_of = ZERO.quantize(book.currency.quantum), line.id

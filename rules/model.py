@@ -40,6 +40,16 @@ class Rule:
         return (self.priority, self.id)
 
     @cached_property
+    def stack_index(self) -> int:
+        """0 exclusive, 1 best_of, 2 additive, 3 compounding: the order stacking applies them."""
+        return STACKING.index(self.stacking)
+
+    @cached_property
+    def role(self) -> str:
+        """What pricing does with the rule: `floor`, `free` (adds a free item) or `price`."""
+        return "floor" if isinstance(self.action, Floor) else "free" if isinstance(self.action, FreeItem) else "price"
+
+    @cached_property
     def applied(self) -> Outcome:
         """The outcome of this rule when it applies (the same every time)."""
         return Outcome(self.id, True, f"applied: {self.action.describe()}")
