@@ -17,7 +17,8 @@ from catalog.pricebook import PricingError
 from configurator.encode import EncodingError
 from configurator.engine import IncompleteConfiguration, InvalidConfiguration
 from configurator.results import SelectionError
-from core.errors import (Forbidden, ImmutableRecord, InvalidInput, InvalidTransition, NotFound,
+from rules.promotions import PromoLimitReached
+from core.errors import (DomainError, Forbidden, ImmutableRecord, InvalidInput, InvalidTransition, NotFound,
                          VersionConflict)
 from core.validation import DocumentValidationError
 
@@ -98,6 +99,17 @@ def _invalid_input(exc: InvalidInput):
 @blp.app_errorhandler(InvalidTransition)
 def _invalid_transition(exc: InvalidTransition):
     return error_response(409, "invalid_state", exc.message, state=exc.state)
+
+
+@blp.app_errorhandler(PromoLimitReached)
+def _promo_limit(exc: PromoLimitReached):
+    return error_response(409, "promo_limit_reached", exc.message)
+
+
+@blp.app_errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    # the fallback for a domain error without a handler of its own: the caller's doing, not ours
+    return error_response(422, "invalid_request", str(exc))
 
 
 @blp.app_errorhandler(Forbidden)

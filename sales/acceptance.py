@@ -19,6 +19,9 @@ from sqlmodel import Session
 from core.db import utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.users import EMAIL_RE, User
+from rules import promotions
+from rules.store import get_rule_set
+from sales.accounts import Account
 from sales.audit import record
 from sales.models import Decision, Quote, QuoteDocument, ShareLink
 
@@ -100,6 +103,8 @@ def _decide(session: Session, token: str, accepted: bool, name: str, email: str,
     document = shared.document
     if document_sha256 is not None and document_sha256 != document.sha256:
         raise InvalidInput("document_sha256", "this is not the document that was sent; reload the page")
+    if accepted:
+        _redeem_promotions(session, quote)
     decision = Decision(quote_id=quote.id, accepted=accepted, name=name[:200], email=email[:254],
                         ip=(ip or "")[:64], user_agent=(user_agent or "")[:500],
                         document_sha256=document.sha256, reason=reason[:2000])
@@ -111,3 +116,16 @@ def _decide(session: Session, token: str, accepted: bool, name: str, email: str,
     session.add(quote)
     session.flush()
     return decision
+
+
+def _redeem_promotions(session: Session, quote: Quote) -> None:
+    """Acceptance commits the deal, so it uses up the promo codes its price applied (a draft
+    only reads their usage). A code whose limit was reached meanwhile refuses the acceptance
+    (PromoLimitReached) and nothing is recorded: the rep must re-quote."""
+    codes = [o["rule"] for o in (quote.priced or {}).get("promotions", []) if o["applied"]]
+    if not codes:
+        return
+    rule_set = get_rule_set(session, quote.rule_set, quote.rule_set_version)
+    customer = session.get(Account, quote.account_id).code
+    for code in codes:
+        promotions.redeem(session, rule_set, code, customer, f"{quote.number} r{quote.revision}")

@@ -1,0 +1,224 @@
+"""Quote documents: the `doc` dict (built by `sales.quotes.document_data`) → HTML → PDF.
+
+Plain functions with no Flask, so the API, the CLI, tests and bench/documents.py render the
+same way. The HTML is self-contained (the stylesheet is inlined), so the HTML alone fully
+determines the PDF. Nothing in the output depends on the clock or on randomness: the PDF
+dates come from the quote's own date and its identifier from its number and revision, so
+the same `doc` gives the same bytes (with the same WeasyPrint, fonts and Pango).
+
+Templates use StrictUndefined: a key missing from `doc` is a bug in the code that built it,
+and should fail loudly rather than print a blank on a customer-facing document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from core.money import CurrencyError, currency
+from core.settings import PROJECT_ROOT
+
+WEB_DIR = PROJECT_ROOT / "web"
+TEMPLATE = "documents/quote.html"
+STYLESHEET = WEB_DIR / "static" / "documents" / "quote.css"
+
+CHARGES = {"one_time": "one-time", "monthly": "monthly", "quarterly": "quarterly",
+           "semiannual": "semi-annual", "annual": "annual"}
+
+
+# ---- formatting (Jinja filters) ----------------------------------------------------------
+
+def _decimal(amount) -> Decimal:
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a decimal amount: {amount!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"not a finite amount: {amount!r}")
+    return value
+
+
+def amount(amount_str, currency_code: str) -> str:
+    """'1234.5' → '1,234.50' for USD. Decimal only, never float. An amount already in the
+    currency's minor units is shown with exactly that many decimals; one that is not (a bug
+    upstream) is shown with all its digits rather than silently rounded on a legal document."""
+    value = _decimal(amount_str)
+    try:
+        cur = currency(currency_code)
+    except CurrencyError:
+        cur = None
+    if cur is not None and cur.is_exact(value):
+        value = value.quantize(cur.quantum)
+    return format(value, ",f")
+
+
+def money(amount_str, currency_code: str) -> str:
+    """'1234.50', 'USD' → 'USD 1,234.50'; 'JPY' '1200' → 'JPY 1,200'; 'KWD' '12.345' → 'KWD 12.345'."""
+    return f"{currency_code} {amount(amount_str, currency_code)}"
+
+
+def number(value) -> str:
+    """A quantity: '1500' → '1,500', '2.5' → '2.5' (as given, with separators)."""
+    return format(_decimal(value), ",f")
+
+
+def charge(line_or_code: dict | str) -> str:
+    """A line's (or a charge code's) label: 'one_time' → 'one-time'; the term of a recurring
+    line goes on its own line in the template."""
+    code = line_or_code["charge"] if isinstance(line_or_code, dict) else line_or_code
+    return CHARGES.get(code, str(code).replace("_", " "))
+
+
+def payment_terms(code: str | None) -> str:
+    """'net30' → 'Net 30 days'; anything else is shown readably as given."""
+    if not code:
+        return ""
+    m = re.fullmatch(r"net[ _-]?(\d+)", code.strip(), re.IGNORECASE)
+    if m:
+        return f"Net {int(m.group(1))} days"
+    return code.replace("_", " ").capitalize()
+
+
+def timestamp(value: str) -> str:
+    """ISO 8601 → '2026-11-24 10:00 UTC' (or with its own offset); unparseable values as given."""
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if at.tzinfo is None:
+        return at.strftime("%Y-%m-%d %H:%M")
+    if at.utcoffset() == timezone.utc.utcoffset(None):
+        return at.strftime("%Y-%m-%d %H:%M UTC")
+    return at.strftime("%Y-%m-%d %H:%M UTC%z")
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Split on blank lines; single line breaks stay inside a paragraph (CSS pre-line)."""
+    if not text:
+        return []
+    return [p.strip() for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if p.strip()]
+
+
+def address_lines(address: dict | None) -> list[str]:
+    """Any subset of street / city / region / postal_code / country, as printable lines."""
+    a = address or {}
+    lines = [s for s in str(a.get("street") or "").splitlines() if s.strip()]
+    locality = ", ".join(x for x in (a.get("city"), " ".join(
+        x for x in (a.get("region"), a.get("postal_code")) if x)) if x)
+    if locality:
+        lines.append(locality)
+    if a.get("country"):
+        lines.append(a["country"])
+    return lines
+
+
+def config_summary(pairs) -> str:
+    """[["Memory", "512 GB"], ...] → "Memory: 512 GB · ...": one text run rather than a list
+    element per pair, which keeps a long quote's layout fast."""
+    return " · ".join(f"{label}: {value}" for label, value in pairs)
+
+
+def by_period(recurring: dict | None) -> list[tuple[str, str]]:
+    """Recurring totals in period order (monthly, quarterly, ... annual), whatever the dict order."""
+    order = list(CHARGES)
+    return sorted((recurring or {}).items(),
+                  key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+
+
+def grouped(lines: list[dict]) -> list[tuple[str | None, list[dict]]]:
+    """Lines by group in order of first appearance; ungrouped lines first, under no heading,
+    so they never look as if they belonged to the group printed above them."""
+    groups: dict[str | None, list[dict]] = {None: []}
+    for line in lines:
+        groups.setdefault(line.get("group") or None, []).append(line)
+    return [(g, ls) for g, ls in groups.items() if ls]
+
+
+def colour(value: str | None, default: str = "#1f4e79") -> str:
+    """A CSS hex colour, or the default: the value lands in a style attribute, where HTML
+    escaping alone would not stop CSS injection."""
+    return value if value and re.fullmatch(r"#[0-9A-Fa-f]{3,8}", value) else default
+
+
+def is_zero(value) -> bool:
+    return value is None or _decimal(value) == 0
+
+
+def _difference(a: str, b: str) -> str:
+    return str(_decimal(a) - _decimal(b))
+
+
+# ---- rendering ---------------------------------------------------------------------------
+
+_env = Environment(
+    loader=FileSystemLoader(PROJECT_ROOT / "web" / "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(money=money, amount=amount, number=number, charge=charge,
+                    payment_terms=payment_terms, timestamp=timestamp,
+                    paragraphs=paragraphs, address_lines=address_lines, grouped=grouped,
+                    config_summary=config_summary, by_period=by_period,
+                    colour=colour)
+_env.tests["zero"] = is_zero
+
+
+@cache
+def _stylesheet() -> str:  # read once per process, like the compiled template
+    return STYLESHEET.read_text(encoding="utf-8")
+
+
+def render_html(doc: dict) -> str:
+    """The quote as one self-contained HTML page (stylesheet inlined)."""
+    totals = doc["totals"]
+    one_time_discount = totals.get("one_time_discount")
+    if one_time_discount is None:
+        one_time_discount = _difference(totals["one_time_list"], totals["one_time_net"])
+    return _env.get_template(TEMPLATE).render(
+        doc=doc, css=_stylesheet(), one_time_discount=one_time_discount)
+
+
+def render_pdf(doc: dict) -> bytes:
+    """The quote as PDF. Deterministic: the only dates in it are the quote's own (from the
+    dcterms meta tags), and the file identifier is derived from number and revision."""
+    from weasyprint import HTML  # heavy import (Pango, fonts); only paid when rendering
+
+    identifier = f"{doc['number']}/r{doc['revision']}".encode()
+    return HTML(string=render_html(doc), base_url=str(WEB_DIR)).write_pdf(
+        pdf_identifier=identifier)
+
+
+def sha256(content: bytes) -> str:
+    """Hex SHA-256 of a document's bytes, recorded so an accepted PDF can be verified later."""
+    return hashlib.sha256(content).hexdigest()
+
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+_PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+
+
+def page_count(pdf: bytes) -> int:
+    """Pages in a PDF, with pypdf when installed; otherwise by counting page objects, also
+    inside compressed object streams (WeasyPrint puts them there)."""
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        pass
+    else:
+        import io
+        return len(PdfReader(io.BytesIO(pdf)).pages)
+    chunks = [pdf]
+    for m in _STREAM.finditer(pdf):
+        try:
+            chunks.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            pass
+    return sum(len(_PAGE.findall(c)) for c in chunks)

@@ -1,0 +1,197 @@
+"""Quote documents (sales/documents.py): the HTML says what the quote says, escapes what it
+is given, and the PDF renders. HTML tests are fast; the PDF renders are kept to three."""
+
+from __future__ import annotations
+
+import copy
+import html as htmllib
+import re
+
+import pytest
+
+from bench.documents import sample_doc
+from sales import documents
+from sales.documents import money, page_count, render_html, render_pdf
+
+
+def small_doc(**changes) -> dict:
+    doc = {
+        "company": {"name": "Northwind Systems Inc.", "address": ["500 Market Street", "San Francisco, CA 94105"],
+                    "email": "sales@northwind.example", "website": "northwind.example", "colour": "#1f4e79"},
+        "number": "Q-2026-00001", "revision": 2, "title": "Lab refresh",
+        "date": "2026-11-23", "expires_on": "2026-12-23", "currency": "USD",
+        "payment_terms": "net30", "draft": False,
+        "account": {"name": "Contoso LLC", "code": "ACC-1", "tax_id": "US-12-3456789",
+                    "billing_address": {"street": "1 Industrial Way", "city": "Columbus",
+                                        "region": "OH", "postal_code": "43004", "country": "US"}},
+        "owner": {"name": "Dana Whitfield", "email": "dana@northwind.example"},
+        "lines": [
+            {"key": "1", "group": "Compute", "name": "Rack server", "product": "rack-server",
+             "quantity": "2", "charge": "one_time", "term_months": None,
+             "configuration": [["Chassis", "1U 10 SFF"], ["Memory", "512 GB"]],
+             "list_unit_price": "1234.50", "list_total": "2469.00", "discount_total": "100.00",
+             "net_total": "2369.00", "contract_value": "2369.00", "notes": ""},
+            {"key": "2", "group": "Software", "name": "Observability platform", "product": "obs-platform",
+             "quantity": "10", "charge": "monthly", "term_months": 36, "configuration": [],
+             "list_unit_price": "50.00", "list_total": "500.00", "discount_total": "0.00",
+             "net_total": "500.00", "contract_value": "18000.00", "notes": "Starts on activation"},
+            {"key": "3", "group": None, "name": "Installation", "product": "install",
+             "quantity": "1", "charge": "one_time", "term_months": None, "configuration": [],
+             "list_unit_price": "800.00", "list_total": "800.00", "discount_total": "0.00",
+             "net_total": "800.00", "contract_value": "800.00", "notes": ""},
+        ],
+        "totals": {"one_time_list": "3269.00", "one_time_net": "3169.00", "recurring": {"monthly": "500.00"},
+                   "contract_value": "21037.55", "list_contract_value": "21269.00", "discount_percent": "1.09"},
+        "quote_steps": [{"label": "header manual discount 0.6%", "amount": "131.45"}],
+        "terms": "Prices exclude tax.\n\nDelivery within 30 days.\nRisk passes on delivery.",
+        "notes": "Call before delivery.",
+        "signature": None,
+    }
+    doc.update(changes)
+    return doc
+
+
+def text_of(html: str) -> str:
+    """The visible text, whitespace collapsed (the stylesheet is dropped)."""
+    html = re.sub(r"(?s)<(style|title)>.*?</\1>", " ", html)
+    return re.sub(r"\s+", " ", htmllib.unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+# ---- money ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("amount, code, expected", [
+    ("1234.50", "USD", "USD 1,234.50"),
+    ("1234.5", "USD", "USD 1,234.50"),
+    ("1234567.89", "USD", "USD 1,234,567.89"),
+    ("0.1", "USD", "USD 0.10"),
+    ("-1234.50", "USD", "USD -1,234.50"),
+    ("1200", "JPY", "JPY 1,200"),
+    ("1E+3", "JPY", "JPY 1,000"),
+    ("12.345", "KWD", "KWD 12.345"),
+    ("1234567.001", "KWD", "KWD 1,234,567.001"),
+    ("0.30000000000000004", "USD", "USD 0.30000000000000004"),  # never rounded away silently
+])
+def test_money(amount, code, expected):
+    assert money(amount, code) == expected
+
+
+def test_money_rejects_non_amounts():
+    for bad in ("", "abc", "NaN", "Infinity"):
+        with pytest.raises(ValueError):
+            money(bad, "USD")
+
+
+# ---- HTML -----------------------------------------------------------------------------------
+
+def test_html_shows_quote_lines_and_totals():
+    doc = small_doc()
+    text = text_of(render_html(doc))
+    assert "Quote Q-2026-00001 (revision 2)" in text
+    for line in doc["lines"]:
+        assert line["name"] in text and line["product"] in text
+    assert "Chassis: 1U 10 SFF · Memory: 512 GB" in text
+    assert "Contoso LLC" in text and "ACC-1" in text and "US-12-3456789" in text
+    assert "Columbus, OH 43004" in text
+    assert "Dana Whitfield" in text and "dana@northwind.example" in text
+    assert "Net 30 days" in text
+    assert "monthly 36 months" in text and "total 18,000.00" in text
+    assert "One-time list USD 3,269.00" in text
+    assert "One-time discount USD 100.00" in text
+    assert "One-time net USD 3,169.00" in text
+    assert "Recurring, monthly USD 500.00" in text
+    assert "header manual discount 0.6% USD 131.45" in text
+    assert "Total contract value USD 21,037.55" in text
+    assert "Call before delivery." in text
+
+
+def test_html_groups_lines_under_headings_ungrouped_first():
+    html = render_html(small_doc())
+    headings = re.findall(r'<tr class="group"><th colspan="7">([^<]+)</th></tr>', html)
+    assert headings == ["Compute", "Software"]
+    assert html.index("Installation") < html.index("Compute") < html.index("Rack server")
+    assert html.index("Software") < html.index("Observability platform")
+
+
+def test_html_terms_keep_paragraphs():
+    html = render_html(small_doc())
+    assert "<p>Prices exclude tax.</p>" in html
+    assert "<p>Delivery within 30 days.\nRisk passes on delivery.</p>" in html
+
+
+def test_draft_watermark_only_on_drafts():
+    assert 'class="watermark"' not in render_html(small_doc())
+    assert "DRAFT" not in text_of(render_html(small_doc()))
+    html = render_html(small_doc(draft=True))
+    assert re.search(r'<div class="watermark"[^>]*>DRAFT', html)
+
+
+def test_signature_block():
+    unsigned = text_of(render_html(small_doc()))
+    assert "Accepted by" not in unsigned
+    assert "Name Signature Title Date" in unsigned
+    digest = "ab" * 32
+    signed = text_of(render_html(small_doc(signature={
+        "name": "Pat Buyer", "email": "pat@contoso.example", "at": "2026-11-24T10:00:00+00:00",
+        "sha256": digest})))
+    assert "Accepted by Pat Buyer <pat@contoso.example> on 2026-11-24 10:00 UTC, document SHA-256" in signed
+    assert digest in signed
+    assert "Signature Date" not in signed
+
+
+def test_html_escapes_what_it_is_given():
+    doc = small_doc()
+    doc["lines"][0]["name"] = "<script>alert(1)</script> server"
+    doc["lines"][1]["notes"] = "<script>alert(2)</script> & co"
+    doc["lines"][0]["configuration"] = [["<b>Memory</b>", "<i>512</i>"]]
+    doc["company"]["colour"] = "red;} body{display:none"
+    html = render_html(doc)
+    assert "<script>" not in html and "<b>Memory" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; server" in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt; &amp; co" in html
+    assert "display:none" not in html  # a colour that is not a hex colour falls back
+
+
+def test_html_fails_loudly_on_a_missing_key():
+    doc = small_doc()
+    del doc["owner"]
+    with pytest.raises(Exception, match="owner"):
+        render_html(doc)
+
+
+def test_jpy_and_kwd_amounts_in_the_document():
+    doc = small_doc(currency="KWD")
+    doc["lines"][0]["list_unit_price"] = "12.345"
+    assert "12.345" in text_of(render_html(doc))
+    doc = small_doc(currency="JPY")
+    doc["lines"][0]["list_unit_price"] = "1200"
+    doc["totals"] = dict(doc["totals"], contract_value="1234567")
+    text = text_of(render_html(doc))
+    assert " 1,200 " in text and "Total contract value JPY 1,234,567" in text
+
+
+def test_html_does_not_modify_the_doc():
+    doc = small_doc()
+    before = copy.deepcopy(doc)
+    render_html(doc)
+    assert doc == before
+
+
+# ---- PDF (three renders) --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_pdf() -> bytes:
+    return render_pdf(small_doc(draft=True))
+
+
+def test_pdf_renders_and_is_deterministic(small_pdf):
+    assert small_pdf.startswith(b"%PDF")
+    assert page_count(small_pdf) >= 1
+    assert render_pdf(small_doc(draft=True)) == small_pdf
+    assert re.fullmatch(r"[0-9a-f]{64}", documents.sha256(small_pdf))
+    assert documents.sha256(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_long_quote_spans_pages():
+    pdf = render_pdf(sample_doc(200))
+    assert pdf.startswith(b"%PDF")
+    assert page_count(pdf) > 1
