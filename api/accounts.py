@@ -7,12 +7,13 @@ import json
 from flask import request
 
 from api import sales_schemas as ss
-from api.auth import current_user, require_role
+from api.auth import current_user, require_role, require_token
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from sales import accounts
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Customer accounts and contacts")
+require_token(blp)
 
 
 def _out(session, account) -> dict:
@@ -65,7 +66,7 @@ def import_accounts():
     is valid (422 naming each bad row and field)."""
     kind = {"text/csv": "import.csv", "application/json": "import.json"}.get(request.mimetype, "import.yaml")
     try:
-        text = request.get_data(as_text=True)
+        text = request.get_data().decode("utf-8")     # strict: a Latin-1 file is refused, not garbled
     except UnicodeDecodeError:
         raise ApiError(400, "malformed_body", "the file is not UTF-8 text", {"body": ["not UTF-8"]})
     if not text.strip():

@@ -11,7 +11,7 @@ from datetime import date
 from flask import Response, current_app, url_for
 
 from api import sales_schemas as ss
-from api.auth import current_user, require_role
+from api.auth import current_user, require_role, require_token
 from api.blueprint import Blueprint, db_session
 from sales import acceptance, audit, documents, quotes, workflow
 from sales.accounts import Account
@@ -20,6 +20,7 @@ from sales.quote_data import document_data
 
 blp = Blueprint("quotes", __name__, url_prefix="/api/v1",
                 description="Quotes: lines, pricing, revisions, approvals, documents")
+require_token(blp)
 
 REP_ROLES = ("rep",)
 
@@ -33,7 +34,9 @@ def company() -> dict:
 
 
 def quote_view(session, quote: Quote) -> dict:
-    """The quote with what the API shows beside its columns."""
+    """The quote with what the API shows beside its columns (flushed first, so the lock
+    version shown is the one stored)."""
+    session.flush()
     view = quote.model_dump()
     view["account_code"] = session.get(Account, quote.account_id).code
     view["lines"] = quotes.lines_of(session, quote)

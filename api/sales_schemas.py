@@ -10,6 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.schemas import Selections, Timestamp, decimal_string
+from core.serialize import Money
 from core.validation import MAX_VERSION
 from sales.models import STATES
 from sales.quotes import LineSpec
@@ -62,7 +63,7 @@ class AccountOutSchema(Schema):
     tax_id = fields.String(allow_none=True)
     segment = fields.String(allow_none=True)
     tier = fields.String(allow_none=True)
-    credit_limit = decimal_string()
+    credit_limit = Money(allow_none=True)
     payment_terms = fields.String()
     billing_address = fields.Dict()
     shipping_address = fields.Dict()
@@ -169,6 +170,7 @@ class QuoteLineOutSchema(Schema):
 
 
 class ApprovalStepSchema(Schema):
+    round = fields.Integer(metadata={"description": "each submission is a round; earlier rounds are history"})
     level = fields.String()
     label = fields.String()
     stage = fields.Integer()
@@ -196,7 +198,7 @@ class QuoteOutSchema(Schema):
     payment_terms = fields.String()
     promo_codes = fields.List(fields.String())
     discount_percent = decimal_string()
-    discount_amount = decimal_string()
+    discount_amount = Money(allow_none=True)
     expires_on = fields.Date()
     terms_template = fields.String(allow_none=True)
     terms = fields.String()
@@ -205,8 +207,8 @@ class QuoteOutSchema(Schema):
     lock_version = fields.Integer()
     priced_on = fields.Date(allow_none=True)
     price = fields.Dict(attribute="priced", metadata={"description": "the stored pricing (as POST /pricing/quote)"})
-    one_time_net = decimal_string()
-    contract_value = decimal_string()
+    one_time_net = Money(allow_none=True)
+    contract_value = Money(allow_none=True)
     lines = fields.List(fields.Nested(QuoteLineOutSchema))
     approvals_required = fields.List(fields.Dict())
     approval_steps = fields.List(fields.Nested(ApprovalStepSchema))
@@ -226,8 +228,8 @@ class QuoteSummarySchema(Schema):
     owner = fields.String(attribute="owner_id")
     title = fields.String()
     currency = fields.String()
-    one_time_net = decimal_string()
-    contract_value = decimal_string()
+    one_time_net = Money(allow_none=True)
+    contract_value = Money(allow_none=True)
     expires_on = fields.Date()
     updated_at = Timestamp()
 

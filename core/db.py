@@ -122,7 +122,16 @@ class Amount(sa.types.TypeDecorator):
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
-        return None if value is None else Decimal(value)
+        return None if value is None else trim(Decimal(value))
+
+
+def trim(value: Decimal) -> Decimal:
+    """`value` without trailing zeros and never in exponent form (4320.000000 -> 4320), so an
+    amount reads back the same from either database; money is shown in its currency's minor
+    units by the schemas (core.serialize.money)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def utcnow() -> datetime:

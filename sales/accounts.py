@@ -132,6 +132,9 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
     addresses = {}
     for kind in ("billing_address", "shipping_address"):
         addresses[kind] = _address(raw.get(kind), at(kind), errors)
+    tax_id = text("tax_id", limit=40)
+    tier = text("tier", limit=32)
+    terms = text("payment_terms", pattern=TERMS_RE, limit=32) or DEFAULT_TERMS
     contacts = []
     raw_contacts = raw.get("contacts") or []
     if not isinstance(raw_contacts, list):
@@ -143,8 +146,9 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
         errors.append((at("contacts"), "at most one primary contact"))
     if errors:
         return None, errors
-    return AccountData(code, name, code_cur, text("tax_id", limit=40), segment, text("tier", limit=32),
-                       limit, text("payment_terms", pattern=TERMS_RE, limit=32) or DEFAULT_TERMS,
+    if limit is not None:
+        limit = currency(code_cur).round(limit)         # exact already: only the scale changes
+    return AccountData(code, name, code_cur, tax_id, segment, tier, limit, terms,
                        addresses["billing_address"], addresses["shipping_address"],
                        tuple(c for c in contacts if c)), []
 
@@ -184,6 +188,10 @@ def _contact(raw, where: str, errors: list) -> dict | None:
         errors.append((f"{where}.name", "is required"))
     if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
         errors.append((f"{where}.email", "expected an email address"))
+    for key, limit in (("name", 200), ("email", 254), ("phone", 40), ("title", 100)):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            errors.append((f"{where}.{key}", f"expected a text of at most {limit} characters"))
     primary = raw.get("primary", False)
     if isinstance(primary, str):
         primary = primary.strip().lower() in ("1", "true", "yes")
@@ -237,9 +245,10 @@ def list_accounts(session: Session, search: str | None = None, limit: int = 100,
                   offset: int = 0) -> list[Account]:
     query = select(Account).order_by(Account.code)
     if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(sa.or_(sa.func.lower(Account.name).like(pattern),
-                                   sa.func.lower(Account.code).like(pattern)))
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"                  # the text is matched literally, not as a pattern
+        query = query.where(sa.or_(sa.func.lower(Account.name).like(pattern, escape="\\"),
+                                   sa.func.lower(Account.code).like(pattern, escape="\\")))
     return list(session.exec(query.offset(offset).limit(limit)))
 
 
@@ -294,6 +303,7 @@ def parse_accounts_file(text: str, file: str) -> list[dict]:
     and one contact per row as `contact_name`, `contact_email`, `contact_phone`,
     `contact_title`; rows with the same code add contacts to one account.
     """
+    text = text.removeprefix("\ufeff")              # the byte order mark spreadsheets write
     if file.lower().endswith(".csv"):
         return _csv_rows(text, file)
     data = json.loads(text) if file.lower().endswith(".json") else parse_yaml(text, file, "accounts")

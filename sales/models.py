@@ -114,6 +114,7 @@ class ApprovalStep(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     quote_id: int = Field(foreign_key="quote.id", index=True)
+    round: int = 1                            # each submission of the revision is a new round
     level: str = Field(max_length=64)
     label: str = Field(max_length=200)
     stage: int

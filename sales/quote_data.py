@@ -26,6 +26,7 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
     owner = session.get(User, quote.owner_id)
     priced = quote.priced or {"lines": [], "totals": {}, "quote_steps": []}
     stored = {ln.key: ln for ln in lines_of(session, quote)}
+    summaries: dict = {}               # lines with the same configuration share one summary
     lines = []
     for line in priced["lines"]:
         source = stored.get(line["id"])
@@ -33,7 +34,7 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
             "key": line["id"], "group": source.group if source else None, "name": line["name"],
             "product": line["product"], "quantity": line["quantity"], "charge": line["charge"],
             "term_months": line["term_months"],
-            "configuration": configuration_summary(session, source) if source else [],
+            "configuration": _summary(session, source, summaries) if source else [],
             "list_unit_price": line["list_unit_price"], "list_total": line["list_total"],
             "discount_total": line["discount_total"], "net_total": line["net_total"],
             "contract_value": line["contract_value"],
@@ -55,6 +56,13 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
         "quote_steps": [{"label": s["label"], "amount": s["amount"]} for s in priced["quote_steps"]],
         "terms": quote.terms, "notes": quote.notes, "signature": signature,
     }
+
+
+def _summary(session: Session, line: QuoteLine, seen: dict) -> list[list[str]]:
+    key = (line.product, line.configuration_id, line.model_version, repr(sorted(line.selections.items())))
+    if key not in seen:
+        seen[key] = configuration_summary(session, line)
+    return seen[key]
 
 
 def configuration_summary(session: Session, line: QuoteLine) -> list[list[str]]:

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 from sqlmodel import Session, select
 
 from catalog.store import get_model
-from core.errors import InvalidInput, InvalidTransition, NotFound
+from configurator.store import get_configuration
+from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.sequences import next_number
 from core.users import User
 from core.validation import digest
@@ -99,6 +100,12 @@ def list_quotes(session: Session, *, state: str | None = None, account: str | No
     return list(session.exec(query.order_by(Quote.id.desc()).offset(offset).limit(limit)))
 
 
+def check_owner(quote: Quote, actor: User, action: str) -> None:
+    """Only the quote's owner (or an admin) may change it or move it along."""
+    if actor.id != quote.owner_id and actor.role != "admin":
+        raise Forbidden(f"only the quote's owner or an admin can {action} {quote.label}")
+
+
 # creating ----------------------------------------------------------------------------------
 
 def create_quote(session: Session, actor: User, account_code: str, header: Mapping[str, Any],
@@ -147,6 +154,7 @@ def edit(session: Session, actor: User, number: str, today: date, *,
     `lines` replaces the lines; `change_lines` maps the current ones to new ones.
     `expected_lock` (the `lock_version` the caller last read) refuses a lost update."""
     quote = get_quote(session, number, lock=True)
+    check_owner(quote, actor, "change")
     if expected_lock is not None and expected_lock != quote.lock_version:
         raise InvalidTransition(quote.label, quote.state, "change it",
                                 f"it changed since it was read (version {quote.lock_version}, not {expected_lock})")
@@ -265,6 +273,8 @@ def _replace_lines(session: Session, quote: Quote, specs: Sequence[LineSpec]) ->
             raise InvalidInput(f"{where}.quantity", "must be at least 1")
         if spec.discount_percent is not None and spec.discount_amount is not None:
             raise InvalidInput(f"{where}.discount_amount", "give a percent or an amount, not both")
+        if spec.configuration is not None:
+            _named(lambda: get_configuration(session, spec.configuration), f"{where}.configuration")
         key = spec.key
         if not key:
             key, next_key = str(next_key), next_key + 1

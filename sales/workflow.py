@@ -24,7 +24,7 @@ from sales import acceptance, documents
 from sales.audit import record
 from sales.models import ApprovalStep, Quote, QuoteDocument
 from sales.quote_data import document_data
-from sales.quotes import get_quote, lines_of, required_approvals
+from sales.quotes import check_owner, get_quote, lines_of, required_approvals
 
 
 def _expect(quote: Quote, states: tuple[str, ...], action: str) -> None:
@@ -32,11 +32,6 @@ def _expect(quote: Quote, states: tuple[str, ...], action: str) -> None:
         raise InvalidTransition(quote.label, "superseded", action, "a newer revision exists")
     if quote.state not in states:
         raise InvalidTransition(quote.label, quote.state, action)
-
-
-def _owner_or_admin(quote: Quote, actor: User, action: str) -> None:
-    if actor.id != quote.owner_id and actor.role != "admin":
-        raise Forbidden(f"only the quote's owner or an admin can {action} {quote.label}")
 
 
 def _move(session: Session, quote: Quote, actor, action: str, to: str, reason: str = "",
@@ -50,14 +45,22 @@ def _move(session: Session, quote: Quote, actor, action: str, to: str, reason: s
 
 
 def steps_of(session: Session, quote: Quote) -> list[ApprovalStep]:
+    """Every approval step of the revision, all rounds (history included)."""
     return list(session.exec(select(ApprovalStep).where(ApprovalStep.quote_id == quote.id)
-                             .order_by(ApprovalStep.stage, ApprovalStep.id)))
+                             .order_by(ApprovalStep.round, ApprovalStep.stage, ApprovalStep.id)))
+
+
+def current_steps(session: Session, quote: Quote) -> list[ApprovalStep]:
+    """The steps of the latest submission: earlier rounds (recalled or rejected) are history."""
+    steps = steps_of(session, quote)
+    last = max((s.round for s in steps), default=0)
+    return [s for s in steps if s.round == last]
 
 
 def submit(session: Session, actor: User, number: str, today: date, comment: str = "") -> Quote:
     quote = get_quote(session, number, lock=True)
     _expect(quote, ("draft",), "submit it")
-    _owner_or_admin(quote, actor, "submit")
+    check_owner(quote, actor, "submit")
     if not lines_of(session, quote):
         raise InvalidInput("lines", "a quote needs at least one line")
     if quote.expires_on < today:
@@ -66,8 +69,9 @@ def submit(session: Session, actor: User, number: str, today: date, comment: str
     quote.submitted_at = utcnow()
     if not needed:
         return _move(session, quote, actor, "submit", "approved", comment or "no approval required")
+    round_ = max((s.round for s in steps_of(session, quote)), default=0) + 1
     for level in needed:
-        session.add(ApprovalStep(quote_id=quote.id, level=level["level"], label=level["label"],
+        session.add(ApprovalStep(quote_id=quote.id, round=round_, level=level["level"], label=level["label"],
                                  stage=level["stage"], reasons=level["reasons"], fingerprint=quote.fingerprint))
     return _move(session, quote, actor, "submit", "pending_approval", comment,
                  {"levels": [level["level"] for level in needed]})
@@ -77,7 +81,7 @@ def recall(session: Session, actor: User, number: str, reason: str = "") -> Quot
     """Take a revision back from approval to change it; its pending steps are void."""
     quote = get_quote(session, number, lock=True)
     _expect(quote, ("pending_approval",), "recall it")
-    _owner_or_admin(quote, actor, "recall")
+    check_owner(quote, actor, "recall")
     _void(session, quote, "recalled")
     return _move(session, quote, actor, "recall", "draft", reason)
 
@@ -92,7 +96,7 @@ def decide(session: Session, actor: User, number: str, level: str, approve: bool
         raise Forbidden(f"{actor.name} does not hold the approval level {level}")
     if not approve and not comment.strip():
         raise InvalidInput("comment", "a rejection needs a reason")
-    steps = steps_of(session, quote)
+    steps = current_steps(session, quote)
     pending = [s for s in steps if s.status == "pending"]
     step = next((s for s in pending if s.level == level), None)
     if step is None:
@@ -119,7 +123,7 @@ def decide(session: Session, actor: User, number: str, level: str, approve: bool
 
 
 def _void(session: Session, quote: Quote, why: str) -> None:
-    for step in steps_of(session, quote):
+    for step in current_steps(session, quote):
         if step.status == "pending":
             step.status, step.comment = "void", why
             session.add(step)
@@ -128,7 +132,7 @@ def _void(session: Session, quote: Quote, why: str) -> None:
 def check_approved(session: Session, quote: Quote) -> None:
     """Refuse unless every approval the stored price needs was given to exactly this price."""
     needed = {a["level"] for a in required_approvals(quote)}
-    approved = {s.level for s in steps_of(session, quote)
+    approved = {s.level for s in current_steps(session, quote)
                 if s.status == "approved" and s.fingerprint == quote.fingerprint}
     missing = sorted(needed - approved)
     if missing:
@@ -141,7 +145,7 @@ def send(session: Session, actor: User, number: str, today: date, company: dict,
     returns the quote and the link's token (shown once)."""
     quote = get_quote(session, number, lock=True)
     _expect(quote, ("approved",), "send it")
-    _owner_or_admin(quote, actor, "send")
+    check_owner(quote, actor, "send")
     if quote.expires_on < today:
         raise InvalidTransition(quote.label, quote.state, "send it", f"it expired on {quote.expires_on.isoformat()}")
     check_approved(session, quote)
@@ -156,7 +160,7 @@ def share(session: Session, actor: User, number: str, link_days: int | None = No
     """Another share link to the sent latest revision; returns its token (shown once)."""
     quote = get_quote(session, number)
     _expect(quote, ("sent",), "share it")
-    _owner_or_admin(quote, actor, "share")
+    check_owner(quote, actor, "share")
     return acceptance.create_link(session, quote, actor, link_days)
 
 

@@ -128,6 +128,7 @@ def upgrade() -> None:
     op.create_table('approval_step',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('quote_id', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('stage', sa.Integer(), nullable=False),
