@@ -137,11 +137,13 @@ class QuoteDocument(SQLModel, table=True):
 
 
 class ShareLink(SQLModel, table=True):
-    """An unguessable link for the customer; only the token's hash is stored."""
+    """An unguessable link for the customer, to a quote revision or to a contract to sign;
+    only the token's hash is stored."""
     __tablename__ = "share_link"
 
     token_hash: str = Field(primary_key=True, max_length=64)
-    quote_id: int = Field(foreign_key="quote.id", index=True)
+    quote_id: int | None = Field(default=None, foreign_key="quote.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     created_at: datetime = _ts()
     created_by: str | None = Field(default=None, max_length=32)

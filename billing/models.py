@@ -1,0 +1,169 @@
+"""Tables of billing: invoices and credit notes, billing schedules, payments and their
+allocations, the receivables ledger, dunning notices and revenue schedules.
+
+An issued invoice copies every fact it shows (seller, buyer, lines, tax) and never changes;
+a correction is a credit note pointing to it. Ledger entries are written once: an account's
+receivable balance is the sum of its entries, always.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, SQLModel
+
+from core.db import Amount, forbid_updates, utcnow
+
+INVOICE_STATES = ("draft", "open", "partially_paid", "paid", "void", "uncollectible")
+KINDS = ("invoice", "credit_note")
+
+
+def _ts():
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class Invoice(SQLModel, table=True):
+    __tablename__ = "invoice"
+    __table_args__ = (sa.UniqueConstraint("series", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="invoice", max_length=16)
+    series: str = Field(max_length=32)                      # e.g. "INV-2026", "CN-2026"
+    number: str | None = Field(default=None, max_length=40)  # given at issue, gap-free per series
+    state: str = Field(default="draft", max_length=16)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="sales_order.id", index=True)
+    original_id: int | None = Field(default=None, foreign_key="invoice.id")   # a credit note's invoice
+    currency: str = Field(max_length=3)
+    issue_date: date | None = None
+    due_date: date | None = None
+    payment_terms: str = Field(max_length=32)               # code, e.g. net30, 2/10net30
+    discount_date: date | None = None                       # early-payment discount deadline
+    discount_percent: Decimal | None = Field(default=None, sa_type=Amount)
+    tax_inclusive: bool = False
+    reverse_charge: bool = False
+    seller: dict = Field(default_factory=dict, sa_type=JSON)   # copied at issue
+    buyer: dict = Field(default_factory=dict, sa_type=JSON)    # copied at issue
+    net_total: Decimal = Field(default=Decimal(0), sa_type=Amount)
+    tax_total: Decimal = Field(default=Decimal(0), sa_type=Amount)
+    gross_total: Decimal = Field(default=Decimal(0), sa_type=Amount)
+    amount_paid: Decimal = Field(default=Decimal(0), sa_type=Amount)  # allocations and credits applied
+    tax_breakdown: list = Field(default_factory=list, sa_type=JSON)  # [{category, rate, base, tax}]
+    reason: str = Field(default="", max_length=2000)         # what it bills (milestone, period) or corrects
+    document_sha256: str | None = Field(default=None, max_length=64)
+    document: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    einvoice_xml: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    dunning_level: int = 0
+    created_at: datetime = _ts()
+    issued_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = _ts()
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    position: int
+    order_line_key: str | None = Field(default=None, max_length=40)
+    product: str = Field(default="", max_length=100)
+    description: str = Field(max_length=500)
+    quantity: Decimal = Field(sa_type=Amount)
+    unit_price: Decimal = Field(sa_type=Amount)              # net, or gross when tax-inclusive
+    net_amount: Decimal = Field(sa_type=Amount)
+    tax_category: str = Field(max_length=32)
+    tax_rate: Decimal = Field(sa_type=Amount)                # percent
+    tax_amount: Decimal = Field(sa_type=Amount)
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+class BillingPeriod(SQLModel, table=True):
+    """One period of a recurring order line, billed in advance; `invoice_id` is set when billed."""
+    __tablename__ = "billing_period"
+    __table_args__ = (sa.UniqueConstraint("order_id", "line_key", "period_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="sales_order.id", index=True)
+    line_key: str = Field(max_length=40)
+    period_start: date
+    period_end: date                                        # inclusive
+    amount: Decimal = Field(sa_type=Amount)                 # prorated for a partial period
+    bill_on: date
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payment"
+    __table_args__ = (sa.UniqueConstraint("account_id", "reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    amount: Decimal = Field(sa_type=Amount)
+    currency: str = Field(max_length=3)
+    method: str = Field(max_length=32)                      # bank_transfer, card, cheque, ...
+    reference: str = Field(max_length=100)                  # the bank's or processor's reference
+    received_on: date
+    unapplied: Decimal = Field(sa_type=Amount)              # what no invoice took: account credit
+    refunded: Decimal = Field(default=Decimal(0), sa_type=Amount)
+    created_at: datetime = _ts()
+
+
+class PaymentAllocation(SQLModel, table=True):
+    __tablename__ = "payment_allocation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payment.id", index=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    amount: Decimal = Field(sa_type=Amount)
+    at: datetime = _ts()
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One movement of an account's receivable: + what the customer owes more (an invoice, a
+    late fee, a refund), - what they owe less (a payment, a credit note, a write-off)."""
+    __tablename__ = "ledger_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    at: datetime = _ts()
+    on: date                                                # the business date
+    kind: str = Field(max_length=20)                        # invoice | credit_note | payment | refund | late_fee | write_off
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    amount: Decimal = Field(sa_type=Amount)
+    currency: str = Field(max_length=3)
+    memo: str = Field(default="", max_length=500)
+
+
+class DunningNotice(SQLModel, table=True):
+    __tablename__ = "dunning_notice"
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    level: int
+    sent_on: date
+    days_overdue: int
+    fee_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    letter: str = Field(sa_type=sa.Text)
+
+
+class RevenueLine(SQLModel, table=True):
+    """The revenue of one performance obligation recognised in one period (ASC 606 / IFRS 15)."""
+    __tablename__ = "revenue_line"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "obligation", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    obligation: str = Field(max_length=40)                  # the order line key
+    period: str = Field(max_length=7)                       # YYYY-MM
+    amount: Decimal = Field(sa_type=Amount)
+    currency: str = Field(max_length=3)
+    basis: str = Field(max_length=16)                       # point_in_time | ratably
+
+
+for _table in (LedgerEntry, PaymentAllocation):
+    forbid_updates(_table)
