@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from billing.models import LedgerEntry
 from core.money import ZERO
@@ -42,7 +42,3 @@ def entries(session: Session, account_id: int) -> list[LedgerEntry]:
     return list(session.exec(select(LedgerEntry).where(LedgerEntry.account_id == account_id)
                              .order_by(LedgerEntry.on, LedgerEntry.id)))
 
-
-def count(session: Session, account_id: int) -> int:
-    return session.exec(select(func.count()).select_from(LedgerEntry)
-                        .where(LedgerEntry.account_id == account_id)).one()
