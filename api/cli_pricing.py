@@ -6,14 +6,13 @@ exactly what the API returns.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 import click
 
 from api.cli import cli, database, emit_json, json_option
-from api.pricing_schemas import QuotePriceSchema
+from rules.schemas import QuotePriceSchema
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import load_price_book_file
 from core import versioned

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from api.schemas import Selections, Timestamp, decimal_string
+from api.schemas import Selections, Timestamp
 from rules.schemas import QuotePriceSchema  # noqa: F401  (the pricing API's output)
 from core.validation import MAX_VERSION
 from rules.pricing import LineRequest, PricingRequest

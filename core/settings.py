@@ -36,6 +36,8 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     demo_dir: Path = DEFAULT_DEMO_DIR
     company: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_COMPANY))
+    # "contract": orders are made from signed contracts; "quote": straight from accepted quotes
+    orders_from: str = "quote"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
             demo_dir=Path(env.get("CPQ_DEMO_DIR") or DEFAULT_DEMO_DIR).resolve(),
             company=_company(env),
+            orders_from=_orders_from(env.get("CPQ_ORDERS_FROM") or "quote"),
         )
 
 
@@ -60,3 +63,9 @@ def _company(env: Mapping[str, str]) -> dict:
     if env.get("CPQ_COMPANY_ADDRESS"):
         company["address"] = [line.strip() for line in env["CPQ_COMPANY_ADDRESS"].split("|")]
     return company
+
+
+def _orders_from(value: str) -> str:
+    if value not in ("quote", "contract"):
+        raise ValueError(f"CPQ_ORDERS_FROM must be 'quote' or 'contract', not {value!r}")
+    return value

@@ -1,7 +1,6 @@
 """Customer acceptance through a share link, with an e-signature.
 
-A share link is a random 256-bit token; only its SHA-256 is stored, so the database alone
-cannot open a quote. The customer sees the exact PDF that was sent and accepts it by typing
+A share link is a random token (sales/sharing.py). The customer sees the exact PDF that was sent and accepts it by typing
 their name and email; the decision records time, IP address, user agent and the SHA-256 of
 the document accepted. Accepting again returns the first acceptance; a revision that expired
 or was superseded by a newer one cannot be accepted; declining records a reason.
@@ -9,8 +8,6 @@ or was superseded by a newer one cannot be accepted; declining records a reason.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -24,21 +21,18 @@ from rules.store import get_rule_set
 from sales.accounts import Account
 from sales.audit import record
 from sales.models import Decision, Quote, QuoteDocument, ShareLink
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from sales.sharing import aware, new_token, token_hash
 
 
 def create_link(session: Session, quote: Quote, actor: User, days: int | None = None) -> str:
     """A new share link to a sent (or being sent) revision; the token is returned once.
     It lasts until the end of the quote's validity unless `days` says otherwise."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     if days is not None:
         expires = utcnow() + timedelta(days=days)
     else:
         expires = datetime.combine(quote.expires_on + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
-    session.add(ShareLink(token_hash=_hash(token), quote_id=quote.id, expires_at=expires, created_by=actor.id))
+    session.add(ShareLink(token_hash=token_hash(token), quote_id=quote.id, expires_at=expires, created_by=actor.id))
     session.flush()
     return token
 
@@ -54,17 +48,12 @@ class Shared:
 
 def open_link(session: Session, token: str) -> Shared:
     """What a share link shows; an unknown or expired link is not found (nothing leaks)."""
-    link = session.get(ShareLink, _hash(token)) if isinstance(token, str) and len(token) <= 100 else None
-    if link is None or _aware(link.expires_at) < utcnow():
+    link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
+    if link is None or link.quote_id is None or aware(link.expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
     quote = session.get(Quote, link.quote_id)
     document = session.get(QuoteDocument, quote.id)
-    return Shared(quote, document, session.get(Decision, quote.id), not quote.latest, _aware(link.expires_at))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return Shared(quote, document, session.get(Decision, quote.id), not quote.latest, aware(link.expires_at))
 
 
 def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,

@@ -28,8 +28,8 @@ class Contract(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, unique=True)
-    quote_id: int = Field(foreign_key="quote.id", unique=True)       # the accepted revision
-    account_id: int = Field(foreign_key="account.id", index=True)
+    quote_id: int | None = Field(default=None, foreign_key="quote.id", unique=True)   # the accepted revision
+    account_id: int = Field(foreign_key="account.id", index=True)               # (None: a renewal)
     state: str = Field(default="draft", max_length=16)
     currency: str = Field(max_length=3)
     start_date: date

@@ -55,7 +55,7 @@ def upgrade() -> None:
     op.create_table('contract',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('quote_id', sa.Integer(), nullable=False),
+    sa.Column('quote_id', sa.Integer(), nullable=True),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),

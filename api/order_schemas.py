@@ -1,0 +1,160 @@
+"""marshmallow schemas for contracts, orders, shipments and the ERP's write-backs."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.schemas import Timestamp, decimal_string
+from core.serialize import Money
+from sales.order_models import CONTRACT_STATES, ORDER_STATES
+from sales.orders import BILLING
+
+
+class ContractCreateSchema(Schema):
+    quote = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                          metadata={"description": "the number of an accepted quote"})
+    start_date = fields.Date(load_default=None)
+    auto_renew = fields.Boolean(load_default=True)
+    notice_days = fields.Integer(strict=True, load_default=60, validate=validate.Range(min=0, max=365))
+    escalation_percent = fields.Decimal(load_default=0, allow_nan=False, validate=validate.Range(min=0, max=50),
+                                        metadata={"type": "string", "format": "decimal"})
+
+
+class ContractSchema(Schema):
+    number = fields.String()
+    quote = fields.String(attribute="quote_number", allow_none=True)
+    account = fields.String(attribute="account_code")
+    state = fields.String(metadata={"enum": list(CONTRACT_STATES)})
+    currency = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    term_months = fields.Integer()
+    auto_renew = fields.Boolean()
+    notice_days = fields.Integer()
+    escalation_percent = decimal_string()
+    contract_value = Money()
+    renewal_of = fields.String(attribute="renewal_of_number", allow_none=True)
+    document_sha256 = fields.String(allow_none=True)
+    signed_name = fields.String(allow_none=True)
+    signed_email = fields.String(allow_none=True)
+    signed_at = Timestamp(allow_none=True)
+    terminated_on = fields.Date(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class TerminateSchema(ReasonSchema):
+    on = fields.Date(load_default=None)
+
+
+class SignLinkSchema(Schema):
+    contract = fields.Nested(ContractSchema)
+    token = fields.String()
+    url = fields.String()
+
+
+class SignSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    document_sha256 = fields.String(load_default=None, validate=validate.Length(equal=64))
+
+
+class DocumentEventSchema(Schema):
+    at = Timestamp()
+    actor = fields.String()
+    action = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class MilestoneSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    percent = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=100),
+                             metadata={"type": "string", "format": "decimal"})
+
+
+class OrderCreateSchema(Schema):
+    quote = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                          metadata={"description": "the number of an accepted quote"})
+    billing = fields.String(load_default="on_order", validate=validate.OneOf(BILLING))
+    milestones = fields.List(fields.Nested(MilestoneSchema), load_default=None)
+
+
+class OrderLineSchema(Schema):
+    key = fields.String()
+    position = fields.Integer()
+    product = fields.String()
+    name = fields.String()
+    configuration = fields.Dict()
+    model_version = fields.Integer(allow_none=True)
+    bom = fields.List(fields.Dict(), metadata={"description": "exploded BOM of one unit"})
+    quantity = decimal_string()
+    charge = fields.String()
+    term_months = fields.Integer(allow_none=True)
+    list_total = decimal_string()
+    net_total = decimal_string()
+    contract_value = decimal_string()
+    status = fields.String()
+    shipped_quantity = decimal_string()
+    delivered_quantity = decimal_string()
+    delivered_on = fields.Date(allow_none=True)
+
+
+class ShipmentSchema(Schema):
+    line = fields.String(attribute="line_key")
+    quantity = decimal_string()
+    carrier = fields.String()
+    tracking = fields.String()
+    shipped_on = fields.Date()
+    delivered_on = fields.Date(allow_none=True)
+
+
+class OrderSchema(Schema):
+    number = fields.String()
+    quote = fields.String(attribute="quote_number")
+    contract = fields.String(attribute="contract_number", allow_none=True)
+    account = fields.String(attribute="account_code")
+    state = fields.String(metadata={"enum": list(ORDER_STATES)})
+    currency = fields.String()
+    one_time_total = Money()
+    contract_value = Money()
+    credit_check = fields.Dict()
+    erp_order_number = fields.String(allow_none=True)
+    billing = fields.String()
+    milestones = fields.List(fields.Dict())
+    lines = fields.List(fields.Nested(OrderLineSchema))
+    shipments = fields.List(fields.Nested(ShipmentSchema))
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class OrderQuery(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class LineStatusSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("pending", "in_production")))
+
+
+class ShipInSchema(Schema):
+    quantity = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False),
+                              metadata={"type": "string", "format": "decimal"})
+    shipped_on = fields.Date(load_default=None)
+    carrier = fields.String(load_default="", validate=validate.Length(max=64))
+    tracking = fields.String(load_default="", validate=validate.Length(max=128))
+
+
+class DeliverSchema(Schema):
+    delivered_on = fields.Date(load_default=None)
+
+
+class ErpNumberSchema(Schema):
+    erp_order_number = fields.String(required=True, validate=validate.Length(min=1, max=64))

@@ -1,0 +1,246 @@
+"""/api/v1/contracts and /api/v1/orders: from an accepted quote to a signed contract and an
+order, its credit check and release, and the ERP's fulfilment write-backs. The customer signs
+a contract through a link (/api/v1/signing/<token>, JSON)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, current_app, request, url_for
+from sqlmodel import select
+
+from api import order_schemas as os_
+from api.auth import current_user, require_role, require_token
+from api.blueprint import Blueprint, db_session
+from api.idempotency import respond
+from core.errors import InvalidTransition
+from sales import contracts, orders
+from sales.accounts import Account, get_account
+from sales.models import Quote
+from sales.order_models import Contract, Order
+
+blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Contracts, orders and fulfilment")
+require_token(blp)
+signing = Blueprint("signing", __name__, url_prefix="/api/v1", description="The customer's contract signature")
+
+
+def _settings():
+    return current_app.extensions["cpq_settings"]
+
+
+def contract_view(session, contract: Contract) -> dict:
+    session.flush()
+    quote = session.get(Quote, contract.quote_id) if contract.quote_id else None
+    renewal_of = session.get(Contract, contract.renewal_of) if contract.renewal_of else None
+    return contract.model_dump() | {
+        "quote_number": quote.number if quote else None,
+        "account_code": session.get(Account, contract.account_id).code,
+        "renewal_of_number": renewal_of.number if renewal_of else None}
+
+
+def order_view(session, order: Order) -> dict:
+    session.flush()
+    contract = session.get(Contract, order.contract_id) if order.contract_id else None
+    return order.model_dump() | {
+        "quote_number": session.get(Quote, order.quote_id).number,
+        "contract_number": contract.number if contract else None,
+        "account_code": session.get(Account, order.account_id).code,
+        "lines": orders.lines_of(session, order), "shipments": orders.shipments_of(session, order)}
+
+
+# contracts -----------------------------------------------------------------------------------
+
+@blp.post("/contracts")
+@blp.arguments(os_.ContractCreateSchema)
+@blp.response(201, os_.ContractSchema)
+def create_contract(data):
+    """The contract of an accepted quote (asking again returns it; Idempotency-Key supported)."""
+    with db_session() as session:
+        user = require_role(current_user(session), "rep")
+        number = data.pop("quote")
+        return respond(session, 201,
+                       lambda: contracts.create_from_quote(session, user, number, date.today(), **data),
+                       lambda c: os_.ContractSchema().dump(contract_view(session, c)))
+
+
+@blp.get("/contracts/<number>")
+@blp.response(200, os_.ContractSchema)
+def get_contract(number):
+    with db_session() as session:
+        current_user(session)
+        return contract_view(session, contracts.get_contract(session, number))
+
+
+@blp.get("/contracts/<number>/history")
+@blp.response(200, os_.DocumentEventSchema(many=True))
+def contract_history(number):
+    with db_session() as session:
+        current_user(session)
+        return contracts.history(session, contracts.get_contract(session, number))
+
+
+@blp.post("/contracts/<number>/send")
+@blp.response(200, os_.SignLinkSchema)
+def send_contract(number):
+    """Freeze the contract PDF and open a signing link (its token is shown once)."""
+    with db_session() as session:
+        user = require_role(current_user(session), "rep")
+        contract, token = contracts.send_for_signature(session, user, number, _settings().company)
+        return {"contract": contract_view(session, contract), "token": token,
+                "url": url_for("signing.signed_contract", token=token, _external=True)}
+
+
+@blp.post("/contracts/<number>/notice")
+@blp.arguments(os_.ReasonSchema)
+@blp.response(200, os_.ContractSchema)
+def give_notice(data, number):
+    with db_session() as session:
+        user = require_role(current_user(session), "rep", "finance")
+        return contract_view(session, contracts.give_notice(session, user, number, date.today(), data["reason"]))
+
+
+@blp.post("/contracts/<number>/terminate")
+@blp.arguments(os_.TerminateSchema)
+@blp.response(200, os_.ContractSchema)
+def terminate(data, number):
+    with db_session() as session:
+        user = require_role(current_user(session), "finance")
+        return contract_view(session, contracts.terminate(session, user, number, data["on"] or date.today(),
+                                                          data["reason"]))
+
+
+@blp.get("/contracts/<number>/pdf")
+@blp.response(200)
+def contract_pdf(number):
+    with db_session() as session:
+        current_user(session)
+        contract = contracts.get_contract(session, number)
+        if contract.document is None:
+            raise InvalidTransition(contracts.label(contract), contract.state, "show its PDF", "send it first")
+        return Response(contract.document, mimetype="application/pdf",
+                        headers={"X-Document-SHA256": contract.document_sha256,
+                                 "Content-Disposition": f'inline; filename="{contract.number}.pdf"'})
+
+
+@signing.get("/signing/<token>")
+@signing.response(200, os_.ContractSchema)
+def signed_contract(token):
+    """What the signing link shows (the PDF is at /api/v1/contracts/<number>/pdf for staff)."""
+    with db_session() as session:
+        return contract_view(session, contracts.open_link(session, token))
+
+
+@signing.post("/signing/<token>/sign")
+@signing.arguments(os_.SignSchema)
+@signing.response(200, os_.ContractSchema)
+def sign(data, token):
+    """The customer's e-signature (typed name and email); signing again is harmless."""
+    with db_session() as session:
+        contract = contracts.sign(session, token, data["name"], data["email"], request.remote_addr or "",
+                                  request.headers.get("User-Agent", ""), date.today(), data["document_sha256"])
+        return contract_view(session, contract)
+
+
+# orders --------------------------------------------------------------------------------------
+
+@blp.post("/orders")
+@blp.arguments(os_.OrderCreateSchema)
+@blp.response(201, os_.OrderSchema)
+def create_order(data):
+    """The order of an accepted quote (of its signed contract when CPQ_ORDERS_FROM=contract);
+    converting again returns the same order. Idempotency-Key supported."""
+    with db_session() as session:
+        user = require_role(current_user(session), "rep")
+        return respond(session, 201, lambda: orders.create_order(
+            session, user, data["quote"], date.today(), require_contract=_settings().orders_from == "contract",
+            billing=data["billing"], milestones=data["milestones"]),
+            lambda o: os_.OrderSchema().dump(order_view(session, o)))
+
+
+@blp.get("/orders")
+@blp.arguments(os_.OrderQuery, location="query")
+@blp.response(200, os_.OrderSchema(many=True))
+def list_orders(query):
+    with db_session() as session:
+        current_user(session)
+        q = select(Order)
+        if query["state"]:
+            q = q.where(Order.state == query["state"])
+        if query["account"]:
+            q = q.where(Order.account_id == get_account(session, query["account"]).id)
+        rows = session.exec(q.order_by(Order.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
+        return [order_view(session, o) for o in rows]
+
+
+@blp.get("/orders/<number>")
+@blp.response(200, os_.OrderSchema)
+def get_order(number):
+    with db_session() as session:
+        current_user(session)
+        return order_view(session, orders.get_order(session, number))
+
+
+@blp.get("/orders/<number>/history")
+@blp.response(200, os_.DocumentEventSchema(many=True))
+def order_history(number):
+    with db_session() as session:
+        current_user(session)
+        return orders.history(session, orders.get_order(session, number))
+
+
+@blp.post("/orders/<number>/release")
+@blp.arguments(os_.ReasonSchema)
+@blp.response(200, os_.OrderSchema)
+def release(data, number):
+    """Finance releases an order from credit hold."""
+    with db_session() as session:
+        return order_view(session, orders.release(session, current_user(session), number, data["reason"]))
+
+
+@blp.post("/orders/<number>/cancel")
+@blp.arguments(os_.ReasonSchema)
+@blp.response(200, os_.OrderSchema)
+def cancel(data, number):
+    with db_session() as session:
+        user = require_role(current_user(session), "rep", "finance")
+        return order_view(session, orders.cancel(session, user, number, data["reason"]))
+
+
+@blp.put("/orders/<number>/erp-number")
+@blp.arguments(os_.ErpNumberSchema)
+@blp.response(200, os_.OrderSchema)
+def erp_number(data, number):
+    """The ERP's own order number, shown to reps beside ours."""
+    with db_session() as session:
+        user = current_user(session)
+        return order_view(session, orders.set_erp_number(session, user, number, data["erp_order_number"]))
+
+
+@blp.put("/orders/<number>/lines/<key>/status")
+@blp.arguments(os_.LineStatusSchema)
+@blp.response(200, os_.OrderSchema)
+def line_status(data, number, key):
+    with db_session() as session:
+        user = current_user(session)
+        return order_view(session, orders.set_line_status(session, user, number, key, data["status"]))
+
+
+@blp.post("/orders/<number>/lines/<key>/shipments")
+@blp.arguments(os_.ShipInSchema)
+@blp.response(201, os_.OrderSchema)
+def ship(data, number, key):
+    """A (partial) shipment with carrier and tracking."""
+    with db_session() as session:
+        user = current_user(session)
+        orders.ship(session, user, number, key, data["quantity"], data["shipped_on"] or date.today(),
+                    data["carrier"], data["tracking"])
+        return order_view(session, orders.get_order(session, number))
+
+
+@blp.post("/orders/<number>/lines/<key>/delivery")
+@blp.arguments(os_.DeliverSchema)
+@blp.response(200, os_.OrderSchema)
+def deliver(data, number, key):
+    with db_session() as session:
+        user = current_user(session)
+        return order_view(session, orders.deliver(session, user, number, key, data["delivered_on"] or date.today()))

@@ -1,0 +1,285 @@
+"""Orders: made from an accepted quote (directly, or through its signed contract), checked
+against the customer's credit, then fulfilled line by line by the ERP.
+
+States: credit_hold -> open -> fulfilled, or cancelled. An order copies each priced line of
+the accepted revision with its configuration and the exploded BOM of one unit, so the ERP
+builds exactly what was sold. Converting the same quote again returns the same order.
+
+Credit check: exposure = what the account owes now (its receivables ledger) plus this
+order's first-year billing (one-time lines plus up to twelve months of each recurring line).
+Over the account's credit limit the order waits on credit hold until finance releases it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from billing import ledger
+from catalog.pricebook import PERIOD_MONTHS
+from catalog.store import get_model
+from configurator.engine import get_configurator
+from configurator.store import get_configuration
+from core.db import utcnow
+from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from core.money import ZERO, currency
+from core.sequences import next_number
+from core.users import User
+from sales.accounts import Account
+from sales.models import QuoteLine
+from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
+from sales.quotes import get_quote
+
+BILLING = ("on_order", "on_shipment", "milestones")
+
+
+def label(order: Order) -> str:
+    return f"order {order.number}"
+
+
+def get_order(session: Session, number: str, *, lock: bool = False) -> Order:
+    query = select(Order).where(Order.number == number)
+    order = session.exec(query.with_for_update() if lock else query).first() if isinstance(number, str) else None
+    if order is None:
+        raise NotFound(f"unknown order {number!r}")
+    return order
+
+
+def lines_of(session: Session, order: Order) -> list[OrderLine]:
+    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.position)))
+
+
+def shipments_of(session: Session, order: Order) -> list[Shipment]:
+    return list(session.exec(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id)))
+
+
+def history(session: Session, order: Order) -> list[OrderEvent]:
+    return list(session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)))
+
+
+def _record(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
+            reason: str = "", data: dict | None = None) -> None:
+    name = f"{actor.name} <{actor.email}>" if isinstance(actor, User) else (actor or "system")
+    session.add(OrderEvent(order_id=order.id, actor=name[:254], action=action, from_state=from_state,
+                           to_state=to_state, reason=reason[:2000], data=dict(data or {})))
+
+
+def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,
+                 require_contract: bool, billing: str = "on_order",
+                 milestones: list[dict] | None = None) -> tuple[Order, bool]:
+    """The order of the quote's accepted latest revision, created once; returns it and whether
+    it is new. With `require_contract` the revision's contract must be signed first."""
+    quote = get_quote(session, quote_number, lock=True)
+    existing = session.exec(select(Order).where(Order.quote_id == quote.id)).first()
+    if existing is not None:
+        return existing, False
+    if quote.state != "accepted":
+        raise InvalidTransition(quote.label, quote.state, "order it", "the customer has not accepted it")
+    contract = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
+    if require_contract and (contract is None or contract.state not in ("signed", "active")):
+        state = contract.state if contract else "without a contract"
+        raise InvalidTransition(quote.label, state, "order it", "orders are made from signed contracts")
+    milestones = _milestones(billing, milestones)
+    account = session.get(Account, quote.account_id)
+    priced = quote.priced
+    cur = currency(quote.currency)
+    order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
+                  contract_id=contract.id if contract else None, account_id=account.id, state="open",
+                  currency=quote.currency, one_time_total=cur.round(Decimal(priced["totals"]["one_time_net"])),
+                  contract_value=cur.round(Decimal(priced["totals"]["contract_value"])), billing=billing,
+                  milestones=milestones)
+    session.add(order)
+    session.flush()
+    sources = {ln.key: ln for ln in session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))}
+    first_year = ZERO
+    for position, line in enumerate(priced["lines"]):
+        source = sources.get(line["id"])
+        configuration, version, bom = _configuration(session, source) if source else ({}, None, [])
+        net = Decimal(line["net_total"])
+        periods_a_year = 1 if line["charge"] == "one_time" else 12 // PERIOD_MONTHS[line["charge"]]
+        first_year += net * min(Decimal(periods_a_year), Decimal(line["periods"]))
+        session.add(OrderLine(order_id=order.id, key=line["id"], position=position, product=line["product"],
+                              name=line["name"], configuration=configuration, model_version=version, bom=bom,
+                              quantity=Decimal(line["quantity"]), charge=line["charge"],
+                              term_months=line["term_months"], list_total=Decimal(line["list_total"]),
+                              net_total=net, contract_value=Decimal(line["contract_value"])))
+    order.credit_check = _credit_check(session, account, cur.round(first_year))
+    if not order.credit_check["passed"]:
+        order.state = "credit_hold"
+    session.add(order)
+    session.flush()
+    source_label = f"{quote.number} revision {quote.revision}" + (f", contract {contract.number}" if contract else "")
+    _record(session, order, actor, "create", None, order.state, f"from {source_label}", order.credit_check)
+    return order, True
+
+
+def _milestones(billing: str, milestones: list[dict] | None) -> list[dict]:
+    if billing not in BILLING:
+        raise InvalidInput("billing", f"must be one of {', '.join(BILLING)}")
+    if billing != "milestones":
+        if milestones:
+            raise InvalidInput("milestones", "only for billing by milestones")
+        return []
+    if not milestones:
+        raise InvalidInput("milestones", "give the milestones, e.g. [{label, percent}], summing to 100")
+    out = []
+    for i, m in enumerate(milestones):
+        pct = Decimal(str(m.get("percent", "")) or "0") if isinstance(m, dict) else Decimal(0)
+        if not isinstance(m, dict) or not str(m.get("label", "")).strip() or pct <= 0:
+            raise InvalidInput(f"milestones[{i}]", "needs a label and a percent above 0")
+        out.append({"label": str(m["label"]).strip()[:100], "percent": str(pct)})
+    if sum(Decimal(m["percent"]) for m in out) != 100:
+        raise InvalidInput("milestones", "the percents must sum to 100")
+    return out
+
+
+def _configuration(session: Session, line: QuoteLine) -> tuple[dict, int | None, list]:
+    """The line's complete configuration (as priced: defaults fill what was not chosen) and
+    the exploded BOM of one unit, or nothing for a plain product."""
+    selections, version = line.selections, line.model_version
+    if line.configuration_id:
+        saved = get_configuration(session, line.configuration_id)
+        selections, version = saved.assignment or saved.selections, saved.model_version
+    if not selections and version is None:
+        return {}, None, []
+    model = get_model(session, line.product, version)
+    configurator = get_configurator(model)
+    assignment = configurator.complete(selections).assignment
+    bom = configurator.bom(assignment)
+    return ({k: v for k, v in assignment.items()}, model.version,
+            [{"part": f.part, "description": f.description, "uom": f.uom, "quantity": str(f.quantity)}
+             for f in bom.flat])
+
+
+def _credit_check(session: Session, account: Account, order_exposure: Decimal) -> dict:
+    receivables = ledger.balance(session, account.id, account.currency)
+    exposure = receivables + order_exposure
+    limit = account.credit_limit
+    passed = limit is None or exposure <= limit
+    return {"limit": None if limit is None else str(limit), "receivables": str(receivables),
+            "order": str(order_exposure), "exposure": str(exposure), "passed": passed,
+            "reason": "no credit limit" if limit is None else
+            ("within the credit limit" if passed else f"exposure {exposure} is above the credit limit {limit}")}
+
+
+def release(session: Session, actor: User, number: str, reason: str) -> Order:
+    """Finance releases an order from credit hold."""
+    if actor.role not in ("finance", "admin"):
+        raise Forbidden("only finance can release an order from credit hold")
+    order = get_order(session, number, lock=True)
+    if order.state != "credit_hold":
+        raise InvalidTransition(label(order), order.state, "release it")
+    if not reason.strip():
+        raise InvalidInput("reason", "say why the credit hold is released")
+    order.released_by = actor.id
+    return _move(session, order, actor, "release", "open", reason)
+
+
+def cancel(session: Session, actor: User, number: str, reason: str) -> Order:
+    order = get_order(session, number, lock=True)
+    if order.state not in ("credit_hold", "open") or any(ln.shipped_quantity for ln in lines_of(session, order)):
+        raise InvalidTransition(label(order), order.state, "cancel it", "only an order with nothing shipped")
+    if not reason.strip():
+        raise InvalidInput("reason", "say why the order is cancelled")
+    return _move(session, order, actor, "cancel", "cancelled", reason)
+
+
+def _move(session: Session, order: Order, actor, action: str, to: str, reason: str = "") -> Order:
+    _record(session, order, actor, action, order.state, to, reason)
+    order.state, order.updated_at = to, utcnow()
+    session.add(order)
+    session.flush()
+    return order
+
+
+def _line(session: Session, order: Order, key: str) -> OrderLine:
+    line = session.exec(select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.key == key)
+                        .with_for_update()).first()
+    if line is None:
+        raise InvalidInput("line", f"{label(order)} has no line {key!r}")
+    return line
+
+
+def _fulfilling(session: Session, number: str, action: str) -> Order:
+    order = get_order(session, number, lock=True)
+    if order.state != "open":
+        raise InvalidTransition(label(order), order.state, action,
+                                "released from credit hold first" if order.state == "credit_hold" else "")
+    return order
+
+
+def set_erp_number(session: Session, actor, number: str, erp_order_number: str) -> Order:
+    order = get_order(session, number, lock=True)
+    value = (erp_order_number or "").strip()
+    if not value or len(value) > 64:
+        raise InvalidInput("erp_order_number", "expected a text of 1 to 64 characters")
+    if order.erp_order_number != value:
+        _record(session, order, actor, "erp_number", None, None, data={"erp_order_number": value})
+        order.erp_order_number = value
+        session.add(order)
+        session.flush()
+    return order
+
+
+def set_line_status(session: Session, actor, number: str, key: str, status: str) -> Order:
+    """Production progress from the ERP (pending or in_production; shipping has its own call)."""
+    if status not in ("pending", "in_production"):
+        raise InvalidInput("status", "pending or in_production here; record shipments and deliveries instead")
+    order = _fulfilling(session, number, "update its lines")
+    line = _line(session, order, key)
+    if line.shipped_quantity:
+        raise InvalidInput("status", f"line {key} has already shipped")
+    if line.status != status:
+        _record(session, order, actor, "line_status", None, None, data={"line": key, "from": line.status, "to": status})
+        line.status = status
+        session.add(line)
+        session.flush()
+    return order
+
+
+def ship(session: Session, actor, number: str, key: str, quantity: Decimal, shipped_on: date,
+         carrier: str = "", tracking: str = "") -> Shipment:
+    """A (partial) shipment of a line; the line is shipped once all of it has left."""
+    order = _fulfilling(session, number, "ship it")
+    line = _line(session, order, key)
+    if line.charge != "one_time":
+        raise InvalidInput("line", f"line {key} is a {line.charge} service, not something to ship")
+    left = line.quantity - line.shipped_quantity
+    if quantity <= 0 or quantity > left:
+        raise InvalidInput("quantity", f"must be more than 0 and at most the {left} not shipped yet")
+    shipment = Shipment(order_id=order.id, line_key=key, quantity=quantity, carrier=(carrier or "")[:64],
+                        tracking=(tracking or "")[:128], shipped_on=shipped_on)
+    session.add(shipment)
+    line.shipped_quantity += quantity
+    line.status = "shipped" if line.shipped_quantity == line.quantity else "in_production"
+    session.add(line)
+    _record(session, order, actor, "ship", None, None,
+            data={"line": key, "quantity": str(quantity), "carrier": carrier, "tracking": tracking})
+    session.flush()
+    return shipment
+
+
+def deliver(session: Session, actor, number: str, key: str, delivered_on: date) -> Order:
+    """Everything shipped on a line has arrived; the order is fulfilled when every line has
+    (recurring lines are services: delivered when their service starts)."""
+    order = _fulfilling(session, number, "deliver it")
+    line = _line(session, order, key)
+    if line.charge == "one_time" and line.shipped_quantity == 0:
+        raise InvalidInput("line", f"line {key} has not shipped")
+    line.delivered_quantity = line.shipped_quantity if line.charge == "one_time" else line.quantity
+    line.delivered_on = delivered_on
+    if line.delivered_quantity == line.quantity:
+        line.status = "delivered"
+    for shipment in shipments_of(session, order):
+        if shipment.line_key == key and shipment.delivered_on is None:
+            shipment.delivered_on = delivered_on
+            session.add(shipment)
+    session.add(line)
+    _record(session, order, actor, "deliver", None, None, data={"line": key, "on": delivered_on.isoformat()})
+    session.flush()
+    if all(ln.status == "delivered" for ln in lines_of(session, order)):
+        _move(session, order, actor, "fulfil", "fulfilled", "every line delivered")
+    return order
+
