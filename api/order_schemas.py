@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from api.schemas import Timestamp, decimal_string
@@ -16,7 +18,7 @@ class ContractCreateSchema(Schema):
     start_date = fields.Date(load_default=None)
     auto_renew = fields.Boolean(load_default=True)
     notice_days = fields.Integer(strict=True, load_default=60, validate=validate.Range(min=0, max=365))
-    escalation_percent = fields.Decimal(load_default=0, allow_nan=False, validate=validate.Range(min=0, max=50),
+    escalation_percent = fields.Decimal(load_default=Decimal(0), allow_nan=False, validate=validate.Range(min=0, max=50),
                                         metadata={"type": "string", "format": "decimal"})
 
 

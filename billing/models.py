@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
 from core.db import Amount, forbid_updates, utcnow
+from core.errors import ImmutableRecord
 
 INVOICE_STATES = ("draft", "open", "partially_paid", "paid", "void", "uncollectible")
 KINDS = ("invoice", "credit_note")
@@ -167,3 +168,45 @@ class RevenueLine(SQLModel, table=True):
 
 for _table in (LedgerEntry, PaymentAllocation):
     forbid_updates(_table)
+
+# What payments and collections may still change on an issued invoice.
+TRACKED = frozenset({"state", "amount_paid", "dunning_level", "updated_at"})
+
+
+def _changed(obj) -> set[str]:
+    state = sa.inspect(obj)
+    return {attr.key for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes()}
+
+
+def _refuse_changes_to_issued(session, _context, _instances) -> None:
+    """Before every flush: an issued invoice's facts and lines never change, and it is never
+    deleted nor put back to draft; payments and collections may move its state, amount
+    paid and dunning level. Decided on the state as stored, so issuing (a draft's last
+    flush) passes."""
+    stored: dict[int, str | None] = {}
+
+    def issued(invoice_id: int | None) -> bool:
+        if invoice_id is None:
+            return False
+        if invoice_id not in stored:
+            table = Invoice.__table__
+            stored[invoice_id] = session.connection().execute(
+                sa.select(table.c.state).where(table.c.id == invoice_id)).scalar()
+        return stored[invoice_id] not in (None, "draft")
+
+    for obj in session.deleted:
+        if isinstance(obj, Invoice) and issued(obj.id):
+            raise ImmutableRecord(f"invoice {obj.number} is issued: it cannot be deleted")
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, InvoiceLine) and (obj not in session.dirty or _changed(obj)) and issued(obj.invoice_id):
+            raise ImmutableRecord(f"the lines of issued invoice #{obj.invoice_id} cannot change")
+    for obj in session.dirty:
+        if isinstance(obj, Invoice):
+            frozen = _changed(obj) - TRACKED
+            if (frozen or obj.state == "draft") and issued(obj.id):
+                what = ", ".join(sorted(frozen)) if frozen else "its state back to draft"
+                raise ImmutableRecord(f"invoice {obj.number} is issued: {what} cannot change")
+
+
+sa.event.listen(sa.orm.Session, "before_flush", _refuse_changes_to_issued)
+

@@ -14,13 +14,13 @@ can run any number of times and never reminds twice.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from core.dates import add_months
 from core.db import utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
@@ -36,13 +36,6 @@ from sales.sharing import aware, new_token, token_hash
 DEFAULT_TERM_MONTHS = 12
 RENEWAL_NOTICE_LEAD_DAYS = 14     # remind this long before the last day to give notice
 EXPIRY_LEAD_DAYS = 30             # remind this long before a contract that will not renew ends
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it has fewer days)."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _record(session: Session, contract: Contract, actor, action: str, from_state: str | None,

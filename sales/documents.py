@@ -176,23 +176,24 @@ def _stylesheet() -> str:  # read once per process, like the compiled template
     return STYLESHEET.read_text(encoding="utf-8")
 
 
-def render_html(doc: dict) -> str:
-    """The quote as one self-contained HTML page (stylesheet inlined)."""
+def render_html(doc: dict, template: str = TEMPLATE) -> str:
+    """The document (a quote unless `template` names another, such as an invoice) as one
+    self-contained HTML page (stylesheet inlined)."""
     totals = doc["totals"]
     one_time_discount = totals.get("one_time_discount")
-    if one_time_discount is None:
+    if one_time_discount is None and "one_time_list" in totals:     # quotes
         one_time_discount = _difference(totals["one_time_list"], totals["one_time_net"])
-    return _env.get_template(TEMPLATE).render(
+    return _env.get_template(template).render(
         doc=doc, css=_stylesheet(), one_time_discount=one_time_discount)
 
 
-def render_pdf(doc: dict) -> bytes:
-    """The quote as PDF. Deterministic: the only dates in it are the quote's own (from the
-    dcterms meta tags), and the file identifier is derived from number and revision."""
+def render_pdf(doc: dict, template: str = TEMPLATE) -> bytes:
+    """The document as PDF. Deterministic: the only dates in it are the document's own (from
+    the dcterms meta tags), and the file identifier is derived from its number (and revision)."""
     from weasyprint import HTML  # heavy import (Pango, fonts); only paid when rendering
 
-    identifier = f"{doc['number']}/r{doc['revision']}".encode()
-    return HTML(string=render_html(doc), base_url=str(WEB_DIR)).write_pdf(
+    identifier = (f"{doc['number']}/r{doc['revision']}" if "revision" in doc else doc["number"]).encode()
+    return HTML(string=render_html(doc, template), base_url=str(WEB_DIR)).write_pdf(
         pdf_identifier=identifier)
 
 
