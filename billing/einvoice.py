@@ -47,6 +47,7 @@ from billing.tax import VAT_CODES, vat_code
 from core.errors import DomainError, InvalidInput
 from core.money import ONE, ZERO, Currency, currency
 
+MAX_DECIMALS = 2                          # EN 16931 amounts: KWD, BHD... cannot be sent
 GUIDELINE = "urn:cen.eu:en16931:2017"     # BT-24 of the Factur-X EN 16931 profile
 SCHEMA = "FACTUR-X_EN16931"
 TYPE_CODES = {"invoice": "380", "credit_note": "381"}     # UNTDID 1001
@@ -69,8 +70,9 @@ def cii_xml(invoice: Invoice, lines: list[InvoiceLine], original_number: str | N
 
     `original_number` is the number of the invoice a credit note corrects (BT-25)."""
     cur = currency(invoice.currency)
-    if cur.minor_units > 2:
-        raise InvalidInput("currency", f"EN 16931 amounts have at most 2 decimals; {cur.code} has {cur.minor_units}")
+    if cur.minor_units > MAX_DECIMALS:
+        raise InvalidInput("currency", f"EN 16931 amounts have at most {MAX_DECIMALS} decimals; "
+                                       f"{cur.code} has {cur.minor_units}")
 
     doc = Document()
     doc.context.guideline_parameter.id = GUIDELINE

@@ -19,7 +19,7 @@ from typing import Mapping
 
 from sqlmodel import Session, select
 
-from billing import ledger, schedule, tax
+from billing import einvoice, ledger, schedule, tax
 from billing.models import BillingPeriod, Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
 from core.db import utcnow
@@ -341,6 +341,8 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
     invoice.issued_at = invoice.updated_at = utcnow()
     content = documents.render_pdf(document_data(invoice, lines, original), template=TEMPLATE)
     invoice.document, invoice.document_sha256 = content, documents.sha256(content)
+    if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS:   # EN 16931 allows 2 decimals
+        invoice.einvoice_xml = einvoice.cii_xml(invoice, lines, original.number if original else None)
     invoice.state = "open"
     session.add(invoice)
     session.flush()
