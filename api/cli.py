@@ -31,6 +31,7 @@ from core.db import create_engine, session_scope, upgrade_database
 from core.errors import DomainError
 from core.settings import Settings
 from rules.store import load_demo_rule_sets
+from billing.tax import load_demo_tax_rates
 from sales.accounts import load_demo_accounts
 from sales.terms import load_demo_templates
 
@@ -167,7 +168,7 @@ def models_load(file):
 @models.command("load-demo")
 def models_load_demo():
     """Load the demo catalog ($CPQ_DEMO_DIR, default catalog/demo): product models, price
-    books, rule sets, terms templates and customer accounts."""
+    books, rule sets, tax rates, terms templates and customer accounts."""
     demo_dir = Settings.from_env().demo_dir
     with database() as session:
         for row in catalog.load_demo_catalog(session, demo_dir):
@@ -176,6 +177,8 @@ def models_load_demo():
             click.echo(f"{row.kind.replace('_', ' ')} {row.name} version {row.version}: loaded")
         for template in load_demo_templates(session, demo_dir):
             click.echo(f"terms template {template.code}: loaded")
+        for row in load_demo_tax_rates(session, demo_dir):
+            click.echo(f"tax rates {row.name} version {row.version}: loaded")
         result = load_demo_accounts(session, demo_dir)
         click.echo(f"accounts: {len(result.created)} created, {len(result.updated)} updated")
 

@@ -13,7 +13,9 @@ import click
 
 from api.cli import cli, database, emit_json, json_option
 from core.users import ROLES, User, create_user, new_token
-from sales import accounts, terms, workflow
+from billing import collections, invoices
+from core.settings import Settings
+from sales import accounts, contracts, terms, workflow
 
 
 @cli.group()
@@ -102,18 +104,35 @@ def terms_load(file):
             click.echo(f"{t.code}: {t.title}")
 
 
-@cli.group("quotes")
-def quotes_group():
-    """Quote jobs."""
+@cli.group("jobs")
+def jobs_group():
+    """Scheduled work; every job is safe to run any number of times."""
 
 
-@quotes_group.command("expire")
+@jobs_group.command("run")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
-def quotes_expire(today):
-    """Mark approved and sent quotes past their validity as expired (safe to run any time)."""
+def jobs_run(today):
+    """Expire quotes, activate/remind/renew/expire contracts, issue due recurring invoices,
+    and dun overdue invoices, as of TODAY. Each step is its own transaction."""
     day = today.date() if today else date.today()
-    with database() as session:
-        expired = workflow.expire_due(session, day)
-        for q in expired:
-            click.echo(f"{q.number} revision {q.revision}: expired (valid until {q.expires_on})")
-    click.echo(f"{len(expired)} quote(s) expired")
+    company = dict(Settings.from_env().company)
+    steps = [
+        ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
+        ("contracts", lambda s: contracts.run_jobs(s, day)),
+        ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
+                               for d in invoices.bill_due_periods(s, day)]),
+        ("dunning", lambda s: _dunning(s, day)),
+    ]
+    for name, step in steps:
+        with database() as session:
+            done = step(session)
+        for line in done:
+            click.echo(f"{name}: {line}")
+        click.echo(f"{name}: {len(done)} done")
+
+
+def _dunning(session, day) -> list[str]:
+    run = collections.run_dunning(session, day)
+    out = [f"{n.invoice_number}: level {n.level}" + (f", fee {n.fee} {n.currency}" if n.fee else "")
+           for n in run.notices]
+    return out + [f"{number}: not dunned ({why})" for number, why in run.failed]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import accounts, configurator, errors, orders, pricing, quotes, share
+from api import accounts, billing, configurator, errors, orders, pricing, quotes, share
 
 
 def register_api(app: Flask) -> Api:
@@ -20,6 +20,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(share.blp)
     api.register_blueprint(orders.blp)
     api.register_blueprint(orders.signing)
+    api.register_blueprint(billing.blp)
     app.register_blueprint(share.page_blp)     # the customer's web page (HTML, not /api)
     app.register_blueprint(errors.blp)  # error handlers for every API blueprint
     return api

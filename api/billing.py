@@ -1,0 +1,324 @@
+"""/api/v1 billing: invoices and credit notes, payments, the receivables ledger, collections
+(aging, DSO, dunning) and revenue recognition. Finance acts; reps and the ERP read.
+
+Each view: who is calling, then one domain action (billing/) in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, current_app
+from sqlmodel import select
+
+from api import billing_schemas as bs
+from api.auth import current_user, require_role, require_token
+from api.blueprint import Blueprint, db_session
+from api.errors import ApiError
+from api.idempotency import respond
+from billing import collections, invoices, ledger, payments, revenue
+from billing.models import Invoice, Payment, PaymentAllocation
+from core.errors import NotFound
+from sales import contracts, orders
+from sales.accounts import Account, get_account
+from sales.order_models import Order
+
+blp = Blueprint("billing", __name__, url_prefix="/api/v1",
+                description="Invoices, payments, the ledger, collections and revenue")
+require_token(blp)
+
+
+def _finance(session):
+    return require_role(current_user(session), "finance")
+
+
+def _company() -> dict:
+    return dict(current_app.extensions["cpq_settings"].company)
+
+
+def _invoice(session, invoice_id: int, *, lock: bool = False) -> Invoice:
+    invoice = session.get(Invoice, invoice_id, with_for_update=lock)
+    if invoice is None:
+        raise NotFound(f"unknown invoice {invoice_id}")
+    return invoice
+
+
+def invoice_view(session, invoice: Invoice) -> dict:
+    session.flush()
+    order = session.get(Order, invoice.order_id) if invoice.order_id else None
+    original = session.get(Invoice, invoice.original_id) if invoice.original_id else None
+    return invoice.model_dump(exclude={"document", "einvoice_xml"}) | {
+        "account_code": session.get(Account, invoice.account_id).code,
+        "order_number": order.number if order else None,
+        "original_number": original.number if original else None,
+        "balance_due": payments.balance_due(invoice), "has_einvoice": invoice.einvoice_xml is not None,
+        "lines": invoices.lines_of(session, invoice)}
+
+
+def payment_view(session, payment: Payment) -> dict:
+    session.flush()
+    allocations = session.exec(select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
+                               .order_by(PaymentAllocation.id)).all()
+    return payment.model_dump() | {"account_code": session.get(Account, payment.account_id).code,
+                                   "allocations": allocations}
+
+
+# invoices ------------------------------------------------------------------------------------
+
+@blp.post("/orders/<number>/invoices")
+@blp.arguments(bs.InvoiceOrderSchema)
+@blp.response(201, bs.InvoiceSchema)
+def invoice_order(data, number):
+    """A draft invoice for what the order owes now (by its billing: on order, on shipment,
+    or the named milestone). Idempotency-Key supported."""
+    with db_session() as session:
+        _finance(session)
+        order = orders.get_order(session, number)
+        return respond(session, 201,
+                       lambda: (invoices.invoice_order(session, order, date.today(), milestone=data["milestone"]), True),
+                       lambda i: bs.InvoiceSchema().dump(invoice_view(session, i)))
+
+
+@blp.get("/invoices")
+@blp.arguments(bs.InvoiceQuery, location="query")
+@blp.response(200, bs.InvoiceSchema(many=True))
+def list_invoices(query):
+    with db_session() as session:
+        current_user(session)
+        q = select(Invoice)
+        if query["account"]:
+            q = q.where(Invoice.account_id == get_account(session, query["account"]).id)
+        if query["state"]:
+            q = q.where(Invoice.state == query["state"])
+        rows = session.exec(q.order_by(Invoice.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
+        return [invoice_view(session, i) for i in rows]
+
+
+@blp.get("/invoices/<int:invoice_id>")
+@blp.response(200, bs.InvoiceSchema)
+def get_invoice(invoice_id):
+    with db_session() as session:
+        current_user(session)
+        return invoice_view(session, _invoice(session, invoice_id))
+
+
+@blp.post("/invoices/<int:invoice_id>/issue")
+@blp.response(200, bs.InvoiceSchema)
+def issue(invoice_id):
+    """Number, freeze and post the invoice (PDF and EN 16931 XML stored). Issuing an issued
+    invoice again returns it unchanged."""
+    with db_session() as session:
+        _finance(session)
+        invoice = _invoice(session, invoice_id, lock=True)
+        if invoice.state == "draft":
+            invoice = invoices.issue(session, invoice, date.today(), company=_company())
+        return invoice_view(session, invoice)
+
+
+@blp.post("/invoices/<int:invoice_id>/credit-notes")
+@blp.arguments(bs.CreditNoteInSchema)
+@blp.response(201, bs.InvoiceSchema)
+def credit_note(data, invoice_id):
+    """A credit note against an issued invoice: all of it, an amount, or quantities by line
+    position. Idempotency-Key supported."""
+    with db_session() as session:
+        _finance(session)
+        invoice = _invoice(session, invoice_id)
+        what = data["amount"] if data["amount"] is not None else data["lines"]
+        return respond(session, 201,
+                       lambda: (invoices.credit_note(session, invoice, what, data["reason"], date.today(),
+                                                     company=_company()), True),
+                       lambda note: bs.InvoiceSchema().dump(invoice_view(session, note)))
+
+
+@blp.post("/invoices/<int:invoice_id>/void")
+@blp.arguments(bs.RequiredReasonSchema)
+@blp.response(200, bs.InvoiceSchema)
+def void(data, invoice_id):
+    """Cancel an open, unpaid invoice (by a full credit note, returned)."""
+    with db_session() as session:
+        _finance(session)
+        return invoice_view(session, invoices.void(session, _invoice(session, invoice_id), data["reason"],
+                                                   date.today(), company=_company()))
+
+
+@blp.post("/invoices/<int:invoice_id>/uncollectible")
+@blp.arguments(bs.RequiredReasonSchema)
+@blp.response(200, bs.InvoiceSchema)
+def uncollectible(data, invoice_id):
+    with db_session() as session:
+        _finance(session)
+        return invoice_view(session, payments.mark_uncollectible(session, _invoice(session, invoice_id),
+                                                                 data["reason"], date.today()))
+
+
+def _stored(invoice: Invoice, content: bytes | None, mimetype: str, suffix: str) -> Response:
+    if content is None:
+        raise ApiError(404, "not_found", f"invoice {invoice.id} has no {suffix} (drafts have none; "
+                                         "KWD and other 3-decimal currencies have no EN 16931 XML)")
+    return Response(content, mimetype=mimetype,
+                    headers={"Content-Disposition": f'inline; filename="{invoice.number}.{suffix}"'})
+
+
+@blp.get("/invoices/<int:invoice_id>/pdf")
+@blp.response(200)
+def invoice_pdf(invoice_id):
+    with db_session() as session:
+        current_user(session)
+        invoice = _invoice(session, invoice_id)
+        response = _stored(invoice, invoice.document, "application/pdf", "pdf")
+        response.headers["X-Document-SHA256"] = invoice.document_sha256
+        return response
+
+
+@blp.get("/invoices/<int:invoice_id>/einvoice")
+@blp.response(200)
+def invoice_xml(invoice_id):
+    """The EN 16931 e-invoice (Factur-X / ZUGFeRD CII XML)."""
+    with db_session() as session:
+        current_user(session)
+        invoice = _invoice(session, invoice_id)
+        return _stored(invoice, invoice.einvoice_xml, "application/xml", "xml")
+
+
+@blp.post("/billing/run")
+@blp.arguments(bs.DayQuery, location="query")
+@blp.response(200, bs.InvoiceSchema(many=True))
+def bill_due(query):
+    """Issue the invoices of the recurring periods due (safe to rerun: a period is billed once)."""
+    with db_session() as session:
+        _finance(session)
+        day = query["today"] or date.today()
+        drafts = invoices.bill_due_periods(session, day)
+        return [invoice_view(session, invoices.issue(session, d, day, company=_company())) for d in drafts]
+
+
+# payments ------------------------------------------------------------------------------------
+
+@blp.post("/payments")
+@blp.arguments(bs.PaymentInSchema)
+@blp.response(201, bs.PaymentSchema)
+def record_payment(data):
+    """Money received: allocated to the given invoices, or oldest due first; the rest is
+    account credit. The same reference again returns the first payment."""
+    with db_session() as session:
+        _finance(session)
+        account = get_account(session, data["account"])
+        allocations = None
+        if data["allocations"] is not None:
+            allocations = [(_invoice(session, a["invoice"]), a["amount"]) for a in data["allocations"]]
+
+        def record():
+            known = session.exec(select(Payment.id).where(Payment.account_id == account.id,
+                                                          Payment.reference == data["reference"])).first()
+            payment = payments.record_payment(session, account, data["amount"], data["currency"], data["method"],
+                                              data["reference"], data["received_on"] or date.today(), allocations)
+            return payment, known is None
+
+        return respond(session, 201, record, lambda p: bs.PaymentSchema().dump(payment_view(session, p)))
+
+
+@blp.get("/payments/<int:payment_id>")
+@blp.response(200, bs.PaymentSchema)
+def get_payment(payment_id):
+    with db_session() as session:
+        current_user(session)
+        return payment_view(session, _payment(session, payment_id))
+
+
+def _payment(session, payment_id: int) -> Payment:
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"unknown payment {payment_id}")
+    return payment
+
+
+@blp.post("/payments/<int:payment_id>/apply")
+@blp.arguments(bs.ApplyCreditSchema)
+@blp.response(200, bs.PaymentSchema)
+def apply_credit(data, payment_id):
+    """Apply a payment's unapplied credit to an invoice."""
+    with db_session() as session:
+        _finance(session)
+        payment = _payment(session, payment_id)
+        payments.apply_credit(session, payment, _invoice(session, data["invoice"]), data["amount"])
+        return payment_view(session, payment)
+
+
+@blp.post("/payments/<int:payment_id>/refunds")
+@blp.arguments(bs.RefundInSchema)
+@blp.response(200, bs.PaymentSchema)
+def refund(data, payment_id):
+    """Pay back unapplied credit."""
+    with db_session() as session:
+        _finance(session)
+        payment = payments.refund(session, _payment(session, payment_id), data["amount"], data["reason"],
+                                  data["on"] or date.today())
+        return payment_view(session, payment)
+
+
+@blp.get("/accounts/<code>/ledger")
+@blp.response(200, bs.LedgerSchema)
+def account_ledger(code):
+    """The account's receivables ledger; the balance is the sum of its entries."""
+    with db_session() as session:
+        current_user(session)
+        account = get_account(session, code)
+        return {"account": account.code, "currency": account.currency,
+                "balance": ledger.balance(session, account.id, account.currency),
+                "entries": ledger.entries(session, account.id)}
+
+
+# collections ---------------------------------------------------------------------------------
+
+@blp.get("/collections/aging")
+@blp.arguments(bs.AgingQuery, location="query")
+@blp.response(200, bs.AgingSchema)
+def aging(query):
+    with db_session() as session:
+        current_user(session)
+        account = get_account(session, query["account"]) if query["account"] else None
+        return collections.aging(session, query["today"] or date.today(), account)
+
+
+@blp.get("/collections/dso")
+@blp.arguments(bs.DsoQuery, location="query")
+@blp.response(200, bs.DsoSchema(many=True))
+def dso(query):
+    """Days sales outstanding per currency over the last `days` days."""
+    with db_session() as session:
+        current_user(session)
+        return list(collections.dso(session, query["today"] or date.today(), query["days"]).values())
+
+
+@blp.post("/collections/dunning")
+@blp.arguments(bs.DayQuery, location="query")
+@blp.response(200, bs.DunningActionSchema(many=True))
+def dunning(query):
+    """Run dunning: notices with letters and late fees, each once per invoice and level."""
+    with db_session() as session:
+        _finance(session)
+        return collections.run_dunning(session, query["today"] or date.today()).notices
+
+
+# revenue -------------------------------------------------------------------------------------
+
+@blp.post("/contracts/<number>/revenue-schedule")
+@blp.response(200, bs.RevenueLineSchema(many=True))
+def revenue_schedule(number):
+    """Rebuild the contract's revenue schedule from its orders and deliveries."""
+    with db_session() as session:
+        _finance(session)
+        return revenue.schedule(session, contracts.get_contract(session, number))
+
+
+@blp.get("/revenue")
+@blp.arguments(bs.RevenueQuery, location="query")
+@blp.response(200, bs.RevenueRowSchema(many=True))
+def revenue_report(query):
+    """Recognised and deferred revenue per month, for a contract, an account or everything."""
+    with db_session() as session:
+        current_user(session)
+        scope = (contracts.get_contract(session, query["contract"]) if query["contract"] else
+                 get_account(session, query["account"]) if query["account"] else None)
+        return revenue.report(session, scope, query["through"])

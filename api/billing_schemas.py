@@ -1,0 +1,227 @@
+"""marshmallow schemas for invoices, payments, the ledger, collections and revenue."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.schemas import Timestamp, decimal_string
+from billing.models import INVOICE_STATES
+from core.serialize import Money
+
+POSITIVE = validate.Range(min=0, min_inclusive=False)
+
+
+def _decimal(description: str = "", **kwargs):
+    metadata = {"type": "string", "format": "decimal"} | ({"description": description} if description else {})
+    return fields.Decimal(allow_nan=False, metadata=metadata, **kwargs)
+
+
+class InvoiceLineSchema(Schema):
+    position = fields.Integer()
+    order_line = fields.String(attribute="order_line_key", allow_none=True)
+    product = fields.String()
+    description = fields.String()
+    quantity = decimal_string()
+    unit_price = decimal_string()
+    net_amount = decimal_string()
+    tax_category = fields.String()
+    tax_rate = decimal_string()
+    tax_amount = decimal_string()
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+
+
+class InvoiceSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": ["invoice", "credit_note"]})
+    number = fields.String(allow_none=True, metadata={"description": "given when issued"})
+    state = fields.String(metadata={"enum": list(INVOICE_STATES)})
+    account = fields.String(attribute="account_code")
+    order = fields.String(attribute="order_number", allow_none=True)
+    original = fields.String(attribute="original_number", allow_none=True,
+                             metadata={"description": "the invoice a credit note corrects"})
+    currency = fields.String()
+    issue_date = fields.Date(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+    payment_terms = fields.String()
+    discount_date = fields.Date(allow_none=True)
+    discount_percent = decimal_string()
+    tax_inclusive = fields.Boolean()
+    reverse_charge = fields.Boolean()
+    seller = fields.Dict()
+    buyer = fields.Dict()
+    net_total = Money()
+    tax_total = Money()
+    gross_total = Money()
+    amount_paid = Money()
+    balance = Money(attribute="balance_due")
+    tax_breakdown = fields.List(fields.Dict())
+    reason = fields.String()
+    document_sha256 = fields.String(allow_none=True)
+    einvoice = fields.Boolean(attribute="has_einvoice", metadata={"description": "an EN 16931 XML is stored"})
+    dunning_level = fields.Integer()
+    lines = fields.List(fields.Nested(InvoiceLineSchema))
+    issued_at = Timestamp(allow_none=True)
+
+
+class InvoiceQuery(Schema):
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    state = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATES))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class InvoiceOrderSchema(Schema):
+    milestone = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+
+
+class CreditNoteInSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    amount = _decimal("credit an amount", load_default=None, validate=POSITIVE)
+    lines = fields.Dict(keys=fields.Integer(), values=_decimal(validate=POSITIVE), load_default=None,
+                        metadata={"description": "credit quantities by line position"})
+
+    @validates_schema
+    def _one(self, data, **kwargs):
+        if data.get("amount") is not None and data.get("lines") is not None:
+            raise ValidationError("give an amount or lines, not both", "amount")
+
+
+class RequiredReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class DayQuery(Schema):
+    today = fields.Date(load_default=None, metadata={"description": "default: today"})
+
+
+class AllocationInSchema(Schema):
+    invoice = fields.Integer(required=True, strict=True)
+    amount = _decimal(required=True, validate=POSITIVE)
+
+
+class PaymentInSchema(Schema):
+    account = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    amount = _decimal(required=True, validate=POSITIVE)
+    currency = fields.String(required=True, validate=validate.Length(equal=3))
+    method = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    received_on = fields.Date(load_default=None)
+    allocations = fields.List(fields.Nested(AllocationInSchema), load_default=None,
+                              metadata={"description": "default: oldest due invoices first"})
+
+
+class AllocationSchema(Schema):
+    invoice = fields.Integer(attribute="invoice_id")
+    amount = decimal_string()
+    at = Timestamp()
+
+
+class PaymentSchema(Schema):
+    id = fields.Integer()
+    account = fields.String(attribute="account_code")
+    amount = Money()
+    currency = fields.String()
+    method = fields.String()
+    reference = fields.String()
+    received_on = fields.Date()
+    unapplied = Money()
+    refunded = Money()
+    allocations = fields.List(fields.Nested(AllocationSchema))
+
+
+class ApplyCreditSchema(Schema):
+    invoice = fields.Integer(required=True, strict=True)
+    amount = _decimal(required=True, validate=POSITIVE)
+
+
+class RefundInSchema(Schema):
+    amount = _decimal(required=True, validate=POSITIVE)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    on = fields.Date(load_default=None)
+
+
+class LedgerEntrySchema(Schema):
+    on = fields.Date()
+    kind = fields.String()
+    amount = decimal_string()
+    currency = fields.String()
+    invoice = fields.Integer(attribute="invoice_id", allow_none=True)
+    payment = fields.Integer(attribute="payment_id", allow_none=True)
+    memo = fields.String()
+
+
+class LedgerSchema(Schema):
+    account = fields.String()
+    currency = fields.String()
+    balance = Money()
+    entries = fields.List(fields.Nested(LedgerEntrySchema))
+
+
+class AgedBalanceSchema(Schema):
+    currency = fields.String()
+    buckets = fields.Dict(keys=fields.String(), values=decimal_string())
+    total = decimal_string()
+    credit = decimal_string()
+    balance = decimal_string()
+
+
+class AgingSchema(Schema):
+    today = fields.Date()
+    accounts = fields.Dict(keys=fields.String(), values=fields.Nested(AgedBalanceSchema))
+    totals = fields.Dict(keys=fields.String(), values=fields.Nested(AgedBalanceSchema))
+
+
+class AgingQuery(DayQuery):
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+
+class DsoQuery(DayQuery):
+    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=730))
+
+
+class DsoSchema(Schema):
+    currency = fields.String()
+    receivables = decimal_string()
+    credit_sales = decimal_string()
+    days = fields.Integer()
+    value = decimal_string()           # days; null without credit sales
+
+
+class DunningActionSchema(Schema):
+    invoice = fields.String(attribute="invoice_number")
+    account = fields.String(attribute="account_code")
+    level = fields.Integer()
+    days_overdue = fields.Integer()
+    amount_due = decimal_string()
+    currency = fields.String()
+    fee = decimal_string()
+    fee_invoice = fields.Integer(attribute="fee_invoice_id", allow_none=True)
+
+
+class RevenueQuery(Schema):
+    through = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+                            metadata={"description": "last month, YYYY-MM"})
+    contract = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+
+    @validates_schema
+    def _one_scope(self, data, **kwargs):
+        if data.get("contract") and data.get("account"):
+            raise ValidationError("give a contract or an account, not both", "contract")
+
+
+class RevenueRowSchema(Schema):
+    currency = fields.String()
+    period = fields.String()
+    recognised = decimal_string()
+    cumulative = decimal_string()
+    deferred = decimal_string()
+
+
+class RevenueLineSchema(Schema):
+    obligation = fields.String()
+    period = fields.String()
+    amount = decimal_string()
+    currency = fields.String()
+    basis = fields.String()
