@@ -9,6 +9,7 @@ from flask import request
 from api import sales_schemas as ss
 from api.auth import current_user, require_role, require_token
 from api.blueprint import Blueprint, db_session
+from api.idempotency import respond
 from api.errors import ApiError
 from sales import accounts
 
@@ -36,7 +37,8 @@ def list_accounts(query):
 def create_account(data):
     with db_session() as session:
         require_role(current_user(session), "rep", "finance")
-        return _out(session, accounts.create_account(session, data))
+        return respond(session, 201, lambda: (accounts.create_account(session, data), True),
+                       lambda a: ss.AccountOutSchema().dump(_out(session, a)))
 
 
 @blp.get("/accounts/<code>")

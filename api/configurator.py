@@ -10,6 +10,7 @@ from flask import Response
 
 from api import schemas as s
 from api.blueprint import Blueprint, db_session
+from api.idempotency import respond
 from api.bom_csv import flat_bom_csv
 from catalog import store as catalog
 from catalog.model import ProductModel
@@ -85,10 +86,12 @@ def bom(args, product):
 @blp.arguments(s.ConfigurationRequest)
 @blp.response(201, s.SavedConfigurationSchema)
 def save_configuration(args):
-    """Save valid selections, pinned to the model version they were made on."""
+    """Save valid selections, pinned to the model version they were made on.
+    Idempotency-Key supported."""
     with db_session() as session:
         model = catalog.get_model(session, args["product"], args["version"])
-        return configurations.save_configuration(session, model, args["selections"])
+        return respond(session, 201, lambda: (configurations.save_configuration(session, model, args["selections"]), True),
+                       s.SavedConfigurationSchema().dump)
 
 
 @blp.get("/configurations/<configuration_id>")

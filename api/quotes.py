@@ -13,6 +13,7 @@ from flask import Response, current_app, url_for
 from api import sales_schemas as ss
 from api.auth import current_user, require_role, require_token
 from api.blueprint import Blueprint, db_session
+from api.idempotency import respond
 from sales import acceptance, audit, documents, quotes, workflow
 from sales.accounts import Account
 from sales.models import Quote, QuoteDocument
@@ -64,12 +65,13 @@ def list_quotes(query):
 @blp.arguments(ss.QuoteCreateSchema)
 @blp.response(201, ss.QuoteOutSchema)
 def create_quote(data):
-    """A new draft quote for an account, priced at once."""
+    """A new draft quote for an account, priced at once. Idempotency-Key supported."""
     with db_session() as session:
         user = require_role(current_user(session), *REP_ROLES)
         account = data.pop("account")
         lines = data.pop("lines")
-        return quote_view(session, quotes.create_quote(session, user, account, data, lines, today()))
+        return respond(session, 201, lambda: (quotes.create_quote(session, user, account, data, lines, today()), True),
+                       lambda q: ss.QuoteOutSchema().dump(quote_view(session, q)))
 
 
 @blp.get("/quotes/<number>")
@@ -156,7 +158,8 @@ def reprice(number):
 def clone(number):
     with db_session() as session:
         user = require_role(current_user(session), *REP_ROLES)
-        return quote_view(session, quotes.clone(session, user, number, None, today()))
+        return respond(session, 201, lambda: (quotes.clone(session, user, number, None, today()), True),
+                       lambda q: ss.QuoteOutSchema().dump(quote_view(session, q)))
 
 
 @blp.post("/quotes/<number>/submit")

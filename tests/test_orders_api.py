@@ -228,3 +228,17 @@ def test_notice_after_the_deadline_is_refused_and_finance_terminates(env):
     done = ok(call(env, "post", f"/contracts/{number}/terminate", "finance", {"reason": "breach"}))
     assert done["state"] == "terminated"
     assert error_of(call(env, "post", f"/contracts/{number}/notice", "rep", {}), 409)["state"] == "terminated"
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/quotes", {"account": "ACME", "lines": PLAIN}),
+    ("/accounts", {"code": "NEWCO", "name": "New Co", "currency": "USD"}),
+    ("/configurations", {"product": "rack-server", "selections": {"cpu": "xg6430"}}),
+])
+def test_every_creating_post_replays_its_idempotency_key(env, path, body):
+    headers = {"Idempotency-Key": f"key-{path}"}
+    first = call(env, "post", path, "rep", body, headers=dict(headers))
+    assert first.status_code == 201, first.get_data(as_text=True)
+    replay = call(env, "post", path, "rep", body, headers=dict(headers))
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.get_json() == first.get_json()
