@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 from api.schemas import Timestamp, decimal_string
 from billing.models import INVOICE_STATES
+from core.money import currency
 from core.serialize import Money
 
 POSITIVE = validate.Range(min=0, min_inclusive=False)
@@ -161,9 +162,15 @@ class LedgerSchema(Schema):
 class AgedBalanceSchema(Schema):
     currency = fields.String()
     buckets = fields.Dict(keys=fields.String(), values=decimal_string())
-    total = decimal_string()
-    credit = decimal_string()
-    balance = decimal_string()
+    total = Money()
+    credit = Money()
+    balance = Money()
+
+    @pre_dump
+    def _in_minor_units(self, aged, **kwargs):
+        cur = currency(aged.currency)
+        return {"currency": aged.currency, "buckets": {k: cur.round(v) for k, v in aged.buckets.items()},
+                "total": aged.total, "credit": aged.credit, "balance": aged.balance}
 
 
 class AgingSchema(Schema):
