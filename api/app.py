@@ -12,6 +12,7 @@ import re
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from core.actor import current_actor
 from core.db import create_engine
 from core.settings import Settings
 
@@ -34,6 +35,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k not in _SETTINGS_FIELDS})
     app.extensions["cpq_settings"] = settings
     app.extensions["cpq_engine"] = create_engine(settings.database_url)
+
+    @app.before_request
+    def _anonymous():  # who acts is set again by every request that authenticates (api/auth.py)
+        current_actor.set("anonymous")
 
     @app.get("/healthz")
     def healthz():

@@ -12,6 +12,7 @@ from flask import current_app, g, request
 from sqlmodel import Session
 
 from api.errors import ApiError
+from core.actor import current_actor
 from core.db import session_scope
 from core.users import User, authenticate
 
@@ -34,6 +35,7 @@ def require_token(blp) -> None:
             if user is None:
                 raise _unauthorized()
             g.user_id = user.id
+            current_actor.set(f"{user.name} <{user.email}>")
 
 
 def current_user(session: Session) -> User:

@@ -17,7 +17,7 @@ from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from api.idempotency import respond
 from billing import collections, invoices, ledger, payments, revenue
-from billing.models import Invoice, Payment, PaymentAllocation
+from billing.models import Invoice, InvoiceEvent, Payment, PaymentAllocation
 from core.errors import NotFound
 from sales import contracts, orders
 from sales.accounts import Account, get_account
@@ -100,6 +100,17 @@ def get_invoice(invoice_id):
     with db_session() as session:
         current_user(session)
         return invoice_view(session, _invoice(session, invoice_id))
+
+
+@blp.get("/invoices/<int:invoice_id>/history")
+@blp.response(200, bs.InvoiceEventSchema(many=True))
+def invoice_history(invoice_id):
+    """Every state change of the invoice: who, when, from, to."""
+    with db_session() as session:
+        current_user(session)
+        invoice = _invoice(session, invoice_id)
+        return session.exec(select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)
+                            .order_by(InvoiceEvent.id)).all()
 
 
 @blp.post("/invoices/<int:invoice_id>/issue")

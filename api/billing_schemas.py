@@ -65,6 +65,13 @@ class InvoiceSchema(Schema):
     issued_at = Timestamp(allow_none=True)
 
 
+class InvoiceEventSchema(Schema):
+    at = Timestamp()
+    actor = fields.String()
+    from_state = fields.String()
+    to_state = fields.String()
+
+
 class InvoiceQuery(Schema):
     account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     state = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATES))

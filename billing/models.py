@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
 from core.db import Amount, forbid_updates, utcnow
+from core.actor import current_actor
 from core.errors import ImmutableRecord
 
 INVOICE_STATES = ("draft", "open", "partially_paid", "paid", "void", "uncollectible")
@@ -79,6 +80,19 @@ class InvoiceLine(SQLModel, table=True):
     tax_amount: Decimal = Field(sa_type=Amount)
     period_start: date | None = None
     period_end: date | None = None
+
+
+class InvoiceEvent(SQLModel, table=True):
+    """Audit trail of invoices: every state change (issue, payment, credit, void, write-off),
+    recorded by the flush that makes it, with who acted (core.actor)."""
+    __tablename__ = "invoice_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=254)
+    from_state: str = Field(max_length=16)
+    to_state: str = Field(max_length=16)
 
 
 class BillingPeriod(SQLModel, table=True):
@@ -166,7 +180,7 @@ class RevenueLine(SQLModel, table=True):
     basis: str = Field(max_length=16)                       # point_in_time | ratably
 
 
-for _table in (LedgerEntry, PaymentAllocation):
+for _table in (LedgerEntry, PaymentAllocation, InvoiceEvent):
     forbid_updates(_table)
 
 # What payments and collections may still change on an issued invoice.
@@ -202,6 +216,7 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
             raise ImmutableRecord(f"the lines of issued invoice #{obj.invoice_id} cannot change")
     for obj in session.dirty:
         if isinstance(obj, Invoice):
+            _audit_state(session, obj)
             frozen = _changed(obj) - TRACKED
             if (frozen or obj.state == "draft") and issued(obj.id):
                 what = ", ".join(sorted(frozen)) if frozen else "its state back to draft"
@@ -210,3 +225,10 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
 
 sa.event.listen(sa.orm.Session, "before_flush", _refuse_changes_to_issued)
 
+
+
+def _audit_state(session, invoice: Invoice) -> None:
+    history = sa.inspect(invoice).attrs.state.history
+    if history.deleted and history.added and history.deleted[0] != history.added[0]:
+        session.add(InvoiceEvent(invoice_id=invoice.id, actor=current_actor.get()[:254],
+                                 from_state=history.deleted[0], to_state=history.added[0]))

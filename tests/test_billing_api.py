@@ -70,6 +70,10 @@ def test_from_order_to_cash(chain):
     ok(call(env, "post", "/payments", "finance", body | {"amount": "150.00", "reference": "BANK-002"}), 201)
     paid = ok(call(env, "get", f"/invoices/{draft['id']}", "rep"))
     assert paid["state"] == "paid" and Decimal(paid["balance"]) == 0
+    history = ok(call(env, "get", f"/invoices/{draft['id']}/history", "rep"))
+    assert [(e["from_state"], e["to_state"]) for e in history] == [
+        ("draft", "open"), ("open", "partially_paid"), ("partially_paid", "paid")]
+    assert {e["actor"] for e in history} == {"Finance <finance@example.com>"}
 
     ledger = ok(call(env, "get", "/accounts/ACME/ledger", "rep"))
     assert Decimal(ledger["balance"]) == Decimal("-50.00")               # the over-payment is credit
