@@ -87,7 +87,7 @@ def send_contract(number):
         user = require_role(current_user(session), "rep")
         contract, token = contracts.send_for_signature(session, user, number, _settings().company)
         return {"contract": contract_view(session, contract), "token": token,
-                "url": url_for("signing.signed_contract", token=token, _external=True)}
+                "url": url_for("share.contract_page", token=token, _external=True)}
 
 
 @blp.post("/contracts/<number>/notice")

@@ -1,5 +1,6 @@
-"""What a customer reaches through a share link: the quote as a web page with its PDF, and
-accepting (typed-name e-signature) or declining it. JSON twins live under /api/v1/shared.
+"""What a customer reaches through a link: the quote as a web page with its PDF, accepting
+(typed-name e-signature) or declining it, and the contract to sign the same way. JSON twins
+live under /api/v1/shared and /api/v1/signing.
 
 The token in the URL is the only credential; an unknown or expired one is a 404.
 """
@@ -14,7 +15,7 @@ from flask import Response, current_app, redirect, render_template, request, url
 from api import sales_schemas as ss
 from api.blueprint import Blueprint, db_session
 from core.errors import DomainError, InvalidInput
-from sales import acceptance
+from sales import acceptance, contracts
 from sales.quote_data import document_data
 
 page_blp = FlaskBlueprint("share", __name__, template_folder="../web/templates")
@@ -75,6 +76,44 @@ def page_decide(token, decision):
             raise
         return redirect(url_for("share.page", token=token, error=str(exc)), code=303)
     return redirect(url_for("share.page", token=token), code=303)
+
+
+@page_blp.get("/c/<token>")
+def contract_page(token):
+    """The customer's contract signing page."""
+    with db_session() as session:
+        contract = contracts.open_link(session, token)
+        doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
+        html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
+                               error=request.args.get("error"))
+    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@page_blp.get("/c/<token>/pdf")
+def contract_pdf(token):
+    with db_session() as session:
+        contract = contracts.open_link(session, token)
+        content, sha, name = contract.document, contract.document_sha256, f"{contract.number}.pdf"
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
+                             "Cache-Control": "no-store"})
+
+
+@page_blp.post("/c/<token>/sign")
+def contract_sign(token):
+    form = request.form
+    try:
+        with db_session() as session:
+            if form.get("agree") != "yes":
+                raise InvalidInput("agree", "tick the box to agree to the contract")
+            ip, agent = _client()
+            contracts.sign(session, token, form.get("name", ""), form.get("email", ""), ip, agent, date.today(),
+                           form.get("document_sha256") or None)
+    except DomainError as exc:
+        if isinstance(exc, LookupError):
+            raise
+        return redirect(url_for("share.contract_page", token=token, error=str(exc)), code=303)
+    return redirect(url_for("share.contract_page", token=token), code=303)
 
 
 # JSON --------------------------------------------------------------------------------------

@@ -242,3 +242,19 @@ def test_every_creating_post_replays_its_idempotency_key(env, path, body):
     replay = call(env, "post", path, "rep", body, headers=dict(headers))
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.get_json() == first.get_json()
+
+
+def test_the_customer_signs_on_the_contract_page(env):
+    c = contract(env, accepted(env))
+    link = ok(call(env, "post", f"/contracts/{c['number']}/send", "rep"))
+    path = "/c/" + link["token"]
+    assert link["url"].endswith(path)
+    page = env.client.get(path)
+    assert page.status_code == 200 and c["number"] in page.get_data(as_text=True)
+    assert env.client.get(f"{path}/pdf").mimetype == "application/pdf"
+    unticked = env.client.post(f"{path}/sign", data={"name": "Jo Buyer", "email": "jo@acme.com"})
+    assert unticked.status_code == 303 and "error=" in unticked.headers["Location"]
+    signed = env.client.post(f"{path}/sign", data={"name": "Jo Buyer", "email": "jo@acme.com", "agree": "yes"})
+    assert signed.status_code == 303
+    assert ok(call(env, "get", f"/contracts/{c['number']}", "rep"))["state"] == "active"
+    assert "Signed by Jo Buyer" in env.client.get(path).get_data(as_text=True)
