@@ -12,7 +12,14 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("API_TITLE", "CPQ")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    # the document at /api/openapi.json, and a ReDoc page reading it at /api/docs
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_REDOC_PATH", "/docs")
+    app.config.setdefault("OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js")
     api = Api(app)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "a user token from `cpq users add`"})
     api.register_blueprint(configurator.blp)
     api.register_blueprint(pricing.blp)
     api.register_blueprint(accounts.blp)

@@ -46,3 +46,14 @@ def test_crash_is_logged_and_json_500(app, caplog):
     assert response.get_json()["error"]["code"] == "internal_server_error"
     assert "secret detail" not in response.get_data(as_text=True)
     assert any("secret detail" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_the_openapi_document_describes_every_api_route(client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and spec["info"]["title"] == "CPQ"
+    assert "bearer" in spec["components"]["securitySchemes"]
+    for path in ("/api/v1/quotes", "/api/v1/orders", "/api/v1/invoices/{invoice_id}", "/api/v1/pricing/quote"):
+        assert path in spec["paths"], path
+    assert "QuoteOut" in spec["components"]["schemas"]
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and b"/api/openapi.json" in page.data
