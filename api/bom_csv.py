@@ -1,4 +1,4 @@
-"""The exploded BOM as CSV, for spreadsheets and ERP imports (API and CLI share it)."""
+"""Bills of materials as CSV, for spreadsheets and ERP imports (API and CLI share them)."""
 
 from __future__ import annotations
 
@@ -17,4 +17,17 @@ def flat_bom_csv(bom: Bom) -> str:
     for line in bom.flat:
         writer.writerow((line.part, line.description, line.uom, line.quantity, line.unit_cost,
                          line.extended_cost, bom.cost_currency))
+    return out.getvalue()
+
+
+ORDER_COLUMNS = ("line", "product", "part", "description", "uom", "quantity")
+
+
+def order_bom_csv(rows: list[dict]) -> str:
+    """An order's parts (sales.orders.bom_rows), one row per line and part."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ORDER_COLUMNS)
+    for row in rows:
+        writer.writerow([row[c] for c in ORDER_COLUMNS])
     return out.getvalue()

@@ -127,6 +127,7 @@ class OrderSchema(Schema):
     contract_value = Money()
     credit_check = fields.Dict()
     erp_order_number = fields.String(allow_none=True)
+    change_seq = fields.Integer(metadata={"description": "the order's position in the change feed"})
     billing = fields.String()
     milestones = fields.List(fields.Dict())
     lines = fields.List(fields.Nested(OrderLineSchema))
@@ -160,3 +161,31 @@ class DeliverSchema(Schema):
 
 class ErpNumberSchema(Schema):
     erp_order_number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class BomQuery(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+class BomRowSchema(Schema):
+    line = fields.String()
+    product = fields.String()
+    part = fields.String()
+    description = fields.String()
+    uom = fields.String()
+    quantity = decimal_string()        # per unit times the line's quantity
+
+
+class OrderBomSchema(Schema):
+    order = fields.String()
+    lines = fields.List(fields.Nested(BomRowSchema))
+
+
+class FeedQuery(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class OrderFeedSchema(Schema):
+    orders = fields.List(fields.Nested(OrderSchema))
+    next = fields.Integer(metadata={"description": "the cursor to pass as `after` next time"})

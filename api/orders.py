@@ -10,7 +10,9 @@ from flask import Response, current_app, request, url_for
 from sqlmodel import select
 
 from api import order_schemas as os_
+from api.bom_csv import order_bom_csv
 from api.auth import current_user, require_role, require_token
+from api.etag import conditional
 from api.blueprint import Blueprint, db_session
 from api.idempotency import respond
 from core.errors import InvalidTransition
@@ -175,9 +177,42 @@ def list_orders(query):
 @blp.get("/orders/<number>")
 @blp.response(200, os_.OrderSchema)
 def get_order(number):
+    """An order with its lines and shipments (ETag / If-None-Match: 304 when unchanged)."""
     with db_session() as session:
         current_user(session)
-        return order_view(session, orders.get_order(session, number))
+        return conditional(os_.OrderSchema().dump(order_view(session, orders.get_order(session, number))))
+
+
+@blp.get("/orders/<number>/bom")
+@blp.arguments(os_.BomQuery, location="query")
+@blp.response(200, os_.OrderBomSchema)
+@blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+def order_bom(query, number):
+    """The order's bill of materials: each configured line's exploded BOM times its quantity,
+    as JSON or (?format=csv) CSV for ERP imports. ETag / If-None-Match supported."""
+    with db_session() as session:
+        current_user(session)
+        order = orders.get_order(session, number)
+        rows = orders.bom_rows(session, order)
+    if query["format"] == "csv":
+        return conditional(order_bom_csv(rows), "text/csv")
+    return conditional(os_.OrderBomSchema().dump({"order": order.number, "lines": rows}))
+
+
+@blp.get("/erp/orders")
+@blp.arguments(os_.FeedQuery, location="query")
+@blp.response(200, os_.OrderFeedSchema)
+def order_feed(query):
+    """Orders changed after the cursor `after` (0: from the start), in the order they changed;
+    pass the answer's `next` as the next `after`. Nothing is skipped or repeated while others
+    write: each change takes the next number of a counter locked until it commits."""
+    with db_session() as session:
+        current_user(session)
+        rows = session.exec(select(Order).where(Order.change_seq > query["after"])
+                            .order_by(Order.change_seq).limit(query["limit"])).all()
+        body = {"orders": [order_view(session, o) for o in rows],
+                "next": rows[-1].change_seq if rows else query["after"]}
+        return conditional(os_.OrderFeedSchema().dump(body))
 
 
 @blp.get("/orders/<number>/history")

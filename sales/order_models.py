@@ -85,6 +85,7 @@ class Order(SQLModel, table=True):
     released_by: str | None = Field(default=None, max_length=32)
     erp_order_number: str | None = Field(default=None, max_length=64)
     billing: str = Field(default="on_order", max_length=16)          # on_order | on_shipment | milestones
+    change_seq: int = Field(default=0, index=True)   # position in the feed of changed orders (ERP pull)
     milestones: list = Field(default_factory=list, sa_type=JSON)     # [{"label", "percent"}] summing to 100
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

@@ -33,6 +33,10 @@ from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
 from sales.quotes import get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
+# Every change to an order takes the next number of this series. The counter row stays locked
+# until the transaction ends, so numbers are taken in commit order and a reader that has seen
+# number n has seen every change before it: the ERP's feed never skips a change.
+CHANGES = "order-changes"
 
 
 def label(order: Order) -> str:
@@ -62,6 +66,8 @@ def history(session: Session, order: Order) -> list[OrderEvent]:
 def _record(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
             reason: str = "", data: dict | None = None) -> None:
     name = f"{actor.name} <{actor.email}>" if isinstance(actor, User) else (actor or "system")
+    order.change_seq = next_number(session, CHANGES)
+    session.add(order)
     session.add(OrderEvent(order_id=order.id, actor=name[:254], action=action, from_state=from_state,
                            to_state=to_state, reason=reason[:2000], data=dict(data or {})))
 
@@ -282,4 +288,16 @@ def deliver(session: Session, actor, number: str, key: str, delivered_on: date) 
     if all(ln.status == "delivered" for ln in lines_of(session, order)):
         _move(session, order, actor, "fulfil", "fulfilled", "every line delivered")
     return order
+
+
+
+def bom_rows(session: Session, order: Order) -> list[dict]:
+    """Every part the order needs: each line's exploded BOM of one unit times its quantity."""
+    rows = []
+    for line in lines_of(session, order):
+        for part in line.bom:
+            rows.append({"line": line.key, "product": line.product, "part": part["part"],
+                         "description": part["description"], "uom": part["uom"],
+                         "quantity": Decimal(part["quantity"]) * line.quantity})
+    return rows
 

@@ -258,3 +258,36 @@ def test_the_customer_signs_on_the_contract_page(env):
     assert signed.status_code == 303
     assert ok(call(env, "get", f"/contracts/{c['number']}", "rep"))["state"] == "active"
     assert "Signed by Jo Buyer" in env.client.get(path).get_data(as_text=True)
+
+
+# ---- the ERP's pull ------------------------------------------------------------------------------
+
+def test_the_order_bom_as_json_and_csv_with_etags(env):
+    n = order(env, accepted(env, [{"product": "rack-server", "quantity": 3, "selections": {"cpu": "xg6430"}}]))["number"]
+    bom = call(env, "get", f"/orders/{n}/bom", "rep")
+    rows = ok(bom)["lines"]
+    assert rows and all(r["line"] == "1" and r["product"] == "rack-server" for r in rows)
+    per_unit = ok(call(env, "get", f"/orders/{n}", "rep"))["lines"][0]["bom"]
+    assert [Decimal(r["quantity"]) for r in rows] == [Decimal(p["quantity"]) * 3 for p in per_unit]
+    etag = bom.headers["ETag"]
+    unchanged = call(env, "get", f"/orders/{n}/bom", "rep", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    csv_ = call(env, "get", f"/orders/{n}/bom?format=csv", "rep")
+    assert csv_.mimetype == "text/csv" and csv_.get_data(as_text=True).splitlines()[0] == \
+        "line,product,part,description,uom,quantity"
+    first = call(env, "get", f"/orders/{n}", "rep")
+    assert call(env, "get", f"/orders/{n}", "rep", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    ok(call(env, "put", f"/orders/{n}/erp-number", "rep", {"erp_order_number": "SAP-1"}))
+    assert call(env, "get", f"/orders/{n}", "rep", headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+def test_the_change_feed_pages_without_skipping_or_repeating(env):
+    numbers = [order(env, accepted(env))["number"] for _ in range(3)]
+    page = ok(call(env, "get", "/erp/orders?limit=2", "rep"))
+    assert [o["number"] for o in page["orders"]] == numbers[:2]
+    ok(call(env, "put", f"/orders/{numbers[0]}/erp-number", "rep", {"erp_order_number": "SAP-9"}))  # changes again
+    rest = ok(call(env, "get", f"/erp/orders?after={page['next']}&limit=2", "rep"))
+    assert [o["number"] for o in rest["orders"]] == [numbers[2], numbers[0]]
+    assert rest["orders"][1]["erp_order_number"] == "SAP-9"
+    empty = ok(call(env, "get", f"/erp/orders?after={rest['next']}", "rep"))
+    assert empty == {"orders": [], "next": rest["next"]}

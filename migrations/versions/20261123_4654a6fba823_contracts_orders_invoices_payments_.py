@@ -135,6 +135,7 @@ def upgrade() -> None:
     sa.Column('erp_order_number', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('billing', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('milestones', sa.JSON(), nullable=False),
+    sa.Column('change_seq', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_sales_order_account_id_account')),
@@ -145,6 +146,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('quote_id', name=op.f('uq_sales_order_quote_id'))
     )
     with op.batch_alter_table('sales_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sales_order_change_seq'), ['change_seq'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_order_account_id'), ['account_id'], unique=False)
 
     op.create_table('invoice',
@@ -413,6 +415,7 @@ def downgrade() -> None:
 
     op.drop_table('invoice')
     with op.batch_alter_table('sales_order', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sales_order_change_seq'))
         batch_op.drop_index(batch_op.f('ix_sales_order_account_id'))
 
     op.drop_table('sales_order')
