@@ -181,22 +181,15 @@ def recall(data, number):
         return quote_view(session, workflow.recall(session, user, number, data["comment"]))
 
 
-@blp.post("/quotes/<number>/approve")
+@blp.post("/quotes/<number>/<any(approve, reject):decision>")
 @blp.arguments(ss.DecisionInSchema)
 @blp.response(200, ss.QuoteOutSchema)
-def approve(data, number):
+def decide(data, number, decision):
+    """An approver's decision on one level (`approve` or `reject`; a rejection needs a comment)."""
     with db_session() as session:
         user = current_user(session)
-        return quote_view(session, workflow.decide(session, user, number, data["level"], True, data["comment"]))
-
-
-@blp.post("/quotes/<number>/reject")
-@blp.arguments(ss.DecisionInSchema)
-@blp.response(200, ss.QuoteOutSchema)
-def reject(data, number):
-    with db_session() as session:
-        user = current_user(session)
-        return quote_view(session, workflow.decide(session, user, number, data["level"], False, data["comment"]))
+        return quote_view(session, workflow.decide(session, user, number, data["level"], decision == "approve",
+                                                   data["comment"]))
 
 
 @blp.post("/quotes/<number>/send")
