@@ -22,7 +22,7 @@ from billing.tax import load_demo_tax_rates
 from core.db import session_scope
 from core.errors import InvalidInput
 from sales.accounts import create_account
-from test_payments import in_threads, issue, make_account, pay, postgres_only
+from billing_flow import acme, in_threads, issue, make_account, pay, postgres_only, session  # noqa: F401
 
 pytestmark = pytest.mark.postgres
 
@@ -32,17 +32,6 @@ TODAY = date(2026, 6, 30)
 
 def ago(days: int) -> date:
     return TODAY - timedelta(days=days)
-
-
-@pytest.fixture
-def session(engine):
-    with session_scope(engine) as session:
-        yield session
-
-
-@pytest.fixture
-def acme(session):
-    return make_account(session)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ them, and concurrent payments on PostgreSQL that never over-allocate an invoice.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from datetime import date, timedelta
@@ -15,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from billing import ledger
@@ -26,63 +24,18 @@ from billing.payments import (OPEN_STATES, apply_credit, balance_due, check_acco
 from billing.tax import load_demo_tax_rates
 from core.db import session_scope
 from core.errors import InvalidInput, InvalidTransition
-from sales.accounts import Account, create_account
+from sales.accounts import Account
+
+from billing_flow import (D, DAY, acme, in_threads, invoice_numbers, issue, kinds, make_account, pay,  # noqa: F401
+                          postgres_only, session)
 
 pytestmark = pytest.mark.postgres
-
-D = Decimal
-DAY = date(2026, 3, 1)
-_numbers = itertools.count(1)
-
-
-ADDRESS = {"street": "1 Main Street", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"}
-
-
-def make_account(session: Session, code: str = "ACME", currency: str = "USD") -> Account:
-    return create_account(session, {"code": code, "name": f"{code} Industries", "currency": currency,
-                                    "billing_address": ADDRESS})
-
-
-def issue(session: Session, account: Account, gross, due: date, *, issued: date | None = None,
-          discount_percent=None, discount_date: date | None = None) -> Invoice:
-    """An invoice as issuing leaves it (billing.invoices): open, numbered, with its +gross
-    ledger entry on the issue date (30 days before it is due unless given)."""
-    number = f"T-{next(_numbers)}"
-    invoice = Invoice(series="T", number=number, state="open", account_id=account.id, currency=account.currency,
-                      issue_date=issued or due - timedelta(days=30), due_date=due, payment_terms="net30",
-                      net_total=D(gross), gross_total=D(gross), discount_percent=discount_percent,
-                      discount_date=discount_date)
-    session.add(invoice)
-    session.flush()
-    ledger.post(session, account.id, invoice.issue_date, "invoice", D(gross), account.currency,
-                invoice_id=invoice.id, memo=number)
-    return invoice
-
-
-def pay(session, account, amount, reference, on=DAY, allocations=None, currency=None):
-    return record_payment(session, account, D(amount), currency or account.currency, "bank_transfer", reference,
-                          on, allocations)
 
 
 def allocations_of(session, payment) -> list[tuple[str, Decimal]]:
     rows = session.exec(select(Invoice.number, PaymentAllocation.amount).join(Invoice)
                         .where(PaymentAllocation.payment_id == payment.id).order_by(PaymentAllocation.id))
     return [(number, amount) for number, amount in rows]
-
-
-def kinds(session, account) -> list[tuple[str, Decimal]]:
-    return [(e.kind, e.amount) for e in ledger.entries(session, account.id)]
-
-
-@pytest.fixture
-def session(engine):
-    with session_scope(engine) as session:
-        yield session
-
-
-@pytest.fixture
-def acme(session):
-    return make_account(session)
 
 
 # ---- payments and allocation -------------------------------------------------------------
@@ -367,7 +320,7 @@ class Books(RuleBasedStateMachine):
     def __init__(self, engine):
         super().__init__()
         self.session = Session(engine)
-        self.account = make_account(self.session, f"PROP{next(_numbers)}")
+        self.account = make_account(self.session, f"PROP{next(invoice_numbers)}")
         self.day = DAY
         self.invoices: list[Invoice] = []
         self.payments: list[Payment] = []
@@ -403,7 +356,7 @@ class Books(RuleBasedStateMachine):
 
         def act():
             nonlocal payment
-            payment = pay(self.session, self.account, amount, f"AUTO-{next(_numbers)}", on=self.day)
+            payment = pay(self.session, self.account, amount, f"AUTO-{next(invoice_numbers)}", on=self.day)
 
         touched = sorted(self.settling(self.day, act), key=lambda i: (i.due_date, i.id))
         self.payments.append(payment)
@@ -426,7 +379,7 @@ class Books(RuleBasedStateMachine):
 
         def act():
             nonlocal payment
-            payment = pay(self.session, self.account, total, f"EXPL-{next(_numbers)}", on=self.day,
+            payment = pay(self.session, self.account, total, f"EXPL-{next(invoice_numbers)}", on=self.day,
                           allocations=parts)
 
         self.settling(self.day, act)
@@ -484,35 +437,10 @@ def test_ledger_invariant_holds_over_random_sequences(engine):
 
 # ---- concurrency (PostgreSQL) ------------------------------------------------------------
 
-def postgres_only(database_url):
-    if make_url(database_url).get_backend_name() != "postgresql":
-        pytest.skip("needs PostgreSQL (DATABASE_URL=postgresql://...): SQLite serialises writers")
-
-
 def _setup(engine, *grosses) -> tuple[int, list[int]]:
     with session_scope(engine) as session:
         account = make_account(session)
         return account.id, [issue(session, account, g, DAY).id for g in grosses]
-
-
-def in_threads(*works) -> list:
-    """Run each callable in its own thread; their results, or the first exception raised."""
-    results: list = [None] * len(works)
-    errors: list[BaseException] = []
-
-    def run(i):
-        try:
-            results[i] = works[i]()
-        except BaseException as exc:          # reported below: a thread's exception is otherwise lost
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.parametrize("explicit", [False, True], ids=["automatic", "explicit"])
