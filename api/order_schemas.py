@@ -65,15 +65,6 @@ class SignSchema(Schema):
     document_sha256 = fields.String(load_default=None, validate=validate.Length(equal=64))
 
 
-class DocumentEventSchema(Schema):
-    at = Timestamp()
-    actor = fields.String()
-    action = fields.String()
-    from_state = fields.String(allow_none=True)
-    to_state = fields.String(allow_none=True)
-    reason = fields.String()
-
-
 class MilestoneSchema(Schema):
     label = fields.String(required=True, validate=validate.Length(min=1, max=100))
     percent = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=100),

@@ -10,6 +10,7 @@ from flask import Response, current_app, request, url_for
 from sqlmodel import select
 
 from api import order_schemas as os_
+from api import sales_schemas as ss
 from api.bom_csv import order_bom_csv
 from api.auth import current_user, require_role, require_token
 from api.etag import conditional
@@ -74,7 +75,7 @@ def get_contract(number):
 
 
 @blp.get("/contracts/<number>/history")
-@blp.response(200, os_.DocumentEventSchema(many=True))
+@blp.response(200, ss.EventSchema(many=True))
 def contract_history(number):
     with db_session() as session:
         current_user(session)
@@ -216,7 +217,7 @@ def order_feed(query):
 
 
 @blp.get("/orders/<number>/history")
-@blp.response(200, os_.DocumentEventSchema(many=True))
+@blp.response(200, ss.EventSchema(many=True))
 def order_history(number):
     with db_session() as session:
         current_user(session)

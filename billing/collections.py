@@ -24,8 +24,8 @@ from sqlmodel import Session, select
 
 from billing.invoices import issue_fee_invoice
 from billing.models import DunningNotice, Invoice, LedgerEntry, Payment
-from billing.payments import OPEN_STATES, balance_due, lock
-from core.db import utcnow
+from billing.payments import OPEN_STATES, balance_due
+from core.db import lock_rows, utcnow
 from core.errors import DomainError, InvalidInput
 from core.money import HUNDRED, ROUNDING, ZERO, currency
 from core.settings import PROJECT_ROOT
@@ -211,7 +211,7 @@ def run_dunning(session: Session, today: date, policy: DunningPolicy = DEFAULT_P
     invoice is dunned in a savepoint: one that fails (say, its fee cannot be taxed) is
     reported and does not stop the others."""
     fee_invoices = select(DunningNotice.fee_invoice_id).where(DunningNotice.fee_invoice_id.is_not(None))
-    overdue = lock(session, Invoice, Invoice.kind == "invoice", Invoice.state.in_(OPEN_STATES),
+    overdue = lock_rows(session, Invoice, Invoice.kind == "invoice", Invoice.state.in_(OPEN_STATES),
                    Invoice.due_date <= today - timedelta(days=policy.levels[0].days_overdue),
                    Invoice.dunning_level < policy.levels[-1].level, Invoice.id.not_in(fee_invoices))
     run = DunningRun()

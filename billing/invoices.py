@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from billing import einvoice, ledger, schedule, tax
 from billing.models import BillingPeriod, Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
-from core.db import utcnow
+from core.db import lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import HUNDRED, ROUNDING, ZERO, Currency, allocate, currency
 from core.sequences import next_number
@@ -78,7 +78,7 @@ def invoice_order(session: Session, order: Order, today: date, *, milestone: str
     of every one-time line). Recurring lines start billing with the order's first invoice:
     their schedule is created then, and every unbilled period that is due (the first one
     always) goes on the invoice."""
-    order = _locked(session, Order, order.id)
+    order = lock_row(session, Order, order.id)
     what = f"order {order.number}"
     if order.state not in schedule.BILLABLE_ORDER_STATES:
         raise InvalidTransition(what, order.state, "invoice it")
@@ -317,7 +317,7 @@ def issue(session: Session, invoice: Invoice, today: date, *, company: Mapping |
 
 
 def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | None, entry_kind: str) -> Invoice:
-    invoice = _locked(session, Invoice, invoice.id)
+    invoice = lock_row(session, Invoice, invoice.id)
     if invoice.state != "draft":
         raise InvalidTransition(label(invoice), invoice.state, "issue it")
     lines = lines_of(session, invoice)
@@ -366,13 +366,6 @@ def _buyer(account: Account, taxation: tax.Taxation, rates: tax.TaxRates) -> dic
                     "note": taxation.note, "rates": rates.label}}
 
 
-def _locked(session: Session, table, row_id: int):
-    """The row as committed, locked until the transaction ends (PostgreSQL; SQLite
-    serialises writers anyway)."""
-    return session.exec(select(table).where(table.id == row_id).with_for_update()
-                        .execution_options(populate_existing=True)).one()
-
-
 # ---- credit notes and voiding -----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -396,7 +389,7 @@ def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int
     that is still creditable; {position: quantity} returns units of lines; a Decimal credits
     a gross amount spread over the lines in proportion to what is left of them. Never more
     than what is still creditable."""
-    original = _locked(session, Invoice, invoice.id)
+    original = lock_row(session, Invoice, invoice.id)
     if original.kind != "invoice" or original.state not in CREDITABLE:
         raise InvalidTransition(label(original), original.state, "credit it")
     if not isinstance(reason, str) or not reason.strip():
@@ -510,7 +503,7 @@ def void(session: Session, invoice: Invoice, reason: str, today: date, *, compan
     """Cancel an open invoice nothing was paid or credited on: a full credit note, the
     invoice void, and what it billed (periods, quantities, a milestone) billable again.
     Returns the credit note."""
-    original = _locked(session, Invoice, invoice.id)
+    original = lock_row(session, Invoice, invoice.id)
     if original.kind != "invoice" or original.state != "open" or original.amount_paid:
         raise InvalidTransition(label(original), original.state, "void it",
                                 "only an open invoice with nothing paid or credited can be voided")

@@ -14,16 +14,13 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
-from core.db import Amount, forbid_updates, utcnow
+from core.db import Amount, forbid_updates, timestamp
 from core.actor import current_actor
 from core.errors import ImmutableRecord
 
 INVOICE_STATES = ("draft", "open", "partially_paid", "paid", "void", "uncollectible")
 KINDS = ("invoice", "credit_note")
 
-
-def _ts():
-    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
 class Invoice(SQLModel, table=True):
@@ -58,9 +55,9 @@ class Invoice(SQLModel, table=True):
     document: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     einvoice_xml: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     dunning_level: int = 0
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp()
     issued_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    updated_at: datetime = _ts()
+    updated_at: datetime = timestamp()
 
 
 class InvoiceLine(SQLModel, table=True):
@@ -89,7 +86,7 @@ class InvoiceEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
-    at: datetime = _ts()
+    at: datetime = timestamp()
     actor: str = Field(max_length=254)
     from_state: str = Field(max_length=16)
     to_state: str = Field(max_length=16)
@@ -123,7 +120,7 @@ class Payment(SQLModel, table=True):
     received_on: date
     unapplied: Decimal = Field(sa_type=Amount)              # what no invoice took: account credit
     refunded: Decimal = Field(default=Decimal(0), sa_type=Amount)
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp()
 
 
 class PaymentAllocation(SQLModel, table=True):
@@ -133,7 +130,7 @@ class PaymentAllocation(SQLModel, table=True):
     payment_id: int = Field(foreign_key="payment.id", index=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     amount: Decimal = Field(sa_type=Amount)
-    at: datetime = _ts()
+    at: datetime = timestamp()
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -143,7 +140,7 @@ class LedgerEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
-    at: datetime = _ts()
+    at: datetime = timestamp()
     on: date                                                # the business date
     kind: str = Field(max_length=20)                        # invoice | credit_note | payment | refund | late_fee | write_off
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")

@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from billing import ledger
 from billing.invoices import label
 from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
-from core.db import utcnow
+from core.db import lock_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, ZERO, Currency, CurrencyError, currency
 from sales.accounts import Account
@@ -75,7 +75,7 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
     if existing is not None:
         return _replay(existing, amount)
     if allocations is None:
-        invoices = lock(session, Invoice, Invoice.account_id == account.id, Invoice.kind == "invoice",
+        invoices = lock_rows(session, Invoice, Invoice.account_id == account.id, Invoice.kind == "invoice",
                          Invoice.state.in_(OPEN_STATES))
         plan = _oldest_due_first(invoices, amount, received_on)
     else:
@@ -98,14 +98,14 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
 def apply_credit(session: Session, payment: Payment, invoice: Invoice, amount: Decimal) -> PaymentAllocation:
     """Allocate `amount` of a payment's unapplied credit to an open invoice of its account.
     The early-payment discount is judged on the day the money was received."""
-    payment = _lock_one(session, Payment, payment.id)
+    payment = lock_row(session, Payment, payment.id)
     amount = _amount("amount", amount, currency(payment.currency))
     if amount > payment.unapplied:
         raise InvalidInput("amount", f"more than the {money(payment.unapplied, payment.currency)} unapplied on payment "
                                      f"{payment.reference}")
     if invoice.account_id != payment.account_id:
         raise InvalidInput("invoice", f"{label(invoice)} belongs to another account")
-    invoice = _lock_one(session, Invoice, invoice.id)
+    invoice = lock_row(session, Invoice, invoice.id)
     _check_payable(invoice, amount, payment.received_on, "amount")
     allocation = _settle(session, payment, invoice, amount)
     session.flush()
@@ -115,7 +115,7 @@ def apply_credit(session: Session, payment: Payment, invoice: Invoice, amount: D
 def refund(session: Session, payment: Payment, amount: Decimal, reason: str, on: date) -> Payment:
     """Pay back part of a payment's unapplied credit. Money already allocated to an invoice
     is not refundable here: that needs a credit note on the invoice first."""
-    payment = _lock_one(session, Payment, payment.id)
+    payment = lock_row(session, Payment, payment.id)
     amount = _amount("amount", amount, currency(payment.currency))
     reason = _text("reason", reason, 400)
     on = _date("on", on)
@@ -134,7 +134,7 @@ def refund(session: Session, payment: Payment, amount: Decimal, reason: str, on:
 
 def mark_uncollectible(session: Session, invoice: Invoice, reason: str, on: date) -> Invoice:
     """Write off what an open invoice still owes; it stays on the books as uncollectible."""
-    invoice = _lock_one(session, Invoice, invoice.id)
+    invoice = lock_row(session, Invoice, invoice.id)
     reason = _text("reason", reason, 400)
     on = _date("on", on)
     if invoice.kind != "invoice" or invoice.state not in OPEN_STATES:
@@ -202,7 +202,7 @@ def _explicit_plan(session: Session, account: Account, allocations, amount: Deci
     if total > amount:
         raise InvalidInput("allocations", f"they allocate {money(total, cur.code)}, more than the payment's "
                                           f"{money(amount, cur.code)}")
-    invoices = lock(session, Invoice, Invoice.id.in_(list(requested)))
+    invoices = lock_rows(session, Invoice, Invoice.id.in_(list(requested)))
     for invoice in invoices:
         i, part = requested[invoice.id]
         _check_payable(invoice, part, on, f"allocations[{i}].amount")
@@ -298,17 +298,6 @@ def _payment_errors(payments: list[Payment], allocations: list[PaymentAllocation
 
 
 # ---- helpers -----------------------------------------------------------------------------
-
-def lock(session: Session, table, *conditions) -> list:
-    """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
-    them, so a row already in the session shows its committed values."""
-    return list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
-                             .execution_options(populate_existing=True)))
-
-
-def _lock_one(session: Session, table, row_id: int):
-    return lock(session, table, table.id == row_id)[0]
-
 
 def _by_reference(session: Session, account_id: int, reference: str) -> Payment | None:
     return session.exec(select(Payment).where(Payment.account_id == account_id,

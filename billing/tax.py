@@ -26,8 +26,7 @@ from core.cache import LruCache
 from core.errors import InvalidInput
 from core.money import HUNDRED, ZERO, Currency, allocate
 from core.settings import DEFAULT_DEMO_DIR
-from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader, digest, join,
-                             parse_yaml)
+from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
 from core.versioned import DocumentVersion, built, get_document, save_document
 from sales.accounts import COUNTRY_RE, SEGMENTS
 
@@ -200,12 +199,7 @@ def summarise(lines: Sequence[TaxedLine], reverse_charge: bool) -> TaxResult:
 # ---- the rates file --------------------------------------------------------------------------
 
 def load_tax_rates_file(path: str | Path) -> TaxRates:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DocumentValidationError([DocumentError(str(path), "", f"cannot read file: {exc.strerror}")], KIND)
-    return load_tax_rates_dict(parse_yaml(text, str(path), KIND), file=str(path))
+    return load_tax_rates_dict(parse_yaml(read_file(path, KIND), str(path), KIND), file=str(path))
 
 
 def load_tax_rates_dict(data: Any, file: str = "<tax rates>") -> TaxRates:

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import expr as ex
-from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader,
-                             digest, parse_yaml, to_decimal)
+from core.validation import (MAX_VERSION, Reader, digest, parse_yaml, read_file)
 from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
@@ -27,11 +26,7 @@ RULE_KINDS = ("requires", "excludes", "constraint", "table")
 
 def load_model_file(path: str | Path) -> ProductModel:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DocumentValidationError([DocumentError(str(path), "", f"cannot read file: {exc.strerror}")])
-    return load_model_text(text, file=str(path), base_dir=path.parent)
+    return load_model_text(read_file(path, "model"), file=str(path), base_dir=path.parent)
 
 
 def load_model_text(text: str, file: str = "<text>", base_dir: Path | None = None) -> ProductModel:

@@ -21,8 +21,7 @@ from catalog.loader import CODE_RE, ID_RE, PRODUCT_RE
 from catalog.model import Value
 from core.errors import InvalidInput
 from core.money import ZERO, Currency, CurrencyError, currency
-from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader, digest, join,
-                             parse_yaml)
+from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
 
 KIND = "price_book"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -160,13 +159,7 @@ def _text(value: Value) -> str:
 # loading -----------------------------------------------------------------------------------
 
 def load_price_book_file(path: str | Path) -> PriceBook:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DocumentValidationError([DocumentError(str(path), "", f"cannot read file: {exc.strerror}")],
-                                      KIND)
-    return load_price_book_dict(parse_yaml(text, str(path), KIND), file=str(path))
+    return load_price_book_dict(parse_yaml(read_file(path, KIND), str(path), KIND), file=str(path))
 
 
 def load_price_book_dict(data: Any, file: str = "<price book>") -> PriceBook:

@@ -7,7 +7,6 @@ from it, such as a quote) always means what it meant when it was saved.
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import datetime
 from typing import Mapping
 
@@ -18,14 +17,10 @@ from catalog.model import ProductModel
 from core.db import forbid_updates, utcnow
 from configurator.engine import InvalidConfiguration, get_configurator
 from core.errors import NotFound
+from core.tokens import new_id
 
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-def new_id() -> str:
-    """A random, URL-safe, unguessable id (96 bits)."""
-    return secrets.token_urlsafe(12)
 
 
 class SavedConfiguration(SQLModel, table=True):

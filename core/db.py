@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 from core.errors import ImmutableRecord
 from core.settings import PROJECT_ROOT
@@ -136,6 +136,28 @@ def trim(value: Decimal) -> Decimal:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def timestamp():
+    """A timezone-aware column that defaults to now (created_at, updated_at...)."""
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def lock_rows(session: Session, table, *conditions) -> list:
+    """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
+    them, so a row already in the session shows its committed values. PostgreSQL locks until
+    the transaction ends; SQLite serialises writers anyway."""
+    return list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
+                             .execution_options(populate_existing=True)))
+
+
+def lock_row(session: Session, table, row_id: int):
+    return lock_rows(session, table, table.id == row_id)[0]
 
 
 def forbid_updates(table_class: type) -> None:

@@ -8,9 +8,7 @@ they are random 256-bit secrets, so a slow password hash would add nothing.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -18,19 +16,12 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
+from core.tokens import new_id, token_hash
+from core.tokens import new_token as random_token
 
 ROLES = ("rep", "approver", "finance", "admin")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "cpq_"
-
-
-def new_id() -> str:
-    """A random, URL-safe, unguessable id (96 bits)."""
-    return secrets.token_urlsafe(12)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class User(SQLModel, table=True):
@@ -49,6 +40,14 @@ class User(SQLModel, table=True):
         return self.active and (level in self.approval_levels or self.role == "admin")
 
 
+def describe(actor: "User | str | None") -> str:
+    """How an actor reads in audit trails: "Name <email>" for a user, else the text given
+    (e.g. "customer Jo <jo@example.com>"), or "system"."""
+    if isinstance(actor, User):
+        return f"{actor.name} <{actor.email}>"
+    return actor or "system"
+
+
 def create_user(session: Session, email: str, name: str, role: str,
                 approval_levels: tuple[str, ...] = ()) -> tuple[User, str]:
     """A new user and their API token (returned once; only its hash is kept)."""
@@ -61,7 +60,7 @@ def create_user(session: Session, email: str, name: str, role: str,
         raise InvalidInput("name", "is required")
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise InvalidInput("email", f"{email} is already a user")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = TOKEN_PREFIX + random_token()
     user = User(email=email, name=name.strip(), role=role, approval_levels=sorted(set(approval_levels)),
                 token_hash=token_hash(token))
     session.add(user)
@@ -74,7 +73,7 @@ def new_token(session: Session, email: str) -> str:
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         raise NotFound(f"unknown user {email!r}")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = TOKEN_PREFIX + random_token()
     user.token_hash = token_hash(token)
     session.add(user)
     session.flush()

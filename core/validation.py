@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -48,6 +49,14 @@ def parse_yaml(text: str, file: str, kind: str) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise DocumentValidationError([DocumentError(file, where, f"invalid YAML: {reason}")], kind)
+
+
+def read_file(path: str | Path, kind: str) -> str:
+    """A document's text; an unreadable file is a validation error naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DocumentValidationError([DocumentError(str(path), "", f"cannot read file: {exc.strerror}")], kind)
 
 
 def digest(source: Any) -> str:

@@ -14,8 +14,7 @@ from typing import Any
 from catalog.loader import CODE_RE, ID_RE
 from catalog.pricebook import CHARGES, NAME_RE, SKU_RE
 from core.money import HUNDRED, ZERO, CurrencyError, currency
-from core.validation import (MAX_VERSION, DocumentError, DocumentValidationError, Reader, digest, join,
-                             parse_yaml)
+from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
 from rules import approvals as ap
 from rules import conditions as cd
 from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Tier, Volume
@@ -33,13 +32,7 @@ VOLUME_MODES = ("all_units", "graduated", "block")
 
 
 def load_rule_set_file(path: str | Path) -> RuleSet:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DocumentValidationError([DocumentError(str(path), "", f"cannot read file: {exc.strerror}")],
-                                      KIND)
-    return load_rule_set_dict(parse_yaml(text, str(path), KIND), file=str(path))
+    return load_rule_set_dict(parse_yaml(read_file(path, KIND), str(path), KIND), file=str(path))
 
 
 def load_rule_set_dict(data: Any, file: str = "<rule set>") -> RuleSet:

@@ -1,6 +1,6 @@
 """Customer acceptance through a share link, with an e-signature.
 
-A share link is a random token (sales/sharing.py). The customer sees the exact PDF that was sent and accepts it by typing
+A share link is a random token stored only as its hash (core/tokens.py). The customer sees the exact PDF that was sent and accepts it by typing
 their name and email; the decision records time, IP address, user agent and the SHA-256 of
 the document accepted. Accepting again returns the first acceptance; a revision that expired
 or was superseded by a newer one cannot be accepted; declining records a reason.
@@ -13,15 +13,15 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlmodel import Session
 
-from core.db import utcnow
+from core.db import aware, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.tokens import new_token, token_hash
 from core.users import EMAIL_RE, User
 from rules import promotions
 from rules.store import get_rule_set
 from sales.accounts import Account
 from sales.audit import record
 from sales.models import Decision, Quote, QuoteDocument, ShareLink
-from sales.sharing import aware, new_token, token_hash
 
 
 def create_link(session: Session, quote: Quote, actor: User, days: int | None = None) -> str:

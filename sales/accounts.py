@@ -24,11 +24,11 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 from core.db import Amount, utcnow
 from core.errors import InvalidInput, NotFound
 from core.money import CurrencyError, currency
+from core.users import EMAIL_RE
 from core.validation import DocumentError, DocumentValidationError, parse_yaml, to_decimal
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 TERMS_RE = re.compile(r"^[a-z0-9][a-z0-9_/-]{0,31}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 ADDRESS_FIELDS = ("street", "city", "postal_code", "region", "country")
 SEGMENTS = ("enterprise", "mid_market", "smb", "public", "partner", "consumer")

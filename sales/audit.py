@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from sqlmodel import Session, select
 
-from core.users import User
+from core.users import User, describe
 from sales.models import Quote, QuoteEvent
 
 
@@ -18,11 +18,8 @@ def record(session: Session, quote: Quote, actor: User | str | None, action: str
            from_state: str | None, to_state: str | None, reason: str = "",
            data: Mapping[str, Any] | None = None) -> QuoteEvent:
     """`actor` is a user, or a plain description for the customer or the system."""
-    if isinstance(actor, User):
-        actor_id, label = actor.id, f"{actor.name} <{actor.email}>"
-    else:
-        actor_id, label = None, actor or "system"
-    event = QuoteEvent(quote_id=quote.id, actor_id=actor_id, actor=label[:254], action=action,
+    event = QuoteEvent(quote_id=quote.id, actor_id=actor.id if isinstance(actor, User) else None,
+                       actor=describe(actor)[:254], action=action,
                        from_state=from_state, to_state=to_state, reason=(reason or "")[:2000],
                        data=dict(data or {}))
     session.add(event)

@@ -21,17 +21,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.dates import add_months
-from core.db import utcnow
+from core.db import aware, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
-from core.users import EMAIL_RE, User
+from core.tokens import new_token, token_hash
+from core.users import EMAIL_RE, User, describe
 from sales import documents
 from sales.accounts import Account
 from sales.models import Quote, ShareLink
 from sales.order_models import Contract, ContractEvent
 from sales.quotes import get_quote
-from sales.sharing import aware, new_token, token_hash
 
 DEFAULT_TERM_MONTHS = 12
 RENEWAL_NOTICE_LEAD_DAYS = 14     # remind this long before the last day to give notice
@@ -40,8 +40,7 @@ EXPIRY_LEAD_DAYS = 30             # remind this long before a contract that will
 
 def _record(session: Session, contract: Contract, actor, action: str, from_state: str | None,
             to_state: str | None, reason: str = "", dedupe_key: str | None = None) -> None:
-    label = f"{actor.name} <{actor.email}>" if isinstance(actor, User) else (actor or "system")
-    session.add(ContractEvent(contract_id=contract.id, actor=label[:254], action=action, from_state=from_state,
+    session.add(ContractEvent(contract_id=contract.id, actor=describe(actor)[:254], action=action, from_state=from_state,
                               to_state=to_state, reason=reason[:2000], dedupe_key=dedupe_key))
 
 

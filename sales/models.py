@@ -15,14 +15,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
-from core.db import Amount, forbid_updates, utcnow
+from core.db import Amount, forbid_updates, timestamp, utcnow
 
 STATES = ("draft", "pending_approval", "approved", "rejected", "sent", "accepted", "declined", "expired")
 FROZEN = ("approved", "sent", "accepted", "declined", "expired")   # a change makes a new revision
 
-
-def _ts():
-    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
 class Quote(SQLModel, table=True):
@@ -60,8 +57,8 @@ class Quote(SQLModel, table=True):
     contract_value: Decimal | None = Field(default=None, sa_type=Amount)
     discount_given_percent: Decimal | None = Field(default=None, sa_type=Amount)
     lock_version: int = 1                     # optimistic lock against lost updates
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
     submitted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     decided_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
@@ -97,7 +94,7 @@ class QuoteEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     quote_id: int = Field(foreign_key="quote.id", index=True)
-    at: datetime = _ts()
+    at: datetime = timestamp()
     actor_id: str | None = Field(default=None, max_length=32)   # None: the customer, or the system
     actor: str = Field(max_length=254)                           # name or email, as it was then
     action: str = Field(max_length=32)
@@ -133,7 +130,7 @@ class QuoteDocument(SQLModel, table=True):
     quote_id: int = Field(foreign_key="quote.id", primary_key=True)
     sha256: str = Field(max_length=64)
     content: bytes = Field(sa_type=sa.LargeBinary)
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp()
 
 
 class ShareLink(SQLModel, table=True):
@@ -145,7 +142,7 @@ class ShareLink(SQLModel, table=True):
     quote_id: int | None = Field(default=None, foreign_key="quote.id", index=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp()
     created_by: str | None = Field(default=None, max_length=32)
 
 
@@ -157,7 +154,7 @@ class Decision(SQLModel, table=True):
     accepted: bool
     name: str = Field(max_length=200)
     email: str = Field(max_length=254)
-    at: datetime = _ts()
+    at: datetime = timestamp()
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=500)
     document_sha256: str = Field(max_length=64)
@@ -173,7 +170,7 @@ class TermsTemplate(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=64)
     title: str = Field(max_length=200)
     body: str = Field(sa_type=sa.Text)
-    updated_at: datetime = _ts()
+    updated_at: datetime = timestamp()
 
 
 for _table in (QuoteEvent, QuoteDocument, Decision):

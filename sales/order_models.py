@@ -12,15 +12,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
-from core.db import Amount, utcnow
+from core.db import Amount, timestamp
 
 CONTRACT_STATES = ("draft", "sent", "signed", "active", "expired", "terminated", "renewed")
 ORDER_STATES = ("credit_hold", "open", "fulfilled", "cancelled")
 LINE_STATUSES = ("pending", "in_production", "shipped", "delivered")
 
-
-def _ts():
-    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
 class Contract(SQLModel, table=True):
@@ -49,8 +46,8 @@ class Contract(SQLModel, table=True):
     signed_ip: str | None = Field(default=None, max_length=64)
     signed_user_agent: str | None = Field(default=None, max_length=500)
     terminated_on: date | None = None
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
 
 
 class ContractEvent(SQLModel, table=True):
@@ -60,7 +57,7 @@ class ContractEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
-    at: datetime = _ts()
+    at: datetime = timestamp()
     actor: str = Field(max_length=254)
     action: str = Field(max_length=32)
     from_state: str | None = Field(default=None, max_length=16)
@@ -87,8 +84,8 @@ class Order(SQLModel, table=True):
     billing: str = Field(default="on_order", max_length=16)          # on_order | on_shipment | milestones
     change_seq: int = Field(default=0, index=True)   # position in the feed of changed orders (ERP pull)
     milestones: list = Field(default_factory=list, sa_type=JSON)     # [{"label", "percent"}] summing to 100
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
 
 
 class OrderLine(SQLModel, table=True):
@@ -128,7 +125,7 @@ class Shipment(SQLModel, table=True):
     tracking: str = Field(default="", max_length=128)
     shipped_on: date
     delivered_on: date | None = None
-    created_at: datetime = _ts()
+    created_at: datetime = timestamp()
 
 
 class OrderEvent(SQLModel, table=True):
@@ -136,7 +133,7 @@ class OrderEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="sales_order.id", index=True)
-    at: datetime = _ts()
+    at: datetime = timestamp()
     actor: str = Field(max_length=254)
     action: str = Field(max_length=32)
     from_state: str | None = Field(default=None, max_length=16)

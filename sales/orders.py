@@ -26,7 +26,7 @@ from core.db import utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
-from core.users import User
+from core.users import User, describe
 from sales.accounts import Account
 from sales.models import QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
@@ -65,10 +65,9 @@ def history(session: Session, order: Order) -> list[OrderEvent]:
 
 def _record(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
             reason: str = "", data: dict | None = None) -> None:
-    name = f"{actor.name} <{actor.email}>" if isinstance(actor, User) else (actor or "system")
     order.change_seq = next_number(session, CHANGES)
     session.add(order)
-    session.add(OrderEvent(order_id=order.id, actor=name[:254], action=action, from_state=from_state,
+    session.add(OrderEvent(order_id=order.id, actor=describe(actor)[:254], action=action, from_state=from_state,
                            to_state=to_state, reason=reason[:2000], data=dict(data or {})))
 
 
