@@ -12,8 +12,9 @@ import re
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from core.actor import current_actor
+from api import auth
 from core.db import create_engine
+from core.permissions import PUBLIC
 from core.settings import Settings
 
 _SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
@@ -36,11 +37,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["cpq_settings"] = settings
     app.extensions["cpq_engine"] = create_engine(settings.database_url)
 
-    @app.before_request
-    def _anonymous():  # who acts is set again by every request that authenticates (api/auth.py)
-        current_actor.set("anonymous")
+    auth.init_app(app)
 
     @app.get("/healthz")
+    @auth.requires(PUBLIC)
     def healthz():
         return {"status": "ok"}
 

@@ -12,24 +12,19 @@ from flask import Response, current_app
 from sqlmodel import select
 
 from api import billing_schemas as bs
-from api.auth import current_user, require_role, require_token
+from api.auth import current_user
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from api.idempotency import respond
 from billing import collections, invoices, ledger, payments, revenue
 from billing.models import Invoice, InvoiceEvent, Payment, PaymentAllocation
 from core.errors import NotFound
-from sales import contracts, orders
+from sales import access, contracts, orders
 from sales.accounts import Account, get_account
 from sales.order_models import Order
 
 blp = Blueprint("billing", __name__, url_prefix="/api/v1",
                 description="Invoices, payments, the ledger, collections and revenue")
-require_token(blp)
-
-
-def _finance(session):
-    return require_role(current_user(session), "finance")
 
 
 def _company() -> dict:
@@ -41,6 +36,11 @@ def _invoice(session, invoice_id: int, *, lock: bool = False) -> Invoice:
     if invoice is None:
         raise NotFound(f"unknown invoice {invoice_id}")
     return invoice
+
+
+def _readable(session, invoice_id: int) -> Invoice:
+    """The invoice, if the caller may see it (a rep: those of their orders)."""
+    return access.check_invoice(session, current_user(session), _invoice(session, invoice_id))
 
 
 def invoice_view(session, invoice: Invoice) -> dict:
@@ -66,13 +66,14 @@ def payment_view(session, payment: Payment) -> dict:
 # invoices ------------------------------------------------------------------------------------
 
 @blp.post("/orders/<number>/invoices")
+@blp.requires("invoices:write")
 @blp.arguments(bs.InvoiceOrderSchema)
 @blp.response(201, bs.InvoiceSchema)
 def invoice_order(data, number):
     """A draft invoice for what the order owes now (by its billing: on order, on shipment,
     or the named milestone). Idempotency-Key supported."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         order = orders.get_order(session, number)
         return respond(session, 201,
                        lambda: (invoices.invoice_order(session, order, date.today(), milestone=data["milestone"]), True),
@@ -80,12 +81,14 @@ def invoice_order(data, number):
 
 
 @blp.get("/invoices")
+@blp.requires("invoices:read")
 @blp.arguments(bs.InvoiceQuery, location="query")
 @blp.response(200, bs.InvoiceSchema(many=True))
 def list_invoices(query):
     with db_session() as session:
-        current_user(session)
-        q = select(Invoice)
+        visible = access.order_filter(session, current_user(session))
+        q = select(Invoice) if visible is None else select(Invoice).where(
+            Invoice.order_id.in_(select(Order.id).where(visible)))
         if query["account"]:
             q = q.where(Invoice.account_id == get_account(session, query["account"]).id)
         if query["state"]:
@@ -95,31 +98,32 @@ def list_invoices(query):
 
 
 @blp.get("/invoices/<int:invoice_id>")
+@blp.requires("invoices:read")
 @blp.response(200, bs.InvoiceSchema)
 def get_invoice(invoice_id):
     with db_session() as session:
-        current_user(session)
-        return invoice_view(session, _invoice(session, invoice_id))
+        return invoice_view(session, _readable(session, invoice_id))
 
 
 @blp.get("/invoices/<int:invoice_id>/history")
+@blp.requires("invoices:read")
 @blp.response(200, bs.InvoiceEventSchema(many=True))
 def invoice_history(invoice_id):
     """Every state change of the invoice: who, when, from, to."""
     with db_session() as session:
-        current_user(session)
-        invoice = _invoice(session, invoice_id)
+        invoice = _readable(session, invoice_id)
         return session.exec(select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)
                             .order_by(InvoiceEvent.id)).all()
 
 
 @blp.post("/invoices/<int:invoice_id>/issue")
+@blp.requires("invoices:write")
 @blp.response(200, bs.InvoiceSchema)
 def issue(invoice_id):
     """Number, freeze and post the invoice (PDF and EN 16931 XML stored). Issuing an issued
     invoice again returns it unchanged."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         invoice = _invoice(session, invoice_id, lock=True)
         if invoice.state == "draft":
             invoice = invoices.issue(session, invoice, date.today(), company=_company())
@@ -127,14 +131,14 @@ def issue(invoice_id):
 
 
 @blp.post("/invoices/<int:invoice_id>/credit-notes")
+@blp.requires("invoices:write")
 @blp.arguments(bs.CreditNoteInSchema)
 @blp.response(201, bs.InvoiceSchema)
 def credit_note(data, invoice_id):
     """A credit note against an issued invoice: all of it, an amount, or quantities by line
     position. Idempotency-Key supported."""
     with db_session() as session:
-        _finance(session)
-        invoice = _invoice(session, invoice_id)
+        invoice = _readable(session, invoice_id)
         what = data["amount"] if data["amount"] is not None else data["lines"]
         return respond(session, 201,
                        lambda: (invoices.credit_note(session, invoice, what, data["reason"], date.today(),
@@ -143,22 +147,24 @@ def credit_note(data, invoice_id):
 
 
 @blp.post("/invoices/<int:invoice_id>/void")
+@blp.requires("invoices:write")
 @blp.arguments(bs.RequiredReasonSchema)
 @blp.response(200, bs.InvoiceSchema)
 def void(data, invoice_id):
     """Cancel an open, unpaid invoice (by a full credit note, returned)."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         return invoice_view(session, invoices.void(session, _invoice(session, invoice_id), data["reason"],
                                                    date.today(), company=_company()))
 
 
 @blp.post("/invoices/<int:invoice_id>/uncollectible")
+@blp.requires("invoices:write")
 @blp.arguments(bs.RequiredReasonSchema)
 @blp.response(200, bs.InvoiceSchema)
 def uncollectible(data, invoice_id):
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         return invoice_view(session, payments.mark_uncollectible(session, _invoice(session, invoice_id),
                                                                  data["reason"], date.today()))
 
@@ -172,33 +178,34 @@ def _stored(invoice: Invoice, content: bytes | None, mimetype: str, suffix: str)
 
 
 @blp.get("/invoices/<int:invoice_id>/pdf")
+@blp.requires("invoices:read")
 @blp.response(200)
 def invoice_pdf(invoice_id):
     with db_session() as session:
-        current_user(session)
-        invoice = _invoice(session, invoice_id)
+        invoice = _readable(session, invoice_id)
         response = _stored(invoice, invoice.document, "application/pdf", "pdf")
         response.headers["X-Document-SHA256"] = invoice.document_sha256
         return response
 
 
 @blp.get("/invoices/<int:invoice_id>/einvoice")
+@blp.requires("invoices:read")
 @blp.response(200)
 def invoice_xml(invoice_id):
     """The EN 16931 e-invoice (Factur-X / ZUGFeRD CII XML)."""
     with db_session() as session:
-        current_user(session)
-        invoice = _invoice(session, invoice_id)
+        invoice = _readable(session, invoice_id)
         return _stored(invoice, invoice.einvoice_xml, "application/xml", "xml")
 
 
 @blp.post("/billing/run")
+@blp.requires("invoices:write")
 @blp.arguments(bs.DayQuery, location="query")
 @blp.response(200, bs.InvoiceSchema(many=True))
 def bill_due(query):
     """Issue the invoices of the recurring periods due (safe to rerun: a period is billed once)."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         day = query["today"] or date.today()
         drafts = invoices.bill_due_periods(session, day)
         return [invoice_view(session, invoices.issue(session, d, day, company=_company())) for d in drafts]
@@ -207,13 +214,14 @@ def bill_due(query):
 # payments ------------------------------------------------------------------------------------
 
 @blp.post("/payments")
+@blp.requires("payments:write")
 @blp.arguments(bs.PaymentInSchema)
 @blp.response(201, bs.PaymentSchema)
 def record_payment(data):
     """Money received: allocated to the given invoices, or oldest due first; the rest is
     account credit. The same reference again returns the first payment."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         account = get_account(session, data["account"])
         allocations = None
         if data["allocations"] is not None:
@@ -230,6 +238,7 @@ def record_payment(data):
 
 
 @blp.get("/payments/<int:payment_id>")
+@blp.requires("payments:read")
 @blp.response(200, bs.PaymentSchema)
 def get_payment(payment_id):
     with db_session() as session:
@@ -245,30 +254,33 @@ def _payment(session, payment_id: int) -> Payment:
 
 
 @blp.post("/payments/<int:payment_id>/apply")
+@blp.requires("payments:write")
 @blp.arguments(bs.ApplyCreditSchema)
 @blp.response(200, bs.PaymentSchema)
 def apply_credit(data, payment_id):
     """Apply a payment's unapplied credit to an invoice."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         payment = _payment(session, payment_id)
         payments.apply_credit(session, payment, _invoice(session, data["invoice"]), data["amount"])
         return payment_view(session, payment)
 
 
 @blp.post("/payments/<int:payment_id>/refunds")
+@blp.requires("payments:write")
 @blp.arguments(bs.RefundInSchema)
 @blp.response(200, bs.PaymentSchema)
 def refund(data, payment_id):
     """Pay back unapplied credit."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         payment = payments.refund(session, _payment(session, payment_id), data["amount"], data["reason"],
                                   data["on"] or date.today())
         return payment_view(session, payment)
 
 
 @blp.get("/accounts/<code>/ledger")
+@blp.requires("payments:read")
 @blp.response(200, bs.LedgerSchema)
 def account_ledger(code):
     """The account's receivables ledger; the balance is the sum of its entries."""
@@ -283,6 +295,7 @@ def account_ledger(code):
 # collections ---------------------------------------------------------------------------------
 
 @blp.get("/collections/aging")
+@blp.requires("collections:read")
 @blp.arguments(bs.AgingQuery, location="query")
 @blp.response(200, bs.AgingSchema)
 def aging(query):
@@ -293,6 +306,7 @@ def aging(query):
 
 
 @blp.get("/collections/dso")
+@blp.requires("collections:read")
 @blp.arguments(bs.DsoQuery, location="query")
 @blp.response(200, bs.DsoSchema(many=True))
 def dso(query):
@@ -303,27 +317,30 @@ def dso(query):
 
 
 @blp.post("/collections/dunning")
+@blp.requires("collections:write")
 @blp.arguments(bs.DayQuery, location="query")
 @blp.response(200, bs.DunningActionSchema(many=True))
 def dunning(query):
     """Run dunning: notices with letters and late fees, each once per invoice and level."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         return collections.run_dunning(session, query["today"] or date.today()).notices
 
 
 # revenue -------------------------------------------------------------------------------------
 
 @blp.post("/contracts/<number>/revenue-schedule")
+@blp.requires("revenue:write")
 @blp.response(200, bs.RevenueLineSchema(many=True))
 def revenue_schedule(number):
     """Rebuild the contract's revenue schedule from its orders and deliveries."""
     with db_session() as session:
-        _finance(session)
+        current_user(session)
         return revenue.schedule(session, contracts.get_contract(session, number))
 
 
 @blp.get("/revenue")
+@blp.requires("revenue:read")
 @blp.arguments(bs.RevenueQuery, location="query")
 @blp.response(200, bs.RevenueRowSchema(many=True))
 def revenue_report(query):

@@ -16,8 +16,10 @@ from sqlmodel import Session
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
+from api.auth import requires
 from api.errors import ApiError, flatten_messages
 from core.db import session_scope
+from core.permissions import PUBLIC
 
 LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
 
@@ -42,6 +44,20 @@ class ApiParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ApiParser()
+
+    def requires(self, permission: str):
+        """The permission a view needs (checked by api/auth.py before anything else), also
+        shown in the OpenAPI document as its security requirement and `x-permission`."""
+        if permission == PUBLIC:
+            doc = {"security": []}
+        else:
+            doc = {"security": [{"bearer": []}, {"session": []}], "x-permission": permission,
+                   "responses": {"401": {"description": "no or invalid credentials"},
+                                 "403": {"description": f"the caller lacks {permission}"}}}
+
+        def decorate(view):
+            return requires(permission)(self.doc(**doc)(view))
+        return decorate
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from flask import Response
 
 from api import schemas as s
 from api.blueprint import Blueprint, db_session
+from core.permissions import PUBLIC
 from api.idempotency import respond
 from api.bom_csv import flat_bom_csv
 from catalog import store as catalog
@@ -27,6 +28,7 @@ def _model(product: str, version: int | None = None) -> ProductModel:
 
 
 @blp.get("/products")
+@blp.requires(PUBLIC)
 @blp.response(200, s.ProductSummarySchema(many=True))
 def list_products():
     with db_session() as session:
@@ -34,18 +36,21 @@ def list_products():
 
 
 @blp.get("/products/<product>")
+@blp.requires(PUBLIC)
 @blp.response(200, s.ProductModelSchema)
 def latest_model(product):
     return _model(product)
 
 
 @blp.get("/products/<product>/versions/<int:version>")
+@blp.requires(PUBLIC)
 @blp.response(200, s.ProductModelSchema)
 def model_version(product, version):
     return _model(product, version)
 
 
 @blp.post("/products/<product>/configure")
+@blp.requires(PUBLIC)
 @blp.arguments(s.ConfigureRequest)
 @blp.response(200, s.ConfigureResponse)
 def configure(args, product):
@@ -56,6 +61,7 @@ def configure(args, product):
 
 
 @blp.post("/products/<product>/explain")
+@blp.requires(PUBLIC)
 @blp.arguments(s.ExplainRequest)
 @blp.response(200, s.ExplanationSchema)
 def explain(args, product):
@@ -65,6 +71,7 @@ def explain(args, product):
 
 
 @blp.post("/products/<product>/complete")
+@blp.requires(PUBLIC)
 @blp.arguments(s.CompleteRequest)
 @blp.response(200, s.CompletionSchema)
 def complete(args, product):
@@ -74,6 +81,7 @@ def complete(args, product):
 
 
 @blp.post("/products/<product>/bom")
+@blp.requires("bom:read")
 @blp.arguments(s.BomRequest)
 @blp.response(200, s.BomSchema)
 def bom(args, product):
@@ -83,6 +91,7 @@ def bom(args, product):
 
 
 @blp.post("/configurations")
+@blp.requires(PUBLIC)
 @blp.arguments(s.ConfigurationRequest)
 @blp.response(201, s.SavedConfigurationSchema)
 def save_configuration(args):
@@ -95,6 +104,7 @@ def save_configuration(args):
 
 
 @blp.get("/configurations/<configuration_id>")
+@blp.requires(PUBLIC)
 @blp.response(200, s.SavedConfigurationSchema)
 def get_configuration(configuration_id):
     with db_session() as session:
@@ -102,6 +112,7 @@ def get_configuration(configuration_id):
 
 
 @blp.get("/configurations/<configuration_id>/bom")
+@blp.requires("bom:read")
 @blp.arguments(s.BomQuery, location="query")
 @blp.response(200, s.BomSchema)
 def configuration_bom(query, configuration_id):

@@ -29,9 +29,10 @@ class ApiError(Exception):
     """An error raised by the API layer itself (request parsing)."""
 
     def __init__(self, status: int, code: str, message: str,
-                 fields: Mapping[str, list[str]] | None = None):
+                 fields: Mapping[str, list[str]] | None = None, headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields
+        self.headers = dict(headers or {})
 
 
 def error_response(status: int, code: str, message: str,
@@ -66,7 +67,9 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 @blp.app_errorhandler(ApiError)
 def _api_error(exc: ApiError):
-    return error_response(exc.status, exc.code, exc.message, exc.fields)
+    response = error_response(exc.status, exc.code, exc.message, exc.fields)
+    response.headers.update(exc.headers)
+    return response
 
 
 @blp.app_errorhandler(NotFound)

@@ -14,9 +14,10 @@ import json
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import Response, g, request
+from flask import Response, request
 from sqlmodel import Session
 
+from api.auth import caller
 from api.errors import ApiError
 from core import idempotency
 
@@ -34,7 +35,7 @@ def respond(session: Session, status: int, create: Callable[[], tuple[object, bo
     key = request.headers.get(HEADER)
     if key is not None and not 1 <= len(key) <= 200:
         raise ApiError(422, "validation_error", f"{HEADER}: 1 to 200 characters", {HEADER: ["1 to 200 characters"]})
-    scope = f"{g.get('user_id', 'anonymous')} {request.method} {request.path}"
+    scope = f"{caller().scope} {request.method} {request.path}"
     digest = hashlib.sha256(request.get_data()).hexdigest()
     if key is not None:
         stored = idempotency.find(session, scope, key, digest)

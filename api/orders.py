@@ -12,18 +12,19 @@ from sqlmodel import select
 from api import order_schemas as os_
 from api import sales_schemas as ss
 from api.bom_csv import order_bom_csv
-from api.auth import current_user, require_role, require_token
+from api.auth import current_user
 from api.etag import conditional
 from api.blueprint import Blueprint, db_session
 from api.idempotency import respond
+from api.visibility import seeing_contract, seeing_order, seeing_quote
+from core.permissions import PUBLIC
 from core.errors import InvalidTransition
-from sales import contracts, orders
+from sales import access, contracts, orders
 from sales.accounts import Account, get_account
 from sales.models import Quote
 from sales.order_models import Contract, Order
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Contracts, orders and fulfilment")
-require_token(blp)
 signing = Blueprint("signing", __name__, url_prefix="/api/v1", description="The customer's contract signature")
 
 
@@ -54,69 +55,76 @@ def order_view(session, order: Order) -> dict:
 # contracts -----------------------------------------------------------------------------------
 
 @blp.post("/contracts")
+@blp.requires("contracts:write")
 @blp.arguments(os_.ContractCreateSchema)
 @blp.response(201, os_.ContractSchema)
 def create_contract(data):
     """The contract of an accepted quote (asking again returns it; Idempotency-Key supported)."""
     with db_session() as session:
-        user = require_role(current_user(session), "rep")
         number = data.pop("quote")
+        user = seeing_quote(session, number)
         return respond(session, 201,
                        lambda: contracts.create_from_quote(session, user, number, date.today(), **data),
                        lambda c: os_.ContractSchema().dump(contract_view(session, c)))
 
 
 @blp.get("/contracts/<number>")
+@blp.requires("contracts:read")
 @blp.response(200, os_.ContractSchema)
 def get_contract(number):
     with db_session() as session:
-        current_user(session)
+        seeing_contract(session, number)
         return contract_view(session, contracts.get_contract(session, number))
 
 
 @blp.get("/contracts/<number>/history")
+@blp.requires("contracts:read")
 @blp.response(200, ss.EventSchema(many=True))
 def contract_history(number):
     with db_session() as session:
-        current_user(session)
+        seeing_contract(session, number)
         return contracts.history(session, contracts.get_contract(session, number))
 
 
 @blp.post("/contracts/<number>/send")
+@blp.requires("contracts:write")
 @blp.response(200, os_.SignLinkSchema)
 def send_contract(number):
     """Freeze the contract PDF and open a signing link (its token is shown once)."""
     with db_session() as session:
-        user = require_role(current_user(session), "rep")
+        user = seeing_contract(session, number)
         contract, token = contracts.send_for_signature(session, user, number, _settings().company)
         return {"contract": contract_view(session, contract), "token": token,
                 "url": url_for("share.contract_page", token=token, _external=True)}
 
 
 @blp.post("/contracts/<number>/notice")
+@blp.requires("contracts:write")
 @blp.arguments(os_.ReasonSchema)
 @blp.response(200, os_.ContractSchema)
 def give_notice(data, number):
     with db_session() as session:
-        user = require_role(current_user(session), "rep", "finance")
+        user = seeing_contract(session, number)
         return contract_view(session, contracts.give_notice(session, user, number, date.today(), data["reason"]))
 
 
 @blp.post("/contracts/<number>/terminate")
+@blp.requires("contracts:terminate")
 @blp.arguments(os_.TerminateSchema)
 @blp.response(200, os_.ContractSchema)
 def terminate(data, number):
     with db_session() as session:
-        user = require_role(current_user(session), "finance")
+        user = seeing_contract(session, number)
         return contract_view(session, contracts.terminate(session, user, number, data["on"] or date.today(),
                                                           data["reason"]))
 
 
 @blp.get("/contracts/<number>/pdf")
+@blp.requires("contracts:read")
 @blp.response(200)
 def contract_pdf(number):
     with db_session() as session:
-        current_user(session)
+        seeing_contract(session, number)
         contract = contracts.get_contract(session, number)
         if contract.document is None:
             raise InvalidTransition(contracts.label(contract), contract.state, "show its PDF", "send it first")
@@ -126,6 +134,7 @@ def contract_pdf(number):
 
 
 @signing.get("/signing/<token>")
+@signing.requires(PUBLIC)
 @signing.response(200, os_.ContractSchema)
 def signed_contract(token):
     """What the signing link shows (the PDF is at /api/v1/contracts/<number>/pdf for staff)."""
@@ -134,6 +143,7 @@ def signed_contract(token):
 
 
 @signing.post("/signing/<token>/sign")
+@signing.requires(PUBLIC)
 @signing.arguments(os_.SignSchema)
 @signing.response(200, os_.ContractSchema)
 def sign(data, token):
@@ -147,13 +157,14 @@ def sign(data, token):
 # orders --------------------------------------------------------------------------------------
 
 @blp.post("/orders")
+@blp.requires("orders:write")
 @blp.arguments(os_.OrderCreateSchema)
 @blp.response(201, os_.OrderSchema)
 def create_order(data):
     """The order of an accepted quote (of its signed contract when CPQ_ORDERS_FROM=contract);
     converting again returns the same order. Idempotency-Key supported."""
     with db_session() as session:
-        user = require_role(current_user(session), "rep")
+        user = seeing_quote(session, data["quote"])
         return respond(session, 201, lambda: orders.create_order(
             session, user, data["quote"], date.today(), require_contract=_settings().orders_from == "contract",
             billing=data["billing"], milestones=data["milestones"]),
@@ -161,12 +172,13 @@ def create_order(data):
 
 
 @blp.get("/orders")
+@blp.requires("orders:read")
 @blp.arguments(os_.OrderQuery, location="query")
 @blp.response(200, os_.OrderSchema(many=True))
 def list_orders(query):
     with db_session() as session:
-        current_user(session)
-        q = select(Order)
+        visible = access.order_filter(session, current_user(session))
+        q = select(Order) if visible is None else select(Order).where(visible)
         if query["state"]:
             q = q.where(Order.state == query["state"])
         if query["account"]:
@@ -176,15 +188,17 @@ def list_orders(query):
 
 
 @blp.get("/orders/<number>")
+@blp.requires("orders:read")
 @blp.response(200, os_.OrderSchema)
 def get_order(number):
     """An order with its lines and shipments (ETag / If-None-Match: 304 when unchanged)."""
     with db_session() as session:
-        current_user(session)
+        seeing_order(session, number)
         return conditional(os_.OrderSchema().dump(order_view(session, orders.get_order(session, number))))
 
 
 @blp.get("/orders/<number>/bom")
+@blp.requires("bom:read")
 @blp.arguments(os_.BomQuery, location="query")
 @blp.response(200, os_.OrderBomSchema)
 @blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
@@ -192,7 +206,7 @@ def order_bom(query, number):
     """The order's bill of materials: each configured line's exploded BOM times its quantity,
     as JSON or (?format=csv) CSV for ERP imports. ETag / If-None-Match supported."""
     with db_session() as session:
-        current_user(session)
+        seeing_order(session, number)
         order = orders.get_order(session, number)
         rows = orders.bom_rows(session, order)
     if query["format"] == "csv":
@@ -201,6 +215,7 @@ def order_bom(query, number):
 
 
 @blp.get("/erp/orders")
+@blp.requires("orders:read")
 @blp.arguments(os_.FeedQuery, location="query")
 @blp.response(200, os_.OrderFeedSchema)
 def order_feed(query):
@@ -208,8 +223,9 @@ def order_feed(query):
     pass the answer's `next` as the next `after`. Nothing is skipped or repeated while others
     write: each change takes the next number of a counter locked until it commits."""
     with db_session() as session:
-        current_user(session)
-        rows = session.exec(select(Order).where(Order.change_seq > query["after"])
+        visible = access.order_filter(session, current_user(session))
+        q = select(Order) if visible is None else select(Order).where(visible)
+        rows = session.exec(q.where(Order.change_seq > query["after"])
                             .order_by(Order.change_seq).limit(query["limit"])).all()
         body = {"orders": [order_view(session, o) for o in rows],
                 "next": rows[-1].change_seq if rows else query["after"]}
@@ -217,66 +233,74 @@ def order_feed(query):
 
 
 @blp.get("/orders/<number>/history")
+@blp.requires("orders:read")
 @blp.response(200, ss.EventSchema(many=True))
 def order_history(number):
     with db_session() as session:
-        current_user(session)
+        seeing_order(session, number)
         return orders.history(session, orders.get_order(session, number))
 
 
 @blp.post("/orders/<number>/release")
+@blp.requires("orders:release")
 @blp.arguments(os_.ReasonSchema)
 @blp.response(200, os_.OrderSchema)
 def release(data, number):
     """Finance releases an order from credit hold."""
     with db_session() as session:
-        return order_view(session, orders.release(session, current_user(session), number, data["reason"]))
+        user = seeing_order(session, number)
+        return order_view(session, orders.release(session, user, number, data["reason"]))
 
 
 @blp.post("/orders/<number>/cancel")
+@blp.requires("orders:cancel")
 @blp.arguments(os_.ReasonSchema)
 @blp.response(200, os_.OrderSchema)
 def cancel(data, number):
     with db_session() as session:
-        user = require_role(current_user(session), "rep", "finance")
+        user = seeing_order(session, number)
         return order_view(session, orders.cancel(session, user, number, data["reason"]))
 
 
 @blp.put("/orders/<number>/erp-number")
+@blp.requires("orders:write-status")
 @blp.arguments(os_.ErpNumberSchema)
 @blp.response(200, os_.OrderSchema)
 def erp_number(data, number):
     """The ERP's own order number, shown to reps beside ours."""
     with db_session() as session:
-        user = current_user(session)
+        user = seeing_order(session, number)
         return order_view(session, orders.set_erp_number(session, user, number, data["erp_order_number"]))
 
 
 @blp.put("/orders/<number>/lines/<key>/status")
+@blp.requires("orders:write-status")
 @blp.arguments(os_.LineStatusSchema)
 @blp.response(200, os_.OrderSchema)
 def line_status(data, number, key):
     with db_session() as session:
-        user = current_user(session)
+        user = seeing_order(session, number)
         return order_view(session, orders.set_line_status(session, user, number, key, data["status"]))
 
 
 @blp.post("/orders/<number>/lines/<key>/shipments")
+@blp.requires("orders:write-status")
 @blp.arguments(os_.ShipInSchema)
 @blp.response(201, os_.OrderSchema)
 def ship(data, number, key):
     """A (partial) shipment with carrier and tracking."""
     with db_session() as session:
-        user = current_user(session)
+        user = seeing_order(session, number)
         orders.ship(session, user, number, key, data["quantity"], data["shipped_on"] or date.today(),
                     data["carrier"], data["tracking"])
         return order_view(session, orders.get_order(session, number))
 
 
 @blp.post("/orders/<number>/lines/<key>/delivery")
+@blp.requires("orders:write-status")
 @blp.arguments(os_.DeliverSchema)
 @blp.response(200, os_.OrderSchema)
 def deliver(data, number, key):
     with db_session() as session:
-        user = current_user(session)
+        user = seeing_order(session, number)
         return order_view(session, orders.deliver(session, user, number, key, data["delivered_on"] or date.today()))

@@ -41,6 +41,7 @@ KINDS = {"pricebooks": Kind(PRICE_BOOK, load_price_book_dict), "rulesets": Kind(
 
 
 @blp.post("/pricing/quote")
+@blp.requires("catalog:read")
 @blp.arguments(ps.PriceRequestSchema)
 @blp.response(200, ps.QuotePriceSchema)
 def price_quote(pricing_request):
@@ -50,6 +51,7 @@ def price_quote(pricing_request):
 
 
 @blp.get(f"/{COLLECTION}")
+@blp.requires("catalog:read")
 @blp.response(200, ps.DocumentSummarySchema(many=True))
 def list_documents(collection):
     with db_session() as session:
@@ -57,6 +59,7 @@ def list_documents(collection):
 
 
 @blp.post(f"/{COLLECTION}")
+@blp.requires("catalog:write")
 @blp.arguments(ps.DocumentQuery, location="query")
 @blp.response(201, ps.DocumentVersionSchema)
 @blp.doc(requestBody={"required": True, "content": {
@@ -72,6 +75,7 @@ def load_document(query, collection):
 
 
 @blp.post(f"/{COLLECTION}/validate")
+@blp.requires("catalog:write")
 @blp.response(200, ps.DocumentSummarySchema)
 @blp.doc(requestBody={"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
@@ -83,6 +87,7 @@ def validate_document(collection):
 
 
 @blp.get(f"/{COLLECTION}/<name>")
+@blp.requires("catalog:read")
 @blp.response(200, ps.DocumentVersionSchema)
 def active_document(collection, name):
     with db_session() as session:
@@ -90,6 +95,7 @@ def active_document(collection, name):
 
 
 @blp.get(f"/{COLLECTION}/<name>/versions/<int:version>")
+@blp.requires("catalog:read")
 @blp.response(200, ps.DocumentVersionSchema)
 def document_version(collection, name, version):
     with db_session() as session:
@@ -97,6 +103,7 @@ def document_version(collection, name, version):
 
 
 @blp.post(f"/{COLLECTION}/<name>/versions/<int:version>/activate")
+@blp.requires("catalog:write")
 @blp.response(200, ps.DocumentVersionSchema)
 def activate_document(collection, name, version):
     """Make a version the one pricing uses from its next request."""

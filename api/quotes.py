@@ -11,19 +11,17 @@ from datetime import date
 from flask import Response, current_app, url_for
 
 from api import sales_schemas as ss
-from api.auth import current_user, require_role, require_token
+from api.auth import current_user
 from api.blueprint import Blueprint, db_session
 from api.idempotency import respond
-from sales import acceptance, audit, documents, quotes, workflow
+from api.visibility import seeing_quote
+from sales import acceptance, access, audit, documents, quotes, workflow
 from sales.accounts import Account
 from sales.models import Quote, QuoteDocument
 from sales.quote_data import document_data
 
 blp = Blueprint("quotes", __name__, url_prefix="/api/v1",
                 description="Quotes: lines, pricing, revisions, approvals, documents")
-require_token(blp)
-
-REP_ROLES = ("rep",)
 
 
 def today() -> date:
@@ -53,21 +51,23 @@ def _summary(session, quote: Quote) -> dict:
 
 
 @blp.get("/quotes")
+@blp.requires("quotes:read")
 @blp.arguments(ss.QuoteQuery, location="query")
 @blp.response(200, ss.QuoteSummarySchema(many=True))
 def list_quotes(query):
     with db_session() as session:
-        current_user(session)
-        return [_summary(session, q) for q in quotes.list_quotes(session, **query)]
+        visible = access.quote_filter(session, current_user(session))
+        return [_summary(session, q) for q in quotes.list_quotes(session, visible=visible, **query)]
 
 
 @blp.post("/quotes")
+@blp.requires("quotes:write")
 @blp.arguments(ss.QuoteCreateSchema)
 @blp.response(201, ss.QuoteOutSchema)
 def create_quote(data):
     """A new draft quote for an account, priced at once. Idempotency-Key supported."""
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = current_user(session)
         account = data.pop("account")
         lines = data.pop("lines")
         return respond(session, 201, lambda: (quotes.create_quote(session, user, account, data, lines, today()), True),
@@ -75,37 +75,41 @@ def create_quote(data):
 
 
 @blp.get("/quotes/<number>")
+@blp.requires("quotes:read")
 @blp.response(200, ss.QuoteOutSchema)
 def get_quote(number):
     with db_session() as session:
-        current_user(session)
+        seeing_quote(session, number)
         return quote_view(session, quotes.get_quote(session, number))
 
 
 @blp.get("/quotes/<number>/revisions")
+@blp.requires("quotes:read")
 @blp.response(200, ss.QuoteSummarySchema(many=True))
 def list_revisions(number):
     with db_session() as session:
-        current_user(session)
+        seeing_quote(session, number)
         return [_summary(session, q) for q in quotes.revisions(session, number)]
 
 
 @blp.get("/quotes/<number>/revisions/<int:revision>")
+@blp.requires("quotes:read")
 @blp.response(200, ss.QuoteOutSchema)
 def get_revision(number, revision):
     with db_session() as session:
-        current_user(session)
+        seeing_quote(session, number, revision)
         return quote_view(session, quotes.get_quote(session, number, revision))
 
 
 @blp.patch("/quotes/<number>")
+@blp.requires("quotes:write")
 @blp.arguments(ss.QuoteUpdateSchema)
 @blp.response(200, ss.QuoteOutSchema)
 def update_quote(data, number):
     """Change header fields and/or replace the lines. A draft changes in place; an approved,
     sent or accepted quote gets a new revision (returned), which needs approval again."""
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         lines = data.pop("lines", None)
         reason, lock = data.pop("reason"), data.pop("expected_lock")
         quote = quotes.edit(session, user, number, today(), header=data, lines=lines,
@@ -114,21 +118,23 @@ def update_quote(data, number):
 
 
 @blp.post("/quotes/<number>/lines")
+@blp.requires("quotes:write")
 @blp.arguments(ss.LineInSchema)
 @blp.response(201, ss.QuoteOutSchema)
 def add_line(line, number):
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         quote = quotes.edit(session, user, number, today(), change_lines=quotes.line_changer(add=[line]))
         return quote_view(session, quote)
 
 
 @blp.patch("/quotes/<number>/lines/<key>")
+@blp.requires("quotes:write")
 @blp.arguments(ss.LineChangeSchema)
 @blp.response(200, ss.QuoteOutSchema)
 def update_line(changes, number, key):
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         lock = changes.pop("expected_lock")
         quote = quotes.edit(session, user, number, today(), expected_lock=lock,
                             change_lines=quotes.line_changer(update={key: changes}))
@@ -136,80 +142,88 @@ def update_line(changes, number, key):
 
 
 @blp.delete("/quotes/<number>/lines/<key>")
+@blp.requires("quotes:write")
 @blp.response(200, ss.QuoteOutSchema)
 def remove_line(number, key):
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         quote = quotes.edit(session, user, number, today(), change_lines=quotes.line_changer(remove=[key]))
         return quote_view(session, quote)
 
 
 @blp.post("/quotes/<number>/reprice")
+@blp.requires("quotes:write")
 @blp.response(200, ss.QuoteOutSchema)
 def reprice(number):
     """Price the draft again with today's active price book and rule set."""
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         return quote_view(session, quotes.edit(session, user, number, today(), reason="repriced"))
 
 
 @blp.post("/quotes/<number>/clone")
+@blp.requires("quotes:write")
 @blp.response(201, ss.QuoteOutSchema)
 def clone(number):
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         return respond(session, 201, lambda: (quotes.clone(session, user, number, None, today()), True),
                        lambda q: ss.QuoteOutSchema().dump(quote_view(session, q)))
 
 
 @blp.post("/quotes/<number>/submit")
+@blp.requires("quotes:write")
 @blp.arguments(ss.CommentSchema)
 @blp.response(200, ss.QuoteOutSchema)
 def submit(data, number):
     """Submit for approval: creates the approval steps the price needs (none: approved)."""
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         return quote_view(session, workflow.submit(session, user, number, today(), data["comment"]))
 
 
 @blp.post("/quotes/<number>/recall")
+@blp.requires("quotes:write")
 @blp.arguments(ss.CommentSchema)
 @blp.response(200, ss.QuoteOutSchema)
 def recall(data, number):
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         return quote_view(session, workflow.recall(session, user, number, data["comment"]))
 
 
 @blp.post("/quotes/<number>/<any(approve, reject):decision>")
+@blp.requires("quotes:approve")
 @blp.arguments(ss.DecisionInSchema)
 @blp.response(200, ss.QuoteOutSchema)
 def decide(data, number, decision):
     """An approver's decision on one level (`approve` or `reject`; a rejection needs a comment)."""
     with db_session() as session:
-        user = current_user(session)
+        user = seeing_quote(session, number)
         return quote_view(session, workflow.decide(session, user, number, data["level"], decision == "approve",
                                                    data["comment"]))
 
 
 @blp.post("/quotes/<number>/send")
+@blp.requires("quotes:write")
 @blp.arguments(ss.SendSchema)
 @blp.response(200, ss.SentSchema)
 def send(data, number):
     """Freeze the PDF (SHA-256 stored) and open a share link; the link's token is shown once."""
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         quote, token = workflow.send(session, user, number, today(), company(), data["link_days"])
         return {"quote": quote_view(session, quote), "share_link": _link(session, token)}
 
 
 @blp.post("/quotes/<number>/share-links")
+@blp.requires("quotes:write")
 @blp.arguments(ss.SendSchema)
 @blp.response(201, ss.ShareLinkSchema)
 def new_share_link(data, number):
     """Another link to the sent revision (e.g. for a second contact)."""
     with db_session() as session:
-        user = require_role(current_user(session), *REP_ROLES)
+        user = seeing_quote(session, number)
         return _link(session, workflow.share(session, user, number, data["link_days"]))
 
 
@@ -220,15 +234,17 @@ def _link(session, token: str) -> dict:
 
 
 @blp.get("/quotes/<number>/history")
+@blp.requires("quotes:read")
 @blp.response(200, ss.EventSchema(many=True))
 def history(number):
     """Every change and transition of every revision, oldest first."""
     with db_session() as session:
-        current_user(session)
+        seeing_quote(session, number)
         return [e for q in quotes.revisions(session, number) for e in audit.history(session, q)]
 
 
 @blp.get("/quotes/<number>/pdf")
+@blp.requires("quotes:read")
 @blp.response(200)
 @blp.doc(responses={"200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def pdf(number):
@@ -237,6 +253,7 @@ def pdf(number):
 
 
 @blp.get("/quotes/<number>/revisions/<int:revision>/pdf")
+@blp.requires("quotes:read")
 @blp.response(200)
 @blp.doc(responses={"200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def revision_pdf(number, revision):
@@ -245,7 +262,7 @@ def revision_pdf(number, revision):
 
 def _pdf(number: str, revision: int | None) -> Response:
     with db_session() as session:
-        current_user(session)
+        seeing_quote(session, number, revision)
         quote = quotes.get_quote(session, number, revision)
         document = session.get(QuoteDocument, quote.id)
         if document is not None:

@@ -13,7 +13,9 @@ from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, redirect, render_template, request, url_for
 
 from api import sales_schemas as ss
+from api.auth import requires
 from api.blueprint import Blueprint, db_session
+from core.permissions import PUBLIC
 from core.errors import DomainError, InvalidInput
 from sales import acceptance, contracts
 from sales.quote_data import document_data
@@ -36,6 +38,7 @@ def _shared_view(shared: acceptance.Shared) -> dict:
 # web page ----------------------------------------------------------------------------------
 
 @page_blp.get("/q/<token>")
+@requires(PUBLIC)
 def page(token):
     with db_session() as session:
         shared = acceptance.open_link(session, token)
@@ -47,6 +50,7 @@ def page(token):
 
 
 @page_blp.get("/q/<token>/pdf")
+@requires(PUBLIC)
 def page_pdf(token):
     with db_session() as session:
         shared = acceptance.open_link(session, token)
@@ -58,6 +62,7 @@ def page_pdf(token):
 
 
 @page_blp.post("/q/<token>/<any(accept, decline):decision>")
+@requires(PUBLIC)
 def page_decide(token, decision):
     form = request.form
     try:
@@ -79,6 +84,7 @@ def page_decide(token, decision):
 
 
 @page_blp.get("/c/<token>")
+@requires(PUBLIC)
 def contract_page(token):
     """The customer's contract signing page."""
     with db_session() as session:
@@ -90,6 +96,7 @@ def contract_page(token):
 
 
 @page_blp.get("/c/<token>/pdf")
+@requires(PUBLIC)
 def contract_pdf(token):
     with db_session() as session:
         contract = contracts.open_link(session, token)
@@ -100,6 +107,7 @@ def contract_pdf(token):
 
 
 @page_blp.post("/c/<token>/sign")
+@requires(PUBLIC)
 def contract_sign(token):
     form = request.form
     try:
@@ -119,6 +127,7 @@ def contract_sign(token):
 # JSON --------------------------------------------------------------------------------------
 
 @blp.get("/shared/<token>")
+@blp.requires(PUBLIC)
 @blp.response(200, ss.SharedQuoteSchema)
 def shared_quote(token):
     with db_session() as session:
@@ -126,6 +135,7 @@ def shared_quote(token):
 
 
 @blp.post("/shared/<token>/accept")
+@blp.requires(PUBLIC)
 @blp.arguments(ss.CustomerDecisionInSchema)
 @blp.response(200, ss.CustomerDecisionSchema)
 def accept(data, token):
@@ -137,6 +147,7 @@ def accept(data, token):
 
 
 @blp.post("/shared/<token>/decline")
+@blp.requires(PUBLIC)
 @blp.arguments(ss.CustomerDecisionInSchema)
 @blp.response(200, ss.CustomerDecisionSchema)
 def decline(data, token):

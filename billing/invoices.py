@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from billing import einvoice, ledger, schedule, tax
 from billing.models import BillingPeriod, Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
+from core import webhooks
 from core.db import lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import HUNDRED, ROUNDING, ZERO, Currency, allocate, currency
@@ -351,7 +352,17 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
                 invoice_id=invoice.id, memo=f"{invoice.number} {invoice.reason}")
     if original is not None:
         _apply_credit(session, original, invoice)
+    webhooks.emit(session, "invoice.issued", summary(invoice, account, original))
     return invoice
+
+
+def summary(invoice: Invoice, account: Account, original: Invoice | None = None) -> dict:
+    """What webhooks tell about an invoice."""
+    return {"id": invoice.id, "number": invoice.number, "kind": invoice.kind, "state": invoice.state,
+            "account": account.code, "currency": invoice.currency, "gross_total": str(invoice.gross_total),
+            "issue_date": invoice.issue_date.isoformat() if invoice.issue_date else None,
+            "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
+            "original": original.number if original else None}
 
 
 def _seller(company: Mapping | None, rates: tax.TaxRates) -> dict:
@@ -512,6 +523,8 @@ def void(session: Session, invoice: Invoice, reason: str, today: date, *, compan
     original.updated_at = utcnow()
     session.add(original)
     schedule.unbill(session, original.id)
+    webhooks.emit(session, "invoice.voided", summary(original, session.get(Account, original.account_id)) | {
+        "credit_note": note.number})
     return note
 
 

@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from billing import ledger
 from billing.invoices import label
 from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
+from core import webhooks
 from core.db import lock_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, ZERO, Currency, CurrencyError, currency
@@ -92,7 +93,16 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
     for invoice, part in plan:
         _settle(session, payment, invoice, part)
     session.flush()
+    webhooks.emit(session, "payment.received", summary(payment, account) | {
+        "allocated_to": [invoice.number for invoice, _part in plan]})
     return payment
+
+
+def summary(payment: Payment, account: Account) -> dict:
+    """What webhooks tell about a payment."""
+    return {"id": payment.id, "account": account.code, "amount": str(payment.amount), "currency": payment.currency,
+            "method": payment.method, "reference": payment.reference, "received_on": payment.received_on.isoformat(),
+            "unapplied": str(payment.unapplied), "refunded": str(payment.refunded)}
 
 
 def apply_credit(session: Session, payment: Payment, invoice: Invoice, amount: Decimal) -> PaymentAllocation:
@@ -129,6 +139,8 @@ def refund(session: Session, payment: Payment, amount: Decimal, reason: str, on:
     session.add(payment)
     ledger.post(session, payment.account_id, on, "refund", amount, payment.currency, payment_id=payment.id,
                 memo=f"refund of {payment.reference}: {reason}")
+    webhooks.emit(session, "payment.refunded", summary(payment, session.get(Account, payment.account_id)) | {
+        "refund": str(amount), "on": on.isoformat(), "reason": reason})
     return payment
 
 

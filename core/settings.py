@@ -38,10 +38,15 @@ class Settings:
     company: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_COMPANY))
     # "contract": orders are made from signed contracts; "quote": straight from accepted quotes
     orders_from: str = "quote"
+    # requests per caller in a moving window (an API key's own limit replaces `rate_limit`)
+    rate_limit: str = "1200/minute"
+    rate_limit_anonymous: str = "600/minute"
+    rate_limit_storage: str = "memory://"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``DATABASE_URL``, ``SECRET_KEY`` and ``CPQ_DEMO_DIR``.
+        """Build settings from ``DATABASE_URL``, ``SECRET_KEY``, ``CPQ_DEMO_DIR`` and the
+        ``CPQ_*`` variables named beside the fields.
 
         Empty variables count as unset, so ``DATABASE_URL= make run`` means the default.
         """
@@ -52,6 +57,9 @@ class Settings:
             demo_dir=Path(env.get("CPQ_DEMO_DIR") or DEFAULT_DEMO_DIR).resolve(),
             company=_company(env),
             orders_from=_orders_from(env.get("CPQ_ORDERS_FROM") or "quote"),
+            rate_limit=env.get("CPQ_RATE_LIMIT") or cls.rate_limit,
+            rate_limit_anonymous=env.get("CPQ_RATE_LIMIT_ANONYMOUS") or cls.rate_limit_anonymous,
+            rate_limit_storage=env.get("CPQ_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
         )
 
 

@@ -1,9 +1,11 @@
-"""People who act on documents (reps, approvers, finance, admins) and their API tokens.
+"""People who act on documents (reps, approvers, finance, admins), their passwords and
+API tokens.
 
 Every state change records who made it, and some rules depend on who that is (a rep cannot
 approve their own quote; an approver acts only for the levels they hold), so the acting user
 is a domain value, not a web detail. Tokens are shown once and stored as SHA-256 hashes:
-they are random 256-bit secrets, so a slow password hash would add nothing.
+they are random 256-bit secrets, so a slow hash would add nothing. Passwords are chosen by
+people, so they get Argon2id (argon2-cffi), rehashed when its parameters are raised.
 """
 
 from __future__ import annotations
@@ -12,16 +14,24 @@ import re
 from datetime import datetime
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
+from core.permissions import ROLE_PERMISSIONS, permissions_of
 from core.tokens import new_id, token_hash
 from core.tokens import new_token as random_token
 
-ROLES = ("rep", "approver", "finance", "admin")
+ROLES = tuple(ROLE_PERMISSIONS)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "cpq_"
+MIN_PASSWORD = 12
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 class User(SQLModel, table=True):
@@ -33,11 +43,18 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     approval_levels: list = Field(default_factory=list, sa_type=JSON)
     token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    password_hash: str | None = Field(default=None, max_length=200)
+    # reps see their own quotes and those of reps in the same team
+    team: str | None = Field(default=None, max_length=64, index=True)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
     def holds(self, level: str) -> bool:
         return self.active and (level in self.approval_levels or self.role == "admin")
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return permissions_of(self.role) if self.active else frozenset()
 
 
 def describe(actor: "User | str | None") -> str:
@@ -49,7 +66,8 @@ def describe(actor: "User | str | None") -> str:
 
 
 def create_user(session: Session, email: str, name: str, role: str,
-                approval_levels: tuple[str, ...] = ()) -> tuple[User, str]:
+                approval_levels: tuple[str, ...] = (), *, team: str | None = None,
+                password: str | None = None) -> tuple[User, str]:
     """A new user and their API token (returned once; only its hash is kept)."""
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
@@ -62,17 +80,48 @@ def create_user(session: Session, email: str, name: str, role: str,
         raise InvalidInput("email", f"{email} is already a user")
     token = TOKEN_PREFIX + random_token()
     user = User(email=email, name=name.strip(), role=role, approval_levels=sorted(set(approval_levels)),
-                token_hash=token_hash(token))
+                token_hash=token_hash(token), team=(team or "").strip() or None)
+    if password is not None:
+        set_password(user, password)
     session.add(user)
     session.flush()
     return user, token
 
 
-def new_token(session: Session, email: str) -> str:
-    """Replace a user's token; the old one stops working at once."""
+def find_user(session: Session, email: str) -> User:
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         raise NotFound(f"unknown user {email!r}")
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
+    if password.strip().lower() in (user.email, user.name.lower()):
+        raise InvalidInput("password", "must not be the user's email or name")
+    user.password_hash = _hasher.hash(password)
+
+
+def check_password(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, else None (in the same time either way)."""
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.password_hash or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+    return user
+
+
+def new_token(session: Session, email: str) -> str:
+    """Replace a user's token; the old one stops working at once."""
+    user = find_user(session, email)
     token = TOKEN_PREFIX + random_token()
     user.token_hash = token_hash(token)
     session.add(user)

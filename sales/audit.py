@@ -10,7 +10,9 @@ from typing import Any, Mapping
 
 from sqlmodel import Session, select
 
+from core import webhooks
 from core.users import User, describe
+from sales.accounts import Account
 from sales.models import Quote, QuoteEvent
 
 
@@ -23,7 +25,15 @@ def record(session: Session, quote: Quote, actor: User | str | None, action: str
                        from_state=from_state, to_state=to_state, reason=(reason or "")[:2000],
                        data=dict(data or {}))
     session.add(event)
+    webhooks.emit_for(session, "quote", action, lambda: summary(session, quote))
     return event
+
+
+def summary(session: Session, quote: Quote) -> dict:
+    """What webhooks tell about a quote (the receiver reads the rest through the API)."""
+    return {"number": quote.number, "revision": quote.revision, "state": quote.state,
+            "account": session.get(Account, quote.account_id).code, "currency": quote.currency,
+            "contract_value": ((quote.priced or {}).get("totals") or {}).get("contract_value")}
 
 
 def history(session: Session, quote: Quote) -> list[QuoteEvent]:

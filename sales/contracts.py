@@ -20,6 +20,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from core import webhooks
 from core.dates import add_months
 from core.db import aware, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
@@ -42,6 +43,11 @@ def _record(session: Session, contract: Contract, actor, action: str, from_state
             to_state: str | None, reason: str = "", dedupe_key: str | None = None) -> None:
     session.add(ContractEvent(contract_id=contract.id, actor=describe(actor)[:254], action=action, from_state=from_state,
                               to_state=to_state, reason=reason[:2000], dedupe_key=dedupe_key))
+    webhooks.emit_for(session, "contract", action, lambda: {
+        "number": contract.number, "state": to_state or contract.state,
+        "account": session.get(Account, contract.account_id).code, "currency": contract.currency,
+        "contract_value": str(contract.contract_value), "start_date": contract.start_date.isoformat(),
+        "end_date": contract.end_date.isoformat()})
 
 
 def _move(session: Session, contract: Contract, actor, action: str, to: str, reason: str = "") -> Contract:

@@ -22,6 +22,7 @@ from catalog.pricebook import PERIOD_MONTHS
 from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
+from core import webhooks
 from core.db import utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
@@ -69,6 +70,9 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
     session.add(order)
     session.add(OrderEvent(order_id=order.id, actor=describe(actor)[:254], action=action, from_state=from_state,
                            to_state=to_state, reason=reason[:2000], data=dict(data or {})))
+    webhooks.emit_for(session, "order", action, lambda: {
+        "number": order.number, "state": to_state or order.state, "erp_order_number": order.erp_order_number,
+        "account": session.get(Account, order.account_id).code, "change": order.change_seq, **(data or {})})
 
 
 def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,

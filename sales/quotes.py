@@ -89,8 +89,11 @@ def lines_of(session: Session, quote: Quote) -> list[QuoteLine]:
 
 
 def list_quotes(session: Session, *, state: str | None = None, account: str | None = None,
-                owner: str | None = None, limit: int = 50, offset: int = 0) -> list[Quote]:
+                owner: str | None = None, limit: int = 50, offset: int = 0, visible=None) -> list[Quote]:
+    """The latest revisions, newest first; `visible` narrows them (sales.access.quote_filter)."""
     query = select(Quote).where(Quote.latest)
+    if visible is not None:
+        query = query.where(visible)
     if state:
         query = query.where(Quote.state == state)
     if account:

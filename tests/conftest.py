@@ -57,3 +57,4 @@ def app(engine, database_url):
 @pytest.fixture
 def client(app):
     return app.test_client()
+

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from catalog.store import load_demo_catalog, load_demo_price_books
+from core.apikeys import create_key
 from core.db import session_scope
 from core.users import create_user
 from rules.store import load_demo_rule_sets
@@ -23,6 +24,10 @@ API = "/api/v1"
 PLAIN = [{"product": "SUP-MC-Y"}]                                  # needs no approval
 MANAGER = [{"product": "SUP-MC-Y", "discount_percent": "20"}]      # sales_manager (stage 1)
 VP = [{"product": "SUP-MC-Y", "discount_percent": "35"}]           # sales_manager, then vp_sales
+
+
+# rep and their selling manager share a team; rep2 works alone (sees only their own quotes)
+TEAMS = {"rep": "east", "rep_manager": "east"}
 
 
 # ---- fixtures and helpers --------------------------------------------------------------------
@@ -42,7 +47,9 @@ def env(app, client):
                                   ("finance", "finance", ("finance",)),
                                   ("nobody", "approver", ())]:
             _user, tokens[key] = create_user(session, f"{key}@example.com", key.replace("_", " ").title(),
-                                             role, levels)
+                                             role, levels, team=TEAMS.get(key))
+        admin, tokens["admin"] = create_user(session, "admin@example.com", "Admin", "admin")
+        _key, tokens["erp"] = create_key(session, admin, "ERP", ["bom:read", "orders:read", "orders:write-status"])
     e = SimpleNamespace(client=client, engine=engine, tokens=tokens)
     ok(call(e, "post", "/accounts", "rep", {
         "code": "ACME", "name": "Acme Corp", "currency": "USD", "segment": "enterprise",

@@ -7,6 +7,7 @@ import pytest
 
 from catalog.loader import load_model_dict
 from catalog.store import save_model
+from auth_helpers import sign_as
 from core.db import session_scope
 from sample_models import LARGE, LARGE_TOTAL, lamp, lamp_source
 
@@ -23,6 +24,7 @@ def api(app, client):
     with session_scope(app.extensions["cpq_engine"]) as session:
         save_model(session, lamp())
         save_model(session, load_model_dict(v2))
+    sign_as(app, client)
     return client
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from catalog.store import load_demo_catalog, load_demo_price_books
+from auth_helpers import sign_as
 from core.db import session_scope
 from core.settings import DEFAULT_DEMO_DIR
 from rules.store import load_demo_rule_sets
@@ -28,6 +29,7 @@ def api(app, client):
         load_demo_catalog(session)
         load_demo_price_books(session)
         load_demo_rule_sets(session)
+    sign_as(app, client)
     return client
 
 

@@ -4,6 +4,9 @@ import logging
 
 import pytest
 
+from api.auth import requires
+from core.permissions import PUBLIC
+
 pytestmark = pytest.mark.postgres  # the app fixture migrates a real database
 
 
@@ -37,6 +40,7 @@ def test_wrong_method_is_json_405_with_allow(client):
 
 def test_crash_is_logged_and_json_500(app, caplog):
     @app.get("/boom")
+    @requires(PUBLIC)
     def boom():
         raise RuntimeError("secret detail")
 

@@ -75,23 +75,23 @@ def test_from_order_to_cash(chain):
         ("draft", "open"), ("open", "partially_paid"), ("partially_paid", "paid")]
     assert {e["actor"] for e in history} == {"Finance <finance@example.com>"}
 
-    ledger = ok(call(env, "get", "/accounts/ACME/ledger", "rep"))
+    ledger = ok(call(env, "get", "/accounts/ACME/ledger", "finance"))
     assert Decimal(ledger["balance"]) == Decimal("-50.00")               # the over-payment is credit
     assert sum(Decimal(e["amount"]) for e in ledger["entries"]) == Decimal(ledger["balance"])
-    aging = ok(call(env, "get", "/collections/aging?account=ACME", "rep"))
+    aging = ok(call(env, "get", "/collections/aging?account=ACME", "finance"))
     assert Decimal(aging["accounts"]["ACME"]["credit"]) == Decimal("50.00")
-    dso = ok(call(env, "get", "/collections/dso", "rep"))
+    dso = ok(call(env, "get", "/collections/dso", "finance"))
     assert dso[0]["currency"] == "USD"
 
 
 def test_shipping_and_revenue(chain):
     env, _quote, contract, order = chain
-    ok(call(env, "post", f"/orders/{order}/lines/1/shipments", "rep", {"quantity": "10"}), 201)
-    ok(call(env, "post", f"/orders/{order}/lines/1/delivery", "rep", {}))
+    ok(call(env, "post", f"/orders/{order}/lines/1/shipments", "erp", {"quantity": "10"}), 201)
+    ok(call(env, "post", f"/orders/{order}/lines/1/delivery", "erp", {}))
     rows = ok(call(env, "post", f"/contracts/{contract}/revenue-schedule", "finance"))
     assert {r["basis"] for r in rows} == {"point_in_time", "ratably"}
     through = date.today().replace(day=1) + timedelta(days=40 * 30)
-    report = ok(call(env, "get", f"/revenue?contract={contract}&through={through:%Y-%m}", "rep"))
+    report = ok(call(env, "get", f"/revenue?contract={contract}&through={through:%Y-%m}", "finance"))
     price = ok(call(env, "get", f"/contracts/{contract}", "rep"))["contract_value"]
     assert Decimal(report[-1]["cumulative"]) == Decimal(price) and Decimal(report[-1]["deferred"]) == 0
     assert all(Decimal(r["cumulative"]) + Decimal(r["deferred"]) == Decimal(price) for r in report)
@@ -125,7 +125,7 @@ def test_overdue_invoices_are_dunned_once(chain):
     run = ok(call(env, "post", f"/collections/dunning?today={late}", "finance"))
     assert [(n["invoice"], n["level"]) for n in run] == [(issued["number"], 2)] and Decimal(run[0]["fee"]) > 0
     assert ok(call(env, "post", f"/collections/dunning?today={late}", "finance")) == []
-    aging = ok(call(env, "get", f"/collections/aging?today={late}", "rep"))
+    aging = ok(call(env, "get", f"/collections/aging?today={late}", "finance"))
     assert Decimal(aging["totals"]["USD"]["buckets"]["1-30"]) == Decimal(issued["gross_total"])
 
 
@@ -140,4 +140,4 @@ def test_billing_needs_finance_and_names_bad_fields(chain):
                                                         "method": "card", "reference": "r"})
     assert error_of(wrong, 422)
     assert error_of(call(env, "get", "/invoices/999999", "rep"), 404)
-    assert "through" in error_of(call(env, "get", "/revenue?through=2026-13", "rep"), 422)["fields"]
+    assert "through" in error_of(call(env, "get", "/revenue?through=2026-13", "finance"), 422)["fields"]

@@ -92,7 +92,7 @@ def test_over_the_credit_limit_the_order_waits_for_finance(env):
     check = held["credit_check"]
     assert check["passed"] is False and Decimal(check["receivables"]) == Decimal("800.00")
     assert Decimal(check["exposure"]) == Decimal("800.00") + Decimal(check["order"])
-    error_of(call(env, "post", f"/orders/{held['number']}/lines/1/shipments", "rep", {"quantity": "1"}), 409)
+    error_of(call(env, "post", f"/orders/{held['number']}/lines/1/shipments", "erp", {"quantity": "1"}), 409)
     assert error_of(call(env, "post", f"/orders/{held['number']}/release", "rep", {"reason": "ok"}), 403)
     error_of(call(env, "post", f"/orders/{held['number']}/release", "finance", {}), 422)
     released = ok(call(env, "post", f"/orders/{held['number']}/release", "finance", {"reason": "paid upfront"}))
@@ -104,23 +104,23 @@ def test_partial_shipments_then_delivery_fulfil_the_order(env):
     result = order(env, accepted(env, HARDWARE))
     n = result["number"]
     base = f"/orders/{n}/lines/1"
-    ok(call(env, "put", f"{base}/status", "rep", {"status": "in_production"}))
-    first = ok(call(env, "post", f"{base}/shipments", "rep",
+    ok(call(env, "put", f"{base}/status", "erp", {"status": "in_production"}))
+    first = ok(call(env, "post", f"{base}/shipments", "erp",
                     {"quantity": "4", "carrier": "UPS", "tracking": "1Z999"}), 201)
     assert first["lines"][0]["status"] == "in_production" and first["lines"][0]["shipped_quantity"] == "4"
-    assert error_of(call(env, "post", f"{base}/shipments", "rep", {"quantity": "7"}), 422)["fields"]["quantity"]
-    second = ok(call(env, "post", f"{base}/shipments", "rep", {"quantity": "6"}), 201)
+    assert error_of(call(env, "post", f"{base}/shipments", "erp", {"quantity": "7"}), 422)["fields"]["quantity"]
+    second = ok(call(env, "post", f"{base}/shipments", "erp", {"quantity": "6"}), 201)
     assert second["lines"][0]["status"] == "shipped" and len(second["shipments"]) == 2
-    error_of(call(env, "post", f"/orders/{n}/lines/2/shipments", "rep", {"quantity": "1"}), 422)  # a service
-    ok(call(env, "post", f"{base}/delivery", "rep", {"delivered_on": date.today().isoformat()}))
-    done = ok(call(env, "post", f"/orders/{n}/lines/2/delivery", "rep", {}))
+    error_of(call(env, "post", f"/orders/{n}/lines/2/shipments", "erp", {"quantity": "1"}), 422)  # a service
+    ok(call(env, "post", f"{base}/delivery", "erp", {"delivered_on": date.today().isoformat()}))
+    done = ok(call(env, "post", f"/orders/{n}/lines/2/delivery", "erp", {}))
     assert done["state"] == "fulfilled"
     assert [e["action"] for e in ok(call(env, "get", f"/orders/{n}/history", "rep"))][-1] == "fulfil"
 
 
 def test_the_erp_writes_back_its_order_number(env):
     n = order(env, accepted(env))["number"]
-    result = ok(call(env, "put", f"/orders/{n}/erp-number", "rep", {"erp_order_number": "SAP-4711"}))
+    result = ok(call(env, "put", f"/orders/{n}/erp-number", "erp", {"erp_order_number": "SAP-4711"}))
     assert result["erp_order_number"] == "SAP-4711"
     assert ok(call(env, "get", f"/orders/{n}", "rep"))["erp_order_number"] == "SAP-4711"
 
@@ -264,30 +264,30 @@ def test_the_customer_signs_on_the_contract_page(env):
 
 def test_the_order_bom_as_json_and_csv_with_etags(env):
     n = order(env, accepted(env, [{"product": "rack-server", "quantity": 3, "selections": {"cpu": "xg6430"}}]))["number"]
-    bom = call(env, "get", f"/orders/{n}/bom", "rep")
+    bom = call(env, "get", f"/orders/{n}/bom", "erp")
     rows = ok(bom)["lines"]
     assert rows and all(r["line"] == "1" and r["product"] == "rack-server" for r in rows)
     per_unit = ok(call(env, "get", f"/orders/{n}", "rep"))["lines"][0]["bom"]
     assert [Decimal(r["quantity"]) for r in rows] == [Decimal(p["quantity"]) * 3 for p in per_unit]
     etag = bom.headers["ETag"]
-    unchanged = call(env, "get", f"/orders/{n}/bom", "rep", headers={"If-None-Match": etag})
+    unchanged = call(env, "get", f"/orders/{n}/bom", "erp", headers={"If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.data == b""
-    csv_ = call(env, "get", f"/orders/{n}/bom?format=csv", "rep")
+    csv_ = call(env, "get", f"/orders/{n}/bom?format=csv", "erp")
     assert csv_.mimetype == "text/csv" and csv_.get_data(as_text=True).splitlines()[0] == \
         "line,product,part,description,uom,quantity"
     first = call(env, "get", f"/orders/{n}", "rep")
     assert call(env, "get", f"/orders/{n}", "rep", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
-    ok(call(env, "put", f"/orders/{n}/erp-number", "rep", {"erp_order_number": "SAP-1"}))
+    ok(call(env, "put", f"/orders/{n}/erp-number", "erp", {"erp_order_number": "SAP-1"}))
     assert call(env, "get", f"/orders/{n}", "rep", headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
 
 
 def test_the_change_feed_pages_without_skipping_or_repeating(env):
     numbers = [order(env, accepted(env))["number"] for _ in range(3)]
-    page = ok(call(env, "get", "/erp/orders?limit=2", "rep"))
+    page = ok(call(env, "get", "/erp/orders?limit=2", "erp"))
     assert [o["number"] for o in page["orders"]] == numbers[:2]
-    ok(call(env, "put", f"/orders/{numbers[0]}/erp-number", "rep", {"erp_order_number": "SAP-9"}))  # changes again
-    rest = ok(call(env, "get", f"/erp/orders?after={page['next']}&limit=2", "rep"))
+    ok(call(env, "put", f"/orders/{numbers[0]}/erp-number", "erp", {"erp_order_number": "SAP-9"}))  # changes again
+    rest = ok(call(env, "get", f"/erp/orders?after={page['next']}&limit=2", "erp"))
     assert [o["number"] for o in rest["orders"]] == [numbers[2], numbers[0]]
     assert rest["orders"][1]["erp_order_number"] == "SAP-9"
-    empty = ok(call(env, "get", f"/erp/orders?after={rest['next']}", "rep"))
+    empty = ok(call(env, "get", f"/erp/orders?after={rest['next']}", "erp"))
     assert empty == {"orders": [], "next": rest["next"]}

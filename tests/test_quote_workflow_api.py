@@ -159,8 +159,8 @@ def test_recall_returns_the_quote_to_draft_and_voids_its_steps(env):
     number = create(env, VP)["number"]
     act(env, number, "submit")
     act(env, number, "approve", "manager", level="sales_manager")
-    error = error_of(call(env, "post", f"/quotes/{number}/recall", "rep2"), 403)
-    assert error["code"] == "forbidden"
+    error = error_of(call(env, "post", f"/quotes/{number}/recall", "rep2"), 404)
+    assert error["code"] == "not_found"
     quote = act(env, number, "recall", comment="one more line")
     assert quote["state"] == "draft"
     assert {s["level"]: s["status"] for s in quote["approval_steps"]} == {"sales_manager": "approved",
@@ -222,7 +222,7 @@ def test_wrong_transitions_are_409_naming_the_state(env, setup, action, who, bod
 def test_another_rep_cannot_revise_a_quote_they_do_not_own(env):
     number, token = sent(env)
     response = call(env, "patch", f"/quotes/{number}", "rep2", {"title": "mine now"})
-    assert error_of(response, 403)["code"] == "forbidden"
+    assert error_of(response, 404)["code"] == "not_found"           # not theirs to see, either
     assert get(env, number)["revision"] == 1
     assert ok(customer(env, token, "accept"))["accepted"] is True
 
@@ -340,9 +340,10 @@ def test_bypass_e_a_rep_cannot_approve_their_own_quote_even_holding_the_level(en
 def test_bypass_f_an_approver_without_the_level_is_403(env):
     number = create(env, VP)["number"]
     act(env, number, "submit")
-    for who in ("nobody", "vp", "finance", "rep2"):
+    for who in ("nobody", "vp", "finance"):
         error = error_of(call(env, "post", f"/quotes/{number}/approve", who, {"level": "sales_manager"}), 403)
         assert error["code"] == "forbidden"
+    error_of(call(env, "post", f"/quotes/{number}/approve", "rep2", {"level": "sales_manager"}), 404)
     act(env, number, "approve", "manager", level="sales_manager")
     error_of(call(env, "post", f"/quotes/{number}/approve", "manager", {"level": "vp_sales"}), 403)
     quote = get(env, number)
@@ -591,8 +592,8 @@ def test_another_share_link_opens_the_same_document(env):
     one = env.client.get(f"/q/{token}/pdf").data
     two = env.client.get(f"/q/{link['token']}/pdf").data
     assert one == two
-    error = error_of(call(env, "post", f"/quotes/{number}/share-links", "rep2"), 403)
-    assert error["code"] == "forbidden"
+    error = error_of(call(env, "post", f"/quotes/{number}/share-links", "rep2"), 404)
+    assert error["code"] == "not_found"
 
 
 # ---- promotions: acceptance uses up the codes the price applied ---------------------------------

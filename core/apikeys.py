@@ -1,0 +1,113 @@
+"""API keys: how systems (an ERP, a CRM) call the API without a person's credentials.
+
+A key belongs to the user who made it and acts as that user, but only within its scopes: its
+permissions are its scopes that the owner's role also grants, so a key can never do more than
+its owner (and loses what the owner loses). The secret is shown once; only its SHA-256 is
+stored, with a short prefix kept in clear so people can tell their keys apart.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import sqlalchemy as sa
+from limits import parse as parse_limit
+from sqlmodel import JSON, Field, Session, SQLModel, select
+
+from core.db import aware, timestamp, utcnow
+from core.errors import InvalidInput, NotFound
+from core.permissions import PERMISSIONS
+from core.tokens import new_token, token_hash
+from core.users import User
+
+KEY_PREFIX = "cpqk_"
+DEFAULT_RATE_LIMIT = "600/minute"
+_RATE_RE = re.compile(r"^\d+/(second|minute|hour|day)$")
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    owner_id: str = Field(foreign_key="app_user.id", index=True, max_length=32)
+    key_hash: str = Field(max_length=64, unique=True)
+    display: str = Field(max_length=16)              # "cpqk_AbCd…", to tell keys apart
+    scopes: list = Field(default_factory=list, sa_type=JSON)
+    rate_limit: str = Field(default=DEFAULT_RATE_LIMIT, max_length=32)
+    created_at: datetime = timestamp()
+    last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def check_rate_limit(value: str) -> str:
+    value = value.strip().replace(" per ", "/")
+    if not _RATE_RE.match(value) or parse_limit(value).amount < 1:
+        raise InvalidInput("rate_limit", "must look like 600/minute (per second, minute, hour or day)")
+    return value
+
+
+def create_key(session: Session, owner: User, name: str, scopes: list[str],
+               rate_limit: str = DEFAULT_RATE_LIMIT) -> tuple[ApiKey, str]:
+    """A new key and its secret (returned once)."""
+    if not name.strip():
+        raise InvalidInput("name", "is required")
+    if not scopes:
+        raise InvalidInput("scopes", "name at least one scope")
+    unknown = sorted(set(scopes) - set(PERMISSIONS))
+    if unknown:
+        raise InvalidInput("scopes", f"unknown scope {unknown[0]!r}; scopes are {', '.join(PERMISSIONS)}")
+    beyond = sorted(set(scopes) - owner.permissions)
+    if beyond:
+        raise InvalidInput("scopes", f"{owner.email} ({owner.role}) does not hold {', '.join(beyond)}")
+    secret = KEY_PREFIX + new_token()
+    key = ApiKey(name=name.strip(), owner_id=owner.id, key_hash=token_hash(secret), display=secret[:9] + "…",
+                 scopes=sorted(set(scopes)), rate_limit=check_rate_limit(rate_limit))
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def key_permissions(key: ApiKey, owner: User) -> frozenset[str]:
+    return frozenset(key.scopes) & owner.permissions if key.active else frozenset()
+
+
+def authenticate_key(session: Session, secret: str) -> tuple[ApiKey, User] | None:
+    """The active key with this secret and its owner, else None. Notes when it was last used
+    (at most once a minute, so reads do not turn into a write each)."""
+    if not secret.startswith(KEY_PREFIX):
+        return None
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == token_hash(secret))).first()
+    if key is None or not key.active:
+        return None
+    owner = session.get(User, key.owner_id)
+    if owner is None or not owner.active:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or (now - aware(key.last_used_at)).total_seconds() > 60:
+        key.last_used_at = now
+        session.add(key)
+    return key, owner
+
+
+def keys_of(session: Session, owner: User | None = None) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if owner is not None:
+        query = query.where(ApiKey.owner_id == owner.id)
+    return list(session.exec(query))
+
+
+def revoke_key(session: Session, key_id: int, actor: User) -> ApiKey:
+    """Stop a key at once. Owners revoke their own keys; `users:manage` revokes any."""
+    key = session.get(ApiKey, key_id)
+    if key is None or (key.owner_id != actor.id and "users:manage" not in actor.permissions):
+        raise NotFound(f"unknown API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+    return key

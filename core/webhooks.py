@@ -1,0 +1,235 @@
+"""Webhook subscriptions and the outbox of events to deliver to them.
+
+`emit` is called by the domain inside the transaction that makes the change, and writes the
+event and one pending delivery per matching subscription there: the change and its
+notification commit together or not at all. `core/webhook_delivery.py` sends them later.
+
+Secrets follow the Standard Webhooks convention ("whsec_" + base64 of 32 random bytes). A
+rotation keeps the previous secret signing alongside the new one for a grace period, so a
+receiver can switch over without missing a delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, Session, SQLModel, select
+
+from core.db import aware, timestamp, utcnow
+from core.errors import InvalidInput, NotFound
+from core.tokens import new_id
+
+EVENT_TYPES: dict[str, str] = {
+    "quote.submitted": "a quote went to approval (or was approved at once)",
+    "quote.approved": "every approval a quote needs was given",
+    "quote.rejected": "an approver rejected a quote",
+    "quote.sent": "a quote's PDF was frozen and shared with the customer",
+    "quote.accepted": "the customer accepted a quote",
+    "quote.declined": "the customer declined a quote",
+    "quote.expired": "a quote passed its validity date",
+    "contract.created": "a contract was made from an accepted quote",
+    "contract.signed": "the customer signed a contract",
+    "contract.terminated": "a contract was terminated",
+    "contract.renewed": "a contract renewed into a new one",
+    "order.created": "an order was made (possibly on credit hold)",
+    "order.released": "finance released an order from credit hold",
+    "order.cancelled": "an order was cancelled",
+    "order.shipped": "a shipment of an order line was recorded",
+    "order.delivered": "an order line was delivered",
+    "invoice.issued": "an invoice or credit note was issued",
+    "invoice.voided": "an invoice was voided",
+    "payment.received": "a payment was recorded",
+    "payment.refunded": "a refund was paid out",
+    "ping": "a test event sent on request",
+}
+#: (document kind, audit action) -> the event type it sends, for audit writers (emit_for)
+ACTIONS: dict[tuple[str, str], str] = {
+    ("quote", "submit"): "quote.submitted", ("quote", "approve"): "quote.approved",
+    ("quote", "reject"): "quote.rejected", ("quote", "send"): "quote.sent", ("quote", "accept"): "quote.accepted",
+    ("quote", "decline"): "quote.declined", ("quote", "expire"): "quote.expired",
+    ("contract", "create"): "contract.created", ("contract", "sign"): "contract.signed",
+    ("contract", "terminate"): "contract.terminated", ("contract", "renew"): "contract.renewed",
+    ("order", "create"): "order.created", ("order", "release"): "order.released",
+    ("order", "cancel"): "order.cancelled", ("order", "ship"): "order.shipped", ("order", "deliver"): "order.delivered",
+}
+WILDCARD = "*"
+ROTATION_GRACE = timedelta(hours=24)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    __tablename__ = "webhook_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list = Field(default_factory=list, sa_type=JSON)
+    description: str = Field(default="", max_length=200)
+    secret: str = Field(max_length=100)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    active: bool = True
+    created_by: str = Field(max_length=254)
+    created_at: datetime = timestamp()
+
+    def wants(self, event_type: str) -> bool:
+        return self.active and (event_type in self.events or (WILDCARD in self.events and event_type != "ping"))
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        keep = self.previous_secret and self.previous_secret_until and aware(self.previous_secret_until) > now
+        return [self.secret, self.previous_secret] if keep else [self.secret]
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The outbox: one row per event, immutable once written."""
+    __tablename__ = "webhook_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(default_factory=lambda: "evt_" + new_id(), max_length=40, unique=True)
+    type: str = Field(max_length=64, index=True)
+    data: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = timestamp()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription; its id is the de-duplication key (the same on every retry)."""
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(default_factory=lambda: "msg_" + new_id(), max_length=40, unique=True)
+    subscription_id: int = Field(foreign_key="webhook_subscription.id", index=True)
+    event_id: int = Field(foreign_key="webhook_event.id")
+    status: str = Field(default="pending", max_length=16)     # pending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    last_status_code: int | None = None
+    last_error: str = Field(default="", max_length=500)
+    delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = timestamp()
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """The delivery log: every request made, with its outcome."""
+    __tablename__ = "webhook_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True)
+    at: datetime = timestamp()
+    status_code: int | None = None
+    error: str = Field(default="", max_length=500)
+    duration_ms: int = 0
+    response_excerpt: str = Field(default="", max_length=500)
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput("url", "must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise InvalidInput("url", "must not carry credentials; the signature authenticates deliveries")
+    return url.strip()
+
+
+def check_events(events: list[str]) -> list[str]:
+    if not events:
+        raise InvalidInput("events", "name at least one event type (or '*')")
+    unknown = sorted(set(events) - set(EVENT_TYPES) - {WILDCARD})
+    if unknown:
+        raise InvalidInput("events", f"unknown event type {unknown[0]!r}")
+    return sorted(set(events))
+
+
+def subscribe(session: Session, url: str, events: list[str], created_by: str,
+              description: str = "") -> WebhookSubscription:
+    subscription = WebhookSubscription(url=check_url(url), events=check_events(events), secret=new_secret(),
+                                       description=description.strip()[:200], created_by=created_by[:254])
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def get_subscription(session: Session, subscription_id: int, *, lock: bool = False) -> WebhookSubscription:
+    subscription = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
+    if subscription is None:
+        raise NotFound(f"unknown webhook subscription {subscription_id}")
+    return subscription
+
+
+def change(session: Session, subscription_id: int, *, url: str | None = None, events: list[str] | None = None,
+           active: bool | None = None, description: str | None = None) -> WebhookSubscription:
+    subscription = get_subscription(session, subscription_id, lock=True)
+    if url is not None:
+        subscription.url = check_url(url)
+    if events is not None:
+        subscription.events = check_events(events)
+    if active is not None:
+        subscription.active = active
+    if description is not None:
+        subscription.description = description.strip()[:200]
+    session.add(subscription)
+    return subscription
+
+
+def rotate_secret(session: Session, subscription_id: int, now: datetime | None = None) -> WebhookSubscription:
+    """A new secret; the old one keeps signing (as a second signature) for ROTATION_GRACE."""
+    subscription = get_subscription(session, subscription_id, lock=True)
+    subscription.previous_secret = subscription.secret
+    subscription.previous_secret_until = (now or utcnow()) + ROTATION_GRACE
+    subscription.secret = new_secret()
+    session.add(subscription)
+    return subscription
+
+
+def emit(session: Session, event_type: str, data: Mapping[str, Any],
+         only: WebhookSubscription | None = None) -> WebhookEvent | None:
+    """Write an event and its pending deliveries in the caller's transaction. Nothing is
+    written when no subscription wants it (the outbox holds only what must go out)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    targets = [only] if only is not None else [
+        s for s in session.exec(select(WebhookSubscription).where(WebhookSubscription.active)) if s.wants(event_type)]
+    if not targets:
+        return None
+    event = WebhookEvent(type=event_type, data=dict(data))
+    session.add(event)
+    session.flush()
+    for subscription in targets:
+        session.add(WebhookDelivery(subscription_id=subscription.id, event_id=event.id))
+    return event
+
+
+def emit_for(session: Session, kind: str, action: str, data: Callable[[], Mapping[str, Any]]) -> None:
+    """Emit the event an audited action stands for, if any (`data` is built only then)."""
+    event_type = ACTIONS.get((kind, action))
+    if event_type is not None:
+        emit(session, event_type, data())
+
+
+def deliveries_of(session: Session, subscription_id: int, limit: int = 100) -> list[WebhookDelivery]:
+    return list(session.exec(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+                             .order_by(WebhookDelivery.id.desc()).limit(limit)))
+
+
+def attempts_of(session: Session, delivery: WebhookDelivery) -> list[WebhookAttempt]:
+    return list(session.exec(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id)
+                             .order_by(WebhookAttempt.id)))
+
+
+def redeliver(session: Session, subscription_id: int, delivery_id: str) -> WebhookDelivery:
+    """Queue a delivery again now (e.g. after the receiver was fixed); it keeps its id."""
+    delivery = session.exec(select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id,
+                                                          WebhookDelivery.subscription_id == subscription_id)
+                            .with_for_update()).first()
+    if delivery is None:
+        raise NotFound(f"unknown delivery {delivery_id!r}")
+    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    session.add(delivery)
+    return delivery
