@@ -7,11 +7,12 @@ webargs' nested messages, and reads a non-empty body as JSON whatever its Conten
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import Iterator
 
 import flask_smorest
-from flask import current_app
+from flask import current_app, request
 from sqlmodel import Session
 from webargs import core
 from webargs.flaskparser import FlaskParser
@@ -20,6 +21,7 @@ from api.auth import requires
 from api.errors import ApiError, flatten_messages
 from core.db import session_scope
 from core.permissions import PUBLIC
+from core.validation import parse_yaml
 
 LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
 
@@ -58,6 +60,26 @@ class Blueprint(flask_smorest.Blueprint):
         def decorate(view):
             return requires(permission)(self.doc(**doc)(view))
         return decorate
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+#: how views that take a whole document (JSON, or YAML by Content-Type) document their body
+DOCUMENT_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}},
+                                               "application/yaml": {"schema": {"type": "string"}}}}
+
+
+def document_body(kind: str):
+    """The request body as plain data: YAML when the Content-Type says so, else JSON."""
+    text = request.get_data(cache=True, as_text=True)
+    if not text.strip():
+        raise ApiError(400, "empty_body", "send the document as JSON or YAML", {"body": ["is empty"]})
+    if request.mimetype in YAML_TYPES:
+        return parse_yaml(text, "request body", kind)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}",
+                       {"body": ["not valid JSON"]})
 
 
 @contextmanager

@@ -281,7 +281,7 @@ def bom(model, selections, version, output):
         click.echo(out.bom_text(result))
 
 
-from api import cli_pricing, cli_sales  # noqa: E402,F401  (register their commands on `cli`)
+from api import cli_integration, cli_pricing, cli_sales  # noqa: E402,F401  (register their commands on `cli`)
 
 
 def main() -> None:

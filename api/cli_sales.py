@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from api.cli import cli, database, emit_json, json_option
-from core.users import ROLES, User, create_user, new_token
+from core.users import ROLES, create_user, find_user, list_users, new_token, set_password
 from billing import collections, invoices
 from core.settings import Settings
 from sales import accounts, contracts, terms, workflow
@@ -29,10 +29,13 @@ def users():
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
               help="An approval level the user holds (repeatable), e.g. sales_manager.")
-def users_add(email, name, role, levels):
+@click.option("--team", help="Reps see the quotes of their team.")
+@click.option("--password", "ask_password", is_flag=True, help="Prompt for a password to sign in to the web pages.")
+def users_add(email, name, role, levels, team, ask_password):
     """Create a user and print their API token (shown once; only its hash is kept)."""
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True) if ask_password else None
     with database() as session:
-        user, token = create_user(session, email, name, role, tuple(levels))
+        user, token = create_user(session, email, name, role, tuple(levels), team=team, password=password)
         click.echo(f"{user.email} ({user.role}) id {user.id}")
         click.echo(f"token: {token}")
 
@@ -46,14 +49,22 @@ def users_token(email):
         click.echo(f"token: {token}")
 
 
+@users.command("password")
+@click.argument("email")
+def users_password(email):
+    """Set a user's password (prompted twice, never echoed)."""
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with database() as session:
+        set_password(find_user(session, email), password)
+    click.echo("password set")
+
+
 @users.command("list")
 @json_option
 def users_list(as_json):
-    from sqlmodel import select
     with database() as session:
-        rows = list(session.exec(select(User).order_by(User.email)))
-        data = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role,
-                 "approval_levels": list(u.approval_levels), "active": u.active} for u in rows]
+        data = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role, "team": u.team,
+                 "approval_levels": list(u.approval_levels), "active": u.active} for u in list_users(session)]
     if as_json:
         emit_json(data)
     for u in data if not as_json else ():

@@ -7,19 +7,15 @@ with `Content-Type: application/yaml`, as the YAML file itself.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import request
 
 from api import pricing_schemas as ps
-from api.blueprint import Blueprint, db_session
-from api.errors import ApiError
+from api.blueprint import DOCUMENT_BODY, Blueprint, db_session, document_body
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import load_price_book_dict
 from core import versioned
-from core.validation import parse_yaml
 from rules.loader import load_rule_set_dict
 from rules.model import KIND as RULE_SET
 from rules.pricing import price_draft
@@ -27,7 +23,6 @@ from rules.pricing import price_draft
 blp = Blueprint("pricing", __name__, url_prefix="/api/v1",
                 description="Pricing: price books, rule sets and quote drafts")
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 COLLECTION = "<any(pricebooks, rulesets):collection>"
 
 
@@ -62,9 +57,7 @@ def list_documents(collection):
 @blp.requires("catalog:write")
 @blp.arguments(ps.DocumentQuery, location="query")
 @blp.response(201, ps.DocumentVersionSchema)
-@blp.doc(requestBody={"required": True, "content": {
-    "application/json": {"schema": {"type": "object"}},
-    "application/yaml": {"schema": {"type": "string"}}}})
+@blp.doc(requestBody=DOCUMENT_BODY)
 def load_document(query, collection):
     """Load a new version (validated first; loading the same content again is harmless)."""
     parsed = _validated(collection)
@@ -77,9 +70,7 @@ def load_document(query, collection):
 @blp.post(f"/{COLLECTION}/validate")
 @blp.requires("catalog:write")
 @blp.response(200, ps.DocumentSummarySchema)
-@blp.doc(requestBody={"required": True, "content": {
-    "application/json": {"schema": {"type": "object"}},
-    "application/yaml": {"schema": {"type": "string"}}}})
+@blp.doc(requestBody=DOCUMENT_BODY)
 def validate_document(collection):
     """Check a document without storing it: 200 when valid, 422 naming every problem."""
     parsed = _validated(collection)
@@ -124,18 +115,7 @@ class _Parsed:
 
 def _validated(collection: str) -> _Parsed:
     kind = KINDS[collection]
-    text = request.get_data(cache=True, as_text=True)
-    if not text.strip():
-        raise ApiError(400, "empty_body", "send the document as JSON or YAML", {"body": ["is empty"]})
-    if request.mimetype in YAML_TYPES:
-        data = parse_yaml(text, "request body", kind.kind)
-    else:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}",
-                           {"body": ["not valid JSON"]})
-    document = kind.load(data, "request body")
+    document = kind.load(document_body(kind.kind), "request body")
     return _Parsed(kind.kind, document.name, document.version, document.digest, document.source)
 
 

@@ -14,8 +14,9 @@ from api import sales_schemas as ss
 from api.auth import current_user
 from api.blueprint import Blueprint, db_session
 from api.idempotency import respond
+from api.orders import order_view
 from api.visibility import seeing_quote
-from sales import acceptance, access, audit, documents, quotes, workflow
+from sales import acceptance, access, audit, documents, orders, quotes, workflow
 from sales.accounts import Account
 from sales.models import Quote, QuoteDocument
 from sales.quote_data import document_data
@@ -43,6 +44,7 @@ def quote_view(session, quote: Quote) -> dict:
     view["approval_steps"] = workflow.steps_of(session, quote)
     document = session.get(QuoteDocument, quote.id)
     view["document_sha256"] = document.sha256 if document else None
+    view["fulfilment"] = [order_view(session, o) for o in orders.of_quote(session, quote.number)]
     return view
 
 

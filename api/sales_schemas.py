@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from api.order_schemas import FulfilmentSchema
 from api.schemas import Selections, Timestamp, decimal_string
 from core.serialize import Money
 from core.validation import MAX_VERSION
@@ -212,6 +213,8 @@ class QuoteOutSchema(Schema):
     lines = fields.List(fields.Nested(QuoteLineOutSchema))
     approvals_required = fields.List(fields.Dict())
     approval_steps = fields.List(fields.Nested(ApprovalStepSchema))
+    fulfilment = fields.List(fields.Nested(FulfilmentSchema), metadata={
+        "description": "the order of the accepted revision, with the ERP's status, shipments and order number"})
     document_sha256 = fields.String(allow_none=True)
     created_at = Timestamp()
     updated_at = Timestamp()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import accounts, billing, configurator, errors, orders, pricing, quotes, share
+from api import accounts, billing, configurator, errors, identity, orders, pricing, quotes, share, transfer, webhooks
 
 
 def register_api(app: Flask) -> Api:
@@ -18,8 +18,13 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_REDOC_PATH", "/docs")
     app.config.setdefault("OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js")
     api = Api(app)
-    api.spec.components.security_scheme(
-        "bearer", {"type": "http", "scheme": "bearer", "description": "a user token from `cpq users add`"})
+    api.spec.components.security_scheme("bearer", {
+        "type": "http", "scheme": "bearer",
+        "description": "a user token (cpq_…, from `cpq users add`) or an API key (cpqk_…, from `cpq keys create` "
+                       "or POST /api/v1/api-keys), which acts within its scopes"})
+    api.spec.components.security_scheme("session", {
+        "type": "apiKey", "in": "cookie", "name": "cpq_session",
+        "description": "the cookie set by POST /api/v1/session; unsafe methods also need X-CSRF-Token"})
     api.register_blueprint(configurator.blp)
     api.register_blueprint(pricing.blp)
     api.register_blueprint(accounts.blp)
@@ -28,6 +33,9 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(orders.blp)
     api.register_blueprint(orders.signing)
     api.register_blueprint(billing.blp)
+    api.register_blueprint(identity.blp)
+    api.register_blueprint(webhooks.blp)
+    api.register_blueprint(transfer.blp)
     app.register_blueprint(share.page_blp)     # the customer's web page (HTML, not /api)
     app.register_blueprint(errors.blp)  # error handlers for every API blueprint
     return api

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "webhooks:manage": "manage webhook subscriptions and read their delivery logs",
     "users:manage": "manage users and API keys",
     "data:export": "export catalog, price books, rule sets and accounts",
+    "data:import": "import catalog, price books, rule sets and accounts (all or nothing)",
 }
 
 # reps approve only for the approval levels they hold (a selling manager); others get a 403

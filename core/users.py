@@ -141,3 +141,32 @@ def get_user(session: Session, user_id: str) -> User:
     if user is None:
         raise NotFound(f"unknown user {user_id!r}")
     return user
+
+
+def update_user(session: Session, user_id: str, changes: dict) -> User:
+    """Change a user's name, role, levels, team, password or whether they are active. A role
+    or deactivation takes effect at their next request (sessions and keys included)."""
+    user = get_user(session, user_id)
+    if "role" in changes:
+        if changes["role"] not in ROLES:
+            raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
+        user.role = changes["role"]
+    if "name" in changes:
+        if not changes["name"].strip():
+            raise InvalidInput("name", "is required")
+        user.name = changes["name"].strip()
+    if "approval_levels" in changes:
+        user.approval_levels = sorted(set(changes["approval_levels"]))
+    if "team" in changes:
+        user.team = (changes["team"] or "").strip() or None
+    if "active" in changes:
+        user.active = bool(changes["active"])
+    if changes.get("password") is not None:
+        set_password(user, changes["password"])
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(User.email)))

@@ -61,7 +61,7 @@ def save_document(session: Session, kind: str, name: str, version: int, digest: 
                   source: dict, activate: bool = False) -> DocumentVersion:
     """Store a version. The same content again is a no-op; the same version with other
     content raises VersionConflict. The first version of a name becomes active."""
-    existing = _find(session, kind, name, version)
+    existing = find_document(session, kind, name, version)
     if existing is not None:
         if existing.digest != digest:
             raise VersionConflict(f"{kind.replace('_', ' ')} {name} version {version} is already loaded "
@@ -78,7 +78,7 @@ def save_document(session: Session, kind: str, name: str, version: int, digest: 
 
 
 def activate_document(session: Session, kind: str, name: str, version: int) -> None:
-    if _find(session, kind, name, version) is None:
+    if find_document(session, kind, name, version) is None:
         raise NotFound(f"{kind.replace('_', ' ')} {name!r} has no version {version}")
     active = session.get(ActiveDocument, (kind, name), with_for_update=True)
     if active is None:
@@ -98,10 +98,15 @@ def get_document(session: Session, kind: str, name: str, version: int | None = N
         if active is None:
             raise NotFound(f"unknown {label} {name!r}")
         version = active.version
-    row = _find(session, kind, name, version) if 1 <= version <= MAX_VERSION else None
+    row = find_document(session, kind, name, version) if 1 <= version <= MAX_VERSION else None
     if row is None:
         raise NotFound(f"{label} {name!r} has no version {version}")
     return row
+
+
+def active_version(session: Session, kind: str, name: str) -> int | None:
+    active = session.get(ActiveDocument, (kind, name))
+    return active.version if active else None
 
 
 def list_documents(session: Session, kind: str) -> list[DocumentSummary]:
@@ -114,7 +119,7 @@ def list_documents(session: Session, kind: str) -> list[DocumentSummary]:
     return [DocumentSummary(name, tuple(vs), active.get(name)) for name, vs in versions.items()]
 
 
-def _find(session: Session, kind: str, name: str, version: int) -> DocumentVersion | None:
+def find_document(session: Session, kind: str, name: str, version: int) -> DocumentVersion | None:
     return session.exec(select(DocumentVersion).where(
         DocumentVersion.kind == kind, DocumentVersion.name == name,
         DocumentVersion.version == version)).first()

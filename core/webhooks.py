@@ -156,6 +156,10 @@ def subscribe(session: Session, url: str, events: list[str], created_by: str,
     return subscription
 
 
+def list_subscriptions(session: Session) -> list[WebhookSubscription]:
+    return list(session.exec(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+
+
 def get_subscription(session: Session, subscription_id: int, *, lock: bool = False) -> WebhookSubscription:
     subscription = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
     if subscription is None:

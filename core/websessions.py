@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
 from core.db import aware, timestamp, utcnow
-from core.errors import InvalidInput
 from core.tokens import new_token, token_hash
 from core.users import User, check_password
 
@@ -37,12 +36,13 @@ class WebSession(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
-def sign_in(session: Session, email: str, password: str, ip: str = "", user_agent: str = "") -> tuple[WebSession, str]:
-    """A new session and its cookie token, or InvalidInput naming no field in particular (the
-    message does not say whether the email or the password was wrong)."""
+def sign_in(session: Session, email: str, password: str, ip: str = "",
+            user_agent: str = "") -> tuple[WebSession, str] | None:
+    """A new session and its cookie token, or None when the email or password is wrong
+    (which one is not said)."""
     user = check_password(session, email, password)
     if user is None:
-        raise InvalidInput("password", "the email or the password is wrong")
+        return None
     token = new_token()
     web = WebSession(token_hash=token_hash(token), user_id=user.id, csrf_token=new_token(),
                      ip=ip[:64], user_agent=user_agent[:300])

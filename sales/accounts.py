@@ -343,9 +343,9 @@ def _csv_rows(text: str, file: str) -> list[dict]:
     return [accounts[c] for c in order]
 
 
-def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: str = "import") -> ImportResult:
-    """Create or update (by code) every account in `rows`; nothing is written unless all rows
-    are valid, and a code given twice is an error."""
+def check_rows(rows: Iterable[Mapping[str, Any]], file: str = "import") -> list[AccountData]:
+    """The rows as account data, or DocumentValidationError naming every bad row and field
+    (a code given twice is an error)."""
     errors: list[DocumentError] = []
     valid: list[AccountData] = []
     seen: dict[str, int] = {}
@@ -363,8 +363,14 @@ def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: s
             valid.append(data)
     if errors:
         raise DocumentValidationError(errors, "accounts")
+    return valid
+
+
+def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: str = "import") -> ImportResult:
+    """Create or update (by code) every account in `rows`; nothing is written unless all rows
+    are valid."""
     created, updated = [], []
-    for data in valid:
+    for data in check_rows(rows, file):
         existing = _by_code(session, data.code)
         _write(session, data, existing)
         (updated if existing else created).append(data.code)

@@ -29,7 +29,7 @@ from core.money import ZERO, currency
 from core.sequences import next_number
 from core.users import User, describe
 from sales.accounts import Account
-from sales.models import QuoteLine
+from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
 from sales.quotes import get_quote
 
@@ -50,6 +50,12 @@ def get_order(session: Session, number: str, *, lock: bool = False) -> Order:
     if order is None:
         raise NotFound(f"unknown order {number!r}")
     return order
+
+
+def of_quote(session: Session, quote_number: str) -> list[Order]:
+    """The orders made from any revision of a quote (at most one: of the accepted revision)."""
+    return list(session.exec(select(Order).join(Quote, Quote.id == Order.quote_id)
+                             .where(Quote.number == quote_number).order_by(Order.id)))
 
 
 def lines_of(session: Session, order: Order) -> list[OrderLine]:

@@ -1,0 +1,160 @@
+"""/api/v1/session, /users and /api-keys: signing in and out, who am I, managing people and
+the API keys systems use.
+
+Signing in sets an HttpOnly, SameSite=Lax session cookie and returns the session's CSRF
+token. Attempts are limited per email (10 in 15 minutes) on top of the caller's own limit,
+so passwords cannot be guessed quickly. Keys and users are managed by people only (a key
+cannot mint keys).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, make_response, request
+from limits import parse as parse_limit
+
+from api import integration_schemas as xs
+from api.auth import SESSION_COOKIE, RateLimited, caller, current_user, person_only
+from api.blueprint import Blueprint, db_session
+from api.errors import ApiError
+from core import apikeys, websessions
+from core.permissions import PUBLIC, SIGNED_IN
+from core.users import User, create_user, get_user, list_users, update_user
+
+blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="Signing in, users and API keys")
+
+SIGN_IN_LIMIT = parse_limit("10/15 minutes")
+
+
+def _limit_sign_in(email: str) -> None:
+    limiter = current_app.extensions["cpq_rate_limits"].limiter
+    if not limiter.hit(SIGN_IN_LIMIT, "sign-in", email.strip().lower()):
+        raise RateLimited("10 sign-in attempts per 15 minutes for this email", 900, {})
+
+
+def _whoami(user: User, csrf: str | None) -> dict:
+    who = caller()
+    return {"user": user, "via": who.via, "permissions": sorted(who.permissions), "csrf_token": csrf}
+
+
+@blp.post("/session")
+@blp.requires(PUBLIC)
+@blp.arguments(xs.SignInSchema)
+@blp.response(201, xs.WhoAmISchema)
+def sign_in(data):
+    """Sign in with email and password: sets the session cookie and returns the CSRF token."""
+    _limit_sign_in(data["email"])
+    with db_session() as session:
+        signed = websessions.sign_in(session, data["email"], data["password"], request.remote_addr or "",
+                                     request.headers.get("User-Agent", ""))
+        if signed is None:
+            raise ApiError(401, "unauthorized", "the email or the password is wrong", {"password": ["wrong"]})
+        web, token = signed
+        user = session.get(User, web.user_id)
+        body = {"user": user, "via": "session", "permissions": sorted(user.permissions), "csrf_token": web.csrf_token}
+    response = make_response(xs.WhoAmISchema().dump(body), 201)
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(websessions.ABSOLUTE.total_seconds()), httponly=True,
+                        secure=request.is_secure, samesite="Lax", path="/")
+    return response
+
+
+@blp.get("/session")
+@blp.requires(SIGNED_IN)
+@blp.response(200, xs.WhoAmISchema)
+def whoami():
+    """The caller: user, how they authenticated, their permissions (and CSRF token in a session)."""
+    with db_session() as session:
+        user = current_user(session)
+        web = session.get(websessions.WebSession, caller().session_id) if caller().session_id else None
+        return _whoami(user, web.csrf_token if web else None)
+
+
+@blp.delete("/session")
+@blp.requires(SIGNED_IN)
+@blp.response(204)
+def sign_out():
+    """End the browser session (a token or key caller has none; nothing happens)."""
+    with db_session() as session:
+        if caller().session_id:
+            websessions.sign_out(session, session.get(websessions.WebSession, caller().session_id))
+    response = make_response("", 204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# users ---------------------------------------------------------------------------------------
+
+@blp.get("/users")
+@blp.requires("users:manage")
+@blp.response(200, xs.UserSchema(many=True))
+def users():
+    with db_session() as session:
+        return list_users(session)
+
+
+@blp.post("/users")
+@blp.requires("users:manage")
+@blp.arguments(xs.UserCreateSchema)
+@blp.response(201, xs.NewUserSchema)
+def add_user(data):
+    """A new user; their API token is in this answer only."""
+    person_only()
+    with db_session() as session:
+        user, token = create_user(session, data["email"], data["name"], data["role"], tuple(data["approval_levels"]),
+                                  team=data["team"], password=data["password"])
+        return {"user": user, "token": token}
+
+
+@blp.patch("/users/<user_id>")
+@blp.requires("users:manage")
+@blp.arguments(xs.UserChangeSchema)
+@blp.response(200, xs.UserSchema)
+def change_user(data, user_id):
+    """Change role, levels, team, name or password, or deactivate (effective at once)."""
+    person_only()
+    with db_session() as session:
+        return update_user(session, user_id, data)
+
+
+@blp.get("/users/<user_id>")
+@blp.requires("users:manage")
+@blp.response(200, xs.UserSchema)
+def user(user_id):
+    with db_session() as session:
+        return get_user(session, user_id)
+
+
+# API keys ------------------------------------------------------------------------------------
+
+@blp.get("/api-keys")
+@blp.requires(SIGNED_IN)
+@blp.response(200, xs.ApiKeySchema(many=True))
+def keys():
+    """The caller's keys (every key, for `users:manage`)."""
+    person_only()
+    with db_session() as session:
+        user = current_user(session)
+        return apikeys.keys_of(session, None if "users:manage" in user.permissions else user)
+
+
+@blp.post("/api-keys")
+@blp.requires(SIGNED_IN)
+@blp.arguments(xs.ApiKeyInSchema)
+@blp.response(201, xs.NewApiKeySchema)
+def new_key(data):
+    """A key acting as the caller within `scopes` (each must be a permission the caller has).
+    The secret is in this answer only."""
+    person_only()
+    with db_session() as session:
+        key, secret = apikeys.create_key(session, current_user(session), data["name"], data["scopes"],
+                                         data["rate_limit"])
+        return {"key": key, "secret": secret}
+
+
+@blp.delete("/api-keys/<int:key_id>")
+@blp.requires(SIGNED_IN)
+@blp.response(200, xs.ApiKeySchema)
+def revoke_key(key_id):
+    """Revoke a key at once (yours, or any with `users:manage`); revoking again is harmless."""
+    person_only()
+    with db_session() as session:
+        return apikeys.revoke_key(session, key_id, current_user(session))
