@@ -53,7 +53,7 @@ def get_account(code):
 
 @blp.patch("/accounts/<code>")
 @blp.requires("accounts:write")
-@blp.arguments(ss.AccountInSchema)
+@blp.arguments(ss.AccountInSchema, required=False)
 @blp.response(200, ss.AccountOutSchema)
 def update_account(changes, code):
     with db_session() as session:

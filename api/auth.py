@@ -160,6 +160,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _authorize():
         permission = permission_of(request.endpoint)
+        current_actor.set("anonymous")                 # until the credentials say otherwise
         with session_scope(app.extensions["cpq_engine"]) as session:
             who = _identify(session)
         g.caller = who

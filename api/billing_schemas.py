@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
-from api.schemas import Timestamp, decimal_string
+from api.schemas import Flag, Timestamp, decimal_in, decimal_string
 from billing.models import INVOICE_STATES
 from core.money import currency
 from core.serialize import Money
 
-POSITIVE = validate.Range(min=0, min_inclusive=False)
 
 
-def _decimal(description: str = "", **kwargs):
-    metadata = {"type": "string", "format": "decimal"} | ({"description": description} if description else {})
-    return fields.Decimal(allow_nan=False, metadata=metadata, **kwargs)
+def _positive(description: str = "", **kwargs):
+    return decimal_in(0, above=True, description=description, **kwargs)
 
 
 class InvoiceLineSchema(Schema):
@@ -47,8 +45,8 @@ class InvoiceSchema(Schema):
     payment_terms = fields.String()
     discount_date = fields.Date(allow_none=True)
     discount_percent = decimal_string()
-    tax_inclusive = fields.Boolean()
-    reverse_charge = fields.Boolean()
+    tax_inclusive = Flag()
+    reverse_charge = Flag()
     seller = fields.Dict()
     buyer = fields.Dict()
     net_total = Money()
@@ -59,7 +57,7 @@ class InvoiceSchema(Schema):
     tax_breakdown = fields.List(fields.Dict())
     reason = fields.String()
     document_sha256 = fields.String(allow_none=True)
-    einvoice = fields.Boolean(attribute="has_einvoice", metadata={"description": "an EN 16931 XML is stored"})
+    einvoice = Flag(attribute="has_einvoice", metadata={"description": "an EN 16931 XML is stored"})
     dunning_level = fields.Integer()
     lines = fields.List(fields.Nested(InvoiceLineSchema))
     issued_at = Timestamp(allow_none=True)
@@ -76,7 +74,7 @@ class InvoiceQuery(Schema):
     account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     state = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
 
 
 class InvoiceOrderSchema(Schema):
@@ -85,8 +83,8 @@ class InvoiceOrderSchema(Schema):
 
 class CreditNoteInSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    amount = _decimal("credit an amount", load_default=None, validate=POSITIVE)
-    lines = fields.Dict(keys=fields.Integer(), values=_decimal(validate=POSITIVE), load_default=None,
+    amount = _positive("credit an amount", load_default=None)
+    lines = fields.Dict(keys=fields.Integer(), values=_positive(), load_default=None,
                         metadata={"description": "credit quantities by line position"})
 
     @validates_schema
@@ -105,12 +103,12 @@ class DayQuery(Schema):
 
 class AllocationInSchema(Schema):
     invoice = fields.Integer(required=True, strict=True)
-    amount = _decimal(required=True, validate=POSITIVE)
+    amount = _positive(required=True)
 
 
 class PaymentInSchema(Schema):
     account = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    amount = _decimal(required=True, validate=POSITIVE)
+    amount = _positive(required=True)
     currency = fields.String(required=True, validate=validate.Length(equal=3))
     method = fields.String(required=True, validate=validate.Length(min=1, max=32))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -140,11 +138,11 @@ class PaymentSchema(Schema):
 
 class ApplyCreditSchema(Schema):
     invoice = fields.Integer(required=True, strict=True)
-    amount = _decimal(required=True, validate=POSITIVE)
+    amount = _positive(required=True)
 
 
 class RefundInSchema(Schema):
-    amount = _decimal(required=True, validate=POSITIVE)
+    amount = _positive(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     on = fields.Date(load_default=None)
 

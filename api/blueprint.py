@@ -65,7 +65,15 @@ class Blueprint(flask_smorest.Blueprint):
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 #: how views that take a whole document (JSON, or YAML by Content-Type) document their body
 DOCUMENT_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}},
-                                               "application/yaml": {"schema": {"type": "string"}}}}
+                                               "application/yaml": {"schema": {"type": "object"}}}}
+
+
+def json_or(content_type: str, schema_component: str) -> dict:
+    """The 200 response of a view that answers JSON (the named schema) or, on request, CSV or
+    YAML (the same data), for `Blueprint.doc(responses=...)`."""
+    same = {"$ref": f"#/components/schemas/{schema_component}"}
+    return {"200": {"content": {"application/json": {"schema": same},
+                                content_type: {"schema": same if "yaml" in content_type else {"type": "string"}}}}}
 
 
 def document_body(kind: str):

@@ -7,6 +7,7 @@ Registered on the `cpq` group by api/cli.py.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def import_command(file, dry_run):
     bundle = parse_yaml(read_file(file, "bundle"), str(file), "bundle")
     with database() as session:
         with click.progressbar(length=transfer.count(bundle), label="importing",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             report = transfer.import_bundle(session, bundle, str(file), bar.update)
         if dry_run:
             session.rollback()

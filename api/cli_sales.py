@@ -6,6 +6,7 @@ Registered on the `cpq` group by api/cli.py.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def accounts_import(file):
     """Create or update accounts (by code) from a CSV, YAML or JSON file; all or nothing."""
     rows = accounts.parse_accounts_file(file.read_text(encoding="utf-8"), str(file))
     with database() as session:
-        with click.progressbar(length=len(rows), label="importing", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=len(rows), label="importing", file=sys.stderr) as bar:
             result = accounts.import_accounts(session, rows, str(file))
             bar.update(len(rows))
     click.echo(f"{len(result.created)} created, {len(result.updated)} updated")

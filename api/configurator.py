@@ -51,7 +51,7 @@ def model_version(product, version):
 
 @blp.post("/products/<product>/configure")
 @blp.requires(PUBLIC)
-@blp.arguments(s.ConfigureRequest)
+@blp.arguments(s.ConfigureRequest, required=False)
 @blp.response(200, s.ConfigureResponse)
 def configure(args, product):
     """Validate selections and narrow every attribute to the values still possible."""
@@ -72,7 +72,7 @@ def explain(args, product):
 
 @blp.post("/products/<product>/complete")
 @blp.requires(PUBLIC)
-@blp.arguments(s.CompleteRequest)
+@blp.arguments(s.CompleteRequest, required=False)
 @blp.response(200, s.CompletionSchema)
 def complete(args, product):
     """Fill every unselected attribute: defaults first, or the exact minimum of `minimize`."""

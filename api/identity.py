@@ -106,7 +106,7 @@ def add_user(data):
 
 @blp.patch("/users/<user_id>")
 @blp.requires("users:manage")
-@blp.arguments(xs.UserChangeSchema)
+@blp.arguments(xs.UserChangeSchema, required=False)
 @blp.response(200, xs.UserSchema)
 def change_user(data, user_id):
     """Change role, levels, team, name or password, or deactivate (effective at once)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Timestamp
+from api.schemas import Flag, Timestamp
 from core.permissions import PERMISSIONS
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
@@ -31,7 +31,7 @@ class UserSchema(Schema):
     role = fields.String()
     team = fields.String(allow_none=True)
     approval_levels = fields.List(fields.String())
-    active = fields.Boolean()
+    active = Flag()
     has_password = fields.Function(lambda u: bool(u.password_hash))
     created_at = Timestamp()
 
@@ -57,7 +57,7 @@ class UserChangeSchema(Schema):
     role = fields.String(validate=validate.OneOf(ROLES))
     team = fields.String(allow_none=True, validate=validate.Length(max=64))
     approval_levels = fields.List(LEVEL)
-    active = fields.Boolean()
+    active = Flag()
     password = fields.String(validate=PASSWORD, load_only=True)
 
 
@@ -104,7 +104,7 @@ class WebhookChangeSchema(Schema):
     url = fields.Url(schemes={"http", "https"}, require_tld=False)
     events = fields.List(_EVENT, validate=validate.Length(min=1))
     description = fields.String(validate=validate.Length(max=200))
-    active = fields.Boolean()
+    active = Flag()
 
 
 class WebhookSchema(Schema):
@@ -112,7 +112,7 @@ class WebhookSchema(Schema):
     url = fields.String()
     events = fields.List(fields.String())
     description = fields.String()
-    active = fields.Boolean()
+    active = Flag()
     created_by = fields.String()
     created_at = Timestamp()
     previous_secret_until = Timestamp(allow_none=True, metadata={

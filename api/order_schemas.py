@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Timestamp, decimal_string
+from api.schemas import Flag, Timestamp, decimal_in, decimal_string
 from core.serialize import Money
 from sales.order_models import CONTRACT_STATES, ORDER_STATES
 from sales.orders import BILLING
@@ -16,10 +16,9 @@ class ContractCreateSchema(Schema):
     quote = fields.String(required=True, validate=validate.Length(min=1, max=32),
                           metadata={"description": "the number of an accepted quote"})
     start_date = fields.Date(load_default=None)
-    auto_renew = fields.Boolean(load_default=True)
+    auto_renew = Flag(load_default=True)
     notice_days = fields.Integer(strict=True, load_default=60, validate=validate.Range(min=0, max=365))
-    escalation_percent = fields.Decimal(load_default=Decimal(0), allow_nan=False, validate=validate.Range(min=0, max=50),
-                                        metadata={"type": "string", "format": "decimal"})
+    escalation_percent = decimal_in(0, 50, load_default=Decimal(0))
 
 
 class ContractSchema(Schema):
@@ -31,7 +30,7 @@ class ContractSchema(Schema):
     start_date = fields.Date()
     end_date = fields.Date()
     term_months = fields.Integer()
-    auto_renew = fields.Boolean()
+    auto_renew = Flag()
     notice_days = fields.Integer()
     escalation_percent = decimal_string()
     contract_value = Money()
@@ -67,8 +66,7 @@ class SignSchema(Schema):
 
 class MilestoneSchema(Schema):
     label = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    percent = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=100),
-                             metadata={"type": "string", "format": "decimal"})
+    percent = decimal_in(0, 100, above=True, required=True)
 
 
 class OrderCreateSchema(Schema):
@@ -153,7 +151,7 @@ class OrderQuery(Schema):
     state = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
     account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
 
 
 class LineStatusSchema(Schema):
@@ -161,8 +159,7 @@ class LineStatusSchema(Schema):
 
 
 class ShipInSchema(Schema):
-    quantity = fields.Decimal(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False),
-                              metadata={"type": "string", "format": "decimal"})
+    quantity = decimal_in(0, above=True, required=True)
     shipped_on = fields.Date(load_default=None)
     carrier = fields.String(load_default="", validate=validate.Length(max=64))
     tracking = fields.String(load_default="", validate=validate.Length(max=128))
@@ -195,7 +192,7 @@ class OrderBomSchema(Schema):
 
 
 class FeedQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

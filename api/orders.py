@@ -14,7 +14,7 @@ from api import sales_schemas as ss
 from api.bom_csv import order_bom_csv
 from api.auth import current_user
 from api.etag import conditional
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, db_session, json_or
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
 from core.permissions import PUBLIC
@@ -201,7 +201,7 @@ def get_order(number):
 @blp.requires("bom:read")
 @blp.arguments(os_.BomQuery, location="query")
 @blp.response(200, os_.OrderBomSchema)
-@blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@blp.doc(responses=json_or("text/csv", "OrderBom"))
 def order_bom(query, number):
     """The order's bill of materials: each configured line's exploded BOM times its quantity,
     as JSON or (?format=csv) CSV for ERP imports. ETag / If-None-Match supported."""

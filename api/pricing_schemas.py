@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from api.schemas import Selections, Timestamp
+from api.schemas import Flag, Selections, Timestamp, decimal_in
 from rules.schemas import QuotePriceSchema  # noqa: F401  (the pricing API's output)
 from core.validation import MAX_VERSION
 from rules.pricing import LineRequest, PricingRequest
@@ -29,11 +29,8 @@ def _code(**kwargs):
 
 
 class DiscountSchema(Schema):
-    percent = fields.Decimal(validate=validate.Range(min=0, max=100), allow_nan=False,
-                             metadata={"type": "string", "format": "decimal"})
-    amount = fields.Decimal(validate=validate.Range(min=0), allow_nan=False,
-                            metadata={"type": "string", "format": "decimal",
-                                      "description": "off the line (or one-time quote) total"})
+    percent = decimal_in(0, 100)
+    amount = decimal_in(0, description="off the line (or one-time quote) total")
 
     @validates_schema
     def _one(self, data, **kwargs):
@@ -119,7 +116,7 @@ class DocumentVersionSchema(Schema):
     version = fields.Integer()
     digest = fields.String()
     loaded_at = Timestamp()
-    active = fields.Boolean()
+    active = Flag()
     source = fields.Dict()
 
 

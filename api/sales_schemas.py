@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.order_schemas import FulfilmentSchema
-from api.schemas import Selections, Timestamp, decimal_string
+from api.schemas import Flag, Selections, Timestamp, decimal_in, decimal_string
 from core.serialize import Money
 from core.validation import MAX_VERSION
 from sales.models import STATES
@@ -18,10 +18,6 @@ from sales.quotes import LineSpec
 
 TEXT = validate.Length(max=200)
 CODE = validate.Length(min=1, max=100)
-
-
-def _decimal(**kwargs):
-    return fields.Decimal(allow_nan=False, metadata={"type": "string", "format": "decimal"}, **kwargs)
 
 
 # accounts ----------------------------------------------------------------------------------
@@ -39,7 +35,7 @@ class ContactSchema(Schema):
     email = fields.Email(required=True)
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
     title = fields.String(allow_none=True, validate=validate.Length(max=100))
-    primary = fields.Boolean()
+    primary = Flag()
 
 
 class AccountInSchema(Schema):
@@ -50,7 +46,7 @@ class AccountInSchema(Schema):
     tax_id = fields.String(allow_none=True, validate=validate.Length(max=40))
     segment = fields.String(allow_none=True, validate=validate.Length(max=32))
     tier = fields.String(allow_none=True, validate=validate.Length(max=32))
-    credit_limit = _decimal(allow_none=True, validate=validate.Range(min=0))
+    credit_limit = decimal_in(0, allow_none=True)
     payment_terms = fields.String(validate=validate.Length(min=1, max=32))
     billing_address = fields.Nested(AddressSchema)
     shipping_address = fields.Nested(AddressSchema)
@@ -76,7 +72,7 @@ class AccountOutSchema(Schema):
 class AccountQuery(Schema):
     search = fields.String(load_default=None, validate=TEXT)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
 
 
 class ImportResultSchema(Schema):
@@ -94,8 +90,8 @@ class LineInSchema(Schema):
     model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), load_default=None)
     quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000), load_default=1)
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), load_default=None)
-    discount_percent = _decimal(validate=validate.Range(min=0, max=100), load_default=None)
-    discount_amount = _decimal(validate=validate.Range(min=0), load_default=None)
+    discount_percent = decimal_in(0, 100, load_default=None)
+    discount_amount = decimal_in(0, load_default=None)
     group = fields.String(validate=validate.Length(max=100), load_default=None)
     notes = fields.String(validate=validate.Length(max=1000), load_default="")
     key = fields.String(validate=validate.Length(min=1, max=16), load_default=None,
@@ -120,8 +116,8 @@ class LineChangeSchema(Schema):
     model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), allow_none=True)
     quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000))
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), allow_none=True)
-    discount_percent = _decimal(validate=validate.Range(min=0, max=100), allow_none=True)
-    discount_amount = _decimal(validate=validate.Range(min=0), allow_none=True)
+    discount_percent = decimal_in(0, 100, allow_none=True)
+    discount_amount = decimal_in(0, allow_none=True)
     group = fields.String(validate=validate.Length(max=100), allow_none=True)
     notes = fields.String(validate=validate.Length(max=1000))
     expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version")
@@ -135,8 +131,8 @@ class HeaderFields(Schema):
     payment_terms = fields.String(validate=validate.Length(min=1, max=32))
     promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=40)),
                               validate=validate.Length(max=20))
-    discount_percent = _decimal(validate=validate.Range(min=0, max=100), allow_none=True)
-    discount_amount = _decimal(validate=validate.Range(min=0), allow_none=True)
+    discount_percent = decimal_in(0, 100, allow_none=True)
+    discount_amount = decimal_in(0, allow_none=True)
     expires_on = fields.Date()
     terms_template = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
     notes = fields.String(validate=validate.Length(max=10_000))
@@ -165,7 +161,7 @@ class QuoteLineOutSchema(Schema):
     model_version = fields.Integer(allow_none=True)
     quantity = fields.Integer()
     term_months = fields.Integer(allow_none=True)
-    discount_percent = decimal_string()
+    discount_percent = decimal_string(allow_none=True)
     discount_amount = decimal_string()
     notes = fields.String()
 
@@ -185,7 +181,7 @@ class ApprovalStepSchema(Schema):
 class QuoteOutSchema(Schema):
     number = fields.String()
     revision = fields.Integer()
-    latest = fields.Boolean()
+    latest = Flag()
     state = fields.String(metadata={"enum": list(STATES)})
     account = fields.String(attribute="account_code")
     owner = fields.String(attribute="owner_id")
@@ -198,7 +194,7 @@ class QuoteOutSchema(Schema):
     channel = fields.String(allow_none=True)
     payment_terms = fields.String()
     promo_codes = fields.List(fields.String())
-    discount_percent = decimal_string()
+    discount_percent = decimal_string(allow_none=True)
     discount_amount = Money(allow_none=True)
     expires_on = fields.Date()
     terms_template = fields.String(allow_none=True)
@@ -242,7 +238,7 @@ class QuoteQuery(Schema):
     account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     owner = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
 
 
 class EventSchema(Schema):
@@ -289,7 +285,7 @@ class CustomerDecisionInSchema(Schema):
 
 
 class CustomerDecisionSchema(Schema):
-    accepted = fields.Boolean()
+    accepted = Flag()
     name = fields.String()
     email = fields.String()
     at = Timestamp()
@@ -301,7 +297,7 @@ class SharedQuoteSchema(Schema):
     number = fields.String()
     revision = fields.Integer()
     state = fields.String()
-    superseded = fields.Boolean()
+    superseded = Flag()
     expires_on = fields.Date()
     link_expires_at = Timestamp()
     document_sha256 = fields.String()

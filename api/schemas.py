@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timezone
+from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
@@ -17,6 +18,60 @@ from core.serialize import decimal_string  # noqa: F401  (re-exported for the AP
 from configurator.results import ConfigureResult
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
+UNSIGNED = r"^\d{1,15}(\.\d{1,9})?$"
+SIGNED = r"^-?\d{1,15}(\.\d{1,9})?$"
+
+
+class Bounds(validate.Validator):
+    """A decimal's range. Unlike marshmallow's Range it is not rendered as a numeric minimum
+    in the OpenAPI document, where decimals are strings (the pattern documents them)."""
+
+    def __init__(self, low: Decimal | None = None, high: Decimal | None = None, *, above: bool = False):
+        self.low, self.high, self.above = low, high, above
+
+    def __call__(self, value):
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            raise ValidationError(f"must be {'greater than' if self.above else 'at least'} {self.low}")
+        if self.high is not None and value > self.high:
+            raise ValidationError(f"must be at most {self.high}")
+        return value
+
+
+def decimal_in(low=None, high=None, *, above: bool = False, description: str = "", **kwargs) -> fields.Decimal:
+    """An exact decimal input, sent as a string (a JSON number is accepted too)."""
+    bounds = ("greater than " if above else "from ") + str(low) if low is not None else ""
+    if high is not None:
+        bounds += f" to {high}" if low is not None and not above else f", at most {high}"
+    text = "; ".join(t for t in (description, bounds) if t)
+    metadata = {"type": "string", "format": "decimal",
+                "pattern": UNSIGNED if low is not None and low >= 0 else SIGNED} | ({"description": text} if text else {})
+    validators = [Bounds(low, high, above=above)] + list(kwargs.pop("validate", []) or [])
+    return fields.Decimal(allow_nan=False, metadata=metadata, validate=validators, **kwargs)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "stable and machine-readable, e.g. not_found"})
+    message = fields.String(required=True)
+    field_errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields",
+                               metadata={"description": "reasons by field name (dotted path)"})
+    state = fields.String(metadata={"description": "the current state, for a refused transition (409)"})
+    conflicts = fields.List(fields.Dict())
+    undecided = fields.List(fields.String())
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers: {"error": {"code", "message", ...}}."""
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class Flag(fields.Boolean):
+    """A JSON true or false in a request body, nothing else (marshmallow's Boolean also takes
+    0, 1, "yes"...). Query strings are text: they keep fields.Boolean."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        raise self.make_error("invalid", input=value)
 
 
 class Scalar(fields.Raw):
@@ -63,7 +118,7 @@ def _version():
 class ConfigureRequest(Schema):
     selections = Selections()
     version = _version()
-    explain = fields.Boolean(load_default=False,
+    explain = Flag(load_default=False,
                              metadata={"description": "say why each excluded value is excluded"})
 
 
@@ -124,7 +179,7 @@ class AttributeSchema(Schema):
     label = fields.String()
     group = fields.String(allow_none=True)
     description = fields.String()
-    optional = fields.Boolean()
+    optional = Flag()
     default = fields.Raw(allow_none=True)
     values = fields.List(fields.Nested(EnumValueSchema))
     min = fields.Integer(allow_none=True)
@@ -177,7 +232,7 @@ class AttributeStateSchema(Schema):
     group = fields.String(allow_none=True)
     selected = fields.Raw(allow_none=True)
     value = fields.Raw(allow_none=True)
-    decided = fields.Boolean()
+    decided = Flag()
     domain = fields.List(fields.Raw(), metadata={"description": "values still possible"})
     excluded = fields.List(fields.Nested(ExcludedSchema))
 
@@ -192,8 +247,8 @@ class Configured:
 class ConfigureResponse(Schema):
     product = fields.String()
     version = fields.Integer()
-    valid = fields.Boolean()
-    complete = fields.Boolean()
+    valid = Flag()
+    complete = Flag()
     selections = fields.Dict(keys=fields.String(), values=fields.Raw())
     applied = fields.List(fields.String(), metadata={
         "description": "the selections the domains were computed from (a consistent prefix)"})
@@ -220,12 +275,12 @@ class ConfigureResponse(Schema):
 class ExplanationSchema(Schema):
     attribute = fields.String()
     value = fields.Raw()
-    possible = fields.Boolean()
+    possible = Flag()
     conflict = fields.Nested(ConflictSchema, allow_none=True)
 
 
 class CompletionSchema(Schema):
-    valid = fields.Boolean()
+    valid = Flag()
     assignment = fields.Dict(keys=fields.String(), values=fields.Raw())
     conflicts = fields.List(fields.Nested(ConflictSchema))
 
@@ -270,5 +325,5 @@ class SavedConfigurationSchema(Schema):
     version = fields.Integer(attribute="model_version")
     selections = fields.Dict(keys=fields.String(), values=fields.Raw())
     assignment = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
-    complete = fields.Boolean()
+    complete = Flag()
     created_at = Timestamp()

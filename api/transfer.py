@@ -7,7 +7,7 @@ import yaml
 from flask import Response
 
 from api import integration_schemas as xs
-from api.blueprint import DOCUMENT_BODY, Blueprint, db_session, document_body
+from api.blueprint import DOCUMENT_BODY, Blueprint, db_session, document_body, json_or
 from sales import transfer
 
 blp = Blueprint("transfer", __name__, url_prefix="/api/v1", description="Import and export of master data")
@@ -17,7 +17,7 @@ blp = Blueprint("transfer", __name__, url_prefix="/api/v1", description="Import 
 @blp.requires("data:export")
 @blp.arguments(xs.ExportQuery, location="query")
 @blp.response(200, xs.BundleSchema)
-@blp.doc(responses={"200": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
+@blp.doc(responses=json_or("application/yaml", "Bundle"))
 def export(query):
     """Every version of every model, price book and rule set (with the active ones) and every
     account; `only` picks sections, `format=yaml` answers in YAML."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from api.schemas import ErrorSchema
+
 from api import accounts, billing, configurator, errors, identity, orders, pricing, quotes, share, transfer, webhooks
+
+
+class CpqApi(Api):
+    ERROR_SCHEMA = ErrorSchema          # documents our error body as every operation's default
 
 
 def register_api(app: Flask) -> Api:
@@ -17,7 +23,7 @@ def register_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("OPENAPI_REDOC_PATH", "/docs")
     app.config.setdefault("OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js")
-    api = Api(app)
+    api = CpqApi(app)
     api.spec.components.security_scheme("bearer", {
         "type": "http", "scheme": "bearer",
         "description": "a user token (cpq_…, from `cpq users add`) or an API key (cpqk_…, from `cpq keys create` "

@@ -48,7 +48,7 @@ def subscription(subscription_id):
 
 @blp.patch("/webhooks/<int:subscription_id>")
 @blp.requires("webhooks:manage")
-@blp.arguments(xs.WebhookChangeSchema)
+@blp.arguments(xs.WebhookChangeSchema, required=False)
 @blp.response(200, xs.WebhookSchema)
 def change(data, subscription_id):
     """Change the URL, event types or description, or pause it (`active: false`)."""

@@ -7,9 +7,9 @@ from marshmallow import fields
 from core.money import currency
 
 
-def decimal_string():
+def decimal_string(**kwargs):
     """Exact decimals as JSON strings (and documented as strings, not numbers)."""
-    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"})
+    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"}, **kwargs)
 
 
 class Money(fields.Decimal):

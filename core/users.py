@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
+from core.actor import current_actor
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from core.permissions import ROLE_PERMISSIONS, permissions_of
@@ -58,10 +59,12 @@ class User(SQLModel, table=True):
 
 
 def describe(actor: "User | str | None") -> str:
-    """How an actor reads in audit trails: "Name <email>" for a user, else the text given
-    (e.g. "customer Jo <jo@example.com>"), or "system"."""
+    """How an actor reads in audit trails: "Name <email>" for a user (or the API key they act
+    through), else the text given (e.g. "customer Jo <jo@example.com>"), or "system"."""
     if isinstance(actor, User):
-        return f"{actor.name} <{actor.email}>"
+        person = f"{actor.name} <{actor.email}>"
+        acting = current_actor.get()          # e.g. "API key 'ERP' of <person>", set by the API
+        return acting if acting.endswith(f" of {person}") else person
     return actor or "system"
 
 

@@ -6,8 +6,9 @@ on every retry, for de-duplication), `webhook-timestamp` (Unix seconds) and
 (two during a rotation), space-separated. A receiver checks any one of them and refuses old
 timestamps to stop replays.
 
-Several workers may run at once: each delivery is locked while it is sent (SKIP LOCKED on
-PostgreSQL), so no delivery is sent twice concurrently.
+Several workers may run at once on PostgreSQL: each delivery is locked while it is sent
+(SKIP LOCKED), so no delivery is sent twice concurrently. SQLite has no row locks: run one
+worker there. Deliveries of a paused subscription wait until it is resumed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlmodel import select
 from core.db import aware, session_scope, utcnow
 from core.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 15                  # about 32 hours of retrying before a delivery fails
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=6)
 TIMEOUT_SECONDS = 10.0
@@ -61,7 +62,7 @@ def headers_for(subscription: WebhookSubscription, delivery: WebhookDelivery, bo
 
 def backoff(attempts: int, jitter: float | None = None) -> timedelta:
     """The wait after the `attempts`-th failure: 30 s doubling each time, at most 6 h, ±10%."""
-    wait = min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_WAIT)
+    wait = min(FIRST_RETRY * 2 ** min(attempts - 1, 20), LONGEST_WAIT)     # 2**20 * 30 s > 6 h; no overflow
     return wait * (jitter if jitter is not None else random.uniform(0.9, 1.1))
 
 
@@ -87,8 +88,9 @@ def deliver_due(engine: Engine, *, limit: int = 100, send: Sender = http_sender,
     """Attempt every pending delivery that is due (up to `limit`), each in its own transaction."""
     run = DeliveryRun()
     with session_scope(engine) as session:
-        due = list(session.exec(select(WebhookDelivery.id).where(
-            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now())
+        due = list(session.exec(select(WebhookDelivery.id).join(
+            WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id).where(
+            WebhookSubscription.active, WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now())
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
     for delivery_id in due:
         with session_scope(engine) as session:
@@ -103,10 +105,7 @@ def deliver_due(engine: Engine, *, limit: int = 100, send: Sender = http_sender,
 def _attempt(session, delivery: WebhookDelivery, send: Sender, moment: datetime, run: DeliveryRun) -> None:
     subscription = session.get(WebhookSubscription, delivery.subscription_id)
     if not subscription.active:
-        delivery.status, delivery.next_attempt_at, delivery.last_error = "failed", None, "the subscription is inactive"
-        session.add(delivery)
-        run.failed += 1
-        return
+        return                         # paused meanwhile: it waits, and goes when resumed
     event = session.get(WebhookEvent, delivery.event_id)
     body = body_of(event)
     started = time.perf_counter()

@@ -234,6 +234,6 @@ def redeliver(session: Session, subscription_id: int, delivery_id: str) -> Webho
                             .with_for_update()).first()
     if delivery is None:
         raise NotFound(f"unknown delivery {delivery_id!r}")
-    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    delivery.status, delivery.next_attempt_at, delivery.attempts = "pending", utcnow(), 0   # a fresh schedule
     session.add(delivery)
     return delivery

@@ -25,7 +25,7 @@ def record(session: Session, quote: Quote, actor: User | str | None, action: str
                        from_state=from_state, to_state=to_state, reason=(reason or "")[:2000],
                        data=dict(data or {}))
     session.add(event)
-    webhooks.emit_for(session, "quote", action, lambda: summary(session, quote))
+    webhooks.emit_for(session, "quote", action, lambda: summary(session, quote) | {"state": to_state or quote.state})
     return event
 
 

@@ -117,7 +117,8 @@ def _validated(bundle: Any, file: str):
         fail(str(key), f"unknown section; sections are {', '.join(SECTIONS)}")
     sections = {}
     for section in SECTIONS:
-        items = bundle.get(section) or []
+        items = bundle.get(section)
+        items = [] if items is None else items     # `models:` with nothing; `{}` or "" is an error
         if not isinstance(items, list):
             fail(section, "expected a list")
             items = []
@@ -134,7 +135,8 @@ def _validated(bundle: Any, file: str):
     models = [build("models", i, load_model_dict) for i in range(len(sections["models"]))]
     documents = {section: [build(section, i, load) for i in range(len(sections[section]))]
                  for section, (_kind, load) in _DOCUMENTS.items()}
-    active = bundle.get("active") or {}
+    active = bundle.get("active")
+    active = {} if active is None else active
     if not isinstance(active, Mapping):
         fail("active", "expected an object of sections")
         active = {}

@@ -1,0 +1,346 @@
+"""Who may call what: every endpoint of the app against every role (and API keys), the
+policy itself for the endpoints that matter most, per-object visibility, API keys, web
+sessions with CSRF, and rate limits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import select
+from werkzeug.routing import AnyConverter, IntegerConverter
+
+from api.auth import permission_of
+from billing.tax import load_demo_tax_rates
+from core.apikeys import create_key
+from core.db import session_scope
+from core.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS, SIGNED_IN
+from core.settings import DEFAULT_DEMO_DIR
+from core.users import User, create_user
+from sales.accounts import Account
+from quote_flow import MANAGER, act, call, create, env, error_of, ok, sent, customer  # noqa: F401
+
+pytestmark = pytest.mark.postgres
+
+ROLES = tuple(ROLE_PERMISSIONS)
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _endpoints(app):
+    """(method, url, endpoint, permission) for every route, with placeholder arguments."""
+    out = []
+    adapter = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        values = {}
+        for name, converter in rule._converters.items():
+            if isinstance(converter, IntegerConverter):
+                values[name] = 987654
+            elif isinstance(converter, AnyConverter):
+                values[name] = sorted(converter.items)[0]
+            else:
+                values[name] = "nothing-here"
+        url = adapter.build(rule.endpoint, values)
+        with app.test_request_context(url):
+            permission = permission_of(rule.endpoint)
+        for method in sorted(rule.methods & set(METHODS)):
+            out.append((method, url, rule.endpoint, permission))
+    return out
+
+
+@pytest.fixture
+def callers(app):
+    """A token for every role, and two API keys of an admin (one narrow, one broad)."""
+    tokens = {}
+    with session_scope(app.extensions["cpq_engine"]) as session:
+        for role in ROLES:
+            user, tokens[role] = create_user(session, f"{role}@matrix.example", role.title(), role)
+        _key, tokens["key:bom"] = create_key(session, user, "bom only", ["bom:read"])
+    return tokens
+
+
+def test_every_endpoint_declares_a_permission_that_exists(app):
+    undeclared = [(m, url) for m, url, _e, p in _endpoints(app) if p is None]
+    assert undeclared == []
+    known = set(PERMISSIONS) | {PUBLIC, SIGNED_IN}
+    assert {p for *_rest, p in _endpoints(app)} <= known
+
+
+def test_the_whole_matrix_of_roles_and_endpoints(app, client, callers):
+    """Each role is refused (401/403) exactly where its permissions say so, before the body is
+    read; where it is let through, the answer is anything but 401/403/5xx."""
+    failures = []
+    for method, url, endpoint, permission in _endpoints(app):
+        for who in (None, *ROLES, "key:bom"):
+            headers = {"Authorization": f"Bearer {callers[who]}"} if who else {}
+            response = client.open(url, method=method, headers=headers, json={})
+            status = response.status_code
+            if who is None:
+                granted = permission == PUBLIC
+                refused = {401}
+            else:
+                held = ROLE_PERMISSIONS["admin"] & {"bom:read"} if who == "key:bom" else ROLE_PERMISSIONS[who]
+                granted = permission in (PUBLIC, SIGNED_IN) or permission in held
+                refused = {403}
+            if status >= 500:
+                failures.append(f"{who} {method} {url}: {status}")
+            elif granted and status in (401, 403) and not _refused_by_domain(endpoint, who, response):
+                failures.append(f"{who} {method} {url}: {status} but {permission} is granted")
+            elif not granted and status not in refused:
+                failures.append(f"{who} {method} {url}: {status}, expected {refused} for {permission}")
+    assert failures == []
+
+
+def _refused_by_domain(endpoint: str, who, response) -> bool:
+    """Refusals that are not about the permission: keys may not manage keys or users."""
+    message = response.get_json()["error"]["message"]
+    return who == "key:bom" and "API keys cannot" in message
+
+
+# the policy, stated: who may do the things that matter most -------------------------------------
+
+POLICY = [
+    # (method, path, roles allowed)
+    ("POST", "/api/v1/quotes", {"rep", "admin"}),
+    ("POST", "/api/v1/quotes/Q-1/approve", {"rep", "approver", "finance", "admin"}),  # levels decide further
+    ("POST", "/api/v1/orders/O-1/release", {"finance", "admin"}),
+    ("PUT", "/api/v1/orders/O-1/erp-number", {"admin"}),                 # ERP keys: orders:write-status
+    ("POST", "/api/v1/payments", {"finance", "admin"}),
+    ("GET", "/api/v1/collections/aging", {"finance", "admin"}),
+    ("POST", "/api/v1/contracts/C-1/terminate", {"finance", "admin"}),
+    ("POST", "/api/v1/pricebooks", {"admin"}),
+    ("GET", "/api/v1/rulesets", {"rep", "approver", "finance", "admin"}),
+    ("POST", "/api/v1/webhooks", {"admin"}),
+    ("GET", "/api/v1/users", {"admin"}),
+    ("POST", "/api/v1/import", {"admin"}),
+    ("GET", "/api/v1/export", {"finance", "admin"}),
+    ("GET", "/api/v1/quotes", {"rep", "approver", "finance", "admin"}),
+]
+
+
+@pytest.mark.parametrize("method, path, allowed", POLICY)
+def test_the_policy_for_sensitive_endpoints(client, callers, method, path, allowed):
+    for role in ROLES:
+        status = client.open(path, method=method, json={},
+                             headers={"Authorization": f"Bearer {callers[role]}"}).status_code
+        assert (status != 403) == (role in allowed), f"{role} {method} {path}: {status}"
+
+
+def test_customers_reach_only_public_endpoints(app, client, callers):
+    for method, url, _e, permission in _endpoints(app):
+        if permission not in (PUBLIC, SIGNED_IN):
+            status = client.open(url, method=method, json={},
+                                 headers={"Authorization": f"Bearer {callers['customer']}"}).status_code
+            assert status == 403, f"{method} {url}"
+
+
+def test_an_undeclared_endpoint_is_refused_to_everyone(app, client, callers):
+    @app.get("/undeclared")
+    def undeclared():
+        return {"secret": True}
+
+    for who in (None, "admin"):
+        headers = {"Authorization": f"Bearer {callers[who]}"} if who else {}
+        assert client.get("/undeclared", headers=headers).status_code == 403
+
+
+def test_credentials_are_checked_before_the_body(client):
+    response = client.post("/api/v1/quotes", data="{not json", headers={"Content-Type": "application/json"})
+    assert error_of(response, 401)["code"] == "unauthorized"
+    response = client.get("/api/v1/quotes", headers={"Authorization": "Bearer cpq_wrong"})
+    assert error_of(response, 401)["fields"] == {"Authorization": ["missing or invalid credentials"]}
+    assert error_of(client.get("/api/v1/quotes", headers={"Authorization": "Basic eDp5"}), 401)
+
+
+# objects: a rep sees their own and their team's ------------------------------------------------
+
+def test_reps_see_their_own_and_their_teams_quotes_and_what_came_of_them(env):
+    number, token = sent(env)                                    # owned by rep (team east)
+    ok(customer(env, token, "accept"))
+    order = ok(call(env, "post", "/orders", "rep", {"quote": number}), 201)["number"]
+    contract = ok(call(env, "post", "/contracts", "rep", {"quote": number}), 201)["number"]
+    with session_scope(env.engine) as session:
+        load_demo_tax_rates(session, DEFAULT_DEMO_DIR)
+        account = session.exec(select(Account).where(Account.code == "ACME")).one()
+        account.billing_address = dict(account.billing_address, region="TX")
+    invoice = ok(call(env, "post", f"/orders/{order}/invoices", "finance", {}), 201)["id"]
+    mine = create(env, who="rep2")["number"]
+
+    paths = [f"/quotes/{number}", f"/quotes/{number}/history", f"/quotes/{number}/pdf", f"/orders/{order}",
+             f"/orders/{order}/bom", f"/contracts/{contract}", f"/invoices/{invoice}"]
+    for path in paths:
+        ok(call(env, "get", path, "rep"))                        # the owner
+        ok(call(env, "get", path, "rep_manager"))                # same team (and a manager)
+        ok(call(env, "get", path, "finance"))                    # oversight
+        assert error_of(call(env, "get", path, "rep2"), 404)["code"] == "not_found"
+    error_of(call(env, "post", "/orders", "rep2", {"quote": number}), 404)
+    error_of(call(env, "post", f"/orders/{order}/cancel", "rep2", {"reason": "x"}), 404)
+
+    listed = {q["number"] for q in ok(call(env, "get", "/quotes", "rep2"))}
+    assert listed == {mine}
+    assert number in {q["number"] for q in ok(call(env, "get", "/quotes", "rep"))}
+    assert mine not in {q["number"] for q in ok(call(env, "get", "/quotes", "rep"))}
+    assert ok(call(env, "get", "/orders", "rep2")) == []
+    assert ok(call(env, "get", "/invoices", "rep2")) == []
+    assert [o["number"] for o in ok(call(env, "get", "/orders", "rep"))] == [order]
+
+
+def test_a_team_member_sees_but_only_the_owner_changes(env):
+    with session_scope(env.engine) as session:
+        _user, env.tokens["teammate"] = create_user(session, "mate@example.com", "Mate", "rep", team="east")
+    number = create(env)["number"]
+    assert ok(call(env, "get", f"/quotes/{number}", "teammate"))["number"] == number
+    error = error_of(call(env, "patch", f"/quotes/{number}", "teammate", {"title": "mine"}), 403)
+    assert "owner" in error["message"]
+
+
+def test_reps_see_the_erps_status_on_the_quote(env):
+    number, token = sent(env)
+    ok(customer(env, token, "accept"))
+    assert ok(call(env, "get", f"/quotes/{number}"))["fulfilment"] == []
+    order = ok(call(env, "post", "/orders", "rep", {"quote": number}), 201)["number"]
+    ok(call(env, "put", f"/orders/{order}/erp-number", "erp", {"erp_order_number": "SAP-77"}))
+    ok(call(env, "put", f"/orders/{order}/lines/1/status", "erp", {"status": "in_production"}))
+    fulfilment = ok(call(env, "get", f"/quotes/{number}"))["fulfilment"]
+    assert [(f["number"], f["erp_order_number"]) for f in fulfilment] == [(order, "SAP-77")]
+    assert fulfilment[0]["lines"][0]["status"] == "in_production"
+
+
+# API keys ----------------------------------------------------------------------------------
+
+def test_a_key_acts_as_its_owner_within_its_scopes(env):
+    number, token = sent(env)
+    ok(customer(env, token, "accept"))
+    order = ok(call(env, "post", "/orders", "rep", {"quote": number}), 201)["number"]
+    ok(call(env, "get", f"/orders/{order}/bom", "erp"))
+    ok(call(env, "get", "/erp/orders", "erp"))
+    assert error_of(call(env, "get", "/quotes", "erp"), 403)["message"].endswith("quotes:read")
+    assert error_of(call(env, "post", "/api-keys", "erp", {"name": "x", "scopes": ["bom:read"]}), 403)
+    history = ok(call(env, "get", f"/orders/{order}/history", "admin"))
+    ok(call(env, "put", f"/orders/{order}/erp-number", "erp", {"erp_order_number": "E-1"}))
+    history = ok(call(env, "get", f"/orders/{order}/history", "admin"))
+    assert history[-1]["actor"].startswith("API key 'ERP' of Admin")
+
+
+def test_keys_are_shown_once_stored_hashed_and_never_exceed_their_owner(env):
+    made = ok(call(env, "post", "/api-keys", "rep", {"name": "crm", "scopes": ["quotes:read"],
+                                                       "rate_limit": "100/minute"}), 201)
+    secret = made["secret"]
+    assert secret.startswith("cpqk_") and made["key"]["display"] == secret[:9] + "…"
+    listed = ok(call(env, "get", "/api-keys", "rep"))
+    assert [k["name"] for k in listed] == ["crm"] and "secret" not in listed[0]
+    with session_scope(env.engine) as session:
+        from core.apikeys import ApiKey
+        stored = session.exec(select(ApiKey).where(ApiKey.name == "crm")).one()
+        assert secret not in (stored.key_hash, stored.display)
+    error = error_of(call(env, "post", "/api-keys", "rep", {"name": "x", "scopes": ["payments:write"]}), 422)
+    assert "does not hold payments:write" in error["fields"]["scopes"][0]
+    error = error_of(call(env, "post", "/api-keys", "rep", {"name": "x", "scopes": ["nope"]}), 422)
+    assert "scopes[0]" in error["fields"]
+
+    env.tokens["crm"] = secret
+    ok(call(env, "get", "/quotes", "crm"))
+    ok(call(env, "delete", f"/api-keys/{made['key']['id']}", "rep"))
+    error_of(call(env, "get", "/quotes", "crm"), 401)
+    error_of(call(env, "delete", f"/api-keys/{made['key']['id']}", "rep2"), 404)   # not theirs
+
+
+def test_a_key_loses_what_its_owner_loses(env):
+    made = ok(call(env, "post", "/api-keys", "finance", {"name": "bank", "scopes": ["payments:read"]}), 201)
+    env.tokens["bank"] = made["secret"]
+    ok(call(env, "get", "/accounts/ACME/ledger", "bank"))
+    finance_id = ok(call(env, "get", "/session", "finance"))["user"]["id"]
+    ok(call(env, "patch", f"/users/{finance_id}", "admin", {"role": "rep"}))
+    error_of(call(env, "get", "/accounts/ACME/ledger", "bank"), 403)
+    ok(call(env, "patch", f"/users/{finance_id}", "admin", {"active": False}))
+    error_of(call(env, "get", "/accounts/ACME/ledger", "bank"), 401)
+    error_of(call(env, "get", "/session", "finance"), 401)
+
+
+def test_rate_limits_per_key_answer_429_with_retry_after(env):
+    made = ok(call(env, "post", "/api-keys", "rep", {"name": "tight", "scopes": ["quotes:read"],
+                                                       "rate_limit": "3/minute"}), 201)
+    env.tokens["tight"] = made["secret"]
+    answers = [call(env, "get", "/quotes", "tight") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[0].headers["X-RateLimit-Limit"] == "3"
+    assert answers[2].headers["X-RateLimit-Remaining"] == "0"
+    error = error_of(answers[3], 429)
+    assert error["code"] == "rate_limited" and int(answers[3].headers["Retry-After"]) >= 1
+    ok(call(env, "get", "/quotes", "rep"))                      # the owner's own budget is separate
+    error = error_of(call(env, "post", "/api-keys", "rep", {"name": "x", "scopes": ["quotes:read"],
+                                                           "rate_limit": "lots"}), 422)
+    assert "rate_limit" in error["fields"]
+
+
+# users, passwords and web sessions ------------------------------------------------------------
+
+def _add_user(env, password="correct horse battery", **extra):
+    body = {"email": "pat@example.com", "name": "Pat", "role": "rep", "password": password, **extra}
+    return ok(call(env, "post", "/users", "admin", body), 201)
+
+
+def test_admins_manage_users_and_passwords_are_hashed_with_argon2(env):
+    made = _add_user(env, team="west")
+    assert made["token"].startswith("cpq_") and made["user"]["has_password"] is True
+    assert made["user"]["team"] == "west" and "password" not in made["user"]
+    with session_scope(env.engine) as session:
+        stored = session.exec(select(User).where(User.email == "pat@example.com")).one()
+        assert stored.password_hash.startswith("$argon2id$")
+    assert "password" in error_of(call(env, "post", "/users", "admin", {
+        "email": "short@example.com", "name": "S", "role": "rep", "password": "short"}), 422)["fields"]
+    error_of(call(env, "post", "/users", "rep", {"email": "x@example.com", "name": "X", "role": "admin"}), 403)
+    assert "role" in error_of(call(env, "post", "/users", "admin", {
+        "email": "r@example.com", "name": "R", "role": "king"}), 422)["fields"]
+
+
+def test_sign_in_sets_a_session_cookie_and_unsafe_requests_need_the_csrf_token(env):
+    _add_user(env)
+    client = env.client
+    wrong = client.post("/api/v1/session", json={"email": "pat@example.com", "password": "nope nope nope"})
+    assert error_of(wrong, 401)["code"] == "unauthorized"
+    signed = client.post("/api/v1/session", json={"email": "PAT@example.com", "password": "correct horse battery"})
+    assert signed.status_code == 201
+    cookie = signed.headers["Set-Cookie"]
+    assert "cpq_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    csrf = signed.get_json()["csrf_token"]
+    assert signed.get_json()["via"] == "session"
+
+    assert client.get("/api/v1/quotes").status_code == 200                     # reads need no token
+    body = {"account": "ACME", "lines": [{"product": "SUP-MC-Y"}]}
+    refused = client.post("/api/v1/quotes", json=body)
+    assert error_of(refused, 403)["code"] == "csrf"
+    assert error_of(client.post("/api/v1/quotes", json=body, headers={"X-CSRF-Token": "forged"}), 403)
+    made = client.post("/api/v1/quotes", json=body, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201 and made.get_json()["owner"]
+
+    assert client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert client.get("/api/v1/quotes").status_code == 401
+
+
+def test_sign_in_attempts_are_limited_per_email(env):
+    _add_user(env)
+    for _ in range(10):
+        env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "wrong password!"})
+    locked = env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "correct horse battery"})
+    assert error_of(locked, 429)["code"] == "rate_limited"
+    assert "Retry-After" in locked.headers
+
+
+def test_whoami_names_the_caller_and_their_permissions(env):
+    me = ok(call(env, "get", "/session", "rep"))
+    assert me["via"] == "token" and me["user"]["email"] == "rep@example.com"
+    assert set(me["permissions"]) == ROLE_PERMISSIONS["rep"] and me["csrf_token"] is None
+    key = ok(call(env, "get", "/session", "erp"))
+    assert key["via"] == "key" and set(key["permissions"]) == {"bom:read", "orders:read", "orders:write-status"}
+
+
+def test_the_openapi_document_names_each_operations_permission(client):
+    spec = client.get("/api/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/orders/{number}/bom"]["get"]
+    assert operation["x-permission"] == "bom:read"
+    assert operation["security"] == [{"bearer": []}, {"session": []}]
+    assert spec["paths"]["/api/v1/products"]["get"]["security"] == []
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "session"}
+    assert all(re.match(r"^[a-z-]+:[a-z-]+$|^signed-in$", op["x-permission"])
+               for path in spec["paths"].values() for op in path.values()
+               if isinstance(op, dict) and "x-permission" in op)

@@ -1,0 +1,63 @@
+"""Schemathesis, with its default checks, against a real server of the app: no operation may
+answer a server error or a response that breaks its documented schema, status code, content
+type or headers (the ST1xx checks). Checks on requests (ST2xx: e.g. a schema-valid quote for
+an unknown account is refused, rightly) are reported in the log, not failed on.
+
+The JSON report is kept in the test's tmp directory; set SCHEMATHESIS_EXAMPLES for a longer run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from auth_helpers import sign_as
+from billing.tax import load_demo_tax_rates
+from catalog.store import load_demo_catalog, load_demo_price_books
+from core.db import session_scope
+from core.settings import DEFAULT_DEMO_DIR
+from rules.store import load_demo_rule_sets
+from sales.accounts import load_demo_accounts
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def server(app, client):
+    with session_scope(app.extensions["cpq_engine"]) as session:
+        load_demo_catalog(session)
+        load_demo_price_books(session)
+        load_demo_rule_sets(session)
+        load_demo_tax_rates(session, DEFAULT_DEMO_DIR)
+        load_demo_accounts(session, DEFAULT_DEMO_DIR)
+    token = sign_as(app, client)
+    app.extensions["cpq_rate_limits"].default = "1000000/minute"     # the fuzzer is no abuser
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}", token
+    httpd.shutdown()
+    thread.join()
+
+
+def test_no_server_error_and_every_response_matches_the_documented_schema(server, tmp_path):
+    url, token = server
+    command = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/api/openapi.json",
+               "-H", f"Authorization: Bearer {token}", "-n", os.environ.get("SCHEMATHESIS_EXAMPLES", "10"),
+               "--seed", "20261123", "--workers", "2", "--no-color", "--report", "json",
+               "--report-dir", str(tmp_path)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    [report_file] = tmp_path.glob("*.json")
+    report = json.loads(report_file.read_text())
+    assert report["operations"]["tested"] == report["operations"]["total"] > 100
+    assert report["errors"] == [], finished.stdout[-4000:]
+    broken = [f"{f['code']} {f['title']}: {', '.join(map(str, f.get('operations', [])))}"
+              for f in report["failures"] if f["code"].startswith("ST1")]
+    assert broken == [], finished.stdout[-8000:]
