@@ -26,7 +26,7 @@ run: $(STAMP)
 
 # DATABASE_URL is cleared so an exported production/dev URL is never wiped by tests.
 test: $(STAMP)
-	env -u DATABASE_URL $(BIN)/python -m pytest -q
+	env -u DATABASE_URL $(BIN)/python -m pytest -q -n auto
 
 test-postgres: $(STAMP)
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to a throwaway PostgreSQL database" >&2; exit 2; }
