@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         settings, **{k: v for k, v in overrides.items() if k in _SETTINGS_FIELDS}
     )
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)    # static files are the pages blueprint's (web/static)
     app.config["SECRET_KEY"] = settings.secret_key
     app.config.update({k: v for k, v in overrides.items() if k not in _SETTINGS_FIELDS})
     app.extensions["cpq_settings"] = settings

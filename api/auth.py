@@ -65,7 +65,7 @@ def requires(permission: str):
 def permission_of(endpoint: str | None) -> str | None:
     if endpoint is None:
         return PUBLIC                                 # no route matched: the 404 handler answers
-    if endpoint == "static" or endpoint.partition(".")[0] in _PUBLIC_BLUEPRINTS:
+    if endpoint == "static" or endpoint.endswith(".static") or endpoint.partition(".")[0] in _PUBLIC_BLUEPRINTS:
         return PUBLIC
     view = current_app.view_functions.get(endpoint)
     return getattr(view, "permission", None)

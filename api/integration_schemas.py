@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Flag, Timestamp
+from api.schemas import Flag, Selections, Timestamp
 from core.permissions import PERMISSIONS
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
@@ -181,3 +181,60 @@ class ImportReportSchema(Schema):
                            metadata={"description": "versions already stored, or accounts updated"})
     activated = fields.List(fields.String())
     dry_run = fields.Boolean()
+
+
+class StorefrontPriceInSchema(Schema):
+    selections = Selections()
+    quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
+    price_book = fields.String(load_default="list-usd", validate=validate.Length(min=1, max=100))
+    promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+                              validate=validate.Length(max=5))
+
+
+class PublicStepSchema(Schema):
+    label = fields.String()
+    amount = fields.String()
+
+
+class PublicLineSchema(Schema):
+    product = fields.String()
+    name = fields.String()
+    quantity = fields.String()
+    charge = fields.String()
+    term_months = fields.Integer(allow_none=True)
+    list_total = fields.String()
+    discount_total = fields.String()
+    net_total = fields.String()
+    contract_value = fields.String()
+    steps = fields.List(fields.Nested(PublicStepSchema))
+
+
+class PublicTotalsSchema(Schema):
+    one_time_list = fields.String()
+    one_time_net = fields.String()
+    recurring = fields.Dict(keys=fields.String(), values=fields.String())
+    contract_value = fields.String()
+
+
+class StorefrontPriceSchema(Schema):
+    currency = fields.String()
+    price_book = fields.String()
+    lines = fields.List(fields.Nested(PublicLineSchema))
+    totals = fields.Nested(PublicTotalsSchema)
+
+
+class QuoteRequestSchema(Schema):
+    product = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    selections = Selections()
+    quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
+    price_book = fields.String(load_default="list-usd", validate=validate.Length(min=1, max=100))
+    company = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+    country = fields.String(required=True, validate=validate.Length(equal=2),
+                            metadata={"description": "ISO 3166 alpha-2"})
+    message = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class QuoteRequestedSchema(Schema):
+    reference = fields.String(metadata={"description": "the quote's number, for the customer to quote back"})

@@ -1,0 +1,58 @@
+"""What the public configurator page calls besides the configurator itself: the customer's
+price for a configuration (list, public promotions, net; one-time and recurring, never cost,
+margin or the approvals a deal would need) and the request for a quote.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+
+from api import integration_schemas as xs
+from api.blueprint import Blueprint, db_session
+from catalog.store import get_price_book
+from core.permissions import PUBLIC
+from rules.pricing import LineRequest, PricingRequest, price_draft
+from rules.schemas import QuotePriceSchema
+from sales import inbound
+
+blp = Blueprint("storefront", __name__, url_prefix="/api/v1", description="The public configurator's price and quote requests")
+
+
+def _public(priced: dict) -> dict:
+    totals = priced["totals"]
+    return {"currency": priced["currency"], "price_book": priced["price_book"],
+            "lines": [{k: line[k] for k in ("product", "name", "quantity", "charge", "term_months", "list_total",
+                                            "discount_total", "net_total", "contract_value")}
+                      | {"steps": [{"label": s["label"], "amount": s["amount"]} for s in line["steps"]]}
+                      for line in priced["lines"]],
+            "totals": {k: totals[k] for k in ("one_time_list", "one_time_net", "recurring", "contract_value")}}
+
+
+@blp.post("/products/<product>/price")
+@blp.requires(PUBLIC)
+@blp.arguments(xs.StorefrontPriceInSchema)
+@blp.response(200, xs.StorefrontPriceSchema)
+def price(data, product):
+    """A configuration's price as a customer sees it (the price book's list and public promotions)."""
+    with db_session() as session:
+        request = PricingRequest(price_book=data["price_book"], promo_codes=tuple(data["promo_codes"]),
+                                 lines=(LineRequest(product=product, quantity=data["quantity"],
+                                                    selections=data["selections"]),))
+        return _public(QuotePriceSchema().dump(price_draft(session, request)))
+
+
+@blp.post("/quote-requests")
+@blp.requires(PUBLIC)
+@blp.arguments(xs.QuoteRequestSchema)
+@blp.response(201, xs.QuoteRequestedSchema)
+def request_quote(data):
+    """Ask for a quote: a draft for a rep, on the account of the contact's email (or a new one)."""
+    settings = current_app.extensions["cpq_settings"]
+    with db_session() as session:
+        contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"])
+        quote = inbound.request_quote(session, data["product"], data["selections"], data["quantity"], contact,
+                                      data["price_book"], get_price_book(session, data["price_book"]).currency.code,
+                                      date.today(), settings.inbound_rep)
+        return {"reference": quote.number}

@@ -1,0 +1,61 @@
+// Calls to the JSON API from the pages: the session cookie goes along by itself, and every
+// state-changing call echoes the session's CSRF token (rendered into <meta name="csrf-token">).
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.error = error || {};
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf();
+  const response = await fetch(`/api/v1${path}`, {
+    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data?.error);
+  return data;
+}
+
+export function money(amount, currency) {
+  if (amount === null || amount === undefined || amount === "") return "";
+  return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(Number(amount));
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) if (child !== null && child !== undefined)
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+export function showError(where, error) {
+  where.replaceChildren(el("div", { class: "message error", role: "alert" }, error.message || String(error)));
+}
+
+// The embedding protocol (docs/web.md): events to the parent frame, for the origins allowed.
+export function tell(type, detail = {}) {
+  if (window.parent === window) return;
+  const origins = JSON.parse(document.body.dataset.embedOrigins || "[]");
+  for (const origin of origins) window.parent.postMessage({ source: "cpq", type, ...detail }, origin);
+}
+
+if (document.body?.dataset.embedded === "true") {
+  let last = 0;
+  new ResizeObserver(() => {
+    const height = Math.ceil(document.documentElement.scrollHeight);
+    if (height !== last) { last = height; tell("cpq:resize", { height }); }
+  }).observe(document.body);
+}

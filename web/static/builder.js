@@ -1,0 +1,131 @@
+// The rep's quote builder: lines, discounts, the waterfall and the approvals the quote will
+// need (both recomputed by the server on every save), submit, send, PDF, revisions and the
+// ERP's progress. In an iframe it tells its parent: quote.saved, quote.submitted, quote.sent.
+import { api, el, money, showError, tell } from "./api.js";
+import { Configurator } from "./configurator.js";
+
+export function start(root, staticBase) {
+  const number = root.dataset.number;
+  const canWrite = root.dataset.canWrite === "true";
+  const $ = (id) => document.getElementById(id);
+  let quote = null;
+  let configurator = null;
+
+  const say = (text, kind = "info") => $("q-message").replaceChildren(el("div", { class: `message ${kind}`, role: kind === "error" ? "alert" : "status" }, text));
+
+  async function act(promise, event) {
+    try {
+      quote = await promise;
+      if (quote.quote) quote = quote.quote;             // send answers {quote, share_link}
+      render();
+      tell(event, { number: quote.number, revision: quote.revision, state: quote.state });
+      return true;
+    } catch (error) {
+      say(error.message, "error");
+      return false;
+    }
+  }
+
+  function render() {
+    const c = quote.currency;
+    $("q-state").textContent = quote.state;
+    $("q-meta").textContent = `${quote.account} · revision ${quote.revision} · ${quote.title || ""}`;
+    const lines = quote.price?.lines || [];
+    $("lines").replaceChildren(...quote.lines.map((line, i) => {
+      const priced = lines[i] || {};
+      const qty = el("input", { type: "number", min: 1, value: line.quantity, "aria-label": `Quantity of ${line.product}`, style: "width: 5rem", disabled: !canWrite });
+      qty.addEventListener("change", () => save(line.key, { quantity: parseInt(qty.value, 10) }));
+      const disc = el("input", { type: "number", min: 0, max: 100, step: 0.5, value: line.discount_percent ?? "", "aria-label": `Discount % of ${line.product}`, style: "width: 5rem", disabled: !canWrite });
+      disc.addEventListener("change", () => save(line.key, { discount_percent: disc.value === "" ? null : disc.value }));
+      const remove = el("button", { type: "button", "aria-label": `Remove ${line.product}`, disabled: !canWrite,
+        onclick: () => act(api("DELETE", `/quotes/${number}/lines/${line.key}`), "quote.saved") }, "Remove");
+      const chosen = Object.entries(line.selections || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+      return el("tr", { "data-line": line.key },
+        el("td", {}, priced.name || line.product, chosen ? el("div", { class: "muted" }, chosen) : null),
+        el("td", { class: "num" }, qty), el("td", { class: "num" }, disc),
+        el("td", { class: "num" }, money(priced.list_total, c)), el("td", { class: "num" }, money(priced.net_total, c)),
+        el("td", {}, remove));
+    }));
+    if (!quote.lines.length) $("lines").replaceChildren(el("tr", {}, el("td", { colspan: 6 }, "No lines yet.")));
+    $("header-discount").value = quote.discount_percent ?? "";
+    renderWaterfall(c);
+    renderApprovals();
+    $("submit").disabled = !canWrite || quote.state !== "draft" || !quote.lines.length;
+    $("recall").disabled = !canWrite || quote.state !== "pending_approval";
+    $("send").disabled = !canWrite || quote.state !== "approved";
+    $("pdf").href = `/api/v1/quotes/${number}/pdf`;
+    $("add-section").hidden = !canWrite;
+    $("fulfilment").replaceChildren(...(quote.fulfilment || []).map((order) => el("div", { class: "card" },
+      el("strong", {}, `Order ${order.number}`), ` · ${order.state}`,
+      order.erp_order_number ? ` · ERP ${order.erp_order_number}` : " · not yet in the ERP",
+      el("ul", {}, ...order.lines.map((l) => el("li", {}, `${l.name || l.product}: ${l.status} (shipped ${l.shipped_quantity} of ${l.quantity})`))),
+      ...order.shipments.map((s) => el("div", { class: "muted" }, `Shipped ${s.quantity} on ${s.shipped_on} by ${s.carrier} ${s.tracking}`)))));
+  }
+
+  function renderWaterfall(c) {
+    const price = quote.price;
+    if (!price) { $("waterfall").textContent = "Not priced yet."; return; }
+    const rows = [];
+    for (const line of price.lines) {
+      rows.push(el("div", { class: "price-row" }, el("strong", {}, line.name), el("span", {}, money(line.list_total, c))));
+      for (const step of line.steps) rows.push(el("div", { class: "price-row muted" }, el("span", {}, step.label), el("span", {}, money(step.amount, c))));
+    }
+    for (const step of price.quote_steps || []) rows.push(el("div", { class: "price-row" }, el("span", {}, step.label), el("span", {}, money(step.amount, c))));
+    const t = price.totals;
+    rows.push(el("div", { class: "price-row total" }, el("span", {}, "One-time net"), el("span", { "data-amount": "one-time" }, money(t.one_time_net, c))));
+    for (const [period, amount] of Object.entries(t.recurring || {})) rows.push(el("div", { class: "price-row" }, el("span", {}, `Recurring (${period})`), el("span", {}, money(amount, c))));
+    rows.push(el("div", { class: "price-row" }, el("span", {}, "Contract value"), el("span", {}, money(t.contract_value, c))));
+    rows.push(el("div", { class: "price-row muted" }, el("span", {}, "Discount"), el("span", {}, `${Number(t.discount_percent).toFixed(1)} %`)));
+    $("waterfall").replaceChildren(...rows);
+  }
+
+  function renderApprovals() {
+    const needed = quote.approvals_required || [];
+    const steps = Object.fromEntries((quote.approval_steps || []).map((s) => [s.level, s]));
+    if (!needed.length) { $("approvals").replaceChildren(el("p", { class: "ok" }, "No approval needed.")); return; }
+    $("approvals").replaceChildren(el("ul", {}, ...needed.map((a) => el("li", { "data-level": a.level },
+      el("strong", {}, a.label), ` (stage ${a.stage})`, steps[a.level] ? el("span", { class: "status" }, ` ${steps[a.level].status}`) : null,
+      el("div", { class: "muted" }, a.reasons.map((r) => r.detail || r.description).join("; "))))));
+  }
+
+  function save(key, changes) {
+    return act(api("PATCH", `/quotes/${number}/lines/${key}`, { ...changes, lock_version: quote.lock_version }), "quote.saved");
+  }
+
+  async function load() {
+    try { quote = await api("GET", `/quotes/${number}`); render(); } catch (error) { say(error.message, "error"); }
+    try {
+      const revisions = await api("GET", `/quotes/${number}/revisions`);
+      $("revisions").replaceChildren(el("ul", {}, ...revisions.map((r) => el("li", {},
+        el("a", { href: `/api/v1/quotes/${number}/revisions/${r.revision}/pdf`, target: "_blank" }, `Revision ${r.revision}`), ` · ${r.state}`))));
+    } catch (error) { showError($("revisions"), error); }
+  }
+
+  $("header-discount").addEventListener("change", (e) => act(api("PATCH", `/quotes/${number}`,
+    { discount_percent: e.target.value === "" ? null : e.target.value, lock_version: quote.lock_version }), "quote.saved"));
+  $("configure").addEventListener("click", async () => {
+    const option = $("add-product").selectedOptions[0];
+    if (option.dataset.plain) { $("add-configurator").replaceChildren(el("p", { class: "muted" }, "This product has no options.")); configurator = null; return; }
+    configurator = new Configurator($("add-configurator"), { product: option.value, priceBook: quote.price_book });
+    await configurator.start();
+  });
+  $("add-product").addEventListener("change", () => { configurator = null; $("add-configurator").replaceChildren(); });
+  $("add-line").addEventListener("click", async () => {
+    const product = $("add-product").value;
+    const selections = configurator && configurator.product === product ? configurator.selections : {};
+    if (await act(api("POST", `/quotes/${number}/lines`, { product, selections, quantity: parseInt($("add-quantity").value, 10) || 1 }), "quote.saved")) {
+      configurator = null; $("add-configurator").replaceChildren(); say("Line added.");
+    }
+  });
+  $("submit").addEventListener("click", () => act(api("POST", `/quotes/${number}/submit`, { comment: "" }), "quote.submitted").then(load));
+  $("recall").addEventListener("click", () => act(api("POST", `/quotes/${number}/recall`, { comment: "" }), "quote.saved"));
+  $("send").addEventListener("click", async () => {
+    try {
+      const sent = await api("POST", `/quotes/${number}/send`, { link_days: 30 });
+      quote = sent.quote; render();
+      $("share").replaceChildren(el("p", {}, "Share this link with the customer: ", el("a", { id: "share-link", href: sent.share_link.url }, sent.share_link.url)));
+      tell("quote.sent", { number: quote.number, revision: quote.revision, state: quote.state });
+    } catch (error) { say(error.message, "error"); }
+  });
+  load();
+}
