@@ -125,24 +125,14 @@ class OrderSchema(Schema):
     updated_at = Timestamp()
 
 
-class FulfilmentLineSchema(Schema):
-    key = fields.String()
-    product = fields.String()
-    name = fields.String()
-    quantity = decimal_string()
-    status = fields.String()
-    shipped_quantity = decimal_string()
-    delivered_quantity = decimal_string()
-    delivered_on = fields.Date(allow_none=True)
-
-
 class FulfilmentSchema(Schema):
     """An order as a rep sees it on the quote: what the ERP reported, without leaving the quote."""
     number = fields.String()
     contract = fields.String(attribute="contract_number", allow_none=True)
     state = fields.String(metadata={"enum": list(ORDER_STATES)})
     erp_order_number = fields.String(allow_none=True)
-    lines = fields.List(fields.Nested(FulfilmentLineSchema))
+    lines = fields.List(fields.Nested(OrderLineSchema(only=(
+        "key", "product", "name", "quantity", "status", "shipped_quantity", "delivered_quantity", "delivered_on"))))
     shipments = fields.List(fields.Nested(ShipmentSchema))
     updated_at = Timestamp()
 
