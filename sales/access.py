@@ -9,6 +9,8 @@ Anything else is reported as unknown (404), not forbidden, so ids cannot be prob
 
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
@@ -37,16 +39,19 @@ def quote_filter(session: Session, user: User) -> ColumnElement | None:
     return None if owners is None else Quote.owner_id.in_(owners)
 
 
-def _visible(session: Session, user: User, quote_id: int | None) -> bool:
+def _hidden(session: Session, user: User, quote_id_of: Callable[[], int | None]) -> bool:
+    """Whether the quote an object came from is outside what `user` sees; `quote_id_of` finds
+    that quote only when it matters (not for those who see everything)."""
     owners = owners_visible_to(session, user)
     if owners is None:
-        return True
+        return False
+    quote_id = quote_id_of()
     quote = session.get(Quote, quote_id) if quote_id is not None else None
-    return quote is not None and quote.owner_id in owners
+    return quote is None or quote.owner_id not in owners
 
 
 def check_quote(session: Session, user: User, quote: Quote) -> Quote:
-    if not _visible(session, user, quote.id):
+    if _hidden(session, user, lambda: quote.id):
         raise NotFound(f"unknown quote {quote.number!r}")
     return quote
 
@@ -61,27 +66,30 @@ def _origin_quote_id(session: Session, contract: Contract) -> int | None:
 
 
 def check_contract(session: Session, user: User, contract: Contract) -> Contract:
-    if not _visible(session, user, _origin_quote_id(session, contract)):
+    if _hidden(session, user, lambda: _origin_quote_id(session, contract)):
         raise NotFound(f"unknown contract {contract.number!r}")
     return contract
 
 
 def check_order(session: Session, user: User, order: Order) -> Order:
-    if not _visible(session, user, order.quote_id):
+    if _hidden(session, user, lambda: order.quote_id):
         raise NotFound(f"unknown order {order.number!r}")
     return order
 
 
-def check_invoice(session: Session, user: User, invoice) -> object:
-    """An invoice is seen with its order; a credit note or fee invoice with what it corrects."""
-    if owners_visible_to(session, user) is None:
-        return invoice
+def _invoice_quote_id(session: Session, invoice) -> int | None:
+    """An invoice's quote, through its order; a credit note or fee invoice goes through what
+    it corrects."""
     order_id, original = invoice.order_id, invoice
     while order_id is None and original.original_id is not None:
         original = session.get(type(invoice), original.original_id)
         order_id = original.order_id
     order = session.get(Order, order_id) if order_id is not None else None
-    if order is None or not _visible(session, user, order.quote_id):
+    return order.quote_id if order is not None else None
+
+
+def check_invoice(session: Session, user: User, invoice) -> object:
+    if _hidden(session, user, lambda: _invoice_quote_id(session, invoice)):
         raise NotFound(f"unknown invoice {invoice.id}")
     return invoice
 
