@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
-from billing.tax import load_demo_tax_rates
-from catalog.store import load_demo_catalog, load_demo_price_books
 from core.apikeys import create_key
 from core.db import session_scope
-from core.settings import DEFAULT_DEMO_DIR, PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from core.users import create_user
-from rules.store import load_demo_rule_sets
-from sales.accounts import load_demo_accounts
+from live_server import load_demo, serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = os.environ.get("CPQ_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -36,22 +31,14 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def site(app):
     with session_scope(app.extensions["cpq_engine"]) as session:
-        load_demo_catalog(session)
-        load_demo_price_books(session)
-        load_demo_rule_sets(session)
-        load_demo_tax_rates(session, DEFAULT_DEMO_DIR)
-        load_demo_accounts(session, DEFAULT_DEMO_DIR)
+        load_demo(session)
         _rep, rep_token = create_user(session, "rita@example.com", "Rita Rep", "rep", password=PASSWORD)
         create_user(session, "max@example.com", "Max Approver", "approver",
                     ("sales_manager", "vp_sales", "finance"), password=PASSWORD)
         admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin")
         _key, erp = create_key(session, admin, "ERP", ["bom:read", "orders:read"])
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{httpd.server_port}", "rep_token": rep_token, "erp": erp}
-    httpd.shutdown()
-    thread.join()
+    with serve(app) as url:
+        yield {"url": url, "rep_token": rep_token, "erp": erp}
 
 
 @pytest.fixture

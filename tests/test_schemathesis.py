@@ -12,19 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from auth_helpers import sign_as
-from billing.tax import load_demo_tax_rates
-from catalog.store import load_demo_catalog, load_demo_price_books
 from core.db import session_scope
-from core.settings import DEFAULT_DEMO_DIR
-from rules.store import load_demo_rule_sets
-from sales.accounts import load_demo_accounts
+from live_server import load_demo, serve
 
 pytestmark = pytest.mark.postgres
 
@@ -32,19 +26,11 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def server(app, client):
     with session_scope(app.extensions["cpq_engine"]) as session:
-        load_demo_catalog(session)
-        load_demo_price_books(session)
-        load_demo_rule_sets(session)
-        load_demo_tax_rates(session, DEFAULT_DEMO_DIR)
-        load_demo_accounts(session, DEFAULT_DEMO_DIR)
+        load_demo(session)
     token = sign_as(app, client)
     app.extensions["cpq_rate_limits"].default = "1000000/minute"     # the fuzzer is no abuser
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", token
-    httpd.shutdown()
-    thread.join()
+    with serve(app) as url:
+        yield url, token
 
 
 def test_no_server_error_and_every_response_matches_the_documented_schema(server, tmp_path):
