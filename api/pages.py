@@ -13,7 +13,7 @@ from datetime import date
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from api.auth import caller, requires
+from api.auth import caller, current_user, requires
 from api.errors import ApiError
 from billing import collections, revenue
 from catalog.store import get_model, get_price_book, list_products
@@ -23,6 +23,7 @@ from core.users import User
 from core.websessions import WebSession
 from sales import access, analytics
 from sales.accounts import list_accounts
+from sales.quotes import get_quote
 from sales.models import STATES
 
 blp = Blueprint("pages", __name__, template_folder="../web/templates", static_folder="../web/static",
@@ -92,8 +93,9 @@ def quotes():
 @requires("quotes:read")
 def quote(number):
     with session_scope(current_app.extensions["cpq_engine"]) as session:
+        shown = access.check_quote(session, current_user(session), get_quote(session, number))
         products = [{"product": p.product, "name": p.name} for p in list_products(session)]
-        book = get_price_book(session, "list-usd")
+        book = get_price_book(session, shown.price_book, shown.price_book_version)
         plain = [{"code": code, "name": item.name} for code, item in sorted(book.products.items())
                  if code not in {p["product"] for p in products}]
     return _page("pages/quote.html", number=number, products=products, plain_products=plain)

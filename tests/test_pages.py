@@ -70,3 +70,12 @@ def test_the_dashboard_counts_wins_losses_cycle_and_the_pipeline(env):
     assert set(figures.deal_size) == {"USD"} and won != lost
     page = call(env, "get", "/session", "finance")
     assert page.status_code == 200
+
+
+def test_the_builder_page_offers_the_quotes_own_price_book_to_whoever_may_see_it(env):
+    number = create(env)["number"]
+    book = ok(call(env, "get", f"/quotes/{number}"))["price_book"]
+    as_ = lambda who: {"Authorization": f"Bearer {env.tokens[who]}"}      # noqa: E731
+    page = env.client.get(f"/app/quotes/{number}", headers=as_("rep"))
+    assert page.status_code == 200 and b"SUP-MC-Y" in page.data and book == "list-usd"
+    assert env.client.get(f"/app/quotes/{number}", headers=as_("rep2")).status_code == 404
