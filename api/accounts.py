@@ -7,12 +7,18 @@ import json
 from flask import request
 
 from api import sales_schemas as ss
+from api.auth import caller
 from api.blueprint import Blueprint, db_session
 from api.idempotency import respond
 from api.errors import ApiError
 from sales import accounts
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Customer accounts and contacts")
+
+
+def _credit() -> bool:
+    """Whether the caller may set credit limits; reps may write accounts, not their credit."""
+    return "accounts:credit" in caller().permissions
 
 
 def _out(session, account) -> dict:
@@ -35,7 +41,7 @@ def list_accounts(query):
 @blp.response(201, ss.AccountOutSchema)
 def create_account(data):
     with db_session() as session:
-        return respond(session, 201, lambda: (accounts.create_account(session, data), True),
+        return respond(session, 201, lambda: (accounts.create_account(session, data, may_set_credit=_credit()), True),
                        lambda a: ss.AccountOutSchema().dump(_out(session, a)))
 
 
@@ -53,7 +59,7 @@ def get_account(code):
 @blp.response(200, ss.AccountOutSchema)
 def update_account(changes, code):
     with db_session() as session:
-        return _out(session, accounts.update_account(session, code, changes))
+        return _out(session, accounts.update_account(session, code, changes, may_set_credit=_credit()))
 
 
 @blp.post("/accounts/import")
@@ -77,4 +83,4 @@ def import_accounts():
             rows = accounts.parse_accounts_file(text, kind)
         except json.JSONDecodeError as exc:
             raise ApiError(400, "malformed_body", f"the file cannot be read: {exc}", {"body": [str(exc)]})
-        return accounts.import_accounts(session, rows, kind)
+        return accounts.import_accounts(session, rows, kind, may_set_credit=_credit())

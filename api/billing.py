@@ -18,6 +18,7 @@ from api.errors import ApiError
 from api.idempotency import respond
 from billing import collections, invoices, ledger, payments, revenue
 from billing.models import Invoice, InvoiceEvent, Payment, PaymentAllocation
+from core.db import compared
 from core.errors import NotFound
 from sales import access, contracts, orders
 from sales.accounts import Account, get_account
@@ -229,6 +230,23 @@ def record_payment(data):
             return payment, known is None
 
         return respond(session, 201, record, lambda p: bs.PaymentSchema().dump(payment_view(session, p)))
+
+
+@blp.get("/payments")
+@blp.requires("payments:read")
+@blp.arguments(bs.PaymentQuery, location="query")
+@blp.response(200, bs.PaymentSchema(many=True))
+def list_payments(query):
+    """Payments received, newest first."""
+    with db_session() as session:
+        q = select(Payment)
+        if query["account"]:
+            q = q.where(Payment.account_id == get_account(session, query["account"]).id)
+        if query["with_credit"]:
+            q = q.where(compared(Payment.unapplied) > 0)
+        rows = session.exec(q.order_by(Payment.received_on.desc(), Payment.id.desc())
+                            .offset(query["offset"]).limit(query["limit"])).all()
+        return [payment_view(session, p) for p in rows]
 
 
 @blp.get("/payments/<int:payment_id>")

@@ -117,6 +117,13 @@ class PaymentInSchema(Schema):
                               metadata={"description": "default: oldest due invoices first"})
 
 
+class PaymentQuery(Schema):
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    with_credit = fields.Boolean(load_default=False, metadata={"description": "only payments with unapplied credit"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
+
+
 class AllocationSchema(Schema):
     invoice = fields.Integer(attribute="invoice_id")
     amount = decimal_string()

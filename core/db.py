@@ -125,6 +125,13 @@ class Amount(sa.types.TypeDecorator):
         return None if value is None else trim(Decimal(value))
 
 
+def compared(column):
+    """An Amount column as SQL can compare it with a number: SQLite stores amounts as text,
+    and text never compares with numbers as they should. Fit for signs and ordering only;
+    SQLite's cast goes through binary floats, so sum amounts in Python, never with this."""
+    return sa.cast(column, sa.Numeric(24, 6))
+
+
 def trim(value: Decimal) -> Decimal:
     """`value` without trailing zeros and never in exponent form (4320.000000 -> 4320), so an
     amount reads back the same from either database; money is shown in its currency's minor

@@ -13,6 +13,7 @@ PERMISSIONS: dict[str, str] = {
     "bom:read": "read bills of materials of configurations and orders",
     "accounts:read": "read accounts and contacts",
     "accounts:write": "create, change and import accounts",
+    "accounts:credit": "set and change accounts' credit limits",
     "quotes:read": "read quotes, their history and documents",
     "quotes:write": "build, revise, submit and send quotes",
     "quotes:approve": "approve or reject quotes for the approval levels held",
@@ -43,7 +44,7 @@ _REP = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "quotes:r
         "quotes:approve", "contracts:read", "contracts:write", "orders:read", "orders:write", "orders:cancel",
         "invoices:read"}
 _APPROVER = {"catalog:read", "accounts:read", "quotes:read", "quotes:approve", "contracts:read", "orders:read"}
-_FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "quotes:read", "contracts:read",
+_FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "accounts:credit", "quotes:read", "contracts:read",
             "contracts:write", "contracts:terminate", "orders:read", "orders:cancel", "orders:release", "quotes:approve",
             "invoices:read", "invoices:write", "payments:read", "payments:write", "collections:read",
             "collections:write", "revenue:read", "revenue:write", "data:export"}

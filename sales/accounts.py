@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core.db import Amount, utcnow
-from core.errors import InvalidInput, NotFound
+from core.errors import Forbidden, InvalidInput, NotFound
 from core.money import CurrencyError, currency
 from core.users import EMAIL_RE
 from core.validation import DocumentError, DocumentValidationError, parse_yaml, to_decimal
@@ -209,16 +209,18 @@ def _raise(errors: list[tuple[str, str]]):
     raise DocumentValidationError([DocumentError("request", f, r) for f, r in errors], "account")
 
 
-def create_account(session: Session, raw: Mapping[str, Any]) -> Account:
+def create_account(session: Session, raw: Mapping[str, Any], *, may_set_credit: bool = True) -> Account:
     data, errors = validate(raw)
     if errors:
         _raise(errors)
     if _by_code(session, data.code) is not None:
         raise InvalidInput("code", f"account {data.code} already exists")
+    _check_credit(data, None, may_set_credit)
     return _write(session, data)
 
 
-def update_account(session: Session, code: str, changes: Mapping[str, Any]) -> Account:
+def update_account(session: Session, code: str, changes: Mapping[str, Any], *,
+                   may_set_credit: bool = True) -> Account:
     """Apply `changes` (any account fields; `contacts` replaces the list) to an account."""
     account = get_account(session, code)
     if "code" in changes and changes["code"] != account.code:
@@ -227,7 +229,15 @@ def update_account(session: Session, code: str, changes: Mapping[str, Any]) -> A
     data, errors = validate(merged)
     if errors:
         _raise(errors)
+    _check_credit(data, account, may_set_credit)
     return _write(session, data, account, replace_contacts="contacts" in changes)
+
+
+def _check_credit(data: AccountData, account: Account | None, may_set_credit: bool) -> None:
+    """A credit limit is finance's control over what the credit check lets through: whoever
+    may not set one can leave it as it is, never change it."""
+    if not may_set_credit and data.credit_limit != (account.credit_limit if account else None):
+        raise Forbidden(f"{data.code}: only finance sets an account's credit_limit")
 
 
 def _by_code(session: Session, code: str) -> Account | None:
@@ -366,12 +376,15 @@ def check_rows(rows: Iterable[Mapping[str, Any]], file: str = "import") -> list[
     return valid
 
 
-def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: str = "import") -> ImportResult:
+def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: str = "import", *,
+                    may_set_credit: bool = True) -> ImportResult:
     """Create or update (by code) every account in `rows`; nothing is written unless all rows
     are valid."""
+    checked = [(data, _by_code(session, data.code)) for data in check_rows(rows, file)]
+    for data, existing in checked:
+        _check_credit(data, existing, may_set_credit)
     created, updated = [], []
-    for data in check_rows(rows, file):
-        existing = _by_code(session, data.code)
+    for data, existing in checked:
         _write(session, data, existing)
         (updated if existing else created).append(data.code)
     return ImportResult(tuple(created), tuple(updated))

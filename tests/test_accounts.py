@@ -37,14 +37,14 @@ def api(app, client):
     return client
 
 
-def call(api, method, path, body=None, who="rep", **kwargs):
+def call(api, method, path, body=None, who="finance", **kwargs):
     headers = {"Authorization": f"Bearer {api.tokens[who]}"} if who else {}
     if body is not None:
         kwargs["json"] = body
     return getattr(api, method)(f"{API}{path}", headers=headers, **kwargs)
 
 
-def upload(api, text, content_type, who="rep"):
+def upload(api, text, content_type, who="finance"):
     data = text.encode("utf-8") if isinstance(text, str) else text
     return api.post(f"{API}/accounts/import", data=data, content_type=content_type,
                     headers={"Authorization": f"Bearer {api.tokens[who]}"})
@@ -139,6 +139,21 @@ def test_updates_are_validated_and_the_code_cannot_change(api):
     assert error_of(call(api, "get", "/accounts/NOPE"), 404)["code"] == "not_found"
     assert ok(call(api, "get", "/accounts/ACME"))["currency"] == "USD"
     assert count(api) == (1, 2)
+
+
+def test_only_finance_sets_a_credit_limit(api):
+    error = error_of(call(api, "post", "/accounts", ACME, who="rep"), 403)
+    assert "credit_limit" in error["message"] and count(api) == (0, 0)
+    assert ok(call(api, "post", "/accounts", {**ACME, "credit_limit": None}, who="rep"), 201)["credit_limit"] is None
+    ok(call(api, "patch", "/accounts/ACME", {"credit_limit": "1000"}), 200)
+    assert ok(call(api, "patch", "/accounts/ACME", {"name": "Acme Inc", "credit_limit": "1000.00"}, who="rep"))
+    assert error_of(call(api, "patch", "/accounts/ACME", {"credit_limit": "900000"}, who="rep"), 403)
+    assert error_of(call(api, "patch", "/accounts/ACME", {"credit_limit": None}, who="rep"), 403)
+    rows = [{"code": "NEWCO", "name": "New Co", "currency": "USD"},
+            {"code": "ACME", "name": "Acme Inc", "currency": "USD", "credit_limit": "5000"}]
+    assert error_of(upload(api, json.dumps(rows), "application/json", who="rep"), 403)
+    assert count(api) == (1, 2)
+    assert Decimal(ok(call(api, "get", "/accounts/ACME"))["credit_limit"]) == 1000
 
 
 def test_payment_terms_must_be_a_terms_code(api):

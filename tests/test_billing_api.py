@@ -74,6 +74,11 @@ def test_from_order_to_cash(chain):
     assert [(e["from_state"], e["to_state"]) for e in history] == [
         ("draft", "open"), ("open", "partially_paid"), ("partially_paid", "paid")]
     assert {e["actor"] for e in history} == {"Finance <finance@example.com>"}
+    listed = ok(call(env, "get", "/payments?account=ACME", "finance"))
+    assert [p["reference"] for p in listed] == ["BANK-002", "BANK-001"]              # newest first
+    assert [p["reference"] for p in ok(call(env, "get", "/payments?with_credit=true", "finance"))] == ["BANK-002"]
+    assert error_of(call(env, "get", "/payments", "rep"), 403)
+    assert error_of(call(env, "get", "/payments?account=NOPE", "finance"), 404)
 
     ledger = ok(call(env, "get", "/accounts/ACME/ledger", "finance"))
     assert Decimal(ledger["balance"]) == Decimal("-50.00")               # the over-payment is credit
