@@ -15,14 +15,16 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from api.auth import caller, current_user, requires
 from api.errors import ApiError
+from api.sales_schemas import AccountOutSchema
 from billing import collections, revenue
 from catalog.store import get_model, get_price_book, list_products
 from core.db import session_scope
+from core.errors import NotFound
 from core.permissions import PUBLIC
 from core.users import User
 from core.websessions import WebSession
 from sales import access, analytics
-from sales.accounts import list_accounts
+from sales.accounts import DEFAULT_TERMS, SEGMENTS, account_dict, get_account, list_accounts
 from sales.quotes import get_quote
 from sales.models import STATES
 
@@ -51,7 +53,17 @@ def _page(template: str, **context):
 def _refused(exc: ApiError):
     if exc.status == 401:
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-    return _page("pages/error.html", status=exc.status, message=exc.message)[0], exc.status
+    return _error_page(exc.status, exc.message)
+
+
+@blp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return _error_page(404, exc.message)
+
+
+def _error_page(status: int, message: str):
+    html, _status, headers = _page("pages/error.html", status=status, message=message)
+    return html, status, headers
 
 
 @blp.get("/")
@@ -85,8 +97,8 @@ def login():
 @requires("quotes:read")
 def quotes():
     with session_scope(current_app.extensions["cpq_engine"]) as session:
-        accounts = [(a.code, a.name) for a in list_accounts(session, limit=None)]
-    return _page("pages/quotes.html", states=STATES, accounts=[{"code": c, "name": n} for c, n in accounts])
+        accounts = [{"code": a.code, "name": a.name} for a in list_accounts(session, limit=None)]
+    return _page("pages/quotes.html", states=STATES, accounts=accounts)
 
 
 @blp.get("/app/quotes/<number>")
@@ -101,6 +113,23 @@ def quote(number):
     return _page("pages/quote.html", number=number, products=products, plain_products=plain)
 
 
+@blp.get("/app/accounts")
+@requires("accounts:read")
+def accounts_page():
+    return _page("pages/accounts.html", segments=SEGMENTS, default_terms=DEFAULT_TERMS)
+
+
+@blp.get("/app/accounts/<code>")
+@requires("accounts:read")
+def account_page(code):
+    with session_scope(current_app.extensions["cpq_engine"]) as session:
+        account = get_account(session, code)
+        facts = AccountOutSchema().dump(account_dict(session, account))    # as the API shows it
+        aged = collections.aging(session, date.today(), account) if "collections:read" in caller().permissions else None
+    return _page("pages/account.html", account=facts, segments=SEGMENTS,
+                 aged=aged.accounts.get(facts["code"]) if aged else None)
+
+
 @blp.get("/app/approvals")
 @requires("quotes:approve")
 def approvals():
@@ -112,7 +141,8 @@ def approvals():
 def finance():
     with session_scope(current_app.extensions["cpq_engine"]) as session:
         aged = collections.aging(session, date.today())
-    return _page("pages/finance.html", aging=aged, buckets=collections.BUCKETS)
+        accounts = [{"code": a.code, "name": a.name, "currency": a.currency} for a in list_accounts(session, limit=None)]
+    return _page("pages/finance.html", aging=aged, buckets=collections.BUCKETS, accounts=accounts)
 
 
 @blp.get("/app/dashboard")

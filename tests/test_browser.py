@@ -21,6 +21,7 @@ from core.users import create_user
 from live_server import load_demo, serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 CHROMIUM = os.environ.get("CPQ_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")]
@@ -35,7 +36,8 @@ def site(app):
         _rep, rep_token = create_user(session, "rita@example.com", "Rita Rep", "rep", password=PASSWORD)
         create_user(session, "max@example.com", "Max Approver", "approver",
                     ("sales_manager", "vp_sales", "finance"), password=PASSWORD)
-        admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin")
+        create_user(session, "fay@example.com", "Fay Finance", "finance", password=PASSWORD)
+        admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin", password=PASSWORD)
         _key, erp = create_key(session, admin, "ERP", ["bom:read", "orders:read"])
     with serve(app) as url:
         yield {"url": url, "rep_token": rep_token, "erp": erp}
@@ -153,3 +155,90 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     expect(rep.locator("#fulfilment")).to_contain_text(order.json()["number"])
     shot(rep, "7-rep-sees-the-order")
     assert len(list(Path(SHOTS).glob("*.png"))) >= 7
+
+
+#: The WCAG 2.1 A and AA rules of axe-core; best-practice rules are advice, not failures.
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def test_every_page_passes_an_axe_audit(site, browser):
+    """axe-core (the engine behind Lighthouse's accessibility score) finds no WCAG 2.1 A or AA
+    violation on any page, once its data has loaded, at desktop and at phone width."""
+    url = site["url"]
+    made = httpx.post(f"{url}/api/v1/quotes", headers={"Authorization": f"Bearer {site['rep_token']}"},
+                      json={"account": "ACME", "title": "Audit", "lines": [{"product": "SUP-MC-Y", "quantity": 2}]})
+    assert made.status_code == 201, made.text
+    pages = {None: ["/", "/configure/rack-server", "/login"],
+             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", "/app/accounts",
+                                  "/app/accounts/ACME", "/app/dashboard"],
+             "max@example.com": ["/app/approvals"],
+             "fay@example.com": ["/app/finance", "/app/accounts/ACME", "/app/dashboard"]}
+    axe = axe_api.Axe()
+    probe = browser.new_page()                      # the audit can fail: an unlabelled field does
+    probe.set_content("<!doctype html><html lang=en><title>t</title><main><input></main></html>")
+    assert "label" in axe.run(probe, options=WCAG).generate_snapshot()
+    probe.close()
+    found = {}
+    for who, paths in pages.items():
+        page = sign_in(browser, url, who) if who else browser.new_page()
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            for path in paths:
+                page.goto(f"{url}{path}")
+                page.wait_for_load_state("networkidle")
+                playwright_api.expect(page.locator("text=Loading…")).to_have_count(0)
+                result = axe.run(page, options=WCAG)
+                if result.violations_count:
+                    found[f"{who or 'anonymous'} {path} at {width}px"] = result.generate_report()
+        page.close()
+    page = browser.new_page()                       # with values ruled out and a reason showing
+    page.goto(f"{url}/configure/rack-server")
+    page.get_by_text('1U, 10 x 2.5" SFF bays').click()
+    page.locator("fieldset[data-attribute=gpu] input[aria-disabled=true]").first.focus()
+    if (result := axe.run(page, options=WCAG)).violations_count:
+        found["anonymous /configure/rack-server with a value ruled out"] = result.generate_report()
+    assert not found, "\n\n".join(f"{where}:\n{report}" for where, report in found.items())
+
+
+def test_a_rep_opens_an_account_and_finance_records_a_payment(site, browser):
+    url = site["url"]
+    expect = playwright_api.expect
+    rep = sign_in(browser, url, "rita@example.com")
+    rep.click("nav >> text=Accounts")
+    rep.fill("#search", "acme")
+    expect(rep.locator("#rows tr")).to_have_count(1)
+    expect(rep.locator("#rows")).to_contain_text("ACME")
+    rep.fill("#new-code", "NEWCO")
+    rep.fill("#new-name", "New Co")
+    rep.fill("#new-contact", "Nina New")
+    rep.fill("#new-email", "nina@newco.example")
+    rep.click("#new-account button[type=submit]")
+    rep.wait_for_url("**/app/accounts/NEWCO")
+    expect(rep.locator("#contacts")).to_contain_text("nina@newco.example")
+    expect(rep.locator("#f-credit")).to_have_attribute("readonly", "")
+    rep.fill("#new-title", "First rack")
+    rep.click("#new-quote button[type=submit]")
+    rep.wait_for_url("**/app/quotes/Q-*")
+    expect(rep.locator("#q-meta")).to_contain_text("NEWCO")
+
+    finance = sign_in(browser, url, "fay@example.com")
+    finance.goto(f"{url}/app/finance")
+    finance.fill("#p-account", "ACME")
+    finance.locator("#p-account").dispatch_event("change")
+    expect(finance.locator("#p-currency")).to_have_value("USD")                # the account's
+    finance.fill("#p-amount", "100.00")
+    finance.fill("#p-reference", "BANK-9")
+    finance.click("#record-payment button[type=submit]")
+    expect(finance.locator("#message .message.info")).to_contain_text("BANK-9")
+    expect(finance.locator("#payments")).to_contain_text("BANK-9")
+    shot(finance, "8-finance-recorded-a-payment")
+    finance.goto(f"{url}/app/accounts/NEWCO")
+    finance.fill("#f-credit", "5000")
+    finance.click("#facts button[type=submit]")
+    expect(finance.locator("#message .message.info")).to_contain_text("NEWCO saved")
+    finance.goto(f"{url}/app/accounts/ACME")
+    expect(finance.locator("#payments")).to_contain_text("BANK-9")
+    expect(finance.locator("#receivables-title + p")).to_contain_text("credit USD 100.00")
+    shot(finance, "9-finance-sees-the-account")
+    rep.goto(f"{url}/app/accounts/NEWCO")
+    expect(rep.locator("#f-credit")).to_have_value("5000.00")

@@ -79,3 +79,16 @@ def test_the_builder_page_offers_the_quotes_own_price_book_to_whoever_may_see_it
     page = env.client.get(f"/app/quotes/{number}", headers=as_("rep"))
     assert page.status_code == 200 and b"SUP-MC-Y" in page.data and book == "list-usd"
     assert env.client.get(f"/app/quotes/{number}", headers=as_("rep2")).status_code == 404
+
+
+def test_the_account_pages_show_credit_to_finance_and_let_only_finance_change_it(env):
+    as_ = lambda who: {"Authorization": f"Bearer {env.tokens[who]}"}      # noqa: E731
+    listing = env.client.get("/app/accounts", headers=as_("rep"))
+    assert listing.status_code == 200 and b'id="new-account"' in listing.data and b'id="new-credit"' not in listing.data
+    rep_view = env.client.get("/app/accounts/ACME", headers=as_("rep")).get_data(as_text=True)
+    assert 'id="f-credit"' in rep_view and "Set by finance." in rep_view and "Receivables" not in rep_view
+    finance_view = env.client.get("/app/accounts/ACME", headers=as_("finance")).get_data(as_text=True)
+    assert "Empty: no limit." in finance_view and "Receivables" in finance_view and 'id="payments"' in finance_view
+    missing = env.client.get("/app/accounts/NOPE", headers=as_("rep"))
+    assert missing.status_code == 404 and missing.mimetype == "text/html" and b"unknown account" in missing.data
+    assert env.client.get("/app/accounts/ACME").status_code == 302
