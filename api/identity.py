@@ -1,7 +1,7 @@
 """/api/v1/session, /users and /api-keys: signing in and out, who am I, managing people and
 the API keys systems use.
 
-Signing in sets an HttpOnly, SameSite=Lax session cookie and returns the session's CSRF
+Signing in sets an HttpOnly session cookie (SameSite=Lax unless CPQ_COOKIE_SAMESITE says) and returns the session's CSRF
 token. Attempts are limited per email (10 in 15 minutes) on top of the caller's own limit,
 so passwords cannot be guessed quickly. Keys and users are managed by people only (a key
 cannot mint keys).
@@ -52,9 +52,16 @@ def sign_in(data):
         user = session.get(User, web.user_id)
         body = {"user": user, "via": "session", "permissions": sorted(user.permissions), "csrf_token": web.csrf_token}
     response = make_response(xs.WhoAmISchema().dump(body), 201)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(websessions.ABSOLUTE.total_seconds()), httponly=True,
-                        secure=request.is_secure, samesite="Lax", path="/")
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(websessions.ABSOLUTE.total_seconds()), **_cookie())
     return response
+
+
+def _cookie() -> dict:
+    """The session cookie's attributes (CPQ_COOKIE_SAMESITE). SameSite=None needs Secure, and
+    is Partitioned (CHIPS): a session begun in a CRM's frame belongs to that CRM's site."""
+    cross_site = current_app.extensions["cpq_settings"].cookie_samesite == "None"
+    return {"httponly": True, "secure": request.is_secure or cross_site, "partitioned": cross_site,
+            "samesite": current_app.extensions["cpq_settings"].cookie_samesite, "path": "/"}
 
 
 @blp.get("/session")
@@ -77,7 +84,7 @@ def sign_out():
         if caller().session_id:
             websessions.sign_out(session, session.get(websessions.WebSession, caller().session_id))
     response = make_response("", 204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, **_cookie())
     return response
 
 

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from api.auth import caller, current_user, requires
 from api.errors import ApiError
 from api.sales_schemas import AccountOutSchema
+from api.storefront import offered_price_book
 from billing import collections, revenue
 from catalog.store import get_model, get_price_book, list_products
 from core.db import session_scope
@@ -79,7 +80,7 @@ def home():
 def configure(product):
     with session_scope(current_app.extensions["cpq_engine"]) as session:
         model = get_model(session, product)
-        book = request.args.get("price_book", "list-usd")
+        book = offered_price_book(request.args.get("price_book"))
         get_price_book(session, book)
     return _page("pages/configure.html", model=model, price_book=book)
 

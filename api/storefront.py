@@ -10,7 +10,9 @@ from datetime import date
 from flask import current_app
 
 from api import integration_schemas as xs
+from api.auth import caller
 from api.blueprint import Blueprint, db_session
+from api.errors import ApiError
 from catalog.store import get_price_book
 from core.permissions import PUBLIC
 from rules.pricing import LineRequest, PricingRequest, price_draft
@@ -18,6 +20,19 @@ from rules.schemas import QuotePriceSchema
 from sales import inbound
 
 blp = Blueprint("storefront", __name__, url_prefix="/api/v1", description="The public configurator's price and quote requests")
+
+
+def offered_price_book(requested: str | None) -> str:
+    """The price book a public page prices with: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS,
+    the first by default). Anyone may see those; people who read the catalog may name any
+    (the rep's builder prices with the quote's own, a partner's, say)."""
+    offered = current_app.extensions["cpq_settings"].storefront_price_books
+    if requested is None:
+        return offered[0]
+    if requested not in offered and "catalog:read" not in caller().permissions:
+        raise ApiError(422, "validation_error", f"price_book: {requested} is not offered here",
+                       {"price_book": [f"not offered here; one of {', '.join(offered)}"]})
+    return requested
 
 
 def _public(priced: dict) -> dict:
@@ -37,7 +52,7 @@ def _public(priced: dict) -> dict:
 def price(data, product):
     """A configuration's price as a customer sees it (the price book's list and public promotions)."""
     with db_session() as session:
-        request = PricingRequest(price_book=data["price_book"], promo_codes=tuple(data["promo_codes"]),
+        request = PricingRequest(price_book=offered_price_book(data["price_book"]), promo_codes=tuple(data["promo_codes"]),
                                  lines=(LineRequest(product=product, quantity=data["quantity"],
                                                     selections=data["selections"]),))
         return _public(QuotePriceSchema().dump(price_draft(session, request)))
@@ -50,9 +65,10 @@ def price(data, product):
 def request_quote(data):
     """Ask for a quote: a draft for a rep, on the account of the contact's email (or a new one)."""
     settings = current_app.extensions["cpq_settings"]
+    book = offered_price_book(data["price_book"])
     with db_session() as session:
         contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"])
         quote = inbound.request_quote(session, data["product"], data["selections"], data["quantity"], contact,
-                                      data["price_book"], get_price_book(session, data["price_book"]).currency.code,
+                                      book, get_price_book(session, book).currency.code,
                                       date.today(), settings.inbound_rep)
         return {"reference": quote.number}

@@ -46,6 +46,11 @@ class Settings:
     inbound_rep: str | None = None
     # origins allowed to embed the rep pages in an iframe (a CRM), space-separated
     embed_origins: tuple[str, ...] = ()
+    # the price books anonymous visitors of the configurator may price with; the first is the default
+    storefront_price_books: tuple[str, ...] = ("list-usd", "list-eur")
+    # SameSite of the session cookie: "None" (always Secure, so HTTPS) lets a CRM on another
+    # site embed the signed-in pages; state changes still need the session's CSRF token
+    cookie_samesite: str = "Lax"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +71,9 @@ class Settings:
             rate_limit_storage=env.get("CPQ_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
             inbound_rep=env.get("CPQ_INBOUND_REP") or None,
             embed_origins=tuple((env.get("CPQ_EMBED_ORIGINS") or "").split()),
+            storefront_price_books=tuple((env.get("CPQ_STOREFRONT_PRICE_BOOKS") or "").split())
+            or cls.storefront_price_books,
+            cookie_samesite=_samesite(env.get("CPQ_COOKIE_SAMESITE") or cls.cookie_samesite),
         )
 
 
@@ -77,6 +85,12 @@ def _company(env: Mapping[str, str]) -> dict:
     if env.get("CPQ_COMPANY_ADDRESS"):
         company["address"] = [line.strip() for line in env["CPQ_COMPANY_ADDRESS"].split("|")]
     return company
+
+
+def _samesite(value: str) -> str:
+    if value.capitalize() not in ("Lax", "Strict", "None"):
+        raise ValueError(f"CPQ_COOKIE_SAMESITE must be Lax, Strict or None, not {value!r}")
+    return value.capitalize()
 
 
 def _orders_from(value: str) -> str:

@@ -4,6 +4,8 @@ sessions with CSRF, and rate limits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import re
 
 import pytest
@@ -315,6 +317,16 @@ def test_sign_in_sets_a_session_cookie_and_unsafe_requests_need_the_csrf_token(e
 
     assert client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert client.get("/api/v1/quotes").status_code == 401
+
+
+def test_a_cross_site_session_cookie_is_secure_and_partitioned(app, env):
+    app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], cookie_samesite="None")
+    _add_user(env)
+    signed = env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "correct horse battery"})
+    cookie = signed.headers["Set-Cookie"]
+    assert all(part in cookie for part in ("SameSite=None", "Secure", "Partitioned", "HttpOnly")), cookie
+    gone = env.client.delete("/api/v1/session", headers={"X-CSRF-Token": signed.get_json()["csrf_token"]})
+    assert "SameSite=None" in gone.headers["Set-Cookie"] and "Expires=Thu, 01 Jan 1970" in gone.headers["Set-Cookie"]
 
 
 def test_sign_in_attempts_are_limited_per_email(env):

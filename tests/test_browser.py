@@ -1,14 +1,19 @@
 """End to end in a real browser (Debian's Chromium driven by Playwright) against a real server:
 a customer configures a product, sees a value disabled with its reason and requests a quote;
 the rep prices and submits it; an approver approves; the rep sends it; the customer accepts
-through the share link; an ERP key pulls the order's BOM. Screenshots of each step are kept
-in artifacts/screenshots/ (CI keeps them as test artifacts).
+through the share link; an ERP key pulls the order's BOM. Besides: accounts and payments, the
+builder framed by a CRM, and an axe-core accessibility audit of every page. Screenshots of
+each step are kept in artifacts/screenshots/ (CI keeps them as test artifacts).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -57,7 +62,7 @@ def shot(page, name: str) -> None:
 
 
 def sign_in(browser, url: str, email: str):
-    page = browser.new_page()
+    page = browser.new_context().new_page()            # a context of its own: more pages may share it
     page.goto(f"{url}/login")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -242,3 +247,63 @@ def test_a_rep_opens_an_account_and_finance_records_a_payment(site, browser):
     shot(finance, "9-finance-sees-the-account")
     rep.goto(f"{url}/app/accounts/NEWCO")
     expect(rep.locator("#f-credit")).to_have_value("5000.00")
+
+
+@contextmanager
+def crm(frame_url: str):
+    """A stand-in CRM on its own origin: a page that frames `frame_url` and keeps every
+    message the frame posts from the service's origin in `window.events`."""
+    service = frame_url.split("/app/")[0]
+    html = f"""<!doctype html><html lang="en"><title>CRM</title><h1>Opportunity</h1>
+<script>window.events = []; addEventListener("message", (e) => {{
+  if (e.origin === "{service}" && e.data?.source === "cpq") window.events.push(e.data); }});</script>
+<iframe id="cpq" title="Quote" src="{frame_url}" style="width: 100%; height: 600px"></iframe>""".encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd.server_port
+    finally:
+        httpd.shutdown()
+
+
+def test_the_builder_in_a_crms_frame_tells_its_parent_and_refuses_other_framers(app, site, browser):
+    url = site["url"]
+    expect = playwright_api.expect
+    made = httpx.post(f"{url}/api/v1/quotes", headers={"Authorization": f"Bearer {site['rep_token']}"},
+                      json={"account": "ACME", "title": "Framed", "lines": [{"product": "SUP-MC-Y", "quantity": 2}]})
+    number = made.json()["number"]
+    with crm(f"{url}/app/quotes/{number}?embed=1") as port:
+        allowed = f"http://127.0.0.1:{port}"
+        app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], embed_origins=(allowed,))
+        rep = sign_in(browser, url, "rita@example.com")
+        parent = rep.context.new_page()                  # the same browser profile: signed in
+        parent.goto(f"{allowed}/opportunity/42")
+        frame = parent.frame_locator("#cpq")
+        expect(frame.locator("#q-state")).to_have_text("draft")
+        expect(frame.locator("header.top")).to_have_count(0)                    # no navigation framed
+        quantity = frame.locator("#lines input[aria-label^='Quantity']").first
+        quantity.fill("5")
+        quantity.dispatch_event("change")
+        parent.wait_for_function("window.events.some((e) => e.type === 'quote.saved')")
+        events = parent.evaluate("window.events")
+        saved = next(e for e in events if e["type"] == "quote.saved")
+        assert (saved["number"], saved["state"]) == (number, "draft")
+        assert any(e["type"] == "cpq:resize" and e["height"] > 300 for e in events), events
+        shot(parent, "10-crm-frames-the-builder")
+
+        stranger = rep.context.new_page()                # the same page served from another origin
+        stranger.goto(f"http://localhost:{port}/opportunity/42")
+        stranger.wait_for_load_state("load")
+        expect(stranger.frame_locator("#cpq").locator("body[data-embedded]")).to_have_count(0)   # none of ours
+        assert stranger.evaluate("window.events") == []

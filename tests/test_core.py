@@ -27,6 +27,14 @@ def test_settings_from_env():
         settings.secret_key = "x"  # frozen
 
 
+def test_storefront_books_and_the_cookie_are_configurable():
+    assert Settings.from_env({}).storefront_price_books[0] == "list-usd"
+    settings = Settings.from_env({"CPQ_STOREFRONT_PRICE_BOOKS": "list-eur list-usd", "CPQ_COOKIE_SAMESITE": "none"})
+    assert (settings.storefront_price_books, settings.cookie_samesite) == (("list-eur", "list-usd"), "None")
+    with pytest.raises(ValueError, match="CPQ_COOKIE_SAMESITE"):
+        Settings.from_env({"CPQ_COOKIE_SAMESITE": "sometimes"})
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [

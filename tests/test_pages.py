@@ -25,6 +25,18 @@ def test_the_public_price_shows_list_discounts_and_totals_but_never_cost_or_appr
     assert "cost" not in text and "margin" not in text and "approvals" not in text
 
 
+def test_anonymous_visitors_price_only_with_the_storefronts_price_books(env):
+    partner = {"selections": {"chassis": "c1u10sff"}, "price_book": "partner-eur"}
+    refused = env.client.post("/api/v1/products/rack-server/price", json=partner)
+    assert refused.status_code == 422 and "price_book" in refused.get_json()["error"]["fields"]
+    assert env.client.get("/configure/rack-server?price_book=partner-eur").status_code == 422
+    assert env.client.post("/api/v1/quote-requests", json=REQUEST | {"price_book": "partner-eur"}).status_code == 422
+    euro = ok(env.client.post("/api/v1/products/rack-server/price", json=partner | {"price_book": "list-eur"}))
+    assert euro["currency"] == "EUR"
+    staff = ok(call(env, "post", "/products/rack-server/price", "rep", partner))       # the builder's quote's book
+    assert staff["price_book"] == "partner-eur"
+
+
 def test_a_quote_request_becomes_a_draft_for_the_first_rep_on_a_new_or_known_account(env):
     first = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
     quote = ok(call(env, "get", f"/quotes/{first}", "rep"))

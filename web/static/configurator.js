@@ -17,7 +17,7 @@ function allValues(attribute) {
 }
 
 export class Configurator {
-  constructor(root, { product, priceBook = "list-usd", quantity = 1, onChange = () => {}, onPrice = () => {} }) {
+  constructor(root, { product, priceBook, quantity = 1, onChange = () => {}, onPrice = () => {} }) {
     Object.assign(this, { root, product, priceBook, quantity, onChange, onPrice });
     this.selections = {};
     this.state = null;
