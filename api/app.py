@@ -11,9 +11,9 @@ import re
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.routing import IntegerConverter
 
 from api import auth
+from api.converters import AccountCodeConverter, IdConverter
 from core.db import create_engine
 from core.permissions import PUBLIC
 from core.settings import Settings
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["cpq_engine"] = create_engine(settings.database_url)
 
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["account"] = AccountCodeConverter
     auth.init_app(app)
 
     @app.get("/healthz")
@@ -53,14 +54,6 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     # HTTPException handler; registering ours afterwards keeps one error format.
     register_error_handlers(app)
     return app
-
-
-class IdConverter(IntegerConverter):
-    """`<int:…>` in routes: ids and versions up to the database's integer range, so a huge
-    number is an unknown thing (404), not an overflow."""
-
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
-        super().__init__(url_map, fixed_digits, min, max, signed)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -125,14 +125,21 @@ class OrderSchema(Schema):
     updated_at = Timestamp()
 
 
+class FulfilmentLineSchema(OrderLineSchema):
+    """An order line's progress (named, so that the API document has one schema per name)."""
+
+    class Meta:
+        fields = ("key", "product", "name", "quantity", "status", "shipped_quantity", "delivered_quantity",
+                  "delivered_on")
+
+
 class FulfilmentSchema(Schema):
     """An order as a rep sees it on the quote: what the ERP reported, without leaving the quote."""
     number = fields.String()
     contract = fields.String(attribute="contract_number", allow_none=True)
     state = fields.String(metadata={"enum": list(ORDER_STATES)})
     erp_order_number = fields.String(allow_none=True)
-    lines = fields.List(fields.Nested(OrderLineSchema(only=(
-        "key", "product", "name", "quantity", "status", "shipped_quantity", "delivered_quantity", "delivered_on"))))
+    lines = fields.List(fields.Nested(FulfilmentLineSchema))
     shipments = fields.List(fields.Nested(ShipmentSchema))
     updated_at = Timestamp()
 

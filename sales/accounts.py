@@ -28,6 +28,7 @@ from core.users import EMAIL_RE
 from core.validation import DocumentError, DocumentValidationError, parse_yaml, to_decimal
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+RESERVED_CODES = ("import",)                    # a path of its own: /api/v1/accounts/import
 TERMS_RE = re.compile(r"^[a-z0-9][a-z0-9_/-]{0,31}$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 ADDRESS_FIELDS = ("street", "city", "postal_code", "region", "country")
@@ -111,6 +112,8 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
         return value
 
     code = text("code", True, CODE_RE, 40)
+    if code in RESERVED_CODES:
+        errors.append((at("code"), f"{code!r} is reserved"))
     name = text("name", True)
     code_cur = text("currency", True, limit=3)
     if code_cur is not None:

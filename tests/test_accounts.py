@@ -107,6 +107,7 @@ def test_create_get_update_and_list(api):
     ({"billing_address": {"country": "USA"}}, "billing_address.country"),
     ({"billing_address": {"planet": "Mars"}}, "billing_address.planet"),
     ({"code": "has space"}, "code"),
+    ({"code": "import"}, "code"),
     ({"colour": "red"}, "colour"),
 ])
 def test_bad_accounts_get_a_422_naming_the_field(api, body, field):
@@ -139,6 +140,12 @@ def test_updates_are_validated_and_the_code_cannot_change(api):
     assert error_of(call(api, "get", "/accounts/NOPE"), 404)["code"] == "not_found"
     assert ok(call(api, "get", "/accounts/ACME"))["currency"] == "USD"
     assert count(api) == (1, 2)
+
+
+def test_the_import_path_answers_for_its_own_method_only(api):
+    refused = call(api, "put", "/accounts/import", [])
+    assert refused.status_code == 405 and refused.headers["Allow"] == "OPTIONS, POST"
+    assert call(api, "get", "/accounts/import").status_code == 405
 
 
 def test_only_finance_sets_a_credit_limit(api):
