@@ -45,7 +45,7 @@ def create_account(data):
                        lambda a: ss.AccountOutSchema().dump(_out(session, a)))
 
 
-@blp.get("/accounts/<account:code>")
+@blp.get("/accounts/<key(import):code>")
 @blp.requires("accounts:read")
 @blp.response(200, ss.AccountOutSchema)
 def get_account(code):
@@ -53,7 +53,7 @@ def get_account(code):
         return _out(session, accounts.get_account(session, code))
 
 
-@blp.patch("/accounts/<account:code>")
+@blp.patch("/accounts/<key(import):code>")
 @blp.requires("accounts:write")
 @blp.arguments(ss.AccountInSchema, required=False)
 @blp.response(200, ss.AccountOutSchema)

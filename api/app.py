@@ -13,7 +13,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from api import auth
-from api.converters import AccountCodeConverter, IdConverter
+from api.converters import IdConverter, KeyConverter
 from core.db import create_engine
 from core.permissions import PUBLIC
 from core.settings import Settings
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["cpq_engine"] = create_engine(settings.database_url)
 
     app.url_map.converters["int"] = IdConverter
-    app.url_map.converters["account"] = AccountCodeConverter
+    app.url_map.converters["key"] = KeyConverter
     auth.init_app(app)
 
     @app.get("/healthz")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 
@@ -13,8 +15,12 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, fixed_digits, min, max, signed)
 
 
-class AccountCodeConverter(BaseConverter):
-    """`<account:…>`: an account code, which is never `import` (a reserved code), so that
-    /accounts/import answers for its own method alone (a PUT there: 405, Allow: POST)."""
+class KeyConverter(BaseConverter):
+    """`<key(word, ...):…>`: a name or code in a path segment that is never one of `words`,
+    the literal segments of sibling routes (/accounts/import beside /accounts/<code>), so each
+    of those paths answers for its own methods alone (a PUT there: 405, Allow: POST). The
+    domain reserves the same words."""
 
-    regex = r"(?!import$)[^/]+"
+    def __init__(self, url_map, *words: str):
+        super().__init__(url_map)
+        self.regex = rf"(?!(?:{'|'.join(map(re.escape, words))})$)[^/]+" if words else "[^/]+"

@@ -186,7 +186,7 @@ class ImportReportSchema(Schema):
 class StorefrontPriceInSchema(Schema):
     selections = Selections()
     quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
-    price_book = fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+    price_book = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
     promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
                               validate=validate.Length(max=5))
@@ -228,7 +228,7 @@ class QuoteRequestSchema(Schema):
     product = fields.String(required=True, validate=validate.Length(min=1, max=100))
     selections = Selections()
     quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
-    price_book = fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+    price_book = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
     company = fields.String(required=True, validate=validate.Length(min=1, max=200))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))

@@ -77,7 +77,7 @@ def validate_document(collection):
     return versioned.DocumentSummary(parsed.name, (parsed.version,), None)
 
 
-@blp.get(f"/{COLLECTION}/<name>")
+@blp.get(f"/{COLLECTION}/<key(validate):name>")
 @blp.requires("catalog:read")
 @blp.response(200, ps.DocumentVersionSchema)
 def active_document(collection, name):

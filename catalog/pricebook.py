@@ -24,7 +24,7 @@ from core.money import ZERO, Currency, CurrencyError, currency
 from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
 
 KIND = "price_book"
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+NAME_RE = re.compile(r"^(?!validate$)[a-z0-9][a-z0-9_-]*$")     # /pricebooks/validate is a path of its own
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # billing period of a recurring charge, in months
 PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}

@@ -150,6 +150,7 @@ def update_user(session: Session, user_id: str, changes: dict) -> User:
     """Change a user's name, role, levels, team, password or whether they are active. A role
     or deactivation takes effect at their next request (sessions and keys included)."""
     user = get_user(session, user_id)
+    was_admin = user.active and user.role == "admin"
     if "role" in changes:
         if changes["role"] not in ROLES:
             raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
@@ -166,6 +167,10 @@ def update_user(session: Session, user_id: str, changes: dict) -> User:
         user.active = bool(changes["active"])
     if changes.get("password") is not None:
         set_password(user, changes["password"])
+    if was_admin and not (user.active and user.role == "admin") and not session.exec(
+            select(User.id).where(User.role == "admin", User.active, User.id != user.id)).first():
+        field = "active" if not user.active else "role"
+        raise InvalidInput(field, f"{user.email} is the last active admin; make another admin first")
     session.add(user)
     session.flush()
     return user

@@ -281,6 +281,17 @@ def _add_user(env, password="correct horse battery", **extra):
     return ok(call(env, "post", "/users", "admin", body), 201)
 
 
+def test_the_last_active_admin_cannot_lock_everyone_out(env):
+    me = ok(call(env, "get", "/session", "admin"))["user"]["id"]
+    assert "active" in error_of(call(env, "patch", f"/users/{me}", "admin", {"active": False}), 422)["fields"]
+    assert "role" in error_of(call(env, "patch", f"/users/{me}", "admin", {"role": "rep"}), 422)["fields"]
+    other = _add_user(env, role="admin")
+    assert ok(call(env, "patch", f"/users/{me}", "admin", {"role": "rep"}))["role"] == "rep"     # another admin
+    refused = env.client.patch(f"/api/v1/users/{other['user']['id']}", json={"active": False},
+                               headers={"Authorization": f"Bearer {other['token']}"})
+    assert "active" in error_of(refused, 422)["fields"]
+
+
 def test_admins_manage_users_and_passwords_are_hashed_with_argon2(env):
     made = _add_user(env, team="west")
     assert made["token"].startswith("cpq_") and made["user"]["has_password"] is True

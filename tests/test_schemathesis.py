@@ -1,7 +1,10 @@
 """Schemathesis, with its default checks, against a real server of the app: no operation may
 answer a server error or a response that breaks its documented schema, status code, content
-type or headers (the ST1xx checks). Checks on requests (ST2xx: e.g. a schema-valid quote for
-an unknown account is refused, rightly) are reported in the log, not failed on.
+type or headers (the ST1xx checks), and a method a path does not have is answered with that
+path's own Allow header (ST205). The other request checks are reported in the log, not failed
+on: "schema-valid request rejected" (ST202) is mostly right (a quote for an unknown account is
+refused), and "schema-violating request accepted" (ST201) is rare and depends on the order of
+the generated cases.
 
 The JSON report is kept in the test's tmp directory; set SCHEMATHESIS_EXAMPLES for a longer run.
 """
@@ -45,5 +48,5 @@ def test_no_server_error_and_every_response_matches_the_documented_schema(server
     assert report["operations"]["tested"] == report["operations"]["total"] > 100
     assert report["errors"] == [], finished.stdout[-4000:]
     broken = [f"{f['code']} {f['title']}: {', '.join(map(str, f.get('operations', [])))}"
-              for f in report["failures"] if f["code"].startswith("ST1")]
+              for f in report["failures"] if f["code"].startswith("ST1") or f["code"] == "ST205"]
     assert broken == [], finished.stdout[-8000:]
