@@ -55,6 +55,7 @@ class Quote(SQLModel, table=True):
     fingerprint: str = Field(default="", max_length=64)   # digest of every price-relevant input
     one_time_net: Decimal | None = Field(default=None, sa_type=Amount)
     contract_value: Decimal | None = Field(default=None, sa_type=Amount)
+    list_contract_value: Decimal | None = Field(default=None, sa_type=Amount)   # before discounts
     discount_given_percent: Decimal | None = Field(default=None, sa_type=Amount)
     lock_version: int = 1                     # optimistic lock against lost updates
     created_at: datetime = timestamp()

@@ -327,6 +327,7 @@ def price(session: Session, quote: Quote, account: Account, today: date) -> None
     quote.price_book_version, quote.rule_set_version = result.price_book_version, result.rule_set_version
     quote.one_time_net = result.totals.one_time_net
     quote.contract_value = result.totals.contract_value
+    quote.list_contract_value = result.totals.list_contract_value
     quote.discount_given_percent = result.totals.discount_percent
     quote.fingerprint = digest({
         "account": [account.code, account.segment, account.tier],
