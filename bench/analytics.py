@@ -15,8 +15,8 @@ of `--runs` more. The figures are printed so they are seen to come from the data
     .venv/bin/python -m bench.analytics --quotes 5000 --runs 3
     .venv/bin/python -m bench.analytics --postgres postgresql://postgres@127.0.0.1:5432/cpq_bench
 
-The PostgreSQL database's public schema is dropped and recreated first, so its name must
-contain "bench" or "test".
+The PostgreSQL database is created if missing and its public schema emptied first, so its
+name must contain "bench".
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.postgres import fresh_postgres  # noqa: E402
 from core.db import create_engine, upgrade_database  # noqa: E402
 from core.users import User  # noqa: E402
 from sales import access, analytics  # noqa: E402
@@ -205,17 +206,6 @@ def report(name: str, r: dict) -> None:
           + ", ".join(f"{v:,} {c}" for c, v in sorted(given.items())))
 
 
-def _fresh_postgres(url: str) -> None:
-    parsed = make_url(url)
-    if not any(word in (parsed.database or "") for word in ("bench", "test")):
-        raise SystemExit(f"refusing to empty {url!r}: its database name must contain 'bench' or 'test'")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -229,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         results["sqlite"] = measure(f"sqlite:///{tmp}/analytics.db", args.quotes, args.runs)
         report("SQLite (file)", results["sqlite"])
     if args.postgres:
-        _fresh_postgres(args.postgres)
+        fresh_postgres(args.postgres)
         results["postgresql"] = measure(args.postgres, args.quotes, args.runs)
         report(f"PostgreSQL ({make_url(args.postgres).render_as_string(hide_password=True)})", results["postgresql"])
     if args.json:

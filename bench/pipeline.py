@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from billing import invoices, payments  # noqa: E402
 from billing.tax import load_demo_tax_rates  # noqa: E402
 from catalog.store import load_demo_catalog, load_demo_price_books  # noqa: E402
+from bench.postgres import fresh_postgres  # noqa: E402
 from core.db import create_engine, session_scope, upgrade_database  # noqa: E402
 from core.settings import DEFAULT_COMPANY, DEFAULT_DEMO_DIR  # noqa: E402
 from core.users import User, create_user  # noqa: E402
@@ -142,22 +143,6 @@ def report(name: str, r: dict) -> None:
     print(f"  ledger invariant: {'holds' if not r['ledger_errors'] else r['ledger_errors']}")
 
 
-def _fresh_postgres(url: str) -> None:
-    parsed = make_url(url)
-    if "bench" not in (parsed.database or ""):
-        raise SystemExit(f"refusing to empty {url!r}: its database name must contain 'bench'")
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first():
-            conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -171,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         results["sqlite"] = measure(f"sqlite:///{tmp}/pipeline.db", args.quotes)
         report("SQLite (file)", results["sqlite"])
     if not args.sqlite_only:
-        _fresh_postgres(args.postgres)
+        fresh_postgres(args.postgres)
         results["postgresql"] = measure(args.postgres, args.quotes)
         report(f"PostgreSQL ({make_url(args.postgres).render_as_string(hide_password=True)})", results["postgresql"])
     if args.json:
