@@ -162,7 +162,7 @@ class QuoteLineOutSchema(Schema):
     quantity = fields.Integer()
     term_months = fields.Integer(allow_none=True)
     discount_percent = decimal_string(allow_none=True)
-    discount_amount = decimal_string()
+    discount_amount = decimal_string(allow_none=True)
     notes = fields.String()
 
 

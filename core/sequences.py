@@ -1,14 +1,16 @@
-"""Document numbers without gaps: one counter row per series, locked while it is advanced.
+"""Document numbers without gaps: one counter row per series, advanced in one statement.
 
 The counter is advanced in the caller's transaction, so a rolled-back document gives its
-number back, and two concurrent transactions on PostgreSQL queue on the row lock (SELECT ...
-FOR UPDATE) instead of handing out the same number. SQLite serialises writers anyway.
+number back. `UPDATE ... SET last = last + 1 RETURNING last` reads and writes at once: on
+PostgreSQL concurrent transactions queue on the row lock, and on SQLite the statement takes
+the write lock (Python's driver runs a SELECT outside the transaction, so a counter read
+first and written later could be handed out twice).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel
 
 
 class Sequence(SQLModel, table=True):
@@ -20,16 +22,15 @@ class Sequence(SQLModel, table=True):
 
 def next_number(session: Session, series: str) -> int:
     """The next number of `series` (1, 2, 3...), reserved in the current transaction."""
-    row = session.exec(select(Sequence).where(Sequence.series == series).with_for_update()).first()
-    if row is None:
-        # First use: insert the row, or lose the race to a concurrent first use and lock theirs.
+    advance = (sa.update(Sequence).where(Sequence.series == series).values(last=Sequence.last + 1)
+               .returning(Sequence.last).execution_options(synchronize_session=False))
+    number = session.execute(advance).scalar()
+    if number is None:
+        # First use: insert the row, or lose the race to a concurrent first use and take theirs.
         try:
             with session.begin_nested():
                 session.add(Sequence(series=series, last=0))
         except sa.exc.IntegrityError:
             pass
-        row = session.exec(select(Sequence).where(Sequence.series == series).with_for_update()).one()
-    row.last += 1
-    session.add(row)
-    session.flush()
-    return row.last
+        number = session.execute(advance).scalar_one()
+    return number

@@ -144,7 +144,7 @@ def test_updates_are_validated_and_the_code_cannot_change(api):
 
 def test_the_import_path_answers_for_its_own_method_only(api):
     refused = call(api, "put", "/accounts/import", [])
-    assert refused.status_code == 405 and refused.headers["Allow"] == "OPTIONS, POST"
+    assert refused.status_code == 405 and set(refused.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
     assert call(api, "get", "/accounts/import").status_code == 405
 
 
