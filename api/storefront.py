@@ -13,7 +13,6 @@ from api import integration_schemas as xs
 from api.auth import caller
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
-from catalog.store import get_price_book
 from core.permissions import PUBLIC
 from rules.pricing import LineRequest, PricingRequest, price_draft
 from rules.schemas import QuotePriceSchema
@@ -35,27 +34,18 @@ def offered_price_book(requested: str | None) -> str:
     return requested
 
 
-def _public(priced: dict) -> dict:
-    totals = priced["totals"]
-    return {"currency": priced["currency"], "price_book": priced["price_book"],
-            "lines": [{k: line[k] for k in ("product", "name", "quantity", "charge", "term_months", "list_total",
-                                            "discount_total", "net_total", "contract_value")}
-                      | {"steps": [{"label": s["label"], "amount": s["amount"]} for s in line["steps"]]}
-                      for line in priced["lines"]],
-            "totals": {k: totals[k] for k in ("one_time_list", "one_time_net", "recurring", "contract_value")}}
-
-
 @blp.post("/products/<product>/price")
 @blp.requires(PUBLIC)
 @blp.arguments(xs.StorefrontPriceInSchema)
 @blp.response(200, xs.StorefrontPriceSchema)
 def price(data, product):
-    """A configuration's price as a customer sees it (the price book's list and public promotions)."""
+    """A configuration's price as a customer sees it (the price book's list and public promotions).
+    The response schema (StorefrontPriceSchema) is what keeps cost, margin and approvals out."""
     with db_session() as session:
         request = PricingRequest(price_book=offered_price_book(data["price_book"]), promo_codes=tuple(data["promo_codes"]),
                                  lines=(LineRequest(product=product, quantity=data["quantity"],
                                                     selections=data["selections"]),))
-        return _public(QuotePriceSchema().dump(price_draft(session, request)))
+        return QuotePriceSchema().dump(price_draft(session, request))
 
 
 @blp.post("/quote-requests")
@@ -69,6 +59,5 @@ def request_quote(data):
     with db_session() as session:
         contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"])
         quote = inbound.request_quote(session, data["product"], data["selections"], data["quantity"], contact,
-                                      book, get_price_book(session, book).currency.code,
-                                      date.today(), settings.inbound_rep)
+                                      book, date.today(), settings.inbound_rep)
         return {"reference": quote.number}

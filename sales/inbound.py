@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from catalog.store import get_price_book
 from core.errors import DomainError, InvalidInput
 from core.sequences import next_number
 from core.users import EMAIL_RE, User, find_user
@@ -50,12 +51,13 @@ def _account(session: Session, contact: Requester, currency: str) -> Account:
 
 
 def request_quote(session: Session, product: str, selections: dict, quantity: int, contact: Requester,
-                  price_book: str, currency: str, today: date, rep_email: str | None = None) -> quotes.Quote:
-    """A draft quote for the configured product, for the rep to take on."""
+                  price_book: str, today: date, rep_email: str | None = None) -> quotes.Quote:
+    """A draft quote for the configured product, for the rep to take on; a new account has
+    the price book's currency."""
     if not EMAIL_RE.match(contact.email.strip()):
         raise InvalidInput("email", "is not an email address")
     rep = inbound_rep(session, rep_email)
-    account = _account(session, contact, currency)
+    account = _account(session, contact, get_price_book(session, price_book).currency.code)
     line = quotes.LineSpec(product=product, selections=dict(selections), quantity=quantity)
     quote = quotes.create_quote(session, rep, account.code, {
         "title": f"Web request: {product}", "price_book": price_book,
