@@ -1,10 +1,10 @@
 """/api/v1/session, /users and /api-keys: signing in and out, who am I, managing people and
 the API keys systems use.
 
-Signing in sets an HttpOnly session cookie (SameSite=Lax unless CPQ_COOKIE_SAMESITE says) and returns the session's CSRF
-token. Attempts are limited per email (10 in 15 minutes) on top of the caller's own limit,
-so passwords cannot be guessed quickly. Keys and users are managed by people only (a key
-cannot mint keys).
+Signing in sets an HttpOnly session cookie (SameSite=Lax unless CPQ_COOKIE_SAMESITE says)
+and returns the session's CSRF token. Attempts are limited per email (10 in 15 minutes) on
+top of the caller's own limit, so passwords cannot be guessed quickly. Keys and users are
+managed by people only (a key cannot mint keys).
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ def sign_in(data):
 def _cookie() -> dict:
     """The session cookie's attributes (CPQ_COOKIE_SAMESITE). SameSite=None needs Secure, and
     is Partitioned (CHIPS): a session begun in a CRM's frame belongs to that CRM's site."""
-    cross_site = current_app.extensions["cpq_settings"].cookie_samesite == "None"
+    samesite = current_app.extensions["cpq_settings"].cookie_samesite
+    cross_site = samesite == "None"
     return {"httponly": True, "secure": request.is_secure or cross_site, "partitioned": cross_site,
-            "samesite": current_app.extensions["cpq_settings"].cookie_samesite, "path": "/"}
+            "samesite": samesite, "path": "/"}
 
 
 @blp.get("/session")

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from billing.invoices import issue_fee_invoice
 from billing.models import DunningNotice, Invoice, LedgerEntry, Payment
 from billing.payments import OPEN_STATES, balance_due
-from core.db import lock_rows, utcnow
+from core.db import compared, lock_rows, utcnow
 from core.errors import DomainError, InvalidInput
 from core.money import HUNDRED, ROUNDING, ZERO, currency
 from core.settings import PROJECT_ROOT
@@ -79,7 +79,8 @@ def aging(session: Session, today: date, account: Account | None = None) -> Agin
     Credit is what unapplied payments and open credit notes leave to the customer."""
     documents = (select(Invoice, Account).join(Account, Invoice.account_id == Account.id)
                  .where(Invoice.state.in_(OPEN_STATES)))
-    payments = select(Payment, Account).join(Account, Payment.account_id == Account.id)
+    payments = (select(Payment, Account).join(Account, Payment.account_id == Account.id)
+                .where(compared(Payment.unapplied) > 0))
     if account is not None:
         documents = documents.where(Invoice.account_id == account.id)
         payments = payments.where(Payment.account_id == account.id)
@@ -92,9 +93,8 @@ def aging(session: Session, today: date, account: Account | None = None) -> Agin
             else:
                 aged.credit += balance_due(document)     # what a credit note has left
     for payment, owner in session.exec(payments):
-        if payment.unapplied:                # filtered here: SQLite stores amounts as text
-            for aged in _aged(accounts, owner.code, totals, owner.currency):
-                aged.credit += payment.unapplied
+        for aged in _aged(accounts, owner.code, totals, owner.currency):
+            aged.credit += payment.unapplied
     return Aging(today, dict(sorted(accounts.items())), dict(sorted(totals.items())))
 
 
