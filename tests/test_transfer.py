@@ -23,6 +23,7 @@ from core import versioned
 from core.db import create_engine, session_scope, upgrade_database
 from core.settings import DEFAULT_DEMO_DIR
 from core.validation import DocumentValidationError
+from quote_flow import error_of, ok
 from rules.store import load_demo_rule_sets
 from sales import transfer
 from sales.accounts import load_demo_accounts
@@ -97,17 +98,6 @@ def run(*args, env=None):
     result = CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
     assert "Traceback" not in result.output
     return result
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def error_of(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    return response.get_json()["error"]
 
 
 @pytest.fixture
