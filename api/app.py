@@ -57,13 +57,12 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the API and web blueprints. Add new ones here, under the /api/v1 prefix.
-
-    e.g. ``from api.configurator import blp; app.register_blueprint(blp, url_prefix="/api/v1")``
-    """
+    """Mount the JSON API (api/v1.py, under /api/v1) and the web pages (web/)."""
     from api.v1 import register_api
+    from web import register_pages
 
     register_api(app)
+    register_pages(app)
 
 
 def _error(status: int, code: str, message: str):

@@ -71,6 +71,11 @@ def permission_of(endpoint: str | None) -> str | None:
     return getattr(view, "permission", None)
 
 
+def client() -> tuple[str, str]:
+    """The caller's address and user agent, as signatures and sign-ins record them."""
+    return request.remote_addr or "", request.headers.get("User-Agent", "")
+
+
 def caller() -> Caller:
     return g.get("caller") or Caller("anonymous")
 

@@ -13,7 +13,7 @@ from flask import current_app, make_response, request
 from limits import parse as parse_limit
 
 from api import integration_schemas as xs
-from api.auth import SESSION_COOKIE, RateLimited, caller, current_user, person_only
+from api.auth import SESSION_COOKIE, RateLimited, caller, client, current_user, person_only
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from core import apikeys, websessions
@@ -44,8 +44,7 @@ def sign_in(data):
     """Sign in with email and password: sets the session cookie and returns the CSRF token."""
     _limit_sign_in(data["email"])
     with db_session() as session:
-        signed = websessions.sign_in(session, data["email"], data["password"], request.remote_addr or "",
-                                     request.headers.get("User-Agent", ""))
+        signed = websessions.sign_in(session, data["email"], data["password"], *client())
         if signed is None:
             raise ApiError(401, "unauthorized", "the email or the password is wrong", {"password": ["wrong"]})
         web, token = signed

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, url_for
 from sqlmodel import select
 
 from api import order_schemas as os_
 from api import sales_schemas as ss
 from api.bom_csv import order_bom_csv
-from api.auth import current_user
+from api.auth import client, current_user
 from api.etag import conditional
 from api.blueprint import Blueprint, db_session, json_or
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
+from billing import credit
 from core.permissions import PUBLIC
 from core.errors import InvalidTransition
 from sales import access, contracts, orders
@@ -149,8 +150,8 @@ def signed_contract(token):
 def sign(data, token):
     """The customer's e-signature (typed name and email); signing again is harmless."""
     with db_session() as session:
-        contract = contracts.sign(session, token, data["name"], data["email"], request.remote_addr or "",
-                                  request.headers.get("User-Agent", ""), date.today(), data["document_sha256"])
+        contract = contracts.sign(session, token, data["name"], data["email"], *client(), date.today(),
+                                  data["document_sha256"])
         return contract_view(session, contract)
 
 
@@ -165,7 +166,7 @@ def create_order(data):
     converting again returns the same order. Idempotency-Key supported."""
     with db_session() as session:
         user = seeing_quote(session, data["quote"])
-        return respond(session, 201, lambda: orders.create_order(
+        return respond(session, 201, lambda: credit.place_order(
             session, user, data["quote"], date.today(), require_contract=_settings().orders_from == "contract",
             billing=data["billing"], milestones=data["milestones"]),
             lambda o: os_.OrderSchema().dump(order_view(session, o)))

@@ -1,6 +1,5 @@
-"""What a customer reaches through a link: the quote as a web page with its PDF, accepting
-(typed-name e-signature) or declining it, and the contract to sign the same way. JSON twins
-live under /api/v1/shared and /api/v1/signing.
+"""The customer's quote by share link as JSON: read it, accept it (typed-name e-signature) or
+decline it. The same link's web page is web/share.py.
 
 The token in the URL is the only credential; an unknown or expired one is a 404.
 """
@@ -9,23 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app, redirect, render_template, request, url_for
-
 from api import sales_schemas as ss
-from api.auth import requires
+from api.auth import client
 from api.blueprint import Blueprint, db_session
 from core.permissions import PUBLIC
-from core.errors import DomainError, InvalidInput
-from sales import acceptance, contracts
-from sales.quote_data import document_data
+from sales import acceptance
 
-page_blp = FlaskBlueprint("share", __name__, template_folder="../web/templates")
 blp = Blueprint("shared", __name__, url_prefix="/api/v1", description="Customer view and acceptance by share link")
-
-
-def _client() -> tuple[str, str]:
-    return request.remote_addr or "", request.headers.get("User-Agent", "")
 
 
 def _shared_view(shared: acceptance.Shared) -> dict:
@@ -34,97 +23,6 @@ def _shared_view(shared: acceptance.Shared) -> dict:
             "expires_on": q.expires_on, "link_expires_at": shared.link_expires_at,
             "document_sha256": shared.document.sha256, "price": q.priced, "decision": shared.decision}
 
-
-# web page ----------------------------------------------------------------------------------
-
-@page_blp.get("/q/<token>")
-@requires(PUBLIC)
-def page(token):
-    with db_session() as session:
-        shared = acceptance.open_link(session, token)
-        doc = document_data(session, shared.quote, current_app.extensions["cpq_settings"].company,
-                            draft=False, decision=shared.decision)
-        html = render_template("share/quote.html", token=token, shared=shared, doc=doc,
-                               error=request.args.get("error"), today=date.today())
-    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-
-
-@page_blp.get("/q/<token>/pdf")
-@requires(PUBLIC)
-def page_pdf(token):
-    with db_session() as session:
-        shared = acceptance.open_link(session, token)
-        content, sha = shared.document.content, shared.document.sha256
-        name = f"{shared.quote.number}-r{shared.quote.revision}.pdf"
-    return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
-                             "Cache-Control": "no-store"})
-
-
-@page_blp.post("/q/<token>/<any(accept, decline):decision>")
-@requires(PUBLIC)
-def page_decide(token, decision):
-    form = request.form
-    try:
-        with db_session() as session:
-            ip, agent = _client()
-            if decision == "accept":
-                if form.get("agree") != "yes":
-                    raise InvalidInput("agree", "tick the box to accept the terms")
-                acceptance.accept(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
-                                  date.today(), form.get("document_sha256") or None)
-            else:
-                acceptance.decline(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
-                                   date.today(), form.get("reason", ""))
-    except DomainError as exc:
-        if isinstance(exc, LookupError):
-            raise
-        return redirect(url_for("share.page", token=token, error=str(exc)), code=303)
-    return redirect(url_for("share.page", token=token), code=303)
-
-
-@page_blp.get("/c/<token>")
-@requires(PUBLIC)
-def contract_page(token):
-    """The customer's contract signing page."""
-    with db_session() as session:
-        contract = contracts.open_link(session, token)
-        doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
-        html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
-                               error=request.args.get("error"))
-    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-
-
-@page_blp.get("/c/<token>/pdf")
-@requires(PUBLIC)
-def contract_pdf(token):
-    with db_session() as session:
-        contract = contracts.open_link(session, token)
-        content, sha, name = contract.document, contract.document_sha256, f"{contract.number}.pdf"
-    return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
-                             "Cache-Control": "no-store"})
-
-
-@page_blp.post("/c/<token>/sign")
-@requires(PUBLIC)
-def contract_sign(token):
-    form = request.form
-    try:
-        with db_session() as session:
-            if form.get("agree") != "yes":
-                raise InvalidInput("agree", "tick the box to agree to the contract")
-            ip, agent = _client()
-            contracts.sign(session, token, form.get("name", ""), form.get("email", ""), ip, agent, date.today(),
-                           form.get("document_sha256") or None)
-    except DomainError as exc:
-        if isinstance(exc, LookupError):
-            raise
-        return redirect(url_for("share.contract_page", token=token, error=str(exc)), code=303)
-    return redirect(url_for("share.contract_page", token=token), code=303)
-
-
-# JSON --------------------------------------------------------------------------------------
 
 @blp.get("/shared/<token>")
 @blp.requires(PUBLIC)
@@ -141,7 +39,7 @@ def shared_quote(token):
 def accept(data, token):
     """Accept with a typed-name e-signature; accepting again returns the first acceptance."""
     with db_session() as session:
-        ip, agent = _client()
+        ip, agent = client()
         return acceptance.accept(session, token, data["name"], data["email"], ip, agent, date.today(),
                                  data["document_sha256"])
 
@@ -152,6 +50,6 @@ def accept(data, token):
 @blp.response(200, ss.CustomerDecisionSchema)
 def decline(data, token):
     with db_session() as session:
-        ip, agent = _client()
+        ip, agent = client()
         return acceptance.decline(session, token, data["name"], data["email"], ip, agent, date.today(),
                                   data["reason"])

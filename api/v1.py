@@ -7,7 +7,7 @@ from flask_smorest import Api
 
 from api.schemas import ErrorSchema
 
-from api import accounts, billing, configurator, errors, identity, pages, orders, pricing, quotes, share, storefront, transfer, webhooks
+from api import accounts, billing, configurator, errors, identity, orders, pricing, quotes, share, storefront, transfer, webhooks
 
 
 class CpqApi(Api):
@@ -43,7 +43,5 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(webhooks.blp)
     api.register_blueprint(transfer.blp)
     api.register_blueprint(storefront.blp)
-    app.register_blueprint(share.page_blp)     # the customer's web page (HTML, not /api)
-    app.register_blueprint(pages.blp)          # the configurator, quote builder, approvals, dashboards
     app.register_blueprint(errors.blp)  # error handlers for every API blueprint
     return api

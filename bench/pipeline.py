@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from billing import invoices, payments  # noqa: E402
+from billing import credit, invoices, payments  # noqa: E402
 from billing.tax import load_demo_tax_rates  # noqa: E402
 from catalog.store import load_demo_catalog, load_demo_price_books  # noqa: E402
 from bench.postgres import fresh_postgres  # noqa: E402
@@ -97,7 +97,7 @@ def run(engine, rep_id: str, sent: list[tuple[str, str]], today: date) -> dict[s
             _, link = contracts.send_for_signature(s, rep, c.number, COMPANY)
             contracts.sign(s, link, "Jo Buyer", "jo@acme.example", "127.0.0.1", "bench", today)
         step("contract", contract)
-        order_number = step("order", lambda s: orders.create_order(
+        order_number = step("order", lambda s: credit.place_order(
             s, s.get(User, rep_id), number, today, require_contract=True)[0].number)
 
         def invoice(s):

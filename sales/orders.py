@@ -5,19 +5,20 @@ States: credit_hold -> open -> fulfilled, or cancelled. An order copies each pri
 the accepted revision with its configuration and the exploded BOM of one unit, so the ERP
 builds exactly what was sold. Converting the same quote again returns the same order.
 
-Credit check: exposure = what the account owes now (its receivables ledger) plus this
-order's first-year billing (one-time lines plus up to twelve months of each recurring line).
-Over the account's credit limit the order waits on credit hold until finance releases it.
+Credit check: billing/credit.py compares the account's receivables plus this order's
+first-year billing (one-time lines plus up to twelve months of each recurring line) with its
+credit limit; over the limit the order waits on credit hold until finance releases it.
+Orders are placed through billing.credit.place_order, which hands that check in here.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Callable
 
 from sqlmodel import Session, select
 
-from billing import ledger
 from catalog.pricebook import PERIOD_MONTHS
 from catalog.store import get_model
 from configurator.engine import get_configurator
@@ -82,10 +83,11 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
 
 
 def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,
-                 require_contract: bool, billing: str = "on_order",
-                 milestones: list[dict] | None = None) -> tuple[Order, bool]:
+                 credit_check: Callable[[Account, Decimal], dict], require_contract: bool,
+                 billing: str = "on_order", milestones: list[dict] | None = None) -> tuple[Order, bool]:
     """The order of the quote's accepted latest revision, created once; returns it and whether
-    it is new. With `require_contract` the revision's contract must be signed first."""
+    it is new. With `require_contract` the revision's contract must be signed first.
+    `credit_check(account, first-year amount)` is billing's (billing.credit.place_order)."""
     quote = get_quote(session, quote_number, lock=True)
     existing = session.exec(select(Order).where(Order.quote_id == quote.id)).first()
     if existing is not None:
@@ -120,7 +122,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
                               quantity=Decimal(line["quantity"]), charge=line["charge"],
                               term_months=line["term_months"], list_total=Decimal(line["list_total"]),
                               net_total=net, contract_value=Decimal(line["contract_value"])))
-    order.credit_check = _credit_check(session, account, cur.round(first_year))
+    order.credit_check = credit_check(account, cur.round(first_year))
     if not order.credit_check["passed"]:
         order.state = "credit_hold"
     session.add(order)
@@ -166,17 +168,6 @@ def _configuration(session: Session, line: QuoteLine) -> tuple[dict, int | None,
     return ({k: v for k, v in assignment.items()}, model.version,
             [{"part": f.part, "description": f.description, "uom": f.uom, "quantity": str(f.quantity)}
              for f in bom.flat])
-
-
-def _credit_check(session: Session, account: Account, order_exposure: Decimal) -> dict:
-    receivables = ledger.balance(session, account.id, account.currency)
-    exposure = receivables + order_exposure
-    limit = account.credit_limit
-    passed = limit is None or exposure <= limit
-    return {"limit": None if limit is None else str(limit), "receivables": str(receivables),
-            "order": str(order_exposure), "exposure": str(exposure), "passed": passed,
-            "reason": "no credit limit" if limit is None else
-            ("within the credit limit" if passed else f"exposure {exposure} is above the credit limit {limit}")}
 
 
 def release(session: Session, actor: User, number: str, reason: str) -> Order:

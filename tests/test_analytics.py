@@ -161,7 +161,7 @@ def cases(draw):
     return users, revs, owners
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(case=cases())
 def test_the_figures_summed_by_the_database_are_the_plain_computation(engine, case):

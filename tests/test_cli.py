@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from api.cli import cli
+from cli.main import cli
 from sample_models import LARGE, LARGE_TOTAL, write_lamp
 
 LARGE_SETS = [arg for a, v in LARGE.items() for arg in ("--set", f"{a}={str(v).lower()}")]

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from api.cli import cli
+from cli.main import cli
 from core.settings import DEFAULT_DEMO_DIR
 
 RULES_FILE = DEFAULT_DEMO_DIR / "rulesets" / "standard.yaml"

@@ -94,7 +94,7 @@ def enum_limit(request, monkeypatch):
     monkeypatch.setattr(encode_module, "LAZY_MIN_ROWS", 1 if request.param == "lazy tables" else 10**9)
 
 
-COMMON = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+COMMON = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @COMMON

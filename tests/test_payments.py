@@ -431,7 +431,7 @@ class Books(RuleBasedStateMachine):
 
 def test_ledger_invariant_holds_over_random_sequences(engine):
     run_state_machine_as_test(lambda: Books(engine), settings=settings(
-        max_examples=40, stateful_step_count=15, deadline=None,
+        max_examples=40, stateful_step_count=15,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
 
 

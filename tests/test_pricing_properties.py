@@ -20,7 +20,7 @@ DAY = date(2026, 6, 1)
 PRODUCTS = ("P0", "P1", "P2", "P3", "P4")
 CHARGES = {"one_time": None, "monthly": 12, "quarterly": 24, "annual": 36}
 CURRENCIES = ("JPY", "USD", "KWD")
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 
 
 # strategies ----------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ weights = st.lists(st.integers(0, 10**6).map(Decimal) | st.decimals("0", "1000",
                    min_size=1, max_size=12).filter(lambda ws: sum(ws) > 0)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.integers(-10**9, 10**9), weights, quanta)
 def test_allocate_splits_exactly_and_fairly(units, ws, quantum):
     total = units * quantum
@@ -283,7 +283,7 @@ def test_allocate_splits_exactly_and_fairly(units, ws, quantum):
             assert part == 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.decimals("-100000", "100000", places=5), max_size=12), quanta)
 def test_round_to_total_keeps_the_rounded_sum_and_each_part_near_its_amount(amounts, quantum):
     total = sum(amounts, Decimal(0)).quantize(quantum, rounding=ROUNDING)

@@ -28,7 +28,7 @@ from sales.accounts import Account
 from sales.models import Quote
 from sales.order_models import Contract, Order, OrderLine
 
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=150)
 
 
 def line(key, charge, list_total, net_total, term=None, delivered=None, product="RS7") -> OrderLine:

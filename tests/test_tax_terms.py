@@ -254,7 +254,7 @@ def invoices(draw):
     return cur, lines, draw(st.booleans()), reverse
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(invoices())
 def test_totals_always_reconcile_to_the_minor_unit(case):
     cur, lines, inclusive, reverse = case

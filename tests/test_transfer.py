@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
-from api.cli import cli
+from cli.main import cli
 from auth_helpers import sign_as
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import load_price_book_dict

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from api.cli import cli
+from cli.main import cli
 from billing.payments import refund
 from billing.tax import load_demo_tax_rates
 from billing_flow import make_account, pay

@@ -1,0 +1,17 @@
+"""The web pages: the customer's configurator and share links, and for signed-in people the
+quotes, accounts, approvals, finance and dashboard pages. One module per page family; the
+page shell (web/shell.py) holds what they share. Templates and scripts are beside them
+(web/templates, web/static)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_pages(app: Flask) -> None:
+    """Mount the pages on the app (api/app.py calls this)."""
+    from web import accounts, dashboard, finance, quotes, share, signin, storefront  # noqa: F401 (their routes)
+    from web.shell import blp
+
+    app.register_blueprint(share.blp)
+    app.register_blueprint(blp)

@@ -1,4 +1,4 @@
-"""Plain-text renderings of configurator results for the `cpq` command line.
+"""Plain-text renderings of configurator and pricing results for the `cpq` command line.
 
 Each function returns text; the CLI decides where it goes. Money shows with 2 decimals and
 weights with 3 here only: the JSON output keeps the exact decimals.
@@ -12,6 +12,7 @@ from typing import Iterable
 from catalog.model import ProductModel, Value
 from configurator.analysis import ModelReport
 from configurator.results import Bom, BomLine, Completion, ConfigureResult, Conflict, Explanation
+from rules.results import QuotePrice
 
 
 def value_text(value: Value) -> str:
@@ -144,3 +145,42 @@ def report_text(model: ProductModel, report: ModelReport) -> tuple[list[str], li
 
 def _count(components) -> int:
     return sum(1 + _count(c.children) for c in components)
+
+
+def quote_text(q: QuotePrice) -> str:
+    cur = q.currency
+    out = [f"{q.price_book} v{q.price_book_version}, rules {q.rule_set} v{q.rule_set_version}, "
+           f"{q.day.isoformat()}, {cur}"]
+    for p in q.promotions:
+        out.append(f"promo {p.rule}: {p.reason}")
+    for line in q.lines:
+        charge = "" if line.charge == "one_time" else f" per {_period(line.charge)} x {line.periods}"
+        draft = "" if line.complete else "  (defaults filled in)"
+        out.append(f"\n[{line.id}] {line.name} x {line.quantity}{charge}{draft}")
+        out.append(f"    {'list':<52} {line.list_total:>14}")
+        for step in line.steps:
+            out.append(f"    {_clip(step.label, 52):<52} {-step.amount:>14}")
+        out.append(f"    {'net':<52} {line.net_total:>14}")
+    t = q.totals
+    out.append("")
+    out.append(f"one-time: list {t.one_time_list}, net {t.one_time_net} {cur}")
+    for charge, amount in sorted(t.recurring.items()):
+        out.append(f"recurring: {amount} {cur} per {_period(charge)}")
+    out.append(f"contract value {t.contract_value} {cur} (list {t.list_contract_value}, "
+               f"discount {t.discount_percent}%)")
+    if t.margin is not None:
+        out.append(f"margin {t.margin} {cur} ({t.margin_percent}%)")
+    if not q.approvals:
+        out.append("approvals: none needed")
+    for a in q.approvals:
+        out.append(f"approval stage {a.stage}: {a.label}")
+        out.extend(f"    {r.description}: {r.detail}" for r in a.reasons)
+    return "\n".join(out)
+
+
+def _period(charge: str) -> str:
+    return {"monthly": "month", "quarterly": "quarter", "annual": "year"}[charge]
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,7 +1,6 @@
 """`cpq pricebooks|rulesets check|load|list|activate` and `cpq price`: pricing in a terminal.
 
-Registered on the `cpq` group by api/cli.py. Text output is for people; `--json` prints
-exactly what the API returns.
+Text output is for people; `--json` prints exactly what the API returns.
 """
 
 from __future__ import annotations
@@ -11,20 +10,20 @@ from typing import Callable
 
 import click
 
-from api.cli import cli, database, emit_json, json_option
-from rules.schemas import QuotePriceSchema
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import load_price_book_file
+from cli.common import database, emit_json, json_option
+from cli.output import quote_text
 from core import versioned
 from rules.loader import load_rule_set_file
 from rules.model import KIND as RULE_SET
 from rules.pricing import LineRequest, PricingRequest, price_draft
-from rules.results import ManualDiscount, QuotePrice
+from rules.results import ManualDiscount
+from rules.schemas import QuotePriceSchema
 
 
-def _document_group(name: str, kind: str, label: str, load_file: Callable) -> None:
+def _document_group(name: str, kind: str, label: str, load_file: Callable) -> click.Group:
     group = click.Group(name, help=f"Check, load, list and activate {label}s.")
-    cli.add_command(group)
 
     @group.command("check")
     @click.argument("file", type=click.Path(dir_okay=False))
@@ -69,9 +68,11 @@ def _document_group(name: str, kind: str, label: str, load_file: Callable) -> No
             versioned.activate_document(session, kind, document_name, version)
         click.echo(f"{label} {document_name} version {version}: active")
 
+    return group
 
-_document_group("pricebooks", PRICE_BOOK, "price book", load_price_book_file)
-_document_group("rulesets", RULE_SET, "rule set", load_rule_set_file)
+
+pricebooks = _document_group("pricebooks", PRICE_BOOK, "price book", load_price_book_file)
+rulesets = _document_group("rulesets", RULE_SET, "rule set", load_rule_set_file)
 
 
 def parse_discount(text: str | None, where: str) -> ManualDiscount | None:
@@ -111,7 +112,7 @@ def parse_line(_ctx, _param, items: tuple[str, ...]) -> tuple[LineRequest, ...]:
     return tuple(lines)
 
 
-@cli.command()
+@click.command()
 @click.option("--book", "price_book", required=True, help="Price book name, e.g. list-usd.")
 @click.option("--rule-set", default="standard", show_default=True)
 @click.option("--line", "lines", multiple=True, required=True, callback=parse_line,
@@ -138,42 +139,3 @@ def price(price_book, rule_set, lines, day, customer, segment, tier, channel, pr
     if as_json:
         return emit_json(QuotePriceSchema().dump(result))
     click.echo(quote_text(result))
-
-
-def quote_text(q: QuotePrice) -> str:
-    cur = q.currency
-    out = [f"{q.price_book} v{q.price_book_version}, rules {q.rule_set} v{q.rule_set_version}, "
-           f"{q.day.isoformat()}, {cur}"]
-    for p in q.promotions:
-        out.append(f"promo {p.rule}: {p.reason}")
-    for line in q.lines:
-        charge = "" if line.charge == "one_time" else f" per {_period(line.charge)} x {line.periods}"
-        draft = "" if line.complete else "  (defaults filled in)"
-        out.append(f"\n[{line.id}] {line.name} x {line.quantity}{charge}{draft}")
-        out.append(f"    {'list':<52} {line.list_total:>14}")
-        for step in line.steps:
-            out.append(f"    {_clip(step.label, 52):<52} {-step.amount:>14}")
-        out.append(f"    {'net':<52} {line.net_total:>14}")
-    t = q.totals
-    out.append("")
-    out.append(f"one-time: list {t.one_time_list}, net {t.one_time_net} {cur}")
-    for charge, amount in sorted(t.recurring.items()):
-        out.append(f"recurring: {amount} {cur} per {_period(charge)}")
-    out.append(f"contract value {t.contract_value} {cur} (list {t.list_contract_value}, "
-               f"discount {t.discount_percent}%)")
-    if t.margin is not None:
-        out.append(f"margin {t.margin} {cur} ({t.margin_percent}%)")
-    if not q.approvals:
-        out.append("approvals: none needed")
-    for a in q.approvals:
-        out.append(f"approval stage {a.stage}: {a.label}")
-        out.extend(f"    {r.description}: {r.detail}" for r in a.reasons)
-    return "\n".join(out)
-
-
-def _period(charge: str) -> str:
-    return {"monthly": "month", "quarterly": "quarter", "annual": "year"}[charge]
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

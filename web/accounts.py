@@ -1,0 +1,32 @@
+"""Customer accounts: search and create, and one account with its contacts, quotes, orders,
+invoices, payments and (for finance) receivables by age."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+
+from api.auth import caller, requires
+from api.sales_schemas import AccountOutSchema
+from billing import collections
+from core.db import session_scope
+from sales.accounts import DEFAULT_TERMS, SEGMENTS, account_dict, get_account
+from web.shell import blp, page
+
+
+@blp.get("/app/accounts")
+@requires("accounts:read")
+def accounts_page():
+    return page("pages/accounts.html", segments=SEGMENTS, default_terms=DEFAULT_TERMS)
+
+
+@blp.get("/app/accounts/<code>")
+@requires("accounts:read")
+def account_page(code):
+    with session_scope(current_app.extensions["cpq_engine"]) as session:
+        account = get_account(session, code)
+        facts = AccountOutSchema().dump(account_dict(session, account))    # as the API shows it
+        aged = collections.aging(session, date.today(), account) if "collections:read" in caller().permissions else None
+    return page("pages/account.html", account=facts, segments=SEGMENTS,
+                aged=aged.accounts.get(facts["code"]) if aged else None)

@@ -1,0 +1,108 @@
+"""What a customer reaches through a link: the quote as a web page with its PDF, accepting
+(typed-name e-signature) or declining it, and the contract to sign the same way. The JSON
+twins are api/share.py (/api/v1/shared) and api/orders.py (/api/v1/signing).
+
+The token in the URL is the only credential; an unknown or expired one is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from api.auth import client, requires
+from api.blueprint import db_session
+from core.permissions import PUBLIC
+from core.errors import DomainError, InvalidInput
+from sales import acceptance, contracts
+from sales.quote_data import document_data
+
+blp = Blueprint("share", __name__, template_folder="templates")
+
+
+@blp.get("/q/<token>")
+@requires(PUBLIC)
+def page(token):
+    with db_session() as session:
+        shared = acceptance.open_link(session, token)
+        doc = document_data(session, shared.quote, current_app.extensions["cpq_settings"].company,
+                            draft=False, decision=shared.decision)
+        html = render_template("share/quote.html", token=token, shared=shared, doc=doc,
+                               error=request.args.get("error"), today=date.today())
+    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@blp.get("/q/<token>/pdf")
+@requires(PUBLIC)
+def page_pdf(token):
+    with db_session() as session:
+        shared = acceptance.open_link(session, token)
+        content, sha = shared.document.content, shared.document.sha256
+        name = f"{shared.quote.number}-r{shared.quote.revision}.pdf"
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
+                             "Cache-Control": "no-store"})
+
+
+@blp.post("/q/<token>/<any(accept, decline):decision>")
+@requires(PUBLIC)
+def page_decide(token, decision):
+    form = request.form
+    try:
+        with db_session() as session:
+            ip, agent = client()
+            if decision == "accept":
+                if form.get("agree") != "yes":
+                    raise InvalidInput("agree", "tick the box to accept the terms")
+                acceptance.accept(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
+                                  date.today(), form.get("document_sha256") or None)
+            else:
+                acceptance.decline(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
+                                   date.today(), form.get("reason", ""))
+    except DomainError as exc:
+        if isinstance(exc, LookupError):
+            raise
+        return redirect(url_for("share.page", token=token, error=str(exc)), code=303)
+    return redirect(url_for("share.page", token=token), code=303)
+
+
+@blp.get("/c/<token>")
+@requires(PUBLIC)
+def contract_page(token):
+    """The customer's contract signing page."""
+    with db_session() as session:
+        contract = contracts.open_link(session, token)
+        doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
+        html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
+                               error=request.args.get("error"))
+    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@blp.get("/c/<token>/pdf")
+@requires(PUBLIC)
+def contract_pdf(token):
+    with db_session() as session:
+        contract = contracts.open_link(session, token)
+        content, sha, name = contract.document, contract.document_sha256, f"{contract.number}.pdf"
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
+                             "Cache-Control": "no-store"})
+
+
+@blp.post("/c/<token>/sign")
+@requires(PUBLIC)
+def contract_sign(token):
+    form = request.form
+    try:
+        with db_session() as session:
+            if form.get("agree") != "yes":
+                raise InvalidInput("agree", "tick the box to agree to the contract")
+            ip, agent = client()
+            contracts.sign(session, token, form.get("name", ""), form.get("email", ""), ip, agent, date.today(),
+                           form.get("document_sha256") or None)
+    except DomainError as exc:
+        if isinstance(exc, LookupError):
+            raise
+        return redirect(url_for("share.contract_page", token=token, error=str(exc)), code=303)
+    return redirect(url_for("share.contract_page", token=token), code=303)
