@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.schemas import Flag, Timestamp, decimal_in, decimal_string
 from billing.models import INVOICE_STATES
-from core.money import currency
-from core.serialize import Money
-
-
+from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
 
 def _positive(description: str = "", **kwargs):
     return decimal_in(0, above=True, description=description, **kwargs)
@@ -21,13 +18,22 @@ class InvoiceLineSchema(Schema):
     product = fields.String()
     description = fields.String()
     quantity = decimal_string()
-    unit_price = decimal_string()
-    net_amount = decimal_string()
+    unit_price = UnitAmount()
+    net_amount = Money()
     tax_category = fields.String()
     tax_rate = decimal_string()
-    tax_amount = decimal_string()
+    tax_amount = Money()
     period_start = fields.Date(allow_none=True)
     period_end = fields.Date(allow_none=True)
+
+
+class TaxGroupSchema(Schema):
+    """One line of an invoice's tax breakdown: a VAT category and rate, its base and tax."""
+    category = fields.String(metadata={"description": "VAT category code: S, Z, E or AE"})
+    label = fields.String()
+    rate = decimal_string()
+    base = Money()
+    tax = Money()
 
 
 class InvoiceSchema(Schema):
@@ -54,12 +60,12 @@ class InvoiceSchema(Schema):
     gross_total = Money()
     amount_paid = Money()
     balance = Money(attribute="balance_due")
-    tax_breakdown = fields.List(fields.Dict())
+    tax_breakdown = fields.List(InCurrency(TaxGroupSchema))
     reason = fields.String()
     document_sha256 = fields.String(allow_none=True)
     einvoice = Flag(attribute="has_einvoice", metadata={"description": "an EN 16931 XML is stored"})
     dunning_level = fields.Integer()
-    lines = fields.List(fields.Nested(InvoiceLineSchema))
+    lines = fields.List(InCurrency(InvoiceLineSchema))
     issued_at = Timestamp(allow_none=True)
 
 
@@ -126,7 +132,7 @@ class PaymentQuery(Schema):
 
 class AllocationSchema(Schema):
     invoice = fields.Integer(attribute="invoice_id")
-    amount = decimal_string()
+    amount = Money()
     at = Timestamp()
 
 
@@ -140,7 +146,7 @@ class PaymentSchema(Schema):
     received_on = fields.Date()
     unapplied = Money()
     refunded = Money()
-    allocations = fields.List(fields.Nested(AllocationSchema))
+    allocations = fields.List(InCurrency(AllocationSchema))
 
 
 class ApplyCreditSchema(Schema):
@@ -157,7 +163,7 @@ class RefundInSchema(Schema):
 class LedgerEntrySchema(Schema):
     on = fields.Date()
     kind = fields.String()
-    amount = decimal_string()
+    amount = Money()
     currency = fields.String()
     invoice = fields.Integer(attribute="invoice_id", allow_none=True)
     payment = fields.Integer(attribute="payment_id", allow_none=True)
@@ -173,16 +179,10 @@ class LedgerSchema(Schema):
 
 class AgedBalanceSchema(Schema):
     currency = fields.String()
-    buckets = fields.Dict(keys=fields.String(), values=decimal_string())
+    buckets = MoneyMap()
     total = Money()
     credit = Money()
     balance = Money()
-
-    @pre_dump
-    def _in_minor_units(self, aged, **kwargs):
-        cur = currency(aged.currency)
-        return {"currency": aged.currency, "buckets": {k: cur.round(v) for k, v in aged.buckets.items()},
-                "total": aged.total, "credit": aged.credit, "balance": aged.balance}
 
 
 class AgingSchema(Schema):
@@ -201,8 +201,8 @@ class DsoQuery(DayQuery):
 
 class DsoSchema(Schema):
     currency = fields.String()
-    receivables = decimal_string()
-    credit_sales = decimal_string()
+    receivables = Money()
+    credit_sales = Money()
     days = fields.Integer()
     value = decimal_string()           # days; null without credit sales
 
@@ -212,9 +212,9 @@ class DunningActionSchema(Schema):
     account = fields.String(attribute="account_code")
     level = fields.Integer()
     days_overdue = fields.Integer()
-    amount_due = decimal_string()
+    amount_due = Money()
     currency = fields.String()
-    fee = decimal_string()
+    fee = Money()
     fee_invoice = fields.Integer(attribute="fee_invoice_id", allow_none=True)
 
 
@@ -233,14 +233,14 @@ class RevenueQuery(Schema):
 class RevenueRowSchema(Schema):
     currency = fields.String()
     period = fields.String()
-    recognised = decimal_string()
-    cumulative = decimal_string()
-    deferred = decimal_string()
+    recognised = Money()
+    cumulative = Money()
+    deferred = Money()
 
 
 class RevenueLineSchema(Schema):
     obligation = fields.String()
     period = fields.String()
-    amount = decimal_string()
+    amount = Money()
     currency = fields.String()
     basis = fields.String()

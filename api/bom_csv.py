@@ -6,17 +6,20 @@ import csv
 import io
 
 from configurator.results import Bom
+from core.money import currency
 
 COLUMNS = ("part", "description", "uom", "quantity", "unit_cost", "extended_cost", "currency")
 
 
 def flat_bom_csv(bom: Bom) -> str:
+    """Costs as the JSON shows them: per-unit amounts in at least the currency's minor units."""
+    cur = currency(bom.cost_currency)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for line in bom.flat:
-        writer.writerow((line.part, line.description, line.uom, line.quantity, line.unit_cost,
-                         line.extended_cost, bom.cost_currency))
+        writer.writerow((line.part, line.description, line.uom, line.quantity, cur.per_unit(line.unit_cost),
+                         cur.per_unit(line.extended_cost), bom.cost_currency))
     return out.getvalue()
 
 

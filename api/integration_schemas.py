@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Flag, Selections, Timestamp
+from api.schemas import ChangeSchema, Flag, Selections, Timestamp
 from core.permissions import PERMISSIONS
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
@@ -52,7 +52,7 @@ class UserCreateSchema(Schema):
     password = fields.String(load_default=None, allow_none=True, validate=PASSWORD, load_only=True)
 
 
-class UserChangeSchema(Schema):
+class UserChangeSchema(ChangeSchema):
     name = fields.String(validate=NAME)
     role = fields.String(validate=validate.OneOf(ROLES))
     team = fields.String(allow_none=True, validate=validate.Length(max=64))
@@ -100,7 +100,7 @@ class WebhookInSchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=200))
 
 
-class WebhookChangeSchema(Schema):
+class WebhookChangeSchema(ChangeSchema):
     url = fields.Url(schemes={"http", "https"}, require_tld=False)
     events = fields.List(_EVENT, validate=validate.Length(min=1))
     description = fields.String(validate=validate.Length(max=200))
@@ -184,7 +184,7 @@ class ImportReportSchema(Schema):
 
 
 class StorefrontPriceInSchema(Schema):
-    selections = Selections()
+    selections = Selections(load_default=dict)
     quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
     price_book = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
@@ -192,41 +192,9 @@ class StorefrontPriceInSchema(Schema):
                               validate=validate.Length(max=5))
 
 
-class PublicStepSchema(Schema):
-    label = fields.String()
-    amount = fields.String()
-
-
-class PublicLineSchema(Schema):
-    product = fields.String()
-    name = fields.String()
-    quantity = fields.String()
-    charge = fields.String()
-    term_months = fields.Integer(allow_none=True)
-    list_total = fields.String()
-    discount_total = fields.String()
-    net_total = fields.String()
-    contract_value = fields.String()
-    steps = fields.List(fields.Nested(PublicStepSchema))
-
-
-class PublicTotalsSchema(Schema):
-    one_time_list = fields.String()
-    one_time_net = fields.String()
-    recurring = fields.Dict(keys=fields.String(), values=fields.String())
-    contract_value = fields.String()
-
-
-class StorefrontPriceSchema(Schema):
-    currency = fields.String()
-    price_book = fields.String()
-    lines = fields.List(fields.Nested(PublicLineSchema))
-    totals = fields.Nested(PublicTotalsSchema)
-
-
 class QuoteRequestSchema(Schema):
     product = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    selections = Selections()
+    selections = Selections(load_default=dict)
     quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
     price_book = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})

@@ -7,7 +7,7 @@ from decimal import Decimal
 from marshmallow import Schema, fields, validate
 
 from api.schemas import Flag, Timestamp, decimal_in, decimal_string
-from core.serialize import Money
+from core.serialize import InCurrency, Money
 from sales.order_models import CONTRACT_STATES, ORDER_STATES
 from sales.orders import BILLING
 
@@ -66,7 +66,17 @@ class SignSchema(Schema):
 
 class MilestoneSchema(Schema):
     label = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    percent = decimal_in(0, 100, above=True, required=True)
+    percent = decimal_in(0, 100, above=True, required=True, as_string=True)
+
+
+class CreditCheckSchema(Schema):
+    """The credit check an order records (billing/credit.py)."""
+    limit = Money(allow_none=True)
+    receivables = Money()
+    order = Money()
+    exposure = Money()
+    passed = Flag()
+    reason = fields.String()
 
 
 class OrderCreateSchema(Schema):
@@ -87,9 +97,9 @@ class OrderLineSchema(Schema):
     quantity = decimal_string()
     charge = fields.String()
     term_months = fields.Integer(allow_none=True)
-    list_total = decimal_string()
-    net_total = decimal_string()
-    contract_value = decimal_string()
+    list_total = Money()
+    net_total = Money()
+    contract_value = Money()
     status = fields.String()
     shipped_quantity = decimal_string()
     delivered_quantity = decimal_string()
@@ -114,12 +124,12 @@ class OrderSchema(Schema):
     currency = fields.String()
     one_time_total = Money()
     contract_value = Money()
-    credit_check = fields.Dict()
+    credit_check = InCurrency(CreditCheckSchema)
     erp_order_number = fields.String(allow_none=True)
     change_seq = fields.Integer(metadata={"description": "the order's position in the change feed"})
     billing = fields.String()
-    milestones = fields.List(fields.Dict())
-    lines = fields.List(fields.Nested(OrderLineSchema))
+    milestones = fields.List(fields.Nested(MilestoneSchema))
+    lines = fields.List(InCurrency(OrderLineSchema))
     shipments = fields.List(fields.Nested(ShipmentSchema))
     created_at = Timestamp()
     updated_at = Timestamp()
@@ -139,7 +149,7 @@ class FulfilmentSchema(Schema):
     contract = fields.String(attribute="contract_number", allow_none=True)
     state = fields.String(metadata={"enum": list(ORDER_STATES)})
     erp_order_number = fields.String(allow_none=True)
-    lines = fields.List(fields.Nested(FulfilmentLineSchema))
+    lines = fields.List(InCurrency(FulfilmentLineSchema))
     shipments = fields.List(fields.Nested(ShipmentSchema))
     updated_at = Timestamp()
 

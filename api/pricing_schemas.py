@@ -54,7 +54,7 @@ class PriceLineSchema(Schema):
     product = _code()
     configuration = fields.String(validate=validate.Length(min=1, max=32), load_default=None,
                                   metadata={"description": "a saved configuration's id"})
-    selections = Selections()
+    selections = Selections(load_default=dict)
     version = _optional_version("model version; latest if omitted")
     quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000), load_default=1)
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=1200), load_default=None)

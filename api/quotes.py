@@ -10,6 +10,7 @@ from datetime import date
 
 from flask import Response, current_app, url_for
 
+from api import order_schemas as os_
 from api import sales_schemas as ss
 from api.auth import current_user
 from api.blueprint import Blueprint, db_session
@@ -204,6 +205,19 @@ def decide(data, number, decision):
         user = seeing_quote(session, number)
         return quote_view(session, workflow.decide(session, user, number, data["level"], decision == "approve",
                                                    data["comment"]))
+
+
+@blp.post("/quotes/<number>/revise")
+@blp.requires("quotes:write")
+@blp.arguments(os_.ReasonSchema)
+@blp.response(200, ss.QuoteOutSchema)
+def revise(data, number):
+    """Start a new revision on purpose (an edit refuses to change an accepted quote). An
+    accepted quote is revised only while it has no order or signed contract; an unsigned
+    contract is withdrawn."""
+    with db_session() as session:
+        user = seeing_quote(session, number)
+        return quote_view(session, workflow.revise(session, user, number, data["reason"]))
 
 
 @blp.post("/quotes/<number>/send")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.order_schemas import FulfilmentSchema
-from api.schemas import Flag, Selections, Timestamp, decimal_in, decimal_string
-from core.serialize import Money
+from api.schemas import ChangeSchema, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string
+from core.serialize import InCurrency, Money
 from core.validation import MAX_VERSION
+from rules.schemas import ApprovalReasonSchema, CustomerPriceSchema, QuotePriceSchema, RequiredApprovalSchema
 from sales.models import STATES
 from sales.quotes import LineSpec
 
@@ -38,7 +39,7 @@ class ContactSchema(Schema):
     primary = Flag()
 
 
-class AccountInSchema(Schema):
+class AccountInSchema(ChangeSchema):
     """An account to create (code, name and currency required) or the fields to change."""
     code = fields.String(validate=validate.Length(min=1, max=40))
     name = fields.String(validate=validate.Length(min=1, max=200))
@@ -109,8 +110,9 @@ class LineInSchema(Schema):
         return LineSpec(**data)
 
 
-class LineChangeSchema(Schema):
+class LineChangeSchema(ChangeSchema):
     """Fields of one line to change (only those given)."""
+    CONTROLS = ("expected_lock",)
     product = fields.String(validate=CODE)
     selections = Selections()
     model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), allow_none=True)
@@ -143,7 +145,9 @@ class QuoteCreateSchema(HeaderFields):
     lines = fields.List(fields.Nested(LineInSchema), load_default=list, validate=validate.Length(max=2000))
 
 
-class QuoteUpdateSchema(HeaderFields):
+class QuoteUpdateSchema(HeaderFields, ChangeSchema):
+    """Header fields to change (only those given) and/or every line replaced."""
+    CONTROLS = ("reason", "expected_lock")
     lines = fields.List(fields.Nested(LineInSchema), validate=validate.Length(max=2000),
                         metadata={"description": "replaces every line (keep a line's key to keep it)"})
     reason = fields.String(validate=validate.Length(max=2000), load_default="")
@@ -162,7 +166,7 @@ class QuoteLineOutSchema(Schema):
     quantity = fields.Integer()
     term_months = fields.Integer(allow_none=True)
     discount_percent = decimal_string(allow_none=True)
-    discount_amount = decimal_string(allow_none=True)
+    discount_amount = Money(allow_none=True)
     notes = fields.String()
 
 
@@ -172,7 +176,7 @@ class ApprovalStepSchema(Schema):
     label = fields.String()
     stage = fields.Integer()
     status = fields.String()
-    reasons = fields.List(fields.Dict())
+    reasons = fields.List(fields.Nested(ApprovalReasonSchema))
     decided_by = fields.String(allow_none=True)
     decided_at = Timestamp(allow_none=True)
     comment = fields.String()
@@ -203,11 +207,12 @@ class QuoteOutSchema(Schema):
     cloned_from = fields.String(allow_none=True)
     lock_version = fields.Integer()
     priced_on = fields.Date(allow_none=True)
-    price = fields.Dict(attribute="priced", metadata={"description": "the stored pricing (as POST /pricing/quote)"})
+    price = Stored(QuotePriceSchema, attribute="priced", allow_none=True,
+                   metadata={"description": "the stored pricing (as POST /pricing/quote)"})
     one_time_net = Money(allow_none=True)
     contract_value = Money(allow_none=True)
-    lines = fields.List(fields.Nested(QuoteLineOutSchema))
-    approvals_required = fields.List(fields.Dict())
+    lines = fields.List(InCurrency(QuoteLineOutSchema))
+    approvals_required = fields.List(fields.Nested(RequiredApprovalSchema))
     approval_steps = fields.List(fields.Nested(ApprovalStepSchema))
     fulfilment = fields.List(fields.Nested(FulfilmentSchema), metadata={
         "description": "the order of the accepted revision, with the ERP's status, shipments and order number"})
@@ -301,7 +306,7 @@ class SharedQuoteSchema(Schema):
     expires_on = fields.Date()
     link_expires_at = Timestamp()
     document_sha256 = fields.String()
-    price = fields.Dict()
+    price = fields.Nested(CustomerPriceSchema, metadata={"description": "what the customer sees of the price"})
     decision = fields.Nested(CustomerDecisionSchema, allow_none=True)
 
 

@@ -12,9 +12,10 @@ from datetime import timezone
 from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
+from marshmallow.utils import missing as missing_
 
 from catalog.model import ProductModel
-from core.serialize import decimal_string  # noqa: F401  (re-exported for the API modules)
+from core.serialize import InCurrency, UnitAmount, decimal_string  # noqa: F401  (decimal_string: re-exported for the API modules)
 from configurator.results import ConfigureResult
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
@@ -64,6 +65,28 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
+class ChangeSchema(Schema):
+    """The body of a partial update (PATCH): a field left out is unchanged, so no field may
+    fill itself in with a default. `CONTROLS` name the fields that steer the update (the
+    lock_version read, a reason) rather than change a value; they may have one."""
+
+    CONTROLS: tuple[str, ...] = ()
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        if field_name not in self.CONTROLS and field_obj.load_default is not missing_:
+            raise TypeError(f"{type(self).__name__}.{field_name} has a default: in a partial update, "
+                            "a field left out must mean unchanged")
+
+
+class Stored(fields.Nested):
+    """Data stored as `schema` dumped it (a quote's price): documented by that schema and
+    passed through as stored, so the API shows exactly what was stored."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
 class Flag(fields.Boolean):
     """A JSON true or false in a request body, nothing else (marshmallow's Boolean also takes
     0, 1, "yes"...). Query strings are text: they keep fields.Boolean."""
@@ -87,7 +110,6 @@ class Selections(fields.Dict):
     """``{attribute: value}``; a bad value is reported under its attribute's name."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("load_default", dict)
         super().__init__(keys=fields.String(), values=Scalar(), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -116,35 +138,35 @@ def _version():
 # ---- requests -----------------------------------------------------------------------------
 
 class ConfigureRequest(Schema):
-    selections = Selections()
+    selections = Selections(load_default=dict)
     version = _version()
     explain = Flag(load_default=False,
                              metadata={"description": "say why each excluded value is excluded"})
 
 
 class ExplainRequest(Schema):
-    selections = Selections()
+    selections = Selections(load_default=dict)
     attribute = fields.String(required=True)
     value = Scalar(required=True, allow_none=True)
     version = _version()
 
 
 class CompleteRequest(Schema):
-    selections = Selections()
+    selections = Selections(load_default=dict)
     minimize = fields.String(load_default=None, allow_none=True,
                              metadata={"description": "enum value property to minimise, e.g. cost"})
     version = _version()
 
 
 class BomRequest(Schema):
-    selections = Selections()
+    selections = Selections(load_default=dict)
     version = _version()
 
 
 class ConfigurationRequest(Schema):
     product = fields.String(required=True)
     version = _version()
-    selections = Selections()
+    selections = Selections(load_default=dict)
 
 
 class BomQuery(Schema):
@@ -292,11 +314,11 @@ class BomLineSchema(Schema):
     level = fields.Integer()
     quantity = decimal_string()
     extended_quantity = decimal_string()
-    unit_cost = decimal_string()
-    extended_cost = decimal_string()
+    unit_cost = UnitAmount()
+    extended_cost = UnitAmount()
     unit_weight = decimal_string()
     extended_weight = decimal_string()
-    children = fields.List(fields.Nested(lambda: BomLineSchema()))
+    children = fields.List(InCurrency(lambda: BomLineSchema()))
 
 
 class FlatLineSchema(Schema):
@@ -304,18 +326,20 @@ class FlatLineSchema(Schema):
     description = fields.String()
     uom = fields.String()
     quantity = decimal_string()
-    unit_cost = decimal_string()
-    extended_cost = decimal_string()
+    unit_cost = UnitAmount()
+    extended_cost = UnitAmount()
 
 
 class BomSchema(Schema):
+    """A bill of materials; its costs are in the model's cost currency (per-unit costs keep
+    their precision: a BOM rolls up costs, it bills nothing)."""
     product = fields.String()
     version = fields.Integer()
     assignment = fields.Dict(keys=fields.String(), values=fields.Raw())
     cost_currency = fields.String()
-    lines = fields.List(fields.Nested(BomLineSchema), metadata={"description": "the tree"})
-    flat = fields.List(fields.Nested(FlatLineSchema), metadata={"description": "exploded"})
-    total_cost = decimal_string()
+    lines = fields.List(InCurrency(BomLineSchema, currency_field="cost_currency"), metadata={"description": "the tree"})
+    flat = fields.List(InCurrency(FlatLineSchema, currency_field="cost_currency"), metadata={"description": "exploded"})
+    total_cost = UnitAmount(currency_field="cost_currency")
     total_weight = decimal_string()
 
 

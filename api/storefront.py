@@ -15,7 +15,7 @@ from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from core.permissions import PUBLIC
 from rules.pricing import LineRequest, PricingRequest, price_draft
-from rules.schemas import QuotePriceSchema
+from rules.schemas import CustomerPriceSchema
 from sales import inbound
 
 blp = Blueprint("storefront", __name__, url_prefix="/api/v1", description="The public configurator's price and quote requests")
@@ -37,15 +37,15 @@ def offered_price_book(requested: str | None) -> str:
 @blp.post("/products/<product>/price")
 @blp.requires(PUBLIC)
 @blp.arguments(xs.StorefrontPriceInSchema)
-@blp.response(200, xs.StorefrontPriceSchema)
+@blp.response(200, CustomerPriceSchema)
 def price(data, product):
     """A configuration's price as a customer sees it (the price book's list and public promotions).
-    The response schema (StorefrontPriceSchema) is what keeps cost, margin and approvals out."""
+    The response schema (the customer's projection) is what keeps cost, margin and approvals out."""
     with db_session() as session:
         request = PricingRequest(price_book=offered_price_book(data["price_book"]), promo_codes=tuple(data["promo_codes"]),
                                  lines=(LineRequest(product=product, quantity=data["quantity"],
                                                     selections=data["selections"]),))
-        return QuotePriceSchema().dump(price_draft(session, request))
+        return price_draft(session, request)
 
 
 @blp.post("/quote-requests")

@@ -1,21 +1,24 @@
 """marshmallow schemas of pricing results: how a priced quote reads as plain JSON data.
 
 The API dumps results with them, and a quote stores its pricing dumped the same way, so a
-stored price reads exactly as the API showed it (decimals as strings, nothing lost).
+stored price reads exactly as the API showed it (decimals as strings, amounts in their
+currency's minor units, nothing lost). `CustomerPriceSchema` is what a customer may see of a
+price, for every customer-facing output: it lists the fields shown, so costs, margins, rules
+and approvals never reach a customer, whatever the internal price grows to hold.
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from core.serialize import decimal_string
+from core.serialize import InCurrency, Money, MoneyMap, UnitAmount, decimal_string
 
 
 class StepSchema(Schema):
     kind = fields.String()
     rule = fields.String(allow_none=True)
     label = fields.String()
-    amount = decimal_string()
+    amount = Money()
 
 
 class OutcomeSchema(Schema):
@@ -29,8 +32,8 @@ class PriceElementSchema(Schema):
     code = fields.String()
     label = fields.String()
     quantity = decimal_string()
-    unit_price = decimal_string()
-    amount = decimal_string()
+    unit_price = UnitAmount()
+    amount = Money()
 
 
 class LinePriceSchema(Schema):
@@ -43,26 +46,26 @@ class LinePriceSchema(Schema):
     periods = decimal_string()
     complete = fields.Boolean(metadata={"description": "false: defaults filled in undecided attributes"})
     free_of = fields.String(allow_none=True, metadata={"description": "the line that earned this free item"})
-    elements = fields.List(fields.Nested(PriceElementSchema))
-    list_unit_price = decimal_string()
-    list_total = decimal_string()
-    steps = fields.List(fields.Nested(StepSchema))
-    discount_total = decimal_string()
-    net_total = decimal_string()
-    contract_value = decimal_string()
-    unit_cost = decimal_string()
+    elements = fields.List(InCurrency(PriceElementSchema))
+    list_unit_price = UnitAmount()
+    list_total = Money()
+    steps = fields.List(InCurrency(StepSchema))
+    discount_total = Money()
+    net_total = Money()
+    contract_value = Money()
+    unit_cost = UnitAmount()
     considered = fields.List(fields.Nested(OutcomeSchema))
 
 
 class TotalsSchema(Schema):
-    one_time_list = decimal_string()
-    one_time_net = decimal_string()
-    recurring = fields.Dict(keys=fields.String(), values=decimal_string())
-    list_contract_value = decimal_string()
-    contract_value = decimal_string()
-    cost = decimal_string()
+    one_time_list = Money()
+    one_time_net = Money()
+    recurring = MoneyMap()
+    list_contract_value = Money()
+    contract_value = Money()
+    cost = Money()
     discount_percent = decimal_string()
-    margin = decimal_string()
+    margin = Money()
     margin_percent = decimal_string()
 
 
@@ -86,9 +89,51 @@ class QuotePriceSchema(Schema):
     price_book_version = fields.Integer()
     rule_set = fields.String()
     rule_set_version = fields.Integer()
-    lines = fields.List(fields.Nested(LinePriceSchema))
-    quote_steps = fields.List(fields.Nested(StepSchema))
+    lines = fields.List(InCurrency(LinePriceSchema))
+    quote_steps = fields.List(InCurrency(StepSchema))
     quote_considered = fields.List(fields.Nested(OutcomeSchema))
     promotions = fields.List(fields.Nested(OutcomeSchema))
-    totals = fields.Nested(TotalsSchema)
+    totals = InCurrency(TotalsSchema)
     approvals = fields.List(fields.Nested(RequiredApprovalSchema))
+
+
+# ---- what a customer sees of a price -----------------------------------------------------------
+
+class CustomerStepSchema(Schema):
+    label = fields.String()
+    amount = Money()
+
+
+class CustomerLineSchema(Schema):
+    id = fields.String()
+    product = fields.String()
+    name = fields.String()
+    quantity = decimal_string()
+    charge = fields.String(metadata={"description": "one_time, monthly, quarterly or annual"})
+    term_months = fields.Integer(allow_none=True)
+    periods = decimal_string()
+    free_of = fields.String(allow_none=True, metadata={"description": "the line that earned this free item"})
+    list_unit_price = UnitAmount()
+    list_total = Money()
+    steps = fields.List(InCurrency(CustomerStepSchema))
+    discount_total = Money()
+    net_total = Money()
+    contract_value = Money()
+
+
+class CustomerTotalsSchema(Schema):
+    one_time_list = Money()
+    one_time_net = Money()
+    recurring = MoneyMap()
+    list_contract_value = Money()
+    contract_value = Money()
+    discount_percent = decimal_string()
+
+
+class CustomerPriceSchema(Schema):
+    """A price (a result, or a quote's stored price) as a customer may see it."""
+    currency = fields.String()
+    price_book = fields.String()
+    lines = fields.List(InCurrency(CustomerLineSchema))
+    quote_steps = fields.List(InCurrency(CustomerStepSchema))
+    totals = InCurrency(CustomerTotalsSchema)

@@ -2,6 +2,7 @@
 expire, are terminated or renew.
 
 draft -> sent -> signed -> active -> expired | terminated | renewed
+draft | sent -> withdrawn (its quote is being revised: nobody signs what is about to change)
 
 A contract copies the facts it needs from the accepted quote revision (account, value, term,
 terms text). Signing uses the same e-signature as quote acceptance: a share link, a typed
@@ -32,7 +33,7 @@ from sales import documents
 from sales.accounts import Account
 from sales.models import Quote, ShareLink
 from sales.order_models import Contract, ContractEvent
-from sales.quotes import get_quote
+from sales.quotes import check_owner, get_quote
 
 DEFAULT_TERM_MONTHS = 12
 RENEWAL_NOTICE_LEAD_DAYS = 14     # remind this long before the last day to give notice
@@ -81,6 +82,7 @@ def create_from_quote(session: Session, actor: User, quote_number: str, today: d
     """The contract of the quote's accepted latest revision, created once; returns it and
     whether it is new (asking again returns the same contract)."""
     quote = get_quote(session, quote_number, lock=True)
+    check_owner(quote, actor, "make a contract of")
     existing = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
     if existing is not None:
         return existing, False
@@ -123,6 +125,8 @@ def document_data(session: Session, contract: Contract, company: dict) -> dict:
 def send_for_signature(session: Session, actor: User, number: str, company: dict) -> tuple[Contract, str]:
     """Freeze the contract's PDF and open a signing link (the token is returned once)."""
     contract = get_contract(session, number, lock=True)
+    if contract.quote_id is not None:
+        check_owner(session.get(Quote, contract.quote_id), actor, "send for signature the contract of")
     if contract.state not in ("draft", "sent"):
         raise InvalidTransition(label(contract), contract.state, "send it for signature")
     if contract.document is None:
@@ -168,6 +172,13 @@ def sign(session: Session, token: str, name: str, email: str, ip: str, user_agen
     if contract.start_date <= today:
         _move(session, contract, "system", "activate", "active", f"starts {contract.start_date.isoformat()}")
     return contract
+
+
+def withdraw(session: Session, actor: User, contract: Contract, reason: str) -> Contract:
+    """Take back an unsigned contract (its quote is revised); its signing links stop working."""
+    if contract.state not in ("draft", "sent"):
+        raise InvalidTransition(label(contract), contract.state, "withdraw it", "it was signed")
+    return _move(session, contract, actor, "withdraw", "withdrawn", reason)
 
 
 def give_notice(session: Session, actor: User, number: str, today: date, reason: str = "") -> Contract:

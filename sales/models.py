@@ -18,7 +18,8 @@ from sqlmodel import JSON, Field, SQLModel
 from core.db import Amount, forbid_updates, timestamp, utcnow
 
 STATES = ("draft", "pending_approval", "approved", "rejected", "sent", "accepted", "declined", "expired")
-FROZEN = ("approved", "sent", "accepted", "declined", "expired")   # a change makes a new revision
+FROZEN = ("approved", "sent", "declined", "expired")   # a change makes a new revision
+FINAL = ("accepted",)    # sold: it changes only by an explicit revision (workflow.revise) or an amendment
 
 
 

@@ -14,7 +14,7 @@ from sqlmodel import JSON, Field, SQLModel
 
 from core.db import Amount, timestamp
 
-CONTRACT_STATES = ("draft", "sent", "signed", "active", "expired", "terminated", "renewed")
+CONTRACT_STATES = ("draft", "sent", "signed", "active", "expired", "terminated", "renewed", "withdrawn")
 ORDER_STATES = ("credit_hold", "open", "fulfilled", "cancelled")
 LINE_STATUSES = ("pending", "in_production", "shipped", "delivered")
 

@@ -32,7 +32,7 @@ from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
-from sales.quotes import get_quote
+from sales.quotes import check_owner, get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
 # Every change to an order takes the next number of this series. The counter row stays locked
@@ -89,6 +89,8 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     it is new. With `require_contract` the revision's contract must be signed first.
     `credit_check(account, first-year amount)` is billing's (billing.credit.place_order)."""
     quote = get_quote(session, quote_number, lock=True)
+    if isinstance(actor, User):
+        check_owner(quote, actor, "order")
     existing = session.exec(select(Order).where(Order.quote_id == quote.id)).first()
     if existing is not None:
         return existing, False
@@ -183,12 +185,19 @@ def release(session: Session, actor: User, number: str, reason: str) -> Order:
     return _move(session, order, actor, "release", "open", reason)
 
 
-def cancel(session: Session, actor: User, number: str, reason: str) -> Order:
+def cancel(session: Session, actor: User, number: str, reason: str, *,
+           settle_billing: Callable[[Order], None]) -> Order:
+    """Cancel an order nothing of which was shipped: its quote's owner, finance or an admin.
+    `settle_billing(order)` is billing's part (billing.order_billing.cancel_order): it refuses
+    while invoices of the order stand, or credits them, in this transaction."""
     order = get_order(session, number, lock=True)
+    if actor.role not in ("finance", "admin") and actor.id != session.get(Quote, order.quote_id).owner_id:
+        raise Forbidden(f"only the quote's owner, finance or an admin can cancel {label(order)}")
     if order.state not in ("credit_hold", "open") or any(ln.shipped_quantity for ln in lines_of(session, order)):
         raise InvalidTransition(label(order), order.state, "cancel it", "only an order with nothing shipped")
     if not reason.strip():
         raise InvalidInput("reason", "say why the order is cancelled")
+    settle_billing(order)
     return _move(session, order, actor, "cancel", "cancelled", reason)
 
 

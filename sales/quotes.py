@@ -3,8 +3,11 @@
 Every edit goes through `edit()`, which decides what a change to the latest revision means in
 its current state: a draft changes in place; a rejected revision changes in place and goes
 back to draft; a revision waiting for approval cannot change (recall it first); a frozen one
-(approved, sent, accepted, declined, expired) gets a new revision that starts as a draft and
-needs approval again. Lines are priced by the pricing engine on every edit, and the stored
+(approved, sent, declined, expired) gets a new revision that starts as a draft and needs
+approval again. An accepted revision is final: what the customer accepted is what is
+ordered, contracted and billed, so an edit is refused; the deal changes only by an explicit
+revision (workflow.revise) while nothing was ordered or signed, and after that by an
+amendment. Lines are priced by the pricing engine on every edit, and the stored
 price records the price book, rule set and model versions it used.
 """
 
@@ -28,7 +31,7 @@ from rules.results import ManualDiscount
 from rules.schemas import QuotePriceSchema
 from sales.accounts import Account, get_account
 from sales.audit import record
-from sales.models import FROZEN, Quote, QuoteLine, TermsTemplate
+from sales.models import FINAL, FROZEN, Quote, QuoteLine, TermsTemplate
 from sales.terms import render_terms
 
 VALIDITY_DAYS = 30
@@ -167,6 +170,10 @@ def edit(session: Session, actor: User, number: str, today: date, *,
         raise InvalidInput(sorted(unknown)[0], "unknown quote field")
     if quote.state == "pending_approval":
         raise InvalidTransition(quote.label, quote.state, "change it", "recall it from approval first")
+    if quote.state in FINAL:
+        raise InvalidTransition(quote.label, quote.state, "change it",
+                                "the customer accepted it, so it is final; revise it on purpose while it has no "
+                                "order or signed contract, after that change it by an amendment")
     if quote.state in FROZEN:
         quote = new_revision(session, actor, quote, reason or "changed after it was " + quote.state)
     account = session.get(Account, quote.account_id)

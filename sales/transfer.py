@@ -24,6 +24,7 @@ from catalog.pricebook import load_price_book_dict
 from catalog.store import ModelVersion, find_version, save_model
 from core import versioned
 from core.db import utcnow
+from core.money import currency
 from core.validation import DocumentError, DocumentValidationError
 from rules.loader import load_rule_set_dict
 from rules.model import KIND as RULE_SET
@@ -58,8 +59,16 @@ def export_bundle(session: Session, sections: tuple[str, ...] = SECTIONS) -> dic
     if active:
         bundle["active"] = active
     if "accounts" in sections:
-        bundle["accounts"] = [accounts.account_dict(session, a) for a in accounts.list_accounts(session, limit=None)]
+        bundle["accounts"] = [_exported(session, a) for a in accounts.list_accounts(session, limit=None)]
     return json.loads(json.dumps(bundle, default=str))        # plain data: decimals as strings
+
+
+def _exported(session: Session, account: accounts.Account) -> dict[str, Any]:
+    """An account as a bundle holds it: its credit limit in its currency's minor units."""
+    data = accounts.account_dict(session, account)
+    if data["credit_limit"] is not None:
+        data["credit_limit"] = currency(account.currency).round(data["credit_limit"])
+    return data
 
 
 def count(bundle: Any) -> int:

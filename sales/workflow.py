@@ -1,6 +1,7 @@
-"""A quote's life: submit, approve or reject, recall, send, expire.
+"""A quote's life: submit, approve or reject, recall, send, expire, revise.
 
 draft -> pending_approval -> approved | rejected -> sent -> accepted | declined | expired
+approved | sent | accepted | declined | expired -> (revise) a new revision, as a draft
 
 Submitting creates the approval steps the stored price needs (the approval policy of the
 rule set, docs/pricing.md): levels of one stage decide in parallel, stages in sequence. A
@@ -20,11 +21,12 @@ from sqlmodel import Session, select
 from core.db import utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition
 from core.users import User
-from sales import acceptance, documents
+from sales import acceptance, contracts, documents
 from sales.audit import record
-from sales.models import ApprovalStep, Quote, QuoteDocument
+from sales.models import FINAL, FROZEN, ApprovalStep, Quote, QuoteDocument
+from sales.order_models import Contract, Order
 from sales.quote_data import document_data
-from sales.quotes import check_owner, get_quote, lines_of, required_approvals
+from sales.quotes import check_owner, get_quote, lines_of, new_revision, required_approvals
 
 
 def _expect(quote: Quote, states: tuple[str, ...], action: str) -> None:
@@ -182,3 +184,27 @@ def expire_due(session: Session, today: date) -> list[Quote]:
     for quote in due:
         _move(session, quote, "system", "expire", "expired", f"valid until {quote.expires_on.isoformat()}")
     return due
+
+
+def revise(session: Session, actor: User, number: str, reason: str) -> Quote:
+    """Start the next revision of a frozen or accepted quote on purpose. An accepted quote is
+    sold: it is revised only while nothing was ordered or signed from it (a contract out for
+    signature is withdrawn, so the customer cannot sign what is changing); after that the
+    deal changes by an amendment. The new revision needs approval and acceptance again."""
+    quote = get_quote(session, number, lock=True)
+    _expect(quote, FROZEN + FINAL, "revise it")
+    check_owner(quote, actor, "revise")
+    if not reason.strip():
+        raise InvalidInput("reason", "say why the quote is revised")
+    if quote.state in FINAL:
+        order = session.exec(select(Order.number).where(Order.quote_id == quote.id)).first()
+        if order is not None:
+            raise InvalidTransition(quote.label, quote.state, "revise it",
+                                    f"order {order} was made from it; change the deal by an amendment")
+        contract = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
+        if contract is not None and contract.state not in ("draft", "sent"):
+            raise InvalidTransition(quote.label, quote.state, "revise it",
+                                    f"contract {contract.number} is {contract.state}; change the deal by an amendment")
+        if contract is not None:
+            contracts.withdraw(session, actor, contract, f"{quote.label} is revised: {reason}")
+    return new_revision(session, actor, quote, reason)
