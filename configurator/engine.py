@@ -26,10 +26,11 @@ from catalog import expr as ex
 from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
 from configurator import reference
-from configurator.encode import RuleEncoder, encode, flatten, row_supports
+from configurator.encode import RuleEncoder, encode, flatten
 from configurator.explain import quickxplain
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
+from configurator.tables import row_supports
 
 SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
