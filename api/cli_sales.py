@@ -14,7 +14,7 @@ import click
 
 from api.cli import cli, database, emit_json, json_option
 from core.users import ROLES, create_user, find_user, list_users, new_token, set_password
-from billing import collections, invoices
+from billing import collections, invoices, order_billing
 from core.settings import Settings
 from sales import accounts, contracts, terms, workflow
 
@@ -132,7 +132,7 @@ def jobs_run(today):
         ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
         ("contracts", lambda s: contracts.run_jobs(s, day)),
         ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
-                               for d in invoices.bill_due_periods(s, day)]),
+                               for d in order_billing.bill_due_periods(s, day)]),
         ("dunning", lambda s: _dunning(s, day)),
     ]
     for name, step in steps:
