@@ -16,7 +16,7 @@ from api.auth import current_user
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from api.idempotency import respond
-from billing import collections, invoices, ledger, payments, revenue
+from billing import collections, credit_notes, invoices, ledger, order_billing, payments, revenue
 from billing.models import Invoice, InvoiceEvent, Payment, PaymentAllocation
 from core.db import compared
 from core.errors import NotFound
@@ -76,7 +76,7 @@ def invoice_order(data, number):
     with db_session() as session:
         order = orders.get_order(session, number)
         return respond(session, 201,
-                       lambda: (invoices.invoice_order(session, order, date.today(), milestone=data["milestone"]), True),
+                       lambda: (order_billing.invoice_order(session, order, date.today(), milestone=data["milestone"]), True),
                        lambda i: bs.InvoiceSchema().dump(invoice_view(session, i)))
 
 
@@ -140,7 +140,7 @@ def credit_note(data, invoice_id):
         invoice = _readable(session, invoice_id)
         what = data["amount"] if data["amount"] is not None else data["lines"]
         return respond(session, 201,
-                       lambda: (invoices.credit_note(session, invoice, what, data["reason"], date.today(),
+                       lambda: (credit_notes.credit_note(session, invoice, what, data["reason"], date.today(),
                                                      company=_company()), True),
                        lambda note: bs.InvoiceSchema().dump(invoice_view(session, note)))
 
@@ -152,7 +152,7 @@ def credit_note(data, invoice_id):
 def void(data, invoice_id):
     """Cancel an open, unpaid invoice (by a full credit note, returned)."""
     with db_session() as session:
-        return invoice_view(session, invoices.void(session, _invoice(session, invoice_id), data["reason"],
+        return invoice_view(session, credit_notes.void(session, _invoice(session, invoice_id), data["reason"],
                                                    date.today(), company=_company()))
 
 
@@ -203,7 +203,7 @@ def bill_due(query):
     """Issue the invoices of the recurring periods due (safe to rerun: a period is billed once)."""
     with db_session() as session:
         day = query["today"] or date.today()
-        drafts = invoices.bill_due_periods(session, day)
+        drafts = order_billing.bill_due_periods(session, day)
         return [invoice_view(session, invoices.issue(session, d, day, company=_company())) for d in drafts]
 
 

@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from billing import credit, invoices, payments  # noqa: E402
+from billing import credit, invoices, order_billing, payments  # noqa: E402
 from billing.tax import load_demo_tax_rates  # noqa: E402
 from catalog.store import load_demo_catalog, load_demo_price_books  # noqa: E402
 from bench.postgres import fresh_postgres  # noqa: E402
@@ -101,7 +101,7 @@ def run(engine, rep_id: str, sent: list[tuple[str, str]], today: date) -> dict[s
             s, s.get(User, rep_id), number, today, require_contract=True)[0].number)
 
         def invoice(s):
-            draft = invoices.invoice_order(s, orders.get_order(s, order_number), today)
+            draft = order_billing.invoice_order(s, orders.get_order(s, order_number), today)
             issued = invoices.issue(s, draft, today, company=COMPANY)
             return issued.gross_total
         gross = step("invoice", invoice)

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import pricing_catalog as pc  # noqa: E402
 from bench import pricing_generate as pg  # noqa: E402
 
 TARGETS_MS = {1_000: 100.0, 10_000: 1_000.0}
@@ -74,8 +75,8 @@ def build_lines(book, qlines):
 
 def quote_input(book):
     from rules.results import ManualDiscount, QuoteInput
-    f = pg.QUOTE_FACTS
-    return QuoteInput(book.currency.code, pg.DAY, f["customer"], f["segment"], f["tier"], f["channel"],
+    f = pc.QUOTE_FACTS
+    return QuoteInput(book.currency.code, pc.DAY, f["customer"], f["segment"], f["tier"], f["channel"],
                       pg.PROMO_CODES, f["payment_terms"], ManualDiscount(percent=Decimal("2.5")),
                       {"SUMMER26": (12, 0), "HWLAUNCH": (40, 1)})
 
@@ -212,7 +213,7 @@ def service_bench(generated, args) -> dict:
             save_price_book(session, load_price_book_dict(generated.price_book), activate=True)
             save_rule_set(session, load_rule_set_dict(generated.rule_set), activate=True)
         qlines = pg.quote_lines(generated.catalog, SERVICE_LINES, args.seed, configured=False)
-        f = pg.QUOTE_FACTS
+        f = pc.QUOTE_FACTS
         request = PricingRequest(
             "bench-usd", tuple(LineRequest(q.product, q.quantity, id=q.id, term_months=q.term_months,
                                            discount=(ManualDiscount(percent=q.discount_percent)
@@ -220,7 +221,7 @@ def service_bench(generated, args) -> dict:
                                                      ManualDiscount(amount=q.discount_amount)
                                                      if q.discount_amount is not None else None))
                                for q in qlines),
-            rule_set="bench", day=pg.DAY, customer=f["customer"], segment=f["segment"], tier=f["tier"],
+            rule_set="bench", day=pc.DAY, customer=f["customer"], segment=f["segment"], tier=f["tier"],
             channel=f["channel"], promo_codes=pg.PROMO_CODES, payment_terms=f["payment_terms"],
             discount=ManualDiscount(percent=Decimal("2.5")))
 

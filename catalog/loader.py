@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import expr as ex
+from catalog.expr_parser import AttrInfo, ExprError, parse_condition, parse_number
 from core.validation import (MAX_VERSION, Reader, digest, parse_yaml, read_file)
 from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
@@ -63,7 +64,7 @@ class _Builder(Reader):
         groups = self.groups(top)
         source = dict(top)
         attributes = self.attributes(top, {g.id for g in groups})
-        infos = {a.id: ex.AttrInfo(a.type, a.domain, _common_properties(a)) for a in attributes}
+        infos = {a.id: AttrInfo(a.type, a.domain, _common_properties(a)) for a in attributes}
         raw_components = self.listing(top, "components", "")
         component_props = frozenset(_component_property_names(raw_components))
         components = self.components(raw_components, "components", infos, component_props, {})
@@ -217,9 +218,9 @@ class _Builder(Reader):
             if numeric:
                 if isinstance(raw, float):
                     raw = Decimal(str(raw))
-                return ex.parse_number(raw, infos, frozenset())
-            return ex.parse_condition(raw, infos, props)
-        except ex.ExprError as exc:
+                return parse_number(raw, infos, frozenset())
+            return parse_condition(raw, infos, props)
+        except ExprError as exc:
             self.error(path, str(exc))
             return None
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import click
 
-from billing import collections, invoices
+from billing import collections, invoices, order_billing
 from cli.common import database
 from core.db import create_engine
 from core.settings import Settings
@@ -31,7 +31,7 @@ def jobs_run(today):
         ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
         ("contracts", lambda s: contracts.run_jobs(s, day)),
         ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
-                               for d in invoices.bill_due_periods(s, day)]),
+                               for d in order_billing.bill_due_periods(s, day)]),
         ("dunning", lambda s: _dunning(s, day)),
     ]
     for name, step in steps:

@@ -15,7 +15,8 @@ from sqlmodel import select
 from billing import collections, ledger
 from billing.collections import (DEFAULT_POLICY, DunningLevel, DunningPolicy, aging, bucket, dso,
                                  render_letter, run_dunning)
-from billing.invoices import credit_note, issue_fee_invoice
+from billing.credit_notes import credit_note
+from billing.invoices import issue_fee_invoice
 from billing.models import DunningNotice, Invoice, InvoiceLine
 from billing.payments import check_account, mark_uncollectible
 from billing.tax import load_demo_tax_rates

@@ -1,7 +1,8 @@
-"""billing.invoices and billing.schedule against the database: drafting from orders (on order,
-on shipment, milestones), recurring periods with proration, issuing (gap-free numbers, also
-concurrently on PostgreSQL, given back on rollback), immutability, credit notes, voiding,
-fee invoices, taxes by jurisdiction with reverse charge and inclusive prices, and the PDF."""
+"""billing.order_billing, billing.invoices, billing.credit_notes and billing.schedule against the
+database: drafting from orders (on order, on shipment, milestones), recurring periods with
+proration, issuing (gap-free numbers, also concurrently on PostgreSQL, given back on
+rollback), immutability, credit notes, voiding, fee invoices, taxes by jurisdiction with
+reverse charge and inclusive prices, and the PDF."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from billing import invoices, ledger, schedule
-from billing.invoices import bill_due_periods, credit_note, invoice_order, issue, issue_fee_invoice, void
+from billing.credit_notes import credit_note, void
+from billing.invoices import issue, issue_fee_invoice
 from billing.models import BillingPeriod, Invoice, InvoiceLine, LedgerEntry
+from billing.order_billing import bill_due_periods, invoice_order
 from billing.tax import load_demo_tax_rates, load_tax_rates_dict, load_tax_rates_file, save_tax_rates
 from core.db import session_scope
 from core.errors import ImmutableRecord, InvalidInput, InvalidTransition

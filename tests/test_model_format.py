@@ -6,6 +6,7 @@ import textwrap
 import pytest
 
 from catalog import expr as ex
+from catalog.expr_parser import AttrInfo, ExprError, parse_condition
 from core.validation import DocumentValidationError
 from catalog.loader import load_model_dict, load_model_file
 
@@ -114,16 +115,16 @@ def test_table_rows_load_from_csv_next_to_the_model(tmp_path):
 
 
 def test_expressions_never_reach_eval():
-    attrs = {"count": ex.AttrInfo("int", tuple(range(9)))}
+    attrs = {"count": AttrInfo("int", tuple(range(9)))}
     for hostile in ["__import__('os').system('x')", "count; import os", "count.__class__ > 1"]:
-        with pytest.raises(ex.ExprError):
-            ex.parse_condition(hostile, attrs)
+        with pytest.raises(ExprError):
+            parse_condition(hostile, attrs)
 
 
 def test_operator_precedence():
-    attrs = {"a": ex.AttrInfo("bool", (False, True)), "b": ex.AttrInfo("bool", (False, True)),
-             "c": ex.AttrInfo("bool", (False, True)), "n": ex.AttrInfo("int", tuple(range(5)))}
-    node = ex.parse_condition("a or b and not c implies n + 2 * 3 >= 7", attrs)
+    attrs = {"a": AttrInfo("bool", (False, True)), "b": AttrInfo("bool", (False, True)),
+             "c": AttrInfo("bool", (False, True)), "n": AttrInfo("int", tuple(range(5)))}
+    node = parse_condition("a or b and not c implies n + 2 * 3 >= 7", attrs)
     fn = ex.compile_fn(node, None)
     assert fn({"a": False, "b": False, "c": False, "n": 0}) is True      # premise false
     assert fn({"a": True, "b": False, "c": True, "n": 0}) is False       # 0 + 6 >= 7 fails

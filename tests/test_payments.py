@@ -17,7 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlmodel import Session, select
 
 from billing import ledger
-from billing.invoices import credit_note, issue_fee_invoice, void
+from billing.credit_notes import credit_note, void
+from billing.invoices import issue_fee_invoice
 from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
 from billing.payments import (OPEN_STATES, apply_credit, balance_due, check_account, mark_uncollectible,
                               record_payment, refund)

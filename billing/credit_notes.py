@@ -1,0 +1,167 @@
+"""Credit notes and voiding: how an issued invoice, which never changes, is corrected.
+
+A credit note points to its original, takes no more than is still creditable on it, and is
+applied to what the original still owes when it is issued; voiding is a full credit note
+that also makes what the invoice billed billable again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Mapping
+
+from sqlmodel import Session, select
+
+from billing import schedule, tax
+from billing.invoices import issue, label, lines_of, series, set_totals, summary, unit_price
+from billing.models import Invoice, InvoiceLine
+from billing.terms import DUE_ON_RECEIPT
+from core import webhooks
+from core.db import lock_row, utcnow
+from core.errors import InvalidInput, InvalidTransition
+from core.money import ZERO, Currency, allocate, currency
+from sales.accounts import Account
+
+CREDITABLE = ("open", "partially_paid", "paid")
+
+
+@dataclass(frozen=True)
+class _Left:
+    """What is still creditable of one line of the original: its quantity and amounts less
+    what its credit notes took (credit lines share the position of the line they credit)."""
+    line: InvoiceLine
+    quantity: Decimal
+    net: Decimal
+    tax: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.tax
+
+
+def credit_notes_of(session: Session, invoice: Invoice) -> list[Invoice]:
+    return list(session.exec(select(Invoice).where(Invoice.original_id == invoice.id,
+                                                   Invoice.kind == "credit_note").order_by(Invoice.id)))
+
+
+def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int, Decimal] | Decimal | None,
+                reason: str, today: date, *, company: Mapping | None = None) -> Invoice:
+    """Issue a credit note against an issued invoice and apply it to what the invoice still
+    owes (any excess is account credit in the ledger). `lines_or_amount`: None credits all
+    that is still creditable; {position: quantity} returns units of lines; a Decimal credits
+    a gross amount spread over the lines in proportion to what is left of them. Never more
+    than what is still creditable."""
+    original = lock_row(session, Invoice, invoice.id)
+    if original.kind != "invoice" or original.state not in CREDITABLE:
+        raise InvalidTransition(label(original), original.state, "credit it")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("reason", "a credit note needs a reason")
+    cur = currency(original.currency)
+    left = _creditable(session, original)
+    credits = _credit_lines(left, lines_or_amount, cur, original.tax_inclusive, label(original))
+    note = Invoice(kind="credit_note", series=series("credit_note", today), account_id=original.account_id,
+                   order_id=original.order_id, original_id=original.id, currency=original.currency,
+                   payment_terms=DUE_ON_RECEIPT, tax_inclusive=original.tax_inclusive,
+                   reverse_charge=original.reverse_charge, reason=reason.strip()[:2000])
+    session.add(note)
+    session.flush()
+    taxed = []
+    for item, quantity, net, tax_amount in credits:
+        source = item.line
+        description = source.description if quantity else f"Price adjustment: {source.description}"
+        session.add(InvoiceLine(invoice_id=note.id, position=source.position, order_line_key=source.order_line_key,
+                                product=source.product, description=description[:500], quantity=quantity,
+                                unit_price=unit_price(net + tax_amount if original.tax_inclusive else net, quantity),
+                                net_amount=net, tax_category=source.tax_category, tax_rate=source.tax_rate,
+                                tax_amount=tax_amount, period_start=source.period_start, period_end=source.period_end))
+        taxed.append(tax.TaxedLine(source.tax_category, source.tax_rate, net, tax_amount))
+    set_totals(note, tax.summarise(taxed, original.reverse_charge))
+    session.add(note)
+    session.flush()
+    return issue(session, note, today, company=company)
+
+
+def _creditable(session: Session, original: Invoice) -> list[_Left]:
+    taken: dict[int, list[Decimal]] = {}
+    for note in credit_notes_of(session, original):
+        for line in lines_of(session, note):
+            sums = taken.setdefault(line.position, [ZERO, ZERO, ZERO])
+            sums[0] += line.quantity
+            sums[1] += line.net_amount
+            sums[2] += line.tax_amount
+    out = []
+    for line in lines_of(session, original):
+        quantity, net, tax_amount = taken.get(line.position, (ZERO, ZERO, ZERO))
+        out.append(_Left(line, line.quantity - quantity, line.net_amount - net, line.tax_amount - tax_amount))
+    return out
+
+
+def _credit_lines(left: list[_Left], what, cur: Currency, inclusive: bool,
+                  original: str) -> list[tuple[_Left, Decimal, Decimal, Decimal]]:
+    """(line, quantity, net, tax) to credit. A partial credit takes the same share of a
+    line's tax as of its amount (the tax charged, given back); the last credit of a line
+    takes exactly what is left, so an invoice and its credit notes net to zero."""
+    everything = [(item, item.quantity, item.net, item.tax) for item in left if item.net or item.tax]
+    if what is None:
+        if not everything:
+            raise InvalidInput("lines", f"nothing is left to credit on {original}")
+        return everything
+    if isinstance(what, Mapping):
+        if not what:
+            raise InvalidInput("lines", "name at least one line to credit")
+        return [_credit_units(left, position, quantity, cur, inclusive, original)
+                for position, quantity in what.items()]
+    if not isinstance(what, Decimal) or not what.is_finite():
+        raise InvalidInput("amount", "expected a decimal amount, or {position: quantity}, or None for all")
+    creditable = sum((item.gross for item in left), ZERO)
+    if not cur.is_exact(what) or not ZERO < what <= creditable:
+        raise InvalidInput("amount", f"must be more than 0 and at most {cur.code} {creditable} (still creditable "
+                                     f"on {original}), in {cur.code}'s minor units")
+    if what == creditable:
+        return everything
+    out = []
+    for item, gross in zip(left, allocate(what, [max(item.gross, ZERO) for item in left], cur.quantum)):
+        if gross:
+            tax_amount = item.tax if gross == item.gross else cur.round(item.tax * gross / item.gross)
+            out.append((item, ZERO, gross - tax_amount, tax_amount))
+    return out
+
+
+def _credit_units(left: list[_Left], position, quantity, cur: Currency, inclusive: bool,
+                  original: str) -> tuple[_Left, Decimal, Decimal, Decimal]:
+    where = f"lines.{position}"
+    item = next((i for i in left if i.line.position == position), None) if isinstance(position, int) else None
+    if item is None:
+        raise InvalidInput(where, f"{original} has no line {position!r}")
+    if not isinstance(quantity, Decimal) or not quantity.is_finite() or not ZERO < quantity <= item.quantity:
+        raise InvalidInput(where, f"expected a quantity above 0 and at most {item.quantity} (still creditable)")
+    if quantity == item.quantity:
+        net, tax_amount = item.net, item.tax
+    else:
+        share = quantity / item.quantity
+        tax_amount = cur.round(item.tax * share)
+        priced = cur.round((item.gross if inclusive else item.net) * share)
+        net = priced - tax_amount if inclusive else priced
+    if not net and not tax_amount:
+        raise InvalidInput(where, "nothing is left to credit on this line")
+    return item, quantity, net, tax_amount
+
+
+def void(session: Session, invoice: Invoice, reason: str, today: date, *, company: Mapping | None = None) -> Invoice:
+    """Cancel an open invoice nothing was paid or credited on: a full credit note, the
+    invoice void, and what it billed (periods, quantities, a milestone) billable again.
+    Returns the credit note."""
+    original = lock_row(session, Invoice, invoice.id)
+    if original.kind != "invoice" or original.state != "open" or original.amount_paid:
+        raise InvalidTransition(label(original), original.state, "void it",
+                                "only an open invoice with nothing paid or credited can be voided")
+    note = credit_note(session, original, None, reason, today, company=company)
+    original.state = "void"
+    original.updated_at = utcnow()
+    session.add(original)
+    schedule.unbill(session, original.id)
+    webhooks.emit(session, "invoice.voided", summary(original, session.get(Account, original.account_id)) | {
+        "credit_note": note.number})
+    return note

@@ -1,0 +1,200 @@
+"""Drafting invoices from orders: what an order owes now (one-time lines on order, on
+shipment or by milestone; recurring lines by billing period) and the drafts that bill it.
+
+One-time amounts are cumulative or allocated, so a line's invoices always sum to its net
+total; `billing.invoices` taxes and issues the drafts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from billing import schedule
+from billing.invoices import Charge, draft, label, priced_amount
+from billing.models import BillingPeriod, Invoice, InvoiceLine
+from billing.terms import parse_terms
+from core.db import lock_row
+from core.errors import InvalidInput, InvalidTransition
+from core.money import HUNDRED, ZERO, Currency, allocate, currency
+from core.validation import to_decimal
+from sales.accounts import Account
+from sales.models import Quote
+from sales.orders import BILLING
+from sales.order_models import Contract, Order, OrderLine
+
+
+def invoice_order(session: Session, order: Order, today: date, *, milestone: str | None = None) -> Invoice:
+    """A draft invoice for what the order owes now, by its `billing`: on_order (every one-time
+    line), on_shipment (shipped quantities not invoiced yet) or milestones (`milestone`'s share
+    of every one-time line). Recurring lines start billing with the order's first invoice:
+    their schedule is created then, and every unbilled period that is due (the first one
+    always) goes on the invoice."""
+    order = lock_row(session, Order, order.id)
+    what = f"order {order.number}"
+    if order.state not in schedule.BILLABLE_ORDER_STATES:
+        raise InvalidTransition(what, order.state, "invoice it")
+    if order.billing not in BILLING:
+        raise InvalidInput("billing", f"{what} has billing {order.billing!r}; expected one of {', '.join(BILLING)}")
+    if (milestone is not None) != (order.billing == "milestones"):
+        reason = "name the milestone to invoice" if milestone is None else f"{what} bills {order.billing}"
+        raise InvalidInput("milestone", reason)
+    cur = currency(order.currency)
+    lines = _order_lines(session, order.id)
+    one_time = [ln for ln in lines if ln.charge == "one_time" and ln.quantity > 0]
+    reason = f"Order {order.number}"
+    if order.billing == "milestones":
+        charges, reason = _milestone(session, order, one_time, milestone, cur)
+    else:
+        charges = _deliveries(session, order, one_time, cur)
+    periods = _due_periods(session, order, [ln for ln in lines if ln.charge != "one_time"], today, cur)
+    if not charges and not periods:
+        raise InvalidTransition(what, order.state, "invoice it", "nothing is due")
+    return _order_invoice(session, order, lines, charges, periods, reason, today)
+
+
+def bill_due_periods(session: Session, today: date) -> list[Invoice]:
+    """One draft invoice per order for its recurring periods due on `today` (safe to rerun:
+    a period is billed once)."""
+    by_order: dict[int, list[BillingPeriod]] = {}
+    for period in schedule.due_periods(session, today):
+        by_order.setdefault(period.order_id, []).append(period)
+    invoices = []
+    for order_id, periods in by_order.items():
+        order = session.get(Order, order_id)
+        invoices.append(_order_invoice(session, order, _order_lines(session, order_id), [], periods,
+                                       f"Order {order.number}: recurring charges", today))
+    return invoices
+
+
+def _order_invoice(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
+                   periods: list[BillingPeriod], reason: str, today: date) -> Invoice:
+    """The draft of `charges` and `periods`, on the terms agreed on the order's quote; the
+    periods are marked billed by it."""
+    terms = session.get(Quote, order.quote_id).payment_terms
+    parse_terms(terms)
+    invoice = draft(session, session.get(Account, order.account_id),
+                    charges + [_period_charge(p, lines) for p in periods], currency(order.currency), terms,
+                    reason, today, order)
+    for period in periods:
+        period.invoice_id = invoice.id
+        session.add(period)
+    session.flush()
+    return invoice
+
+
+def _order_lines(session: Session, order_id: int) -> list[OrderLine]:
+    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.position)))
+
+
+def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency) -> list[Charge]:
+    """One-time lines not invoiced yet: all of them on order, what was shipped on shipment.
+    Amounts are cumulative (price x quantity invoiced so far, rounded, less what was
+    invoiced), so the invoices of a line always sum to its net total."""
+    billed = _billed(session, order)
+    charges = []
+    for line in lines:
+        quantity, amount = billed.get(line.key, (ZERO, ZERO))
+        upto = line.quantity if order.billing == "on_order" else min(line.shipped_quantity, line.quantity)
+        if upto > quantity:
+            charges.append(Charge(line.name, upto - quantity,
+                                  cur.round(line.net_total * upto / line.quantity) - amount,
+                                  line.tax_category, line.product, line.key))
+    return charges
+
+
+def _billed(session: Session, order: Order) -> dict[str, tuple[Decimal, Decimal]]:
+    """Quantity and priced amount of each one-time line on the order's invoices (drafts
+    included, voided ones not: what a voided invoice billed can be invoiced again)."""
+    rows = session.exec(select(InvoiceLine, Invoice.tax_inclusive).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                        .where(Invoice.order_id == order.id, Invoice.kind == "invoice", Invoice.state != "void",
+                               InvoiceLine.period_start.is_(None), InvoiceLine.order_line_key.is_not(None)))
+    billed: dict[str, tuple[Decimal, Decimal]] = {}
+    for line, inclusive in rows:
+        quantity, amount = billed.get(line.order_line_key, (ZERO, ZERO))
+        billed[line.order_line_key] = (quantity + line.quantity, amount + priced_amount(line, inclusive))
+    return billed
+
+
+def _milestone(session: Session, order: Order, lines: list[OrderLine], name: str,
+               cur: Currency) -> tuple[list[Charge], str]:
+    """The milestone's share of each one-time line. Each line's net total is split over all
+    the milestones by their percentages with `allocate`, so a line's shares sum to it exactly
+    and the milestones to the one-time total, whatever order they are invoiced in."""
+    milestones = _milestones(order)
+    labels = [m["label"] for m in milestones]
+    if name not in labels:
+        raise InvalidInput("milestone", f"order {order.number} has no milestone {name!r}; expected one of {', '.join(labels)}")
+    index = labels.index(name)
+    percent = milestones[index]["percent"]
+    reason = f"Order {order.number}, milestone {name} ({percent:f}% of the one-time total)"
+    taken = session.exec(select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == "invoice",
+                                               Invoice.state != "void", Invoice.reason == reason)).first()
+    if taken is not None:
+        raise InvalidTransition(f"order {order.number}", order.state, f"invoice milestone {name}",
+                                f"already invoiced on {label(taken)}")
+    weights = [m["percent"] for m in milestones]
+    charges = []
+    for line in lines:
+        share = allocate(line.net_total, weights, cur.quantum)[index]
+        if share:
+            charges.append(Charge(f"{line.name} ({name}: {percent:f}%)", line.quantity, share,
+                                  line.tax_category, line.product, line.key))
+    return charges, reason
+
+
+def _milestones(order: Order) -> list[dict]:
+    """The order's milestones, checked: labels unique, percentages above 0 summing to 100."""
+    raw = order.milestones
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput("milestones", f"order {order.number} bills by milestones but has none")
+    out = []
+    for i, m in enumerate(raw):
+        percent = to_decimal(m.get("percent")) if isinstance(m, dict) else None
+        if not isinstance(m, dict) or not isinstance(m.get("label"), str) or not m["label"].strip():
+            raise InvalidInput(f"milestones[{i}].label", "is required")
+        if percent is None or not ZERO < percent <= HUNDRED:
+            raise InvalidInput(f"milestones[{i}].percent", "expected a percentage above 0 and at most 100")
+        out.append({"label": m["label"], "percent": percent})
+    if len({m["label"] for m in out}) != len(out):
+        raise InvalidInput("milestones", "milestone labels must be unique")
+    if sum(m["percent"] for m in out) != HUNDRED:
+        raise InvalidInput("milestones", "the percentages must sum to 100")
+    return out
+
+
+def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: date,
+                 cur: Currency) -> list[BillingPeriod]:
+    """The unbilled periods of the order's recurring lines to bill now: each line's first
+    (billing starts with the order) and any other whose day has come."""
+    start = _service_start(session, order)
+    firsts = set()
+    for line in lines:
+        periods = schedule.schedule_line(session, order, line, start, cur)
+        firsts.add(periods[0].id)
+    due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
+    for period in session.exec(select(BillingPeriod).where(BillingPeriod.id.in_(firsts),
+                                                           BillingPeriod.invoice_id.is_(None))
+                               .with_for_update()):
+        due[period.id] = period
+    return sorted(due.values(), key=lambda p: (p.line_key, p.period_start))
+
+
+def _service_start(session: Session, order: Order) -> date:
+    """Recurring charges run from the contract's start, or from the order's date."""
+    if order.contract_id is not None:
+        return session.get(Contract, order.contract_id).start_date
+    return order.created_at.date()
+
+
+def _period_charge(period: BillingPeriod, lines: list[OrderLine]) -> Charge:
+    line = next(ln for ln in lines if ln.key == period.line_key)
+    text = line.name                                 # the period itself is in period_start/_end
+    full_start, full_end = schedule.full_period(period.period_start, period.period_end, line.charge)
+    days, full = (period.period_end - period.period_start).days + 1, (full_end - full_start).days + 1
+    if days != full:
+        text += f" (prorated: {days} of {full} days)"
+    return Charge(text, line.quantity, period.amount, line.tax_category, line.product, line.key,
+                  period.period_start, period.period_end)

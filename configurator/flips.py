@@ -1,0 +1,148 @@
+"""One-flip neighbours of known solutions, checked rule by rule without the SAT solver.
+
+Propagation tries them before its SAT probes: a neighbour that passes is a valid
+configuration, so its values are possible without a solver call.
+"""
+from __future__ import annotations
+
+from catalog import expr as ex
+from configurator.tables import row_supports
+
+
+class Flips:
+    """One-flip witnesses: which values an attribute can switch to in a known solution while
+    every rule still holds, judged without the SAT solver.
+
+    A solution with one attribute changed only needs the rules over that attribute checked
+    again, and the exactly-one structure holds by construction. Tables are checked with
+    per-(position, value) row bitsets: for each table the rows matching the solution on every
+    position but one are one AND chain, so whether a value fits at that position is one more
+    AND (some allowed row matches; no forbidden row does). Rules whose clauses mention value
+    variables only are checked on those clauses: a clause can only break if it loses its true
+    literals, so only the clauses with the old value or against the new one are counted.
+    Other rules are evaluated with their compiled expression (as in `configurator.reference`).
+    A neighbour that passes is a valid configuration, so its values are possible: the answer
+    stays exact.
+    """
+
+    def __init__(self, enc):
+        model = enc.model
+        attrs = [a.id for a in model.attributes]
+        index = enc.attr_index
+        self.first = [enc.attr_lits[a][0] for a in attrs]
+        n = len(enc.value_of)
+        self.attr_of = [0] * (n + 1)
+        self.value_of = [None] * (n + 1)
+        for x, (a, v) in enc.value_of.items():
+            self.attr_of[x] = index[a]
+            self.value_of[x] = v
+        self.tables: list = []                              # (attribute indices, supports, allowed)
+        self.table_occ: list[list] = [[] for _ in attrs]    # attribute -> [(table, position)]
+        self.clauses: list = []                             # (positive, negated) value variables
+        self.occ_pos: dict[int, list[int]] = {}             # x -> clauses with literal x
+        self.occ_neg: dict[int, list[int]] = {}             # x -> clauses with literal -x
+        self.expr_occ: list[list] = [[] for _ in attrs]     # attribute -> [(attr, scope, expression)]
+
+        def prop(attr, value, name):
+            return model.attribute(attr).property(value, name)
+
+        for rule in model.rules:
+            if rule.table is not None:
+                rule_attrs = rule.table.attributes
+                lazy = enc.lazy.get(rule.id)
+                support = lazy.support if lazy is not None else row_supports(
+                    rule.table.rows, [model.attribute(a).domain for a in rule_attrs])[0]
+                positions = tuple(index[a] for a in rule_attrs)
+                t = len(self.tables)
+                self.tables.append((positions, support, rule.table.allowed))
+                for p, k in enumerate(positions):
+                    self.table_occ[k].append((t, p))
+                continue
+            clauses = enc.rule_clauses[rule.id]
+            if all(abs(lit) <= n for c in clauses for lit in c):
+                for c in clauses:
+                    i = len(self.clauses)
+                    self.clauses.append((frozenset(x for x in c if x > 0), frozenset(-x for x in c if x < 0)))
+                    for lit in set(c):
+                        (self.occ_pos if lit > 0 else self.occ_neg).setdefault(abs(lit), []).append(i)
+                continue
+            rule_attrs = sorted(ex.scope(rule.expr))
+            fn = ex.compile_fn(rule.expr, prop)
+            scope = tuple((a, index[a]) for a in rule_attrs)
+            for a in rule_attrs:
+                self.expr_occ[index[a]].append((a, scope, fn))
+
+    def _except(self, t: int, chosen) -> list[int]:
+        """Per position of table t: the rows matching `chosen` on every other position."""
+        positions, support, _ = self.tables[t]
+        first = self.first
+        cells = [sup[chosen[k] - first[k]] for sup, k in zip(support, positions)]
+        m = len(cells)
+        prefix = [-1] * (m + 1)
+        for j in range(m):
+            prefix[j + 1] = prefix[j] & cells[j]
+        out = [0] * m
+        acc = -1
+        for j in range(m - 1, -1, -1):
+            out[j] = prefix[j] & acc
+            acc &= cells[j]
+        return out
+
+    def neighbours(self, chosen, open_, fixed, solution: frozenset | None = None) -> list[tuple[int, int]]:
+        """(y, x) for each open value y of an attribute not in `fixed` such that the solution
+        `chosen` (true value variables in model order) with y in place of x is valid."""
+        attr_of, first, tables = self.attr_of, self.first, self.tables
+        by_attr: dict[int, list[int]] = {}
+        for y in open_:
+            k = attr_of[y]
+            if k not in fixed:
+                by_attr.setdefault(k, []).append(y)
+        masks: dict[int, list[int]] = {}
+        counts: dict[int, int] = {}             # clause -> its true literals in the solution
+        occ_pos, occ_neg, clauses = self.occ_pos, self.occ_neg, self.clauses
+        out = []
+        for k, ys in by_attr.items():
+            f = first[k]
+            for t, p in self.table_occ[k]:
+                m = masks.get(t)
+                if m is None:
+                    m = masks[t] = self._except(t, chosen)
+                mp = m[p]
+                sup = tables[t][1][p]
+                if tables[t][2]:
+                    ys = [y for y in ys if sup[y - f] & mp]
+                else:
+                    ys = [y for y in ys if not sup[y - f] & mp]
+                if not ys:
+                    break
+            old = chosen[k]
+            if ys and (old in occ_pos or any(y in occ_neg for y in ys)):
+                if solution is None:
+                    solution = frozenset(chosen)
+                keep = []
+                for y in ys:
+                    for c in occ_pos.get(old, []) + occ_neg.get(y, []):
+                        pos, neg = clauses[c]
+                        true = counts.get(c)
+                        if true is None:
+                            true = counts[c] = len(pos & solution) + len(neg) - len(neg & solution)
+                        if true - (old in pos) + (old in neg) + (y in pos) - (y in neg) <= 0:
+                            break
+                    else:
+                        keep.append(y)
+                ys = keep
+            if ys and self.expr_occ[k]:
+                value_of = self.value_of
+                for attr, scope, fn in self.expr_occ[k]:
+                    env = {a: value_of[chosen[j]] for a, j in scope}
+                    keep = []
+                    for y in ys:
+                        env[attr] = value_of[y]
+                        if fn(env):
+                            keep.append(y)
+                    ys = keep
+                    if not ys:
+                        break
+            if ys:
+                out += [(y, old) for y in ys]
+        return out
