@@ -121,10 +121,10 @@ def invoice_history(invoice_id):
 @blp.response(200, bs.InvoiceSchema)
 def issue(invoice_id):
     """Number, freeze and post the invoice (PDF and EN 16931 XML stored). Issuing an issued
-    invoice again returns it unchanged."""
+    invoice again returns it unchanged; a void draft is never issued."""
     with db_session() as session:
         invoice = _invoice(session, invoice_id, lock=True)
-        if invoice.state == "draft":
+        if invoice.number is None:
             invoice = invoices.issue(session, invoice, date.today(), company=_company())
         return invoice_view(session, invoice)
 

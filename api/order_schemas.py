@@ -48,6 +48,12 @@ class ReasonSchema(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class CancelSchema(ReasonSchema):
+    credit_invoices = Flag(load_default=False, metadata={
+        "description": "credit what is left of the order's issued invoices (finance or an admin); "
+                       "without it, an order with standing invoices is not cancelled"})
+
+
 class TerminateSchema(ReasonSchema):
     on = fields.Date(load_default=None)
 

@@ -17,7 +17,7 @@ from api.etag import conditional
 from api.blueprint import Blueprint, db_session, json_or
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
-from billing import credit
+from billing import credit, order_billing
 from core.permissions import PUBLIC
 from core.errors import InvalidTransition
 from sales import access, contracts, orders
@@ -255,12 +255,16 @@ def release(data, number):
 
 @blp.post("/orders/<number>/cancel")
 @blp.requires("orders:cancel")
-@blp.arguments(os_.ReasonSchema)
+@blp.arguments(os_.CancelSchema)
 @blp.response(200, os_.OrderSchema)
 def cancel(data, number):
+    """Cancel an order nothing of which was shipped (its quote's owner, finance or an admin);
+    its drafts are discarded, and issued invoices must be credited (`credit_invoices`)."""
     with db_session() as session:
         user = seeing_order(session, number)
-        return order_view(session, orders.cancel(session, user, number, data["reason"]))
+        return order_view(session, order_billing.cancel_order(
+            session, user, number, data["reason"], date.today(), credit_invoices=data["credit_invoices"],
+            company=_settings().company))
 
 
 @blp.put("/orders/<number>/erp-number")

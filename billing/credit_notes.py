@@ -52,7 +52,14 @@ def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int
     owes (any excess is account credit in the ledger). `lines_or_amount`: None credits all
     that is still creditable; {position: quantity} returns units of lines; a Decimal credits
     a gross amount spread over the lines in proportion to what is left of them. Never more
-    than what is still creditable."""
+    than what is still creditable.
+
+    A credit note is a document of its own, so its VAT is computed on its own base, per
+    category, rounded once (EN 16931 BR-CO-17), exactly as an invoice's is: crediting one
+    of three 0.10 lines at 7% credits 0.01 VAT, though the invoice spread its 0.02 as 0.01,
+    0.01 and 0.00. The note that credits all that is left of an invoice takes exactly what
+    is left, VAT included, so an invoice and its credit notes always net to zero (its VAT
+    differs from its own base by no more than the rounding of the notes before it)."""
     original = lock_row(session, Invoice, invoice.id)
     if original.kind != "invoice" or original.state not in CREDITABLE:
         raise InvalidTransition(label(original), original.state, "credit it")
@@ -60,27 +67,54 @@ def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int
         raise InvalidInput("reason", "a credit note needs a reason")
     cur = currency(original.currency)
     left = _creditable(session, original)
-    credits = _credit_lines(left, lines_or_amount, cur, original.tax_inclusive, label(original))
+    credits, gross = _credit_lines(left, lines_or_amount, cur, original.tax_inclusive, label(original))
+    if _takes_all(left, credits, original.tax_inclusive):       # the last note: exactly what is left
+        credits = [(item, item.quantity, item.net) for item in left if item.net or item.tax]
+        taxed = tax.summarise([tax.TaxedLine(item.line.tax_category, item.line.tax_rate, item.net, item.tax)
+                               for item, _q, _amount in credits], original.reverse_charge)
+    else:
+        taxed = tax.compute([(amount, item.line.tax_category, item.line.tax_rate) for item, _q, amount in credits],
+                            cur, gross, original.reverse_charge)
     note = Invoice(kind="credit_note", series=series("credit_note", today), account_id=original.account_id,
                    order_id=original.order_id, original_id=original.id, currency=original.currency,
                    payment_terms=DUE_ON_RECEIPT, tax_inclusive=original.tax_inclusive,
                    reverse_charge=original.reverse_charge, reason=reason.strip()[:2000])
     session.add(note)
     session.flush()
-    taxed = []
-    for item, quantity, net, tax_amount in credits:
+    for (item, quantity, _amount), line in zip(credits, taxed.lines):
         source = item.line
         description = source.description if quantity else f"Price adjustment: {source.description}"
         session.add(InvoiceLine(invoice_id=note.id, position=source.position, order_line_key=source.order_line_key,
                                 product=source.product, description=description[:500], quantity=quantity,
-                                unit_price=unit_price(net + tax_amount if original.tax_inclusive else net, quantity),
-                                net_amount=net, tax_category=source.tax_category, tax_rate=source.tax_rate,
-                                tax_amount=tax_amount, period_start=source.period_start, period_end=source.period_end))
-        taxed.append(tax.TaxedLine(source.tax_category, source.tax_rate, net, tax_amount))
-    set_totals(note, tax.summarise(taxed, original.reverse_charge))
+                                unit_price=unit_price(line.gross if original.tax_inclusive else line.net, quantity),
+                                net_amount=line.net, tax_category=source.tax_category, tax_rate=source.tax_rate,
+                                tax_amount=line.tax, period_start=source.period_start, period_end=source.period_end))
+    set_totals(note, taxed)
     session.add(note)
     session.flush()
     return issue(session, note, today, company=company)
+
+
+def creditable(session: Session, invoice: Invoice) -> Decimal:
+    """What is still creditable on an invoice (gross): nothing once it was credited in full."""
+    return _gross_left(_creditable(session, invoice), invoice.tax_inclusive)
+
+
+def _price_left(item: _Left, inclusive: bool) -> Decimal:
+    """A line's price still creditable: its net, or its gross on a tax-inclusive invoice.
+    VAT never stands alone: what rounding left of a line's VAT goes with its last price."""
+    return max(item.gross if inclusive else item.net, ZERO)
+
+
+def _takes_all(left: list[_Left], credits: list[tuple[_Left, Decimal, Decimal]], inclusive: bool) -> bool:
+    """Whether the credits take every line's whole price still left (the last credit note)."""
+    taken = {id(item): (quantity, amount) for item, quantity, amount in credits}
+    return all(taken.get(id(item)) == (item.quantity, _price_left(item, inclusive))
+               for item in left if _price_left(item, inclusive))
+
+
+def _gross_left(left: list[_Left], inclusive: bool) -> Decimal:
+    return sum((max(item.gross, ZERO) for item in left if _price_left(item, inclusive)), ZERO)
 
 
 def _creditable(session: Session, original: Invoice) -> list[_Left]:
@@ -99,54 +133,47 @@ def _creditable(session: Session, original: Invoice) -> list[_Left]:
 
 
 def _credit_lines(left: list[_Left], what, cur: Currency, inclusive: bool,
-                  original: str) -> list[tuple[_Left, Decimal, Decimal, Decimal]]:
-    """(line, quantity, net, tax) to credit. A partial credit takes the same share of a
-    line's tax as of its amount (the tax charged, given back); the last credit of a line
-    takes exactly what is left, so an invoice and its credit notes net to zero."""
-    everything = [(item, item.quantity, item.net, item.tax) for item in left if item.net or item.tax]
+                  original: str) -> tuple[list[tuple[_Left, Decimal, Decimal]], bool]:
+    """(line, quantity, amount) to credit, and whether the amounts are gross (else net) for
+    the VAT computed on them: lines and units are credited at their price as invoiced (net,
+    or gross when the invoice is tax-inclusive), a gross amount is spread over the lines."""
+    def price(item: _Left) -> Decimal:
+        return _price_left(item, inclusive)
+
+    everything = [(item, item.quantity, price(item)) for item in left if price(item)]
     if what is None:
         if not everything:
             raise InvalidInput("lines", f"nothing is left to credit on {original}")
-        return everything
+        return everything, inclusive
     if isinstance(what, Mapping):
         if not what:
             raise InvalidInput("lines", "name at least one line to credit")
-        return [_credit_units(left, position, quantity, cur, inclusive, original)
-                for position, quantity in what.items()]
+        return [_credit_units(left, position, quantity, cur, price, original)
+                for position, quantity in what.items()], inclusive
     if not isinstance(what, Decimal) or not what.is_finite():
         raise InvalidInput("amount", "expected a decimal amount, or {position: quantity}, or None for all")
-    creditable = sum((item.gross for item in left), ZERO)
-    if not cur.is_exact(what) or not ZERO < what <= creditable:
-        raise InvalidInput("amount", f"must be more than 0 and at most {cur.code} {creditable} (still creditable "
+    total = _gross_left(left, inclusive)
+    if not cur.is_exact(what) or not ZERO < what <= total:
+        raise InvalidInput("amount", f"must be more than 0 and at most {cur.code} {cur.round(total)} (still creditable "
                                      f"on {original}), in {cur.code}'s minor units")
-    if what == creditable:
-        return everything
-    out = []
-    for item, gross in zip(left, allocate(what, [max(item.gross, ZERO) for item in left], cur.quantum)):
-        if gross:
-            tax_amount = item.tax if gross == item.gross else cur.round(item.tax * gross / item.gross)
-            out.append((item, ZERO, gross - tax_amount, tax_amount))
-    return out
+    if what == total:
+        return everything, inclusive
+    shares = allocate(what, [max(item.gross, ZERO) if price(item) else ZERO for item in left], cur.quantum)
+    return [(item, ZERO, share) for item, share in zip(left, shares) if share], True
 
 
-def _credit_units(left: list[_Left], position, quantity, cur: Currency, inclusive: bool,
-                  original: str) -> tuple[_Left, Decimal, Decimal, Decimal]:
+def _credit_units(left: list[_Left], position, quantity, cur: Currency, price,
+                  original: str) -> tuple[_Left, Decimal, Decimal]:
     where = f"lines.{position}"
     item = next((i for i in left if i.line.position == position), None) if isinstance(position, int) else None
     if item is None:
         raise InvalidInput(where, f"{original} has no line {position!r}")
     if not isinstance(quantity, Decimal) or not quantity.is_finite() or not ZERO < quantity <= item.quantity:
         raise InvalidInput(where, f"expected a quantity above 0 and at most {item.quantity} (still creditable)")
-    if quantity == item.quantity:
-        net, tax_amount = item.net, item.tax
-    else:
-        share = quantity / item.quantity
-        tax_amount = cur.round(item.tax * share)
-        priced = cur.round((item.gross if inclusive else item.net) * share)
-        net = priced - tax_amount if inclusive else priced
-    if not net and not tax_amount:
+    amount = price(item) if quantity == item.quantity else cur.round(price(item) * quantity / item.quantity)
+    if not amount:
         raise InvalidInput(where, "nothing is left to credit on this line")
-    return item, quantity, net, tax_amount
+    return item, quantity, amount
 
 
 def void(session: Session, invoice: Invoice, reason: str, today: date, *, company: Mapping | None = None) -> Invoice:

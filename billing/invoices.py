@@ -107,7 +107,7 @@ def _apply_tax(session: Session, invoice: Invoice, lines: list[InvoiceLine], pri
 
 def set_totals(invoice: Invoice, result: tax.TaxResult) -> None:
     invoice.net_total, invoice.tax_total, invoice.gross_total = result.net, result.tax, result.gross
-    invoice.tax_breakdown = [g.as_dict() for g in result.groups]
+    invoice.tax_breakdown = [g.as_dict(currency(invoice.currency)) for g in result.groups]
     invoice.updated_at = utcnow()
 
 

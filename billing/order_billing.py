@@ -1,5 +1,6 @@
-"""Drafting invoices from orders: what an order owes now (one-time lines on order, on
-shipment or by milestone; recurring lines by billing period) and the drafts that bill it.
+"""Billing orders: what an order owes now (one-time lines on order, on shipment or by
+milestone; recurring lines by billing period) and the drafts that bill it; and what becomes
+of its invoices when it is cancelled.
 
 One-time amounts are cumulative or allocated, so a line's invoices always sum to its net
 total; `billing.invoices` taxes and issues the drafts.
@@ -12,16 +13,18 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from billing import schedule
+from billing import credit_notes, schedule
 from billing.invoices import Charge, draft, label, priced_amount
 from billing.models import BillingPeriod, Invoice, InvoiceLine
 from billing.terms import parse_terms
 from core.db import lock_row
-from core.errors import InvalidInput, InvalidTransition
+from core.errors import Forbidden, InvalidInput, InvalidTransition
 from core.money import HUNDRED, ZERO, Currency, allocate, currency
 from core.validation import to_decimal
 from sales.accounts import Account
 from sales.models import Quote
+from core.users import User
+from sales import orders
 from sales.orders import BILLING
 from sales.order_models import Contract, Order, OrderLine
 
@@ -198,3 +201,33 @@ def _period_charge(period: BillingPeriod, lines: list[OrderLine]) -> Charge:
         text += f" (prorated: {days} of {full} days)"
     return Charge(text, line.quantity, period.amount, line.tax_category, line.product, line.key,
                   period.period_start, period.period_end)
+
+
+def cancel_order(session: Session, actor: User, number: str, reason: str, today: date, *,
+                 credit_invoices: bool = False, company=None) -> Order:
+    """Cancel an order (sales.orders.cancel) and settle what was billed for it, in one
+    transaction. Its drafts are void (they never left the company, and what they billed
+    becomes billable again). An issued invoice that still stands refuses the cancellation,
+    naming it, unless `credit_invoices` (finance or an admin): then what is left of each is
+    credited, and what the customer paid stays with them as account credit to refund or use."""
+    if credit_invoices and actor.role not in ("finance", "admin"):
+        raise Forbidden("only finance or an admin credits invoices when cancelling an order")
+
+    def settle(order: Order) -> None:
+        billed = list(session.exec(select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == "invoice")
+                                   .order_by(Invoice.id)))
+        standing = [i for i in billed if i.state in credit_notes.CREDITABLE and credit_notes.creditable(session, i)]
+        if standing and not credit_invoices:
+            raise InvalidTransition(orders.label(order), order.state, "cancel it",
+                                    f"invoices {', '.join(i.number for i in standing)} stand against it: "
+                                    "credit them first, or let finance cancel it crediting them")
+        for invoice in standing:
+            credit_notes.credit_note(session, invoice, None, f"Order {order.number} cancelled: {reason}", today,
+                                     company=company)
+        for draft_invoice in (i for i in billed if i.state == "draft"):
+            draft_invoice.state = "void"
+            session.add(draft_invoice)
+            schedule.unbill(session, draft_invoice.id)
+        session.flush()
+
+    return orders.cancel(session, actor, number, reason, settle_billing=settle)

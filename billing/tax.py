@@ -136,10 +136,10 @@ class TaxGroup:
     base: Decimal
     tax: Decimal
 
-    def as_dict(self) -> dict:
-        """As stored in `invoice.tax_breakdown` (amounts as exact decimal text)."""
+    def as_dict(self, cur: Currency) -> dict:
+        """As stored in `invoice.tax_breakdown`: amounts as text in the currency's minor units."""
         return {"category": self.code, "label": VAT_CODES[self.code], "rate": str(self.rate),
-                "base": str(self.base), "tax": str(self.tax)}
+                "base": str(cur.round(self.base)), "tax": str(cur.round(self.tax))}
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from billing import invoices, ledger, schedule
-from billing.credit_notes import credit_note, void
+from billing.credit_notes import creditable, credit_note, void
 from billing.invoices import issue, issue_fee_invoice
 from billing.models import BillingPeriod, Invoice, InvoiceLine, LedgerEntry
 from billing.order_billing import bill_due_periods, invoice_order
@@ -327,7 +329,7 @@ def test_eu_reverse_charge_zero_rates_business_buyers_in_other_member_states(env
                                                      lines=[("hw", "one_time", 1, "1200.00")]), TODAY)
         assert (cross_border.reverse_charge, cross_border.tax_total) == (True, 0)
         assert cross_border.tax_breakdown == [{"category": "AE", "label": "Reverse charge", "rate": "0",
-                                               "base": "1000.00", "tax": "0"}]
+                                               "base": "1000.00", "tax": "0.00"}]
         assert (domestic.reverse_charge, domestic.tax_total) == (False, D("190.00"))
         assert (consumer.reverse_charge, consumer.tax_inclusive) == (False, True)
         invoice = issue_now(session, cross_border)
@@ -626,3 +628,44 @@ def test_the_pdf_shows_what_the_invoice_says(env):
         assert "Reverse charge" not in html and "Credit note" not in html
         assert documents.render_pdf(doc, invoices.TEMPLATE) == invoice.document     # deterministic
         assert documents.page_count(invoice.document) == 1
+
+
+def test_a_credit_note_taxes_its_own_base_per_category(env):
+    """EN 16931 BR-CO-17: each document's VAT is its category base times the rate, rounded
+    once. The invoice spreads round(0.30 x 7%) = 0.02 over its lines as 0.01, 0.01, 0.00, so
+    crediting the third line on its line tax would credit no VAT at all."""
+    with session_scope(env.engine) as session:
+        eu_seller(session)
+        invoice = issued_invoice(session, env, [(k, "one_time", 1, "0.10", None, "reduced") for k in "abc"],
+                                 account="GLOBEX")
+        assert [ln.tax_amount for ln in lines(session, invoice)] == [D("0.01"), D("0.01"), D("0.00")]
+        third = lines(session, invoice)[2].position
+        note = credit_note(session, invoice, {third: D(1)}, "returned", TODAY, company=COMPANY)
+        assert (note.net_total, note.tax_total) == (D("0.10"), D("0.01"))
+        assert [(g["base"], g["tax"]) for g in note.tax_breakdown] == [("0.10", "0.01")]
+        rest = credit_note(session, invoice, None, "the rest", TODAY, company=COMPANY)
+        assert sum(n.tax_total for n in (note, rest)) == invoice.tax_total      # the last takes what is left
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prices=st.lists(st.integers(1, 400), min_size=1, max_size=4),
+       credits=st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3)), max_size=5))
+def test_every_credit_note_but_the_last_taxes_its_own_base_and_all_net_to_zero(env, prices, credits):
+    with session_scope(env.engine) as session:
+        invoice = issued_invoice(session, env, [(f"l{i}", "one_time", 3, str(D(p) / 100)) for i, p in enumerate(prices)])
+        positions = [ln.position for ln in lines(session, invoice)]
+        notes = []
+        for index, units in credits:
+            try:
+                notes.append(credit_note(session, invoice, {positions[index % len(positions)]: D(units)}, "returned",
+                                         TODAY, company=COMPANY))
+            except InvalidInput:
+                continue                               # more units than are left: refused, nothing written
+            if creditable(session, invoice):             # not the last: its VAT is its own base's
+                rate = lines(session, notes[-1])[0].tax_rate
+                for group in notes[-1].tax_breakdown:
+                    assert D(group["tax"]) == currency("USD").round(D(group["base"]) * rate / 100)
+        if creditable(session, invoice):
+            notes.append(credit_note(session, invoice, None, "the rest", TODAY, company=COMPANY))
+        for total in ("net_total", "tax_total", "gross_total"):
+            assert sum(getattr(n, total) for n in notes) == getattr(invoice, total)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from billing.tax import load_demo_tax_rates
+from core.db import session_scope
 from quote_flow import PLAIN, act, call, create, customer, env, error_of, get, ok, sent  # noqa: F401
 
 pytestmark = pytest.mark.postgres
@@ -111,3 +113,58 @@ def test_a_teammate_may_clone_a_quote_and_the_clone_is_theirs(env):
     clone = ok(call(env, "post", f"/quotes/{number}/clone", "rep_manager"), 201)
     assert clone["state"] == "draft" and clone["number"] != number
     assert clone["owner"] == ok(call(env, "get", "/session", "rep_manager"))["user"]["id"]
+
+
+# ---- cancelling an order that was billed ------------------------------------------------------
+
+@pytest.fixture
+def billing_env(env):
+    with session_scope(env.engine) as session:
+        load_demo_tax_rates(session)
+    ok(call(env, "patch", "/accounts/ACME", "rep", {"billing_address": {
+        "street": "1 Road", "city": "Austin", "region": "TX", "country": "US"}}))
+    return env
+
+
+def invoiced(env, lines=SERVER):
+    made = order(env, accepted(env, lines))
+    invoice = ok(call(env, "post", f"/orders/{made['number']}/invoices", "finance", {}), 201)
+    return made, invoice
+
+
+def test_an_order_with_an_issued_invoice_is_not_cancelled_and_nothing_changes(billing_env):
+    env = billing_env
+    made, invoice = invoiced(env)
+    issued = ok(call(env, "post", f"/invoices/{invoice['id']}/issue", "finance"))
+    error = error_of(call(env, "post", f"/orders/{made['number']}/cancel", "rep", {"reason": "changed plans"}), 409)
+    assert issued["number"] in error["message"]
+    assert ok(call(env, "get", f"/orders/{made['number']}"))["state"] == "open"
+    assert ok(call(env, "get", f"/invoices/{invoice['id']}", "finance"))["state"] == "open"
+    forbidden = call(env, "post", f"/orders/{made['number']}/cancel", "rep",
+                     {"reason": "changed plans", "credit_invoices": True})
+    assert "finance" in error_of(forbidden, 403)["message"]
+
+
+def test_finance_cancels_a_partly_paid_order_crediting_its_invoices_in_one_go(billing_env):
+    env = billing_env
+    made, invoice = invoiced(env)
+    issued = ok(call(env, "post", f"/invoices/{invoice['id']}/issue", "finance"))
+    ok(call(env, "post", "/payments", "finance", {"account": "ACME", "amount": "100.00", "currency": "USD",
+                                                  "method": "bank_transfer", "reference": "PART-1"}), 201)
+    cancelled = ok(call(env, "post", f"/orders/{made['number']}/cancel", "finance",
+                        {"reason": "customer withdrew", "credit_invoices": True}))
+    assert cancelled["state"] == "cancelled"
+    notes = [i for i in ok(call(env, "get", "/invoices?account=ACME", "finance")) if i["kind"] == "credit_note"]
+    assert [(n["original"], n["gross_total"]) for n in notes] == [(issued["number"], issued["gross_total"])]
+    assert ok(call(env, "get", f"/invoices/{invoice['id']}", "finance"))["balance"] == "0.00"
+    ledger = ok(call(env, "get", "/accounts/ACME/ledger", "finance"))
+    assert ledger["balance"] == "-100.00"                  # what was paid is the customer's credit
+
+
+def test_cancelling_voids_the_orders_drafts(billing_env):
+    env = billing_env
+    made, invoice = invoiced(env)
+    ok(call(env, "post", f"/orders/{made['number']}/cancel", "rep", {"reason": "changed plans"}))
+    draft = ok(call(env, "get", f"/invoices/{invoice['id']}", "finance"))
+    assert (draft["state"], draft["number"]) == ("void", None)
+    error_of(call(env, "post", f"/invoices/{invoice['id']}/issue", "finance"), 409)
