@@ -16,9 +16,10 @@ from sales import accounts
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Customer accounts and contacts")
 
 
-def _credit() -> bool:
-    """Whether the caller may set credit limits; reps may write accounts, not their credit."""
-    return "accounts:credit" in caller().permissions
+def _may_set() -> frozenset[str]:
+    """The controlled fields the caller may change: reps write accounts, not their credit
+    limit, channel or price books (accounts.CONTROLLED)."""
+    return frozenset(name for name, permission in accounts.CONTROLLED.items() if permission in caller().permissions)
 
 
 def _out(session, account) -> dict:
@@ -41,7 +42,7 @@ def list_accounts(query):
 @blp.response(201, ss.AccountOutSchema)
 def create_account(data):
     with db_session() as session:
-        return respond(session, 201, lambda: (accounts.create_account(session, data, may_set_credit=_credit()), True),
+        return respond(session, 201, lambda: (accounts.create_account(session, data, may_set=_may_set()), True),
                        lambda a: ss.AccountOutSchema().dump(_out(session, a)))
 
 
@@ -59,7 +60,7 @@ def get_account(code):
 @blp.response(200, ss.AccountOutSchema)
 def update_account(changes, code):
     with db_session() as session:
-        return _out(session, accounts.update_account(session, code, changes, may_set_credit=_credit()))
+        return _out(session, accounts.update_account(session, code, changes, may_set=_may_set()))
 
 
 @blp.post("/accounts/import")
@@ -83,4 +84,4 @@ def import_accounts():
             rows = accounts.parse_accounts_file(text, kind)
         except json.JSONDecodeError as exc:
             raise ApiError(400, "malformed_body", f"the file cannot be read: {exc}", {"body": [str(exc)]})
-        return accounts.import_accounts(session, rows, kind, may_set_credit=_credit())
+        return accounts.import_accounts(session, rows, kind, may_set=_may_set())

@@ -117,7 +117,7 @@ def _domain_error(exc: DomainError):
 
 @blp.app_errorhandler(Forbidden)
 def _forbidden(exc: Forbidden):
-    return error_response(403, "forbidden", exc.message)
+    return error_response(403, "forbidden", exc.message, {exc.field: [exc.message]} if exc.field else None)
 
 
 @blp.app_errorhandler(InvalidConfiguration)

@@ -49,6 +49,10 @@ class AccountInSchema(ChangeSchema):
     tier = fields.String(allow_none=True, validate=validate.Length(max=32))
     credit_limit = decimal_in(0, allow_none=True)
     payment_terms = fields.String(validate=validate.Length(min=1, max=32))
+    channel = fields.String(allow_none=True, validate=validate.Length(max=32),
+                            metadata={"description": "the sales channel, e.g. partner (accounts:pricing)"})
+    price_books = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50),
+                              metadata={"description": "price books it is entitled to by name (accounts:pricing)"})
     billing_address = fields.Nested(AddressSchema)
     shipping_address = fields.Nested(AddressSchema)
     contacts = fields.List(fields.Nested(ContactSchema))
@@ -63,6 +67,8 @@ class AccountOutSchema(Schema):
     tier = fields.String(allow_none=True)
     credit_limit = Money(allow_none=True)
     payment_terms = fields.String()
+    channel = fields.String(allow_none=True)
+    price_books = fields.List(fields.String())
     billing_address = fields.Dict()
     shipping_address = fields.Dict()
     contacts = fields.List(fields.Nested(ContactSchema))

@@ -24,6 +24,7 @@ from core.money import ZERO, Currency, CurrencyError, currency
 from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
 
 KIND = "price_book"
+CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 NAME_RE = re.compile(r"^(?!validate$)[a-z0-9][a-z0-9_-]*$")     # /pricebooks/validate is a path of its own
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # billing period of a recurring charge, in months
@@ -89,6 +90,7 @@ class PriceBook:
     components: Mapping[str, Price]
     cost_from_bom: str | None           # component property that gives configured products' cost
     cost_rate: Decimal | None           # converts that cost from the model's cost currency
+    channels: tuple[str, ...]           # the sales channels it is for; empty: every account
     digest: str
     source: dict = field(repr=False, compare=False)
 
@@ -171,7 +173,7 @@ class _Builder(Reader):
 
     def build(self, data: Any) -> PriceBook:
         top = self.mapping(data, "", ("pricebook", "name", "version", "currency", "valid_from",
-                                      "valid_until", "cost_from_bom", "products", "options",
+                                      "valid_until", "channels", "cost_from_bom", "products", "options",
                                       "components"))
         if top is None:
             self.check()
@@ -187,6 +189,10 @@ class _Builder(Reader):
         valid_from, valid_until = self.day(top, "valid_from", ""), self.day(top, "valid_until", "")
         if valid_from and valid_until and valid_until < valid_from:
             self.error("valid_until", "is before valid_from")
+        channels = self.listing(top, "channels", "")
+        for i, channel in enumerate(channels):
+            if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
+                self.error(f"channels[{i}]", f"expected a channel name matching {CHANNEL_RE.pattern}")
         cost_from_bom, cost_rate = self.bom_cost(top.get("cost_from_bom"))
         self.cur = cur
         products = self.products(top.get("products"))
@@ -194,7 +200,7 @@ class _Builder(Reader):
         components = self.prices(top.get("components"), "components", SKU_RE)
         self.check()
         return PriceBook(name, title, version, cur, valid_from, valid_until, products, options,
-                         per_unit, components, cost_from_bom, cost_rate, digest(top), top)
+                         per_unit, components, cost_from_bom, cost_rate, tuple(channels), digest(top), top)
 
     def bom_cost(self, raw: Any) -> tuple[str | None, Decimal | None]:
         """`cost` or `{property: cost, rate: 0.92}` (a planning rate from the model's cost

@@ -18,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, select
 
 from core.errors import ImmutableRecord
+from core.money import trim
 from core.settings import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -130,15 +131,6 @@ def compared(column):
     and text never compares with numbers as they should. Fit for signs and ordering only;
     SQLite's cast goes through binary floats, so sum amounts in Python, never with this."""
     return sa.cast(column, sa.Numeric(24, 6))
-
-
-def trim(value: Decimal) -> Decimal:
-    """`value` without trailing zeros and never in exponent form (4320.000000 -> 4320), so an
-    amount reads back the same from either database; money is shown in its currency's minor
-    units by the schemas (core.serialize.money)."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
 
 
 def utcnow() -> datetime:

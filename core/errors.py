@@ -52,8 +52,10 @@ class InvalidTransition(DomainError):
 
 
 class Forbidden(DomainError):
-    """The acting user may not do this (e.g. approve their own quote)."""
+    """The acting user may not do this (e.g. approve their own quote); `field` names the
+    input that asked for it, when one did."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message = message
+        self.field = field

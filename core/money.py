@@ -46,8 +46,8 @@ class Currency:
     def per_unit(self, amount: Decimal) -> Decimal:
         """A price or cost per unit as written: at least the minor units ("1.9" -> "1.90"),
         never rounded (0.0042 per screw stays 0.0042)."""
-        finer = amount.as_tuple().exponent < -self.minor_units
-        return amount if finer else amount.quantize(self.quantum)
+        exact = amount.normalize()                    # a database's NUMERIC(24, 6) pads with zeros
+        return exact if exact.as_tuple().exponent < -self.minor_units else amount.quantize(self.quantum)
 
     def is_exact(self, amount: Decimal) -> bool:
         """True when `amount` needs no rounding (e.g. a price typed into a price book)."""
@@ -55,6 +55,15 @@ class Currency:
             return amount.quantize(self.quantum) == amount
         except InvalidOperation:  # too many digits for the context
             return False
+
+
+def trim(value: Decimal) -> Decimal:
+    """`value` without trailing zeros and never in exponent form (4320.000000 -> 4320), so a
+    decimal reads back the same from either database and as it was written; money is shown
+    in its currency's minor units by the schemas (core.serialize.Money)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 @lru_cache(maxsize=None)

@@ -16,16 +16,24 @@ from decimal import Decimal
 
 from marshmallow import fields
 
-from core.money import currency
+from core.money import currency, trim
 
 _HOLDER_CURRENCY: ContextVar[str | None] = ContextVar("holder_currency", default=None)
 _AMOUNT = {"type": "string", "format": "decimal"}
 
 
+class _Plain(fields.Decimal):
+    """A decimal written without trailing zeros (20.00 -> 20), as either database reads it
+    back, so an answer reads the same before and after the value was stored."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else super()._serialize(trim(Decimal(str(value))), attr, obj, **kwargs)
+
+
 def decimal_string(**kwargs):
     """Exact decimals that are not money (quantities, rates, percents) as JSON strings (and
     documented as strings, not numbers)."""
-    return fields.Decimal(as_string=True, metadata=dict(_AMOUNT), **kwargs)
+    return _Plain(as_string=True, metadata=dict(_AMOUNT), **kwargs)
 
 
 def _currency_of(obj, field_name: str) -> str | None:

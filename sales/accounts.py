@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
+from catalog.pricebook import PriceBook
 from core.db import Amount, utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.money import CurrencyError, currency
@@ -34,6 +35,10 @@ COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 ADDRESS_FIELDS = ("street", "city", "postal_code", "region", "country")
 SEGMENTS = ("enterprise", "mid_market", "smb", "public", "partner", "consumer")
 DEFAULT_TERMS = "net30"
+CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: fields that control what the account may be sold at, and the permission that changes each:
+#: whoever lacks it may leave the field as it is, never change it
+CONTROLLED = {"credit_limit": "accounts:credit", "channel": "accounts:pricing", "price_books": "accounts:pricing"}
 
 
 class Account(SQLModel, table=True):
@@ -48,6 +53,8 @@ class Account(SQLModel, table=True):
     currency: str = Field(max_length=3)
     credit_limit: Decimal | None = Field(default=None, sa_type=Amount)   # in `currency`
     payment_terms: str = Field(default=DEFAULT_TERMS, max_length=32)
+    channel: str | None = Field(default=None, max_length=32)   # e.g. partner: the price books it is sold on
+    price_books: list = Field(default_factory=list, sa_type=JSON)   # books it is entitled to besides those
     billing_address: dict = Field(default_factory=dict, sa_type=JSON)
     shipping_address: dict = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
@@ -77,13 +84,15 @@ class AccountData:
     tier: str | None = None
     credit_limit: Decimal | None = None
     payment_terms: str = DEFAULT_TERMS
+    channel: str | None = None
+    price_books: tuple[str, ...] = ()
     billing_address: Mapping[str, str] | None = None
     shipping_address: Mapping[str, str] | None = None
     contacts: tuple[Mapping[str, Any], ...] = ()
 
 
-FIELDS = ("code", "name", "currency", "tax_id", "segment", "tier", "credit_limit", "payment_terms",
-          "billing_address", "shipping_address", "contacts")
+FIELDS = ("code", "name", "currency", "tax_id", "segment", "tier", "credit_limit", "payment_terms", "channel",
+          "price_books", "billing_address", "shipping_address", "contacts")
 CONTACT_FIELDS = ("name", "email", "phone", "title", "primary")
 
 
@@ -138,6 +147,11 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
     tax_id = text("tax_id", limit=40)
     tier = text("tier", limit=32)
     terms = text("payment_terms", pattern=TERMS_RE, limit=32) or DEFAULT_TERMS
+    channel = text("channel", pattern=CHANNEL_RE, limit=32)
+    books = raw.get("price_books") or []
+    if not isinstance(books, list) or not all(isinstance(b, str) and 0 < len(b) <= 100 for b in books):
+        errors.append((at("price_books"), "expected a list of price book names"))
+        books = []
     contacts = []
     raw_contacts = raw.get("contacts") or []
     if not isinstance(raw_contacts, list):
@@ -151,7 +165,7 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
         return None, errors
     if limit is not None:
         limit = currency(code_cur).round(limit)         # exact already: only the scale changes
-    return AccountData(code, name, code_cur, tax_id, segment, tier, limit, terms,
+    return AccountData(code, name, code_cur, tax_id, segment, tier, limit, terms, channel, tuple(sorted(set(books))),
                        addresses["billing_address"], addresses["shipping_address"],
                        tuple(c for c in contacts if c)), []
 
@@ -212,18 +226,18 @@ def _raise(errors: list[tuple[str, str]]):
     raise DocumentValidationError([DocumentError("request", f, r) for f, r in errors], "account")
 
 
-def create_account(session: Session, raw: Mapping[str, Any], *, may_set_credit: bool = True) -> Account:
+def create_account(session: Session, raw: Mapping[str, Any], *, may_set: frozenset[str] = frozenset(CONTROLLED)) -> Account:
     data, errors = validate(raw)
     if errors:
         _raise(errors)
     if _by_code(session, data.code) is not None:
         raise InvalidInput("code", f"account {data.code} already exists")
-    _check_credit(data, None, may_set_credit)
+    _check_controlled(data, None, may_set)
     return _write(session, data)
 
 
 def update_account(session: Session, code: str, changes: Mapping[str, Any], *,
-                   may_set_credit: bool = True) -> Account:
+                   may_set: frozenset[str] = frozenset(CONTROLLED)) -> Account:
     """Apply `changes` (any account fields; `contacts` replaces the list) to an account."""
     account = get_account(session, code)
     if "code" in changes and changes["code"] != account.code:
@@ -232,15 +246,18 @@ def update_account(session: Session, code: str, changes: Mapping[str, Any], *,
     data, errors = validate(merged)
     if errors:
         _raise(errors)
-    _check_credit(data, account, may_set_credit)
+    _check_controlled(data, account, may_set)
     return _write(session, data, account, replace_contacts="contacts" in changes)
 
 
-def _check_credit(data: AccountData, account: Account | None, may_set_credit: bool) -> None:
-    """A credit limit is finance's control over what the credit check lets through: whoever
-    may not set one can leave it as it is, never change it."""
-    if not may_set_credit and data.credit_limit != (account.credit_limit if account else None):
-        raise Forbidden(f"{data.code}: only finance sets an account's credit_limit")
+def _check_controlled(data: AccountData, account: Account | None, may_set: frozenset[str]) -> None:
+    """The credit limit is finance's control over what the credit check lets through; the
+    channel and price books, sales operations' over the prices a rep may quote. `may_set`
+    names the controlled fields the caller may change (CONTROLLED says who may)."""
+    for name, permission in CONTROLLED.items():
+        now = getattr(account, name) if account else getattr(AccountData("", "", ""), name)
+        if name not in may_set and getattr(data, name) != (tuple(now) if name == "price_books" else now):
+            raise Forbidden(f"{data.code}: changing an account's {name} needs {permission}", field=name)
 
 
 def _by_code(session: Session, code: str) -> Account | None:
@@ -265,6 +282,12 @@ def list_accounts(session: Session, search: str | None = None, limit: int = 100,
     return list(session.exec(query.offset(offset).limit(limit)))
 
 
+def entitled(account: Account, book: PriceBook) -> bool:
+    """Whether the account may be quoted on `book`: a book for every account, one for its
+    channel, or one it was entitled to by name."""
+    return not book.channels or account.channel in book.channels or book.name in account.price_books
+
+
 def contacts_of(session: Session, account: Account) -> list[Contact]:
     return list(session.exec(select(Contact).where(Contact.account_id == account.id)
                              .order_by(Contact.primary.desc(), Contact.id)))
@@ -275,6 +298,7 @@ def account_dict(session: Session, account: Account) -> dict[str, Any]:
     return {"code": account.code, "name": account.name, "currency": account.currency,
             "tax_id": account.tax_id, "segment": account.segment, "tier": account.tier,
             "credit_limit": account.credit_limit, "payment_terms": account.payment_terms,
+            "channel": account.channel, "price_books": list(account.price_books),
             "billing_address": dict(account.billing_address), "shipping_address": dict(account.shipping_address),
             "contacts": [{"name": c.name, "email": c.email, "phone": c.phone, "title": c.title,
                           "primary": c.primary} for c in contacts_of(session, account)]}
@@ -285,7 +309,7 @@ def _write(session: Session, data: AccountData, account: Account | None = None,
     account = account or Account(code=data.code, name=data.name, currency=data.currency)
     account.name, account.currency, account.tax_id = data.name, data.currency, data.tax_id
     account.segment, account.tier, account.credit_limit = data.segment, data.tier, data.credit_limit
-    account.payment_terms = data.payment_terms
+    account.payment_terms, account.channel, account.price_books = data.payment_terms, data.channel, list(data.price_books)
     account.billing_address = dict(data.billing_address or {})
     account.shipping_address = dict(data.shipping_address or data.billing_address or {})
     account.updated_at = utcnow()
@@ -380,12 +404,12 @@ def check_rows(rows: Iterable[Mapping[str, Any]], file: str = "import") -> list[
 
 
 def import_accounts(session: Session, rows: Iterable[Mapping[str, Any]], file: str = "import", *,
-                    may_set_credit: bool = True) -> ImportResult:
+                    may_set: frozenset[str] = frozenset(CONTROLLED)) -> ImportResult:
     """Create or update (by code) every account in `rows`; nothing is written unless all rows
     are valid."""
     checked = [(data, _by_code(session, data.code)) for data in check_rows(rows, file)]
     for data, existing in checked:
-        _check_credit(data, existing, may_set_credit)
+        _check_controlled(data, existing, may_set)
     created, updated = [], []
     for data, existing in checked:
         _write(session, data, existing)

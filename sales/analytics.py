@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from core.db import aware, trim
-from core.money import ZERO, CurrencyError, currency
+from core.db import aware
+from core.money import ZERO, CurrencyError, currency, trim
 from core.users import User
 from sales.models import STATES, Quote
 

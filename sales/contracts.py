@@ -33,7 +33,7 @@ from sales import documents
 from sales.accounts import Account
 from sales.models import Quote, ShareLink
 from sales.order_models import Contract, ContractEvent
-from sales.quotes import check_owner, get_quote
+from sales.quotes import check_owner, customer_price, get_quote
 
 DEFAULT_TERM_MONTHS = 12
 RENEWAL_NOTICE_LEAD_DAYS = 14     # remind this long before the last day to give notice
@@ -119,7 +119,7 @@ def document_data(session: Session, contract: Contract, company: dict) -> dict:
             "auto_renew": contract.auto_renew, "notice_days": contract.notice_days,
             "escalation_percent": str(contract.escalation_percent),
             "contract_value": str(currency(contract.currency).round(contract.contract_value)),
-            "lines": quote.priced["lines"], "totals": quote.priced["totals"], "terms": contract.terms}
+            **customer_price(quote), "terms": contract.terms}
 
 
 def send_for_signature(session: Session, actor: User, number: str, company: dict) -> tuple[Contract, str]:

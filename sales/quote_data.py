@@ -1,8 +1,9 @@
 """A quote revision as the plain data its documents show (the PDF and the share page).
 
-Built from what the revision stored (its priced lines, as the API showed them) and the
-model versions its lines were configured on, so a document shows the revision as it was
-priced; amounts stay decimal strings in the currency's minor units.
+Built from what the revision stored, as the customer may see it (its price through the
+customer's projection: no cost, margin, rule or approval), and the model versions its lines
+were configured on, so a document shows the revision as it was priced; amounts stay
+decimal strings in the currency's minor units.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from configurator.store import get_configuration
 from core.users import User
 from sales.accounts import Account
 from sales.models import Decision, Quote, QuoteLine
-from sales.quotes import lines_of
+from sales.quotes import customer_price, lines_of
 
 
 def document_data(session: Session, quote: Quote, company: dict, draft: bool,
                   decision: Decision | None = None) -> dict[str, Any]:
     account = session.get(Account, quote.account_id)
     owner = session.get(User, quote.owner_id)
-    priced = quote.priced or {"lines": [], "totals": {}, "quote_steps": []}
+    priced = customer_price(quote)
     stored = {ln.key: ln for ln in lines_of(session, quote)}
     summaries: dict = {}               # lines with the same configuration share one summary
     lines = []

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sqlmodel import Session, select
 
-from catalog.store import get_model
+from catalog.store import get_model, get_price_book
 from configurator.store import get_configuration
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.sequences import next_number
@@ -28,8 +28,8 @@ from core.users import User
 from core.validation import digest
 from rules.pricing import LineRequest, PricingRequest, price_draft
 from rules.results import ManualDiscount
-from rules.schemas import QuotePriceSchema
-from sales.accounts import Account, get_account
+from rules.schemas import CustomerPriceSchema, QuotePriceSchema
+from sales.accounts import Account, entitled, get_account
 from sales.audit import record
 from sales.models import FINAL, FROZEN, Quote, QuoteLine, TermsTemplate
 from sales.terms import render_terms
@@ -38,6 +38,7 @@ VALIDITY_DAYS = 30
 DEFAULT_TERMS = "standard"         # the terms template a new quote gets when it names none
 MAX_LINES = 2000
 _PRICE_SCHEMA = QuotePriceSchema()
+_CUSTOMER_PRICE = CustomerPriceSchema()
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,11 @@ def create_quote(session: Session, actor: User, account_code: str, header: Mappi
     quote = Quote(number=number, account_id=account.id, owner_id=actor.id, currency=account.currency,
                   price_book=header.get("price_book") or f"list-{account.currency.lower()}",
                   rule_set=header.get("rule_set") or "standard", payment_terms=account.payment_terms,
-                  expires_on=today + timedelta(days=VALIDITY_DAYS))
+                  channel=account.channel, expires_on=today + timedelta(days=VALIDITY_DAYS))
     if "terms_template" not in header and session.get(TermsTemplate, DEFAULT_TERMS) is not None:
         header = {**header, "terms_template": DEFAULT_TERMS}
     _apply_header(session, quote, account, header, today)
+    _check_entitled(session, quote, account, actor)
     session.add(quote)
     session.flush()
     _replace_lines(session, quote, lines)
@@ -179,6 +181,8 @@ def edit(session: Session, actor: User, number: str, today: date, *,
     account = session.get(Account, quote.account_id)
     before = quote.fingerprint
     _apply_header(session, quote, account, header, today)
+    if "price_book" in header or "channel" in header:
+        _check_entitled(session, quote, account, actor)
     if change_lines is not None:
         lines = change_lines(_specs(session, quote))
     if lines is not None:
@@ -265,6 +269,23 @@ def _apply_header(session: Session, quote: Quote, account: Account, header: Mapp
             quote.terms = render_terms(session, quote.terms_template, account, quote)
 
 
+def _check_entitled(session: Session, quote: Quote, account: Account, actor: User) -> None:
+    """A quote is priced on a book the account is entitled to, in its own channel: a reseller
+    book or channel would otherwise be a discount no approval ever sees (discounts are
+    measured against the quote's book). Others need quotes:any-price-book."""
+    if "quotes:any-price-book" in actor.permissions:
+        return
+    book = _named(lambda: get_price_book(session, quote.price_book), "price_book")
+    if not entitled(account, book):
+        raise Forbidden(f"{account.code} is not entitled to price book {book.name} (for the "
+                        f"{', '.join(book.channels)} channel); entitle the account or ask someone with "
+                        "quotes:any-price-book", field="price_book")
+    if quote.channel not in (None, account.channel):
+        sold = f"through the {account.channel} channel" if account.channel else "with no channel"
+        raise Forbidden(f"{account.code} is sold {sold}, not through {quote.channel}; quoting another channel "
+                        "needs quotes:any-price-book", field="channel")
+
+
 def _replace_lines(session: Session, quote: Quote, specs: Sequence[LineSpec]) -> None:
     if len(specs) > MAX_LINES:
         raise InvalidInput("lines", f"at most {MAX_LINES} lines")
@@ -342,6 +363,13 @@ def price(session: Session, quote: Quote, account: Account, today: date) -> None
         "lines": [[ln.key, ln.product, ln.configuration_id, ln.selections, ln.model_version, ln.quantity,
                    ln.term_months, ln.discount_percent, ln.discount_amount] for ln in lines],
         "priced": quote.priced})
+
+
+def customer_price(quote: Quote) -> dict[str, Any]:
+    """The revision's stored price as its customer may see it (lines, quote steps, totals):
+    every document and page a customer reads is built from this, never from the price."""
+    return _CUSTOMER_PRICE.dump(quote.priced or {"currency": quote.currency, "lines": [], "quote_steps": [],
+                                                 "totals": {}})
 
 
 def required_approvals(quote: Quote) -> list[dict]:

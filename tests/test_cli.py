@@ -84,7 +84,7 @@ def test_bom_as_text_json_and_csv(lamp_file):
     assert text.splitlines()[-1].split()[-2:] == ["47.30", "2.790"]
     assert json.loads(run("bom", lamp_file, *LARGE_SETS, "--json").stdout)["total_cost"] == LARGE_TOTAL
     csv_lines = run("bom", lamp_file, *LARGE_SETS, "--csv").stdout.splitlines()
-    assert csv_lines[0].startswith("part,description") and "DIM,Dimmer,EA,1,7,7,EUR" in csv_lines
+    assert csv_lines[0].startswith("part,description") and "DIM,Dimmer,EA,1,7.00,7.00,EUR" in csv_lines
 
 
 @pytest.mark.parametrize(("args", "message"), [

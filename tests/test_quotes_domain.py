@@ -233,8 +233,9 @@ def test_a_pending_quote_cannot_be_edited(env):
     assert snapshot(env, number) == before
 
 
-@pytest.mark.parametrize("state", ["approved", "sent", "accepted", "declined", "expired"])
+@pytest.mark.parametrize("state", ["approved", "sent", "declined", "expired"])
 def test_editing_a_frozen_quote_makes_a_new_draft_revision_and_keeps_the_old_one(env, state):
+    """An accepted quote is final instead: tests/test_sold_quotes.py."""
     number = to_state(env, state)
     before = snapshot(env, number)
     assert before["quote"]["state"] == state

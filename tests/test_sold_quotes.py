@@ -168,3 +168,51 @@ def test_cancelling_voids_the_orders_drafts(billing_env):
     draft = ok(call(env, "get", f"/invoices/{invoice['id']}", "finance"))
     assert (draft["state"], draft["number"]) == ("void", None)
     error_of(call(env, "post", f"/invoices/{invoice['id']}/issue", "finance"), 409)
+
+
+# ---- price books an account is entitled to -------------------------------------------------------
+
+@pytest.fixture
+def euro(env):
+    """A direct customer billed in euros (the partner book is in euros too)."""
+    ok(call(env, "post", "/accounts", "rep", {"code": "EURO", "name": "Euro Direct", "currency": "EUR"}), 201)
+    return env
+
+
+def test_a_rep_cannot_quote_a_direct_customer_on_the_reseller_book(euro):
+    env = euro
+    body = {"account": "EURO", "price_book": "partner-eur", "lines": [{"product": "SUP-MC-Y"}]}
+    error = error_of(call(env, "post", "/quotes", "rep", body), 403)
+    assert "partner-eur" in error["message"] and list(error["fields"]) == ["price_book"]
+    number = ok(call(env, "post", "/quotes", "rep", {**body, "price_book": "list-eur"}), 201)["number"]
+    error = error_of(call(env, "patch", f"/quotes/{number}", "rep", {"price_book": "partner-eur"}), 403)
+    assert list(error["fields"]) == ["price_book"] and get(env, number)["price_book"] == "list-eur"
+    error = error_of(call(env, "patch", f"/quotes/{number}", "rep", {"channel": "partner"}), 403)
+    assert list(error["fields"]) == ["channel"] and get(env, number)["channel"] is None
+
+
+def test_only_sales_operations_entitle_an_account_to_a_book_or_channel(euro):
+    env = euro
+    for change in ({"price_books": ["partner-eur"]}, {"channel": "partner"}):
+        error = error_of(call(env, "patch", "/accounts/EURO", "rep", change), 403)
+        assert list(error["fields"]) == list(change)
+    assert ok(call(env, "get", "/accounts/EURO", "rep"))["price_books"] == []
+    ok(call(env, "patch", "/accounts/EURO", "admin", {"price_books": ["partner-eur"]}))
+    quote = ok(call(env, "post", "/quotes", "rep", {"account": "EURO", "price_book": "partner-eur",
+                                                    "lines": [{"product": "SUP-MC-Y"}]}), 201)
+    assert quote["price_book"] == "partner-eur"
+
+
+def test_a_partner_account_is_entitled_by_its_channel_and_quoted_in_it(euro):
+    env = euro
+    ok(call(env, "patch", "/accounts/EURO", "admin", {"channel": "partner"}))
+    quote = ok(call(env, "post", "/quotes", "rep", {"account": "EURO", "price_book": "partner-eur",
+                                                    "lines": [{"product": "SUP-MC-Y"}]}), 201)
+    assert (quote["price_book"], quote["channel"]) == ("partner-eur", "partner")
+
+
+def test_someone_with_quotes_any_price_book_may_quote_any_book(euro):
+    env = euro
+    quote = ok(call(env, "post", "/quotes", "admin", {"account": "EURO", "price_book": "partner-eur",
+                                                      "lines": [{"product": "SUP-MC-Y"}]}), 201)
+    assert quote["price_book"] == "partner-eur"

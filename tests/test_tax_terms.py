@@ -229,7 +229,7 @@ def test_inclusive_prices_extract_the_tax_from_each_group():
 def test_reverse_charged_lines_form_their_own_group():
     result = compute([(D("100"), "standard", D(0)), (D("5"), "exempt", D(0))], USD, False, True)
     assert [(g.code, g.tax) for g in result.groups] == [("AE", 0), ("E", 0)]
-    assert [g.as_dict()["label"] for g in result.groups] == ["Reverse charge", "Exempt"]
+    assert [g.as_dict(USD)["label"] for g in result.groups] == ["Reverse charge", "Exempt"]
 
 
 def test_amounts_must_be_in_minor_units():
