@@ -215,7 +215,9 @@ def test_recurring_periods_are_billed_once_when_due(env):
         periods = session.exec(select(BillingPeriod).where(BillingPeriod.order_id == order.id)).all()
         assert all(p.invoice_id is not None for p in periods) and len(periods) == 5
         assert sum(p.amount for p in periods) == D("1200.00")                     # the 12-month term exactly
-        assert lines(session, rest[0])[-1].period_end == date(2027, 3, 14)
+        last = lines(session, rest[0])[-1]
+        assert (last.period_end, last.net_amount) == (date(2027, 3, 14), D("243.33"))   # 300.00 - 56.67
+        assert last.description == "Item sup (last 73 days of the term)"
         issued = issue_now(session, due[0])
         assert issued.number == "INV-2026-00001"          # drafts take numbers in the order they are issued
 
