@@ -72,7 +72,7 @@ def assert_bills_the_contract_value(start: date, charge: str, term: int, amount:
 def test_a_term_from_mid_month_bills_its_periods_exactly(start, charge, term, amount, periods):
     """The short first period is prorated over the full period it ends (15-29 February 2024:
     15/29; 15-31 March 2024: 17/366, as April 2023 to March 2024 has a 29 February) and the
-    last period takes the rest, where proration by its own days billed 14/28, 27/29 or
+    last period takes the rest, where proration by its own days billed 14/30, 14/28, 27/29 or
     348/365 and the term did not add up."""
     got = plan(start, charge, D(amount), currency("USD"), term_months=term)
     assert [str(p.amount) for p in got] == periods
