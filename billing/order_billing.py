@@ -196,9 +196,11 @@ def _period_charge(period: BillingPeriod, lines: list[OrderLine]) -> Charge:
     line = next(ln for ln in lines if ln.key == period.line_key)
     text = line.name                                 # the period itself is in period_start/_end
     full_start, full_end = schedule.full_period(period.period_start, period.period_end, line.charge)
-    days, full = (period.period_end - period.period_start).days + 1, (full_end - full_start).days + 1
-    if days != full:
-        text += f" (prorated: {days} of {full} days)"
+    days = (period.period_end - period.period_start).days + 1
+    if period.period_start != full_start:            # a short first period
+        text += f" (prorated: {days} of {(full_end - full_start).days + 1} days)"
+    elif period.period_end != full_end:              # cut at the term's end: the rest of what was sold
+        text += f" (last {days} days of the term)"
     return Charge(text, line.quantity, period.amount, line.tax_category, line.product, line.key,
                   period.period_start, period.period_end)
 

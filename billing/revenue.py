@@ -15,9 +15,13 @@ When an obligation's share is recognised depends on how it is charged, not on wh
   a point in time, in the month they were delivered or performed (`OrderLine.delivered_on`).
   Until then they have no schedule rows and stay deferred.
 - recurring lines (subscriptions, support) ratably over their term from the contract's
-  start date, split by days: each calendar month gets the share of the term's days it
-  holds, exactly (largest remainder). Days rather than equal months, so that a term that
-  starts mid-month earns half a month in its first month and the rest in its last.
+  start date, by days: what is recognised by the end of a month is the price times the
+  term's days elapsed over its days, rounded once, and the month recognises the difference
+  from the month before. Days rather than equal months, so that a term that starts
+  mid-month earns half a month in its first month and the rest in its last. Rounding the
+  running total, not each month, keeps the deferred balance at every month end the exact
+  ratable balance rounded: 1,200.00 from 15 March 2026 over 12 months has 231 of 365 days
+  elapsed at 31 October, so 759.45 recognised and 440.55 deferred (exactly 440.548).
 
 Deferred is the transaction price less what has been recognised so far: revenue still to be
 earned, whether billed or not.
@@ -39,7 +43,7 @@ from sqlmodel import Session, select
 from billing.models import RevenueLine
 from catalog.pricebook import PERIOD_MONTHS
 from core.errors import InvalidInput
-from core.money import ZERO, allocate, currency
+from core.money import ZERO, Currency, allocate, currency
 from sales.accounts import Account
 from core.dates import add_months
 from sales.order_models import Contract, Order, OrderLine
@@ -86,26 +90,32 @@ def obligations(contract: Contract, lines: Sequence[OrderLine]) -> list[Obligati
     return [_obligation(contract, line, ssp, share) for line, ssp, share in zip(lines, ssps, shares)]
 
 
-def recognise(obligation: Obligation, quantum: Decimal) -> list[tuple[str, Decimal]]:
-    """(month, amount) pairs that sum to the obligation's price; none before delivery."""
+def recognise(obligation: Obligation, cur: Currency) -> list[tuple[str, Decimal]]:
+    """(month, amount) pairs that sum to the obligation's price, months with nothing left
+    out; none before delivery."""
     if obligation.start is None or not obligation.price:
         return []
     if obligation.basis == POINT_IN_TIME:
         return [(_period(obligation.start), obligation.price)]
-    months = _days_per_month(obligation.start, obligation.end)
-    parts = allocate(obligation.price, [Decimal(days) for _, days in months], quantum)
-    return [(period, part) for (period, _), part in zip(months, parts) if part]
+    days = (obligation.end - obligation.start).days + 1
+    parts, before = [], ZERO
+    for period, elapsed in _days_elapsed(obligation.start, obligation.end):
+        to_date = cur.round(obligation.price * elapsed / days)       # recognised by the month's end
+        if to_date != before:
+            parts.append((period, to_date - before))
+        before = to_date
+    return parts
 
 
 def schedule(session: Session, contract: Contract) -> list[RevenueLine]:
     """Rebuild the contract's revenue schedule from its orders as they are now (run again
     after a delivery or an order change); the same facts always give the same rows."""
     session.exec(select(Contract.id).where(Contract.id == contract.id).with_for_update()).one()
-    quantum = currency(contract.currency).quantum
+    cur = currency(contract.currency)
     rows = [RevenueLine(contract_id=contract.id, obligation=ob.key, period=period, amount=amount,
                         currency=contract.currency, basis=ob.basis)
             for ob in obligations(contract, _lines(session, [contract.id])[contract.id])
-            for period, amount in recognise(ob, quantum)]
+            for period, amount in recognise(ob, cur)]
     rows.sort(key=lambda row: row.period)                  # stable: obligations stay in line order
     session.execute(sa.delete(RevenueLine).where(RevenueLine.contract_id == contract.id))
     session.add_all(rows)
@@ -197,12 +207,11 @@ def _months(first: str, last: str) -> list[str]:
     return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(start, stop + 1)]
 
 
-def _days_per_month(start: date, end: date) -> list[tuple[str, int]]:
-    """(month, days of [start, end] in it) for every month the span touches."""
+def _days_elapsed(start: date, end: date) -> list[tuple[str, int]]:
+    """(month, days of [start, end] up to the month's end) for every month the span touches."""
     out, day = [], start
     while day <= end:
-        month_end = day.replace(day=calendar.monthrange(day.year, day.month)[1])
-        last = min(month_end, end)
-        out.append((_period(day), (last - day).days + 1))
+        last = min(day.replace(day=calendar.monthrange(day.year, day.month)[1]), end)
+        out.append((_period(day), (last - start).days + 1))
         day = last + timedelta(days=1)
     return out

@@ -2,12 +2,23 @@
 
 Periods start on the first of a month, so invoices for recurring charges go out on the
 first. A line that starts on another day gets a short first period up to the end of its
-month; the term ends `term_months` after the start, so the last period is cut short too.
-A short period costs the line's price per period times its days over the days of the full
-period it belongs to (the one that would have ended, or started, with it). The exact
-amounts of a schedule are rounded together (`round_to_total`), so its periods sum to its
-exact total rounded once: a 12-month term from 15 March costs exactly 12 months (17/31 of
-the first March and 14/31 of the last).
+month; the term ends `term_months` after the start, so its last period is cut short too.
+
+A term bills what was sold, the line's price per period times its periods (its contract
+value), to the minor unit and whatever the start day. A full period bills the price; a
+short first period bills the price times its days over the days of the full period it
+belongs to (the one it ends), rounded once; the last period takes the rest, because the
+short first and last periods together make one period. Monthly 100.00 from 15 February
+2024: 15-29 February 51.72 (15/29), March to January 100.00 each, 1-14 February 2025 48.28:
+1,200.00. Prorating the last period by its own days too (14/28: 50.00) would bill 1,201.72.
+The first is at most one period, so the rest is never negative.
+
+Co-terming (to an `end` date, say the end of a contract) bills what the days are worth at
+both ends instead: each period its days over the days of the full period it belongs to (for
+a period from the first, the one it starts), the total rounded once, and the last period
+the rest. Annual 365.00 from 15 March 2025 to 31 December 2025: 17.00 (17/365) + 275.00
+(275/365) = 292.00. The periods between are full, so the last is round(first + last) -
+round(first), never negative either.
 
 A period is billed once: `invoice_id` is set when an invoice takes it, and cleared only
 when that invoice is voided.
@@ -25,7 +36,7 @@ from billing.models import BillingPeriod
 from catalog.pricebook import PERIOD_MONTHS
 from core.errors import InvalidInput
 from core.dates import add_months
-from core.money import ZERO, Currency, round_to_total
+from core.money import ZERO, Currency
 from sales.order_models import Order, OrderLine
 
 BILLABLE_ORDER_STATES = ("open", "fulfilled")
@@ -50,23 +61,51 @@ def full_period(start: date, end: date, charge: str) -> tuple[date, date]:
     return add_months(end + _DAY, -months), end
 
 
-def plan(start: date, term_months: int, charge: str, amount: Decimal, cur: Currency) -> list[Period]:
-    """The periods of a recurring charge of `amount` per `charge` period over a term."""
-    last = add_months(start, term_months) - _DAY
-    spans = []
-    begin = start
+def plan(start: date, charge: str, amount: Decimal, cur: Currency, *, term_months: int | None = None,
+         end: date | None = None) -> list[Period]:
+    """The periods of a recurring charge of `amount` (in minor units) per `charge` period from
+    `start`, over `term_months` (whole periods), or co-termed to `end` (inclusive)."""
+    if not cur.is_exact(amount):
+        raise ValueError(f"{amount} is not in {cur.code} minor units")
+    spans = _spans(start, _last_day(start, charge, term_months, end), charge)
+    days = [(_days(s, e), _days(*full_period(s, e, charge))) for s, e in spans]
+    exact = [amount * n / full for n, full in days]
+    total = amount * (term_months // PERIOD_MONTHS[charge]) if term_months else cur.round(sum(exact, ZERO))
+    amounts = [cur.round(value) for value in exact[:-1]]       # each period but the last rounded once,
+    amounts.append(total - sum(amounts, ZERO))                 # the last the rest
+    return [Period(s, e, value, n, full) for (s, e), (n, full), value in zip(spans, days, amounts)]
+
+
+def _last_day(start: date, charge: str, term_months: int | None, end: date | None) -> date:
+    """The last day of a term of whole periods from `start`, or `end`; exactly one is given."""
+    if (term_months is None) == (end is None):
+        raise TypeError("plan takes one of a term and an end date")
+    if term_months is not None:
+        months = PERIOD_MONTHS[charge]
+        if term_months < 1 or term_months % months:
+            raise ValueError(f"a {charge} term is whole periods of {months} months, not {term_months}")
+        return add_months(start, term_months) - _DAY
+    if end < start:
+        raise ValueError(f"the end {end} is before the start {start}")
+    return end
+
+
+def _spans(start: date, last: date, charge: str) -> list[tuple[date, date]]:
+    """(first day, last day) of each period from `start` to `last`: periods start on the
+    first of a month, except the first, which ends with its month."""
+    spans, begin = [], start
     while begin <= last:
         if begin.day == 1:
             end = add_months(begin, PERIOD_MONTHS[charge]) - _DAY
-        else:                                   # a first period ends with its month
+        else:
             end = add_months(begin.replace(day=1), 1) - _DAY
-        end = min(end, last)
-        spans.append((begin, end, full_period(begin, end, charge)))
-        begin = end + _DAY
-    exact = [amount * ((end - s).days + 1) / ((fe - fs).days + 1) for s, end, (fs, fe) in spans]
-    amounts = round_to_total(exact, cur.round(sum(exact, ZERO)), cur.quantum)
-    return [Period(s, end, value, (end - s).days + 1, (fe - fs).days + 1)
-            for (s, end, (fs, fe)), value in zip(spans, amounts)]
+        spans.append((begin, min(end, last)))
+        begin = spans[-1][1] + _DAY
+    return spans
+
+
+def _days(first: date, last: date) -> int:
+    return (last - first).days + 1
 
 
 def schedule_line(session: Session, order: Order, line: OrderLine, start: date, cur: Currency) -> list[BillingPeriod]:
@@ -78,11 +117,13 @@ def schedule_line(session: Session, order: Order, line: OrderLine, start: date, 
         return stored
     if line.charge not in PERIOD_MONTHS:
         raise InvalidInput(f"lines.{line.key}.charge", f"{line.charge!r} is not a recurring charge")
-    if not line.term_months or line.term_months < 1:
-        raise InvalidInput(f"lines.{line.key}.term_months", "a recurring line needs a term to be billed")
+    months = PERIOD_MONTHS[line.charge]
+    if not line.term_months or line.term_months < 1 or line.term_months % months:
+        raise InvalidInput(f"lines.{line.key}.term_months",
+                           f"a recurring line is billed over a term of whole periods of {months} months")
     rows = [BillingPeriod(order_id=order.id, line_key=line.key, period_start=p.start, period_end=p.end,
                           amount=p.amount, bill_on=p.start)
-            for p in plan(start, line.term_months, line.charge, line.net_total, cur)]
+            for p in plan(start, line.charge, line.net_total, cur, term_months=line.term_months)]
     session.add_all(rows)
     session.flush()
     return rows

@@ -102,9 +102,10 @@ def make_order(session, env, account="ACME", lines=(), billing="on_order", miles
     for position, (key, charge, quantity, net, *rest) in enumerate(lines):
         term = rest[0] if rest else (12 if charge != "one_time" else None)
         category = rest[1] if len(rest) > 1 else "standard"
+        periods = 1 if charge == "one_time" else term // schedule.PERIOD_MONTHS[charge]
         session.add(OrderLine(order_id=order.id, key=key, position=position, product=f"P-{key}", name=f"Item {key}",
                               quantity=D(quantity), charge=charge, term_months=term, list_total=D(net),
-                              net_total=D(net), contract_value=D(net), tax_category=category))
+                              net_total=D(net), contract_value=D(net) * periods, tax_category=category))
     session.flush()
     return order
 
@@ -140,7 +141,7 @@ def assert_reconciles(invoice, rows):
     (date(2026, 1, 1), "quarterly", [None] * 4),
 ])
 def test_periods_start_on_the_first_and_partial_ones_are_prorated_by_days(start, charge, expected):
-    periods = schedule.plan(start, 12, charge, D("100.00"), currency("USD"))
+    periods = schedule.plan(start, charge, D("100.00"), currency("USD"), term_months=12)
     assert len(periods) == len(expected)
     for period, want in zip(periods, expected):
         if want is None:                                   # a full period at the full price
@@ -152,13 +153,13 @@ def test_periods_start_on_the_first_and_partial_ones_are_prorated_by_days(start,
     assert sum(p.amount for p in periods) == D("100.00") * 12 // schedule.PERIOD_MONTHS[charge]
 
 
-def test_a_schedule_sums_to_its_exact_total_rounded_once():
-    # a month from 31 January ends on 27 February: 1/31 + 27/28 of 10.00 = 0.3226 + 9.6429 = 9.9654,
-    # which is 9.97 (rounding each part alone would give 0.32 + 9.64 = 9.96)
-    periods = schedule.plan(date(2026, 1, 31), 1, "monthly", D("10.00"), currency("USD"))
+def test_a_schedule_bills_its_periods_exactly_the_last_taking_the_rest():
+    # a month from 31 January ends on 27 February: 1/31 of 10.00 is 0.32, and February the rest
+    # of the month sold (by its own days, 27/28, the month would have billed 9.97)
+    periods = schedule.plan(date(2026, 1, 31), "monthly", D("10.00"), currency("USD"), term_months=1)
     assert [(p.days, p.full_days) for p in periods] == [(1, 31), (27, 28)]
-    assert [p.amount for p in periods] == [D("0.32"), D("9.65")]
-    jpy = schedule.plan(date(2026, 3, 10), 12, "monthly", D("999"), currency("JPY"))
+    assert [p.amount for p in periods] == [D("0.32"), D("9.68")]
+    jpy = schedule.plan(date(2026, 3, 10), "monthly", D("999"), currency("JPY"), term_months=12)
     assert sum(p.amount for p in jpy) == 999 * 12 and all(p.amount == p.amount.to_integral() for p in jpy)
 
 
@@ -214,7 +215,9 @@ def test_recurring_periods_are_billed_once_when_due(env):
         periods = session.exec(select(BillingPeriod).where(BillingPeriod.order_id == order.id)).all()
         assert all(p.invoice_id is not None for p in periods) and len(periods) == 5
         assert sum(p.amount for p in periods) == D("1200.00")                     # the 12-month term exactly
-        assert lines(session, rest[0])[-1].period_end == date(2027, 3, 14)
+        last = lines(session, rest[0])[-1]
+        assert (last.period_end, last.net_amount) == (date(2027, 3, 14), D("243.33"))   # 300.00 - 56.67
+        assert last.description == "Item sup (last 73 days of the term)"
         issued = issue_now(session, due[0])
         assert issued.number == "INV-2026-00001"          # drafts take numbers in the order they are issued
 
@@ -225,6 +228,34 @@ def test_recurring_lines_run_from_the_contract_start(env):
         invoice = invoice_order(session, order, TODAY)
         assert [(ln.period_start, ln.period_end, ln.net_amount) for ln in lines(session, invoice)] == [
             (date(2026, 5, 1), date(2026, 5, 31), D("31.00"))]           # billed in advance, at order
+
+
+@pytest.mark.parametrize("account, charge, net, term, start", [
+    ("ACME", "monthly", "100.00", 12, date(2024, 2, 15)),       # 15/29 of February, then 14 days of a 28-day one
+    ("ACME", "monthly", "100.00", 12, date(2023, 2, 28)),
+    ("ACME", "annual", "365.00", 24, date(2024, 3, 15)),        # the first year has a 29 February
+    ("TANAKA", "quarterly", "9999", 12, date(2024, 2, 10)),     # quarters of 91 days (December to February), then 90
+    ("SABAH", "monthly", "10.005", 36, date(2024, 2, 10)),
+])
+def test_a_recurring_line_bills_its_contract_value_over_its_term(env, account, charge, net, term, start):
+    with session_scope(env.engine) as session:
+        order = make_order(session, env, account, lines=[("sup", charge, 1, net, term)], contract_start=start)
+        invoice_order(session, order, start)
+        bill_due_periods(session, start + timedelta(days=31 * term))
+        line = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).one()
+        periods = session.exec(select(BillingPeriod).where(BillingPeriod.order_id == order.id)).all()
+        billed = session.exec(select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                              .where(Invoice.order_id == order.id)).all()
+        assert all(p.invoice_id is not None for p in periods) and len(billed) == len(periods)
+        assert sum(p.amount for p in periods) == sum(ln.net_amount for ln in billed) == line.contract_value
+
+
+def test_a_recurring_line_is_billed_over_whole_periods(env):
+    with session_scope(env.engine) as session:
+        order = make_order(session, env, lines=[("sup", "quarterly", 1, "300.00", 4)])
+        with pytest.raises(InvalidInput) as raised:
+            invoice_order(session, order, TODAY)
+        assert raised.value.field == "lines.sup.term_months" and "whole periods of 3 months" in raised.value.reason
 
 
 # ---- on shipment and milestones ------------------------------------------------------------

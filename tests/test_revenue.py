@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from billing.models import RevenueLine
-from billing.revenue import (POINT_IN_TIME, RATABLY, PeriodRow, obligations, recognise, report, schedule,
-                             summarise, transaction_price)
+from billing.revenue import (POINT_IN_TIME, RATABLY, Obligation, PeriodRow, obligations, recognise, report,
+                             schedule, summarise, transaction_price)
 from catalog.pricebook import PERIOD_MONTHS
+from core.dates import add_months
 from core.errors import InvalidInput
 from core.money import currency
 from core.users import User
@@ -114,7 +115,7 @@ def test_each_schedule_sums_exactly_and_stays_within_its_service(case):
     deal, lines = case
     quantum = currency(deal.currency).quantum
     for ob, ln in zip(obligations(deal, lines), lines):
-        parts = recognise(ob, quantum)
+        parts = recognise(ob, currency(deal.currency))
         if ln.charge == "one_time":
             assert ob.basis == POINT_IN_TIME
             expected = [] if ln.delivered_on is None or not ob.price else [(ln.delivered_on.strftime("%Y-%m"), ob.price)]
@@ -133,20 +134,53 @@ def test_a_multi_year_term_is_split_by_days_exactly():
     deal = contract(start=date(2026, 1, 15), term=36)
     (ob,) = obligations(deal, [line("1", "annual", "2000", "1800", term=36)])
     assert (ob.price, ob.end) == (D(5400), date(2029, 1, 14))
-    parts = dict(recognise(ob, D("0.01")))
+    parts = dict(recognise(ob, currency("USD")))
     assert len(parts) == 37 and sum(parts.values()) == D(5400)
     assert parts["2026-01"] == D("83.76")                 # 17 days: 5400 x 17/1096 = 83.759
     assert parts["2029-01"] == D("68.98")                 # 14 days: 68.978
-    assert parts["2028-02"] == D("142.88")                # 29 days: 142.883
+    # by the end of February 2028 777 days have passed (3823.358), by January's end 748 (3680.474):
+    # February recognises 3823.36 - 3680.47 = 142.89 (its own 29 days, rounded alone: 142.88)
+    assert parts["2028-02"] == D("142.89")
     for year, days in (("2026", 351), ("2027", 365), ("2028", 366), ("2029", 14)):
         months = {k: v for k, v in parts.items() if k.startswith(year)}
         assert abs(sum(months.values()) - D(5400) * days / 1096) < D("0.01") * len(months)
 
 
+@SETTINGS
+@given(st.sampled_from(["USD", "JPY", "KWD"]), st.dates(date(2023, 1, 1), date(2028, 12, 31)), st.integers(1, 60),
+       st.integers(0, 10**10))
+def test_recognised_by_each_month_end_is_the_ratable_share_rounded_once(code, start, term, units):
+    """Whatever the start, term and price, the cumulative recognised at every month end (and
+    so the deferred balance) is price x days elapsed / days of the term, rounded once."""
+    cur = currency(code)
+    price, end = cur.quantum * units, add_months(start, term) - timedelta(days=1)
+    parts = dict(recognise(Obligation("1", RATABLY, price, price, start, end), cur))
+    assert sum(parts.values()) == price and all(a > 0 and cur.is_exact(a) for a in parts.values())
+    cumulative, first = D(0), start.replace(day=1)
+    for month in range(term + 1):
+        month_end = min(add_months(first, month + 1) - timedelta(days=1), end)
+        cumulative += parts.pop(month_end.strftime("%Y-%m"), D(0))
+        elapsed = (month_end - start).days + 1
+        assert cumulative == cur.round(price * elapsed / ((end - start).days + 1)), month_end
+    assert parts == {}                                     # no month outside the term
+
+
+def test_the_deferred_balance_is_the_ratable_balance_rounded_once():
+    """1,200.00 from 15 March 2026: at 31 October 231 of 365 days have passed, so 440.548 is
+    deferred, 440.55; sharing each month's days out separately left 440.54."""
+    deal = contract(start=date(2026, 3, 15), term=12)
+    (ob,) = obligations(deal, [line("1", "monthly", "100", "100", term=12)])
+    revenue = [RevenueLine(contract_id=0, obligation="1", period=period, amount=amount, currency="USD", basis=RATABLY)
+               for period, amount in recognise(ob, currency("USD"))]
+    rows = {row.period: row for row in summarise([(deal, D(1200))], revenue, "2027-03")}
+    assert (rows["2026-10"].cumulative, rows["2026-10"].deferred) == (D("759.45"), D("440.55"))
+    assert (rows["2027-03"].cumulative, rows["2027-03"].deferred) == (D(1200), D(0))
+
+
 def test_a_line_term_shorter_than_the_contract_ends_early():
     deal = contract(start=date(2026, 3, 1), term=36)
     (ob,) = obligations(deal, [line("1", "monthly", "49", "49", term=12)])
-    periods = [p for p, _ in recognise(ob, D("0.01"))]
+    periods = [p for p, _ in recognise(ob, currency("USD"))]
     assert periods[0] == "2026-03" and periods[-1] == "2027-02" and len(periods) == 12
 
 
@@ -156,10 +190,9 @@ def test_a_line_term_shorter_than_the_contract_ends_early():
 @given(contracts(), st.integers(0, 80))
 def test_recognised_plus_deferred_is_the_price_every_month(case, months_on):
     deal, lines = case
-    quantum = currency(deal.currency).quantum
     obs = obligations(deal, lines)
     revenue = [RevenueLine(contract_id=0, obligation=ob.key, period=p, amount=a, currency=deal.currency, basis=ob.basis)
-               for ob in obs for p, a in recognise(ob, quantum)]
+               for ob in obs for p, a in recognise(ob, currency(deal.currency))]
     price = transaction_price(lines)
     unscheduled = sum(ob.price for ob in obs if ob.start is None)
     last = max([r.period for r in revenue] + [deal.start_date.strftime("%Y-%m")])
@@ -241,7 +274,7 @@ def test_schedule_is_stored_rebuilt_idempotently_and_goods_wait_for_delivery(ses
     again = schedule(session, deal)                        # rebuilt: the same rows, not twice as many
     assert [(r.obligation, r.period, r.amount, r.basis) for r in again] == as_tuples == stored(session, deal)
     rows = report(session, deal, "2026-12")
-    assert rows[0] == PeriodRow("USD", "2026-01", D("122.99"), D("122.99"), D("12277.01"))   # 4348.05 x 31/1096
+    assert rows[0] == PeriodRow("USD", "2026-01", D("122.98"), D("122.98"), D("12277.02"))   # 4348.05 x 31/1096
     assert rows[-1].deferred == D(12400) - rows[-1].cumulative
 
     server.delivered_on = date(2026, 3, 20)
