@@ -4,21 +4,23 @@ Periods start on the first of a month, so invoices for recurring charges go out 
 first. A line that starts on another day gets a short first period up to the end of its
 month; the term ends `term_months` after the start, so its last period is cut short too.
 
-A term bills what was sold, the line's price per period times its periods (its contract
-value), to the minor unit and whatever the start day. A full period bills the price; a
-short first period bills the price times its days over the days of the full period it
-belongs to (the one it ends), rounded once; the last period takes the rest, because the
-short first and last periods together make one period. Monthly 100.00 from 15 February
-2024: 15-29 February 51.72 (15/29), March to January 100.00 each, 1-14 February 2025 48.28:
-1,200.00. Prorating the last period by its own days too (14/28: 50.00) would bill 1,201.72.
-The first is at most one period, so the rest is never negative.
+What a span of days is worth is counted from its start's day: its whole periods (15 March
+to 14 April is one month) and, for the days left, the price times those days over the days
+of the period they begin, rounded once. A term is whole periods, so it bills exactly what
+was sold, the line's price per period times its periods (its contract value), whatever the
+start day; co-terming (to an `end` date, the end of a contract) bills the same way, so
+co-terming to where a term would end bills exactly the term. Annual 365.00 from 15 March
+2025 to 31 December 2025: no whole year, and 292 of the 365 days from 15 March 2025 to
+14 March 2026: 292.00.
 
-Co-terming (to an `end` date, say the end of a contract) bills what the days are worth at
-both ends instead: each period its days over the days of the full period it belongs to (for
-a period from the first, the one it starts), the total rounded once, and the last period
-the rest. Annual 365.00 from 15 March 2025 to 31 December 2025: 17.00 (17/365) + 275.00
-(275/365) = 292.00. The periods between are full, so the last is round(first + last) -
-round(first), never negative either.
+That total is split over the calendar periods: a full period bills the price; a short first
+period bills the price times its days over the days of the full period it belongs to (the
+one it ends), rounded once; the short last period takes the rest (the short first and last
+periods together make the days left over). Monthly 100.00 from 15 February 2024 for 12
+months: 15-29 February 51.72 (15/29), March to January 100.00 each, 1-14 February 2025
+48.28: 1,200.00. Prorating the last period by its own days too (14/28: 50.00) would bill
+1,201.72. The whole periods are counted from the start's day, so the total always covers the
+first period's days and the rest is never negative.
 
 A period is billed once: `invoice_id` is set when an invoice takes it, and cleared only
 when that invoice is voided.
@@ -36,7 +38,7 @@ from billing.models import BillingPeriod
 from catalog.pricebook import PERIOD_MONTHS
 from core.errors import InvalidInput
 from core.dates import add_months
-from core.money import ZERO, Currency
+from core.money import Currency
 from sales.order_models import Order, OrderLine
 
 BILLABLE_ORDER_STATES = ("open", "fulfilled")
@@ -67,12 +69,18 @@ def plan(start: date, charge: str, amount: Decimal, cur: Currency, *, term_month
     `start`, over `term_months` (whole periods), or co-termed to `end` (inclusive)."""
     if not cur.is_exact(amount):
         raise ValueError(f"{amount} is not in {cur.code} minor units")
-    spans = _spans(start, _last_day(start, charge, term_months, end), charge)
+    last = _last_day(start, charge, term_months, end)
+    spans = _spans(start, last, charge)
     days = [(_days(s, e), _days(*full_period(s, e, charge))) for s, e in spans]
-    exact = [amount * n / full for n, full in days]
-    total = amount * (term_months // PERIOD_MONTHS[charge]) if term_months else cur.round(sum(exact, ZERO))
-    amounts = [cur.round(value) for value in exact[:-1]]       # each period but the last rounded once,
-    amounts.append(total - sum(amounts, ZERO))                 # the last the rest
+    amounts = [amount if n == full else None for n, full in days]          # full periods: the price
+    short = [i for i, value in enumerate(amounts) if value is None]
+    if short:                                         # the short ones share the rest of the total
+        rest = cur.round(amount * _periods(start, last, charge)) - amount * (len(spans) - len(short))
+        if len(short) == 2:                           # a short first period: its days' worth, rounded once
+            n, full = days[0]
+            amounts[0] = cur.round(amount * n / full)
+            rest -= amounts[0]
+        amounts[short[-1]] = rest
     return [Period(s, e, value, n, full) for (s, e), (n, full), value in zip(spans, days, amounts)]
 
 
@@ -88,6 +96,18 @@ def _last_day(start: date, charge: str, term_months: int | None, end: date | Non
     if end < start:
         raise ValueError(f"the end {end} is before the start {start}")
     return end
+
+
+def _periods(start: date, last: date, charge: str) -> Decimal:
+    """How many periods of `charge` run from `start` to `last` (inclusive): the whole ones,
+    counted from the start's day, and the days left over the days of the period they begin."""
+    months = PERIOD_MONTHS[charge]
+    whole = 0
+    while add_months(start, (whole + 1) * months) - _DAY <= last:
+        whole += 1
+    begin = add_months(start, whole * months)
+    left = _days(begin, last) if begin <= last else 0
+    return whole + Decimal(left) / _days(begin, add_months(start, (whole + 1) * months) - _DAY)
 
 
 def _spans(start: date, last: date, charge: str) -> list[tuple[date, date]]:
