@@ -16,7 +16,10 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import io
+
 import httpx
+import pypdf
 import pytest
 
 from core.apikeys import create_key
@@ -39,13 +42,13 @@ def site(app):
     with session_scope(app.extensions["cpq_engine"]) as session:
         load_demo(session)
         _rep, rep_token = create_user(session, "rita@example.com", "Rita Rep", "rep", password=PASSWORD)
-        create_user(session, "max@example.com", "Max Approver", "approver",
-                    ("sales_manager", "vp_sales", "finance"), password=PASSWORD)
+        _max, approver_token = create_user(session, "max@example.com", "Max Approver", "approver",
+                                           ("sales_manager", "vp_sales", "finance"), password=PASSWORD)
         create_user(session, "fay@example.com", "Fay Finance", "finance", password=PASSWORD)
         admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin", password=PASSWORD)
         _key, erp = create_key(session, admin, "ERP", ["bom:read", "orders:read"])
     with serve(app) as url:
-        yield {"url": url, "rep_token": rep_token, "erp": erp}
+        yield {"url": url, "rep_token": rep_token, "approver_token": approver_token, "erp": erp}
 
 
 @pytest.fixture
@@ -160,6 +163,53 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     expect(rep.locator("#fulfilment")).to_contain_text(order.json()["number"])
     shot(rep, "7-rep-sees-the-order")
     assert len(list(Path(SHOTS).glob("*.png"))) >= 7
+
+
+def test_editing_a_configured_line_keeps_its_configuration_through_to_the_sent_pdf(site, browser):
+    """The rep changes a configured server's discount and quantity in the builder: its options
+    and list price stay as configured, the sent PDF lists the same server, and once the
+    customer accepts it the builder shows the quote as final."""
+    url, expect = site["url"], playwright_api.expect
+    rep_api = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {site['rep_token']}"})
+    server = {"cpu": "e9354", "gpu": "l4", "dimm_size": "gb64", "dimm_count": 8}
+    made = rep_api.post("/quotes", json={"account": "ACME", "title": "Edge",
+                                         "lines": [{"product": "rack-server", "selections": server}]})
+    assert made.status_code == 201, made.text
+    number, before = made.json()["number"], made.json()
+    rep = sign_in(browser, url, "rita@example.com")
+    rep.goto(f"{url}/app/quotes/{number}")
+    for label, value in (("Discount", "10"), ("Quantity", "3")):
+        field = rep.locator(f"#lines input[aria-label^='{label}']").first
+        field.fill(value)
+        field.dispatch_event("change")
+        expect(rep.locator(f"#lines input[aria-label^='{label}']").first).to_have_value(value)
+        rep.wait_for_load_state("networkidle")
+    expect(rep.locator("#lines")).to_contain_text("cpu=e9354")
+    after = rep_api.get(f"/quotes/{number}").json()
+    line, priced = after["lines"][0], after["price"]["lines"][0]
+    assert (line["selections"], line["quantity"], line["discount_percent"]) == (server, 3, "10")
+    assert priced["list_unit_price"] == before["price"]["lines"][0]["list_unit_price"]
+
+    if rep_api.post(f"/quotes/{number}/submit", json={}).json()["state"] == "pending_approval":
+        for level in after["approvals_required"]:
+            httpx.post(f"{url}/api/v1/quotes/{number}/approve", json={"level": level["level"]},
+                       headers={"Authorization": f"Bearer {site['approver_token']}"}).raise_for_status()
+    rep.reload()
+    rep.click("#send")
+    expect(rep.locator("#share-link")).to_be_visible()
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(
+        io.BytesIO(rep_api.get(f"/quotes/{number}/pdf").content)).pages)
+    for shown in ("AMD EPYC 9354", "64 GB", "NVIDIA L4"):
+        assert shown in " ".join(text.split()), shown
+    token = rep.locator("#share-link").get_attribute("href").rsplit("/", 1)[1]
+    httpx.post(f"{url}/api/v1/shared/{token}/accept", json={"name": "Jo Buyer", "email": "jo@acme.example"}
+               ).raise_for_status()
+    rep.reload()
+    expect(rep.locator("#q-state")).to_have_text("accepted")
+    expect(rep.locator("#lines input[aria-label^='Quantity']").first).to_be_disabled()
+    expect(rep.locator("#q-message")).to_contain_text("final")
+    expect(rep.locator("#revise-form")).to_be_visible()
+    shot(rep, "11-rep-sees-an-accepted-quote-as-final")
 
 
 #: The WCAG 2.1 A and AA rules of axe-core; best-practice rules are advice, not failures.

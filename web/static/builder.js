@@ -26,18 +26,24 @@ export function start(root, staticBase) {
     }
   }
 
+  // a draft or rejected quote changes in place, an approved, sent, declined or expired one by a
+  // new revision; one waiting for approval must be recalled first, and an accepted one is final
+  const REVISABLE = ["approved", "sent", "accepted", "declined", "expired"];
+
   function render() {
     const c = quote.currency;
+    const editable = canWrite && !["pending_approval", "accepted"].includes(quote.state);
     $("q-state").textContent = quote.state;
+    if (quote.state === "accepted") say("The customer accepted this quote, so it is final. To change the deal, revise it (while nothing was ordered or signed).");
     $("q-meta").textContent = `${quote.account} · revision ${quote.revision} · ${quote.title || ""}`;
     const lines = quote.price?.lines || [];
     $("lines").replaceChildren(...quote.lines.map((line, i) => {
       const priced = lines[i] || {};
-      const qty = el("input", { type: "number", min: 1, value: line.quantity, "aria-label": `Quantity of ${line.product}`, style: "width: 5rem", disabled: !canWrite });
+      const qty = el("input", { type: "number", min: 1, value: line.quantity, "aria-label": `Quantity of ${line.product}`, style: "width: 5rem", disabled: !editable });
       qty.addEventListener("change", () => save(line.key, { quantity: parseInt(qty.value, 10) }));
-      const disc = el("input", { type: "number", min: 0, max: 100, step: 0.5, value: line.discount_percent ?? "", "aria-label": `Discount % of ${line.product}`, style: "width: 5rem", disabled: !canWrite });
+      const disc = el("input", { type: "number", min: 0, max: 100, step: 0.5, value: line.discount_percent ?? "", "aria-label": `Discount % of ${line.product}`, style: "width: 5rem", disabled: !editable });
       disc.addEventListener("change", () => save(line.key, { discount_percent: disc.value === "" ? null : disc.value }));
-      const remove = el("button", { type: "button", "aria-label": `Remove ${line.product}`, disabled: !canWrite,
+      const remove = el("button", { type: "button", "aria-label": `Remove ${line.product}`, disabled: !editable,
         onclick: () => act(api("DELETE", `/quotes/${number}/lines/${line.key}`), "quote.saved") }, "Remove");
       const chosen = Object.entries(line.selections || {}).map(([k, v]) => `${k}=${v}`).join(", ");
       return el("tr", { "data-line": line.key },
@@ -48,13 +54,15 @@ export function start(root, staticBase) {
     }));
     if (!quote.lines.length) $("lines").replaceChildren(el("tr", {}, el("td", { colspan: 6 }, "No lines yet.")));
     $("header-discount").value = quote.discount_percent ?? "";
+    $("header-discount").disabled = !editable;
     renderWaterfall(c);
     renderApprovals();
     $("submit").disabled = !canWrite || quote.state !== "draft" || !quote.lines.length;
     $("recall").disabled = !canWrite || quote.state !== "pending_approval";
     $("send").disabled = !canWrite || quote.state !== "approved";
     $("pdf").href = `/api/v1/quotes/${number}/pdf`;
-    $("add-section").hidden = !canWrite;
+    $("add-section").hidden = !editable;
+    $("revise-form").hidden = !canWrite || !REVISABLE.includes(quote.state);
     $("fulfilment").replaceChildren(...(quote.fulfilment || []).map((order) => el("div", { class: "card" },
       el("strong", {}, `Order ${order.number}`), ` · ${order.state}`,
       order.erp_order_number ? ` · ERP ${order.erp_order_number}` : " · not yet in the ERP",
@@ -115,6 +123,12 @@ export function start(root, staticBase) {
     const selections = configurator && configurator.product === product ? configurator.selections : {};
     if (await act(api("POST", `/quotes/${number}/lines`, { product, selections, quantity: parseInt($("add-quantity").value, 10) || 1 }), "quote.saved")) {
       configurator = null; $("add-configurator").replaceChildren(); say("Line added.");
+    }
+  });
+  $("revise-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (await act(api("POST", `/quotes/${number}/revise`, { reason: $("revise-reason").value }), "quote.saved")) {
+      $("revise-reason").value = ""; say(`Revision ${quote.revision} is a draft: change it, then submit it again.`); load();
     }
   });
   $("submit").addEventListener("click", () => act(api("POST", `/quotes/${number}/submit`, { comment: "" }), "quote.submitted").then(load));
