@@ -98,42 +98,33 @@ class QuotePriceSchema(Schema):
 
 
 # ---- what a customer sees of a price -----------------------------------------------------------
+# Each projection lists the fields it shows (Meta.fields), and its nested objects are
+# projections too: whatever the internal price grows to hold stays out unless listed here.
 
-class CustomerStepSchema(Schema):
-    label = fields.String()
-    amount = Money()
+class CustomerStepSchema(StepSchema):
+    class Meta:
+        fields = ("label", "amount")
 
 
-class CustomerLineSchema(Schema):
-    id = fields.String()
-    product = fields.String()
-    name = fields.String()
-    quantity = decimal_string()
-    charge = fields.String(metadata={"description": "one_time, monthly, quarterly or annual"})
-    term_months = fields.Integer(allow_none=True)
-    periods = decimal_string()
-    free_of = fields.String(allow_none=True, metadata={"description": "the line that earned this free item"})
-    list_unit_price = UnitAmount()
-    list_total = Money()
+class CustomerLineSchema(LinePriceSchema):
     steps = fields.List(InCurrency(CustomerStepSchema))
-    discount_total = Money()
-    net_total = Money()
-    contract_value = Money()
+
+    class Meta:
+        fields = ("id", "product", "name", "quantity", "charge", "term_months", "periods", "free_of",
+                  "list_unit_price", "list_total", "steps", "discount_total", "net_total", "contract_value")
 
 
-class CustomerTotalsSchema(Schema):
-    one_time_list = Money()
-    one_time_net = Money()
-    recurring = MoneyMap()
-    list_contract_value = Money()
-    contract_value = Money()
-    discount_percent = decimal_string()
+class CustomerTotalsSchema(TotalsSchema):
+    class Meta:
+        fields = ("one_time_list", "one_time_net", "recurring", "list_contract_value", "contract_value",
+                  "discount_percent")
 
 
-class CustomerPriceSchema(Schema):
+class CustomerPriceSchema(QuotePriceSchema):
     """A price (a result, or a quote's stored price) as a customer may see it."""
-    currency = fields.String()
-    price_book = fields.String()
     lines = fields.List(InCurrency(CustomerLineSchema))
     quote_steps = fields.List(InCurrency(CustomerStepSchema))
     totals = InCurrency(CustomerTotalsSchema)
+
+    class Meta:
+        fields = ("currency", "price_book", "lines", "quote_steps", "totals")
