@@ -22,9 +22,13 @@ def _may_set() -> frozenset[str]:
     return frozenset(name for name, permission in accounts.CONTROLLED.items() if permission in caller().permissions)
 
 
+def _outs(session, page) -> list[dict]:
+    return [data | {"created_at": a.created_at, "updated_at": a.updated_at}
+            for a, data in zip(page, accounts.account_dicts(session, page))]
+
+
 def _out(session, account) -> dict:
-    return accounts.account_dict(session, account) | {"created_at": account.created_at,
-                                                      "updated_at": account.updated_at}
+    return _outs(session, [account])[0]
 
 
 @blp.get("/accounts")
@@ -33,7 +37,7 @@ def _out(session, account) -> dict:
 @blp.response(200, ss.AccountOutSchema(many=True))
 def list_accounts(query):
     with db_session() as session:
-        return [_out(session, a) for a in accounts.list_accounts(session, **query)]
+        return _outs(session, accounts.list_accounts(session, **query))
 
 
 @blp.post("/accounts")

@@ -17,8 +17,8 @@ from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from api.idempotency import respond
 from billing import collections, credit_notes, invoices, ledger, order_billing, payments, revenue
-from billing.models import Invoice, InvoiceEvent, Payment, PaymentAllocation
-from core.db import compared
+from billing.models import Invoice, InvoiceEvent, InvoiceLine, Payment, PaymentAllocation
+from core.db import by_id, children, compared
 from core.errors import NotFound
 from sales import access, contracts, orders
 from sales.accounts import Account, get_account
@@ -44,24 +44,36 @@ def _readable(session, invoice_id: int) -> Invoice:
     return access.check_invoice(session, current_user(session), _invoice(session, invoice_id))
 
 
-def invoice_view(session, invoice: Invoice) -> dict:
+def invoice_views(session, page: list[Invoice]) -> list[dict]:
+    """Invoices as the API shows them, with what they point to loaded once for the page."""
     session.flush()
-    order = session.get(Order, invoice.order_id) if invoice.order_id else None
-    original = session.get(Invoice, invoice.original_id) if invoice.original_id else None
-    return invoice.model_dump(exclude={"document", "einvoice_xml"}) | {
-        "account_code": session.get(Account, invoice.account_id).code,
-        "order_number": order.number if order else None,
-        "original_number": original.number if original else None,
-        "balance_due": payments.balance_due(invoice), "has_einvoice": invoice.einvoice_xml is not None,
-        "lines": invoices.lines_of(session, invoice)}
+    orders_ = by_id(session, Order, (i.order_id for i in page))
+    originals = by_id(session, Invoice, (i.original_id for i in page))
+    accounts = by_id(session, Account, (i.account_id for i in page))
+    lines = children(session, InvoiceLine.invoice_id, [i.id for i in page], InvoiceLine.position, InvoiceLine.id)
+    return [i.model_dump(exclude={"document", "einvoice_xml"}) | {
+        "account_code": accounts[i.account_id].code,
+        "order_number": orders_[i.order_id].number if i.order_id else None,
+        "original_number": originals[i.original_id].number if i.original_id else None,
+        "balance_due": payments.balance_due(i), "has_einvoice": i.einvoice_xml is not None,
+        "lines": lines[i.id]} for i in page]
+
+
+def invoice_view(session, invoice: Invoice) -> dict:
+    return invoice_views(session, [invoice])[0]
+
+
+def payment_views(session, page: list[Payment]) -> list[dict]:
+    """Payments as the API shows them, with their accounts and allocations loaded once."""
+    session.flush()
+    accounts = by_id(session, Account, (p.account_id for p in page))
+    allocations = children(session, PaymentAllocation.payment_id, [p.id for p in page], PaymentAllocation.id)
+    return [p.model_dump() | {"account_code": accounts[p.account_id].code, "allocations": allocations[p.id]}
+            for p in page]
 
 
 def payment_view(session, payment: Payment) -> dict:
-    session.flush()
-    allocations = session.exec(select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
-                               .order_by(PaymentAllocation.id)).all()
-    return payment.model_dump() | {"account_code": session.get(Account, payment.account_id).code,
-                                   "allocations": allocations}
+    return payment_views(session, [payment])[0]
 
 
 # invoices ------------------------------------------------------------------------------------
@@ -94,7 +106,7 @@ def list_invoices(query):
         if query["state"]:
             q = q.where(Invoice.state == query["state"])
         rows = session.exec(q.order_by(Invoice.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
-        return [invoice_view(session, i) for i in rows]
+        return invoice_views(session, rows)
 
 
 @blp.get("/invoices/<int:invoice_id>")
@@ -246,7 +258,7 @@ def list_payments(query):
             q = q.where(compared(Payment.unapplied) > 0)
         rows = session.exec(q.order_by(Payment.received_on.desc(), Payment.id.desc())
                             .offset(query["offset"]).limit(query["limit"])).all()
-        return [payment_view(session, p) for p in rows]
+        return payment_views(session, rows)
 
 
 @blp.get("/payments/<int:payment_id>")

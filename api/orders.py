@@ -18,12 +18,13 @@ from api.blueprint import Blueprint, db_session, json_or
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
 from billing import credit, order_billing
+from core.db import by_id, children
 from core.permissions import PUBLIC
 from core.errors import InvalidTransition
 from sales import access, contracts, orders
 from sales.accounts import Account, get_account
 from sales.models import Quote
-from sales.order_models import Contract, Order
+from sales.order_models import Contract, Order, OrderLine, Shipment
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Contracts, orders and fulfilment")
 signing = Blueprint("signing", __name__, url_prefix="/api/v1", description="The customer's contract signature")
@@ -43,14 +44,24 @@ def contract_view(session, contract: Contract) -> dict:
         "renewal_of_number": renewal_of.number if renewal_of else None}
 
 
-def order_view(session, order: Order) -> dict:
+def order_views(session, page: list[Order]) -> list[dict]:
+    """Orders as the API shows them, with what they point to loaded once for the page."""
     session.flush()
-    contract = session.get(Contract, order.contract_id) if order.contract_id else None
-    return order.model_dump() | {
-        "quote_number": session.get(Quote, order.quote_id).number,
-        "contract_number": contract.number if contract else None,
-        "account_code": session.get(Account, order.account_id).code,
-        "lines": orders.lines_of(session, order), "shipments": orders.shipments_of(session, order)}
+    ids = [o.id for o in page]
+    quotes_ = by_id(session, Quote, (o.quote_id for o in page))
+    contracts_ = by_id(session, Contract, (o.contract_id for o in page))
+    accounts = by_id(session, Account, (o.account_id for o in page))
+    lines = children(session, OrderLine.order_id, ids, OrderLine.position)
+    shipments = children(session, Shipment.order_id, ids, Shipment.id)
+    return [o.model_dump() | {
+        "quote_number": quotes_[o.quote_id].number,
+        "contract_number": contracts_[o.contract_id].number if o.contract_id else None,
+        "account_code": accounts[o.account_id].code,
+        "lines": lines[o.id], "shipments": shipments[o.id]} for o in page]
+
+
+def order_view(session, order: Order) -> dict:
+    return order_views(session, [order])[0]
 
 
 # contracts -----------------------------------------------------------------------------------
@@ -185,7 +196,7 @@ def list_orders(query):
         if query["account"]:
             q = q.where(Order.account_id == get_account(session, query["account"]).id)
         rows = session.exec(q.order_by(Order.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
-        return [order_view(session, o) for o in rows]
+        return order_views(session, rows)
 
 
 @blp.get("/orders/<number>")

@@ -19,6 +19,7 @@ from api.orders import order_view
 from api.visibility import seeing_quote
 from sales import acceptance, access, audit, documents, orders, quotes, workflow
 from sales.accounts import Account
+from core.db import by_id
 from sales.models import Quote, QuoteDocument
 from sales.quote_data import document_data
 
@@ -49,8 +50,9 @@ def quote_view(session, quote: Quote) -> dict:
     return view
 
 
-def _summary(session, quote: Quote) -> dict:
-    return quote.model_dump() | {"account_code": session.get(Account, quote.account_id).code}
+def _summaries(session, page: list[Quote]) -> list[dict]:
+    accounts = by_id(session, Account, (q.account_id for q in page))
+    return [q.model_dump() | {"account_code": accounts[q.account_id].code} for q in page]
 
 
 @blp.get("/quotes")
@@ -60,7 +62,7 @@ def _summary(session, quote: Quote) -> dict:
 def list_quotes(query):
     with db_session() as session:
         visible = access.quote_filter(session, current_user(session))
-        return [_summary(session, q) for q in quotes.list_quotes(session, visible=visible, **query)]
+        return _summaries(session, quotes.list_quotes(session, visible=visible, **query))
 
 
 @blp.post("/quotes")
@@ -92,7 +94,7 @@ def get_quote(number):
 def list_revisions(number):
     with db_session() as session:
         seeing_quote(session, number)
-        return [_summary(session, q) for q in quotes.revisions(session, number)]
+        return _summaries(session, quotes.revisions(session, number))
 
 
 @blp.get("/quotes/<number>/revisions/<int:revision>")
