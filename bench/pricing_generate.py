@@ -53,7 +53,11 @@ def generate(seed: int = SEED, n_rules: int = 500) -> Generated:
     if n_rules != 500:                                # scale, keeping the mix
         scale = n_rules / 500
         counts = {k: max(1, round(v * scale)) for k, v in KINDS.items()}
+    counts["tier_segment"] = max(counts["tier_segment"], 6)     # the global policy's rules are
+    counts["channel"] = max(counts["channel"], 3)               # of these kinds (below)
     diff = n_rules - sum(counts.values())
+    if counts["product_percent"] + diff < 1:
+        raise ValueError(f"{n_rules} rules cannot hold one of each kind and the global policy")
     counts["product_percent"] += diff
     gen.global_policy()                               # 6 tier/segment and 3 channel rules
     counts["tier_segment"] -= 6

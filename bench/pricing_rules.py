@@ -292,8 +292,11 @@ class Rules:
         elif r < 0.65:
             when = {"customer_tier": sorted(rng.sample(TIERS, rng.randint(1, 2)))}
             action = {"discount_percent": str(rng.choice([0.5, 1, 2]))}
-        elif r < 0.85:
-            when = {"promo_code": rng.choice(promotions)["code"]}
+        elif r < 0.85:                             # a quote-level rule: a promotion for every product
+            promo = rng.choice(promotions)
+            if promo.get("products"):
+                promo = next(p for p in promotions if not p.get("products"))
+            when = {"promo_code": promo["code"]}
             action = {"discount_amount": both(Decimal(rng.choice([100, 250, 500, 1000])))}
         else:
             when = {"channel": [rng.choice(CHANNELS)], "quote_total": {"min": both(Decimal(10_000))}}
