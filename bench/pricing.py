@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, no 10,000-line quote")
     ap.add_argument("--seed", type=int, default=pg.SEED, help="seed of the rule set, price book and quotes")
+    ap.add_argument("--rules", type=int, default=500, help="rules in the generated rule set (500; try 5000)")
     ap.add_argument("--no-service", action="store_true", help="skip the price_draft (database) measurement")
     ap.add_argument("--profile", action="store_true", help="cProfile price_quote at 1,000 and 10,000 lines")
     ap.add_argument("--profile-top", type=int, default=15, help="rows per profile listing")
@@ -358,11 +359,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t_all = time.perf_counter()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    print(f"pricing benchmark: seed {args.seed}{' (quick)' if args.quick else ''}; "
+    print(f"pricing benchmark: seed {args.seed}, {args.rules} rules{' (quick)' if args.quick else ''}; "
           f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {load} "
           "(other processes skew the timings: compare min and median)", flush=True)
     t = time.perf_counter()
-    g = pg.generate(args.seed)
+    g = pg.generate(args.seed, args.rules)
     gen_s = time.perf_counter() - t
     t = time.perf_counter()
     rs = load_rule_set_dict(g.rule_set)
