@@ -96,8 +96,12 @@ export function start(root, staticBase) {
       el("div", { class: "muted" }, a.reasons.map((r) => r.detail || r.description).join("; "))))));
   }
 
+  // Edits go out one after another, each with the lock version the one before returned, so a
+  // quick second edit is never refused as stale (or lost) while the first is under way.
+  let saving = Promise.resolve();
   function save(key, changes) {
-    return act(api("PATCH", `/quotes/${number}/lines/${key}`, { ...changes, lock_version: quote.lock_version }), "quote.saved");
+    saving = saving.then(() => act(api("PATCH", `/quotes/${number}/lines/${key}`, { ...changes, lock_version: quote.lock_version }), "quote.saved"));
+    return saving;
   }
 
   async function load() {
@@ -109,8 +113,10 @@ export function start(root, staticBase) {
     } catch (error) { showError($("revisions"), error); }
   }
 
-  $("header-discount").addEventListener("change", (e) => act(api("PATCH", `/quotes/${number}`,
-    { discount_percent: e.target.value === "" ? null : e.target.value, lock_version: quote.lock_version }), "quote.saved"));
+  $("header-discount").addEventListener("change", (e) => {
+    const discount = e.target.value === "" ? null : e.target.value;
+    saving = saving.then(() => act(api("PATCH", `/quotes/${number}`, { discount_percent: discount, lock_version: quote.lock_version }), "quote.saved"));
+  });
   $("configure").addEventListener("click", async () => {
     const option = $("add-product").selectedOptions[0];
     if (option.dataset.plain) { $("add-configurator").replaceChildren(el("p", { class: "muted" }, "This product has no options.")); configurator = null; return; }
