@@ -19,6 +19,7 @@ from api.errors import ApiError
 from core import apikeys, websessions
 from core.permissions import PUBLIC, SIGNED_IN
 from core.users import User, create_user, get_user, list_users, update_user
+from rules.store import approval_levels
 
 blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="Signing in, users and API keys")
 
@@ -106,8 +107,9 @@ def add_user(data):
     """A new user; their API token is in this answer only."""
     person_only()
     with db_session() as session:
-        user, token = create_user(session, data["email"], data["name"], data["role"], tuple(data["approval_levels"]),
-                                  team=data["team"], password=data["password"])
+        user, token = create_user(session, data["email"], data["name"], data["role"], data["approval_levels"],
+                                  defined_levels=approval_levels(session), team=data["team"],
+                                  password=data["password"])
         return {"user": user, "token": token}
 
 
@@ -119,7 +121,7 @@ def change_user(data, user_id):
     """Change role, levels, team, name or password, or deactivate (effective at once)."""
     person_only()
     with db_session() as session:
-        return update_user(session, user_id, data)
+        return update_user(session, user_id, data, approval_levels(session))
 
 
 @blp.get("/users/<user_id>")

@@ -8,6 +8,7 @@ from cli.common import database, emit_json, json_option
 from core import apikeys
 from core.permissions import PERMISSIONS
 from core.users import ROLES, create_user, find_user, list_users, new_token, set_password
+from rules.store import approval_levels
 
 
 @click.group()
@@ -20,14 +21,16 @@ def users():
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
-              help="An approval level the user holds (repeatable), e.g. sales_manager.")
+              help="An approval level the user holds (repeatable), one the active rule sets define, "
+                   "e.g. sales_manager.")
 @click.option("--team", help="Reps see the quotes of their team.")
 @click.option("--password", "ask_password", is_flag=True, help="Prompt for a password to sign in to the web pages.")
 def users_add(email, name, role, levels, team, ask_password):
     """Create a user and print their API token (shown once; only its hash is kept)."""
     password = click.prompt("password", hide_input=True, confirmation_prompt=True) if ask_password else None
     with database() as session:
-        user, token = create_user(session, email, name, role, tuple(levels), team=team, password=password)
+        user, token = create_user(session, email, name, role, levels, defined_levels=approval_levels(session),
+                                  team=team, password=password)
         click.echo(f"{user.email} ({user.role}) id {user.id}")
         click.echo(f"token: {token}")
 

@@ -11,6 +11,7 @@ people, so they get Argon2id (argon2-cffi), rehashed when its parameters are rai
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -29,6 +30,8 @@ ROLES = tuple(ROLE_PERMISSIONS)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "cpq_"
 MIN_PASSWORD = 12
+#: how an approval level id reads (rule sets name levels this way, catalog.loader.ID_RE)
+LEVEL_RE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -68,10 +71,24 @@ def describe(actor: "User | str | None") -> str:
     return actor or "system"
 
 
+def check_levels(levels: Collection[str], defined: Collection[str]) -> list[str]:
+    """The approval levels to give a user, sorted. Each must be one the active rule sets
+    define (`defined`, which core cannot read itself): any other would never be asked for,
+    and a typo would silently approve nothing."""
+    for i, level in enumerate(levels):
+        if not isinstance(level, str) or not LEVEL_RE.match(level):
+            raise InvalidInput(f"approval_levels[{i}]", "must be a level id such as sales_manager")
+        if level not in defined:
+            known = ", ".join(sorted(defined)) or "none yet (load a rule set first)"
+            raise InvalidInput(f"approval_levels[{i}]", f"{level!r} is not an approval level; the rule sets define {known}")
+    return sorted(set(levels))
+
+
 def create_user(session: Session, email: str, name: str, role: str,
-                approval_levels: tuple[str, ...] = (), *, team: str | None = None,
-                password: str | None = None) -> tuple[User, str]:
-    """A new user and their API token (returned once; only its hash is kept)."""
+                approval_levels: Collection[str] = (), *, defined_levels: Collection[str] = (),
+                team: str | None = None, password: str | None = None) -> tuple[User, str]:
+    """A new user and their API token (returned once; only its hash is kept). Approval levels
+    must be among `defined_levels` (rules.store.approval_levels)."""
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
         raise InvalidInput("email", "is not an email address")
@@ -82,7 +99,7 @@ def create_user(session: Session, email: str, name: str, role: str,
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise InvalidInput("email", f"{email} is already a user")
     token = TOKEN_PREFIX + random_token()
-    user = User(email=email, name=name.strip(), role=role, approval_levels=sorted(set(approval_levels)),
+    user = User(email=email, name=name.strip(), role=role, approval_levels=check_levels(approval_levels, defined_levels),
                 token_hash=token_hash(token), team=(team or "").strip() or None)
     if password is not None:
         set_password(user, password)
@@ -146,9 +163,10 @@ def get_user(session: Session, user_id: str) -> User:
     return user
 
 
-def update_user(session: Session, user_id: str, changes: dict) -> User:
-    """Change a user's name, role, levels, team, password or whether they are active. A role
-    or deactivation takes effect at their next request (sessions and keys included)."""
+def update_user(session: Session, user_id: str, changes: dict, defined_levels: Collection[str] = ()) -> User:
+    """Change a user's name, role, levels (among `defined_levels`), team, password or whether
+    they are active. A role or deactivation takes effect at their next request (sessions and
+    keys included)."""
     user = get_user(session, user_id)
     was_admin = user.active and user.role == "admin"
     if "role" in changes:
@@ -160,7 +178,7 @@ def update_user(session: Session, user_id: str, changes: dict) -> User:
             raise InvalidInput("name", "is required")
         user.name = changes["name"].strip()
     if "approval_levels" in changes:
-        user.approval_levels = sorted(set(changes["approval_levels"]))
+        user.approval_levels = check_levels(changes["approval_levels"], defined_levels)
     if "team" in changes:
         user.team = (changes["team"] or "").strip() or None
     if "active" in changes:

@@ -306,6 +306,22 @@ def test_admins_manage_users_and_passwords_are_hashed_with_argon2(env):
         "email": "r@example.com", "name": "R", "role": "king"}), 422)["fields"]
 
 
+@pytest.mark.parametrize("levels", [["sales_director"], ["sales_manager\n"], ["\x1b[31mvp"], ["VP_SALES"], [""]])
+def test_approval_levels_are_those_the_rule_sets_define(env, levels):
+    """Issue 16: any string (control characters too) was stored as a level; a level no rule
+    set defines is never asked for, so a typo approves nothing."""
+    refused = error_of(call(env, "post", "/users", "admin", {"email": "lv@example.com", "name": "Lv", "role": "approver",
+                                                            "approval_levels": levels}), 422)
+    assert "approval_levels[0]" in refused["fields"], refused
+    target = ok(call(env, "get", "/session", "nobody"))["user"]["id"]
+    changed = error_of(call(env, "patch", f"/users/{target}", "admin", {"approval_levels": ["finance", *levels]}), 422)
+    assert "approval_levels[1]" in changed["fields"], changed
+    assert ok(call(env, "get", f"/users/{target}", "admin"))["approval_levels"] == []
+    made = ok(call(env, "post", "/users", "admin", {"email": "lv@example.com", "name": "Lv", "role": "approver",
+                                                    "approval_levels": ["vp_sales", "deal_desk", "vp_sales"]}), 201)
+    assert made["user"]["approval_levels"] == ["deal_desk", "vp_sales"]
+
+
 def test_sign_in_sets_a_session_cookie_and_unsafe_requests_need_the_csrf_token(env):
     _add_user(env)
     client = env.client

@@ -27,6 +27,7 @@ from core.db import session_scope
 from core.settings import PROJECT_ROOT
 from core.users import create_user
 from live_server import load_demo, serve
+from rules.store import approval_levels
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -43,7 +44,8 @@ def site(app):
         load_demo(session)
         _rep, rep_token = create_user(session, "rita@example.com", "Rita Rep", "rep", password=PASSWORD)
         _max, approver_token = create_user(session, "max@example.com", "Max Approver", "approver",
-                                           ("sales_manager", "vp_sales", "finance"), password=PASSWORD)
+                                           ("sales_manager", "vp_sales", "finance"),
+                                           defined_levels=approval_levels(session), password=PASSWORD)
         create_user(session, "fay@example.com", "Fay Finance", "finance", password=PASSWORD)
         admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin", password=PASSWORD)
         _key, erp = create_key(session, admin, "ERP", ["bom:read", "orders:read"])
