@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.schemas import ChangeSchema, Flag, Selections, Timestamp
-from core.permissions import PERMISSIONS
+from core.permissions import KEY_SCOPES
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
 from sales.transfer import SECTIONS
@@ -68,7 +68,7 @@ class NewUserSchema(Schema):
 
 class ApiKeyInSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    scopes = fields.List(fields.String(validate=validate.OneOf(tuple(PERMISSIONS))), required=True,
+    scopes = fields.List(fields.String(validate=validate.OneOf(KEY_SCOPES)), required=True,
                          validate=validate.Length(min=1))
     rate_limit = fields.String(load_default="600/minute", validate=validate.Length(min=3, max=32),
                                metadata={"description": "requests per second, minute, hour or day"})

@@ -6,7 +6,8 @@ import click
 
 from cli.common import database, emit_json, json_option
 from core import apikeys
-from core.permissions import PERMISSIONS
+from core.permissions import KEY_SCOPES
+from core.settings import Settings
 from core.users import ROLES, create_user, find_user, list_users, new_token, set_password
 from rules.store import approval_levels
 
@@ -75,13 +76,15 @@ def keys():
 @keys.command("create")
 @click.option("--owner", "owner_email", required=True, help="The user the key acts as (email).")
 @click.option("--name", required=True, help="What the key is for, e.g. 'SAP production'.")
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(tuple(PERMISSIONS)),
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(KEY_SCOPES),
               help="A permission the key has (repeatable); the owner must hold it.")
-@click.option("--rate-limit", default=apikeys.DEFAULT_RATE_LIMIT, show_default=True)
+@click.option("--rate-limit", default=apikeys.DEFAULT_RATE_LIMIT, show_default=True,
+              help="At most the per-user limit (CPQ_RATE_LIMIT).")
 def keys_create(owner_email, name, scopes, rate_limit):
     """Create a key and print its secret (shown once; only its hash is kept)."""
     with database() as session:
-        key, secret = apikeys.create_key(session, find_user(session, owner_email), name, list(scopes), rate_limit)
+        key, secret = apikeys.create_key(session, find_user(session, owner_email), name, list(scopes), rate_limit,
+                                         owner_limit=Settings.from_env().rate_limit)
         click.echo(f"key {key.id} {key.name!r}: {', '.join(key.scopes)} ({key.rate_limit})")
         click.echo(f"secret: {secret}")
 

@@ -14,8 +14,9 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 
 from api.auth import permission_of
 from billing.tax import load_demo_tax_rates
-from core.apikeys import create_key
+from core.apikeys import MAX_ACTIVE_KEYS, ApiKey, create_key
 from core.db import session_scope
+from core.errors import InvalidInput
 from core.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS, SIGNED_IN
 from core.settings import DEFAULT_DEMO_DIR
 from core.users import User, create_user
@@ -231,7 +232,6 @@ def test_keys_are_shown_once_stored_hashed_and_never_exceed_their_owner(env):
     listed = ok(call(env, "get", "/api-keys", "rep"))
     assert [k["name"] for k in listed] == ["crm"] and "secret" not in listed[0]
     with session_scope(env.engine) as session:
-        from core.apikeys import ApiKey
         stored = session.exec(select(ApiKey).where(ApiKey.name == "crm")).one()
         assert secret not in (stored.key_hash, stored.display)
     error = error_of(call(env, "post", "/api-keys", "rep", {"name": "x", "scopes": ["payments:write"]}), 422)
@@ -272,6 +272,55 @@ def test_rate_limits_per_key_answer_429_with_retry_after(env):
     error = error_of(call(env, "post", "/api-keys", "rep", {"name": "x", "scopes": ["quotes:read"],
                                                            "rate_limit": "lots"}), 422)
     assert "rate_limit" in error["fields"]
+
+
+def test_a_keys_rate_limit_is_at_most_its_owners(env):
+    """Issue 16: a rep minted a key allowed 1000000000 requests a second."""
+    def make(rate_limit):
+        return call(env, "post", "/api-keys", "rep", {"name": "k", "scopes": ["quotes:read"], "rate_limit": rate_limit})
+
+    for beyond in ("1000000000/second", "21/second", "1201/minute", "1201/hour", "100000/day"):
+        error = error_of(make(beyond), 422)
+        assert "owner's limit of 1200/minute" in error["fields"]["rate_limit"][0], beyond
+    for within in ("20/second", "1200/minute", "1200/hour", "600/minute"):
+        assert ok(make(within), 201)["key"]["rate_limit"] == within
+
+
+def test_a_key_made_beyond_its_owners_limit_is_counted_at_the_owners(env):
+    """Keys stored before the check (or a lowered CPQ_RATE_LIMIT) are held to the owner's limit."""
+    made = ok(call(env, "post", "/api-keys", "rep", {"name": "old", "scopes": ["quotes:read"]}), 201)
+    with session_scope(env.engine) as session:
+        session.get(ApiKey, made["key"]["id"]).rate_limit = "1000000000/second"
+    env.tokens["old"] = made["secret"]
+    assert call(env, "get", "/quotes", "old").headers["X-RateLimit-Limit"] == "1200"
+
+
+def test_a_user_has_a_bounded_number_of_active_keys(env):
+    made = [ok(call(env, "post", "/api-keys", "rep", {"name": f"k{n}", "scopes": ["quotes:read"]}), 201)
+            for n in range(MAX_ACTIVE_KEYS)]
+    refused = error_of(call(env, "post", "/api-keys", "rep", {"name": "one more", "scopes": ["quotes:read"]}), 422)
+    assert "revoke one first" in refused["fields"]["owner"][0]
+    ok(call(env, "post", "/api-keys", "rep2", {"name": "another user's", "scopes": ["quotes:read"]}), 201)
+    ok(call(env, "delete", f"/api-keys/{made[0]['key']['id']}", "rep"))
+    ok(call(env, "post", "/api-keys", "rep", {"name": "one more", "scopes": ["quotes:read"]}), 201)
+
+
+def test_no_key_reads_or_manages_users(env):
+    """Issue 16: a key scoped users:manage listed and read every user, though keys cannot manage users."""
+    error = error_of(call(env, "post", "/api-keys", "admin", {"name": "hr", "scopes": ["users:manage"]}), 422)
+    assert "scopes[0]" in error["fields"]
+    with session_scope(env.engine) as session:
+        admin = session.exec(select(User).where(User.email == "admin@example.com")).one()
+        with pytest.raises(InvalidInput, match="people only"):
+            create_key(session, admin, "hr", ["users:manage"])
+        key, env.tokens["hr"] = create_key(session, admin, "hr", ["quotes:read"])
+        key.scopes = ["quotes:read", "users:manage"]                   # as a key made before the fix
+    someone = ok(call(env, "get", "/session", "rep"))["user"]["id"]
+    for method, path in (("get", "/users"), ("get", f"/users/{someone}"), ("post", "/users"),
+                         ("patch", f"/users/{someone}")):
+        assert error_of(call(env, method, path, "hr"), 403)["code"] == "forbidden", path
+    assert "users:manage" not in ok(call(env, "get", "/session", "hr"))["permissions"]
+    ok(call(env, "get", "/quotes", "hr"))
 
 
 # users, passwords and web sessions ------------------------------------------------------------
