@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import JSON, Field, Session, SQLModel, select
+from zxcvbn import zxcvbn
 
 from core.actor import current_actor
 from core.db import utcnow
@@ -30,6 +31,12 @@ ROLES = tuple(ROLE_PERMISSIONS)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "cpq_"
 MIN_PASSWORD = 12
+#: the zxcvbn score a password needs (0-4): 3 is "safely unguessable" by an online attacker,
+#: which length alone is not ("password1234", "aaaaaaaaaaaa" and twelve spaces are 12 long)
+MIN_STRENGTH = 3
+#: zxcvbn's own bound: it refuses longer input (and would be slow on it); the first 72
+#: characters are never stronger than the whole password
+_ESTIMATED_LENGTH = 72
 #: how an approval level id reads (rule sets name levels this way, catalog.loader.ID_RE)
 LEVEL_RE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
@@ -120,6 +127,10 @@ def set_password(user: User, password: str) -> None:
         raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
     if password.strip().lower() in (user.email, user.name.lower()):
         raise InvalidInput("password", "must not be the user's email or name")
+    estimate = zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=[user.email, user.name, *user.email.split("@")])
+    if estimate["score"] < MIN_STRENGTH:
+        advice = estimate["feedback"]["warning"] or " ".join(estimate["feedback"]["suggestions"])
+        raise InvalidInput("password", f"is too easy to guess{': ' + advice if advice else ''}")
     user.password_hash = _hasher.hash(password)
 
 

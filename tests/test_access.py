@@ -9,9 +9,11 @@ from dataclasses import replace
 import re
 
 import pytest
+from limits import parse as parse_limit
 from sqlmodel import select
 from werkzeug.routing import AnyConverter, IntegerConverter
 
+from api import identity
 from api.auth import permission_of
 from billing.tax import load_demo_tax_rates
 from core.apikeys import MAX_ACTIVE_KEYS, ApiKey, create_key
@@ -405,13 +407,60 @@ def test_a_cross_site_session_cookie_is_secure_and_partitioned(app, env):
     assert "SameSite=None" in gone.headers["Set-Cookie"] and "Expires=Thu, 01 Jan 1970" in gone.headers["Set-Cookie"]
 
 
-def test_sign_in_attempts_are_limited_per_email(env):
+def _sign_in(env, password, source="192.0.2.1", email="pat@example.com"):
+    """A sign-in from `source`, in a browser of its own (no session cookie yet)."""
+    return env.client.application.test_client().post("/api/v1/session", json={"email": email, "password": password},
+                           environ_overrides={"REMOTE_ADDR": source})
+
+
+def test_failed_sign_ins_are_limited_per_source_and_email(env):
+    assert (identity.FAILURES_PER_SOURCE.amount, identity.FAILURES_PER_EMAIL_AND_SOURCE.amount) == (50, 10)
     _add_user(env)
-    for _ in range(10):
-        env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "wrong password!"})
-    locked = env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "correct horse battery"})
-    assert error_of(locked, 429)["code"] == "rate_limited"
-    assert "Retry-After" in locked.headers
+    assert [_sign_in(env, "wrong password!").status_code for _ in range(10)] == [401] * 10
+    locked = _sign_in(env, "correct horse battery")            # over: even the right password waits
+    assert error_of(locked, 429)["code"] == "rate_limited" and "Retry-After" in locked.headers
+    assert _sign_in(env, "wrong password!", email="rep@example.com").status_code == 401   # another email
+
+
+@pytest.fixture
+def few_failures(monkeypatch):
+    """Smaller sign-in limits (each attempt costs an Argon2 hash): 6 per source, 3 per email."""
+    monkeypatch.setattr(identity, "FAILURES_PER_SOURCE", parse_limit("6/15 minutes"))
+    monkeypatch.setattr(identity, "FAILURES_PER_EMAIL_AND_SOURCE", parse_limit("3/15 minutes"))
+
+
+def test_failures_from_elsewhere_never_refuse_the_right_password(env, few_failures):
+    """Issue 16: ten wrong passwords for someone's email, from anywhere, locked them out."""
+    _add_user(env)
+    for attacker in range(3):
+        assert [_sign_in(env, "wrong password!", f"203.0.113.{attacker}").status_code for _ in range(4)] == \
+            [401, 401, 401, 429]
+    assert _sign_in(env, "correct horse battery", source="198.51.100.7").status_code == 201
+
+
+def test_failures_are_limited_per_source_whatever_the_email(env, few_failures):
+    _add_user(env)
+    for n in range(6):
+        assert _sign_in(env, "wrong password!", email=f"guess{n}@example.com").status_code == 401
+    assert error_of(_sign_in(env, "correct horse battery"), 429)["code"] == "rate_limited"
+    assert _sign_in(env, "correct horse battery", source="192.0.2.2").status_code == 201
+
+
+def test_successful_sign_ins_are_not_counted(env, few_failures):
+    _add_user(env)
+    assert [_sign_in(env, "correct horse battery").status_code for _ in range(4)] == [201] * 4
+    assert _sign_in(env, "wrong password!").status_code == 401
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", " " * 12, "password1234", "123456789012", "qwertyuiop12"])
+def test_guessable_passwords_are_refused(env, password):
+    """Issue 16: length alone let these through."""
+    refused = error_of(call(env, "post", "/users", "admin", {"email": "pat@example.com", "name": "Pat", "role": "rep",
+                                                            "password": password}), 422)
+    assert "password" in refused["fields"]
+    someone = ok(call(env, "get", "/session", "rep2"))["user"]["id"]
+    assert "password" in error_of(call(env, "patch", f"/users/{someone}", "admin", {"password": password}),
+                                  422)["fields"]
 
 
 def test_whoami_names_the_caller_and_their_permissions(env):

@@ -157,3 +157,15 @@ def test_users_add_takes_only_the_approval_levels_the_rule_sets_define(engine, d
                "--level", "finance", env=env)
     assert made.exit_code == 0, made.output
     assert "[finance, vp_sales]" in run("users", "list", env=env).stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "password1234", "123456789012"])
+def test_users_add_refuses_a_guessable_password(engine, database_url, password):
+    env = {"DATABASE_URL": database_url}
+    result = CliRunner().invoke(cli, ["users", "add", "pat@example.com", "--name", "Pat", "--role", "rep",
+                                      "--password"], input=f"{password}\n{password}\n", env=env)
+    assert result.exit_code == 1 and "Error: password: is too easy to guess" in result.stderr
+    good = CliRunner().invoke(cli, ["users", "add", "pat@example.com", "--name", "Pat", "--role", "rep",
+                                    "--password"], input="correct horse battery\ncorrect horse battery\n", env=env)
+    assert good.exit_code == 0, good.output
