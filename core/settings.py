@@ -44,8 +44,6 @@ class Settings:
     rate_limit: str = "1200/minute"
     rate_limit_anonymous: str = "600/minute"
     rate_limit_storage: str = "memory://"
-    # who receives quote requests from the online configurator (email; default: the first rep)
-    inbound_rep: str | None = None
     # origins allowed to embed the rep pages in an iframe (a CRM), space-separated
     embed_origins: tuple[str, ...] = ()
     # the price books anonymous visitors of the configurator may price with; the first is the default
@@ -77,7 +75,6 @@ class Settings:
             rate_limit=env.get("CPQ_RATE_LIMIT") or cls.rate_limit,
             rate_limit_anonymous=env.get("CPQ_RATE_LIMIT_ANONYMOUS") or cls.rate_limit_anonymous,
             rate_limit_storage=env.get("CPQ_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
-            inbound_rep=env.get("CPQ_INBOUND_REP") or None,
             embed_origins=tuple((env.get("CPQ_EMBED_ORIGINS") or "").split()),
             storefront_price_books=tuple((env.get("CPQ_STOREFRONT_PRICE_BOOKS") or "").split())
             or cls.storefront_price_books,

@@ -119,6 +119,7 @@ POLICY = [
     ("POST", "/api/v1/import", {"admin"}),
     ("GET", "/api/v1/export", {"finance", "admin"}),
     ("GET", "/api/v1/quotes", {"rep", "approver", "finance", "admin"}),
+    ("GET", "/api/v1/quote-requests", {"rep", "admin"}),               # requesters' details, for who quotes
 ]
 
 
