@@ -74,7 +74,8 @@ class Egress:
         not resolve or resolves to any address that is neither public nor allowed."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in resolve(host, parts.port or 443)]
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in resolve(host, port)]
         if not addresses:
             raise InvalidInput("url", f"the host {host!r} does not resolve")
         named = self._allowed_name(host)

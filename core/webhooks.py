@@ -141,10 +141,10 @@ def check_url(url: str, egress: Egress) -> str:
     url = url.strip()
     parts = urlsplit(url)
     try:
-        parts.port
+        port_ok = parts.port is None or parts.port > 0
     except ValueError:
-        raise InvalidInput("url", "has a bad port") from None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+        port_ok = False
+    if parts.scheme not in ("https", "http") or not parts.hostname or not port_ok:
         raise InvalidInput("url", "must be an absolute http(s) URL")
     if parts.username or parts.password:
         raise InvalidInput("url", "must not carry credentials; the signature authenticates deliveries")
