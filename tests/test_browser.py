@@ -105,9 +105,15 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     customer.fill("#country", "us")
     customer.click("#request button[type=submit]")
     done = customer.locator("#request-result .message.info")
-    expect(done).to_contain_text("Your request Q-")
-    number = done.inner_text().split("request ")[1].split(" ")[0]
+    expect(done).to_contain_text("Your request REQ-")
+    reference = done.inner_text().split("request ")[1].split(" ")[0]
     shot(customer, "2-customer-requested-a-quote")
+
+    # a rep turns the request into a new account and its draft (no page for that yet: the API)
+    converted = httpx.post(f"{url}/api/v1/quote-requests/{reference}/convert",
+                           headers={"Authorization": f"Bearer {site['rep_token']}"})
+    assert converted.status_code == 201, converted.text
+    number = converted.json()["quote_number"]
 
     # the rep finds it, gives a discount that needs approval, and submits
     rep = sign_in(browser, url, "rita@example.com")
