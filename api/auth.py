@@ -113,7 +113,8 @@ def _identify(session: Session) -> Caller:
                 raise _unauthorized()
             key, owner = found
             return Caller("key", owner.id, apikeys.key_permissions(key, owner), key_id=key.id,
-                          label=f"API key {key.name!r} of {describe(owner)}", rate_limit=key.rate_limit)
+                          label=f"API key {key.name!r} of {describe(owner)}",
+                          rate_limit=apikeys.rate_limit_of(key, current_app.extensions["cpq_settings"].rate_limit))
         user = authenticate(session, secret)
         if user is None:
             raise _unauthorized()

@@ -2,12 +2,16 @@
 the API keys systems use.
 
 Signing in sets an HttpOnly session cookie (SameSite=Lax unless CPQ_COOKIE_SAMESITE says)
-and returns the session's CSRF token. Attempts are limited per email (10 in 15 minutes) on
-top of the caller's own limit, so passwords cannot be guessed quickly. Keys and users are
-managed by people only (a key cannot mint keys).
+and returns the session's CSRF token. Failed attempts are limited per source address (50 in
+15 minutes) and per source address and email (10), on top of the caller's own limit, so
+passwords cannot be guessed quickly and nobody can lock out someone else. Keys and users are
+managed by people only: `users:manage` is never a key's scope, and the key endpoints refuse
+keys, so a leaked key cannot mint more.
 """
 
 from __future__ import annotations
+
+import time
 
 from flask import current_app, make_response, request
 from limits import parse as parse_limit
@@ -19,16 +23,38 @@ from api.errors import ApiError
 from core import apikeys, websessions
 from core.permissions import PUBLIC, SIGNED_IN
 from core.users import User, create_user, get_user, list_users, update_user
+from rules.store import approval_levels
 
 blp = Blueprint("identity", __name__, url_prefix="/api/v1", description="Signing in, users and API keys")
 
-SIGN_IN_LIMIT = parse_limit("10/15 minutes")
+#: Failed sign-ins allowed per source address, and per source address and email. Only
+#: failures count, and only those from the caller's own address, so nobody elsewhere can lock a
+#: user out: a per-email limit let anyone do that, and then refused the right password too.
+FAILURES_PER_SOURCE = parse_limit("50/15 minutes")
+FAILURES_PER_EMAIL_AND_SOURCE = parse_limit("10/15 minutes")
 
 
-def _limit_sign_in(email: str) -> None:
+def _failure_counters(email: str) -> list[tuple]:
+    source = client()[0]
+    return [(FAILURES_PER_SOURCE, "sign-in-failures", source),
+            (FAILURES_PER_EMAIL_AND_SOURCE, "sign-in-failures", source, email.strip().lower())]
+
+
+def _refuse_when_over(counters: list[tuple]) -> None:
+    """429 while this source has failed too often (checked before the password, so a
+    guesser learns nothing more once over)."""
     limiter = current_app.extensions["cpq_rate_limits"].limiter
-    if not limiter.hit(SIGN_IN_LIMIT, "sign-in", email.strip().lower()):
-        raise RateLimited("10 sign-in attempts per 15 minutes for this email", 900, {})
+    for limit, *who in counters:
+        if not limiter.test(limit, *who):
+            retry = max(1, int(limiter.get_window_stats(limit, *who).reset_time - time.time()) + 1)
+            scope = "from this address" if len(who) == 2 else "for this email from this address"
+            raise RateLimited(f"{limit.amount} failed sign-ins per 15 minutes {scope}", retry, {})
+
+
+def _count_failure(counters: list[tuple]) -> None:
+    limiter = current_app.extensions["cpq_rate_limits"].limiter
+    for limit, *who in counters:
+        limiter.hit(limit, *who)
 
 
 def _whoami(user: User, csrf: str | None) -> dict:
@@ -42,10 +68,12 @@ def _whoami(user: User, csrf: str | None) -> dict:
 @blp.response(201, xs.WhoAmISchema)
 def sign_in(data):
     """Sign in with email and password: sets the session cookie and returns the CSRF token."""
-    _limit_sign_in(data["email"])
+    counters = _failure_counters(data["email"])
+    _refuse_when_over(counters)
     with db_session() as session:
         signed = websessions.sign_in(session, data["email"], data["password"], *client())
         if signed is None:
+            _count_failure(counters)
             raise ApiError(401, "unauthorized", "the email or the password is wrong", {"password": ["wrong"]})
         web, token = signed
         user = session.get(User, web.user_id)
@@ -104,10 +132,10 @@ def users():
 @blp.response(201, xs.NewUserSchema)
 def add_user(data):
     """A new user; their API token is in this answer only."""
-    person_only()
     with db_session() as session:
-        user, token = create_user(session, data["email"], data["name"], data["role"], tuple(data["approval_levels"]),
-                                  team=data["team"], password=data["password"])
+        user, token = create_user(session, data["email"], data["name"], data["role"], data["approval_levels"],
+                                  defined_levels=approval_levels(session), team=data["team"],
+                                  password=data["password"])
         return {"user": user, "token": token}
 
 
@@ -117,9 +145,8 @@ def add_user(data):
 @blp.response(200, xs.UserSchema)
 def change_user(data, user_id):
     """Change role, levels, team, name or password, or deactivate (effective at once)."""
-    person_only()
     with db_session() as session:
-        return update_user(session, user_id, data)
+        return update_user(session, user_id, data, approval_levels(session))
 
 
 @blp.get("/users/<user_id>")
@@ -153,7 +180,7 @@ def new_key(data):
     person_only()
     with db_session() as session:
         key, secret = apikeys.create_key(session, current_user(session), data["name"], data["scopes"],
-                                         data["rate_limit"])
+                                         data["rate_limit"], owner_limit=current_app.extensions["cpq_settings"].rate_limit)
         return {"key": key, "secret": secret}
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.schemas import ChangeSchema, Flag, Selections, Timestamp
-from core.permissions import PERMISSIONS
+from core.permissions import KEY_SCOPES
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
+from sales import inbound
 from sales.transfer import SECTIONS
 
 NAME = validate.Length(min=1, max=200)
@@ -68,7 +69,7 @@ class NewUserSchema(Schema):
 
 class ApiKeyInSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    scopes = fields.List(fields.String(validate=validate.OneOf(tuple(PERMISSIONS))), required=True,
+    scopes = fields.List(fields.String(validate=validate.OneOf(KEY_SCOPES)), required=True,
                          validate=validate.Length(min=1))
     rate_limit = fields.String(load_default="600/minute", validate=validate.Length(min=3, max=32),
                                metadata={"description": "requests per second, minute, hour or day"})
@@ -207,4 +208,37 @@ class QuoteRequestSchema(Schema):
 
 
 class QuoteRequestedSchema(Schema):
-    reference = fields.String(metadata={"description": "the quote's number, for the customer to quote back"})
+    reference = fields.String(metadata={"description": "the request's reference, for the customer to quote back"})
+
+
+class QuoteRequestQuery(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(inbound.STATES))
+
+
+class QuoteRequestViewSchema(Schema):
+    reference = fields.String()
+    state = fields.String(metadata={"enum": list(inbound.STATES)})
+    company = fields.String()
+    name = fields.String()
+    email = fields.String()
+    country = fields.String()
+    message = fields.String()
+    product = fields.String()
+    selections = fields.Dict()
+    quantity = fields.Integer()
+    price_book = fields.String()
+    account_code = fields.String(allow_none=True, metadata={"description": "the account the quote was made on"})
+    quote_number = fields.String(allow_none=True)
+    handled_by = fields.String(allow_none=True, metadata={"description": "the user id of the rep who handled it"})
+    handled_at = Timestamp(allow_none=True)
+    reason = fields.String(metadata={"description": "why it was dismissed"})
+    created_at = Timestamp()
+
+
+class QuoteRequestMatchSchema(Schema):
+    account = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                            metadata={"description": "the code of the account the requester belongs to"})
+
+
+class QuoteRequestDismissSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))

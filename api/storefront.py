@@ -1,6 +1,7 @@
 """What the public configurator page calls besides the configurator itself: the customer's
 price for a configuration (list, public promotions, net; one-time and recurring, never cost,
-margin or the approvals a deal would need) and the request for a quote.
+margin or the approvals a deal would need) and the request for a quote; and the reps'
+review of those requests (sales/inbound.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import date
 from flask import current_app
 
 from api import integration_schemas as xs
-from api.auth import caller
+from api.auth import caller, current_user
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
 from core.permissions import PUBLIC
@@ -53,11 +54,60 @@ def price(data, product):
 @blp.arguments(xs.QuoteRequestSchema)
 @blp.response(201, xs.QuoteRequestedSchema)
 def request_quote(data):
-    """Ask for a quote: a draft for a rep, on the account of the contact's email (or a new one)."""
-    settings = current_app.extensions["cpq_settings"]
+    """Ask for a quote: kept as a request for a rep to match to an account or convert into a new one."""
     book = offered_price_book(data["price_book"])
     with db_session() as session:
         contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"])
-        quote = inbound.request_quote(session, data["product"], data["selections"], data["quantity"], contact,
-                                      book, date.today(), settings.inbound_rep)
-        return {"reference": quote.number}
+        request = inbound.request_quote(session, data["product"], data["selections"], data["quantity"], contact, book)
+        return {"reference": request.reference}
+
+
+# the reps' side: review, match, convert or dismiss ------------------------------------------------
+
+@blp.get("/quote-requests")
+@blp.requires("quotes:write")
+@blp.arguments(xs.QuoteRequestQuery, location="query")
+@blp.response(200, xs.QuoteRequestViewSchema(many=True))
+def quote_requests(query):
+    """Requests from the configurator, newest first (`state=open` for those waiting)."""
+    with db_session() as session:
+        return inbound.list_requests(session, query["state"])
+
+
+@blp.get("/quote-requests/<reference>")
+@blp.requires("quotes:write")
+@blp.response(200, xs.QuoteRequestViewSchema)
+def quote_request(reference):
+    with db_session() as session:
+        return inbound.get_request(session, reference)
+
+
+@blp.post("/quote-requests/<reference>/match")
+@blp.requires("quotes:write")
+@blp.arguments(xs.QuoteRequestMatchSchema)
+@blp.response(201, xs.QuoteRequestViewSchema)
+def match(data, reference):
+    """The requester belongs to this account (the rep checked): the draft quote is made there, yours."""
+    with db_session() as session:
+        inbound.match(session, current_user(session), reference, data["account"], date.today())
+        return inbound.get_request(session, reference)
+
+
+@blp.post("/quote-requests/<reference>/convert")
+@blp.requires("quotes:write")
+@blp.response(201, xs.QuoteRequestViewSchema)
+def convert(reference):
+    """A new WEB-… account from the requester's details, and the draft quote there (yours)."""
+    with db_session() as session:
+        inbound.convert(session, current_user(session), reference, date.today())
+        return inbound.get_request(session, reference)
+
+
+@blp.post("/quote-requests/<reference>/dismiss")
+@blp.requires("quotes:write")
+@blp.arguments(xs.QuoteRequestDismissSchema)
+@blp.response(200, xs.QuoteRequestViewSchema)
+def dismiss(data, reference):
+    """Close a request that needs no quote (spam, a duplicate), saying why."""
+    with db_session() as session:
+        return inbound.dismiss(session, current_user(session), reference, data["reason"])

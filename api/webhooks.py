@@ -4,6 +4,8 @@ delivery log of each subscription. Delivery itself is `cpq worker` (core/webhook
 
 from __future__ import annotations
 
+from flask import current_app
+
 from api import integration_schemas as xs
 from api.auth import caller
 from api.blueprint import Blueprint, db_session
@@ -34,8 +36,9 @@ def subscriptions():
 def subscribe(data):
     """Subscribe a URL to event types ('*' for all); the signing secret is in this answer only."""
     with db_session() as session:
-        subscription = webhooks.subscribe(session, data["url"], data["events"], caller().label, data["description"])
-        return {"subscription": subscription, "secret": subscription.secret}
+        subscription, secret = webhooks.subscribe(session, _settings(), data["url"], data["events"], caller().label,
+                                                  data["description"])
+        return {"subscription": subscription, "secret": secret}
 
 
 @blp.get("/webhooks/<int:subscription_id>")
@@ -53,7 +56,7 @@ def subscription(subscription_id):
 def change(data, subscription_id):
     """Change the URL, event types or description, or pause it (`active: false`)."""
     with db_session() as session:
-        return webhooks.change(session, subscription_id, **data)
+        return webhooks.change(session, _settings(), subscription_id, **data)
 
 
 @blp.post("/webhooks/<int:subscription_id>/rotate-secret")
@@ -62,8 +65,8 @@ def change(data, subscription_id):
 def rotate(subscription_id):
     """A new secret (shown once); deliveries carry signatures with both for 24 hours."""
     with db_session() as session:
-        subscription = webhooks.rotate_secret(session, subscription_id)
-        return {"subscription": subscription, "secret": subscription.secret}
+        subscription, secret = webhooks.rotate_secret(session, _settings(), subscription_id)
+        return {"subscription": subscription, "secret": secret}
 
 
 @blp.post("/webhooks/<int:subscription_id>/ping")
@@ -94,6 +97,10 @@ def retry(subscription_id, delivery_id):
     """Send a delivery again at the worker's next pass (it keeps its id)."""
     with db_session() as session:
         return _delivery_view(session, webhooks.redeliver(session, subscription_id, delivery_id))
+
+
+def _settings():
+    return current_app.extensions["cpq_settings"]
 
 
 def _delivery_view(session, delivery: webhooks.WebhookDelivery) -> dict:

@@ -54,10 +54,11 @@ def _dunning(session, day) -> list[str]:
 @click.option("--interval", default=1.0, show_default=True, help="Seconds to wait when nothing is due.")
 def worker(once, interval):
     """Deliver webhooks: signed POSTs, retried with exponential backoff (several may run)."""
-    engine = create_engine(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    engine = create_engine(settings.database_url)
     try:
         while True:
-            run = deliver_due(engine)
+            run = deliver_due(engine, settings)
             if run.attempted:
                 click.echo(f"{run.delivered} delivered, {run.retrying} to retry, {run.failed} failed", err=True)
             if once:

@@ -6,8 +6,10 @@ import click
 
 from cli.common import database, emit_json, json_option
 from core import apikeys
-from core.permissions import PERMISSIONS
+from core.permissions import KEY_SCOPES
+from core.settings import Settings
 from core.users import ROLES, create_user, find_user, list_users, new_token, set_password
+from rules.store import approval_levels
 
 
 @click.group()
@@ -20,14 +22,16 @@ def users():
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--level", "levels", multiple=True, metavar="LEVEL",
-              help="An approval level the user holds (repeatable), e.g. sales_manager.")
+              help="An approval level the user holds (repeatable), one the active rule sets define, "
+                   "e.g. sales_manager.")
 @click.option("--team", help="Reps see the quotes of their team.")
 @click.option("--password", "ask_password", is_flag=True, help="Prompt for a password to sign in to the web pages.")
 def users_add(email, name, role, levels, team, ask_password):
     """Create a user and print their API token (shown once; only its hash is kept)."""
     password = click.prompt("password", hide_input=True, confirmation_prompt=True) if ask_password else None
     with database() as session:
-        user, token = create_user(session, email, name, role, tuple(levels), team=team, password=password)
+        user, token = create_user(session, email, name, role, levels, defined_levels=approval_levels(session),
+                                  team=team, password=password)
         click.echo(f"{user.email} ({user.role}) id {user.id}")
         click.echo(f"token: {token}")
 
@@ -72,13 +76,15 @@ def keys():
 @keys.command("create")
 @click.option("--owner", "owner_email", required=True, help="The user the key acts as (email).")
 @click.option("--name", required=True, help="What the key is for, e.g. 'SAP production'.")
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(tuple(PERMISSIONS)),
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(KEY_SCOPES),
               help="A permission the key has (repeatable); the owner must hold it.")
-@click.option("--rate-limit", default=apikeys.DEFAULT_RATE_LIMIT, show_default=True)
+@click.option("--rate-limit", default=apikeys.DEFAULT_RATE_LIMIT, show_default=True,
+              help="At most the per-user limit (CPQ_RATE_LIMIT).")
 def keys_create(owner_email, name, scopes, rate_limit):
     """Create a key and print its secret (shown once; only its hash is kept)."""
     with database() as session:
-        key, secret = apikeys.create_key(session, find_user(session, owner_email), name, list(scopes), rate_limit)
+        key, secret = apikeys.create_key(session, find_user(session, owner_email), name, list(scopes), rate_limit,
+                                         owner_limit=Settings.from_env().rate_limit)
         click.echo(f"key {key.id} {key.name!r}: {', '.join(key.scopes)} ({key.rate_limit})")
         click.echo(f"secret: {secret}")
 

@@ -51,6 +51,12 @@ _FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "acco
             "invoices:read", "invoices:write", "payments:read", "payments:write", "collections:read",
             "collections:write", "revenue:read", "revenue:write", "data:export"}
 
+#: Permissions only a person may use: an API key can never carry them, so a leaked key cannot
+#: read or manage users, or mint more keys.
+PERSON_ONLY = frozenset({"users:manage"})
+#: What an API key may be scoped to.
+KEY_SCOPES = tuple(p for p in PERMISSIONS if p not in PERSON_ONLY)
+
 #: A customer signs in to nothing here: what they see is opened by share links (public).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "customer": frozenset(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,8 +44,6 @@ class Settings:
     rate_limit: str = "1200/minute"
     rate_limit_anonymous: str = "600/minute"
     rate_limit_storage: str = "memory://"
-    # who receives quote requests from the online configurator (email; default: the first rep)
-    inbound_rep: str | None = None
     # origins allowed to embed the rep pages in an iframe (a CRM), space-separated
     embed_origins: tuple[str, ...] = ()
     # the price books anonymous visitors of the configurator may price with; the first is the default
@@ -51,6 +51,12 @@ class Settings:
     # SameSite of the session cookie: "None" (always Secure, so HTTPS) lets a CRM on another
     # site embed the signed-in pages; state changes still need the session's CSRF token
     cookie_samesite: str = "Lax"
+    # Fernet keys that encrypt stored secrets (core/crypto.py), the first encrypting; none: one
+    # derived from secret_key
+    encryption_keys: tuple[str, ...] = ()
+    # hosts, addresses or networks webhooks may be sent to though they are not public
+    # (core/egress.py), e.g. "erp.internal 10.1.2.0/24"
+    webhook_allow_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,11 +75,12 @@ class Settings:
             rate_limit=env.get("CPQ_RATE_LIMIT") or cls.rate_limit,
             rate_limit_anonymous=env.get("CPQ_RATE_LIMIT_ANONYMOUS") or cls.rate_limit_anonymous,
             rate_limit_storage=env.get("CPQ_RATE_LIMIT_STORAGE") or cls.rate_limit_storage,
-            inbound_rep=env.get("CPQ_INBOUND_REP") or None,
             embed_origins=tuple((env.get("CPQ_EMBED_ORIGINS") or "").split()),
             storefront_price_books=tuple((env.get("CPQ_STOREFRONT_PRICE_BOOKS") or "").split())
             or cls.storefront_price_books,
             cookie_samesite=_samesite(env.get("CPQ_COOKIE_SAMESITE") or cls.cookie_samesite),
+            encryption_keys=_fernet_keys((env.get("CPQ_ENCRYPTION_KEYS") or "").split()),
+            webhook_allow_hosts=tuple((env.get("CPQ_WEBHOOK_ALLOW_HOSTS") or "").split()),
         )
 
 
@@ -91,6 +98,19 @@ def _samesite(value: str) -> str:
     if value.capitalize() not in ("Lax", "Strict", "None"):
         raise ValueError(f"CPQ_COOKIE_SAMESITE must be Lax, Strict or None, not {value!r}")
     return value.capitalize()
+
+
+def _fernet_keys(keys: list[str]) -> tuple[str, ...]:
+    """Refused at start-up rather than at the first secret: each must be 32 url-safe base64 bytes."""
+    for n, key in enumerate(keys, 1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (ValueError, binascii.Error):
+            valid = False
+        if not valid:
+            raise ValueError(f"CPQ_ENCRYPTION_KEYS: key {n} is not a Fernet key (32 url-safe base64 bytes); make one "
+                             "with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+    return tuple(keys)
 
 
 def _orders_from(value: str) -> str:

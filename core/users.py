@@ -11,12 +11,14 @@ people, so they get Argon2id (argon2-cffi), rehashed when its parameters are rai
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import JSON, Field, Session, SQLModel, select
+from zxcvbn import zxcvbn
 
 from core.actor import current_actor
 from core.db import utcnow
@@ -29,6 +31,14 @@ ROLES = tuple(ROLE_PERMISSIONS)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "cpq_"
 MIN_PASSWORD = 12
+#: the zxcvbn score a password needs (0-4): 3 is "safely unguessable" by an online attacker,
+#: which length alone is not ("password1234", "aaaaaaaaaaaa" and twelve spaces are 12 long)
+MIN_STRENGTH = 3
+#: zxcvbn's own bound: it refuses longer input (and would be slow on it); the first 72
+#: characters are never stronger than the whole password
+_ESTIMATED_LENGTH = 72
+#: how an approval level id reads (rule sets name levels this way, catalog.loader.ID_RE)
+LEVEL_RE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -68,10 +78,24 @@ def describe(actor: "User | str | None") -> str:
     return actor or "system"
 
 
+def check_levels(levels: Collection[str], defined: Collection[str]) -> list[str]:
+    """The approval levels to give a user, sorted. Each must be one the active rule sets
+    define (`defined`, which core cannot read itself): any other would never be asked for,
+    and a typo would silently approve nothing."""
+    for i, level in enumerate(levels):
+        if not isinstance(level, str) or not LEVEL_RE.match(level):
+            raise InvalidInput(f"approval_levels[{i}]", "must be a level id such as sales_manager")
+        if level not in defined:
+            known = ", ".join(sorted(defined)) or "none yet (load a rule set first)"
+            raise InvalidInput(f"approval_levels[{i}]", f"{level!r} is not an approval level; the rule sets define {known}")
+    return sorted(set(levels))
+
+
 def create_user(session: Session, email: str, name: str, role: str,
-                approval_levels: tuple[str, ...] = (), *, team: str | None = None,
-                password: str | None = None) -> tuple[User, str]:
-    """A new user and their API token (returned once; only its hash is kept)."""
+                approval_levels: Collection[str] = (), *, defined_levels: Collection[str] = (),
+                team: str | None = None, password: str | None = None) -> tuple[User, str]:
+    """A new user and their API token (returned once; only its hash is kept). Approval levels
+    must be among `defined_levels` (rules.store.approval_levels)."""
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
         raise InvalidInput("email", "is not an email address")
@@ -82,7 +106,7 @@ def create_user(session: Session, email: str, name: str, role: str,
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise InvalidInput("email", f"{email} is already a user")
     token = TOKEN_PREFIX + random_token()
-    user = User(email=email, name=name.strip(), role=role, approval_levels=sorted(set(approval_levels)),
+    user = User(email=email, name=name.strip(), role=role, approval_levels=check_levels(approval_levels, defined_levels),
                 token_hash=token_hash(token), team=(team or "").strip() or None)
     if password is not None:
         set_password(user, password)
@@ -103,6 +127,10 @@ def set_password(user: User, password: str) -> None:
         raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
     if password.strip().lower() in (user.email, user.name.lower()):
         raise InvalidInput("password", "must not be the user's email or name")
+    estimate = zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=[user.email, user.name, *user.email.split("@")])
+    if estimate["score"] < MIN_STRENGTH:
+        advice = estimate["feedback"]["warning"] or " ".join(estimate["feedback"]["suggestions"])
+        raise InvalidInput("password", f"is too easy to guess{': ' + advice if advice else ''}")
     user.password_hash = _hasher.hash(password)
 
 
@@ -146,9 +174,10 @@ def get_user(session: Session, user_id: str) -> User:
     return user
 
 
-def update_user(session: Session, user_id: str, changes: dict) -> User:
-    """Change a user's name, role, levels, team, password or whether they are active. A role
-    or deactivation takes effect at their next request (sessions and keys included)."""
+def update_user(session: Session, user_id: str, changes: dict, defined_levels: Collection[str] = ()) -> User:
+    """Change a user's name, role, levels (among `defined_levels`), team, password or whether
+    they are active. A role or deactivation takes effect at their next request (sessions and
+    keys included)."""
     user = get_user(session, user_id)
     was_admin = user.active and user.role == "admin"
     if "role" in changes:
@@ -160,7 +189,7 @@ def update_user(session: Session, user_id: str, changes: dict) -> User:
             raise InvalidInput("name", "is required")
         user.name = changes["name"].strip()
     if "approval_levels" in changes:
-        user.approval_levels = sorted(set(changes["approval_levels"]))
+        user.approval_levels = check_levels(changes["approval_levels"], defined_levels)
     if "team" in changes:
         user.team = (changes["team"] or "").strip() or None
     if "active" in changes:

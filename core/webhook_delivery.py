@@ -6,6 +6,11 @@ on every retry, for de-duplication), `webhook-timestamp` (Unix seconds) and
 (two during a rotation), space-separated. A receiver checks any one of them and refuses old
 timestamps to stop replays.
 
+Each delivery checks its URL again (core/egress.py): the host is resolved, every address must
+be public or allowed by the operator, and the request goes to that checked address. A refused
+target is a failed attempt that sends nothing; the answer of a private (allowed) target is kept
+in the log only when it succeeded, so the log cannot be used to read internal services.
+
 Several workers may run at once on PostgreSQL: each delivery is locked while it is sent
 (SKIP LOCKED), so no delivery is sent twice concurrently. SQLite has no row locks: run one
 worker there. Deliveries of a paused subscription wait until it is resumed.
@@ -27,7 +32,11 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from core.crypto import SecretBox, UnreadableSecret
 from core.db import aware, session_scope, utcnow
+from core.egress import Egress, Target
+from core.errors import InvalidInput
+from core.settings import Settings
 from core.webhooks import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 MAX_ATTEMPTS = 15                  # about 32 hours of retrying before a delivery fails
@@ -35,8 +44,8 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=6)
 TIMEOUT_SECONDS = 10.0
 
-#: (url, body, headers) -> (status code, response text); raises on network errors
-Sender = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
+#: (checked target, body, headers) -> (status code, response text); raises on network errors
+Sender = Callable[[Target, bytes, dict[str, str]], tuple[int, str]]
 
 
 def body_of(event: WebhookEvent) -> bytes:
@@ -52,10 +61,11 @@ def signature(secret: str, msg_id: str, stamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers_for(subscription: WebhookSubscription, delivery: WebhookDelivery, body: bytes,
+def headers_for(subscription: WebhookSubscription, box: SecretBox, delivery: WebhookDelivery, body: bytes,
                 now: datetime) -> dict[str, str]:
     stamp = int(now.timestamp())
-    signatures = " ".join(signature(s, delivery.delivery_id, stamp, body) for s in subscription.signing_secrets(now))
+    signatures = " ".join(signature(s, delivery.delivery_id, stamp, body)
+                          for s in subscription.signing_secrets(box, now))
     return {"content-type": "application/json", "user-agent": "cpq-webhooks/1", "webhook-id": delivery.delivery_id,
             "webhook-timestamp": str(stamp), "webhook-signature": signatures}
 
@@ -66,8 +76,13 @@ def backoff(attempts: int, jitter: float | None = None) -> timedelta:
     return wait * (jitter if jitter is not None else random.uniform(0.9, 1.1))
 
 
-def http_sender(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False)
+def http_sender(target: Target, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST to the checked address, with the URL's host as the Host header and TLS name (SNI and
+    certificate check), as if connected by name. No proxy from the environment (it would resolve
+    the name again) and no redirects (they could lead anywhere)."""
+    with httpx.Client(trust_env=False, timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+        response = client.post(target.url, content=body, headers=headers | {"host": target.netloc},
+                               extensions={"sni_hostname": target.host})
     return response.status_code, response.text[:500]
 
 
@@ -83,9 +98,11 @@ class DeliveryRun:
         return self.delivered + self.retrying + self.failed
 
 
-def deliver_due(engine: Engine, *, limit: int = 100, send: Sender = http_sender,
+def deliver_due(engine: Engine, settings: Settings, *, limit: int = 100, send: Sender = http_sender,
                 now: Callable[[], datetime] = utcnow) -> DeliveryRun:
-    """Attempt every pending delivery that is due (up to `limit`), each in its own transaction."""
+    """Attempt every pending delivery that is due (up to `limit`), each in its own transaction,
+    within the settings' egress policy and with their encryption keys."""
+    egress, box = Egress(settings.webhook_allow_hosts), SecretBox.from_settings(settings)
     run = DeliveryRun()
     with session_scope(engine) as session:
         due = list(session.exec(select(WebhookDelivery.id).join(
@@ -98,11 +115,12 @@ def deliver_due(engine: Engine, *, limit: int = 100, send: Sender = http_sender,
                                     .with_for_update(skip_locked=True)).first()
             if delivery is None or delivery.status != "pending":
                 continue                                  # another worker has it, or had it
-            _attempt(session, delivery, send, now(), run)
+            _attempt(session, delivery, egress, box, send, now(), run)
     return run
 
 
-def _attempt(session, delivery: WebhookDelivery, send: Sender, moment: datetime, run: DeliveryRun) -> None:
+def _attempt(session, delivery: WebhookDelivery, egress: Egress, box: SecretBox, send: Sender, moment: datetime,
+             run: DeliveryRun) -> None:
     subscription = session.get(WebhookSubscription, delivery.subscription_id)
     if not subscription.active:
         return                         # paused meanwhile: it waits, and goes when resumed
@@ -111,9 +129,15 @@ def _attempt(session, delivery: WebhookDelivery, send: Sender, moment: datetime,
     started = time.perf_counter()
     status, error, excerpt = None, "", ""
     try:
-        status, excerpt = send(subscription.url, body, headers_for(subscription, delivery, body, moment))
+        target = egress.check(subscription.url)
+        status, answer = send(target, body, headers_for(subscription, box, delivery, body, moment))
         if not 200 <= status < 300:
             error = f"HTTP {status}"
+        excerpt = "" if target.private and error else answer
+    except InvalidInput as exc:
+        error = f"refused: {exc.reason}"[:500]
+    except UnreadableSecret as exc:
+        error = str(exc)[:500]
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     session.add(WebhookAttempt(delivery_id=delivery.id, at=moment, status_code=status, error=error,

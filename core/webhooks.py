@@ -4,9 +4,11 @@
 event and one pending delivery per matching subscription there: the change and its
 notification commit together or not at all. `core/webhook_delivery.py` sends them later.
 
-Secrets follow the Standard Webhooks convention ("whsec_" + base64 of 32 random bytes). A
-rotation keeps the previous secret signing alongside the new one for a grace period, so a
-receiver can switch over without missing a delivery.
+Secrets follow the Standard Webhooks convention ("whsec_" + base64 of 32 random bytes), are
+shown once and stored encrypted (core/crypto.py), since signing needs them back. A rotation
+keeps the previous secret signing alongside the new one for a grace period, so a receiver can
+switch over without missing a delivery. URLs must point at public addresses unless the
+operator allows the host (core/egress.py), checked here and again at each delivery.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
+from core.crypto import SecretBox
 from core.db import aware, timestamp, utcnow
+from core.egress import Egress
 from core.errors import InvalidInput, NotFound
+from core.settings import Settings
 from core.tokens import new_id
 
 EVENT_TYPES: dict[str, str] = {
@@ -71,8 +76,8 @@ class WebhookSubscription(SQLModel, table=True):
     url: str = Field(max_length=2000)
     events: list = Field(default_factory=list, sa_type=JSON)
     description: str = Field(default="", max_length=200)
-    secret: str = Field(max_length=100)
-    previous_secret: str | None = Field(default=None, max_length=100)
+    secret: str = Field(max_length=300)                       # encrypted (SecretBox)
+    previous_secret: str | None = Field(default=None, max_length=300)
     previous_secret_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     active: bool = True
     created_by: str = Field(max_length=254)
@@ -81,9 +86,9 @@ class WebhookSubscription(SQLModel, table=True):
     def wants(self, event_type: str) -> bool:
         return self.active and (event_type in self.events or (WILDCARD in self.events and event_type != "ping"))
 
-    def signing_secrets(self, now: datetime) -> list[str]:
+    def signing_secrets(self, box: SecretBox, now: datetime) -> list[str]:
         keep = self.previous_secret and self.previous_secret_until and aware(self.previous_secret_until) > now
-        return [self.secret, self.previous_secret] if keep else [self.secret]
+        return [box.open(s) for s in ([self.secret, self.previous_secret] if keep else [self.secret])]
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -132,13 +137,19 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+def check_url(url: str, egress: Egress) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("https", "http") or not parts.hostname or not port_ok:
         raise InvalidInput("url", "must be an absolute http(s) URL")
     if parts.username or parts.password:
         raise InvalidInput("url", "must not carry credentials; the signature authenticates deliveries")
-    return url.strip()
+    egress.check_subscription(url)
+    return url
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -150,13 +161,16 @@ def check_events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
-def subscribe(session: Session, url: str, events: list[str], created_by: str,
-              description: str = "") -> WebhookSubscription:
-    subscription = WebhookSubscription(url=check_url(url), events=check_events(events), secret=new_secret(),
+def subscribe(session: Session, settings: Settings, url: str, events: list[str], created_by: str,
+              description: str = "") -> tuple[WebhookSubscription, str]:
+    """A new subscription and its signing secret (returned once; stored encrypted)."""
+    secret = new_secret()
+    subscription = WebhookSubscription(url=check_url(url, Egress(settings.webhook_allow_hosts)),
+                                       events=check_events(events), secret=SecretBox.from_settings(settings).seal(secret),
                                        description=description.strip()[:200], created_by=created_by[:254])
     session.add(subscription)
     session.flush()
-    return subscription
+    return subscription, secret
 
 
 def list_subscriptions(session: Session) -> list[WebhookSubscription]:
@@ -170,11 +184,12 @@ def get_subscription(session: Session, subscription_id: int, *, lock: bool = Fal
     return subscription
 
 
-def change(session: Session, subscription_id: int, *, url: str | None = None, events: list[str] | None = None,
-           active: bool | None = None, description: str | None = None) -> WebhookSubscription:
+def change(session: Session, settings: Settings, subscription_id: int, *, url: str | None = None,
+           events: list[str] | None = None, active: bool | None = None,
+           description: str | None = None) -> WebhookSubscription:
     subscription = get_subscription(session, subscription_id, lock=True)
     if url is not None:
-        subscription.url = check_url(url)
+        subscription.url = check_url(url, Egress(settings.webhook_allow_hosts))
     if events is not None:
         subscription.events = check_events(events)
     if active is not None:
@@ -185,14 +200,28 @@ def change(session: Session, subscription_id: int, *, url: str | None = None, ev
     return subscription
 
 
-def rotate_secret(session: Session, subscription_id: int, now: datetime | None = None) -> WebhookSubscription:
-    """A new secret; the old one keeps signing (as a second signature) for ROTATION_GRACE."""
+def rotate_secret(session: Session, settings: Settings, subscription_id: int,
+                  now: datetime | None = None) -> tuple[WebhookSubscription, str]:
+    """A new secret (returned once); the old one keeps signing (as a second signature) for ROTATION_GRACE."""
     subscription = get_subscription(session, subscription_id, lock=True)
+    secret = new_secret()
     subscription.previous_secret = subscription.secret
     subscription.previous_secret_until = (now or utcnow()) + ROTATION_GRACE
-    subscription.secret = new_secret()
+    subscription.secret = SecretBox.from_settings(settings).seal(secret)
     session.add(subscription)
-    return subscription
+    return subscription, secret
+
+
+def reencrypt_secrets(session: Session, box: SecretBox) -> int:
+    """Encrypt every stored secret with the box's first key (after a new key was put first);
+    how many subscriptions were rewritten."""
+    subscriptions = list(session.exec(select(WebhookSubscription).with_for_update()))
+    for subscription in subscriptions:
+        subscription.secret = box.reseal(subscription.secret)
+        if subscription.previous_secret:
+            subscription.previous_secret = box.reseal(subscription.previous_secret)
+        session.add(subscription)
+    return len(subscriptions)
 
 
 def emit(session: Session, event_type: str, data: Mapping[str, Any],

@@ -18,8 +18,8 @@ from core.settings import Settings
 # Modules that define tables. Missing ones are skipped, so this file works before the
 # tables are written; an ImportError *inside* an existing module is still raised.
 TABLE_MODULES = ("core.versioned", "core.users", "core.sequences", "catalog.store", "configurator.store",
-                 "rules.promotions", "sales.accounts", "sales.models", "sales.order_models", "core.apikeys",
-                 "core.websessions", "core.webhooks",
+                 "rules.promotions", "sales.accounts", "sales.models", "sales.order_models", "sales.inbound",
+                 "core.apikeys", "core.websessions", "core.webhooks",
                  "billing.models", "core.idempotency")
 
 for _name in TABLE_MODULES:

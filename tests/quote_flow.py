@@ -16,7 +16,7 @@ from catalog.store import load_demo_catalog, load_demo_price_books
 from core.apikeys import create_key
 from core.db import session_scope
 from core.users import create_user
-from rules.store import load_demo_rule_sets
+from rules.store import approval_levels, load_demo_rule_sets
 from sales.models import Quote
 
 API = "/api/v1"
@@ -47,7 +47,8 @@ def env(app, client):
                                   ("finance", "finance", ("finance",)),
                                   ("nobody", "approver", ())]:
             _user, tokens[key] = create_user(session, f"{key}@example.com", key.replace("_", " ").title(),
-                                             role, levels, team=TEAMS.get(key))
+                                             role, levels, defined_levels=approval_levels(session),
+                                             team=TEAMS.get(key))
         admin, tokens["admin"] = create_user(session, "admin@example.com", "Admin", "admin")
         _key, tokens["erp"] = create_key(session, admin, "ERP", ["bom:read", "orders:read", "orders:write-status"])
     e = SimpleNamespace(client=client, engine=engine, tokens=tokens)

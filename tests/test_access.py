@@ -9,13 +9,16 @@ from dataclasses import replace
 import re
 
 import pytest
+from limits import parse as parse_limit
 from sqlmodel import select
 from werkzeug.routing import AnyConverter, IntegerConverter
 
+from api import identity
 from api.auth import permission_of
 from billing.tax import load_demo_tax_rates
-from core.apikeys import create_key
+from core.apikeys import MAX_ACTIVE_KEYS, ApiKey, create_key
 from core.db import session_scope
+from core.errors import InvalidInput
 from core.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS, SIGNED_IN
 from core.settings import DEFAULT_DEMO_DIR
 from core.users import User, create_user
@@ -116,6 +119,7 @@ POLICY = [
     ("POST", "/api/v1/import", {"admin"}),
     ("GET", "/api/v1/export", {"finance", "admin"}),
     ("GET", "/api/v1/quotes", {"rep", "approver", "finance", "admin"}),
+    ("GET", "/api/v1/quote-requests", {"rep", "admin"}),               # requesters' details, for who quotes
 ]
 
 
@@ -231,7 +235,6 @@ def test_keys_are_shown_once_stored_hashed_and_never_exceed_their_owner(env):
     listed = ok(call(env, "get", "/api-keys", "rep"))
     assert [k["name"] for k in listed] == ["crm"] and "secret" not in listed[0]
     with session_scope(env.engine) as session:
-        from core.apikeys import ApiKey
         stored = session.exec(select(ApiKey).where(ApiKey.name == "crm")).one()
         assert secret not in (stored.key_hash, stored.display)
     error = error_of(call(env, "post", "/api-keys", "rep", {"name": "x", "scopes": ["payments:write"]}), 422)
@@ -274,6 +277,55 @@ def test_rate_limits_per_key_answer_429_with_retry_after(env):
     assert "rate_limit" in error["fields"]
 
 
+def test_a_keys_rate_limit_is_at_most_its_owners(env):
+    """Issue 16: a rep minted a key allowed 1000000000 requests a second."""
+    def make(rate_limit):
+        return call(env, "post", "/api-keys", "rep", {"name": "k", "scopes": ["quotes:read"], "rate_limit": rate_limit})
+
+    for beyond in ("1000000000/second", "21/second", "1201/minute", "1201/hour", "100000/day"):
+        error = error_of(make(beyond), 422)
+        assert "owner's limit of 1200/minute" in error["fields"]["rate_limit"][0], beyond
+    for within in ("20/second", "1200/minute", "1200/hour", "600/minute"):
+        assert ok(make(within), 201)["key"]["rate_limit"] == within
+
+
+def test_a_key_made_beyond_its_owners_limit_is_counted_at_the_owners(env):
+    """Keys stored before the check (or a lowered CPQ_RATE_LIMIT) are held to the owner's limit."""
+    made = ok(call(env, "post", "/api-keys", "rep", {"name": "old", "scopes": ["quotes:read"]}), 201)
+    with session_scope(env.engine) as session:
+        session.get(ApiKey, made["key"]["id"]).rate_limit = "1000000000/second"
+    env.tokens["old"] = made["secret"]
+    assert call(env, "get", "/quotes", "old").headers["X-RateLimit-Limit"] == "1200"
+
+
+def test_a_user_has_a_bounded_number_of_active_keys(env):
+    made = [ok(call(env, "post", "/api-keys", "rep", {"name": f"k{n}", "scopes": ["quotes:read"]}), 201)
+            for n in range(MAX_ACTIVE_KEYS)]
+    refused = error_of(call(env, "post", "/api-keys", "rep", {"name": "one more", "scopes": ["quotes:read"]}), 422)
+    assert "revoke one first" in refused["fields"]["owner"][0]
+    ok(call(env, "post", "/api-keys", "rep2", {"name": "another user's", "scopes": ["quotes:read"]}), 201)
+    ok(call(env, "delete", f"/api-keys/{made[0]['key']['id']}", "rep"))
+    ok(call(env, "post", "/api-keys", "rep", {"name": "one more", "scopes": ["quotes:read"]}), 201)
+
+
+def test_no_key_reads_or_manages_users(env):
+    """Issue 16: a key scoped users:manage listed and read every user, though keys cannot manage users."""
+    error = error_of(call(env, "post", "/api-keys", "admin", {"name": "hr", "scopes": ["users:manage"]}), 422)
+    assert "scopes[0]" in error["fields"]
+    with session_scope(env.engine) as session:
+        admin = session.exec(select(User).where(User.email == "admin@example.com")).one()
+        with pytest.raises(InvalidInput, match="people only"):
+            create_key(session, admin, "hr", ["users:manage"])
+        key, env.tokens["hr"] = create_key(session, admin, "hr", ["quotes:read"])
+        key.scopes = ["quotes:read", "users:manage"]                   # as a key made before the fix
+    someone = ok(call(env, "get", "/session", "rep"))["user"]["id"]
+    for method, path in (("get", "/users"), ("get", f"/users/{someone}"), ("post", "/users"),
+                         ("patch", f"/users/{someone}")):
+        assert error_of(call(env, method, path, "hr"), 403)["code"] == "forbidden", path
+    assert "users:manage" not in ok(call(env, "get", "/session", "hr"))["permissions"]
+    ok(call(env, "get", "/quotes", "hr"))
+
+
 # users, passwords and web sessions ------------------------------------------------------------
 
 def _add_user(env, password="correct horse battery", **extra):
@@ -304,6 +356,22 @@ def test_admins_manage_users_and_passwords_are_hashed_with_argon2(env):
     error_of(call(env, "post", "/users", "rep", {"email": "x@example.com", "name": "X", "role": "admin"}), 403)
     assert "role" in error_of(call(env, "post", "/users", "admin", {
         "email": "r@example.com", "name": "R", "role": "king"}), 422)["fields"]
+
+
+@pytest.mark.parametrize("levels", [["sales_director"], ["sales_manager\n"], ["\x1b[31mvp"], ["VP_SALES"], [""]])
+def test_approval_levels_are_those_the_rule_sets_define(env, levels):
+    """Issue 16: any string (control characters too) was stored as a level; a level no rule
+    set defines is never asked for, so a typo approves nothing."""
+    refused = error_of(call(env, "post", "/users", "admin", {"email": "lv@example.com", "name": "Lv", "role": "approver",
+                                                            "approval_levels": levels}), 422)
+    assert "approval_levels[0]" in refused["fields"], refused
+    target = ok(call(env, "get", "/session", "nobody"))["user"]["id"]
+    changed = error_of(call(env, "patch", f"/users/{target}", "admin", {"approval_levels": ["finance", *levels]}), 422)
+    assert "approval_levels[1]" in changed["fields"], changed
+    assert ok(call(env, "get", f"/users/{target}", "admin"))["approval_levels"] == []
+    made = ok(call(env, "post", "/users", "admin", {"email": "lv@example.com", "name": "Lv", "role": "approver",
+                                                    "approval_levels": ["vp_sales", "deal_desk", "vp_sales"]}), 201)
+    assert made["user"]["approval_levels"] == ["deal_desk", "vp_sales"]
 
 
 def test_sign_in_sets_a_session_cookie_and_unsafe_requests_need_the_csrf_token(env):
@@ -340,13 +408,60 @@ def test_a_cross_site_session_cookie_is_secure_and_partitioned(app, env):
     assert "SameSite=None" in gone.headers["Set-Cookie"] and "Expires=Thu, 01 Jan 1970" in gone.headers["Set-Cookie"]
 
 
-def test_sign_in_attempts_are_limited_per_email(env):
+def _sign_in(env, password, source="192.0.2.1", email="pat@example.com"):
+    """A sign-in from `source`, in a browser of its own (no session cookie yet)."""
+    return env.client.application.test_client().post("/api/v1/session", json={"email": email, "password": password},
+                           environ_overrides={"REMOTE_ADDR": source})
+
+
+def test_failed_sign_ins_are_limited_per_source_and_email(env):
+    assert (identity.FAILURES_PER_SOURCE.amount, identity.FAILURES_PER_EMAIL_AND_SOURCE.amount) == (50, 10)
     _add_user(env)
-    for _ in range(10):
-        env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "wrong password!"})
-    locked = env.client.post("/api/v1/session", json={"email": "pat@example.com", "password": "correct horse battery"})
-    assert error_of(locked, 429)["code"] == "rate_limited"
-    assert "Retry-After" in locked.headers
+    assert [_sign_in(env, "wrong password!").status_code for _ in range(10)] == [401] * 10
+    locked = _sign_in(env, "correct horse battery")            # over: even the right password waits
+    assert error_of(locked, 429)["code"] == "rate_limited" and "Retry-After" in locked.headers
+    assert _sign_in(env, "wrong password!", email="rep@example.com").status_code == 401   # another email
+
+
+@pytest.fixture
+def few_failures(monkeypatch):
+    """Smaller sign-in limits (each attempt costs an Argon2 hash): 6 per source, 3 per email."""
+    monkeypatch.setattr(identity, "FAILURES_PER_SOURCE", parse_limit("6/15 minutes"))
+    monkeypatch.setattr(identity, "FAILURES_PER_EMAIL_AND_SOURCE", parse_limit("3/15 minutes"))
+
+
+def test_failures_from_elsewhere_never_refuse_the_right_password(env, few_failures):
+    """Issue 16: ten wrong passwords for someone's email, from anywhere, locked them out."""
+    _add_user(env)
+    for attacker in range(3):
+        assert [_sign_in(env, "wrong password!", f"203.0.113.{attacker}").status_code for _ in range(4)] == \
+            [401, 401, 401, 429]
+    assert _sign_in(env, "correct horse battery", source="198.51.100.7").status_code == 201
+
+
+def test_failures_are_limited_per_source_whatever_the_email(env, few_failures):
+    _add_user(env)
+    for n in range(6):
+        assert _sign_in(env, "wrong password!", email=f"guess{n}@example.com").status_code == 401
+    assert error_of(_sign_in(env, "correct horse battery"), 429)["code"] == "rate_limited"
+    assert _sign_in(env, "correct horse battery", source="192.0.2.2").status_code == 201
+
+
+def test_successful_sign_ins_are_not_counted(env, few_failures):
+    _add_user(env)
+    assert [_sign_in(env, "correct horse battery").status_code for _ in range(4)] == [201] * 4
+    assert _sign_in(env, "wrong password!").status_code == 401
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", " " * 12, "password1234", "123456789012", "qwertyuiop12"])
+def test_guessable_passwords_are_refused(env, password):
+    """Issue 16: length alone let these through."""
+    refused = error_of(call(env, "post", "/users", "admin", {"email": "pat@example.com", "name": "Pat", "role": "rep",
+                                                            "password": password}), 422)
+    assert "password" in refused["fields"]
+    someone = ok(call(env, "get", "/session", "rep2"))["user"]["id"]
+    assert "password" in error_of(call(env, "patch", f"/users/{someone}", "admin", {"password": password}),
+                                  422)["fields"]
 
 
 def test_whoami_names_the_caller_and_their_permissions(env):

@@ -31,7 +31,8 @@ def api(app, client):
     with session_scope(app.extensions["cpq_engine"]) as session:
         _rep, rep = create_user(session, "rep@example.com", "Rep", "rep")
         _fin, fin = create_user(session, "fin@example.com", "Fin", "finance")
-        _app, approver = create_user(session, "ap@example.com", "Approver", "approver", ("sales_manager",))
+        _app, approver = create_user(session, "ap@example.com", "Approver", "approver", ("sales_manager",),
+                                     defined_levels=("sales_manager",))
     client.tokens = {"rep": rep, "finance": fin, "approver": approver}
     client.engine = app.extensions["cpq_engine"]
     return client

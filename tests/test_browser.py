@@ -28,6 +28,7 @@ from core.db import session_scope
 from core.settings import PROJECT_ROOT
 from core.users import create_user
 from live_server import load_demo, serve
+from rules.store import approval_levels
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -44,7 +45,8 @@ def site(app):
         load_demo(session)
         _rep, rep_token = create_user(session, "rita@example.com", "Rita Rep", "rep", password=PASSWORD)
         _max, approver_token = create_user(session, "max@example.com", "Max Approver", "approver",
-                                           ("sales_manager", "vp_sales", "finance"), password=PASSWORD)
+                                           ("sales_manager", "vp_sales", "finance"),
+                                           defined_levels=approval_levels(session), password=PASSWORD)
         create_user(session, "fay@example.com", "Fay Finance", "finance", password=PASSWORD)
         admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin", password=PASSWORD)
         _key, erp = create_key(session, admin, "ERP", ["bom:read", "orders:read"])
@@ -104,9 +106,15 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     customer.fill("#country", "us")
     customer.click("#request button[type=submit]")
     done = customer.locator("#request-result .message.info")
-    expect(done).to_contain_text("Your request Q-")
-    number = done.inner_text().split("request ")[1].split(" ")[0]
+    expect(done).to_contain_text("Your request REQ-")
+    reference = done.inner_text().split("request ")[1].split(" ")[0]
     shot(customer, "2-customer-requested-a-quote")
+
+    # a rep turns the request into a new account and its draft (no page for that yet: the API)
+    converted = httpx.post(f"{url}/api/v1/quote-requests/{reference}/convert",
+                           headers={"Authorization": f"Bearer {site['rep_token']}"})
+    assert converted.status_code == 201, converted.text
+    number = converted.json()["quote_number"]
 
     # the rep finds it, gives a discount that needs approval, and submits
     rep = sign_in(browser, url, "rita@example.com")

@@ -142,3 +142,30 @@ def test_load_then_configure_from_the_database(engine, database_url, lamp_file):
     assert "47.30" in run("bom", "lamp", *LARGE_SETS, env=env).stdout
     missing = run("configure", "nope", env=env)
     assert missing.exit_code == 1 and "Error: unknown product 'nope'" in missing.stderr
+
+
+@pytest.mark.postgres
+def test_users_add_takes_only_the_approval_levels_the_rule_sets_define(engine, database_url):
+    """Issue 16: `cpq users add --level` stored any text; it goes through the same check as the API."""
+    env = {"DATABASE_URL": database_url}
+    before = run("users", "add", "vp@example.com", "--name", "Vera", "--role", "approver", "--level", "vp_sales", env=env)
+    assert before.exit_code == 1 and "the rule sets define none yet" in before.stderr
+    assert run("models", "load-demo", env=env).exit_code == 0
+    typo = run("users", "add", "vp@example.com", "--name", "Vera", "--role", "approver", "--level", "vp_sale", env=env)
+    assert typo.exit_code == 1 and "approval_levels[0]" in typo.stderr and "vp_sales" in typo.stderr
+    made = run("users", "add", "vp@example.com", "--name", "Vera", "--role", "approver", "--level", "vp_sales",
+               "--level", "finance", env=env)
+    assert made.exit_code == 0, made.output
+    assert "[finance, vp_sales]" in run("users", "list", env=env).stdout
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "password1234", "123456789012"])
+def test_users_add_refuses_a_guessable_password(engine, database_url, password):
+    env = {"DATABASE_URL": database_url}
+    result = CliRunner().invoke(cli, ["users", "add", "pat@example.com", "--name", "Pat", "--role", "rep",
+                                      "--password"], input=f"{password}\n{password}\n", env=env)
+    assert result.exit_code == 1 and "Error: password: is too easy to guess" in result.stderr
+    good = CliRunner().invoke(cli, ["users", "add", "pat@example.com", "--name", "Pat", "--role", "rep",
+                                    "--password"], input="correct horse battery\ncorrect horse battery\n", env=env)
+    assert good.exit_code == 0, good.output

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from core.db import session_scope
-from quote_flow import MANAGER, call, create, customer, env, ok, sent  # noqa: F401
+from quote_flow import MANAGER, call, create, customer, env, error_of, ok, sent  # noqa: F401
 from sales import analytics
 
 pytestmark = pytest.mark.postgres
@@ -37,15 +37,67 @@ def test_anonymous_visitors_price_only_with_the_storefronts_price_books(env):
     assert staff["price_book"] == "partner-eur"
 
 
-def test_a_quote_request_becomes_a_draft_for_the_first_rep_on_a_new_or_known_account(env):
-    first = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
-    quote = ok(call(env, "get", f"/quotes/{first}", "rep"))
-    assert quote["state"] == "draft" and quote["account"].startswith("WEB-")
-    assert quote["lines"][0]["quantity"] == 2 and "peter@initech.example" in quote["notes"]
-    again = ok(env.client.post("/api/v1/quote-requests", json=REQUEST | {"quantity": 1}), 201)["reference"]
-    assert ok(call(env, "get", f"/quotes/{again}", "rep"))["account"] == quote["account"]   # known by email
+def test_a_quote_request_with_a_known_contacts_email_touches_nothing_of_that_account(env):
+    """Issue 16: anyone could type jo@acme.com and get a draft made on ACME's real account."""
+    before = ok(call(env, "get", "/quotes", "admin"))
+    made = ok(env.client.post("/api/v1/quote-requests", json=REQUEST | {"email": "jo@acme.com"}), 201)
+    assert set(made) == {"reference"} and made["reference"].startswith("REQ-")
+    assert ok(call(env, "get", "/quotes", "admin")) == before
+    assert [c["email"] for c in ok(call(env, "get", "/accounts/ACME", "rep"))["contacts"]] == ["jo@acme.com"]
+    [waiting] = ok(call(env, "get", "/quote-requests?state=open", "rep"))
+    assert waiting["reference"] == made["reference"] and waiting["state"] == "open"
+    assert (waiting["email"], waiting["company"], waiting["quantity"]) == ("jo@acme.com", "Initech", 2)
+    assert waiting["selections"] == REQUEST["selections"] and waiting["price_book"] == "list-usd"
+    assert waiting["account_code"] is None and waiting["quote_number"] is None
+
+
+def test_a_rep_matches_a_request_to_an_account_and_the_quote_is_made_there(env):
+    reference = ok(env.client.post("/api/v1/quote-requests", json=REQUEST | {"message": "by Friday"}), 201)["reference"]
+    matched = ok(call(env, "post", f"/quote-requests/{reference}/match", "rep", {"account": "ACME"}), 201)
+    assert matched["state"] == "quoted" and matched["account_code"] == "ACME" and matched["handled_at"]
+    quote = ok(call(env, "get", f"/quotes/{matched['quote_number']}", "rep"))
+    assert quote["state"] == "draft" and quote["account"] == "ACME" and quote["lines"][0]["quantity"] == 2
+    assert "peter@initech.example" in quote["notes"] and reference in quote["notes"] and "by Friday" in quote["notes"]
+    again = error_of(call(env, "post", f"/quote-requests/{reference}/match", "rep", {"account": "ACME"}), 409)
+    assert again["state"] == "quoted"
+    assert error_of(call(env, "post", "/quote-requests/REQ-99999/match", "rep", {"account": "ACME"}), 404)
+    other = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
+    assert error_of(call(env, "post", f"/quote-requests/{other}/match", "rep", {"account": "NOPE"}), 404)
+    assert ok(call(env, "get", f"/quote-requests/{other}", "rep"))["state"] == "open"        # nothing happened
+
+
+def test_a_rep_converts_a_request_into_a_new_account_or_dismisses_it(env):
+    reference = ok(env.client.post("/api/v1/quote-requests", json=REQUEST | {"price_book": "list-eur"}), 201)["reference"]
+    converted = ok(call(env, "post", f"/quote-requests/{reference}/convert", "rep"), 201)
+    code = converted["account_code"]
+    assert code.startswith("WEB-") and converted["state"] == "quoted"
+    account = ok(call(env, "get", f"/accounts/{code}", "rep"))
+    assert account["name"] == "Initech" and account["currency"] == "EUR"
+    assert [(c["email"], c["primary"]) for c in account["contacts"]] == [("peter@initech.example", True)]
+    assert ok(call(env, "get", f"/quotes/{converted['quote_number']}", "rep"))["price_book"] == "list-eur"
+    spam = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
+    assert "reason" in error_of(call(env, "post", f"/quote-requests/{spam}/dismiss", "rep", {}), 422)["fields"]
+    dismissed = ok(call(env, "post", f"/quote-requests/{spam}/dismiss", "rep", {"reason": "spam"}))
+    assert (dismissed["state"], dismissed["reason"]) == ("dismissed", "spam")
+    assert error_of(call(env, "post", f"/quote-requests/{spam}/convert", "rep"), 409)["state"] == "dismissed"
+    assert [r["reference"] for r in ok(call(env, "get", "/quote-requests?state=open", "rep"))] == []
+
+
+def test_quote_requests_are_for_people_who_quote(env):
+    reference = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
+    assert error_of(env.client.get("/api/v1/quote-requests"), 401)
+    for who in ("manager", "finance", "erp"):
+        assert error_of(call(env, "get", f"/quote-requests/{reference}", who), 403)
+        assert error_of(call(env, "post", f"/quote-requests/{reference}/convert", who), 403)
+
+
+def test_a_bad_quote_request_is_refused_naming_the_field_and_nothing_is_kept(env):
     bad = env.client.post("/api/v1/quote-requests", json=REQUEST | {"email": "nope"})
     assert bad.status_code == 422 and "email" in bad.get_json()["error"]["fields"]
+    wrong = env.client.post("/api/v1/quote-requests", json=REQUEST | {"selections": {"chassis": "c9nope"}})
+    assert wrong.status_code == 422, wrong.get_data(as_text=True)
+    assert env.client.post("/api/v1/quote-requests", json=REQUEST | {"product": "nope"}).status_code in (404, 422)
+    assert ok(call(env, "get", "/quote-requests", "rep")) == []
 
 
 def test_pages_need_a_sign_in_and_say_who_may_frame_them(app, env):

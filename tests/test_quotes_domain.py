@@ -16,7 +16,7 @@ from catalog.store import load_demo_catalog, load_demo_price_books
 from core.db import session_scope
 from core.errors import Forbidden, ImmutableRecord, InvalidInput, InvalidTransition
 from core.users import User, create_user
-from rules.store import load_demo_rule_sets
+from rules.store import approval_levels, load_demo_rule_sets
 from sales import acceptance, audit, documents, quotes, workflow
 from sales.accounts import create_account
 from sales.models import Decision, Quote, QuoteEvent
@@ -42,7 +42,8 @@ def env(engine, monkeypatch):
         load_demo_rule_sets(session)
         for key, role, levels in [("rep", "rep", ()), ("manager", "approver", ("sales_manager",)),
                                   ("vp", "approver", ("vp_sales",))]:
-            user, _token = create_user(session, f"{key}@example.com", key.title(), role, levels)
+            user, _token = create_user(session, f"{key}@example.com", key.title(), role, levels,
+                                       defined_levels=approval_levels(session))
             users[key] = user.id
         create_account(session, {"code": "ACME", "name": "Acme Corp", "currency": "USD", "segment": "enterprise",
                                  "contacts": [{"name": "Jo", "email": "jo@acme.com", "primary": True}]})

@@ -14,6 +14,7 @@ import hmac
 import json
 import socket
 import threading
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -30,15 +32,43 @@ from billing.payments import refund
 from billing.tax import load_demo_tax_rates
 from billing_flow import make_account, pay
 from core import webhooks
+from core import egress
+from core.crypto import SecretBox
 from core.db import aware, session_scope, utcnow
 from core.errors import InvalidInput, InvalidTransition
-from core.settings import DEFAULT_DEMO_DIR
+from core.settings import DEFAULT_DEMO_DIR, Settings
 from core.webhook_delivery import MAX_ATTEMPTS, backoff, deliver_due, http_sender
 from core.webhooks import ROTATION_GRACE, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from quote_flow import act, call, create, customer, env, error_of, ok, sent  # noqa: F401
 from sales.accounts import Account
 
 pytestmark = pytest.mark.postgres
+
+
+#: The local receiver is on a loopback address: the operator allows it (CPQ_WEBHOOK_ALLOW_HOSTS).
+ALLOWED = ("127.0.0.1",)
+SETTINGS = Settings(webhook_allow_hosts=ALLOWED)
+#: A public address the test names *.example.com/org resolve to (there is no DNS here).
+PUBLIC = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def dns(request, monkeypatch) -> dict[str, list[str]]:
+    """Names resolved as a public DNS would (example domains: a public address; add others to
+    the returned dict), and the test app allowing the local receiver as the worker does."""
+    names: dict[str, list[str]] = {}
+    real = egress.resolve
+
+    def resolve(host, port):
+        if host in names:
+            return names[host]
+        return [PUBLIC] if host.endswith((".example.com", ".example.org")) else real(host, port)
+
+    monkeypatch.setattr(egress, "resolve", resolve)
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], webhook_allow_hosts=ALLOWED)
+    return names
 
 
 # ---- a real receiver -------------------------------------------------------------------------
@@ -103,8 +133,8 @@ def closed_port_url() -> str:
 def subscribe(engine, url, events, description="") -> tuple[int, str]:
     """(id, secret) of a new subscription, made through core/webhooks."""
     with session_scope(engine) as session:
-        subscription = webhooks.subscribe(session, url, events, "tests", description)
-        return subscription.id, subscription.secret
+        subscription, secret = webhooks.subscribe(session, SETTINGS, url, events, "tests", description)
+        return subscription.id, secret
 
 
 def emit(engine, event_type="quote.sent", data=None, only_id=None) -> str:
@@ -309,7 +339,7 @@ def test_payments_and_refunds_emit_in_the_billing_transaction(engine):
 def test_a_delivery_is_a_signed_standard_webhooks_post(engine, receiver):
     subscription_id, secret = subscribe(engine, receiver.url(), ["quote.sent"])
     event_id = emit(engine, "quote.sent", {"number": "Q-2026-00001", "contract_value": "1200.00"})
-    run = deliver_due(engine)
+    run = deliver_due(engine, SETTINGS)
     assert (run.delivered, run.retrying, run.failed) == (1, 0, 0)
 
     [request] = receiver.requests
@@ -340,17 +370,17 @@ def test_a_delivery_is_a_signed_standard_webhooks_post(engine, receiver):
     [attempt] = attempts(engine)
     assert attempt.status_code == 200 and attempt.error == "" and attempt.response_excerpt == "answered 200"
     assert attempt.duration_ms >= 0
-    assert deliver_due(engine).attempted == 0 and len(receiver.requests) == 1      # delivered is done
+    assert deliver_due(engine, SETTINGS).attempted == 0 and len(receiver.requests) == 1      # delivered is done
 
 
 def test_only_due_deliveries_go_and_at_most_limit_per_run(engine, receiver):
     subscribe(engine, receiver.url(), ["quote.sent"])
     for n in range(3):
         emit(engine, "quote.sent", {"n": n})
-    assert deliver_due(engine, now=at(utcnow() - timedelta(minutes=5))).attempted == 0      # not due yet
+    assert deliver_due(engine, SETTINGS, now=at(utcnow() - timedelta(minutes=5))).attempted == 0      # not due yet
     assert receiver.requests == []
-    assert deliver_due(engine, limit=2).delivered == 2
-    assert deliver_due(engine, limit=2).delivered == 1
+    assert deliver_due(engine, SETTINGS, limit=2).delivered == 2
+    assert deliver_due(engine, SETTINGS, limit=2).delivered == 1
     assert [json.loads(r.body)["data"]["n"] for r in receiver.requests] == [0, 1, 2]          # oldest first
 
 
@@ -372,7 +402,7 @@ def test_a_failed_attempt_is_retried_after_the_backoff_with_the_same_id(engine, 
     emit(engine)
     receiver.statuses = [500]
     start = utcnow()
-    run = deliver_due(engine, now=at(start))
+    run = deliver_due(engine, SETTINGS, now=at(start))
     assert (run.delivered, run.retrying, run.failed) == (0, 1, 0)
     delivery = the_delivery(engine)
     assert delivery.status == "pending" and delivery.attempts == 1
@@ -380,10 +410,10 @@ def test_a_failed_attempt_is_retried_after_the_backoff_with_the_same_id(engine, 
     wait = aware(delivery.next_attempt_at) - start
     assert timedelta(seconds=27) <= wait <= timedelta(seconds=33)
 
-    assert deliver_due(engine, now=at(start + timedelta(seconds=20))).attempted == 0         # not yet
+    assert deliver_due(engine, SETTINGS, now=at(start + timedelta(seconds=20))).attempted == 0         # not yet
     assert len(receiver.requests) == 1
     retry_at = aware(delivery.next_attempt_at)
-    assert deliver_due(engine, now=at(retry_at)).delivered == 1
+    assert deliver_due(engine, SETTINGS, now=at(retry_at)).delivered == 1
 
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == delivery.delivery_id
@@ -392,7 +422,7 @@ def test_a_failed_attempt_is_retried_after_the_backoff_with_the_same_id(engine, 
     assert verifies(secret, second.body, second.headers)
     assert expected_signature(secret, second.headers, second.body) in signatures(second.headers)
     assert [(a.status_code, a.error, a.response_excerpt) for a in attempts(engine)] == [
-        (500, "HTTP 500", "answered 500"), (200, "", "answered 200")]
+        (500, "HTTP 500", ""), (200, "", "answered 200")]        # a private target's failure keeps no answer
     done = the_delivery(engine)
     assert done.status == "delivered" and done.attempts == 2 and aware(done.delivered_at) == retry_at
 
@@ -403,14 +433,14 @@ def test_after_max_attempts_the_delivery_fails_for_good(engine, receiver):
     receiver.statuses = [503] * MAX_ATTEMPTS
     moment = utcnow()
     for n in range(1, MAX_ATTEMPTS + 1):
-        run = deliver_due(engine, now=at(moment))
+        run = deliver_due(engine, SETTINGS, now=at(moment))
         delivery = the_delivery(engine)
         assert delivery.attempts == n
         if n < MAX_ATTEMPTS:
             assert run.retrying == 1 and delivery.status == "pending"
             wait = aware(delivery.next_attempt_at) - moment
             assert backoff(n, 0.9) <= wait <= backoff(n, 1.1), (n, wait)
-            assert deliver_due(engine, now=at(moment + backoff(n, 0.89))).attempted == 0   # too early
+            assert deliver_due(engine, SETTINGS, now=at(moment + backoff(n, 0.89))).attempted == 0   # too early
             moment = aware(delivery.next_attempt_at)
         else:
             assert run.failed == 1
@@ -419,7 +449,7 @@ def test_after_max_attempts_the_delivery_fails_for_good(engine, receiver):
     assert {r.headers["webhook-id"] for r in receiver.requests} == {delivery.delivery_id}
     assert len({r.body for r in receiver.requests}) == 1
     assert [a.status_code for a in attempts(engine)] == [503] * MAX_ATTEMPTS
-    assert deliver_due(engine, now=at(moment + timedelta(days=30))).attempted == 0       # given up
+    assert deliver_due(engine, SETTINGS, now=at(moment + timedelta(days=30))).attempted == 0       # given up
     assert len(receiver.requests) == MAX_ATTEMPTS
 
 
@@ -428,7 +458,7 @@ def test_a_network_error_is_a_failed_attempt_and_the_run_goes_on(engine, receive
     subscribe(engine, receiver.url(), ["quote.sent"])
     emit(engine)
     start = utcnow()
-    run = deliver_due(engine, now=at(start))                               # no exception
+    run = deliver_due(engine, SETTINGS, now=at(start))                               # no exception
     assert (run.delivered, run.retrying, run.failed) == (1, 1, 0)
     assert len(receiver.requests) == 1
     unreachable, reached = all_of(engine, WebhookDelivery)
@@ -454,7 +484,7 @@ def test_after_a_rotation_deliveries_carry_both_signatures_until_the_grace_perio
     assert ROTATION_GRACE == timedelta(hours=24)
 
     ok(call(env, "post", f"/webhooks/{subscription_id}/ping", "admin"), 202)
-    assert deliver_due(env.engine).delivered == 1
+    assert deliver_due(env.engine, SETTINGS).delivered == 1
     request = receiver.requests[-1]
     both = signatures(request.headers)
     assert len(both) == 2 and all(s.startswith("v1,") for s in both)
@@ -469,7 +499,7 @@ def test_after_a_rotation_deliveries_carry_both_signatures_until_the_grace_perio
 
     ok(call(env, "post", f"/webhooks/{subscription_id}/ping", "admin"), 202)
     later = utcnow() + timedelta(hours=25)
-    assert deliver_due(env.engine, now=at(later)).delivered == 1
+    assert deliver_due(env.engine, SETTINGS, now=at(later)).delivered == 1
     request = receiver.requests[-1]
     assert int(request.headers["webhook-timestamp"]) == int(later.timestamp())
     assert signatures(request.headers) == [expected_signature(new, request.headers, request.body)]
@@ -480,12 +510,12 @@ def test_a_second_rotation_drops_the_first_secret(engine):
     subscription_id, first = subscribe(engine, "https://erp.example.com/", ["quote.sent"])
     now = utcnow()
     with session_scope(engine) as session:
-        second = webhooks.rotate_secret(session, subscription_id, now).secret
+        _subscription, second = webhooks.rotate_secret(session, SETTINGS, subscription_id, now)
     with session_scope(engine) as session:
-        subscription = webhooks.rotate_secret(session, subscription_id, now + timedelta(hours=1))
-        third = subscription.secret
-        assert subscription.signing_secrets(now + timedelta(hours=2)) == [third, second]
-        assert subscription.signing_secrets(now + timedelta(hours=26)) == [third]
+        subscription, third = webhooks.rotate_secret(session, SETTINGS, subscription_id, now + timedelta(hours=1))
+        box = SecretBox.from_settings(SETTINGS)
+        assert subscription.signing_secrets(box, now + timedelta(hours=2)) == [third, second]
+        assert subscription.signing_secrets(box, now + timedelta(hours=26)) == [third]
     assert len({first, second, third}) == 3
 
 
@@ -580,7 +610,7 @@ def test_a_ping_goes_to_that_subscription_only(env, receiver):
     pinged = ok(call(env, "post", f"/webhooks/{a}/ping", "admin"), 202)
     [delivery] = all_of(env.engine, WebhookDelivery)
     assert delivery.subscription_id == a
-    assert deliver_due(env.engine).delivered == 1
+    assert deliver_due(env.engine, SETTINGS).delivered == 1
     [request] = receiver.requests
     payload = json.loads(request.body)
     assert request.path == "/a" and payload["id"] == pinged["event_id"]
@@ -594,13 +624,13 @@ def test_the_delivery_log_and_a_manual_retry(env, receiver):
     receiver.statuses = [500] * MAX_ATTEMPTS
     moment = utcnow()
     for _ in range(MAX_ATTEMPTS):
-        deliver_due(env.engine, now=at(moment))
+        deliver_due(env.engine, SETTINGS, now=at(moment))
         moment += timedelta(hours=7)                   # always past the next attempt
     [logged] = ok(call(env, "get", f"/webhooks/{sid}/deliveries", "admin"))
     assert logged["status"] == "failed" and logged["attempts"] == MAX_ATTEMPTS and logged["next_attempt_at"] is None
     assert logged["event_id"] == event_id and logged["event_type"] == "ping" and logged["last_status_code"] == 500
     assert [(a["status_code"], a["error"]) for a in logged["log"]] == [(500, "HTTP 500")] * MAX_ATTEMPTS
-    assert all(a["response_excerpt"] == "answered 500" and a["at"] for a in logged["log"])
+    assert all(a["response_excerpt"] == "" and a["at"] for a in logged["log"])    # a private target's failures
     assert ok(call(env, "get", f"/webhooks/{other}/deliveries", "admin")) == []
 
     delivery_id = logged["delivery_id"]
@@ -610,7 +640,7 @@ def test_the_delivery_log_and_a_manual_retry(env, receiver):
     retried = ok(call(env, "post", f"/webhooks/{sid}/deliveries/{delivery_id}/retry", "admin"))
     assert retried["delivery_id"] == delivery_id and retried["status"] == "pending"
     assert len(retried["log"]) == MAX_ATTEMPTS
-    assert deliver_due(env.engine).delivered == 1                        # the receiver was fixed
+    assert deliver_due(env.engine, SETTINGS).delivered == 1                        # the receiver was fixed
     assert {r.headers["webhook-id"] for r in receiver.requests} == {delivery_id}
     [logged] = ok(call(env, "get", f"/webhooks/{sid}/deliveries", "admin"))
     assert logged["status"] == "delivered" and logged["delivered_at"] and logged["last_status_code"] == 200
@@ -637,7 +667,7 @@ def test_a_paused_subscription_gets_no_new_deliveries(env, receiver):
     [delivery] = all_of(env.engine, WebhookDelivery)          # only the one queued before
     assert len(all_of(env.engine, WebhookEvent)) == 1
 
-    run = deliver_due(env.engine)                             # what was queued waits for the resume
+    run = deliver_due(env.engine, SETTINGS)                             # what was queued waits for the resume
     assert run.attempted == 0 and receiver.requests == []
     waiting = the_delivery(env.engine)
     assert waiting.status == "pending" and waiting.attempts == 0
@@ -645,7 +675,7 @@ def test_a_paused_subscription_gets_no_new_deliveries(env, receiver):
     ok(call(env, "patch", f"/webhooks/{sid}", "admin", {"active": True}))
     third = create(env)["number"]
     act(env, third, "submit")
-    assert deliver_due(env.engine).delivered == 2
+    assert deliver_due(env.engine, SETTINGS).delivered == 2
     assert [json.loads(r.body)["data"]["number"] for r in receiver.requests] == [queued, third]
 
 
@@ -656,6 +686,7 @@ def test_cpq_worker_once_delivers_what_is_pending(engine, database_url, receiver
     emit(engine, "quote.sent", {"number": "Q-1"})
     emit(engine, "quote.sent", {"number": "Q-2"})
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CPQ_WEBHOOK_ALLOW_HOSTS", " ".join(ALLOWED))
     result = CliRunner().invoke(cli, ["worker", "--once"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "2 delivered, 0 to retry, 0 failed" in result.stderr
@@ -672,7 +703,7 @@ def test_cpq_worker_once_delivers_what_is_pending(engine, database_url, receiver
 def test_two_workers_one_after_the_other_send_a_delivery_once(engine, receiver):
     subscribe(engine, receiver.url(), ["quote.sent"])
     emit(engine)
-    first, second = deliver_due(engine), deliver_due(engine)
+    first, second = deliver_due(engine, SETTINGS), deliver_due(engine, SETTINGS)
     assert (first.delivered, second.attempted) == (1, 0)
     assert len(receiver.requests) == 1 and len(attempts(engine)) == 1
 
@@ -691,11 +722,11 @@ def test_a_worker_with_a_stale_list_skips_what_another_worker_sent(engine, recei
     def scope_after_the_list(bound):
         scopes.append(bound)
         if len(scopes) == 2:                    # A has its due list and is about to lock the first
-            assert deliver_due(engine).delivered == 2       # worker B
+            assert deliver_due(engine, SETTINGS).delivered == 2       # worker B
         return real_scope(bound)
 
     monkeypatch.setattr(delivery_module, "session_scope", scope_after_the_list)
-    run = deliver_due(engine)                                  # worker A
+    run = deliver_due(engine, SETTINGS)                                  # worker A
     assert run.attempted == 0
     assert len(receiver.requests) == 2 and len(attempts(engine)) == 2
     sent_ids = {r.headers["webhook-id"] for r in receiver.requests}
@@ -712,15 +743,147 @@ def test_concurrent_workers_skip_a_delivery_being_sent(engine, database_url, rec
     emit(engine, "quote.sent", {"n": 2})
     inner = []
 
-    def send_a(url, body, headers):
+    def send_a(target, body, headers):
         if not inner:
-            inner.append(deliver_due(engine))                  # worker B, while A is sending
-        return http_sender(url, body, headers)
+            inner.append(deliver_due(engine, SETTINGS))                  # worker B, while A is sending
+        return http_sender(target, body, headers)
 
-    outer = deliver_due(engine, send=send_a)
+    outer = deliver_due(engine, SETTINGS, send=send_a)
     assert outer.delivered == 1 and inner[0].delivered == 1
     assert set(outer.ids).isdisjoint(inner[0].ids)
     assert len(receiver.requests) == 2
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 2
     assert {d.status for d in all_of(engine, WebhookDelivery)} == {"delivered"}
     assert len(attempts(engine)) == 2
+
+
+# ---- 8. where deliveries may go (issue 16: SSRF) -------------------------------------------------
+
+PRIVATE_TARGETS = ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/latest/",
+                   "http://metadata.google.internal/computeMetadata/v1/", "http://localhost:5432/",
+                   "http://[::1]:6379/", "http://10.0.0.5/hooks", "http://192.168.1.10/hooks",
+                   "http://2130706433/hooks", "http://0x7f000001/hooks", "http://[::ffff:127.0.0.1]/",
+                   "http://100.100.100.200/", "http://224.0.0.1/", "http://0.0.0.0:8080/"]
+
+
+@pytest.mark.parametrize("url", PRIVATE_TARGETS)
+def test_subscriptions_to_loopback_private_link_local_or_metadata_addresses_are_refused(app, env, dns, url):
+    """Issue 16: the worker would have probed these for whoever subscribed, and logged the answers."""
+    app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], webhook_allow_hosts=())
+    dns["metadata.google.internal"] = ["169.254.169.254"]                      # as on Google Cloud
+    refused = error_of(admin_subscribes(env, url, ["ping"]), 422)
+    assert "url" in refused["fields"], refused
+    sid = ok(admin_subscribes(env, "https://erp.example.com/hooks", ["ping"]), 201)["subscription"]["id"]
+    assert "url" in error_of(call(env, "patch", f"/webhooks/{sid}", "admin", {"url": url}), 422)["fields"]
+    assert [s.url for s in all_of(env.engine, WebhookSubscription)] == ["https://erp.example.com/hooks"]
+
+
+def test_a_host_resolving_to_any_private_address_or_to_nothing_is_refused(env, dns):
+    dns["mixed.example.net"] = [PUBLIC, "10.0.0.5"]
+    assert "not a public address" in error_of(admin_subscribes(env, "https://mixed.example.net/", ["ping"]),
+                                              422)["fields"]["url"][0]
+    assert "does not resolve" in error_of(admin_subscribes(env, "https://nowhere.invalid/", ["ping"]),
+                                          422)["fields"]["url"][0]
+
+
+def test_the_operator_may_allow_hosts_addresses_and_networks(engine, dns):
+    dns["erp.internal"] = ["10.1.2.3"]
+    allowing = Settings(webhook_allow_hosts=("erp.internal", "192.168.0.0/16", "::1"))
+    with session_scope(engine) as session:
+        for url in ("http://erp.internal:8080/hooks", "http://192.168.7.7/", "http://[::1]:9000/",
+                    "https://queue.internal/"):
+            with pytest.raises(InvalidInput, match="url"):
+                webhooks.subscribe(session, Settings(), url, ["ping"], "tests")
+        for url in ("http://erp.internal:8080/hooks", "http://192.168.7.7/", "http://[::1]:9000/"):
+            webhooks.subscribe(session, allowing, url, ["ping"], "tests")
+        with pytest.raises(InvalidInput, match="not a public address"):
+            webhooks.subscribe(session, allowing, "http://10.1.2.4/", ["ping"], "tests")   # only erp.internal's
+
+
+def test_a_delivery_checks_the_address_again_and_sends_nothing_to_a_private_one(engine, receiver, dns):
+    """DNS rebinding: public when subscribed, loopback when delivered. The delivery is refused,
+    retried later like any failure, and nothing is sent or logged from the target."""
+    port = receiver.server.server_port
+    dns["rebind.example.net"] = [PUBLIC]
+    subscribe(engine, f"http://rebind.example.net:{port}/hook", ["quote.sent"])
+    dns["rebind.example.net"] = ["127.0.0.1"]
+    emit(engine)
+    run = deliver_due(engine, Settings())                          # no operator allowance
+    assert (run.delivered, run.retrying) == (0, 1) and receiver.requests == []
+    [attempt] = attempts(engine)
+    assert attempt.status_code is None and attempt.response_excerpt == ""
+    assert attempt.error.startswith("refused: ") and "not a public address" in attempt.error
+    assert the_delivery(engine).status == "pending"
+
+
+def test_a_delivery_connects_to_the_address_it_checked(engine, receiver, dns, monkeypatch):
+    """The host is resolved once per delivery, and the request goes to that address with the
+    name as its Host header; a second resolution (rebinding after the check) is never made."""
+    port = receiver.server.server_port
+    lookups = []
+    dns_answers = iter([["127.0.0.1"], ["10.9.9.9"]])
+    resolve = egress.resolve
+
+    def counted(host, port_):
+        if host == "hooks.test":
+            lookups.append(host)
+            return next(dns_answers)
+        return resolve(host, port_)
+
+    monkeypatch.setattr(egress, "resolve", counted)
+    allowing = Settings(webhook_allow_hosts=("hooks.test",))
+    with session_scope(engine) as session:
+        webhooks.subscribe(session, allowing, f"http://hooks.test:{port}/named", ["ping"], "tests")
+        only = session.exec(select(WebhookSubscription).where(WebhookSubscription.url.contains("hooks.test"))).one()
+        webhooks.emit(session, "ping", {}, only=only)
+    assert deliver_due(engine, allowing).delivered == 1 and lookups == ["hooks.test"]
+    [request] = receiver.requests
+    assert request.path == "/named" and request.headers["host"] == f"hooks.test:{port}"
+
+
+def test_the_answer_of_a_private_target_is_kept_only_when_it_succeeded(engine, receiver):
+    subscribe(engine, receiver.url(), ["quote.sent"])
+    emit(engine)
+    receiver.statuses = [404]
+    moment = utcnow()
+    deliver_due(engine, SETTINGS, now=at(moment))
+    deliver_due(engine, SETTINGS, now=at(moment + timedelta(minutes=5)))
+    assert [(a.status_code, a.response_excerpt) for a in attempts(engine)] == [(404, ""), (200, "answered 200")]
+
+
+# ---- 9. secrets at rest (issue 16) -----------------------------------------------------------------
+
+def test_secrets_are_stored_encrypted_and_read_back_only_with_the_keys(env, receiver):
+    created = ok(admin_subscribes(env, receiver.url(), ["ping"]), 201)
+    sid, secret = created["subscription"]["id"], created["secret"]
+    [stored] = all_of(env.engine, WebhookSubscription)
+    assert secret not in stored.secret and "whsec_" not in stored.secret
+    assert SecretBox.from_settings(SETTINGS).open(stored.secret) == secret
+    stranger = Settings(secret_key="another installation", webhook_allow_hosts=ALLOWED)
+    ok(call(env, "post", f"/webhooks/{sid}/ping", "admin"), 202)
+    run = deliver_due(env.engine, stranger)                       # keys that cannot read it: nothing sent
+    assert run.retrying == 1 and receiver.requests == []
+    assert "cannot be decrypted" in attempts(env.engine)[0].error
+    rotated = ok(call(env, "post", f"/webhooks/{sid}/rotate-secret", "admin"))["secret"]
+    [stored] = all_of(env.engine, WebhookSubscription)
+    assert rotated not in stored.secret and secret not in stored.previous_secret
+
+
+def test_keys_rotate_new_first_then_reencrypt_then_drop_the_old(engine, database_url, receiver, monkeypatch):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = Settings(encryption_keys=(old,), webhook_allow_hosts=ALLOWED)
+    with session_scope(engine) as session:
+        _subscription, secret = webhooks.subscribe(session, before, receiver.url(), ["quote.sent"], "tests")
+    both = replace(before, encryption_keys=(new, old))
+    emit(engine)
+    assert deliver_due(engine, both).delivered == 1                     # the old key still reads it
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CPQ_ENCRYPTION_KEYS", f"{new} {old}")
+    result = CliRunner().invoke(cli, ["db", "reencrypt"], catch_exceptions=False)
+    assert result.exit_code == 0 and "1 webhook subscriptions re-encrypted" in result.output
+    after = replace(before, encryption_keys=(new,))
+    emit(engine)
+    assert deliver_due(engine, after).delivered == 1                    # the new key alone reads it now
+    assert all(verifies(secret, r.body, r.headers) for r in receiver.requests)
+    with pytest.raises(ValueError, match="CPQ_ENCRYPTION_KEYS"):
+        Settings.from_env({"CPQ_ENCRYPTION_KEYS": "not-a-key"})
