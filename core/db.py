@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -112,6 +113,21 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     # and passwords in URLs may contain it.
     config.attributes["database_url"] = url
     command.upgrade(config, revision)
+
+
+def migrated_to_head(engine: Engine) -> bool:
+    """Whether the database's schema is at the newest Alembic revision (readiness checks)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == _head_revisions()
+
+
+@cache
+def _head_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
 
 
 class Amount(sa.types.TypeDecorator):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +14,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'cpq.db'}"
 DEFAULT_DEMO_DIR = PROJECT_ROOT / "catalog" / "demo"
 
-# Only good for local development: it signs sessions/CSRF tokens, so anyone who knows it
-# can forge them. Set SECRET_KEY in any shared or deployed environment.
-DEV_SECRET_KEY = "cpq-dev-insecure-secret-key"
+
+class MissingSecretKey(RuntimeError):
+    """The web app was started from the environment without SECRET_KEY."""
+
+    def __init__(self):
+        super().__init__(
+            "SECRET_KEY is not set: the web app needs a long random secret of its own. Set it, e.g. "
+            "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), or start with "
+            "`make run`, which keeps one in var/secret_key.")
 
 
 # The seller on quote documents; CPQ_COMPANY_NAME, CPQ_COMPANY_ADDRESS (lines separated by
@@ -33,7 +40,9 @@ class Settings:
     """
 
     database_url: str = DEFAULT_DATABASE_URL
-    secret_key: str = DEV_SECRET_KEY
+    # Built in code (tests, benchmarks), a process gets a random key of its own; from the
+    # environment it is SECRET_KEY or "" (the CLI needs none; the web app refuses to start).
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     demo_dir: Path = DEFAULT_DEMO_DIR
     company: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_COMPANY))
     # "contract": orders are made from signed contracts; "quote": straight from accepted quotes
@@ -51,6 +60,13 @@ class Settings:
     # SameSite of the session cookie: "None" (always Secure, so HTTPS) lets a CRM on another
     # site embed the signed-in pages; state changes still need the session's CSRF token
     cookie_samesite: str = "Lax"
+    # how many reverse proxies in front of the app append X-Forwarded-For/-Proto/-Host (0: none;
+    # the headers are then ignored, as anyone could send them)
+    proxy_hops: int = 0
+
+    def require_secret_key(self) -> None:
+        if not self.secret_key:
+            raise MissingSecretKey()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,7 +78,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
+            secret_key=env.get("SECRET_KEY") or "",
             demo_dir=Path(env.get("CPQ_DEMO_DIR") or DEFAULT_DEMO_DIR).resolve(),
             company=_company(env),
             orders_from=_orders_from(env.get("CPQ_ORDERS_FROM") or "quote"),
@@ -74,6 +90,7 @@ class Settings:
             storefront_price_books=tuple((env.get("CPQ_STOREFRONT_PRICE_BOOKS") or "").split())
             or cls.storefront_price_books,
             cookie_samesite=_samesite(env.get("CPQ_COOKIE_SAMESITE") or cls.cookie_samesite),
+            proxy_hops=_count("CPQ_PROXY_HOPS", env.get("CPQ_PROXY_HOPS") or "0"),
         )
 
 
@@ -91,6 +108,12 @@ def _samesite(value: str) -> str:
     if value.capitalize() not in ("Lax", "Strict", "None"):
         raise ValueError(f"CPQ_COOKIE_SAMESITE must be Lax, Strict or None, not {value!r}")
     return value.capitalize()
+
+
+def _count(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
 
 
 def _orders_from(value: str) -> str:
