@@ -1,5 +1,5 @@
-"""Concurrent writers through a real server: many clients creating quotes at once all get their
-quote, on SQLite (the default database) as on PostgreSQL."""
+"""Concurrent writers: many clients creating quotes at once through two gunicorn workers all get
+their quote, on SQLite (the default database) as on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from auth_helpers import sign_as
+from sqlmodel import select
+
+from bench.server import gunicorn
 from core.db import create_engine, session_scope
-from live_server import load_demo, serve
+from core.users import create_user
+from live_server import forget_redis_keys, load_demo
+from sales.models import Quote
 
 pytestmark = pytest.mark.postgres
 
@@ -20,26 +24,28 @@ QUOTES_EACH = 8
 LINES = [{"product": "rack-server", "quantity": 2, "selections": {"cpu": "e9354"}}, {"product": "SUP-MC-Y"}]
 
 
-def test_twenty_clients_creating_quotes_at_once_all_succeed(app, client):
-    with session_scope(app.extensions["cpq_engine"]) as session:
+def test_twenty_clients_creating_quotes_at_once_through_two_workers_all_succeed(
+        database_url, engine, redis_url, tmp_path):
+    with session_scope(engine) as session:
         load_demo(session)
-    token = sign_as(app, client, "rep")
-    app.extensions["cpq_rate_limits"].default = "1000000/minute"
+        user, token = create_user(session, "rep@example.com", "Rep", "rep")
+        scope = f"user:{user.id}"
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": "s", "CPQ_RATE_LIMIT": "100000/minute",
+           "CPQ_RATE_LIMIT_STORAGE": redis_url}
 
     def creator(n: int) -> list[int]:
-        statuses = []
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-            for i in range(QUOTES_EACH):
-                answer = http.post(f"{url}/api/v1/quotes",
-                                   json={"account": "ACME", "title": f"client {n} quote {i}", "lines": LINES})
-                statuses.append(answer.status_code)
-        return statuses
+            return [http.post(f"{url}/api/v1/quotes", json={"account": "ACME", "title": f"{n}.{i}", "lines": LINES})
+                    .status_code for i in range(QUOTES_EACH)]
 
-    with serve(app) as url, ThreadPoolExecutor(CLIENTS) as pool:
-        statuses = [s for batch in pool.map(creator, range(CLIENTS)) for s in batch]
-    assert statuses.count(201) == CLIENTS * QUOTES_EACH, sorted(set(statuses))
-    quotes = client.get("/api/v1/quotes?limit=500").get_json()
-    assert len({q["number"] for q in quotes}) == CLIENTS * QUOTES_EACH
+    try:
+        with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as url, ThreadPoolExecutor(CLIENTS) as pool:
+            statuses = [s for batch in pool.map(creator, range(CLIENTS)) for s in batch]
+    finally:
+        forget_redis_keys(redis_url, scope)
+    assert statuses.count(201) == CLIENTS * QUOTES_EACH, (sorted(set(statuses)), tmp_path / "gunicorn.log")
+    with session_scope(engine) as session:
+        assert len(set(session.exec(select(Quote.number)))) == CLIENTS * QUOTES_EACH
 
 
 def test_a_long_read_does_not_hold_up_a_writer_on_sqlite(tmp_path):
