@@ -9,12 +9,32 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int                  # gunicorn's master; its workers are its children
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the master and its live workers so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue                              # a process that just ended
+            if stat.parent.name == str(self.pid) or fields[1] == str(self.pid):   # fields[1]: parent pid
+                total += int(fields[11]) + int(fields[12])                        # utime, stime
+        return total / tick
 
 
 def free_port() -> int:
@@ -25,8 +45,8 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 8, log: Path | None = None,
-             options: tuple[str, ...] = ()) -> Iterator[str]:
-    """Serve on a free port of 127.0.0.1 until the block ends; yields the base URL once /healthz
+             options: tuple[str, ...] = ()) -> Iterator[Server]:
+    """Serve on a free port of 127.0.0.1 until the block ends; yields the server once /healthz
     answers. `env` is added to this process's environment (DATABASE_URL, SECRET_KEY...); the
     server's log goes to `log` (else it is dropped)."""
     port = free_port()
@@ -37,7 +57,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 8, log: Pa
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(server, url, log)
-        yield url
+        yield Server(url, server.pid)
     finally:
         server.terminate()
         try:

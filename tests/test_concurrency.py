@@ -35,11 +35,11 @@ def test_twenty_clients_creating_quotes_at_once_through_two_workers_all_succeed(
 
     def creator(n: int) -> list[int]:
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-            return [http.post(f"{url}/api/v1/quotes", json={"account": "ACME", "title": f"{n}.{i}", "lines": LINES})
+            return [http.post(f"{served.url}/api/v1/quotes", json={"account": "ACME", "title": f"{n}.{i}", "lines": LINES})
                     .status_code for i in range(QUOTES_EACH)]
 
     try:
-        with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as url, ThreadPoolExecutor(CLIENTS) as pool:
+        with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as served, ThreadPoolExecutor(CLIENTS) as pool:
             statuses = [s for batch in pool.map(creator, range(CLIENTS)) for s in batch]
     finally:
         forget_redis_keys(redis_url, scope)

@@ -75,7 +75,8 @@ def test_idle_and_half_sent_connections_hold_no_worker(database_url, engine, tmp
     with session_scope(engine) as session:
         load_demo(session)
     env = {"DATABASE_URL": database_url, "SECRET_KEY": "s"}
-    with gunicorn(env, log=tmp_path / "gunicorn.log") as url:
+    with gunicorn(env, log=tmp_path / "gunicorn.log") as served:
+        url = served.url
         port = int(url.rsplit(":", 1)[1])
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(500)]
         half = [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]
@@ -113,7 +114,8 @@ def test_a_rate_limit_holds_across_two_worker_processes(database_url, engine, re
     env = {"DATABASE_URL": database_url, "SECRET_KEY": "s", "CPQ_RATE_LIMIT": "40/minute",
            "CPQ_RATE_LIMIT_STORAGE": redis_url}
     try:
-        with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as url:
+        with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as served:
+            url = served.url
             statuses = [httpx.get(f"{url}/api/v1/session", headers={"Authorization": f"Bearer {token}"}).status_code
                         for _ in range(80)]                     # a new connection each: both workers answer
             metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {metrics_key}"})
