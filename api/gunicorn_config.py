@@ -31,6 +31,9 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 max_requests = 10000                # recycle workers now and then (leaks in libraries)
 max_requests_jitter = 1000
+# No `gunicornc` control socket: every gunicorn of a user shares its one default path, and it
+# could add workers past the rate-limit check below. Signals (HUP, TTIN, TERM) still work.
+control_socket_disable = True
 
 # One line per request comes from the app (api/ops.py, with its request id): no access log here.
 logconfig_dict = {
