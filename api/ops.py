@@ -80,8 +80,7 @@ def init_app(app: Flask) -> None:
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
         REQUEST_SECONDS.labels(request.endpoint or "unmatched", request.method,
                                str(response.status_code)).observe(seconds)
-        access_log.info("%s %s %s %.1f ms", request.method, request.full_path.rstrip("?"),
-                        response.status_code, seconds * 1000)
+        access_log.info("%s %s %s %.1f ms", request.method, _loggable_path(), response.status_code, seconds * 1000)
         return response
 
     @app.get("/healthz")
@@ -114,6 +113,13 @@ def init_app(app: Flask) -> None:
         queues = CollectorRegistry()
         queues.register(DueDeliveries(current_app.extensions["cpq_engine"]))
         return Response(generate_latest(workers) + generate_latest(queues), content_type=CONTENT_TYPE_LATEST)
+
+
+def _loggable_path() -> str:
+    """The path and query, with a share or signing link's token (a credential) left out."""
+    path = request.full_path.rstrip("?")
+    token = (request.view_args or {}).get("token")
+    return path.replace(token, "<token>") if isinstance(token, str) and token else path
 
 
 def _database_answers() -> None:

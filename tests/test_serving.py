@@ -165,6 +165,13 @@ def test_every_answer_carries_a_request_id(client, caplog):
     assert line.getMessage().startswith("GET /no/such/thing 404 ")
 
 
+def test_request_lines_leave_out_link_tokens(client, caplog):
+    with caplog.at_level("INFO", logger="cpq.access"):
+        client.get("/api/v1/shared/s3cr3t-link-token-value")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "cpq.access"]
+    assert line.startswith("GET /api/v1/shared/<token> 404 ") and "s3cr3t" not in line
+
+
 def test_metrics_need_their_permission(client, engine):
     assert client.get("/metrics").status_code == 401
     with session_scope(engine) as session:
