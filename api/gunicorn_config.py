@@ -50,9 +50,10 @@ logconfig_dict = {
 
 # Workers write their metrics to files here and any worker reports all of them (api/ops.py).
 # prometheus_client picks its storage when first imported, so this is set before that.
+# The folder itself is made only once the checks below have passed.
 _OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_METRICS_DIR:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpq-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(Path(tempfile.gettempdir()) / f"cpq-metrics-{os.getpid()}")
 
 
 def on_starting(server):
