@@ -1,4 +1,5 @@
-# make run   - install (if needed), migrate + load the demo catalog, serve on :5000
+# make run   - install (if needed), migrate + load the demo catalog, serve on :5000 (gunicorn)
+# make dev   - the same with Flask's development server (reloads on changes)
 # make test  - install (if needed), run the whole test suite on SQLite
 # make test-postgres - run the database tests against $$DATABASE_URL (a throwaway database)
 
@@ -6,8 +7,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SECRET := var/secret_key
 
-.PHONY: install run test test-postgres clean
+.PHONY: install prepare run dev test test-postgres clean
 
 install: $(STAMP)
 
@@ -19,10 +21,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(STAMP)
+# A random secret made on the first run and kept (var/ is not in git); SECRET_KEY wins if set.
+$(SECRET):
+	@mkdir -p $(@D)
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+prepare: $(STAMP) $(SECRET)
 	$(BIN)/cpq db upgrade
 	$(BIN)/cpq models load-demo
-	$(BIN)/flask --app api.app:create_app run --host 127.0.0.1 --port 5000
+
+run: prepare
+	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET))}" $(BIN)/gunicorn -c python:api.gunicorn_config api.wsgi:app
+
+# The development server: reloads on code changes, shows tracebacks. Never expose it.
+dev: prepare
+	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET))}" $(BIN)/flask --app api.app:create_app run --debug --host 127.0.0.1 --port 5000
 
 # DATABASE_URL is cleared so an exported production/dev URL is never wiped by tests.
 test: $(STAMP)

@@ -1,7 +1,8 @@
 """Flask application factory.
 
-``flask --app api.app:create_app run`` calls :func:`create_app` with no arguments, so
-everything it needs comes from :class:`core.settings.Settings`.
+``flask --app api.app:create_app run`` (``make dev``) and api/wsgi.py (gunicorn, ``make run``)
+call :func:`create_app` with no arguments, so everything it needs comes from the environment
+(:meth:`core.settings.Settings.from_env`), and it refuses to start without SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import re
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth
+from api import auth, ops
 from api.converters import IdConverter, KeyConverter
 from core.db import create_engine
-from core.permissions import PUBLIC
 from core.settings import Settings
 
 _SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = dataclasses.replace(
         settings, **{k: v for k, v in overrides.items() if k in _SETTINGS_FIELDS}
     )
+    settings.require_secret_key()
 
     app = Flask(__name__, static_folder=None)    # static files are the pages blueprint's (web/static)
     app.config["SECRET_KEY"] = settings.secret_key
@@ -38,15 +40,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["cpq_settings"] = settings
     app.extensions["cpq_engine"] = create_engine(settings.database_url)
 
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     app.url_map.converters["int"] = IdConverter
     app.url_map.converters["key"] = KeyConverter
+    ops.init_app(app)                           # first: the request id and clock start before auth
     auth.init_app(app)
-
-    @app.get("/healthz")
-    @auth.requires(PUBLIC)
-    def healthz():
-        return {"status": "ok"}
-
     register_blueprints(app)
     from sales.documents import money
     app.jinja_env.filters["money"] = money      # the share page formats amounts like the PDF

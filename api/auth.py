@@ -134,10 +134,12 @@ def _identify(session: Session) -> Caller:
 
 class RateLimits:
     """Requests per caller (API key, user, or address when anonymous) in a moving window, kept
-    in memory or, for several processes, in Redis (CPQ_RATE_LIMIT_STORAGE=redis://…)."""
+    in memory or, for several processes, in Redis (CPQ_RATE_LIMIT_STORAGE=redis://…). Sign-in
+    throttling (api/identity.py) counts in the same store. A store that fails raises
+    StorageError (a 503, api/errors.py) rather than the driver's own exceptions."""
 
     def __init__(self, storage_uri: str, default: str, anonymous: str):
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True))
         self.default, self.anonymous = default, anonymous
 
     def hit(self, who: Caller) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from flask import Blueprint, jsonify
+from limits.errors import StorageError
 
 from api.schemas import ConflictSchema
 from catalog.pricebook import PricingError
@@ -70,6 +71,11 @@ def _api_error(exc: ApiError):
     response = error_response(exc.status, exc.code, exc.message, exc.fields)
     response.headers.update(exc.headers)
     return response
+
+
+@blp.app_errorhandler(StorageError)
+def _rate_limit_store_down(exc: StorageError):
+    return error_response(503, "unavailable", "the rate-limit store (CPQ_RATE_LIMIT_STORAGE) does not answer")
 
 
 @blp.app_errorhandler(NotFound)

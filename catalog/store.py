@@ -101,16 +101,19 @@ def get_model(session: Session, product: str, version: int | None = None) -> Pro
         raise NotFound(f"unknown product {product!r}")
     if version is not None and not 1 <= version <= MAX_VERSION:
         raise NotFound(f"product {product!r} has no version {version}")
-    query = select(ModelVersion).where(ModelVersion.product == product)
+    # The digest names the built model in the cache; the source (large JSON) is read only to build it.
+    query = select(ModelVersion.version, ModelVersion.digest).where(ModelVersion.product == product)
     if version is None:
-        row = session.exec(query.order_by(ModelVersion.version.desc()).limit(1)).first()
+        found = session.exec(query.order_by(ModelVersion.version.desc()).limit(1)).first()
     else:
-        row = session.exec(query.where(ModelVersion.version == version)).first()
-    if row is None:
+        found = session.exec(query.where(ModelVersion.version == version)).first()
+    if found is None:
         if version is None or not _product_exists(session, product):
             raise NotFound(f"unknown product {product!r}")
         raise NotFound(f"product {product!r} has no version {version}")
-    return _built(row)
+    number, digest = found
+    return _BUILT.get((product, number, digest), lambda: load_model_dict(
+        find_version(session, product, number).source, file=f"{product} version {number}"))
 
 
 def find_version(session: Session, product: str, version: int) -> ModelVersion | None:
@@ -151,11 +154,6 @@ def _plain(source) -> dict:
 
 # Built models are immutable and versions never change, so a process keeps the last few.
 _BUILT: LruCache[ProductModel] = LruCache()
-
-
-def _built(row: ModelVersion) -> ProductModel:
-    return _BUILT.get((row.product, row.version, row.digest),
-                      lambda: load_model_dict(row.source, file=f"{row.product} version {row.version}"))
 
 
 # price books ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, str] = {
     "users:manage": "manage users and API keys",
     "data:export": "export catalog, price books, rule sets and accounts",
     "data:import": "import catalog, price books, rule sets and accounts (all or nothing)",
+    "metrics:read": "read the Prometheus metrics at /metrics (give Prometheus an API key with only this)",
 }
 
 # reps approve only for the approval levels they hold (a selling manager); others get a 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'cpq.db'}"
 DEFAULT_DEMO_DIR = PROJECT_ROOT / "catalog" / "demo"
 
-# Only good for local development: it signs sessions/CSRF tokens, so anyone who knows it
-# can forge them. Set SECRET_KEY in any shared or deployed environment.
-DEV_SECRET_KEY = "cpq-dev-insecure-secret-key"
+
+class MissingSecretKey(RuntimeError):
+    """The web app was started from the environment without SECRET_KEY."""
+
+    def __init__(self):
+        super().__init__(
+            "SECRET_KEY is not set: the web app needs a long random secret of its own. Set it, e.g. "
+            "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), or start with "
+            "`make run`, which keeps one in var/secret_key.")
 
 
 # The seller on quote documents; CPQ_COMPANY_NAME, CPQ_COMPANY_ADDRESS (lines separated by
@@ -35,7 +42,9 @@ class Settings:
     """
 
     database_url: str = DEFAULT_DATABASE_URL
-    secret_key: str = DEV_SECRET_KEY
+    # Built in code (tests, benchmarks), a process gets a random key of its own; from the
+    # environment it is SECRET_KEY or "" (the CLI needs none; the web app refuses to start).
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     demo_dir: Path = DEFAULT_DEMO_DIR
     company: Mapping[str, object] = field(default_factory=lambda: dict(DEFAULT_COMPANY))
     # "contract": orders are made from signed contracts; "quote": straight from accepted quotes
@@ -57,6 +66,13 @@ class Settings:
     # hosts, addresses or networks webhooks may be sent to though they are not public
     # (core/egress.py), e.g. "erp.internal 10.1.2.0/24"
     webhook_allow_hosts: tuple[str, ...] = ()
+    # how many reverse proxies in front of the app append X-Forwarded-For/-Proto/-Host (0: none;
+    # the headers are then ignored, as anyone could send them)
+    proxy_hops: int = 0
+
+    def require_secret_key(self) -> None:
+        if not self.secret_key:
+            raise MissingSecretKey()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,7 +84,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
+            secret_key=env.get("SECRET_KEY") or "",
             demo_dir=Path(env.get("CPQ_DEMO_DIR") or DEFAULT_DEMO_DIR).resolve(),
             company=_company(env),
             orders_from=_orders_from(env.get("CPQ_ORDERS_FROM") or "quote"),
@@ -81,6 +97,7 @@ class Settings:
             cookie_samesite=_samesite(env.get("CPQ_COOKIE_SAMESITE") or cls.cookie_samesite),
             encryption_keys=_fernet_keys((env.get("CPQ_ENCRYPTION_KEYS") or "").split()),
             webhook_allow_hosts=tuple((env.get("CPQ_WEBHOOK_ALLOW_HOSTS") or "").split()),
+            proxy_hops=_count("CPQ_PROXY_HOPS", env.get("CPQ_PROXY_HOPS") or "0"),
         )
 
 
@@ -111,6 +128,12 @@ def _fernet_keys(keys: list[str]) -> tuple[str, ...]:
             raise ValueError(f"CPQ_ENCRYPTION_KEYS: key {n} is not a Fernet key (32 url-safe base64 bytes); make one "
                              "with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
     return tuple(keys)
+
+
+def _count(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
 
 
 def _orders_from(value: str) -> str:

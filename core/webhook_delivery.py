@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -105,10 +106,8 @@ def deliver_due(engine: Engine, settings: Settings, *, limit: int = 100, send: S
     egress, box = Egress(settings.webhook_allow_hosts), SecretBox.from_settings(settings)
     run = DeliveryRun()
     with session_scope(engine) as session:
-        due = list(session.exec(select(WebhookDelivery.id).join(
-            WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id).where(
-            WebhookSubscription.active, WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now())
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
+        due = list(session.exec(_due(select(WebhookDelivery.id), now())
+                                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
     for delivery_id in due:
         with session_scope(engine) as session:
             delivery = session.exec(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
@@ -117,6 +116,16 @@ def deliver_due(engine: Engine, settings: Settings, *, limit: int = 100, send: S
                 continue                                  # another worker has it, or had it
             _attempt(session, delivery, egress, box, send, now(), run)
     return run
+
+
+def due_count(session, moment: datetime) -> int:
+    """How many deliveries are due and waiting for a worker: the outbox's queue depth."""
+    return session.exec(_due(select(sa.func.count(WebhookDelivery.id)), moment)).one()
+
+
+def _due(query, moment: datetime):
+    return query.join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id).where(
+        WebhookSubscription.active, WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= moment)
 
 
 def _attempt(session, delivery: WebhookDelivery, egress: Egress, box: SecretBox, send: Sender, moment: datetime,

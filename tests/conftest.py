@@ -58,3 +58,19 @@ def app(engine, database_url):
 def client(app):
     return app.test_client()
 
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database for the tests that run several worker processes (rate limits shared
+    through it): CPQ_TEST_REDIS_URL, else database 13 on 127.0.0.1:6379; skipped without one.
+    Tests count under fresh users, so they delete only their own keys (forget_redis_keys)."""
+    import redis
+
+    url = os.environ.get("CPQ_TEST_REDIS_URL") or "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {url} (set CPQ_TEST_REDIS_URL)")
+    return url
+

@@ -1,5 +1,6 @@
 """A real HTTP server of the test's app, in a thread, for tests that drive it from outside the
-process (schemathesis, the browser), and the demo data they run on."""
+process (schemathesis, the browser), the demo data they run on, and cleaning up after tests
+that count rate limits in Redis (bench/server.py serves the app with gunicorn instead)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,14 @@ def serve(app) -> Iterator[str]:
     finally:
         httpd.shutdown()
         thread.join()
+
+
+def forget_redis_keys(url: str, *scopes: str) -> None:
+    """Delete the rate-limit counters of these callers (`user:<id>`)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for scope in scopes:
+        for key in client.scan_iter(f"*{scope}*"):
+            client.delete(key)
+    client.close()

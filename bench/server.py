@@ -1,0 +1,82 @@
+"""The app served as in production (gunicorn with api/gunicorn_config.py) in a child process,
+for the load benchmark and the tests that need real worker processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int                  # gunicorn's master; its workers are its children
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the master and its live workers so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue                              # a process that just ended
+            if stat.parent.name == str(self.pid) or fields[1] == str(self.pid):   # fields[1]: parent pid
+                total += int(fields[11]) + int(fields[12])                        # utime, stime
+        return total / tick
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 8, log: Path | None = None,
+             options: tuple[str, ...] = ()) -> Iterator[Server]:
+    """Serve on a free port of 127.0.0.1 until the block ends; yields the server once /healthz
+    answers. `env` is added to this process's environment (DATABASE_URL, SECRET_KEY...); the
+    server's log goes to `log` (else it is dropped)."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_config", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--threads", str(threads), *options, "api.wsgi:app"]
+    with open(log or os.devnull, "ab") as out:
+        server = subprocess.Popen(command, env=os.environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(server, url, log)
+        yield Server(url, server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_up(server: subprocess.Popen, url: str, log: Path | None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            tail = log.read_text()[-3000:] if log else ""
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}\n{tail}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer on {url} within 60 s")
