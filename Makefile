@@ -26,16 +26,20 @@ $(SECRET):
 	@mkdir -p $(@D)
 	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
 
+# Every process gets the same key: the web app signs with it, and stored secrets are
+# encrypted with a key derived from it (the database upgrade encrypts, the worker decrypts).
+KEY := SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET))}"
+
 prepare: $(STAMP) $(SECRET)
-	$(BIN)/cpq db upgrade
-	$(BIN)/cpq models load-demo
+	$(KEY) $(BIN)/cpq db upgrade
+	$(KEY) $(BIN)/cpq models load-demo
 
 run: prepare
-	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET))}" $(BIN)/gunicorn -c python:api.gunicorn_config api.wsgi:app
+	$(KEY) $(BIN)/gunicorn -c python:api.gunicorn_config api.wsgi:app
 
 # The development server: reloads on code changes, shows tracebacks. Never expose it.
 dev: prepare
-	SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET))}" $(BIN)/flask --app api.app:create_app run --debug --host 127.0.0.1 --port 5000
+	$(KEY) $(BIN)/flask --app api.app:create_app run --debug --host 127.0.0.1 --port 5000
 
 # DATABASE_URL is cleared so an exported production/dev URL is never wiped by tests.
 test: $(STAMP)

@@ -22,6 +22,10 @@ from core.errors import DomainError
 from core.settings import Settings
 
 
+class MissingKey(DomainError):
+    """No SECRET_KEY to derive the encryption key from."""
+
+
 class UnreadableSecret(DomainError):
     """A stored secret none of the keys decrypts (CPQ_ENCRYPTION_KEYS or SECRET_KEY changed)."""
 
@@ -40,7 +44,14 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
-        return cls([*settings.encryption_keys, derived_key(settings.secret_key)])
+        """Refuses to work without key material: a key derived from an empty SECRET_KEY would
+        be known to everyone (the CLI reads no key unless given one)."""
+        keys = [*settings.encryption_keys, *([derived_key(settings.secret_key)] if settings.secret_key else [])]
+        if not keys:
+            raise MissingKey("stored secrets are encrypted with CPQ_ENCRYPTION_KEYS or a key derived from "
+                             "SECRET_KEY: set them as the web app has them (make run keeps SECRET_KEY in "
+                             "var/secret_key)")
+        return cls(keys)
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

@@ -18,6 +18,7 @@ from api.app import create_app
 from bench.server import ROOT, free_port, gunicorn
 from cli.main import cli
 from core.apikeys import create_key
+from core.crypto import MissingKey, SecretBox
 from core.db import session_scope
 from core.settings import MissingSecretKey, Settings
 from core.users import create_user
@@ -46,6 +47,14 @@ def test_the_cli_needs_no_secret_key(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     result = CliRunner().invoke(cli, ["db", "upgrade"], env={"DATABASE_URL": url, "SECRET_KEY": None})
     assert result.exit_code == 0, result.output
+
+
+def test_stored_secrets_are_never_encrypted_without_a_secret_key():
+    """A key derived from an empty SECRET_KEY would be everyone's: the worker and re-encryption refuse."""
+    with pytest.raises(MissingKey, match="SECRET_KEY"):
+        SecretBox.from_settings(Settings.from_env({}))
+    result = CliRunner().invoke(cli, ["worker", "--once"], env={"SECRET_KEY": None, "DATABASE_URL": "sqlite://"})
+    assert result.exit_code == 1 and "SECRET_KEY" in result.output
 
 
 def _start(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -31,9 +31,14 @@ _subscription = sa.table('webhook_subscription', sa.column('id', sa.Integer), sa
                          sa.column('previous_secret', sa.String))
 
 
-def _rewrite(change: Callable[[str], str]) -> None:
+def _rewrite(change: Callable[[SecretBox], Callable[[str], str]]) -> None:
+    """Each stored secret through `change` of the keys (asked for only when there is one:
+    an empty database needs no SECRET_KEY to migrate)."""
     conn = op.get_bind()
-    for row in conn.execute(sa.select(_subscription)).all():
+    rows = conn.execute(sa.select(_subscription)).all()
+    if rows:
+        change = change(SecretBox.from_settings(Settings.from_env()))
+    for row in rows:
         conn.execute(_subscription.update().where(_subscription.c.id == row.id).values(
             secret=change(row.secret), previous_secret=change(row.previous_secret) if row.previous_secret else None))
 
@@ -47,9 +52,9 @@ def _resize(length: int) -> None:
 
 def upgrade() -> None:
     _resize(300)
-    _rewrite(SecretBox.from_settings(Settings.from_env()).seal)
+    _rewrite(lambda box: box.seal)
 
 
 def downgrade() -> None:
-    _rewrite(SecretBox.from_settings(Settings.from_env()).open)
+    _rewrite(lambda box: box.open)
     _resize(100)
