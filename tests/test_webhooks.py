@@ -67,7 +67,8 @@ def dns(request, monkeypatch) -> dict[str, list[str]]:
     monkeypatch.setattr(egress, "resolve", resolve)
     if "app" in request.fixturenames:
         app = request.getfixturevalue("app")
-        app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], webhook_allow_hosts=ALLOWED)
+        app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], webhook_allow_hosts=ALLOWED,
+                                                 secret_key=SETTINGS.secret_key)   # the tests' worker reads its secrets
     return names
 
 
@@ -687,6 +688,7 @@ def test_cpq_worker_once_delivers_what_is_pending(engine, database_url, receiver
     emit(engine, "quote.sent", {"number": "Q-2"})
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("CPQ_WEBHOOK_ALLOW_HOSTS", " ".join(ALLOWED))
+    monkeypatch.setenv("SECRET_KEY", SETTINGS.secret_key)          # the key the secrets were sealed with
     result = CliRunner().invoke(cli, ["worker", "--once"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "2 delivered, 0 to retry, 0 failed" in result.stderr
