@@ -112,6 +112,22 @@ def test_pages_need_a_sign_in_and_say_who_may_frame_them(app, env):
     assert b'"/app/quotes"' in login.data and b"evil" not in login.data
 
 
+@pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test/", "/%5Cevil.test/", "/%5C/evil.test/",
+                                    "/%09/evil.test/", "/%0D%0A/evil.test", "%20//evil.test", "/%00/evil.test",
+                                    "javascript:alert(1)", "/%2F%2Fevil.test/%5C"])
+def test_sign_in_never_leads_off_the_site_however_the_next_address_is_spelled(env, target):
+    """A browser drops tabs and newlines from an address and reads a backslash as a slash, so
+    each of these is another site once it reaches location.href."""
+    login = env.client.get(f"/login?next={target}")
+    assert login.status_code in (200, 422)
+    assert b"evil" not in login.data and b"javascript" not in login.data
+
+
+def test_sign_in_leads_back_to_the_page_asked_for(env):
+    login = env.client.get("/login?next=/app/quotes/Q-2026-00001%3Fembed%3D1")
+    assert b'const next = new URL("/app/quotes/Q-2026-00001?embed=1", location.origin)' in login.data
+
+
 def test_embedding_origins_are_allowed_to_frame_the_pages(app, env):
     app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], embed_origins=("https://crm.example",))
     page = env.client.get("/configure/rack-server?embed=1")
