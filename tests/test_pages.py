@@ -135,6 +135,20 @@ def test_embedding_origins_are_allowed_to_frame_the_pages(app, env):
     assert b'data-embedded="true"' in page.data and b"https://crm.example" in page.data
 
 
+def test_nobody_frames_the_customers_quote_and_contract_pages(app, env):
+    """The customer accepts and signs on these pages: a page framing them could overlay the
+    button (clickjacking), and no CRM needs to frame the customer's own link."""
+    app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], embed_origins=("https://crm.example",))
+    _number, token = sent(env)
+    for path in (f"/q/{token}", f"/q/{token}/pdf", "/q/unknown-token", "/c/unknown-token"):
+        response = env.client.get(path)
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path          # the token is in the address
+    declined = env.client.post(f"/q/{token}/decline", data={"name": "Jo", "email": "jo@acme.com", "reason": "no"})
+    assert declined.status_code == 303 and declined.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
 def test_the_dashboard_counts_wins_losses_cycle_and_the_pipeline(env):
     won, token = sent(env)
     ok(customer(env, token, "accept"))

@@ -2,7 +2,9 @@
 (typed-name e-signature) or declining it, and the contract to sign the same way. The JSON
 twins are api/share.py (/api/v1/shared) and api/orders.py (/api/v1/signing).
 
-The token in the URL is the only credential; an unknown or expired one is a 404.
+The token in the URL is the only credential; an unknown or expired one is a 404. So no answer
+is cached or leaks the address as a referrer, and nobody may frame these pages: a framing page
+could overlay the accept or sign button (clickjacking), and no CRM needs the customer's link.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ from core.permissions import PUBLIC
 from core.errors import DomainError, InvalidInput
 from sales import acceptance, contracts
 from sales.quote_data import document_data
+from web.shell import page_headers
 
 blp = Blueprint("share", __name__, template_folder="templates")
+
+
+@blp.after_request
+def _private(response: Response) -> Response:
+    response.headers.update(page_headers() | {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return response
 
 
 @blp.get("/q/<token>")
@@ -30,7 +39,7 @@ def page(token):
                             draft=False, decision=shared.decision)
         html = render_template("share/quote.html", token=token, shared=shared, doc=doc,
                                error=request.args.get("error"), today=date.today())
-    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return html
 
 
 @blp.get("/q/<token>/pdf")
@@ -41,8 +50,7 @@ def page_pdf(token):
         content, sha = shared.document.content, shared.document.sha256
         name = f"{shared.quote.number}-r{shared.quote.revision}.pdf"
     return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
-                             "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha})
 
 
 @blp.post("/q/<token>/<any(accept, decline):decision>")
@@ -76,7 +84,7 @@ def contract_page(token):
         doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
         html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
                                error=request.args.get("error"))
-    return Response(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return html
 
 
 @blp.get("/c/<token>/pdf")
@@ -86,8 +94,7 @@ def contract_pdf(token):
         contract = contracts.open_link(session, token)
         content, sha, name = contract.document, contract.document_sha256, f"{contract.number}.pdf"
     return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha,
-                             "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha})
 
 
 @blp.post("/c/<token>/sign")

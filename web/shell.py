@@ -6,7 +6,7 @@ Views only gather what a page starts with; the pages then work through the JSON 
 session cookie (web/static/*.js). Pages need the same permissions as the API behind them: a
 page that needs a signed-in user sends anyone else to the sign-in page. Any page can be
 framed by the origins in CPQ_EMBED_ORIGINS (`?embed=1` drops the navigation; docs/web.md has
-the postMessage protocol).
+the postMessage protocol); the customer's pages (web/share.py) by nobody.
 """
 
 from __future__ import annotations
@@ -36,9 +36,14 @@ def page(template: str, **context):
     html = render_template(template, company=settings.company, csrf=web.csrf_token if web else "",
                            permissions=who.permissions, embedded=embedded,
                            embed_origins=list(settings.embed_origins), **context)
-    ancestors = " ".join(("'self'", *settings.embed_origins))
-    return html, 200, {"Content-Security-Policy": f"frame-ancestors {ancestors}",
-                       "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+    return html, 200, page_headers("'self'", *settings.embed_origins) | {"Referrer-Policy": "same-origin"}
+
+
+def page_headers(*ancestors: str) -> dict[str, str]:
+    """What every page answers with: who may frame it (`ancestors`, CSP frame-ancestors;
+    nobody when none are named) and no MIME sniffing."""
+    framers = " ".join(ancestors) or "'none'"
+    return {"Content-Security-Policy": f"frame-ancestors {framers}", "X-Content-Type-Options": "nosniff"}
 
 
 @blp.errorhandler(ApiError)
