@@ -8,7 +8,7 @@ from flask import request
 
 from api import sales_schemas as ss
 from api.auth import caller
-from api.blueprint import Blueprint, db_session
+from api.blueprint import JSON_TYPES, YAML_TYPES, Blueprint, db_session, declared
 from api.idempotency import respond
 from api.errors import ApiError
 from sales import accounts
@@ -76,6 +76,7 @@ def update_account(changes, code):
 def import_accounts():
     """Create or update accounts by code from a file's rows; nothing changes unless every row
     is valid (422 naming each bad row and field)."""
+    declared(("text/csv", *JSON_TYPES, *YAML_TYPES))
     kind = {"text/csv": "import.csv", "application/json": "import.json"}.get(request.mimetype, "import.yaml")
     try:
         text = request.get_data().decode("utf-8")     # strict: a Latin-1 file is refused, not garbled

@@ -1,8 +1,9 @@
 """The flask-smorest Blueprint every API module uses, and its request-body parser.
 
 The parser reports errors in this API's format (fields named by dotted path) instead of
-webargs' nested messages, and reads a non-empty body as JSON whatever its Content-Type, so
-``curl -d '{...}'`` without a header is not silently treated as an empty request.
+webargs' nested messages. It reads a non-empty body as JSON whatever its Content-Type when the
+caller sends an Authorization header, so ``curl -d '{...}'`` without a type is not silently
+treated as an empty request; anyone else must say what they send (`declared`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,30 @@ from core.validation import parse_yaml
 LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
 
 
+JSON_TYPES = ("application/json",)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def declared(types: tuple[str, ...]) -> None:
+    """Refuse a body that does not say it is one of `types`, unless the caller sent an
+    Authorization header. Without one, the request may come from a browser, and a cross-site
+    form or beacon can send text/plain, form-encoded, multipart or untyped bodies with the
+    browser's cookies, never these types: read anyway, a forged form would sign the victim in
+    to the attacker's account (login CSRF) or act with their session."""
+    if "Authorization" in request.headers or request.mimetype in types:
+        return
+    raise ApiError(415, "unsupported_media_type", f"send the body with Content-Type: {types[0]}",
+                   {"Content-Type": [f"must be {', '.join(types[:-1])} or {types[-1]}" if len(types) > 1
+                                     else f"must be {types[0]}"]})
+
+
 class ApiParser(FlaskParser):
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)
-        return core.parse_json(data) if data.strip() else core.missing
+        if not data.strip():
+            return core.missing
+        declared(JSON_TYPES)
+        return core.parse_json(data)
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {error}",
@@ -62,7 +83,6 @@ class Blueprint(flask_smorest.Blueprint):
         return decorate
 
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 #: how views that take a whole document (JSON, or YAML by Content-Type) document their body
 DOCUMENT_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}},
                                                "application/yaml": {"schema": {"type": "object"}}}}
@@ -81,6 +101,7 @@ def document_body(kind: str):
     text = request.get_data(cache=True, as_text=True)
     if not text.strip():
         raise ApiError(400, "empty_body", "send the document as JSON or YAML", {"body": ["is empty"]})
+    declared(JSON_TYPES + YAML_TYPES)
     if request.mimetype in YAML_TYPES:
         return parse_yaml(text, "request body", kind)
     try:

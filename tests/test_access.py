@@ -398,6 +398,33 @@ def test_sign_in_sets_a_session_cookie_and_unsafe_requests_need_the_csrf_token(e
     assert client.get("/api/v1/quotes").status_code == 401
 
 
+FORM_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_a_body_sent_without_an_authorization_header_must_say_it_is_json(env, content_type):
+    """What a cross-site form (or beacon) can send with the browser's cookies: text/plain,
+    form-encoded, multipart or no type, never application/json. Read as JSON, a forged form
+    would sign the victim in to the attacker's account (login CSRF) or act with their cookie."""
+    _add_user(env, role="admin")
+    client = env.client
+    sign_in = '{"email": "pat@example.com", "password": "correct horse battery"}'
+    forged = client.post("/api/v1/session", data=sign_in, content_type=content_type)
+    assert error_of(forged, 415)["fields"] == {"Content-Type": ["must be application/json"]}
+    assert "Set-Cookie" not in forged.headers
+    csrf = ok(client.post("/api/v1/session", data=sign_in, content_type="application/json"), 201)["csrf_token"]
+    body = '{"account": "ACME", "lines": [{"product": "SUP-MC-Y"}]}'
+    refused = client.post("/api/v1/quotes", data=body, content_type=content_type, headers={"X-CSRF-Token": csrf})
+    assert error_of(refused, 415)["code"] == "unsupported_media_type"
+    yaml_refused = client.post("/api/v1/pricebooks/validate", data="pricebook: x", content_type=content_type,
+                               headers={"X-CSRF-Token": csrf})
+    assert error_of(yaml_refused, 415)["fields"] == {
+        "Content-Type": ["must be application/json, application/yaml, application/x-yaml, text/yaml or text/x-yaml"]}
+    # a caller with an Authorization header cannot be a forged form: curl -d needs no type
+    token = {"Authorization": f"Bearer {env.tokens['rep']}"}
+    assert client.post("/api/v1/quotes", data=body, content_type=content_type, headers=token).status_code == 201
+
+
 def test_a_cross_site_session_cookie_is_secure_and_partitioned(app, env):
     app.extensions["cpq_settings"] = replace(app.extensions["cpq_settings"], cookie_samesite="None")
     _add_user(env)
