@@ -22,7 +22,7 @@ from api.auth import requires
 from api.errors import ApiError, flatten_messages
 from core.db import session_scope
 from core.permissions import PUBLIC
-from core.validation import parse_yaml
+from core.validation import DocumentValidationError, parse_json, parse_yaml
 
 LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
 
@@ -44,25 +44,40 @@ def declared(types: tuple[str, ...]) -> None:
                                      else f"must be {types[0]}"]})
 
 
+def invalid(fields: dict[str, list[str]], status: int = 422) -> ApiError:
+    """The error for input that was read but is wrong, each reason under its field's name."""
+    summary = "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in fields.items())
+    return ApiError(status, "validation_error", summary, fields)
+
+
+def read_json(raw: bytes | str):
+    """A JSON body as plain data: 400 if it is not JSON, 422 naming each place that holds what
+    core.validation.unsafe_values refuses (NUL, lone surrogates, nesting past its limit...)."""
+    try:
+        return parse_json(raw, "request body", "body")
+    except DocumentValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for error in exc.errors:
+            fields.setdefault(error.path or "body", []).append(error.reason)
+        raise invalid(fields) from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}",
+                       {"body": ["not valid JSON"]}) from None
+
+
 class ApiParser(FlaskParser):
     def _raw_load_json(self, req):
         data = req.get_data(cache=True)
         if not data.strip():
             return core.missing
         declared(JSON_TYPES)
-        return core.parse_json(data)
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {error}",
-                       {"body": ["not valid JSON"]})
+        return read_json(data)
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         messages = error.messages
         if isinstance(messages, dict) and len(messages) == 1 and next(iter(messages)) in LOCATIONS:
             messages = next(iter(messages.values()))  # webargs nests under the location
-        fields = flatten_messages(messages)
-        summary = "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in fields.items())
-        raise ApiError(error_status_code or 422, "validation_error", summary, fields)
+        raise invalid(flatten_messages(messages), error_status_code or 422)
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -104,11 +119,7 @@ def document_body(kind: str):
     declared(JSON_TYPES + YAML_TYPES)
     if request.mimetype in YAML_TYPES:
         return parse_yaml(text, "request body", kind)
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}",
-                       {"body": ["not valid JSON"]})
+    return read_json(text)
 
 
 @contextmanager

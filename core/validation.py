@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,8 @@ from typing import Any
 import yaml
 
 MAX_VERSION = 2**31 - 1       # what every database's integer column holds
+MAX_DEPTH = 32                # how deep a document or request body may nest (the demo files: 8)
+TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster
 
 
@@ -41,14 +44,92 @@ class DocumentValidationError(ValueError):
         self.kind = kind
 
 
-def parse_yaml(text: str, file: str, kind: str) -> Any:
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored as text, or None: a NUL (PostgreSQL refuses it) or a lone
+    surrogate (JSON's "\\ud800" reads as one, and it has no UTF-8 encoding)."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate, which is not Unicode text"
+    return None
+
+
+def unsafe_values(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """(path, reason) for each place where plain data from outside (JSON, YAML, CSV rows) holds
+    what no column or reader takes: text or a key that `text_problem` refuses, a number that is
+    not finite, nesting deeper than MAX_DEPTH. Walked without recursion, and a container shared
+    through YAML aliases only once, so neither depth nor aliases can make the walk itself fail."""
+    problems: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    stack = [(data, path, 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            reason = text_problem(value)
+        elif isinstance(value, float):
+            reason = None if math.isfinite(value) else "is not a finite number"
+        elif isinstance(value, (dict, list)) and id(value) not in seen:
+            seen.add(id(value))
+            if depth == MAX_DEPTH:
+                problems.append((where, TOO_DEEP))
+                continue
+            items = list(value.items() if isinstance(value, dict) else enumerate(value))
+            for key, _item in items:
+                if isinstance(key, str) and (reason := text_problem(key)):
+                    problems.append((where, f"a key {reason}"))
+            stack.extend((item, join(where, key), depth + 1) for key, item in reversed(items))
+            continue
+        else:
+            continue
+        if reason:
+            problems.append((where, reason))
+    return problems
+
+
+def check_plain(data: Any, file: str, kind: str, path: str = "") -> Any:
+    """`data` if `unsafe_values` finds nothing in it, else DocumentValidationError naming each place."""
+    problems = unsafe_values(data, path)
+    if problems:
+        raise DocumentValidationError([DocumentError(file, where, reason) for where, reason in problems], kind)
+    return data
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def parse_json(text: str | bytes, file: str, kind: str) -> Any:
+    """A JSON document as plain data that `check_plain` accepts. Whatever is not JSON (bytes
+    that are not UTF-8, 16 or 32, NaN and Infinity, numbers longer than Python reads) raises
+    json.JSONDecodeError, for the caller to say how it reports that."""
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)
+        if isinstance(text, bytes):
+            text = text.decode(json.detect_encoding(text))
+        data = json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise DocumentValidationError([DocumentError(file, "", TOO_DEEP)], kind) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        raise json.JSONDecodeError(str(exc), "", 0) from None
+    return check_plain(data, file, kind)
+
+
+def parse_yaml(text: str, file: str, kind: str) -> Any:
+    """A YAML document as plain data that `check_plain` accepts."""
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)
+    except RecursionError:
+        raise DocumentValidationError([DocumentError(file, "", TOO_DEEP)], kind) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise DocumentValidationError([DocumentError(file, where, f"invalid YAML: {reason}")], kind)
+    return check_plain(data, file, kind)
 
 
 def read_file(path: str | Path, kind: str) -> str:

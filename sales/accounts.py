@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +25,7 @@ from core.db import Amount, children, utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.money import CurrencyError, currency
 from core.users import EMAIL_RE
-from core.validation import DocumentError, DocumentValidationError, parse_yaml, to_decimal
+from core.validation import DocumentError, DocumentValidationError, check_plain, parse_json, parse_yaml, to_decimal
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 RESERVED_CODES = ("import",)                    # a path of its own: /api/v1/accounts/import
@@ -347,8 +346,8 @@ def parse_accounts_file(text: str, file: str) -> list[dict]:
     """
     text = text.removeprefix("\ufeff")              # the byte order mark spreadsheets write
     if file.lower().endswith(".csv"):
-        return _csv_rows(text, file)
-    data = json.loads(text) if file.lower().endswith(".json") else parse_yaml(text, file, "accounts")
+        return check_plain(_csv_rows(text, file), file, "accounts", "accounts")
+    data = parse_json(text, file, "accounts") if file.lower().endswith(".json") else parse_yaml(text, file, "accounts")
     if isinstance(data, dict) and "accounts" in data:
         data = data["accounts"]
     if not isinstance(data, list):
@@ -358,6 +357,14 @@ def parse_accounts_file(text: str, file: str) -> list[dict]:
 
 def _csv_rows(text: str, file: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _accounts_of(reader)
+    except csv.Error as exc:                          # e.g. a field longer than the csv module reads
+        raise DocumentValidationError([DocumentError(file, f"line {reader.line_num}", f"invalid CSV: {exc}")],
+                                      "accounts") from None
+
+
+def _accounts_of(reader: csv.DictReader) -> list[dict]:
     accounts: dict[str, dict] = {}
     order = []
     for row in reader:

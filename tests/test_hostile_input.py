@@ -1,0 +1,109 @@
+"""Input an attacker would send, by class: each is a 4xx naming the field and the reason (never
+a 500), and nothing is saved. Nesting past the limit, text no database stores (NUL, lone
+surrogates) wherever text comes in (JSON, YAML and CSV bodies, query strings, paths, forms,
+headers), integers past the database's range, decimals outside their documented pattern.
+Run on PostgreSQL too: it, not SQLite, refuses a NUL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import func, select
+
+from core.db import session_scope
+from core.validation import TOO_DEEP
+from quote_flow import env, error_of  # noqa: F401
+from sales.accounts import Account
+from sales.models import Quote
+
+pytestmark = pytest.mark.postgres
+
+DEEP = {"40 deep": "[" * 40 + "]" * 40, "1,000 deep": '{"a": ' * 1000 + "1" + "}" * 1000,
+        "100,000 deep": "[" * 100_000}
+
+
+def json_operations(client):
+    """(method, url) of every operation the OpenAPI document says takes a JSON body, with
+    placeholder path parameters (the body is read before anything is looked up)."""
+    spec = client.get("/api/openapi.json").get_json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+            if "application/json" not in body.get("content", {}):
+                continue
+            url = path
+            for parameter in item.get("parameters", []) + operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                value = schema["enum"][0] if "enum" in schema else "7" if schema.get("type") == "integer" else "x"
+                url = url.replace(f"{{{parameter['name']}}}", value)
+            yield method, url
+
+
+def post(env, who, path, **kwargs):
+    headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
+    return env.client.post(f"/api/v1{path}", headers=headers, **kwargs)
+
+
+def counts(env) -> tuple[int, int]:
+    with session_scope(env.engine) as session:
+        return session.exec(select(func.count()).select_from(Account)).one(), \
+            session.exec(select(func.count()).select_from(Quote)).one()
+
+
+@pytest.mark.parametrize("depth", DEEP)
+def test_no_json_body_nests_deeper_than_the_limit_on_any_endpoint(env, depth):
+    operations = list(json_operations(env.client))
+    assert len(operations) > 40
+    failures = []
+    for method, url in operations:
+        for who in (None, "admin"):
+            headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
+            response = env.client.open(url, method=method.upper(), data=DEEP[depth], headers=headers,
+                                       content_type="application/json")
+            error = response.get_json()["error"] if response.status_code >= 400 else {}
+            if who is None and response.status_code == 401:
+                continue
+            reasons = [r for rs in error.get("fields", {}).values() for r in rs]
+            if response.status_code != 422 or TOO_DEEP not in reasons:
+                failures.append(f"{who} {method} {url}: {response.status_code} {error}")
+    assert failures == []
+
+
+REQUEST = {"product": "rack-server", "company": "Initech", "name": "Peter", "email": "peter@initech.example",
+           "country": "US"}
+BOOK = "pricebook: nul-book\nname: {name}\nversion: 1\ncurrency: USD\nvalid_from: 2026-01-01\nproducts: {{}}\n"
+
+
+@pytest.mark.parametrize("who, path, kwargs, field, reason", [
+    (None, "/quote-requests", {"json": REQUEST | {"company": "Ev\u0000il"}}, "company", "contains a NUL character"),
+    (None, "/quote-requests", {"data": '{"company": "Ev\\u0000il"}', "content_type": "application/json"},
+     "company", "contains a NUL character"),
+    ("rep", "/accounts", {"data": '{"code": "SUR", "name": "\\ud800", "currency": "USD"}',
+                          "content_type": "application/json"}, "name", "contains a lone surrogate"),
+    ("rep", "/quotes", {"data": '{"account": "ACME", "title": "\\udfff x", "lines": []}',
+                        "content_type": "application/json"}, "title", "contains a lone surrogate"),
+    (None, "/products/rack-server/configure", {"json": {"selections": {"c\u0000pu": "e9354"}}},
+     "selections", "a key contains a NUL character"),
+    ("rep", "/quotes", {"data": '{"account": "ACME", "lines": [{"product": "SUP-MC-Y", "selections": {"x": 1e999}}]}',
+                        "content_type": "application/json"}, "lines[0].selections.x", "is not a finite number"),
+    ("admin", "/pricebooks", {"data": BOOK.format(name='"Ev\\0il"'), "content_type": "application/yaml"},
+     "name", "contains a NUL character"),
+    ("admin", "/import", {"json": {"accounts": [{"code": "NUL", "name": "N\u0000", "currency": "USD"}]}},
+     "accounts[0].name", "contains a NUL character"),
+    ("finance", "/accounts/import", {"data": "code,name,currency\nNUL,N\u0000l,USD\n", "content_type": "text/csv"},
+     "accounts[0].name", "contains a NUL character"),
+    ("finance", "/accounts/import", {"data": '[{"code": "NUL", "name": "N\\ud800", "currency": "USD"}]',
+                                     "content_type": "application/json"}, "[0].name", "contains a lone surrogate"),
+])
+def test_text_no_database_stores_is_refused_in_every_body_and_nothing_is_saved(env, who, path, kwargs, field, reason):
+    """PostgreSQL refuses a NUL in text and no database takes a lone surrogate (JSON's
+    "\\ud800"): each is refused where the body is read, for every field, key and format."""
+    before = counts(env)
+    error = error_of(post(env, who, path, **kwargs), 422)
+    assert any(reason in r for r in error["fields"][field]), error
+    assert counts(env) == before
+
+
+def test_a_number_json_does_not_have_or_python_cannot_read_is_malformed(env):
+    for body in ('{"selections": {"cpu": NaN}}', '{"version": -Infinity}', '{"version": 1' + "0" * 5000 + "}"):
+        response = env.client.post("/api/v1/products/rack-server/configure", data=body, content_type="application/json")
+        assert error_of(response, 400)["code"] == "malformed_json"
