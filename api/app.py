@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import auth, ops
+from api.blueprint import check_request_text
 from api.converters import IdConverter, KeyConverter
 from core.db import create_engine
 from core.settings import Settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.url_map.converters["key"] = KeyConverter
     ops.init_app(app)                           # first: the request id and clock start before auth
     auth.init_app(app)
+    app.before_request(check_request_text)
     register_blueprints(app)
     from sales.documents import money
     app.jinja_env.filters["money"] = money      # the share page formats amounts like the PDF

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import flask_smorest
 from flask import current_app, request
 from sqlmodel import Session
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import NotFound
 
 from api.auth import requires
 from api.errors import ApiError, flatten_messages
 from core.db import session_scope
 from core.permissions import PUBLIC
-from core.validation import DocumentValidationError, parse_json, parse_yaml
+from core.validation import DocumentValidationError, parse_json, parse_yaml, text_problem
 
 LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
 
@@ -48,6 +49,29 @@ def invalid(fields: dict[str, list[str]], status: int = 422) -> ApiError:
     """The error for input that was read but is wrong, each reason under its field's name."""
     summary = "; ".join(f"{name}: {' '.join(reasons)}" for name, reasons in fields.items())
     return ApiError(status, "validation_error", summary, fields)
+
+
+def refuse_unstorable(pairs: Iterable[tuple[str, str]], where: str) -> None:
+    """422 naming each (name, text) pair whose name or text core.validation.text_problem
+    refuses (under `where` when it is the name)."""
+    fields: dict[str, list[str]] = {}
+    for name, text in pairs:
+        if reason := text_problem(name):
+            fields.setdefault(where, []).append(reason)
+        elif reason := text_problem(text):
+            fields.setdefault(name, []).append(reason)
+    if fields:
+        raise invalid(fields)
+
+
+def check_request_text() -> None:
+    """Before every view (api/app.py), after the credentials: text no database stores in the
+    path names nothing (404); in a query parameter or a header it is a 422 naming it. Bodies
+    are checked where they are read (read_json, parse_yaml, the customer's forms)."""
+    if text_problem(request.path):
+        raise NotFound()
+    refuse_unstorable(request.args.items(multi=True), "query")
+    refuse_unstorable(request.headers.items(), "headers")
 
 
 def read_json(raw: bytes | str):

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 
 from core.db import session_scope
 from core.validation import TOO_DEEP
-from quote_flow import env, error_of  # noqa: F401
+from quote_flow import env, error_of, get, sent  # noqa: F401
 from sales.accounts import Account
 from sales.models import Quote
 
@@ -107,3 +107,42 @@ def test_a_number_json_does_not_have_or_python_cannot_read_is_malformed(env):
     for body in ('{"selections": {"cpu": NaN}}', '{"version": -Infinity}', '{"version": 1' + "0" * 5000 + "}"):
         response = env.client.post("/api/v1/products/rack-server/configure", data=body, content_type="application/json")
         assert error_of(response, 400)["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("who, path", [
+    ("rep", "/api/v1/quotes/Q%00"), ("rep", "/api/v1/accounts/AC%00ME"), ("rep", "/app/quotes/Q%00"),
+    (None, "/q/token%00"), (None, "/c/token%00/pdf"), (None, "/api/v1/products/rack%00-server"),
+])
+def test_a_path_with_a_nul_names_nothing(env, who, path):
+    """A 404 before routing, so no view hands it to the database."""
+    headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
+    assert env.client.get(path, headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/api/v1/accounts?search=a%00b", "search"), ("/api/v1/quotes?account=A%00&state=draft", "account"),
+    ("/app/accounts?search=%00", "search"), ("/login?next=/app%00", "next"), ("/api/v1/accounts?a%00b=1", "query"),
+])
+def test_a_query_parameter_with_a_nul_is_refused_naming_it(env, path, field):
+    response = env.client.get(path, headers={"Authorization": f"Bearer {env.tokens['rep']}"})
+    assert response.status_code == 422
+    if response.mimetype == "application/json":
+        assert response.get_json()["error"]["fields"] == {field: ["contains a NUL character"]}
+
+
+def test_a_header_with_a_nul_is_refused_and_nothing_is_saved(env):
+    before = counts(env)
+    for header in ("Idempotency-Key", "User-Agent"):
+        response = env.client.post("/api/v1/quotes", json={"account": "ACME", "lines": []}, headers={
+            "Authorization": f"Bearer {env.tokens['rep']}", header: "a\x00b"})
+        assert error_of(response, 422)["fields"] == {header: ["contains a NUL character"]}
+    assert counts(env) == before
+
+
+def test_a_form_field_with_a_nul_on_the_customers_page_is_refused_and_nothing_is_saved(env):
+    number, token = sent(env)
+    for field in ("name", "email"):
+        form = {"name": "Jo Buyer", "email": "jo@acme.com", "agree": "yes"} | {field: "Jo\x00"}
+        response = env.client.post(f"/q/{token}/accept", data=form)
+        assert error_of(response, 422)["fields"] == {field: ["contains a NUL character"]}
+    assert get(env, number)["state"] == "sent"

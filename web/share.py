@@ -14,7 +14,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from api.auth import client, requires
-from api.blueprint import db_session
+from api.blueprint import db_session, refuse_unstorable
 from core.permissions import PUBLIC
 from core.errors import DomainError, InvalidInput
 from sales import acceptance, contracts
@@ -28,6 +28,12 @@ blp = Blueprint("share", __name__, template_folder="templates")
 def _private(response: Response) -> Response:
     response.headers.update(page_headers() | {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
     return response
+
+
+def _form():
+    """The customer's form; a field with text no database stores is a 422 naming it."""
+    refuse_unstorable(request.form.items(multi=True), "form")
+    return request.form
 
 
 @blp.get("/q/<token>")
@@ -56,7 +62,7 @@ def page_pdf(token):
 @blp.post("/q/<token>/<any(accept, decline):decision>")
 @requires(PUBLIC)
 def page_decide(token, decision):
-    form = request.form
+    form = _form()
     try:
         with db_session() as session:
             ip, agent = client()
@@ -100,7 +106,7 @@ def contract_pdf(token):
 @blp.post("/c/<token>/sign")
 @requires(PUBLIC)
 def contract_sign(token):
-    form = request.form
+    form = _form()
     try:
         with db_session() as session:
             if form.get("agree") != "yes":
