@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.schemas import Flag, Timestamp, decimal_in, decimal_string
 from billing.models import INVOICE_STATES
 from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
+from core.validation import MAX_INTEGER
 
 def _positive(description: str = "", **kwargs):
     return decimal_in(0, above=True, description=description, **kwargs)
@@ -90,7 +91,8 @@ class InvoiceOrderSchema(Schema):
 class CreditNoteInSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     amount = _positive("credit an amount", load_default=None)
-    lines = fields.Dict(keys=fields.Integer(), values=_positive(), load_default=None,
+    lines = fields.Dict(keys=fields.Integer(validate=validate.Range(min=1, max=MAX_INTEGER)), values=_positive(),
+                        load_default=None,
                         metadata={"description": "credit quantities by line position"})
 
     @validates_schema
@@ -108,7 +110,7 @@ class DayQuery(Schema):
 
 
 class AllocationInSchema(Schema):
-    invoice = fields.Integer(required=True, strict=True)
+    invoice = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_INTEGER))
     amount = _positive(required=True)
 
 
@@ -150,7 +152,7 @@ class PaymentSchema(Schema):
 
 
 class ApplyCreditSchema(Schema):
-    invoice = fields.Integer(required=True, strict=True)
+    invoice = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_INTEGER))
     amount = _positive(required=True)
 
 

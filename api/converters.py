@@ -6,12 +6,14 @@ import re
 
 from werkzeug.routing import BaseConverter, IntegerConverter
 
+from core.validation import MAX_INTEGER
+
 
 class IdConverter(IntegerConverter):
     """`<int:…>` in routes: ids and versions up to the database's integer range, so a huge
     number is an unknown thing (404), not an overflow."""
 
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+    def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_INTEGER, signed=False):
         super().__init__(url_map, fixed_digits, min, max, signed)
 
 

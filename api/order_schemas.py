@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from api.schemas import Flag, Timestamp, decimal_in, decimal_string
 from core.serialize import InCurrency, Money
+from core.validation import MAX_INTEGER
 from sales.order_models import CONTRACT_STATES, ORDER_STATES
 from sales.orders import BILLING
 
@@ -205,7 +206,7 @@ class OrderBomSchema(Schema):
 
 
 class FeedQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_INTEGER))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from api.schemas import Flag, Selections, Timestamp, decimal_in
 from rules.schemas import QuotePriceSchema  # noqa: F401  (the pricing API's output)
-from core.validation import MAX_VERSION
+from core.validation import MAX_INTEGER
 from rules.pricing import LineRequest, PricingRequest
 from rules.results import ManualDiscount
 
@@ -20,7 +20,7 @@ NAME = validate.Length(min=1, max=100)
 
 
 def _optional_version(description: str):
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION),
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER),
                           load_default=None, metadata={"description": description})
 
 

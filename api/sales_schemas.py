@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from api.order_schemas import FulfilmentSchema
 from api.schemas import ChangeSchema, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string
 from core.serialize import InCurrency, Money
-from core.validation import MAX_VERSION
+from core.validation import MAX_INTEGER
 from rules.schemas import ApprovalReasonSchema, CustomerPriceSchema, QuotePriceSchema, RequiredApprovalSchema
 from sales.models import STATES
 from sales.quotes import LineSpec
@@ -94,7 +94,7 @@ class LineInSchema(Schema):
     configuration = fields.String(validate=validate.Length(min=1, max=32), load_default=None,
                                   metadata={"description": "a saved configuration's id"})
     selections = Selections(load_default=dict)
-    model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), load_default=None)
+    model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), load_default=None)
     quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000), load_default=1)
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), load_default=None)
     discount_percent = decimal_in(0, 100, load_default=None)
@@ -121,14 +121,15 @@ class LineChangeSchema(ChangeSchema):
     CONTROLS = ("expected_lock",)
     product = fields.String(validate=CODE)
     selections = Selections()
-    model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION), allow_none=True)
+    model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), allow_none=True)
     quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000))
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), allow_none=True)
     discount_percent = decimal_in(0, 100, allow_none=True)
     discount_amount = decimal_in(0, allow_none=True)
     group = fields.String(validate=validate.Length(max=100), allow_none=True)
     notes = fields.String(validate=validate.Length(max=1000))
-    expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version")
+    expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version",
+                                   validate=validate.Range(min=0, max=MAX_INTEGER))
 
 
 class HeaderFields(Schema):
@@ -158,6 +159,7 @@ class QuoteUpdateSchema(HeaderFields, ChangeSchema):
                         metadata={"description": "replaces every line (keep a line's key to keep it)"})
     reason = fields.String(validate=validate.Length(max=2000), load_default="")
     expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version",
+                                   validate=validate.Range(min=0, max=MAX_INTEGER),
                                    metadata={"description": "the lock_version read; a newer one is a 409"})
 
 

@@ -17,6 +17,7 @@ from marshmallow.utils import missing as missing_
 from catalog.model import ProductModel
 from core.serialize import InCurrency, UnitAmount, decimal_string  # noqa: F401  (decimal_string: re-exported for the API modules)
 from configurator.results import ConfigureResult
+from core.validation import MAX_INTEGER
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
 UNSIGNED = r"^\d{1,15}(\.\d{1,9})?$"
@@ -131,7 +132,7 @@ class Timestamp(fields.DateTime):
 
 
 def _version():
-    return fields.Integer(strict=True, validate=validate.Range(min=1), load_default=None,
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), load_default=None,
                           allow_none=True, metadata={"description": "model version; latest if omitted"})
 
 

@@ -26,7 +26,7 @@ from core.cache import LruCache
 from core.errors import InvalidInput
 from core.money import HUNDRED, ZERO, Currency, allocate
 from core.settings import DEFAULT_DEMO_DIR
-from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
+from core.validation import (MAX_INTEGER, Reader, digest, join, parse_yaml, read_file)
 from core.versioned import DocumentVersion, built, get_document, save_document
 from sales.accounts import COUNTRY_RE, SEGMENTS
 
@@ -214,7 +214,7 @@ class _Builder(Reader):
         if top is None:
             self.check()
         name = self.text(top, "tax_rates", "", required=True, pattern=NAME_RE)
-        version = self.integer(top, "version", "", required=True, minimum=1, maximum=MAX_VERSION)
+        version = self.integer(top, "version", "", required=True, minimum=1, maximum=MAX_INTEGER)
         seller = self.seller(top.get("seller"))
         countries, note = self.reverse_charge(top.get("reverse_charge"))
         jurisdictions = self.jurisdictions(top.get("jurisdictions"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from catalog import expr as ex
 from catalog.expr_parser import AttrInfo, ExprError, parse_condition, parse_number
-from core.validation import (MAX_VERSION, Reader, digest, parse_yaml, read_file)
+from core.validation import (MAX_INTEGER, Reader, digest, parse_yaml, read_file)
 from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
@@ -57,8 +57,8 @@ class _Builder(Reader):
         product = self.text(top, "product", "", required=True, pattern=PRODUCT_RE)
         name = self.text(top, "name", "", required=True)
         version = self.integer(top, "version", "", required=True)
-        if version is not None and not 1 <= version <= MAX_VERSION:
-            self.error("version", f"must be an integer from 1 to {MAX_VERSION}")
+        if version is not None and not 1 <= version <= MAX_INTEGER:
+            self.error("version", f"must be an integer from 1 to {MAX_INTEGER}")
         description = self.text(top, "description", "")
         currency = self.text(top, "cost_currency", "", default="USD", pattern=re.compile(r"^[A-Z]{3}$"))
         groups = self.groups(top)

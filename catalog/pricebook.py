@@ -21,7 +21,7 @@ from catalog.loader import CODE_RE, ID_RE, PRODUCT_RE
 from catalog.model import Value
 from core.errors import InvalidInput
 from core.money import ZERO, Currency, CurrencyError, currency
-from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
+from core.validation import (MAX_INTEGER, Reader, digest, join, parse_yaml, read_file)
 
 KIND = "price_book"
 CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -179,7 +179,7 @@ class _Builder(Reader):
             self.check()
         name = self.text(top, "pricebook", "", required=True, pattern=NAME_RE)
         title = self.text(top, "name", "", default=name)
-        version = self.integer(top, "version", "", required=True, minimum=1, maximum=MAX_VERSION)
+        version = self.integer(top, "version", "", required=True, minimum=1, maximum=MAX_INTEGER)
         code = self.text(top, "currency", "", required=True)
         try:
             cur = currency(code) if code else None

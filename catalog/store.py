@@ -23,7 +23,7 @@ from catalog.pricebook import PriceBook, load_price_book_dict, load_price_book_f
 from core.db import forbid_updates, utcnow
 from core.errors import NotFound, VersionConflict
 from core.settings import DEFAULT_DEMO_DIR
-from core.validation import MAX_VERSION
+from core.validation import MAX_INTEGER
 from core.cache import LruCache
 from core.versioned import (DocumentVersion, built, get_document,
                             save_document)
@@ -99,7 +99,7 @@ def get_model(session: Session, product: str, version: int | None = None) -> Pro
     """The model of a stored version (the latest when `version` is None); raises NotFound."""
     if not PRODUCT_RE.match(product):  # also keeps NUL bytes and the like away from the database
         raise NotFound(f"unknown product {product!r}")
-    if version is not None and not 1 <= version <= MAX_VERSION:
+    if version is not None and not 1 <= version <= MAX_INTEGER:
         raise NotFound(f"product {product!r} has no version {version}")
     # The digest names the built model in the cache; the source (large JSON) is read only to build it.
     query = select(ModelVersion.version, ModelVersion.digest).where(ModelVersion.product == product)

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-MAX_VERSION = 2**31 - 1       # what every database's integer column holds
+MAX_INTEGER = 2**31 - 1       # what every database's integer column holds
 MAX_DEPTH = 32                # how deep a document or request body may nest (the demo files: 8)
 TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster

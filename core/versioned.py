@@ -20,7 +20,7 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 from core.cache import LruCache
 from core.db import forbid_updates, utcnow
 from core.errors import NotFound, VersionConflict
-from core.validation import MAX_VERSION
+from core.validation import MAX_INTEGER
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ def get_document(session: Session, kind: str, name: str, version: int | None = N
         if active is None:
             raise NotFound(f"unknown {label} {name!r}")
         version = active.version
-    row = find_document(session, kind, name, version) if 1 <= version <= MAX_VERSION else None
+    row = find_document(session, kind, name, version) if 1 <= version <= MAX_INTEGER else None
     if row is None:
         raise NotFound(f"{label} {name!r} has no version {version}")
     return row

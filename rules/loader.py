@@ -14,7 +14,7 @@ from typing import Any
 from catalog.loader import CODE_RE, ID_RE
 from catalog.pricebook import CHARGES, NAME_RE, SKU_RE
 from core.money import HUNDRED, ZERO, CurrencyError, currency
-from core.validation import (MAX_VERSION, Reader, digest, join, parse_yaml, read_file)
+from core.validation import (MAX_INTEGER, Reader, digest, join, parse_yaml, read_file)
 from rules import approvals as ap
 from rules import conditions as cd
 from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Tier, Volume
@@ -48,7 +48,7 @@ class _Builder(Reader):
         if top is None:
             self.check()
         name = self.text(top, "ruleset", "", required=True, pattern=NAME_RE)
-        version = self.integer(top, "version", "", required=True, minimum=1, maximum=MAX_VERSION)
+        version = self.integer(top, "version", "", required=True, minimum=1, maximum=MAX_INTEGER)
         cap = None
         if top.get("max_line_discount_percent") is not None:
             cap = self.number(top["max_line_discount_percent"], "max_line_discount_percent", ZERO, HUNDRED)

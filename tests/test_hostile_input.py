@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import func, select
 
 from core.db import session_scope
-from core.validation import TOO_DEEP
+from core.validation import MAX_INTEGER, TOO_DEEP
 from quote_flow import env, error_of, get, sent  # noqa: F401
 from sales.accounts import Account
 from sales.models import Quote
@@ -41,6 +41,34 @@ def json_operations(client):
 def post(env, who, path, **kwargs):
     headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
     return env.client.post(f"/api/v1{path}", headers=headers, **kwargs)
+
+
+def integer_schemas(spec):
+    """(where, schema) of every integer a request of the OpenAPI document takes."""
+    components = spec["components"]["schemas"]
+
+    def walk(schema, where, seen=frozenset()):
+        if "$ref" in schema:
+            name = schema["$ref"].rpartition("/")[2]
+            if name not in seen:
+                yield from walk(components[name], where, seen | {name})
+            return
+        if schema.get("type") == "integer":
+            yield where, schema
+        for name, inner in schema.get("properties", {}).items():
+            yield from walk(inner, f"{where}.{name}", seen)
+        for key in ("items", "additionalProperties"):
+            if isinstance(schema.get(key), dict):
+                yield from walk(schema[key], f"{where}[]", seen)
+
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in item.get("parameters", []) + operation.get("parameters", []):
+                yield from walk(parameter["schema"], f"{method} {path} {parameter['name']}")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                yield from walk(content["schema"], f"{method} {path} body")
 
 
 def counts(env) -> tuple[int, int]:
@@ -146,3 +174,29 @@ def test_a_form_field_with_a_nul_on_the_customers_page_is_refused_and_nothing_is
         response = env.client.post(f"/q/{token}/accept", data=form)
         assert error_of(response, 422)["fields"] == {field: ["contains a NUL character"]}
     assert get(env, number)["state"] == "sent"
+
+
+def test_every_integer_a_request_takes_is_bounded_to_the_databases_range(client):
+    """An integer past what an integer column holds overflows the database driver (SQLite past
+    64 bits, PostgreSQL past 32): every one a request takes says its bounds, and keeps them."""
+    spec = client.get("/api/openapi.json").get_json()
+    found = list(integer_schemas(spec))
+    assert len(found) > 20
+    unbounded = [where for where, schema in found
+                 if not -MAX_INTEGER - 1 <= schema.get("minimum", -2**63) <= schema.get("maximum", 2**63) <= MAX_INTEGER]
+    assert unbounded == []
+
+
+@pytest.mark.parametrize("who, method, path, body, field", [
+    ("finance", "post", "/payments", {"account": "ACME", "amount": "10", "currency": "USD", "method": "wire",
+                                      "reference": "R-1", "allocations": [{"invoice": 2**70, "amount": "1"}]},
+     "allocations[0].invoice"),
+    ("finance", "post", "/payments/1/apply", {"invoice": 2**40, "amount": "1"}, "invoice"),
+    ("finance", "post", "/invoices/1/credit-notes", {"reason": "r", "lines": {str(2**70): "1"}}, "lines"),
+    ("rep", "patch", "/quotes/Q-1", {"title": "x", "lock_version": 2**64}, "lock_version"),
+    (None, "post", "/products/rack-server/configure", {"version": 2**70}, "version"),
+])
+def test_an_integer_past_the_databases_range_is_refused_naming_it(env, who, method, path, body, field):
+    headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
+    response = getattr(env.client, method)(f"/api/v1{path}", json=body, headers=headers)
+    assert any(name.startswith(field) for name in error_of(response, 422)["fields"]), response.get_json()
