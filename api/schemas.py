@@ -7,6 +7,7 @@ the domain's immutable results directly; decimals leave as strings so no precisi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timezone
 from decimal import Decimal
@@ -17,11 +18,11 @@ from marshmallow.utils import missing as missing_
 from catalog.model import ProductModel
 from core.serialize import InCurrency, UnitAmount, decimal_string  # noqa: F401  (decimal_string: re-exported for the API modules)
 from configurator.results import ConfigureResult
-from core.validation import MAX_INTEGER
+from core.validation import DECIMAL, MAX_INTEGER
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
-UNSIGNED = r"^\d{1,15}(\.\d{1,9})?$"
-SIGNED = r"^-?\d{1,15}(\.\d{1,9})?$"
+UNSIGNED = f"^{DECIMAL}$"
+SIGNED = f"^-?{DECIMAL}$"
 
 
 class Bounds(validate.Validator):
@@ -39,7 +40,20 @@ class Bounds(validate.Validator):
         return value
 
 
-def decimal_in(low=None, high=None, *, above: bool = False, description: str = "", **kwargs) -> fields.Decimal:
+class DecimalText(fields.Decimal):
+    """An exact decimal read only in its documented pattern, checked on the text before Decimal
+    reads it (a JSON number by its repr): Decimal alone would take "1_0", Arabic-Indic digits,
+    spaces and exponents, and 1e999999999 would then break the arithmetic."""
+
+    def _validated(self, value):
+        text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not re.fullmatch(self.metadata["pattern"], text):
+            sign = "an optional minus, " if self.metadata["pattern"] == SIGNED else ""
+            raise ValidationError(f"expected a decimal such as 12.50: {sign}up to 15 digits, a point and up to 9 more")
+        return super()._validated(text)
+
+
+def decimal_in(low=None, high=None, *, above: bool = False, description: str = "", **kwargs) -> DecimalText:
     """An exact decimal input, sent as a string (a JSON number is accepted too)."""
     bounds = ("greater than " if above else "from ") + str(low) if low is not None else ""
     if high is not None:
@@ -48,7 +62,7 @@ def decimal_in(low=None, high=None, *, above: bool = False, description: str = "
     metadata = {"type": "string", "format": "decimal",
                 "pattern": UNSIGNED if low is not None and low >= 0 else SIGNED} | ({"description": text} if text else {})
     validators = [Bounds(low, high, above=above)] + list(kwargs.pop("validate", []) or [])
-    return fields.Decimal(allow_nan=False, metadata=metadata, validate=validators, **kwargs)
+    return DecimalText(allow_nan=False, metadata=metadata, validate=validators, **kwargs)
 
 
 class ErrorDetailSchema(Schema):

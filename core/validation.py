@@ -20,6 +20,9 @@ from typing import Any
 import yaml
 
 MAX_INTEGER = 2**31 - 1       # what every database's integer column holds
+#: an exact decimal written as text, in documents and the API alike: ASCII digits, a point, no
+#: exponent (Decimal alone also reads "1_0", other scripts' digits, spaces and 1e999999999)
+DECIMAL = r"[0-9]{1,15}(\.[0-9]{1,9})?"
 MAX_DEPTH = 32                # how deep a document or request body may nest (the demo files: 8)
 TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml when present: 5x faster
@@ -146,17 +149,18 @@ def digest(source: Any) -> str:
 
 
 def to_decimal(raw: Any) -> Decimal | None:
-    """A finite Decimal from a YAML/JSON number or numeric text (floats via their repr, so
-    0.1 stays 0.1); None for anything else, booleans included."""
-    if isinstance(raw, bool):
+    """A Decimal of at most 15 digits before the point from a Decimal, a YAML/JSON number or
+    text in the DECIMAL pattern (floats via their repr, so 0.1 stays 0.1); None for anything
+    else, booleans included."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
         return None
-    if isinstance(raw, float):
-        raw = str(raw)
+    if isinstance(raw, str) and not re.fullmatch(f"-?{DECIMAL}", raw):
+        return None
     try:
-        value = Decimal(raw)
-    except (InvalidOperation, TypeError, ValueError):
+        value = Decimal(str(raw))
+    except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    return value if value.is_finite() and abs(value) < 10**15 else None
 
 
 def join(path: str, key: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
+from api.schemas import SIGNED, UNSIGNED
 from core.db import session_scope
 from core.validation import MAX_INTEGER, TOO_DEEP
 from quote_flow import env, error_of, get, sent  # noqa: F401
@@ -43,8 +44,8 @@ def post(env, who, path, **kwargs):
     return env.client.post(f"/api/v1{path}", headers=headers, **kwargs)
 
 
-def integer_schemas(spec):
-    """(where, schema) of every integer a request of the OpenAPI document takes."""
+def request_schemas(spec):
+    """(where, schema) of every value a request of the OpenAPI document takes, however nested."""
     components = spec["components"]["schemas"]
 
     def walk(schema, where, seen=frozenset()):
@@ -53,8 +54,7 @@ def integer_schemas(spec):
             if name not in seen:
                 yield from walk(components[name], where, seen | {name})
             return
-        if schema.get("type") == "integer":
-            yield where, schema
+        yield where, schema
         for name, inner in schema.get("properties", {}).items():
             yield from walk(inner, f"{where}.{name}", seen)
         for key in ("items", "additionalProperties"):
@@ -180,7 +180,7 @@ def test_every_integer_a_request_takes_is_bounded_to_the_databases_range(client)
     """An integer past what an integer column holds overflows the database driver (SQLite past
     64 bits, PostgreSQL past 32): every one a request takes says its bounds, and keeps them."""
     spec = client.get("/api/openapi.json").get_json()
-    found = list(integer_schemas(spec))
+    found = [(where, schema) for where, schema in request_schemas(spec) if schema.get("type") == "integer"]
     assert len(found) > 20
     unbounded = [where for where, schema in found
                  if not -MAX_INTEGER - 1 <= schema.get("minimum", -2**63) <= schema.get("maximum", 2**63) <= MAX_INTEGER]
@@ -200,3 +200,40 @@ def test_an_integer_past_the_databases_range_is_refused_naming_it(env, who, meth
     headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
     response = getattr(env.client, method)(f"/api/v1{path}", json=body, headers=headers)
     assert any(name.startswith(field) for name in error_of(response, 422)["fields"]), response.get_json()
+
+
+@pytest.mark.parametrize("amount", ['"1_0"', '"\\u0661\\u0660"', '"\\uff11"', '" 1"', '"1 "', '"1E5"', '"1e309"',
+                                    '"1e999999999"', '"+1"', '"1."', '".5"', '"0x10"', '"1,5"', '"-1"', f'"{"1" * 16}"',
+                                    '"1.0000000001"', "1e309", "1e999999999", "true", "[1]"])
+def test_a_decimal_is_read_only_in_its_documented_pattern(env, amount):
+    """Python's Decimal also reads "1_0", Arabic-Indic or full-width digits, spaces and
+    exponents, and 1e999999999 then breaks the arithmetic (a 500): the text is held to the
+    pattern the OpenAPI document shows before Decimal reads it."""
+    before = counts(env)
+    response = post(env, "rep", "/quotes", data=f'{{"account": "ACME", "lines": [], "discount_amount": {amount}}}',
+                    content_type="application/json")
+    assert list(error_of(response, 422)["fields"]) == ["discount_amount"]
+    assert counts(env) == before
+
+
+@pytest.mark.parametrize("amount, stored", [("10", "10.00"), ("10.5", "10.50"), (10, "10.00"), (10.5, "10.50")])
+def test_a_decimal_in_its_pattern_or_as_a_json_number_is_read(env, amount, stored):
+    made = post(env, "rep", "/quotes", json={"account": "ACME", "lines": [{"product": "SUP-MC-Y"}],
+                                              "discount_amount": amount})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["discount_amount"] == stored
+
+
+def test_every_decimal_a_request_takes_documents_its_pattern(client):
+    spec = client.get("/api/openapi.json").get_json()
+    decimals = [(where, schema) for where, schema in request_schemas(spec) if schema.get("format") == "decimal"]
+    assert len(decimals) > 20
+    assert [where for where, schema in decimals if schema.get("pattern") not in (UNSIGNED, SIGNED)] == []
+
+
+@pytest.mark.parametrize("price", ['"1_0"', "1e20", "12345678901234567890.5", '"\u0661"'])
+def test_a_documents_decimal_is_read_only_in_the_same_pattern(env, price):
+    book = BOOK.format(name="Odd prices") + f"  X: {{name: X, price: {price}}}\n"
+    response = post(env, "admin", "/pricebooks/validate", data=book.replace("products: {}", "products:"),
+                    content_type="application/yaml")
+    assert error_of(response, 422)["fields"] == {"products.X.price": ["expected a number"]}
