@@ -8,7 +8,7 @@ from flask import request
 
 from api import sales_schemas as ss
 from api.auth import caller
-from api.blueprint import JSON_TYPES, YAML_TYPES, Blueprint, db_session, declared
+from api.blueprint import JSON_TYPES, YAML_TYPES, Blueprint, db_session, declared, empty_body
 from api.idempotency import respond
 from api.errors import ApiError
 from sales import accounts
@@ -83,7 +83,7 @@ def import_accounts():
     except UnicodeDecodeError:
         raise ApiError(400, "malformed_body", "the file is not UTF-8 text", {"body": ["not UTF-8"]})
     if not text.strip():
-        raise ApiError(422, "validation_error", "body: the file is empty", {"body": ["the file is empty"]})
+        raise empty_body("send the accounts as CSV, YAML or JSON")
     with db_session() as session:
         try:
             rows = accounts.parse_accounts_file(text, kind)

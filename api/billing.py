@@ -80,7 +80,7 @@ def payment_view(session, payment: Payment) -> dict:
 
 @blp.post("/orders/<number>/invoices")
 @blp.requires("invoices:write")
-@blp.arguments(bs.InvoiceOrderSchema)
+@blp.arguments(bs.InvoiceOrderSchema, required=False)
 @blp.response(201, bs.InvoiceSchema)
 def invoice_order(data, number):
     """A draft invoice for what the order owes now (by its billing: on order, on shipment,

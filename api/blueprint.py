@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from functools import wraps
 from typing import Iterable, Iterator
 
 import flask_smorest
@@ -104,8 +105,31 @@ class ApiParser(FlaskParser):
         raise invalid(flatten_messages(messages), error_status_code or 422)
 
 
+def empty_body(send: str) -> ApiError:
+    return ApiError(400, "empty_body", send, {"body": ["is empty"]})
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ApiParser()
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """flask-smorest's arguments, and a JSON body documented as required is required: a
+        missing or blank one is a 400, not a request made of the schema's defaults. Actions
+        whose every field is optional (submit, send...) say required=False."""
+        parse = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return parse
+
+        def decorate(view):
+            parsed = parse(view)
+
+            @wraps(parsed)
+            def with_body(*args, **kw):
+                if not request.get_data(cache=True).strip():
+                    raise empty_body("send the body as JSON")
+                return parsed(*args, **kw)
+            return with_body
+        return decorate
 
     def requires(self, permission: str):
         """The permission a view needs (checked by api/auth.py before anything else), also
@@ -139,7 +163,7 @@ def document_body(kind: str):
     """The request body as plain data: YAML when the Content-Type says so, else JSON."""
     text = request.get_data(cache=True, as_text=True)
     if not text.strip():
-        raise ApiError(400, "empty_body", "send the document as JSON or YAML", {"body": ["is empty"]})
+        raise empty_body("send the document as JSON or YAML")
     declared(JSON_TYPES + YAML_TYPES)
     if request.mimetype in YAML_TYPES:
         return parse_yaml(text, "request body", kind)

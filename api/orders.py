@@ -112,7 +112,7 @@ def send_contract(number):
 
 @blp.post("/contracts/<number>/notice")
 @blp.requires("contracts:write")
-@blp.arguments(os_.ReasonSchema)
+@blp.arguments(os_.ReasonSchema, required=False)
 @blp.response(200, os_.ContractSchema)
 def give_notice(data, number):
     with db_session() as session:
@@ -122,7 +122,7 @@ def give_notice(data, number):
 
 @blp.post("/contracts/<number>/terminate")
 @blp.requires("contracts:terminate")
-@blp.arguments(os_.TerminateSchema)
+@blp.arguments(os_.TerminateSchema, required=False)
 @blp.response(200, os_.ContractSchema)
 def terminate(data, number):
     with db_session() as session:
@@ -255,7 +255,7 @@ def order_history(number):
 
 @blp.post("/orders/<number>/release")
 @blp.requires("orders:release")
-@blp.arguments(os_.ReasonSchema)
+@blp.arguments(os_.ReasonSchema, required=False)
 @blp.response(200, os_.OrderSchema)
 def release(data, number):
     """Finance releases an order from credit hold."""
@@ -266,7 +266,7 @@ def release(data, number):
 
 @blp.post("/orders/<number>/cancel")
 @blp.requires("orders:cancel")
-@blp.arguments(os_.CancelSchema)
+@blp.arguments(os_.CancelSchema, required=False)
 @blp.response(200, os_.OrderSchema)
 def cancel(data, number):
     """Cancel an order nothing of which was shipped (its quote's owner, finance or an admin);
@@ -314,7 +314,7 @@ def ship(data, number, key):
 
 @blp.post("/orders/<number>/lines/<key>/delivery")
 @blp.requires("orders:write-status")
-@blp.arguments(os_.DeliverSchema)
+@blp.arguments(os_.DeliverSchema, required=False)
 @blp.response(200, os_.OrderSchema)
 def deliver(data, number, key):
     with db_session() as session:

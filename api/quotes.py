@@ -178,7 +178,7 @@ def clone(number):
 
 @blp.post("/quotes/<number>/submit")
 @blp.requires("quotes:write")
-@blp.arguments(ss.CommentSchema)
+@blp.arguments(ss.CommentSchema, required=False)
 @blp.response(200, ss.QuoteOutSchema)
 def submit(data, number):
     """Submit for approval: creates the approval steps the price needs (none: approved)."""
@@ -189,7 +189,7 @@ def submit(data, number):
 
 @blp.post("/quotes/<number>/recall")
 @blp.requires("quotes:write")
-@blp.arguments(ss.CommentSchema)
+@blp.arguments(ss.CommentSchema, required=False)
 @blp.response(200, ss.QuoteOutSchema)
 def recall(data, number):
     with db_session() as session:
@@ -211,7 +211,7 @@ def decide(data, number, decision):
 
 @blp.post("/quotes/<number>/revise")
 @blp.requires("quotes:write")
-@blp.arguments(os_.ReasonSchema)
+@blp.arguments(os_.ReasonSchema, required=False)
 @blp.response(200, ss.QuoteOutSchema)
 def revise(data, number):
     """Start a new revision on purpose (an edit refuses to change an accepted quote). An
@@ -224,7 +224,7 @@ def revise(data, number):
 
 @blp.post("/quotes/<number>/send")
 @blp.requires("quotes:write")
-@blp.arguments(ss.SendSchema)
+@blp.arguments(ss.SendSchema, required=False)
 @blp.response(200, ss.SentSchema)
 def send(data, number):
     """Freeze the PDF (SHA-256 stored) and open a share link; the link's token is shown once."""
@@ -236,7 +236,7 @@ def send(data, number):
 
 @blp.post("/quotes/<number>/share-links")
 @blp.requires("quotes:write")
-@blp.arguments(ss.SendSchema)
+@blp.arguments(ss.SendSchema, required=False)
 @blp.response(201, ss.ShareLinkSchema)
 def new_share_link(data, number):
     """Another link to the sent revision (e.g. for a second contact)."""

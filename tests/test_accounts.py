@@ -284,8 +284,8 @@ def test_every_bad_row_is_named(api):
 
 
 @pytest.mark.parametrize("body, content_type, status", [
-    ("", "application/yaml", 422),
-    ("   \n", "text/csv", 422),
+    ("", "application/yaml", 400),
+    ("   \n", "text/csv", 400),
     ("[", "application/json", 400),
     ("{a: [", "application/yaml", 422),
     ("42", "application/json", 422),

@@ -23,8 +23,8 @@ DEEP = {"40 deep": "[" * 40 + "]" * 40, "1,000 deep": '{"a": ' * 1000 + "1" + "}
 
 
 def json_operations(client):
-    """(method, url) of every operation the OpenAPI document says takes a JSON body, with
-    placeholder path parameters (the body is read before anything is looked up)."""
+    """(method, url, required) of every operation the OpenAPI document says takes a JSON body,
+    with placeholder path parameters (the body is read before anything is looked up)."""
     spec = client.get("/api/openapi.json").get_json()
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -36,7 +36,7 @@ def json_operations(client):
                 schema = parameter.get("schema", {})
                 value = schema["enum"][0] if "enum" in schema else "7" if schema.get("type") == "integer" else "x"
                 url = url.replace(f"{{{parameter['name']}}}", value)
-            yield method, url
+            yield method, url, body.get("required", False)
 
 
 def post(env, who, path, **kwargs):
@@ -82,7 +82,7 @@ def test_no_json_body_nests_deeper_than_the_limit_on_any_endpoint(env, depth):
     operations = list(json_operations(env.client))
     assert len(operations) > 40
     failures = []
-    for method, url in operations:
+    for method, url, _required in operations:
         for who in (None, "admin"):
             headers = {"Authorization": f"Bearer {env.tokens[who]}"} if who else {}
             response = env.client.open(url, method=method.upper(), data=DEEP[depth], headers=headers,
@@ -237,3 +237,17 @@ def test_a_documents_decimal_is_read_only_in_the_same_pattern(env, price):
     response = post(env, "admin", "/pricebooks/validate", data=book.replace("products: {}", "products:"),
                     content_type="application/yaml")
     assert error_of(response, 422)["fields"] == {"products.X.price": ["expected a number"]}
+
+
+@pytest.mark.parametrize("body", ["", "\n", "  \r\n"])
+def test_a_body_the_document_says_is_required_is_required(env, body):
+    """Else a missing body reads as the schema's defaults: a price of nothing, a PATCH of "\\n"."""
+    headers = {"Authorization": f"Bearer {env.tokens['admin']}"}
+    wrong = []
+    for method, url, required in json_operations(env.client):
+        response = env.client.open(url, method=method.upper(), data=body, headers=headers,
+                                   content_type="application/json")
+        refused = response.status_code == 400 and response.get_json()["error"]["code"] == "empty_body"
+        if refused != required:
+            wrong.append(f"{method} {url} (required: {required}): {response.status_code}")
+    assert wrong == []
