@@ -72,7 +72,7 @@ def update_account(changes, code):
 @blp.response(200, ss.ImportResultSchema)
 @blp.doc(requestBody={"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}}, "application/yaml": {"schema": {"type": "string"}},
-    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}})
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}, "minItems": 1}}}})
 def import_accounts():
     """Create or update accounts by code from a file's rows; nothing changes unless every row
     is valid (422 naming each bad row and field)."""

@@ -224,7 +224,7 @@ def bill_due(query):
 @blp.post("/payments")
 @blp.requires("payments:write")
 @blp.arguments(bs.PaymentInSchema)
-@blp.response(201, bs.PaymentSchema)
+@blp.creates(bs.PaymentSchema, found="the account's payment with this reference, recorded before")
 def record_payment(data):
     """Money received: allocated to the given invoices, or oldest due first; the rest is
     account credit. The same reference again returns the first payment."""

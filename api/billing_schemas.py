@@ -51,7 +51,7 @@ class InvoiceSchema(Schema):
     due_date = fields.Date(allow_none=True)
     payment_terms = fields.String()
     discount_date = fields.Date(allow_none=True)
-    discount_percent = decimal_string()
+    discount_percent = decimal_string(allow_none=True, metadata={"description": "for paying early; null without"})
     tax_inclusive = Flag()
     reverse_charge = Flag()
     seller = fields.Dict()
@@ -206,7 +206,7 @@ class DsoSchema(Schema):
     receivables = Money()
     credit_sales = Money()
     days = fields.Integer()
-    value = decimal_string()           # days; null without credit sales
+    value = decimal_string(allow_none=True, metadata={"description": "days; null without credit sales"})
 
 
 class DunningActionSchema(Schema):

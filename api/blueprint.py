@@ -131,6 +131,13 @@ class Blueprint(flask_smorest.Blueprint):
             return with_body
         return decorate
 
+    def creates(self, schema, *, found: str):
+        """The answer of a POST that creates a `schema` through api.idempotency.respond, where
+        the domain may find it made already (`found` says when): 201, or 200 with that one."""
+        def decorate(view):
+            return self.alt_response(200, schema=schema, description=found)(self.response(201, schema)(view))
+        return decorate
+
     def requires(self, permission: str):
         """The permission a view needs (checked by api/auth.py before anything else), also
         shown in the OpenAPI document as its security requirement and `x-permission`."""

@@ -31,7 +31,8 @@ def _json(body, status: int, replayed: bool) -> Response:
 
 def respond(session: Session, status: int, create: Callable[[], tuple[object, bool]], dump: Callable) -> Response:
     """Run `create` (-> (result, created)) once per key; 201 when it created something, 200
-    when the domain found it already done (e.g. the quote was already ordered)."""
+    when the domain found it already done (e.g. the quote was already ordered; such views
+    document that with Blueprint.creates)."""
     key = request.headers.get(HEADER)
     if key is not None and not 1 <= len(key) <= 200:
         raise ApiError(422, "validation_error", f"{HEADER}: 1 to 200 characters", {HEADER: ["1 to 200 characters"]})

@@ -69,7 +69,7 @@ def order_view(session, order: Order) -> dict:
 @blp.post("/contracts")
 @blp.requires("contracts:write")
 @blp.arguments(os_.ContractCreateSchema)
-@blp.response(201, os_.ContractSchema)
+@blp.creates(os_.ContractSchema, found="the quote's contract, made before")
 def create_contract(data):
     """The contract of an accepted quote (asking again returns it; Idempotency-Key supported)."""
     with db_session() as session:
@@ -171,7 +171,7 @@ def sign(data, token):
 @blp.post("/orders")
 @blp.requires("orders:write")
 @blp.arguments(os_.OrderCreateSchema)
-@blp.response(201, os_.OrderSchema)
+@blp.creates(os_.OrderSchema, found="the quote's order, placed before")
 def create_order(data):
     """The order of an accepted quote (of its signed contract when CPQ_ORDERS_FROM=contract);
     converting again returns the same order. Idempotency-Key supported."""

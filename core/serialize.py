@@ -33,7 +33,7 @@ class _Plain(fields.Decimal):
 def decimal_string(**kwargs):
     """Exact decimals that are not money (quantities, rates, percents) as JSON strings (and
     documented as strings, not numbers)."""
-    return _Plain(as_string=True, metadata=dict(_AMOUNT), **kwargs)
+    return _Plain(as_string=True, metadata=_AMOUNT | kwargs.pop("metadata", {}), **kwargs)
 
 
 def _currency_of(obj, field_name: str) -> str | None:

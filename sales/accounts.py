@@ -342,16 +342,18 @@ def parse_accounts_file(text: str, file: str) -> list[dict]:
 
     CSV columns are the account fields, addresses as `billing_street`, `billing_country`...,
     and one contact per row as `contact_name`, `contact_email`, `contact_phone`,
-    `contact_title`; rows with the same code add contacts to one account.
+    `contact_title`; rows with the same code add contacts to one account. A file without a
+    single account is refused: it is a mistake (a wrong file, a header alone), not a no-op.
     """
     text = text.removeprefix("\ufeff")              # the byte order mark spreadsheets write
     if file.lower().endswith(".csv"):
-        return check_plain(_csv_rows(text, file), file, "accounts", "accounts")
-    data = parse_json(text, file, "accounts") if file.lower().endswith(".json") else parse_yaml(text, file, "accounts")
+        data = check_plain(_csv_rows(text, file), file, "accounts", "accounts")
+    else:
+        data = parse_json(text, file, "accounts") if file.lower().endswith(".json") else parse_yaml(text, file, "accounts")
     if isinstance(data, dict) and "accounts" in data:
         data = data["accounts"]
-    if not isinstance(data, list):
-        raise DocumentValidationError([DocumentError(file, "", "expected a list of accounts")], "accounts")
+    if not isinstance(data, list) or not data:
+        raise DocumentValidationError([DocumentError(file, "", "expected a list of accounts, at least one")], "accounts")
     return data
 
 

@@ -289,6 +289,10 @@ def test_every_bad_row_is_named(api):
     ("[", "application/json", 400),
     ("{a: [", "application/yaml", 422),
     ("42", "application/json", 422),
+    ("[]", "text/csv", 422),                      # a header of no column, and no rows
+    ("code,name,currency\n", "text/csv", 422),
+    ("[]", "application/json", 422),
+    ("accounts: []", "application/yaml", 422),
 ])
 def test_unreadable_files_are_4xx(api, body, content_type, status):
     response = upload(api, body, content_type)
