@@ -71,7 +71,8 @@ def update_account(changes, code):
 @blp.requires("accounts:write")
 @blp.response(200, ss.ImportResultSchema)
 @blp.doc(requestBody={"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}}, "application/yaml": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string", "minLength": 1}},
+    "application/yaml": {"schema": {"type": "string", "minLength": 1}},
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}, "minItems": 1}}}})
 def import_accounts():
     """Create or update accounts by code from a file's rows; nothing changes unless every row

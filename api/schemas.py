@@ -115,6 +115,11 @@ class Flag(fields.Boolean):
 class Scalar(fields.Raw):
     """One attribute value as JSON: text, number, bool or null (never a list or object)."""
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
+                                       "nullable": True})
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, (list, dict)):
             raise ValidationError(SCALAR_REASON)
