@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.schemas import Flag, Timestamp, decimal_in, decimal_string
+from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string
 from billing.models import INVOICE_STATES
 from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
 from core.validation import MAX_INTEGER
@@ -106,7 +106,7 @@ class RequiredReasonSchema(Schema):
 
 
 class DayQuery(Schema):
-    today = fields.Date(load_default=None, metadata={"description": "default: today"})
+    today = Day(load_default=None, metadata={"description": "default: today"})
 
 
 class AllocationInSchema(Schema):
@@ -120,7 +120,7 @@ class PaymentInSchema(Schema):
     currency = fields.String(required=True, validate=validate.Length(equal=3))
     method = fields.String(required=True, validate=validate.Length(min=1, max=32))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    received_on = fields.Date(load_default=None)
+    received_on = Day(load_default=None)
     allocations = fields.List(fields.Nested(AllocationInSchema), load_default=None,
                               metadata={"description": "default: oldest due invoices first"})
 
@@ -159,7 +159,7 @@ class ApplyCreditSchema(Schema):
 class RefundInSchema(Schema):
     amount = _positive(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    on = fields.Date(load_default=None)
+    on = Day(load_default=None)
 
 
 class LedgerEntrySchema(Schema):
@@ -221,7 +221,7 @@ class DunningActionSchema(Schema):
 
 
 class RevenueQuery(Schema):
-    through = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+    through = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
                             metadata={"description": "last month, YYYY-MM"})
     contract = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
     account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))

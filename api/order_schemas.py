@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Flag, Timestamp, decimal_in, decimal_string
+from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
 from sales.order_models import CONTRACT_STATES, ORDER_STATES
@@ -16,7 +16,7 @@ from sales.orders import BILLING
 class ContractCreateSchema(Schema):
     quote = fields.String(required=True, validate=validate.Length(min=1, max=32),
                           metadata={"description": "the number of an accepted quote"})
-    start_date = fields.Date(load_default=None)
+    start_date = Day(load_default=None)
     auto_renew = Flag(load_default=True)
     notice_days = fields.Integer(strict=True, load_default=60, validate=validate.Range(min=0, max=365))
     escalation_percent = decimal_in(0, 50, load_default=Decimal(0))
@@ -56,7 +56,7 @@ class CancelSchema(ReasonSchema):
 
 
 class TerminateSchema(ReasonSchema):
-    on = fields.Date(load_default=None)
+    on = Day(load_default=None)
 
 
 class SignLinkSchema(Schema):
@@ -174,13 +174,13 @@ class LineStatusSchema(Schema):
 
 class ShipInSchema(Schema):
     quantity = decimal_in(0, above=True, required=True)
-    shipped_on = fields.Date(load_default=None)
+    shipped_on = Day(load_default=None)
     carrier = fields.String(load_default="", validate=validate.Length(max=64))
     tracking = fields.String(load_default="", validate=validate.Length(max=128))
 
 
 class DeliverSchema(Schema):
-    delivered_on = fields.Date(load_default=None)
+    delivered_on = Day(load_default=None)
 
 
 class ErpNumberSchema(Schema):

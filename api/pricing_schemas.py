@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from api.schemas import Flag, Selections, Timestamp, decimal_in
+from api.schemas import Day, Flag, Selections, Timestamp, decimal_in
 from rules.schemas import QuotePriceSchema  # noqa: F401  (the pricing API's output)
 from core.validation import MAX_INTEGER
 from rules.pricing import LineRequest, PricingRequest
@@ -73,7 +73,7 @@ class PriceRequestSchema(Schema):
     price_book_version = _optional_version("price book version; the active one if omitted")
     rule_set = fields.String(load_default="standard", validate=NAME)
     rule_set_version = _optional_version("rule set version; the active one if omitted")
-    date = fields.Date(load_default=None, metadata={"description": "pricing date; today if omitted"})
+    date = Day(load_default=None, metadata={"description": "pricing date; today if omitted"})
     customer = fields.Nested(CustomerSchema, load_default=dict)
     channel = _code()
     promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=64)),

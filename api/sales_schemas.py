@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.order_schemas import FulfilmentSchema
-from api.schemas import ChangeSchema, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string
+from api.schemas import ChangeSchema, Day, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
 from rules.schemas import ApprovalReasonSchema, CustomerPriceSchema, QuotePriceSchema, RequiredApprovalSchema
@@ -142,7 +142,7 @@ class HeaderFields(Schema):
                               validate=validate.Length(max=20))
     discount_percent = decimal_in(0, 100, allow_none=True)
     discount_amount = decimal_in(0, allow_none=True)
-    expires_on = fields.Date()
+    expires_on = Day()
     terms_template = fields.String(validate=validate.Length(min=1, max=64), allow_none=True)
     notes = fields.String(validate=validate.Length(max=10_000))
 

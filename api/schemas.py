@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import date, timezone
 from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
@@ -21,6 +21,7 @@ from configurator.results import ConfigureResult
 from core.validation import DECIMAL, MAX_INTEGER
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 UNSIGNED = f"^{DECIMAL}$"
 SIGNED = f"^-?{DECIMAL}$"
 
@@ -45,10 +46,15 @@ class DecimalText(fields.Decimal):
     reads it (a JSON number by its repr): Decimal alone would take "1_0", Arabic-Indic digits,
     spaces and exponents, and 1e999999999 would then break the arithmetic."""
 
+    def __init__(self, *, signed: bool, **kwargs):
+        self.pattern = SIGNED if signed else UNSIGNED
+        metadata = {"type": "string", "format": "decimal", "pattern": self.pattern} | kwargs.pop("metadata", {})
+        super().__init__(allow_nan=False, metadata=metadata, **kwargs)
+
     def _validated(self, value):
         text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not re.fullmatch(self.metadata["pattern"], text):
-            sign = "an optional minus, " if self.metadata["pattern"] == SIGNED else ""
+        if not isinstance(text, str) or not re.fullmatch(self.pattern, text):
+            sign = "an optional minus, " if self.pattern == SIGNED else ""
             raise ValidationError(f"expected a decimal such as 12.50: {sign}up to 15 digits, a point and up to 9 more")
         return super()._validated(text)
 
@@ -59,10 +65,24 @@ def decimal_in(low=None, high=None, *, above: bool = False, description: str = "
     if high is not None:
         bounds += f" to {high}" if low is not None and not above else f", at most {high}"
     text = "; ".join(t for t in (description, bounds) if t)
-    metadata = {"type": "string", "format": "decimal",
-                "pattern": UNSIGNED if low is not None and low >= 0 else SIGNED} | ({"description": text} if text else {})
     validators = [Bounds(low, high, above=above)] + list(kwargs.pop("validate", []) or [])
-    return DecimalText(allow_nan=False, metadata=metadata, validate=validators, **kwargs)
+    return DecimalText(signed=low is None or low < 0, metadata={"description": text} if text else {},
+                       validate=validators, **kwargs)
+
+
+class Day(fields.Date):
+    """A calendar date a request sends, from FIRST_DAY to LAST_DAY: terms, periods and days
+    are added to it and taken from it, and date arithmetic past the years 1 and 9999 fails."""
+
+    def __init__(self, **kwargs):
+        metadata = {"x-minimum": FIRST_DAY.isoformat(), "x-maximum": LAST_DAY.isoformat()} | kwargs.pop("metadata", {})
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationError(f"must be from {FIRST_DAY} to {LAST_DAY}")
+        return day
 
 
 class ErrorDetailSchema(Schema):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from api.schemas import SIGNED, UNSIGNED
+from api.schemas import FIRST_DAY, LAST_DAY, SIGNED, UNSIGNED
 from core.db import session_scope
 from core.validation import MAX_INTEGER, TOO_DEEP
 from quote_flow import env, error_of, get, sent  # noqa: F401
@@ -251,3 +251,30 @@ def test_a_body_the_document_says_is_required_is_required(env, body):
         if refused != required:
             wrong.append(f"{method} {url} (required: {required}): {response.status_code}")
     assert wrong == []
+
+
+def test_every_date_a_request_takes_is_bounded(client):
+    spec = client.get("/api/openapi.json").get_json()
+    days = [(where, schema) for where, schema in request_schemas(spec) if schema.get("format") == "date"]
+    assert len(days) >= 10
+    assert [where for where, schema in days
+            if (schema.get("x-minimum"), schema.get("x-maximum")) != (str(FIRST_DAY), str(LAST_DAY))] == []
+
+
+@pytest.mark.parametrize("who, method, path, body, field", [
+    ("finance", "get", "/collections/dso?today=0001-01-01&days=507", None, "today"),
+    ("finance", "get", "/collections/aging?today=9999-12-31", None, "today"),
+    ("finance", "post", "/payments", {"account": "ACME", "amount": "10", "currency": "USD", "method": "wire",
+                                      "reference": "R-9", "received_on": "9999-12-31"}, "received_on"),
+    ("rep", "post", "/quotes", {"account": "ACME", "lines": [], "expires_on": "0001-01-01"}, "expires_on"),
+    ("rep", "post", "/pricing/quote", {"price_book": "list-usd", "lines": [{"product": "SUP-MC-Y"}],
+                                       "date": "9999-12-31"}, "date"),
+])
+def test_a_date_no_arithmetic_survives_is_refused_naming_it(env, who, method, path, body, field):
+    """Terms and periods are added to a date and days taken from it: past the years 1 and 9999
+    that arithmetic fails (a 500 before)."""
+    before = counts(env)
+    headers = {"Authorization": f"Bearer {env.tokens[who]}"}
+    response = getattr(env.client, method)(f"/api/v1{path}", json=body, headers=headers)
+    assert list(error_of(response, 422)["fields"]) == [field]
+    assert counts(env) == before
