@@ -76,7 +76,11 @@ def test_unknown_product_and_version_are_404(api):
                                   "/configurations/%00", f"/configurations/{'y' * 300}"])
 def test_lookups_the_database_cannot_hold_are_404(api, path):
     assert error_of(api.get(f"{API}{path}"), 404)["code"] == "not_found"
-    assert error_of(post(api, "/products/lamp/configure", {"version": 2**40}), 404)["code"] == "not_found"
+
+
+def test_a_version_the_database_cannot_hold_is_422_naming_it(api):
+    """In a body it is a field with documented bounds, not an address (tests/test_hostile_input.py)."""
+    assert list(error_of(post(api, "/products/lamp/configure", {"version": 2**40}), 422)["fields"]) == ["version"]
 
 
 # ---- configure -----------------------------------------------------------------------------
