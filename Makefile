@@ -1,4 +1,5 @@
 # make run   - install (if needed), migrate + load the demo catalog, serve on :5000 (gunicorn)
+#              with a task queue worker beside it (Procfile)
 # make dev   - the same with Flask's development server (reloads on changes)
 # make test  - install (if needed), run the whole test suite on SQLite
 # make test-postgres - run the database tests against $$DATABASE_URL (a throwaway database)
@@ -34,8 +35,12 @@ prepare: $(STAMP) $(SECRET)
 	$(KEY) $(BIN)/cpq db upgrade
 	$(KEY) $(BIN)/cpq models load-demo
 
+# Documents, e-mail, webhooks and the daily jobs go through the task queue; without a broker
+# its messages are files in var/queue, read by the one worker the Procfile starts.
+QUEUE := CPQ_QUEUE_URL="$${CPQ_QUEUE_URL:-filesystem://var/queue}"
+
 run: prepare
-	$(KEY) $(BIN)/gunicorn -c python:api.gunicorn_config api.wsgi:app
+	$(KEY) $(QUEUE) $(BIN)/honcho start -f Procfile
 
 # The development server: reloads on code changes, shows tracebacks. Never expose it.
 dev: prepare

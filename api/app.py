@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from api import auth, ops
 from api.blueprint import check_request_text
 from api.converters import IdConverter, KeyConverter
+from core import queue
 from core.db import create_engine
 from core.settings import Settings
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k not in _SETTINGS_FIELDS})
     app.extensions["cpq_settings"] = settings
     app.extensions["cpq_engine"] = create_engine(settings.database_url)
+    queue.bind(settings, app.extensions["cpq_engine"])      # for tasks run in this process (CPQ_QUEUE_URL unset)
 
     if settings.proxy_hops:
         hops = settings.proxy_hops

@@ -14,10 +14,12 @@ from sqlmodel import select
 from api import billing_schemas as bs
 from api.auth import current_user
 from api.blueprint import Blueprint, db_session
+from api.documents import DOCUMENT_RESPONSES, served
 from api.errors import ApiError
 from api.idempotency import respond
 from billing import collections, credit_notes, invoices, ledger, order_billing, payments, revenue
 from billing.models import Invoice, InvoiceEvent, InvoiceLine, Payment, PaymentAllocation
+from core import docstore
 from core.db import by_id, children, compared
 from core.errors import NotFound
 from sales import access, contracts, orders
@@ -51,11 +53,14 @@ def invoice_views(session, page: list[Invoice]) -> list[dict]:
     originals = by_id(session, Invoice, (i.original_id for i in page))
     accounts = by_id(session, Account, (i.account_id for i in page))
     lines = children(session, InvoiceLine.invoice_id, [i.id for i in page], InvoiceLine.position, InvoiceLine.id)
-    return [i.model_dump(exclude={"document", "einvoice_xml"}) | {
+    rendered = docstore.facts_of(session, "invoice", [i.id for i in page])
+    return [i.model_dump() | {
         "account_code": accounts[i.account_id].code,
         "order_number": orders_[i.order_id].number if i.order_id else None,
         "original_number": originals[i.original_id].number if i.original_id else None,
-        "balance_due": payments.balance_due(i), "has_einvoice": i.einvoice_xml is not None,
+        "balance_due": payments.balance_due(i), "has_einvoice": (i.id, "cii") in rendered,
+        "document_sha256": rendered[i.id, "pdf"].sha256 if (i.id, "pdf") in rendered else None,
+        "document_status": rendered[i.id, "pdf"].status if (i.id, "pdf") in rendered else None,
         "lines": lines[i.id]} for i in page]
 
 
@@ -178,33 +183,31 @@ def uncollectible(data, invoice_id):
                                                                  data["reason"], date.today()))
 
 
-def _stored(invoice: Invoice, content: bytes | None, mimetype: str, suffix: str) -> Response:
-    if content is None:
+def _stored(session, invoice: Invoice, fmt: str, suffix: str) -> Response:
+    if docstore.facts(session, "invoice", invoice.id, fmt) is None:
         raise ApiError(404, "not_found", f"invoice {invoice.id} has no {suffix} (drafts have none; "
                                          "KWD and other 3-decimal currencies have no EN 16931 XML)")
-    return Response(content, mimetype=mimetype,
-                    headers={"Content-Disposition": f'inline; filename="{invoice.number}.{suffix}"'})
+    return served(session, "invoice", invoice.id, fmt, f"{invoice.number}.{suffix}")
 
 
 @blp.get("/invoices/<int:invoice_id>/pdf")
 @blp.requires("invoices:read")
 @blp.response(200)
+@blp.doc(responses=DOCUMENT_RESPONSES)
 def invoice_pdf(invoice_id):
+    """The issued invoice's PDF (202 while it renders, just after issuing)."""
     with db_session() as session:
-        invoice = _readable(session, invoice_id)
-        response = _stored(invoice, invoice.document, "application/pdf", "pdf")
-        response.headers["X-Document-SHA256"] = invoice.document_sha256
-        return response
+        return _stored(session, _readable(session, invoice_id), "pdf", "pdf")
 
 
 @blp.get("/invoices/<int:invoice_id>/einvoice")
 @blp.requires("invoices:read")
 @blp.response(200)
+@blp.doc(responses=DOCUMENT_RESPONSES)
 def invoice_xml(invoice_id):
-    """The EN 16931 e-invoice (Factur-X / ZUGFeRD CII XML)."""
+    """The EN 16931 e-invoice (Factur-X / ZUGFeRD CII XML; 202 while it renders)."""
     with db_session() as session:
-        invoice = _readable(session, invoice_id)
-        return _stored(invoice, invoice.einvoice_xml, "application/xml", "xml")
+        return _stored(session, _readable(session, invoice_id), "cii", "xml")
 
 
 @blp.post("/billing/run")

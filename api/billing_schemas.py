@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string
+from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string, document_status
 from billing.models import INVOICE_STATES
 from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
 from core.validation import MAX_INTEGER
@@ -64,6 +64,7 @@ class InvoiceSchema(Schema):
     tax_breakdown = fields.List(InCurrency(TaxGroupSchema))
     reason = fields.String()
     document_sha256 = fields.String(allow_none=True)
+    document_status = document_status()
     einvoice = Flag(attribute="has_einvoice", metadata={"description": "an EN 16931 XML is stored"})
     dunning_level = fields.Integer()
     lines = fields.List(InCurrency(InvoiceLineSchema))

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from flask import Blueprint, jsonify
 from limits.errors import StorageError
 
+from api.documents import RETRY_AFTER
 from api.schemas import ConflictSchema
 from catalog.pricebook import PricingError
 from configurator.encode import EncodingError
@@ -21,6 +22,7 @@ from configurator.results import SelectionError
 from rules.promotions import PromoLimitReached
 from core.errors import (DomainError, Forbidden, ImmutableRecord, InvalidInput, InvalidTransition, NotFound,
                          VersionConflict)
+from core.docstore import NotReady
 from core.validation import DocumentValidationError
 
 blp = Blueprint("errors", __name__)
@@ -108,6 +110,13 @@ def _invalid_input(exc: InvalidInput):
 @blp.app_errorhandler(InvalidTransition)
 def _invalid_transition(exc: InvalidTransition):
     return error_response(409, "invalid_state", exc.message, state=exc.state)
+
+
+@blp.app_errorhandler(NotReady)
+def _document_pending(exc: NotReady):
+    response = error_response(409, "document_pending", str(exc))
+    response.headers["Retry-After"] = RETRY_AFTER
+    return response
 
 
 @blp.app_errorhandler(PromoLimitReached)

@@ -65,6 +65,11 @@ def on_starting(server):
             f"{server.cfg.workers} workers with CPQ_RATE_LIMIT_STORAGE={settings.rate_limit_storage}: each worker "
             "would count rate limits and sign-in attempts on its own, letting through that many times the limit. "
             "Set CPQ_RATE_LIMIT_STORAGE=redis://host:6379/0 or run one worker (WEB_CONCURRENCY=1).")
+    if not settings.queue_url:
+        raise RuntimeError(
+            "CPQ_QUEUE_URL is not set: documents would be rendered inside requests. Set it to redis://host:6379/1 "
+            "and run `cpq worker`s and one `cpq scheduler`, or to filesystem://var/queue with one `cpq worker "
+            "--beat` on this machine (make run does).")
     metrics = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     metrics.mkdir(parents=True, exist_ok=True)
     for stale in metrics.glob("*.db"):            # counts of an earlier run must not add up

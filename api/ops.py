@@ -25,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from api.auth import requires
 from api.errors import ApiError
+from core import docstore
 from core.db import migrated_to_head, session_scope, utcnow
 from core.permissions import PUBLIC
 from core.webhook_delivery import due_count
@@ -53,16 +54,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class DueDeliveries:
-    """The webhook outbox's queue depth, counted when Prometheus scrapes."""
+class QueueDepths:
+    """What waits for the workers, counted when Prometheus scrapes: webhook deliveries due and
+    documents to render (a depth that only grows means the workers are down or too few)."""
 
     def __init__(self, engine):
         self.engine = engine
 
     def collect(self):
         with session_scope(self.engine) as session:
-            due = due_count(session, utcnow())
+            due, pending = due_count(session, utcnow()), docstore.pending_count(session)
         yield GaugeMetricFamily("cpq_webhook_deliveries_due", "Webhook deliveries due and not yet sent", value=due)
+        yield GaugeMetricFamily("cpq_documents_pending", "Documents waiting to be rendered", value=pending)
 
 
 def init_app(app: Flask) -> None:
@@ -111,7 +114,7 @@ def init_app(app: Flask) -> None:
         else:
             workers = REGISTRY
         queues = CollectorRegistry()
-        queues.register(DueDeliveries(current_app.extensions["cpq_engine"]))
+        queues.register(QueueDepths(current_app.extensions["cpq_engine"]))
         return Response(generate_latest(workers) + generate_latest(queues), content_type=CONTENT_TYPE_LATEST)
 
 

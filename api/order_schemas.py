@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string
+from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string, document_status
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
 from sales.order_models import CONTRACT_STATES, ORDER_STATES
@@ -37,6 +37,7 @@ class ContractSchema(Schema):
     contract_value = Money()
     renewal_of = fields.String(attribute="renewal_of_number", allow_none=True)
     document_sha256 = fields.String(allow_none=True)
+    document_status = document_status()
     signed_name = fields.String(allow_none=True)
     signed_email = fields.String(allow_none=True)
     signed_at = Timestamp(allow_none=True)

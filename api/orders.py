@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, current_app, url_for
+from flask import current_app, url_for
 from sqlmodel import select
 
 from api import order_schemas as os_
@@ -15,9 +15,11 @@ from api.bom_csv import order_bom_csv
 from api.auth import client, current_user
 from api.etag import conditional
 from api.blueprint import Blueprint, db_session, json_or
+from api.documents import DOCUMENT_RESPONSES, served
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
 from billing import credit, order_billing
+from core import docstore
 from core.db import by_id, children
 from core.permissions import PUBLIC
 from core.errors import InvalidTransition
@@ -38,10 +40,13 @@ def contract_view(session, contract: Contract) -> dict:
     session.flush()
     quote = session.get(Quote, contract.quote_id) if contract.quote_id else None
     renewal_of = session.get(Contract, contract.renewal_of) if contract.renewal_of else None
+    document = docstore.facts(session, "contract", contract.id)
     return contract.model_dump() | {
         "quote_number": quote.number if quote else None,
         "account_code": session.get(Account, contract.account_id).code,
-        "renewal_of_number": renewal_of.number if renewal_of else None}
+        "renewal_of_number": renewal_of.number if renewal_of else None,
+        "document_sha256": document.sha256 if document else None,
+        "document_status": document.status if document else None}
 
 
 def order_views(session, page: list[Order]) -> list[dict]:
@@ -105,7 +110,7 @@ def send_contract(number):
     """Freeze the contract PDF and open a signing link (its token is shown once)."""
     with db_session() as session:
         user = seeing_contract(session, number)
-        contract, token = contracts.send_for_signature(session, user, number, _settings().company)
+        contract, token = contracts.send_for_signature(session, user, number)
         return {"contract": contract_view(session, contract), "token": token,
                 "url": url_for("share.contract_page", token=token, _external=True)}
 
@@ -134,15 +139,15 @@ def terminate(data, number):
 @blp.get("/contracts/<number>/pdf")
 @blp.requires("contracts:read")
 @blp.response(200)
+@blp.doc(responses=DOCUMENT_RESPONSES)
 def contract_pdf(number):
+    """The contract's PDF once sent for signature (202 while it renders)."""
     with db_session() as session:
         seeing_contract(session, number)
         contract = contracts.get_contract(session, number)
-        if contract.document is None:
+        if docstore.facts(session, "contract", contract.id) is None:
             raise InvalidTransition(contracts.label(contract), contract.state, "show its PDF", "send it first")
-        return Response(contract.document, mimetype="application/pdf",
-                        headers={"X-Document-SHA256": contract.document_sha256,
-                                 "Content-Disposition": f'inline; filename="{contract.number}.pdf"'})
+        return served(session, "contract", contract.id, "pdf", f"{contract.number}.pdf")
 
 
 @signing.get("/signing/<token>")

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 
 from api import order_schemas as os_
 from api import sales_schemas as ss
 from api.auth import current_user
 from api.blueprint import Blueprint, db_session
+from api.documents import DOCUMENT_RESPONSES, served
 from api.idempotency import respond
 from api.orders import order_view
 from api.visibility import seeing_quote
-from sales import acceptance, access, audit, documents, orders, quotes, workflow
+from core import docstore
+from sales import acceptance, access, audit, orders, quotes, workflow
 from sales.accounts import Account
 from core.db import by_id
-from sales.models import Quote, QuoteDocument
-from sales.quote_data import document_data
+from sales.models import Quote
 
 blp = Blueprint("quotes", __name__, url_prefix="/api/v1",
                 description="Quotes: lines, pricing, revisions, approvals, documents")
@@ -29,10 +30,6 @@ blp = Blueprint("quotes", __name__, url_prefix="/api/v1",
 
 def today() -> date:
     return date.today()
-
-
-def company() -> dict:
-    return current_app.extensions["cpq_settings"].company
 
 
 def quote_view(session, quote: Quote) -> dict:
@@ -44,8 +41,9 @@ def quote_view(session, quote: Quote) -> dict:
     view["lines"] = quotes.lines_of(session, quote)
     view["approvals_required"] = quotes.required_approvals(quote)
     view["approval_steps"] = workflow.steps_of(session, quote)
-    document = session.get(QuoteDocument, quote.id)
+    document = docstore.facts(session, "quote", quote.id)
     view["document_sha256"] = document.sha256 if document else None
+    view["document_status"] = document.status if document else None
     view["fulfilment"] = [order_view(session, o) for o in orders.of_quote(session, quote.number)]
     return view
 
@@ -230,7 +228,7 @@ def send(data, number):
     """Freeze the PDF (SHA-256 stored) and open a share link; the link's token is shown once."""
     with db_session() as session:
         user = seeing_quote(session, number)
-        quote, token = workflow.send(session, user, number, today(), company(), data["link_days"])
+        quote, token = workflow.send(session, user, number, today(), data["link_days"])
         return {"quote": quote_view(session, quote), "share_link": _link(session, token)}
 
 
@@ -264,7 +262,7 @@ def history(number):
 @blp.get("/quotes/<number>/pdf")
 @blp.requires("quotes:read")
 @blp.response(200)
-@blp.doc(responses={"200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(responses=DOCUMENT_RESPONSES)
 def pdf(number):
     """The sent PDF (stored, never re-rendered), or a DRAFT preview before it is sent."""
     return _pdf(number, None)
@@ -273,21 +271,20 @@ def pdf(number):
 @blp.get("/quotes/<number>/revisions/<int:revision>/pdf")
 @blp.requires("quotes:read")
 @blp.response(200)
-@blp.doc(responses={"200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(responses=DOCUMENT_RESPONSES)
 def revision_pdf(number, revision):
     return _pdf(number, revision)
 
 
 def _pdf(number: str, revision: int | None) -> Response:
+    """The sent PDF, or a DRAFT preview of what the revision is now (rendered on the first ask
+    after each change, like every document: a 202 until then)."""
     with db_session() as session:
         seeing_quote(session, number, revision)
         quote = quotes.get_quote(session, number, revision)
-        document = session.get(QuoteDocument, quote.id)
-        if document is not None:
-            content, sha = document.content, document.sha256
-        else:
-            content = documents.render_pdf(document_data(session, quote, company(), draft=True))
-            sha = documents.sha256(content)
-    name = f"{quote.number}-r{quote.revision}{'' if document else '-draft'}.pdf"
-    return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha})
+        kind = "quote" if docstore.facts(session, "quote", quote.id) is not None else "preview"
+        if kind == "preview":
+            docstore.request(session, "preview", quote.id, source=quote.fingerprint)
+    with db_session() as session:                   # after the commit: rendered, in-process or not
+        return served(session, kind, quote.id, "pdf",
+                                f"{quote.number}-r{quote.revision}{'-draft' if kind == 'preview' else ''}.pdf")

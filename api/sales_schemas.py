@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from api.order_schemas import FulfilmentSchema
-from api.schemas import ChangeSchema, Day, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string
+from api.schemas import ChangeSchema, Day, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string, document_status
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
 from rules.schemas import ApprovalReasonSchema, CustomerPriceSchema, QuotePriceSchema, RequiredApprovalSchema
@@ -225,6 +225,7 @@ class QuoteOutSchema(Schema):
     fulfilment = fields.List(fields.Nested(FulfilmentSchema), metadata={
         "description": "the order of the accepted revision, with the ERP's status, shipments and order number"})
     document_sha256 = fields.String(allow_none=True)
+    document_status = document_status()
     created_at = Timestamp()
     updated_at = Timestamp()
     submitted_at = Timestamp(allow_none=True)
@@ -313,7 +314,8 @@ class SharedQuoteSchema(Schema):
     superseded = Flag()
     expires_on = fields.Date()
     link_expires_at = Timestamp()
-    document_sha256 = fields.String()
+    document_sha256 = fields.String(allow_none=True, metadata={"description": "the PDF's, once rendered"})
+    document_status = document_status()
     price = fields.Nested(CustomerPriceSchema, metadata={"description": "what the customer sees of the price"})
     decision = fields.Nested(CustomerDecisionSchema, allow_none=True)
 

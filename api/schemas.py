@@ -114,6 +114,12 @@ class ChangeSchema(Schema):
                             "a field left out must mean unchanged")
 
 
+def document_status() -> fields.String:
+    """The status of an object's document (core/docstore.py), shown beside its SHA-256."""
+    return fields.String(allow_none=True, metadata={
+        "enum": ["pending", "ready", "failed"], "description": "its document: rendered after the change that asked for it"})
+
+
 class Stored(fields.Nested):
     """Data stored as `schema` dumped it (a quote's price): documented by that schema and
     passed through as stored, so the API shows exactly what was stored."""

@@ -21,7 +21,9 @@ def _shared_view(shared: acceptance.Shared) -> dict:
     q = shared.quote
     return {"number": q.number, "revision": q.revision, "state": q.state, "superseded": shared.superseded,
             "expires_on": q.expires_on, "link_expires_at": shared.link_expires_at,
-            "document_sha256": shared.document.sha256, "price": q.priced, "decision": shared.decision}
+            "document_sha256": shared.document.sha256 if shared.document else None,
+            "document_status": shared.document.status if shared.document else None,
+            "price": q.priced, "decision": shared.decision}
 
 
 @blp.get("/shared/<token>")

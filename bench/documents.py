@@ -200,7 +200,7 @@ def service_bench(lines: int, seed: int) -> dict:
         with session_scope(engine) as session:
             rep = session.get(User, rep_id)
             t = time.perf_counter()
-            workflow.send(session, rep, number, today, dict(DEFAULT_COMPANY))
+            workflow.send(session, rep, number, today)
             sent = time.perf_counter() - t
         engine.dispose()
     return {"lines": lines, "create_and_price_s": created, "document_data_s": data, "send_s": sent}

@@ -72,7 +72,7 @@ def prepare(engine, n: int, today: date) -> tuple[str, list[tuple[str, str]]]:
             rep = session.get(User, rep_id)
             quote = quotes.create_quote(session, rep, "ACME", {"title": "Pipeline"}, LINES, today)
             workflow.submit(session, rep, quote.number, today)
-            _, token = workflow.send(session, rep, quote.number, today, COMPANY)
+            _, token = workflow.send(session, rep, quote.number, today)
             sent.append((quote.number, token))
     return rep_id, sent
 
@@ -94,7 +94,7 @@ def run(engine, rep_id: str, sent: list[tuple[str, str]], today: date) -> dict[s
         def contract(s):
             rep = s.get(User, rep_id)
             c, _ = contracts.create_from_quote(s, rep, number, today)
-            _, link = contracts.send_for_signature(s, rep, c.number, COMPANY)
+            _, link = contracts.send_for_signature(s, rep, c.number)
             contracts.sign(s, link, "Jo Buyer", "jo@acme.example", "127.0.0.1", "bench", today)
         step("contract", contract)
         order_number = step("order", lambda s: credit.place_order(

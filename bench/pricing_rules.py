@@ -200,7 +200,7 @@ class Rules:
                  {"discount_amount": amounts}, self.stacking((0, 20, 40, 40)))
 
     def surcharge(self):
-        rng, cat = self.rng, self.cat
+        rng = self.rng
         if rng.random() < 0.5:
             when = {"channel": ["online"], "products": self.scope(["HW", "ACC"], single=0.1)}
             action = {"surcharge_percent": self.pct(1, 4)}

@@ -7,8 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -45,26 +46,39 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 8, log: Path | None = None,
-             options: tuple[str, ...] = ()) -> Iterator[Server]:
+             options: tuple[str, ...] = (), task_workers: int = 0) -> Iterator[Server]:
     """Serve on a free port of 127.0.0.1 until the block ends; yields the server once /healthz
-    answers. `env` is added to this process's environment (DATABASE_URL, SECRET_KEY...); the
-    server's log goes to `log` (else it is dropped)."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_config", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--threads", str(threads), *options, "api.wsgi:app"]
-    with open(log or os.devnull, "ab") as out:
-        server = subprocess.Popen(command, env=os.environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    answers. `env` is added to this process's environment (DATABASE_URL, SECRET_KEY,
+    CPQ_QUEUE_URL...; without a queue, a local folder queue of its own); `task_workers`
+    `cpq worker` processes run beside it. The server's log goes to `log` (else it is dropped)."""
+    with ExitStack() as stack:
+        if not env.get("CPQ_QUEUE_URL"):
+            env = env | {"CPQ_QUEUE_URL": f"filesystem://{stack.enter_context(tempfile.TemporaryDirectory())}"}
+        port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_config", "--bind",
+                   f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads), *options, "api.wsgi:app"]
+        server = stack.enter_context(_process(command, env, log))
+        for _ in range(task_workers):
+            stack.enter_context(_process([sys.executable, "-m", "cli.main", "worker", "--concurrency", "1"], env, log))
+        url = f"http://127.0.0.1:{port}"
         _wait_until_up(server, url, log)
         yield Server(url, server.pid)
+
+
+@contextmanager
+def _process(command: list[str], env: dict[str, str], log: Path | None) -> Iterator[subprocess.Popen]:
+    """A child process, stopped with SIGTERM (then killed, after 30 s) when the block ends."""
+    with open(log or os.devnull, "ab") as out:
+        process = subprocess.Popen(command, env=os.environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
     finally:
-        server.terminate()
+        process.terminate()
         try:
-            server.wait(30)
+            process.wait(30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            process.kill()
+            process.wait()
 
 
 def _wait_until_up(server: subprocess.Popen, url: str, log: Path | None) -> None:

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from billing import einvoice, ledger, tax
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
-from core import webhooks
+from core import docstore, webhooks
 from core.db import lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import ROUNDING, ZERO, Currency, currency
@@ -127,9 +127,10 @@ def series(kind: str, day: date) -> str:
 # ---- issuing -------------------------------------------------------------------------------
 
 def issue(session: Session, invoice: Invoice, today: date, *, company: Mapping | None = None) -> Invoice:
-    """Draft -> open: number, tax, facts, dates, ledger entry and PDF, all in the caller's
+    """Draft -> open: number, tax, facts, dates and ledger entry, all in the caller's
     transaction. The counter row of the series stays locked until it commits, so issuing in
-    one series is serialised and numbers never repeat or skip."""
+    one series is serialised and numbers never repeat or skip; the PDF and e-invoice are
+    rendered from these facts after the commit (render), so the lock is held briefly."""
     return _issue(session, invoice, today, company, "invoice" if invoice.kind == "invoice" else "credit_note")
 
 
@@ -156,13 +157,12 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
     invoice.issue_date, invoice.due_date = today, terms.due_date(today)
     invoice.discount_date, invoice.discount_percent = terms.discount_date(today), terms.discount_percent
     invoice.issued_at = invoice.updated_at = utcnow()
-    content = documents.render_pdf(document_data(invoice, lines, original), template=TEMPLATE)
-    invoice.document, invoice.document_sha256 = content, documents.sha256(content)
-    if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS:   # EN 16931 allows 2 decimals
-        invoice.einvoice_xml = einvoice.cii_xml(invoice, lines, original.number if original else None)
     invoice.state = "open"
     session.add(invoice)
     session.flush()
+    docstore.request(session, "invoice", invoice.id, "pdf")          # rendered after the commit
+    if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS:   # EN 16931 allows 2 decimals
+        docstore.request(session, "invoice", invoice.id, "cii")
     sign = 1 if invoice.kind == "invoice" else -1
     ledger.post(session, invoice.account_id, today, entry_kind, sign * invoice.gross_total, invoice.currency,
                 invoice_id=invoice.id, memo=f"{invoice.number} {invoice.reason}")
@@ -170,6 +170,19 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
         _apply_credit(session, original, invoice)
     webhooks.emit(session, "invoice.issued", summary(invoice, account, original))
     return invoice
+
+
+def render(session: Session, invoice_id: int, fmt: str) -> tuple[bytes, dict]:
+    """An issued invoice's PDF (`pdf`) or EN 16931 XML (`cii`), from the facts issuing froze,
+    and what identifies it."""
+    invoice = session.get(Invoice, invoice_id)
+    lines = lines_of(session, invoice)
+    original = session.get(Invoice, invoice.original_id) if invoice.original_id else None
+    if fmt == "pdf":
+        content = documents.render_pdf(document_data(invoice, lines, original), template=TEMPLATE)
+    else:
+        content = einvoice.cii_xml(invoice, lines, original.number if original else None)
+    return content, {"invoice": invoice.number, "invoice_id": invoice.id}
 
 
 def summary(invoice: Invoice, account: Account, original: Invoice | None = None) -> dict:

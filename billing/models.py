@@ -51,9 +51,6 @@ class Invoice(SQLModel, table=True):
     amount_paid: Decimal = Field(default=Decimal(0), sa_type=Amount)  # allocations and credits applied
     tax_breakdown: list = Field(default_factory=list, sa_type=JSON)  # [{category, rate, base, tax}]
     reason: str = Field(default="", max_length=2000)         # what it bills (milestone, period) or corrects
-    document_sha256: str | None = Field(default=None, max_length=64)
-    document: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
-    einvoice_xml: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     dunning_level: int = 0
     created_at: datetime = timestamp()
     issued_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -1,18 +1,19 @@
-"""`cpq jobs|worker`: the scheduled work, and the worker that delivers webhooks."""
+"""`cpq jobs|worker|scheduler`: the daily jobs by hand, the task queue's worker and its scheduler."""
 
 from __future__ import annotations
 
-import time
+import logging
 from datetime import date
 
 import click
+from celery.signals import after_setup_logger
 
-from billing import collections, invoices, order_billing
-from cli.common import database
-from core.db import create_engine
+from core import docstore, queue
+from core.db import create_engine, session_scope
 from core.settings import Settings
 from core.webhook_delivery import deliver_due
-from sales import contracts, workflow
+from tasks import jobs as daily_jobs
+from tasks.documents import render
 
 
 @click.group()
@@ -24,48 +25,73 @@ def jobs():
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
 def jobs_run(today):
     """Expire quotes, activate/remind/renew/expire contracts, issue due recurring invoices,
-    and dun overdue invoices, as of TODAY. Each step is its own transaction."""
-    day = today.date() if today else date.today()
-    company = dict(Settings.from_env().company)
-    steps = [
-        ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
-        ("contracts", lambda s: contracts.run_jobs(s, day)),
-        ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
-                               for d in order_billing.bill_due_periods(s, day)]),
-        ("dunning", lambda s: _dunning(s, day)),
-    ]
-    for name, step in steps:
-        with database() as session:
-            done = step(session)
+    and dun overdue invoices, as of TODAY (the scheduler runs them daily). Each step is its own
+    transaction."""
+    settings = Settings.from_env()
+    engine = create_engine(settings.database_url)
+
+    def report(name, done):
         for line in done:
             click.echo(f"{name}: {line}")
         click.echo(f"{name}: {len(done)} done")
 
-
-def _dunning(session, day) -> list[str]:
-    run = collections.run_dunning(session, day)
-    out = [f"{n.invoice_number}: level {n.level}" + (f", fee {n.fee} {n.currency}" if n.fee else "")
-           for n in run.notices]
-    return out + [f"{number}: not dunned ({why})" for number, why in run.failed]
+    try:
+        with queue.bound(engine, settings):
+            daily_jobs.run(engine, today.date() if today else date.today(), dict(settings.company), report)
+    finally:
+        engine.dispose()
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Send what is due, then stop (for cron or tests).")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds to wait when nothing is due.")
-def worker(once, interval):
-    """Deliver webhooks: signed POSTs, retried with exponential backoff (several may run)."""
+@click.option("--once", is_flag=True, help="Without a broker: deliver the due webhooks and render the waiting "
+              "documents once, then stop.")
+@click.option("--beat", is_flag=True, help="Also send the periodic jobs (one worker only: make run's).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Tasks run at once by this worker.")
+def worker(once, beat, concurrency):
+    """Run the task queue's worker: renders documents, delivers webhooks, runs the jobs (any
+    number on any number of machines with Redis; stops gracefully on SIGTERM)."""
     settings = Settings.from_env()
-    engine = create_engine(settings.database_url)
-    try:
-        while True:
-            run = deliver_due(engine, settings)
-            if run.attempted:
-                click.echo(f"{run.delivered} delivered, {run.retrying} to retry, {run.failed} failed", err=True)
-            if once:
-                return
-            if not run.attempted:
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.dispose()
+    if once:
+        engine = create_engine(settings.database_url)
+        try:
+            with queue.bound(engine, settings):
+                _once(engine, settings)
+        finally:
+            engine.dispose()
+        return
+    if queue.in_process(settings):
+        raise click.ClickException("set CPQ_QUEUE_URL (redis://… or filesystem://var/queue): without a queue, "
+                                   "tasks run in the process that asks for them and a worker has nothing to do")
+    queue.bind(settings)
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"]
+    queue.celery_app(settings).worker_main(argv + (["--beat", "--schedule=var/celerybeat-schedule"] if beat else []))
+
+
+@after_setup_logger.connect
+def _quiet(**_kwargs) -> None:
+    """A worker logs what went wrong and what it made, not each task received, run and sent
+    (webhook delivery alone runs every 5 seconds)."""
+    for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@click.command()
+def scheduler():
+    """Send the periodic jobs to the workers (Celery beat): run exactly one."""
+    settings = Settings.from_env()
+    if queue.in_process(settings):
+        raise click.ClickException("set CPQ_QUEUE_URL: the scheduler sends jobs to the workers through it")
+    queue.celery_app(settings).start(["beat", "--loglevel=INFO", "--schedule=var/celerybeat-schedule"])
+
+
+def _once(engine, settings) -> None:
+    run = deliver_due(engine, settings)
+    if run.attempted:
+        click.echo(f"{run.delivered} delivered, {run.retrying} to retry, {run.failed} failed", err=True)
+    with session_scope(engine) as session:
+        waiting = docstore.waiting(session)
+    for document_id in waiting:
+        render(document_id)                            # here, whatever CPQ_QUEUE_URL says
+    if waiting:
+        click.echo(f"{len(waiting)} documents rendered", err=True)

@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "accounts": ("cli.accounts:accounts", "Customer accounts."),
     "terms": ("cli.accounts:terms", "Terms-and-conditions templates for quotes."),
     "jobs": ("cli.jobs:jobs", "Scheduled work; every job is safe to run any number of times."),
-    "worker": ("cli.jobs:worker", "Deliver webhooks: signed POSTs, retried with exponential backoff (several may run)."),
+    "worker": ("cli.jobs:worker", "Run the task queue's worker: renders documents, delivers webhooks, runs the jobs (any number on any number of machines with Redis; stops gracefully on SIGTERM)."),
+    "scheduler": ("cli.jobs:scheduler", "Send the periodic jobs to the workers (Celery beat): run exactly one."),
     "export": ("cli.transfer:export", "Write models, price books, rule sets and accounts to FILE (.json, else YAML)."),
     "import": ("cli.transfer:import_", "Load a bundle written by `cpq export` (or the API): all of it, or nothing."),
 }

@@ -69,6 +69,9 @@ class Settings:
     # how many reverse proxies in front of the app append X-Forwarded-For/-Proto/-Host (0: none;
     # the headers are then ignored, as anyone could send them)
     proxy_hops: int = 0
+    # where slow work goes (core/queue.py): redis://… (workers anywhere), filesystem://<folder>
+    # (one local worker: make run), or empty: in the process that asks, after its commit
+    queue_url: str = ""
 
     def require_secret_key(self) -> None:
         if not self.secret_key:
@@ -98,6 +101,7 @@ class Settings:
             encryption_keys=_fernet_keys((env.get("CPQ_ENCRYPTION_KEYS") or "").split()),
             webhook_allow_hosts=tuple((env.get("CPQ_WEBHOOK_ALLOW_HOSTS") or "").split()),
             proxy_hops=_count("CPQ_PROXY_HOPS", env.get("CPQ_PROXY_HOPS") or "0"),
+            queue_url=env.get("CPQ_QUEUE_URL") or "",
         )
 
 

@@ -52,6 +52,7 @@ EVENT_TYPES: dict[str, str] = {
     "invoice.voided": "an invoice was voided",
     "payment.received": "a payment was recorded",
     "payment.refunded": "a refund was paid out",
+    "document.ready": "a document (quote, contract or invoice PDF, e-invoice XML) was rendered and stored",
     "ping": "a test event sent on request",
 }
 #: (document kind, audit action) -> the event type it sends, for audit writers (emit_for)

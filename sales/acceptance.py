@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlmodel import Session
 
+from core import docstore
 from core.db import aware, utcnow
+from core.docstore import Document
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.tokens import new_token, token_hash
 from core.users import EMAIL_RE, User
@@ -21,7 +23,7 @@ from rules import promotions
 from rules.store import get_rule_set
 from sales.accounts import Account
 from sales.audit import record
-from sales.models import Decision, Quote, QuoteDocument, ShareLink
+from sales.models import Decision, Quote, ShareLink
 
 
 def create_link(session: Session, quote: Quote, actor: User, days: int | None = None) -> str:
@@ -40,7 +42,7 @@ def create_link(session: Session, quote: Quote, actor: User, days: int | None = 
 @dataclass(frozen=True)
 class Shared:
     quote: Quote
-    document: QuoteDocument
+    document: Document | None          # its facts (status, SHA-256), not its bytes
     decision: Decision | None
     superseded: bool
     link_expires_at: datetime
@@ -52,8 +54,8 @@ def open_link(session: Session, token: str) -> Shared:
     if link is None or link.quote_id is None or aware(link.expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
     quote = session.get(Quote, link.quote_id)
-    document = session.get(QuoteDocument, quote.id)
-    return Shared(quote, document, session.get(Decision, quote.id), not quote.latest, aware(link.expires_at))
+    return Shared(quote, docstore.facts(session, "quote", quote.id), session.get(Decision, quote.id),
+                  not quote.latest, aware(link.expires_at))
 
 
 def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,
@@ -89,7 +91,7 @@ def _decide(session: Session, token: str, accepted: bool, name: str, email: str,
         raise InvalidInput("name", "type your full name to sign")
     if not EMAIL_RE.match(email):
         raise InvalidInput("email", "expected an email address")
-    document = shared.document
+    document = docstore.ready(session, "quote", quote.id)        # what the customer accepts exists
     if document_sha256 is not None and document_sha256 != document.sha256:
         raise InvalidInput("document_sha256", "this is not the document that was sent; reload the page")
     if accepted:

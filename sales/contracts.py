@@ -21,7 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core import webhooks
+from core import docstore, webhooks
 from core.dates import add_months
 from core.db import aware, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
@@ -122,17 +122,22 @@ def document_data(session: Session, contract: Contract, company: dict) -> dict:
             **customer_price(quote), "terms": contract.terms}
 
 
-def send_for_signature(session: Session, actor: User, number: str, company: dict) -> tuple[Contract, str]:
-    """Freeze the contract's PDF and open a signing link (the token is returned once)."""
+def render(session: Session, contract_id: int, company: dict) -> tuple[bytes, dict]:
+    """The contract's PDF and what identifies it."""
+    contract = session.get(Contract, contract_id)
+    content = documents.render_pdf(document_data(session, contract, company), template="documents/contract.html")
+    return content, {"contract": contract.number}
+
+
+def send_for_signature(session: Session, actor: User, number: str) -> tuple[Contract, str]:
+    """Ask for the contract's PDF (rendered once, after the commit: core/docstore.py) and open a
+    signing link (the token is returned once); the customer signs once the PDF is ready."""
     contract = get_contract(session, number, lock=True)
     if contract.quote_id is not None:
         check_owner(session.get(Quote, contract.quote_id), actor, "send for signature the contract of")
     if contract.state not in ("draft", "sent"):
         raise InvalidTransition(label(contract), contract.state, "send it for signature")
-    if contract.document is None:
-        contract.document = documents.render_pdf(document_data(session, contract, company),
-                                                 template="documents/contract.html")
-        contract.document_sha256 = documents.sha256(contract.document)
+    docstore.request(session, "contract", contract.id)
     token = new_token()
     expires = utcnow() + timedelta(days=30)
     session.add(ShareLink(token_hash=token_hash(token), contract_id=contract.id, expires_at=expires,
@@ -164,7 +169,8 @@ def sign(session: Session, token: str, name: str, email: str, ip: str, user_agen
         raise InvalidInput("name", "type your full name to sign")
     if not EMAIL_RE.match(email):
         raise InvalidInput("email", "expected an email address")
-    if document_sha256 is not None and document_sha256 != contract.document_sha256:
+    document = docstore.ready(session, "contract", contract.id)
+    if document_sha256 is not None and document_sha256 != document.sha256:
         raise InvalidInput("document_sha256", "this is not the document that was sent; reload the page")
     contract.signed_name, contract.signed_email, contract.signed_at = name[:200], email[:254], utcnow()
     contract.signed_ip, contract.signed_user_agent = (ip or "")[:64], (user_agent or "")[:500]

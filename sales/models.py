@@ -125,16 +125,6 @@ class ApprovalStep(SQLModel, table=True):
     comment: str = Field(default="", max_length=2000)
 
 
-class QuoteDocument(SQLModel, table=True):
-    """The PDF a revision was sent as; the customer accepts exactly these bytes."""
-    __tablename__ = "quote_document"
-
-    quote_id: int = Field(foreign_key="quote.id", primary_key=True)
-    sha256: str = Field(max_length=64)
-    content: bytes = Field(sa_type=sa.LargeBinary)
-    created_at: datetime = timestamp()
-
-
 class ShareLink(SQLModel, table=True):
     """An unguessable link for the customer, to a quote revision or to a contract to sign;
     only the token's hash is stored."""
@@ -175,7 +165,7 @@ class TermsTemplate(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
-for _table in (QuoteEvent, QuoteDocument, Decision):
+for _table in (QuoteEvent, Decision):
     forbid_updates(_table)
 
 

@@ -38,8 +38,6 @@ class Contract(SQLModel, table=True):
     contract_value: Decimal = Field(sa_type=Amount)
     renewal_of: int | None = Field(default=None, foreign_key="contract.id")
     terms: str = Field(default="", sa_type=sa.Text)
-    document_sha256: str | None = Field(default=None, max_length=64)
-    document: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     signed_name: str | None = Field(default=None, max_length=200)
     signed_email: str | None = Field(default=None, max_length=254)
     signed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -16,6 +16,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core.users import User
+from sales import documents
 from sales.accounts import Account
 from sales.models import Decision, Quote, QuoteLine
 from sales.quotes import customer_price, lines_of
@@ -57,6 +58,13 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
         "quote_steps": [{"label": s["label"], "amount": s["amount"]} for s in priced["quote_steps"]],
         "terms": quote.terms, "notes": quote.notes, "signature": signature,
     }
+
+
+def render(session: Session, quote_id: int, company: dict, *, draft: bool) -> tuple[bytes, dict]:
+    """The revision's PDF (a DRAFT preview before it is sent) and what identifies it."""
+    quote = session.get(Quote, quote_id)
+    content = documents.render_pdf(document_data(session, quote, company, draft=draft))
+    return content, {"quote": quote.number, "revision": quote.revision}
 
 
 def _summary(session: Session, line: QuoteLine, seen: dict) -> list[list[str]]:

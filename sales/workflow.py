@@ -21,11 +21,11 @@ from sqlmodel import Session, select
 from core.db import utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition
 from core.users import User
-from sales import acceptance, contracts, documents
+from core import docstore
+from sales import acceptance, contracts
 from sales.audit import record
-from sales.models import FINAL, FROZEN, ApprovalStep, Quote, QuoteDocument
+from sales.models import FINAL, FROZEN, ApprovalStep, Quote
 from sales.order_models import Contract, Order
-from sales.quote_data import document_data
 from sales.quotes import check_owner, get_quote, lines_of, new_revision, required_approvals
 
 
@@ -141,20 +141,21 @@ def check_approved(session: Session, quote: Quote) -> None:
         raise InvalidTransition(quote.label, quote.state, "send it", "missing approvals: " + ", ".join(missing))
 
 
-def send(session: Session, actor: User, number: str, today: date, company: dict,
+def send(session: Session, actor: User, number: str, today: date,
          link_days: int | None = None) -> tuple[Quote, str]:
-    """Freeze the approved revision's PDF (stored with its SHA-256) and open a share link to it;
-    returns the quote and the link's token (shown once)."""
+    """Ask for the approved revision's PDF (rendered once after the commit and stored with its
+    SHA-256: core/docstore.py) and open a share link to it; returns the quote and the link's
+    token (shown once). The customer accepts once the PDF is ready, exactly those bytes."""
     quote = get_quote(session, number, lock=True)
     _expect(quote, ("approved",), "send it")
     check_owner(quote, actor, "send")
     if quote.expires_on < today:
         raise InvalidTransition(quote.label, quote.state, "send it", f"it expired on {quote.expires_on.isoformat()}")
     check_approved(session, quote)
-    document = stored_document(session, quote, company)
+    docstore.request(session, "quote", quote.id)
     quote.sent_at = utcnow()
     token = acceptance.create_link(session, quote, actor, link_days)
-    _move(session, quote, actor, "send", "sent", data={"sha256": document.sha256})
+    _move(session, quote, actor, "send", "sent")
     return quote, token
 
 
@@ -164,17 +165,6 @@ def share(session: Session, actor: User, number: str, link_days: int | None = No
     _expect(quote, ("sent",), "share it")
     check_owner(quote, actor, "share")
     return acceptance.create_link(session, quote, actor, link_days)
-
-
-def stored_document(session: Session, quote: Quote, company: dict) -> QuoteDocument:
-    """The revision's PDF: rendered and stored once, then always these bytes."""
-    document = session.get(QuoteDocument, quote.id)
-    if document is None:
-        content = documents.render_pdf(document_data(session, quote, company, draft=False))
-        document = QuoteDocument(quote_id=quote.id, sha256=documents.sha256(content), content=content)
-        session.add(document)
-        session.flush()
-    return document
 
 
 def expire_due(session: Session, today: date) -> list[Quote]:

@@ -51,7 +51,7 @@ def env(app, client):
                                              team=TEAMS.get(key))
         admin, tokens["admin"] = create_user(session, "admin@example.com", "Admin", "admin")
         _key, tokens["erp"] = create_key(session, admin, "ERP", ["bom:read", "orders:read", "orders:write-status"])
-    e = SimpleNamespace(client=client, engine=engine, tokens=tokens)
+    e = SimpleNamespace(client=client, engine=engine, tokens=tokens, settings=app.extensions["cpq_settings"])
     ok(call(e, "post", "/accounts", "rep", {
         "code": "ACME", "name": "Acme Corp", "currency": "USD", "segment": "enterprise",
         "billing_address": {"street": "1 Road", "city": "Austin", "country": "us"},

@@ -53,8 +53,11 @@ def test_from_order_to_cash(chain):
     assert gross == Decimal(issued["net_total"]) + Decimal(issued["tax_total"])
     assert sum(Decimal(ln["net_amount"]) for ln in issued["lines"]) == Decimal(issued["net_total"])
 
+    assert issued["document_status"] == "pending"                   # the answer does not wait for the render
+    shown = ok(call(env, "get", f"/invoices/{draft['id']}", "finance"))
     pdf = call(env, "get", f"/invoices/{draft['id']}/pdf", "rep")
-    assert pdf.data.startswith(b"%PDF") and pdf.headers["X-Document-SHA256"] == issued["document_sha256"]
+    assert shown["document_status"] == "ready"
+    assert pdf.data.startswith(b"%PDF") and pdf.headers["X-Document-SHA256"] == shown["document_sha256"]
     xml = call(env, "get", f"/invoices/{draft['id']}/einvoice", "rep")
     tree = etree.fromstring(xml.data)
     assert tree.findtext(".//rsm:ExchangedDocument/ram:ID", namespaces=CII) == issued["number"]

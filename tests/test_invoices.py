@@ -24,6 +24,7 @@ from billing.invoices import issue, issue_fee_invoice
 from billing.models import BillingPeriod, Invoice, InvoiceLine, LedgerEntry
 from billing.order_billing import bill_due_periods, invoice_order
 from billing.tax import load_demo_tax_rates, load_tax_rates_dict, load_tax_rates_file, save_tax_rates
+from core import docstore
 from core.db import session_scope
 from core.errors import ImmutableRecord, InvalidInput, InvalidTransition
 from core.money import currency
@@ -110,6 +111,12 @@ def make_order(session, env, account="ACME", lines=(), billing="on_order", miles
     return order
 
 
+def rendered(engine, invoice_id: int, fmt: str = "pdf"):
+    """An issued invoice's document (bytes, facts), rendered once its transaction committed."""
+    with session_scope(engine) as session:
+        return docstore.content(session, "invoice", invoice_id, fmt), docstore.facts(session, "invoice", invoice_id, fmt)
+
+
 def issue_now(session, invoice, today=TODAY):
     return issue(session, invoice, today, company=COMPANY)
 
@@ -190,7 +197,7 @@ def test_on_order_bills_one_time_lines_and_the_first_period_then_issues(env):
         assert invoice.seller["name"] == "Test Seller" and invoice.seller["country"] == "US"
         assert invoice.buyer["tax_id"] == "US-84-1234567" and invoice.buyer["billing_address"]["region"] == "TX"
         assert invoice.buyer["tax"]["jurisdiction"] == "US-TX"
-        assert invoice.document.startswith(b"%PDF") and invoice.document_sha256 == documents.sha256(invoice.document)
+        assert docstore.facts(session, "invoice", invoice.id).status == "pending"   # rendered after the commit
         assert ledger.balance(session, invoice.account_id) == invoice.gross_total == D("1620.77")
         entry = session.exec(select(LedgerEntry).where(LedgerEntry.invoice_id == invoice.id)).one()
         assert (entry.kind, entry.amount, entry.on) == ("invoice", D("1620.77"), TODAY)
@@ -198,6 +205,10 @@ def test_on_order_bills_one_time_lines_and_the_first_period_then_issues(env):
             invoice_order(session, order, TODAY)
         with pytest.raises(InvalidTransition, match="open: cannot issue"):
             issue_now(session, invoice)
+        invoice_id = invoice.id
+    pdf, facts = rendered(env.engine, invoice_id)
+    assert pdf.startswith(b"%PDF") and facts.sha256 == documents.sha256(pdf) and facts.status == "ready"
+    assert rendered(env.engine, invoice_id, "cii")[0].startswith(b"<?xml")
 
 
 def test_recurring_periods_are_billed_once_when_due(env):
@@ -657,8 +668,10 @@ def test_the_pdf_shows_what_the_invoice_says(env):
                      "EUR 1,117.00", "EUR 200.23", "EUR 1,317.23", "Service period 2026-03-15 to 2026-03-31"):
             assert text in html, text
         assert "Reverse charge" not in html and "Credit note" not in html
-        assert documents.render_pdf(doc, invoices.TEMPLATE) == invoice.document     # deterministic
-        assert documents.page_count(invoice.document) == 1
+        invoice_id = invoice.id
+    pdf, _facts = rendered(env.engine, invoice_id)
+    assert documents.render_pdf(doc, invoices.TEMPLATE) == pdf                    # deterministic
+    assert documents.page_count(pdf) == 1
 
 
 def test_a_credit_note_taxes_its_own_base_per_category(env):

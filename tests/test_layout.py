@@ -16,10 +16,11 @@ from cli.main import COMMANDS, cli
 ROOT = Path(__file__).resolve().parents[1]
 #: lowest first: a package may import itself and the packages before it
 DOMAIN = ("core", "catalog", "configurator", "rules", "sales", "billing")
-FRONT_ENDS = ("api", "web", "cli")
+FRONT_ENDS = ("api", "web", "cli", "tasks")
 #: which front ends another may use: pages use the API's auth, errors and schemas; the CLI
-#: prints the API's JSON; the app factory (api/app.py alone) mounts the pages
-FRONT_END_USES = {"api": {"web"}, "web": {"api"}, "cli": {"api"}}
+#: prints the API's JSON and runs the worker's tasks by hand; the app factory (api/app.py
+#: alone) mounts the pages
+FRONT_END_USES = {"api": {"web"}, "web": {"api"}, "cli": {"api", "tasks"}, "tasks": set()}
 WEB_FRAMEWORKS = ("flask", "flask_smorest", "werkzeug", "webargs")
 
 

@@ -88,6 +88,9 @@ def _flatten(body: dict) -> dict:
 
 
 def _same(sent, shown) -> bool:
+    """Equal, or the same number written differently ("10" and "10.00"; text such as "NaN" is text)."""
+    if sent == shown:
+        return True
     if isinstance(sent, str) and isinstance(shown, str):
         try:
             return Decimal(sent) == Decimal(shown)

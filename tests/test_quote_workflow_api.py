@@ -18,7 +18,8 @@ from core.db import session_scope
 from quote_flow import (API, MANAGER, PLAIN, VP, act, approved, call, create, customer, env, error_of, get,  # noqa: F401
                         ok, sent, set_expires_on, year)
 from sales import workflow
-from sales.models import Decision, QuoteDocument
+from core.docstore import Document
+from sales.models import Decision
 
 pytestmark = pytest.mark.postgres
 
@@ -60,7 +61,8 @@ def test_happy_path_from_draft_to_accepted(env):
 
     result = act(env, number, "send")
     assert result["quote"]["state"] == "sent" and result["quote"]["sent_at"]
-    sha = result["quote"]["document_sha256"]
+    assert result["quote"]["document_status"] == "pending"          # rendered after the answer's commit
+    sha = get(env, number)["document_sha256"]
     link = result["share_link"]
     token = link["token"]
     assert len(sha) == 64 and link["url"].endswith(f"/q/{token}") and link["expires_at"]
@@ -269,7 +271,7 @@ def test_bypass_a_sending_without_approval(env):
         quote = get(env, number)
         assert quote["state"] == state and quote["document_sha256"] is None
     with session_scope(env.engine) as session:
-        assert session.exec(select(QuoteDocument)).all() == []
+        assert session.exec(select(Document).where(Document.kind == "quote")).all() == []
 
 
 def test_bypass_b_editing_after_approval_makes_a_new_revision_that_needs_approval(env):
@@ -285,7 +287,7 @@ def test_bypass_b_editing_after_approval_makes_a_new_revision_that_needs_approva
     error = error_of(call(env, "post", f"/quotes/{number}/send"), 409)
     assert error["state"] == "draft"
     with session_scope(env.engine) as session:
-        assert session.exec(select(QuoteDocument)).all() == []
+        assert session.exec(select(Document).where(Document.kind == "quote")).all() == []
     quote = act(env, number, "submit")
     assert quote["state"] == "pending_approval"
     assert [(s["level"], s["status"]) for s in quote["approval_steps"]] == [("sales_manager", "pending")]
@@ -569,11 +571,11 @@ def test_a_draft_pdf_is_a_preview_and_the_sent_pdf_is_frozen(env):
     assert "draft" in preview.headers["Content-Disposition"]
     assert get(env, number)["document_sha256"] is None
     with session_scope(env.engine) as session:
-        assert session.exec(select(QuoteDocument)).all() == []
+        assert session.exec(select(Document).where(Document.kind == "quote")).all() == []
 
     act(env, number, "submit")
-    result = act(env, number, "send")
-    token, sha = result["share_link"]["token"], result["quote"]["document_sha256"]
+    token = act(env, number, "send")["share_link"]["token"]
+    sha = get(env, number)["document_sha256"]
     first = call(env, "get", f"/quotes/{number}/pdf")
     second = call(env, "get", f"/quotes/{number}/pdf")
     by_revision = call(env, "get", f"/quotes/{number}/revisions/1/pdf")
@@ -582,7 +584,7 @@ def test_a_draft_pdf_is_a_preview_and_the_sent_pdf_is_frozen(env):
     assert hashlib.sha256(first.data).hexdigest() == sha == first.headers["X-Document-SHA256"]
     assert "draft" not in first.headers["Content-Disposition"]
     with session_scope(env.engine) as session:
-        assert len(session.exec(select(QuoteDocument)).all()) == 1
+        assert len(session.exec(select(Document).where(Document.kind == "quote")).all()) == 1
 
 
 def test_another_share_link_opens_the_same_document(env):

@@ -71,7 +71,7 @@ def approve(env, number, level="sales_manager", who="manager", approve=True, com
 
 def send(env, number, today=TODAY) -> str:
     with session_scope(env.engine) as session:
-        return workflow.send(session, user(session, env), number, today, COMPANY)[1]
+        return workflow.send(session, user(session, env), number, today)[1]
 
 
 def edit(env, number, today=TODAY, **kwargs) -> tuple[int, str]:

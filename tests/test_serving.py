@@ -75,6 +75,12 @@ def test_gunicorn_refuses_several_workers_counting_rate_limits_each_on_its_own(d
     assert "2 workers with CPQ_RATE_LIMIT_STORAGE=memory://" in started.stderr
 
 
+def test_gunicorn_refuses_to_render_documents_inside_requests(database_url):
+    started = _start({"DATABASE_URL": database_url, "SECRET_KEY": "s", "PATH": "/usr/bin:/bin"})
+    assert started.returncode == 1
+    assert "CPQ_QUEUE_URL is not set" in started.stderr
+
+
 # ---- slow clients -----------------------------------------------------------------------------
 
 def test_idle_and_half_sent_connections_hold_no_worker(database_url, engine, tmp_path):

@@ -15,6 +15,8 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from api.auth import client, requires
 from api.blueprint import db_session, refuse_unstorable
+from api.documents import served
+from core import docstore
 from core.permissions import PUBLIC
 from core.errors import DomainError, InvalidInput
 from sales import acceptance, contracts
@@ -52,11 +54,8 @@ def page(token):
 @requires(PUBLIC)
 def page_pdf(token):
     with db_session() as session:
-        shared = acceptance.open_link(session, token)
-        content, sha = shared.document.content, shared.document.sha256
-        name = f"{shared.quote.number}-r{shared.quote.revision}.pdf"
-    return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha})
+        quote = acceptance.open_link(session, token).quote
+        return served(session, "quote", quote.id, "pdf", f"{quote.number}-r{quote.revision}.pdf")
 
 
 @blp.post("/q/<token>/<any(accept, decline):decision>")
@@ -89,6 +88,7 @@ def contract_page(token):
         contract = contracts.open_link(session, token)
         doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
         html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
+                               document=docstore.facts(session, "contract", contract.id),
                                error=request.args.get("error"))
     return html
 
@@ -98,9 +98,7 @@ def contract_page(token):
 def contract_pdf(token):
     with db_session() as session:
         contract = contracts.open_link(session, token)
-        content, sha, name = contract.document, contract.document_sha256, f"{contract.number}.pdf"
-    return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "X-Document-SHA256": sha})
+        return served(session, "contract", contract.id, "pdf", f"{contract.number}.pdf")
 
 
 @blp.post("/c/<token>/sign")

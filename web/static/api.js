@@ -59,3 +59,36 @@ if (document.body?.dataset.embedded === "true") {
     if (height !== last) { last = height; tell("cpq:resize", { height }); }
   }).observe(document.body);
 }
+
+// Documents are rendered by a worker after the commit that asked for them: until then their
+// URL answers 202 (being prepared) with Retry-After. A link marked data-document says
+// "Preparing…" and asks again until the PDF is there, then opens it, instead of showing JSON.
+document.addEventListener("click", async (event) => {
+  const link = event.target.closest?.("a[data-document]");
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || link.getAttribute("aria-busy")) return;
+  event.preventDefault();
+  const tab = window.open("", "_blank");
+  if (tab) tab.opener = null;
+  const label = link.textContent;
+  link.setAttribute("aria-busy", "true");
+  try {
+    for (let attempt = 0; attempt < 60; attempt++) {
+      const response = await fetch(link.href, { credentials: "same-origin" });
+      if (response.status !== 202) {
+        if (!response.ok) throw new ApiError(response.status, (await response.json().catch(() => null))?.error);
+        const url = URL.createObjectURL(await response.blob());
+        if (tab) tab.location = url; else window.location.assign(url);
+        return;
+      }
+      link.textContent = "Preparing…";
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get("Retry-After") || 2)));
+    }
+    throw new Error("The document is taking longer than usual: try again in a minute.");
+  } catch (error) {
+    tab?.close();
+    link.after(el("span", { class: "message error", role: "alert" }, ` ${error.message}`));
+  } finally {
+    link.textContent = label;
+    link.removeAttribute("aria-busy");
+  }
+});

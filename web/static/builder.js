@@ -109,7 +109,7 @@ export function start(root, staticBase) {
     try {
       const revisions = await api("GET", `/quotes/${number}/revisions`);
       $("revisions").replaceChildren(el("ul", {}, ...revisions.map((r) => el("li", {},
-        el("a", { href: `/api/v1/quotes/${number}/revisions/${r.revision}/pdf`, target: "_blank" }, `Revision ${r.revision}`), ` · ${r.state}`))));
+        el("a", { href: `/api/v1/quotes/${number}/revisions/${r.revision}/pdf`, target: "_blank", rel: "noopener", "data-document": true }, `Revision ${r.revision}`), ` · ${r.state}`))));
     } catch (error) { showError($("revisions"), error); }
   }
 

@@ -17,7 +17,7 @@ export async function fill(body, path, columns, row, empty = "None yet.") {
 
 export function invoiceRow(i, { account = false } = {}) {
   return el("tr", {},
-    el("td", {}, i.number ? el("a", { href: `/api/v1/invoices/${i.id}/pdf`, target: "_blank", rel: "noopener" }, i.number) : `draft #${i.id}`),
+    el("td", {}, i.number ? el("a", { href: `/api/v1/invoices/${i.id}/pdf`, target: "_blank", rel: "noopener", "data-document": true }, i.number) : `draft #${i.id}`),
     account ? el("td", {}, i.account) : null,
     el("td", {}, el("span", { class: "status" }, i.state)), el("td", { class: "num" }, money(i.gross_total, i.currency)),
     el("td", { class: "num" }, money(i.balance, i.currency)), el("td", {}, i.due_date || ""));

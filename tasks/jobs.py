@@ -1,0 +1,46 @@
+"""The daily jobs: expire quotes, move contracts through their key dates, issue the recurring
+invoices that are due, and dun overdue invoices. Each step is its own transaction and safe
+to run any number of times, so a missed or repeated day does no harm. The scheduler runs
+them daily; `cpq jobs run` runs them by hand (for another day, say)."""
+
+from __future__ import annotations
+
+
+from datetime import date
+from typing import Callable
+
+from celery import shared_task
+from sqlalchemy.engine import Engine
+
+from billing import collections, invoices, order_billing
+from core import queue
+from core.db import session_scope
+from sales import contracts, workflow
+
+
+def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[str]], None]) -> None:
+    """Every step as of `day`; `report(step, lines done)` after each."""
+    steps = [
+        ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
+        ("contracts", lambda s: contracts.run_jobs(s, day)),
+        ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
+                               for d in order_billing.bill_due_periods(s, day)]),
+        ("dunning", lambda s: _dunning(s, day)),
+    ]
+    for name, step in steps:
+        with session_scope(engine) as session:
+            done = step(session)
+        report(name, done)
+
+
+def _dunning(session, day) -> list[str]:
+    dunned = collections.run_dunning(session, day)
+    out = [f"{n.invoice_number}: level {n.level}" + (f", fee {n.fee} {n.currency}" if n.fee else "")
+           for n in dunned.notices]
+    return out + [f"{number}: not dunned ({why})" for number, why in dunned.failed]
+
+
+@shared_task(name="jobs.daily")
+def daily() -> None:
+    engine, settings = queue.context()
+    run(engine, date.today(), dict(settings.company), lambda _step, _done: None)
