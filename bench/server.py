@@ -26,16 +26,22 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the master and its live workers so far."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue                              # a process that just ended
-            if stat.parent.name == str(self.pid) or fields[1] == str(self.pid):   # fields[1]: parent pid
-                total += int(fields[11]) + int(fields[12])                        # utime, stime
-        return total / tick
+        return cpu_seconds(self.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) so far of process `pid` and its live children (gunicorn's or a
+    Celery worker's pool)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue                              # a process that just ended
+        if stat.parent.name == str(pid) or fields[1] == str(pid):   # fields[1]: parent pid
+            total += int(fields[11]) + int(fields[12])               # utime, stime
+    return total / tick
 
 
 def free_port() -> int:
@@ -57,28 +63,28 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, threads: int = 8, log: Pa
         port = free_port()
         command = [sys.executable, "-m", "gunicorn", "-c", "python:api.gunicorn_config", "--bind",
                    f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads), *options, "api.wsgi:app"]
-        server = stack.enter_context(_process(command, env, log))
+        server = stack.enter_context(process(command, env, log))
         for _ in range(task_workers):
-            stack.enter_context(_process([sys.executable, "-m", "cli.main", "worker", "--concurrency", "1"], env, log))
+            stack.enter_context(process([sys.executable, "-m", "cli.main", "worker", "--concurrency", "1"], env, log))
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(server, url, log)
         yield Server(url, server.pid)
 
 
 @contextmanager
-def _process(command: list[str], env: dict[str, str], log: Path | None) -> Iterator[subprocess.Popen]:
+def process(command: list[str], env: dict[str, str], log: Path | None) -> Iterator[subprocess.Popen]:
     """A child process, stopped with SIGTERM (then killed, after 30 s) when the block ends."""
     with open(log or os.devnull, "ab") as out:
-        process = subprocess.Popen(command, env=os.environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, env=os.environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield process
+        yield child
     finally:
-        process.terminate()
+        child.terminate()
         try:
-            process.wait(30)
+            child.wait(30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            child.kill()
+            child.wait()
 
 
 def _wait_until_up(server: subprocess.Popen, url: str, log: Path | None) -> None:
