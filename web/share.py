@@ -58,26 +58,35 @@ def page_pdf(token):
         return served(session, "quote", quote.id, "pdf", f"{quote.number}-r{quote.revision}.pdf")
 
 
+def _back_to(endpoint: str, token: str, action) -> Response:
+    """Run the customer's action, then back to the page (303), with the reason when it was
+    refused; an unknown or expired link stays a 404."""
+    try:
+        with db_session() as session:
+            action(session)
+    except DomainError as exc:
+        if isinstance(exc, LookupError):
+            raise
+        return redirect(url_for(endpoint, token=token, error=str(exc)), code=303)
+    return redirect(url_for(endpoint, token=token), code=303)
+
+
 @blp.post("/q/<token>/<any(accept, decline):decision>")
 @requires(PUBLIC)
 def page_decide(token, decision):
     form = _form()
-    try:
-        with db_session() as session:
-            ip, agent = client()
-            if decision == "accept":
-                if form.get("agree") != "yes":
-                    raise InvalidInput("agree", "tick the box to accept the terms")
-                acceptance.accept(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
-                                  date.today(), form.get("document_sha256") or None)
-            else:
-                acceptance.decline(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
-                                   date.today(), form.get("reason", ""))
-    except DomainError as exc:
-        if isinstance(exc, LookupError):
-            raise
-        return redirect(url_for("share.page", token=token, error=str(exc)), code=303)
-    return redirect(url_for("share.page", token=token), code=303)
+    ip, agent = client()
+
+    def decide(session):
+        if decision == "decline":
+            acceptance.decline(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
+                               date.today(), form.get("reason", ""))
+            return
+        if form.get("agree") != "yes":
+            raise InvalidInput("agree", "tick the box to accept the terms")
+        acceptance.accept(session, token, form.get("name", ""), form.get("email", ""), ip, agent,
+                          date.today(), form.get("document_sha256") or None)
+    return _back_to("share.page", token, decide)
 
 
 @blp.get("/c/<token>")
@@ -105,15 +114,11 @@ def contract_pdf(token):
 @requires(PUBLIC)
 def contract_sign(token):
     form = _form()
-    try:
-        with db_session() as session:
-            if form.get("agree") != "yes":
-                raise InvalidInput("agree", "tick the box to agree to the contract")
-            ip, agent = client()
-            contracts.sign(session, token, form.get("name", ""), form.get("email", ""), ip, agent, date.today(),
-                           form.get("document_sha256") or None)
-    except DomainError as exc:
-        if isinstance(exc, LookupError):
-            raise
-        return redirect(url_for("share.contract_page", token=token, error=str(exc)), code=303)
-    return redirect(url_for("share.contract_page", token=token), code=303)
+    ip, agent = client()
+
+    def sign(session):
+        if form.get("agree") != "yes":
+            raise InvalidInput("agree", "tick the box to agree to the contract")
+        contracts.sign(session, token, form.get("name", ""), form.get("email", ""), ip, agent, date.today(),
+                       form.get("document_sha256") or None)
+    return _back_to("share.contract_page", token, sign)
