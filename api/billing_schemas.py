@@ -52,6 +52,8 @@ class InvoiceSchema(Schema):
     payment_terms = fields.String()
     discount_date = fields.Date(allow_none=True)
     discount_percent = decimal_string(allow_none=True, metadata={"description": "for paying early; null without"})
+    payment_reference = fields.String(allow_none=True, metadata={
+        "description": "the ISO 11649 creditor reference a payment quotes (an issued invoice's; null on a credit note)"})
     tax_inclusive = Flag()
     reverse_charge = Flag()
     seller = fields.Dict()
@@ -247,3 +249,33 @@ class RevenueLineSchema(Schema):
     amount = Money()
     currency = fields.String()
     basis = fields.String()
+
+
+class BankTransactionSchema(Schema):
+    id = fields.Integer()
+    bank_ref = fields.String(metadata={"description": "the bank's reference of the line; a payment's reference"})
+    booked_on = fields.Date()
+    amount = Money()
+    currency = fields.String()
+    remittance = fields.String()
+    payer = fields.String()
+    status = fields.String(metadata={"enum": ["matched", "unmatched"]})
+    note = fields.String(metadata={"description": "why it is unmatched"})
+    invoice = fields.String(allow_none=True, metadata={"description": "the invoice it paid"})
+
+
+class BankImportSchema(Schema):
+    matched = fields.List(fields.Nested(BankTransactionSchema))
+    unmatched = fields.List(fields.Nested(BankTransactionSchema))
+    known = fields.Integer(metadata={"description": "lines imported before, left as they were"})
+
+
+class BankTransactionQuery(Schema):
+    status = fields.String(load_default="unmatched", validate=validate.OneOf(["matched", "unmatched"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
+
+
+class MatchInSchema(Schema):
+    invoice = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                            metadata={"description": "the number of the invoice the transfer pays"})

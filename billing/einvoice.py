@@ -37,7 +37,7 @@ from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
 from drafthorse.models.note import IncludedNote
 from drafthorse.models.party import TaxRegistration
-from drafthorse.models.payment import PaymentTerms
+from drafthorse.models.payment import PaymentMeans, PaymentTerms
 from drafthorse.models.tradelines import LineItem
 from facturx import generate_from_binary
 from lxml import etree
@@ -54,6 +54,7 @@ TYPE_CODES = {"invoice": "380", "credit_note": "381"}     # UNTDID 1001
 VAT_ID_RE = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,13}$")
 # BR-E-10, BR-AE-10: exempt and reverse-charged amounts must say why
 EXEMPTION = {"E": (None, "Exempt from VAT"), "AE": ("VATEX-EU-AE", "Reverse charge")}
+SEPA_CREDIT_TRANSFER = "58"                # UNTDID 4461, BT-81
 UNIT = "C62"                               # UN/ECE rec. 20 "one": a piece, a licence, a day
 
 
@@ -192,6 +193,15 @@ def _settlement(doc: Document, invoice: Invoice, lines: list[InvoiceLine], cur: 
         tax_total += amount
     if original_number:
         settlement.invoice_referenced_document.issuer_assigned_id = original_number
+    if invoice.payment_reference:
+        settlement.payment_reference = invoice.payment_reference             # BT-83
+    if (invoice.seller or {}).get("iban") and invoice.kind == "invoice":
+        means = PaymentMeans()
+        means.type_code = SEPA_CREDIT_TRANSFER
+        means.payee_account.iban = invoice.seller["iban"]                      # BT-84
+        if invoice.seller.get("bic"):
+            means.payee_institution.bic = invoice.seller["bic"]                # BT-86
+        settlement.payment_means.add(means)
     if invoice.payment_terms or invoice.due_date:
         terms = PaymentTerms()
         terms.description = _terms_text(invoice)

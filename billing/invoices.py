@@ -20,7 +20,7 @@ from typing import Mapping
 
 from sqlmodel import Session, select
 
-from billing import einvoice, ledger, tax
+from billing import einvoice, ledger, remittance, tax
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
 from core import docstore, webhooks
@@ -154,6 +154,8 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
         terms = parse_terms(DUE_ON_RECEIPT)
     invoice.series = series(invoice.kind, today)
     invoice.number = f"{invoice.series}-{next_number(session, invoice.series):05d}"
+    if invoice.kind == "invoice":
+        invoice.payment_reference = remittance.invoice_reference(invoice.number)
     invoice.issue_date, invoice.due_date = today, terms.due_date(today)
     invoice.discount_date, invoice.discount_percent = terms.discount_date(today), terms.discount_percent
     invoice.issued_at = invoice.updated_at = utcnow()
@@ -192,6 +194,20 @@ def summary(invoice: Invoice, account: Account, original: Invoice | None = None)
             "issue_date": invoice.issue_date.isoformat() if invoice.issue_date else None,
             "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
             "original": original.number if original else None}
+
+
+def _how_to_pay(invoice: Invoice) -> dict | None:
+    """The reference to quote, the seller's bank account, and for a balance in euros the SEPA
+    QR code a banking app scans (EPC069-12) — what an invoice shows so a payment finds it."""
+    if invoice.kind != "invoice" or not invoice.payment_reference:
+        return None
+    seller = invoice.seller or {}
+    qr = None                          # for the whole amount: the document shows what was issued
+    if invoice.currency == "EUR" and seller.get("iban") and invoice.gross_total > 0:
+        qr = remittance.qr_svg(remittance.epc_payload(seller.get("name", ""), seller["iban"], invoice.gross_total,
+                                                      invoice.payment_reference, seller.get("bic", "")))
+    return {"reference": remittance.printed(invoice.payment_reference), "iban": seller.get("iban"),
+            "bic": seller.get("bic"), "qr": qr}
 
 
 def _seller(company: Mapping | None, rates: tax.TaxRates) -> dict:
@@ -264,6 +280,6 @@ def document_data(invoice: Invoice, lines: list[InvoiceLine], original: Invoice 
                    "tax_rate": f"{ln.tax_rate:f}", "net": str(ln.net_amount), "tax": str(ln.tax_amount),
                    "period": [ln.period_start.isoformat(), ln.period_end.isoformat()] if ln.period_start else None}
                   for ln in lines],
-        "breakdown": invoice.tax_breakdown, "notes": notes,
+        "breakdown": invoice.tax_breakdown, "notes": notes, "payment": _how_to_pay(invoice),
         "totals": {"net": str(invoice.net_total), "tax": str(invoice.tax_total), "gross": str(invoice.gross_total)},
     }

@@ -52,6 +52,8 @@ class Invoice(SQLModel, table=True):
     tax_breakdown: list = Field(default_factory=list, sa_type=JSON)  # [{category, rate, base, tax}]
     reason: str = Field(default="", max_length=2000)         # what it bills (milestone, period) or corrects
     dunning_level: int = 0
+    # ISO 11649 creditor reference a payment quotes (billing/remittance.py); an invoice's, at issue
+    payment_reference: str | None = Field(default=None, max_length=25, index=True)
     created_at: datetime = timestamp()
     issued_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = timestamp()
@@ -118,6 +120,26 @@ class Payment(SQLModel, table=True):
     unapplied: Decimal = Field(sa_type=Amount)              # what no invoice took: account credit
     refunded: Decimal = Field(default=Decimal(0), sa_type=Amount)
     created_at: datetime = timestamp()
+
+
+class BankTransaction(SQLModel, table=True):
+    """A credit line of an imported bank statement, kept once (its bank reference is unique, so
+    importing a statement again adds nothing): `matched` to the invoice its remittance names
+    and the payment recorded for it, or `unmatched` with the reason, for a person to match."""
+    __tablename__ = "bank_transaction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_ref: str = Field(max_length=100, unique=True)
+    booked_on: date
+    amount: Decimal = Field(sa_type=Amount)
+    currency: str = Field(max_length=3)
+    remittance: str = Field(default="", max_length=500)
+    payer: str = Field(default="", max_length=200)
+    status: str = Field(default="unmatched", max_length=16, index=True)   # matched | unmatched
+    note: str = Field(default="", max_length=500)                        # why it is unmatched
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    imported_at: datetime = timestamp()
 
 
 class PaymentAllocation(SQLModel, table=True):

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.banking import check_bic, check_iban
+from core.errors import InvalidInput
+
 #: The checkout root. The project is installed editable (``make``), so this is the work tree.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +31,9 @@ class MissingSecretKey(RuntimeError):
 
 
 # The seller on quote documents; CPQ_COMPANY_NAME, CPQ_COMPANY_ADDRESS (lines separated by
-# "|"), CPQ_COMPANY_EMAIL, CPQ_COMPANY_WEBSITE and CPQ_COMPANY_COLOUR override it.
+# "|"), CPQ_COMPANY_EMAIL, CPQ_COMPANY_WEBSITE and CPQ_COMPANY_COLOUR override it;
+# CPQ_COMPANY_IBAN (and CPQ_COMPANY_BIC) put the bank account on invoices, with a SEPA QR code
+# on those in euros.
 DEFAULT_COMPANY = {"name": "Northwind Systems Inc.", "address": ["100 Main Street", "Springfield, IL 62701", "USA"],
                    "email": "sales@northwind.example", "website": "northwind.example", "colour": "#1f4e79"}
 
@@ -112,6 +117,12 @@ def _company(env: Mapping[str, str]) -> dict:
             company[key] = env[f"CPQ_COMPANY_{key.upper()}"]
     if env.get("CPQ_COMPANY_ADDRESS"):
         company["address"] = [line.strip() for line in env["CPQ_COMPANY_ADDRESS"].split("|")]
+    for key, check in (("iban", check_iban), ("bic", check_bic)):
+        if env.get(f"CPQ_COMPANY_{key.upper()}"):
+            try:
+                company[key] = check(env[f"CPQ_COMPANY_{key.upper()}"])
+            except InvalidInput as exc:
+                raise ValueError(f"CPQ_COMPANY_{key.upper()}: {exc.reason}") from None
     return company
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from billing import ledger
 from billing.models import Invoice
 from billing.payments import record_payment
+from billing.remittance import invoice_reference
 from core.db import session_scope
 from sales.accounts import Account, create_account
 
@@ -34,11 +35,12 @@ def make_account(session: Session, code: str = "ACME", currency: str = "USD") ->
 
 
 def issue(session: Session, account: Account, gross, due: date, *, issued: date | None = None,
-          discount_percent=None, discount_date: date | None = None) -> Invoice:
-    """An invoice as issuing leaves it (billing.invoices): open, numbered, with its +gross
-    ledger entry on the issue date (30 days before it is due unless given)."""
-    number = f"T-{next(invoice_numbers)}"
+          discount_percent=None, discount_date: date | None = None, number: str | None = None) -> Invoice:
+    """An invoice as issuing leaves it (billing.invoices): open, numbered, with its payment
+    reference and its +gross ledger entry on the issue date (30 days before it is due unless given)."""
+    number = number or f"T-{next(invoice_numbers)}"
     invoice = Invoice(series="T", number=number, state="open", account_id=account.id, currency=account.currency,
+                      payment_reference=invoice_reference(number),
                       issue_date=issued or due - timedelta(days=30), due_date=due, payment_terms="net30",
                       net_total=D(gross), gross_total=D(gross), discount_percent=discount_percent,
                       discount_date=discount_date)

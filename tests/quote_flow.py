@@ -65,7 +65,7 @@ def call(env, method, path, who="rep", body=None, **kwargs):
         headers["Authorization"] = f"Bearer {env.tokens[who]}"
     if body is not None:
         kwargs["json"] = body
-    elif method in ("post", "patch"):
+    elif method in ("post", "patch") and "data" not in kwargs:
         kwargs["json"] = {}
     return getattr(env.client, method)(f"{API}{path}", headers=headers, **kwargs)
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from billing import invoices, ledger, schedule
+from billing import invoices, ledger, remittance, schedule
 from billing.credit_notes import creditable, credit_note, void
 from billing.invoices import issue, issue_fee_invoice
 from billing.models import BillingPeriod, Invoice, InvoiceLine, LedgerEntry
@@ -713,3 +713,33 @@ def test_every_credit_note_but_the_last_taxes_its_own_base_and_all_net_to_zero(e
             notes.append(credit_note(session, invoice, None, "the rest", TODAY, company=COMPANY))
         for total in ("net_total", "tax_total", "gross_total"):
             assert sum(getattr(n, total) for n in notes) == getattr(invoice, total)
+
+
+def test_an_invoice_carries_its_payment_reference_and_in_euros_a_sepa_qr_code(env):
+    seller = {**COMPANY, "iban": "DE89370400440532013000", "bic": "COBADEFFXXX"}
+    with session_scope(env.engine) as session:
+        eu_seller(session)
+        order = make_order(session, env, "GLOBEX", [("hw", "one_time", 1, "1000.00")])
+        invoice = issue(session, invoice_order(session, order, TODAY), TODAY, company=seller)
+        reference = invoice.payment_reference
+        assert reference == remittance.invoice_reference(invoice.number)
+        doc = invoices.document_data(invoice, lines(session, invoice), None)
+        assert doc["payment"]["reference"] == remittance.printed(reference)
+        assert doc["payment"]["qr"].startswith("<svg") and doc["payment"]["iban"] == seller["iban"]
+        html = documents.render_html(doc, invoices.TEMPLATE)
+        assert "How to pay" in html and remittance.printed(reference) in html and "SEPA credit transfer QR" in html
+        usd = issue(session, invoice_order(session, make_order(session, env, "ACME", [("hw", "one_time", 1, "5.00")]),
+                                           TODAY), TODAY, company=seller)
+        assert invoices.document_data(usd, lines(session, usd), None)["payment"]["qr"] is None   # not in euros
+        invoice_id = invoice.id
+    xml, _ = rendered(env.engine, invoice_id, "cii")
+    assert f"<ram:PaymentReference>{reference}</ram:PaymentReference>".encode() in xml
+    assert b"<ram:IBANID>DE89370400440532013000</ram:IBANID>" in xml and b"<ram:TypeCode>58</ram:TypeCode>" in xml
+
+
+def test_a_credit_note_has_no_payment_reference(env):
+    with session_scope(env.engine) as session:
+        invoice = issued_invoice(session, env, [("hw", "one_time", 1, "10.00")])
+        note = credit_note(session, invoice, None, "returned", TODAY, company=COMPANY)
+        assert invoice.payment_reference and note.payment_reference is None
+        assert invoices.document_data(note, lines(session, note), invoice)["payment"] is None
