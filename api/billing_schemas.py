@@ -279,3 +279,71 @@ class BankTransactionQuery(Schema):
 class MatchInSchema(Schema):
     invoice = fields.String(required=True, validate=validate.Length(min=1, max=40),
                             metadata={"description": "the number of the invoice the transfer pays"})
+
+
+class PortalInviteSchema(Schema):
+    email = fields.Email(required=True, metadata={"description": "one of the account's contacts"})
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=90))
+
+
+class PortalLinkSchema(Schema):
+    email = fields.String()
+    token = fields.String(metadata={"description": "shown once"})
+    url = fields.String(metadata={"description": "the page the contact opens"})
+    expires_at = Timestamp()
+
+
+class PortalContractSchema(Schema):
+    number = fields.String()
+    state = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    term_months = fields.Integer()
+    auto_renew = fields.Boolean()
+    currency = fields.String()
+    contract_value = Money()
+
+
+class PortalInvoiceSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    kind = fields.String(metadata={"enum": ["invoice", "credit_note"]})
+    state = fields.String()
+    issue_date = fields.Date()
+    due_date = fields.Date()
+    currency = fields.String()
+    gross_total = Money()
+    amount_paid = Money()
+    balance = Money(allow_none=True, metadata={"description": "what is still due (null on a credit note)"})
+    payment_reference = fields.String(allow_none=True)
+    document_status = document_status()
+    has_einvoice = fields.Boolean()
+
+
+class PortalPaymentSchema(Schema):
+    reference = fields.String()
+    received_on = fields.Date()
+    method = fields.String()
+    currency = fields.String()
+    amount = Money()
+    unapplied = Money(metadata={"description": "credit not yet used by an invoice"})
+
+
+class PortalAccountSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    currency = fields.String()
+
+
+class PortalSchema(Schema):
+    """What a customer sees through their portal link: a projection, field by field."""
+    account = fields.Nested(PortalAccountSchema)
+    currency = fields.String()
+    balance = Money(metadata={"description": "what the account owes; negative: its credit"})
+    contracts = fields.List(fields.Nested(PortalContractSchema))
+    invoices = fields.List(fields.Nested(PortalInvoiceSchema))
+    payments = fields.List(fields.Nested(PortalPaymentSchema))
+
+
+class RevokedSchema(Schema):
+    revoked = fields.Integer(metadata={"description": "links ended now"})

@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, str] = {
     "invoices:write": "create, issue, credit, void and write off invoices; run billing",
     "payments:read": "read payments and account ledgers",
     "payments:write": "record, apply and refund payments",
+    "portal:invite": "send an account's contacts links to its billing portal, and revoke them",
     "collections:read": "read aging and DSO",
     "collections:write": "run dunning",
     "revenue:read": "read revenue schedules and reports",
@@ -49,7 +50,7 @@ _REP = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "quotes:r
 _APPROVER = {"catalog:read", "accounts:read", "quotes:read", "quotes:approve", "contracts:read", "orders:read"}
 _FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "accounts:credit", "quotes:read", "contracts:read",
             "contracts:write", "contracts:terminate", "orders:read", "orders:cancel", "orders:release", "quotes:approve",
-            "invoices:read", "invoices:write", "payments:read", "payments:write", "collections:read",
+            "invoices:read", "invoices:write", "payments:read", "payments:write", "portal:invite", "collections:read",
             "collections:write", "revenue:read", "revenue:write", "data:export"}
 
 #: Permissions only a person may use: an API key can never carry them, so a leaked key cannot

@@ -1,6 +1,7 @@
 """What a customer reaches through a link: the quote as a web page with its PDF, accepting
-(typed-name e-signature) or declining it, and the contract to sign the same way. The JSON
-twins are api/share.py (/api/v1/shared) and api/orders.py (/api/v1/signing).
+(typed-name e-signature) or declining it, the contract to sign the same way, and the account's
+billing portal. The JSON twins are api/share.py (/api/v1/shared), api/orders.py
+(/api/v1/signing) and api/portal.py (/api/v1/portal).
 
 The token in the URL is the only credential; an unknown or expired one is a 404. So no answer
 is cached or leaks the address as a referrer, and nobody may frame these pages: a framing page
@@ -19,6 +20,7 @@ from api.documents import served
 from core import docstore
 from core.permissions import PUBLIC
 from core.errors import DomainError, InvalidInput
+from billing import portal
 from sales import acceptance, contracts
 from sales.quote_data import document_data
 from web.shell import page_headers
@@ -122,3 +124,15 @@ def contract_sign(token):
         contracts.sign(session, token, form.get("name", ""), form.get("email", ""), ip, agent, date.today(),
                        form.get("document_sha256") or None)
     return _back_to("share.contract_page", token, sign)
+
+
+@blp.get("/p/<token>")
+@requires(PUBLIC)
+def portal_page(token):
+    """The customer's billing portal: balance, invoices and credit notes to download,
+    payments, contracts."""
+    with db_session() as session:
+        view = portal.overview(session, portal.open_link(session, token))
+        html = render_template("share/portal.html", token=token, view=view,
+                               company=current_app.extensions["cpq_settings"].company)
+    return html

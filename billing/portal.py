@@ -1,0 +1,107 @@
+"""The customer's billing portal: through a link sent to a billing contact, everything of
+their account's billing at once: contracts, invoices and credit notes (PDF and e-invoice),
+payments and the balance.
+
+The link is like a share link: a random 256-bit token stored only as its SHA-256, valid for a
+number of days, revocable; an unknown, expired or revoked one is simply not found. What it
+shows is a projection listing what a customer may see (`overview`): no costs, margins,
+internal notes or other accounts' data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel, select
+
+from billing import ledger, payments
+from billing.models import Invoice, Payment
+from core import docstore
+from core.db import aware, timestamp, utcnow
+from core.errors import InvalidInput, NotFound
+from core.tokens import new_token, token_hash
+from sales.accounts import Account, contacts_of
+from sales.order_models import Contract
+
+MAX_DAYS = 90
+VISIBLE_INVOICE_STATES = ("open", "partially_paid", "paid", "void", "uncollectible")
+
+
+class PortalLink(SQLModel, table=True):
+    __tablename__ = "portal_link"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    email: str = Field(max_length=254)                      # the billing contact it was sent to
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = timestamp()
+    created_by: str | None = Field(default=None, max_length=32)
+
+
+def invite(session: Session, account: Account, email: str, days: int, created_by: str | None) -> tuple[PortalLink, str]:
+    """A new link for `email`, one of the account's contacts; the token is returned once."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput("days", f"a portal link lasts 1 to {MAX_DAYS} days")
+    if email.lower() not in {c.email.lower() for c in contacts_of(session, account)}:
+        raise InvalidInput("email", f"{email} is not a contact of account {account.code}")
+    token = new_token()
+    link = PortalLink(token_hash=token_hash(token), account_id=account.id, email=email,
+                      expires_at=utcnow() + timedelta(days=days), created_by=created_by)
+    session.add(link)
+    session.flush()
+    return link, token
+
+
+def revoke_all(session: Session, account: Account) -> int:
+    """End every link of the account now (a contact left, a link was forwarded)."""
+    links = session.exec(select(PortalLink).where(PortalLink.account_id == account.id,
+                                                  PortalLink.revoked_at.is_(None))).all()
+    for link in links:
+        link.revoked_at = utcnow()
+        session.add(link)
+    return len(links)
+
+
+def open_link(session: Session, token: str) -> Account:
+    link = session.get(PortalLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
+    if link is None or link.revoked_at is not None or aware(link.expires_at) < utcnow():
+        raise NotFound("this link is unknown or has expired")
+    return session.get(Account, link.account_id)
+
+
+def invoice_of(session: Session, account: Account, invoice_id: int) -> Invoice:
+    """One of the account's issued invoices or credit notes; any other is not found."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.account_id != account.id or invoice.state not in VISIBLE_INVOICE_STATES:
+        raise NotFound(f"unknown invoice {invoice_id}")
+    return invoice
+
+
+def overview(session: Session, account: Account) -> dict:
+    """What the customer sees: plain values, listed field by field."""
+    invoices = list(session.exec(select(Invoice).where(Invoice.account_id == account.id,
+                                                       Invoice.state.in_(VISIBLE_INVOICE_STATES))
+                                 .order_by(Invoice.issue_date.desc(), Invoice.id.desc())))
+    rendered = docstore.facts_of(session, "invoice", [i.id for i in invoices])
+    contracts = session.exec(select(Contract).where(Contract.account_id == account.id,
+                                                    Contract.state.not_in(("draft", "withdrawn")))
+                             .order_by(Contract.start_date.desc())).all()
+    received = session.exec(select(Payment).where(Payment.account_id == account.id)
+                            .order_by(Payment.received_on.desc(), Payment.id.desc())).all()
+    return {
+        "account": {"code": account.code, "name": account.name, "currency": account.currency},
+        "balance": ledger.balance(session, account.id, account.currency), "currency": account.currency,
+        "contracts": [{"number": c.number, "state": c.state, "start_date": c.start_date, "end_date": c.end_date,
+                       "term_months": c.term_months, "auto_renew": c.auto_renew, "contract_value": c.contract_value,
+                       "currency": c.currency} for c in contracts],
+        "invoices": [{"id": i.id, "number": i.number, "kind": i.kind, "state": i.state, "issue_date": i.issue_date,
+                      "due_date": i.due_date, "currency": i.currency, "gross_total": i.gross_total,
+                      "amount_paid": i.amount_paid, "balance": payments.balance_due(i) if i.kind == "invoice" else None,
+                      "payment_reference": i.payment_reference,
+                      "document_status": rendered[i.id, "pdf"].status if (i.id, "pdf") in rendered else None,
+                      "has_einvoice": (i.id, "cii") in rendered} for i in invoices],
+        "payments": [{"reference": p.reference, "received_on": p.received_on, "amount": p.amount,
+                      "currency": p.currency, "unapplied": p.unapplied, "method": p.method} for p in received],
+    }

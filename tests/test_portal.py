@@ -1,0 +1,89 @@
+"""The customer's billing portal: a link for one of the account's contacts, showing the
+account's balance, issued invoices and credit notes (PDF, e-invoice), payments and contracts,
+and nothing of anyone else's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from billing.portal import PortalLink
+from core.db import session_scope, utcnow
+from quote_flow import call, env, error_of, ok  # noqa: F401
+from test_billing_api import chain  # noqa: F401
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def billed(chain):
+    """The chain's order invoiced and issued, half paid; another draft invoice left unissued."""
+    env, _quote, contract, order = chain
+    issued = ok(call(env, "post", f"/invoices/{ok(call(env, 'post', f'/orders/{order}/invoices', 'finance', {}), 201)['id']}/issue",
+                     "finance"))
+    ok(call(env, "post", "/payments", "finance", {"account": "ACME", "amount": "10.00", "currency": "USD",
+                                                  "method": "bank_transfer", "reference": "BANK-1"}), 201)
+    link = ok(call(env, "post", "/accounts/ACME/portal-links", "finance", {"email": "jo@acme.com"}), 201)
+    return env, issued, contract, link
+
+
+def test_finance_sends_a_contact_a_link_and_nobody_else_may(env):
+    assert error_of(call(env, "post", "/accounts/ACME/portal-links", "rep", {"email": "jo@acme.com"}), 403)
+    refused = error_of(call(env, "post", "/accounts/ACME/portal-links", "finance", {"email": "eve@evil.example"}), 422)
+    assert "not a contact of account ACME" in refused["fields"]["email"][0]
+    assert error_of(call(env, "post", "/accounts/ACME/portal-links", "finance",
+                         {"email": "jo@acme.com", "days": 91}), 422)["fields"]["days"]
+    link = ok(call(env, "post", "/accounts/ACME/portal-links", "finance", {"email": "JO@acme.com"}), 201)
+    assert link["url"].endswith(f"/p/{link['token']}") and link["email"] == "JO@acme.com"
+    with session_scope(env.engine) as session:
+        stored = session.exec(select(PortalLink)).one()
+        assert stored.token_hash != link["token"] and link["token"] not in stored.token_hash   # only its hash
+
+
+def test_the_portal_shows_the_accounts_billing_as_a_projection(billed):
+    env, issued, contract, link = billed
+    view = ok(call(env, "get", f"/portal/{link['token']}", None))
+    assert set(view) == {"account", "currency", "balance", "contracts", "invoices", "payments"}
+    assert view["account"] == {"code": "ACME", "name": "Acme Corp", "currency": "USD"}
+    [invoice] = view["invoices"]
+    assert invoice["number"] == issued["number"] and invoice["payment_reference"] == issued["payment_reference"]
+    assert set(invoice) == {"id", "number", "kind", "state", "issue_date", "due_date", "currency", "gross_total",
+                            "amount_paid", "balance", "payment_reference", "document_status", "has_einvoice"}
+    assert Decimal(invoice["balance"]) == Decimal(issued["gross_total"]) - 10
+    assert view["balance"] == invoice["balance"]
+    assert [p["reference"] for p in view["payments"]] == ["BANK-1"]
+    assert [c["number"] for c in view["contracts"]] == [contract]
+    assert "cost" not in str(view) and "margin" not in str(view) and "seller" not in view["invoices"][0]
+
+
+def test_the_customer_downloads_their_invoice_and_no_one_elses(billed):
+    env, issued, _contract, link = billed
+    token = link["token"]
+    pdf = env.client.get(f"/api/v1/portal/{token}/invoices/{issued['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and pdf.headers["Cache-Control"] == "no-store"
+    assert pdf.headers["X-Document-SHA256"] == ok(call(env, "get", f"/invoices/{issued['id']}", "finance"))["document_sha256"]
+    other = ok(call(env, "post", "/accounts", "rep", {"code": "GLOBEX", "name": "Globex", "currency": "USD",
+                                                     "contacts": [{"name": "G", "email": "g@globex.example"}]}), 201)
+    assert other["code"] == "GLOBEX"
+    theirs = ok(call(env, "post", "/accounts/GLOBEX/portal-links", "finance", {"email": "g@globex.example"}), 201)
+    assert env.client.get(f"/api/v1/portal/{theirs['token']}/invoices/{issued['id']}/pdf").status_code == 404
+    assert ok(call(env, "get", f"/portal/{theirs['token']}", None))["invoices"] == []
+    assert env.client.get(f"/api/v1/portal/{token}/invoices/999999/pdf").status_code == 404
+    page = env.client.get(f"/p/{token}")
+    assert page.status_code == 200 and issued["number"] in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store" and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_revoked_or_expired_link_opens_nothing(billed):
+    env, _issued, _contract, link = billed
+    assert ok(call(env, "delete", "/accounts/ACME/portal-links", "finance"))["revoked"] == 1
+    assert error_of(call(env, "get", f"/portal/{link['token']}", None), 404)["message"] == "this link is unknown or has expired"
+    assert env.client.get(f"/p/{link['token']}").status_code == 404
+    fresh = ok(call(env, "post", "/accounts/ACME/portal-links", "finance", {"email": "jo@acme.com", "days": 1}), 201)
+    with session_scope(env.engine) as session:
+        for stored in session.exec(select(PortalLink).where(PortalLink.revoked_at.is_(None))):
+            stored.expires_at = utcnow() - timedelta(seconds=1)
+    assert error_of(call(env, "get", f"/portal/{fresh['token']}", None), 404)
