@@ -53,8 +53,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     auth.init_app(app)
     app.before_request(check_request_text)
     register_blueprints(app)
+    from billing.remittance import printed
     from sales.documents import money
-    app.jinja_env.filters["money"] = money      # the share page formats amounts like the PDF
+    # the customer's pages write amounts and payment references as the PDFs do
+    app.jinja_env.filters.update(money=money, printed_reference=printed)
     # Last, on purpose: extensions such as flask-smorest's Api install their own
     # HTTPException handler; registering ours afterwards keeps one error format.
     register_error_handlers(app)

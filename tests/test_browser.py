@@ -23,6 +23,7 @@ import httpx
 import pypdf
 import pytest
 
+from billing_flow import issued_invoice
 from core.apikeys import create_key
 from core.db import session_scope
 from core.settings import PROJECT_ROOT
@@ -47,11 +48,12 @@ def site(app):
         _max, approver_token = create_user(session, "max@example.com", "Max Approver", "approver",
                                            ("sales_manager", "vp_sales", "finance"),
                                            defined_levels=approval_levels(session), password=PASSWORD)
-        create_user(session, "fay@example.com", "Fay Finance", "finance", password=PASSWORD)
+        _fay, finance_token = create_user(session, "fay@example.com", "Fay Finance", "finance", password=PASSWORD)
         admin, _token = create_user(session, "ada@example.com", "Ada Admin", "admin", password=PASSWORD)
         _key, erp = create_key(session, admin, "ERP", ["bom:read", "orders:read"])
     with serve(app) as url:
-        yield {"url": url, "rep_token": rep_token, "approver_token": approver_token, "erp": erp}
+        yield {"url": url, "rep_token": rep_token, "approver_token": approver_token, "erp": erp,
+               "finance_token": finance_token}
 
 
 @pytest.fixture
@@ -370,3 +372,32 @@ def test_the_builder_in_a_crms_frame_tells_its_parent_and_refuses_other_framers(
         stranger.wait_for_load_state("load")
         expect(stranger.frame_locator("#cpq").locator("body[data-embedded]")).to_have_count(0)   # none of ours
         assert stranger.evaluate("window.events") == []
+
+
+def test_a_customer_opens_their_billing_portal_and_downloads_an_invoice(app, site, browser):
+    url = site["url"]
+    expect = playwright_api.expect
+    with session_scope(app.extensions["cpq_engine"]) as session:
+        invoice = issued_invoice(session, "ACME", [("rails", "one_time", 2, "150.00")])
+        number, gross = invoice.number, f"USD {invoice.gross_total:,.2f}"
+    finance = {"Authorization": f"Bearer {site['finance_token']}"}
+    contact = httpx.get(f"{url}/api/v1/accounts/ACME", headers=finance).json()["contacts"][0]["email"]
+    link = httpx.post(f"{url}/api/v1/accounts/ACME/portal-links", headers=finance, json={"email": contact})
+    assert link.status_code == 201, link.text
+
+    customer = browser.new_page(viewport={"width": 375, "height": 812}, accept_downloads=True)
+    customer.goto(link.json()["url"])
+    expect(customer.locator("#balance-h + p")).to_contain_text(f"You owe {gross}")
+    row = customer.locator("tr", has_text=number)
+    expect(row).to_contain_text(gross)
+    shot(customer, "10-customer-billing-portal")
+    with customer.expect_download() as download:
+        row.get_by_role("link", name=f"PDF of {number}").click()
+    assert download.value.suggested_filename == f"{number}.pdf"
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    assert customer.evaluate("document.documentElement.scrollWidth") <= 375         # nothing wider than a phone
+    axe = axe_api.Axe()
+    for width in (375, 1280):
+        customer.set_viewport_size({"width": width, "height": 900})
+        result = axe.run(customer, options=WCAG)
+        assert not result.violations_count, result.generate_report()

@@ -6,9 +6,8 @@ reverse charge and inclusive prices, and the PDF."""
 
 from __future__ import annotations
 
-import itertools
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -32,17 +31,15 @@ from core.settings import DEFAULT_DEMO_DIR
 from core.users import create_user
 from sales import documents
 from sales.accounts import Account, create_account
-from sales.models import Quote
-from sales.order_models import Contract, Order, OrderLine
+from billing_flow import order_for
+from sales.order_models import Order, OrderLine
 
 pytestmark = pytest.mark.postgres
 
 TODAY = date(2026, 3, 15)
-START = datetime(2026, 3, 15, 9, 0, tzinfo=timezone.utc)
 COMPANY = {"name": "Test Seller", "address": ["1 Street", "Springfield"], "email": "billing@seller.example",
            "website": "seller.example", "colour": "#123456"}
 D = Decimal
-_numbers = itertools.count(1)
 
 ACCOUNTS = [
     {"code": "ACME", "name": "Acme Corp", "currency": "USD", "tax_id": "US-84-1234567",
@@ -78,37 +75,8 @@ def eu_seller(session, version=2):
 def make_order(session, env, account="ACME", lines=(), billing="on_order", milestones=(), terms="net30",
                state="open", contract_start: date | None = None) -> Order:
     """An order with `lines` given as (key, charge, quantity, net_total[, term_months, tax_category])."""
-    n = next(_numbers)
-    account_id = env.accounts[account]
-    cur = session.get(Account, account_id).currency
-    quote = Quote(number=f"Q-2026-{n:05d}", account_id=account_id, owner_id=env.user, currency=cur,
-                  price_book="list", rule_set="standard", payment_terms=terms, expires_on=date(2026, 12, 31),
-                  state="accepted")
-    session.add(quote)
-    session.flush()
-    contract_id = None
-    if contract_start is not None:
-        contract = Contract(number=f"C-{n}", quote_id=quote.id, account_id=account_id, currency=cur,
-                            start_date=contract_start, end_date=date(2027, 12, 31), term_months=12,
-                            contract_value=D(0), state="active")
-        session.add(contract)
-        session.flush()
-        contract_id = contract.id
-    one_time = sum((D(ln[3]) for ln in lines if ln[1] == "one_time"), D(0))
-    order = Order(number=f"O-2026-{n:05d}", quote_id=quote.id, contract_id=contract_id, account_id=account_id,
-                  state=state, currency=cur, one_time_total=one_time, contract_value=one_time, billing=billing,
-                  milestones=list(milestones), created_at=START)
-    session.add(order)
-    session.flush()
-    for position, (key, charge, quantity, net, *rest) in enumerate(lines):
-        term = rest[0] if rest else (12 if charge != "one_time" else None)
-        category = rest[1] if len(rest) > 1 else "standard"
-        periods = 1 if charge == "one_time" else term // schedule.PERIOD_MONTHS[charge]
-        session.add(OrderLine(order_id=order.id, key=key, position=position, product=f"P-{key}", name=f"Item {key}",
-                              quantity=D(quantity), charge=charge, term_months=term, list_total=D(net),
-                              net_total=D(net), contract_value=D(net) * periods, tax_category=category))
-    session.flush()
-    return order
+    return order_for(session, env.accounts[account], env.user, lines, billing=billing, milestones=milestones,
+                     terms=terms, state=state, contract_start=contract_start)
 
 
 def rendered(engine, invoice_id: int, fmt: str = "pdf"):
