@@ -238,7 +238,14 @@ def test_every_page_passes_an_axe_audit(site, browser):
     made = httpx.post(f"{url}/api/v1/quotes", headers={"Authorization": f"Bearer {site['rep_token']}"},
                       json={"account": "ACME", "title": "Audit", "lines": [{"product": "SUP-MC-Y", "quantity": 2}]})
     assert made.status_code == 201, made.text
-    pages = {None: ["/", "/configure/rack-server", "/login"],
+    rep = {"Authorization": f"Bearer {site['rep_token']}"}
+    shared = httpx.post(f"{url}/api/v1/quotes", headers=rep, json={"account": "ACME", "title": "Shared",
+                                                                   "lines": [{"product": "SUP-MC-Y", "quantity": 1}]})
+    number = shared.json()["number"]
+    assert httpx.post(f"{url}/api/v1/quotes/{number}/submit", headers=rep).status_code == 200
+    sent = httpx.post(f"{url}/api/v1/quotes/{number}/send", headers=rep)
+    assert sent.status_code == 200, sent.text
+    pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url)],
              "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", "/app/accounts",
                                   "/app/accounts/ACME", "/app/dashboard"],
              "max@example.com": ["/app/approvals"],
@@ -251,7 +258,7 @@ def test_every_page_passes_an_axe_audit(site, browser):
     found = {}
     for who, paths in pages.items():
         page = sign_in(browser, url, who) if who else browser.new_page()
-        for width in (1280, 390):
+        for width in (1280, 375):
             page.set_viewport_size({"width": width, "height": 900})
             for path in paths:
                 page.goto(f"{url}{path}")
@@ -260,6 +267,11 @@ def test_every_page_passes_an_axe_audit(site, browser):
                 result = axe.run(page, options=WCAG)
                 if result.violations_count:
                     found[f"{who or 'anonymous'} {path} at {width}px"] = result.generate_report()
+                if (wide := page.evaluate("document.documentElement.scrollWidth")) > width:
+                    culprits = page.evaluate("""(w) => [...document.querySelectorAll('body *')]
+                        .filter(e => e.getBoundingClientRect().right > w && ![...e.children].some(c => c.getBoundingClientRect().right > w))
+                        .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""", width)
+                    found[f"{who or 'anonymous'} {path} at {width}px"] = f"scrolls sideways: {wide}px wide: {culprits}"
         page.close()
     page = browser.new_page()                       # with values ruled out and a reason showing
     page.goto(f"{url}/configure/rack-server")

@@ -92,3 +92,24 @@ document.addEventListener("click", async (event) => {
     link.removeAttribute("aria-busy");
   }
 });
+
+// On a phone a wide table scrolls within itself (cpq.css), and keyboard users must be able to
+// scroll it too: a table that scrolls takes focus, one that fits does not (no needless stops).
+function focusableWhenScrolling() {
+  for (const table of document.querySelectorAll("main table")) {
+    const scrolls = table.scrollWidth > table.clientWidth + 1;
+    if (scrolls && !table.hasAttribute("tabindex")) {
+      table.tabIndex = 0;
+      table.dataset.scrolls = "true";
+    } else if (!scrolls && table.dataset.scrolls) {
+      table.removeAttribute("tabindex");
+      delete table.dataset.scrolls;
+    }
+  }
+}
+const main = document.querySelector("main");
+if (main) {
+  new MutationObserver(focusableWhenScrolling).observe(main, { childList: true, subtree: true });
+  addEventListener("resize", focusableWhenScrolling);
+  focusableWhenScrolling();
+}
