@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
 from flask_smorest import Api
 
+from api.auth import requires
 from api.schemas import ErrorSchema
+from core.permissions import PUBLIC
 
 from api import (accounts, banking, billing, configurator, errors, identity, orders, portal, pricing, quotes, share,
                  storefront, transfer, webhooks)
@@ -15,15 +18,21 @@ class CpqApi(Api):
     ERROR_SCHEMA = ErrorSchema          # documents our error body as every operation's default
 
 
+def _swagger_ui_asset(filename: str):
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
 def register_api(app: Flask) -> Api:
     app.config.setdefault("API_TITLE", "CPQ")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
-    # the document at /api/openapi.json, and a ReDoc page reading it at /api/docs
+    # the document at /api/openapi.json, and Swagger UI reading it at /api/docs, its scripts served
+    # from the swagger-ui-bundle package (no CDN: the page works without the internet)
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("OPENAPI_REDOC_PATH", "/docs")
-    app.config.setdefault("OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "/docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs/assets/")
+    app.add_url_rule("/api/docs/assets/<path:filename>", "swagger_ui_assets", requires(PUBLIC)(_swagger_ui_asset))
     api = CpqApi(app)
     api.spec.components.security_scheme("bearer", {
         "type": "http", "scheme": "bearer",

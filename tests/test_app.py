@@ -1,6 +1,7 @@
 """The app factory's contract: health check, and JSON (never HTML) for every error."""
 
 import logging
+import re
 
 import pytest
 
@@ -61,3 +62,13 @@ def test_the_openapi_document_describes_every_api_route(client):
     assert "QuoteOut" in spec["components"]["schemas"]
     page = client.get("/api/docs")
     assert page.status_code == 200 and b"/api/openapi.json" in page.data
+
+
+def test_the_api_documentation_page_needs_nothing_from_the_internet(client):
+    page = client.get("/api/docs").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/api/docs/assets/") for a in assets), assets
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.data) > 1000, asset
+    assert client.get("/api/docs/assets/../../../etc/passwd").status_code == 404
