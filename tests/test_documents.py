@@ -1,15 +1,20 @@
 """Quote documents (sales/documents.py): the HTML says what the quote says, escapes what it
-is given, and the PDF renders. HTML tests are fast; the PDF renders are kept to three."""
+is given, and the PDF renders, to the same bytes whatever the process rendered before. HTML
+tests are fast; the PDF renders are kept few (and small)."""
 
 from __future__ import annotations
 
 import copy
 import html as htmllib
 import re
+import subprocess
+import sys
+import threading
 
 import pytest
 
 from bench.documents import sample_doc
+from core.settings import PROJECT_ROOT
 from sales import documents
 from sales.documents import money, page_count, render_html, render_pdf
 
@@ -176,7 +181,7 @@ def test_html_does_not_modify_the_doc():
     assert doc == before
 
 
-# ---- PDF (three renders) --------------------------------------------------------------------
+# ---- PDF ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def small_pdf() -> bytes:
@@ -195,3 +200,29 @@ def test_long_quote_spans_pages():
     pdf = render_pdf(sample_doc(200))
     assert pdf.startswith(b"%PDF")
     assert page_count(pdf) > 1
+
+
+def test_pdf_bytes_do_not_depend_on_what_was_rendered_before(small_pdf):
+    """A thread keeps one font configuration and parsed stylesheet for all its documents, so
+    a document rendered after another (warm caches, other glyphs to subset) must give the
+    bytes it gives first, and the bytes a fresh process gives."""
+    other = small_doc(number="Q-2026-00002", title="Ωmega kit: ½ rack, ≥ 4 × 25 GbE, Zürich")
+    assert render_pdf(other) != small_pdf
+    assert render_pdf(small_doc(draft=True)) == small_pdf
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import sys; from tests.test_documents import small_doc; "
+         "from sales.documents import render_pdf; sys.stdout.buffer.write(render_pdf(small_doc(draft=True)))"],
+        cwd=PROJECT_ROOT, capture_output=True, check=True, timeout=120).stdout
+    assert fresh == small_pdf
+
+
+def test_threads_render_side_by_side(small_pdf):
+    """Web threads may render drafts at the same time: each has its own font configuration."""
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(render_pdf(small_doc(draft=True))))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [small_pdf, small_pdf]
