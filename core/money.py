@@ -131,13 +131,11 @@ def split_units(units: int, weights: Sequence[int]) -> list[int]:
     if units < 0:
         return [-part for part in split_units(-units, weights)]
     weight_sum = sum(weights)
-    parts, remainders = [], []
-    for w in weights:
-        part, rest = divmod(units * w, weight_sum)
-        parts.append(part)
-        remainders.append(rest)
+    products = [units * w for w in weights]
+    parts = [x // weight_sum for x in products]
     missing = units - sum(parts)
     if missing:
+        remainders = [x % weight_sum for x in products]
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
         for i in order[:missing]:
             parts[i] += 1

@@ -147,13 +147,13 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     lp = line.list_price
     p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
-    considered, selection = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
+    considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
     p.considered = considered
 
     exact: list[tuple[str, str | None, str, Decimal]] = []      # kind, rule, label, amount
     automatic = ZERO
     cap = rule_set.max_line_discount_percent
-    for rule, amount in stack(selection, p.list_total, basis, considered):
+    for rule, amount in stack(selection, skipped, p.list_total, basis, considered):
         exact.append(("rule", rule.id, rule.description, amount))
         automatic += amount
         raised = rule.max_discount_percent         # an applied rule may lift the cap
@@ -168,22 +168,25 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
         amount = _manual(line.discount, running)
         exact.append(("manual", None, _manual_label(line.discount), amount))
         running -= amount
-    running = _floor(selection, basis, p, running, exact, cur.quantum)
+    running = _floor(selection, skipped, basis, p, running, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
     rounded = round_to_total([e[3] for e in exact], p.list_total - p.net, cur.quantum)
     p.steps = [Step(kind, rid, label, amount) for (kind, rid, label, _), amount in zip(exact, rounded)]
-    return [p, *_free_items(selection.frees, book, basis, line, p, index)]
+    return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 
-def stack(selection: Selection, base: Decimal, basis: LineBasis,
+def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: LineBasis,
           considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
-    """Apply price rules (in priority order) to `base` by their stacking behaviour; returns
-    the applied rules with their exact discounts and records every rule's outcome."""
+    """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
+    behaviour; returns the applied rules with their exact discounts and records every rule's
+    outcome."""
     exclusive, best_of, additive, compounding = selection.groups
     applied: list[tuple[Rule, Decimal]] = []
     winner = None
     losers = []
     for rule in exclusive:
+        if rule.id in skipped:
+            continue
         amount = rule.action.discount(base, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
@@ -194,12 +197,14 @@ def stack(selection: Selection, base: Decimal, basis: LineBasis,
             losers.append(rule.id)
     if winner is not None:
         considered.append(winner.applied)
-        considered.extend(selection.excluded(winner, tuple(losers)))
+        selection.exclude(considered, winner, tuple(losers), skipped)
         return applied
     running = base
     best = None
     offers = []
     for rule in best_of:
+        if rule.id in skipped:
+            continue
         amount = rule.action.discount(running, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
@@ -221,6 +226,8 @@ def stack(selection: Selection, base: Decimal, basis: LineBasis,
     # on the running amount
     for group, same_base in ((additive, True), (compounding, False)):
         for rule in group:
+            if rule.id in skipped:
+                continue
             amount = rule.action.discount(additive_base if same_base else running, basis)
             if amount.__class__ is str:
                 considered.append(Outcome(rule.id, False, amount))
@@ -245,13 +252,16 @@ def _manual_label(discount: ManualDiscount) -> str:
     return f"manual discount {discount.amount}"
 
 
-def _floor(selection: Selection, basis: LineBasis, p: _Line, running: Decimal, exact: list,
-           quantum: Decimal) -> Decimal:
+def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: _Line, running: Decimal,
+           exact: list, quantum: Decimal) -> Decimal:
     """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
     net never ends below it, and never above the list total."""
     candidates = []
     out = []
     for rule in selection.floors:
+        if rule.id in skipped:
+            out.append(rule.id)
+            continue
         value = rule.action.unit_floor(basis)
         if value.__class__ is str:
             p.considered.append(Outcome(rule.id, False, value))
@@ -271,10 +281,12 @@ def _floor(selection: Selection, basis: LineBasis, p: _Line, running: Decimal, e
     return p.floor
 
 
-def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: LineInput,
-                source: _Line, index: int) -> list[_Line]:
+def _free_items(frees: tuple[Rule, ...], skipped: tuple[str, ...], book: PriceBook, basis: LineBasis,
+                line: LineInput, source: _Line, index: int) -> list[_Line]:
     out = []
     for rule in frees:
+        if rule.id in skipped:
+            continue
         qty = rule.action.free_quantity(basis)
         if not qty:
             source.considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
@@ -306,13 +318,15 @@ def _quote_level(rule_set: RuleSet, cur: Currency, rules: QuoteRules, header: Ma
     basis = LineBasis(cur.code, Decimal(1), subtotal, None)
     spread = _Spread(cur, lines)
     steps = []
-    for rule, amount in stack(Selection(applicable), subtotal, basis, considered):
+    for rule, amount in stack(Selection(applicable), (), subtotal, basis, considered):
         steps.append(spread("quote_rule", rule.id, rule.description, amount,
                             fixed=isinstance(rule.action, AmountOff)))
     if header is not None:
+        spread.settle()
         running = sum((p.net for p in lines), ZERO)
         steps.append(spread("quote_manual", None, "header " + _manual_label(header),
                             _manual(header, running), fixed=header.amount is not None))
+    spread.settle()
     return [step for step in steps if step is not None], considered
 
 
@@ -320,46 +334,66 @@ class _Spread:
     """Rounds quote-level discounts once and allocates each over the lines, in the (id) order
     given (fixed amounts over one-time lines only), never taking a line below its floor.
 
-    The lines' nets are also kept as whole numbers of 10**-scale units (floors may be finer
-    than the currency), the integers that the largest-remainder split works in: converting
-    every net for every discount was most of the quote-level time.
+    The largest-remainder split works in integers, so the nets and floors are kept as whole
+    numbers of 10**-scale units (floors may be finer than the currency) and the lines' Decimal
+    nets are set once, by `settle`: converting every net for every discount was most of the
+    quote-level time. A share that a floor cuts is worked out in Decimals, as before.
     """
 
     def __init__(self, cur: Currency, lines: list[_Line]):
         self.cur, self.lines = cur, lines
-        self.scale = max([cur.minor_units] + [-p.floor.as_tuple().exponent for p in lines if p.floor is not None])
-        self.per_quantum = 10 ** (self.scale - cur.minor_units)
-        self.units = [int(p.net.scaleb(self.scale)) for p in lines]
+        self.scale = scale = max([cur.minor_units] + [-p.floor.as_tuple().exponent for p in lines
+                                                      if p.floor is not None])
+        self.per_quantum = 10 ** (scale - cur.minor_units)
+        self.units = [int(p.net.scaleb(scale)) for p in lines]
+        self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
         self.one_time = [p.charge == "one_time" for p in lines]
+        self.moved: set[int] = set()          # lines whose Decimal net is behind their units
 
     def __call__(self, kind: str, rule: str | None, label: str, exact: Decimal, fixed: bool) -> Step | None:
         """Spread `exact`; returns the step as given (None when nothing was)."""
-        units, one_time = self.units, self.one_time
+        units, floors, one_time, per_quantum = self.units, self.floors, self.one_time, self.per_quantum
         eligible = [i for i, u in enumerate(units) if u > 0 and (not fixed or one_time[i])]
         if not eligible:
             return None
         weights = [units[i] for i in eligible]
         total = min(int(self.cur.round(exact).scaleb(self.scale)), sum(weights))  # rounding point 2
-        quanta, rest = divmod(total, self.per_quantum)
+        quanta, rest = divmod(total, per_quantum)
         if rest:
             raise ValueError(f"{Decimal(total).scaleb(-self.scale)} is not a multiple of {self.cur.quantum}")
-        quantum, given = self.cur.quantum, ZERO
+        quantum, lines, moved = self.cur.quantum, self.lines, self.moved
+        given, cut = 0, ZERO                  # in quanta, and the shares that floors cut
         for i, part in zip(eligible, split_units(quanta, weights)):
             if not part:
                 continue
-            p = self.lines[i]
-            share = quantum * part
-            if p.floor is None:
-                units[i] -= part * self.per_quantum
-            else:
-                share = max(ZERO, min(share, p.net - p.floor))
-                if not share:
+            share = part * per_quantum
+            floor = floors[i]
+            if floor is not None and share > units[i] - floor:     # the floor takes the rest
+                if units[i] <= floor:
                     continue
-                units[i] = int((p.net - share).scaleb(self.scale))
-            p.steps.append(Step(kind, rule, label, share))
-            p.net -= share
-            given += share
+                self.settle(i)
+                p = lines[i]
+                amount = p.net - p.floor
+                p.net -= amount
+                units[i] = floor
+                cut += amount
+                p.steps.append(Step(kind, rule, label, amount))
+                continue
+            if floor is not None and share < 0:    # nothing is added to a line with a floor
+                continue
+            units[i] -= share
+            moved.add(i)
+            given += part
+            lines[i].steps.append(Step(kind, rule, label, quantum * part))
+        given = quantum * given + cut
         return Step(kind, rule, label, given) if given else None
+
+    def settle(self, *which: int) -> None:
+        """Set the Decimal nets of the lines that moved (of `which`, when given)."""
+        for i in which or tuple(self.moved):
+            if i in self.moved:
+                self.lines[i].net = Decimal(self.units[i] // self.per_quantum).scaleb(-self.cur.minor_units)
+                self.moved.discard(i)
 
 
 def _totals(lines: tuple[LinePrice, ...], cur: Currency) -> Totals:

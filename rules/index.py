@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from itertools import compress
 from operator import not_
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from rules.conditions import LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
@@ -30,34 +30,41 @@ _ABSENT = object()
 
 
 class Selection:
-    """Rules whose conditions hold for a line, as the waterfall uses them (by `Rule.slot`),
-    in priority order. Lines with one selection share the outcomes that name a winner."""
+    """Rules whose conditions hold for the lines of a plan, as the waterfall uses them (by
+    `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
+    Lines share the outcomes that name a winner."""
 
-    __slots__ = ("rules", "groups", "floors", "frees", "_excluded", "_beaten")
+    __slots__ = ("groups", "floors", "frees", "_rules", "_excluded", "_beaten")
 
     def __init__(self, rules: Iterable[Rule]):
-        self.rules = tuple(rules)
+        self._rules = tuple(rules)
         slots = ([], [], [], [], [], [])
-        for rule in self.rules:
+        for rule in self._rules:
             slots[rule.slot].append(rule)
-        self.groups = tuple(tuple(s) for s in slots[:4])     # price rules by stacking mode
+        self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
         self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
         self._excluded: dict = {}
         self._beaten: dict = {}
 
-    def excluded(self, winner: Rule, losers: tuple[str, ...]) -> tuple[Outcome, ...]:
-        """The outcomes of the price rules that the exclusive `winner` shuts out: every other
-        stacking mode, and the exclusive rules after it that would apply (`losers`)."""
-        key = (winner.id, losers)
-        found = self._excluded.get(key)
+    def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
+                skipped: tuple[str, ...]) -> None:
+        """Add the outcomes of the price rules that the exclusive `winner` shuts out, in
+        priority order: every other stacking mode, and the exclusive rules after it that would
+        apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
+        found = self._excluded.get((winner.id, losers))
         if found is None:
             reason = f"exclusive rule {winner.id} applies"
-            found = self._excluded[key] = tuple(Outcome(r.id, False, reason) for r in self.rules
-                                                if 0 < r.slot < 4 or r.id in losers)
-        return found
+            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules if 0 < r.slot < 4 or r.id in losers)
+            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
+        outcomes, position = found
+        start = 0
+        for i in sorted(position[r] for r in skipped if r in position):
+            considered += outcomes[start:i]
+            start = i + 1
+        considered += outcomes[start:]
 
     def beaten(self, winner: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
-        """The outcomes of the floors below `winner` (`out`: floors with no value here)."""
+        """The outcomes of the floors below `winner` (`out`: floors that do not apply here)."""
         key = (winner.id, out)
         found = self._beaten.get(key)
         if found is None:
@@ -69,50 +76,49 @@ class Selection:
 
 class Plan:
     """One kind of line on one quote: the outcomes of the candidates that cannot apply, in
-    the order lines list them, and the rules tested on each line (`checks`, each followed by
-    the outcomes listed after it, `tails`), with a Selection per set of them that passes."""
+    the order lines list them, the rules tested on each line (`checks`, each followed by the
+    outcomes listed after it, `tails`), and the Selection of the others."""
 
-    __slots__ = ("head", "checks", "tails", "rules", "_selections")
+    __slots__ = ("head", "checks", "tails", "selection")
 
     def __init__(self, failed: tuple[Outcome, ...], passed: tuple[Rule, ...], facts: QuoteFacts,
                  line: LineFacts):
         head: list[Outcome] = list(failed)
-        checks, tails, rules = [], [], []      # rules: (rule, tested per line) in priority order
+        checks, tails, rules = [], [], []
         listed = head
         for rule in passed:
-            if not rule.line_conditions:
-                rules.append((rule, False))
-                continue
-            decided, per_line = rule.line_split
-            reason = first_failure(decided, facts, line)
-            if reason is not None:
-                listed.append(Outcome(rule.id, False, reason))
-                continue
-            rules.append((rule, bool(per_line)))
-            if per_line:
-                checks.append((rule, per_line))
-                listed = []
-                tails.append(listed)
+            if rule.line_conditions:
+                decided, per_line = rule.line_split
+                reason = first_failure(decided, facts, line)
+                if reason is not None:
+                    listed.append(Outcome(rule.id, False, reason))
+                    continue
+                if per_line:
+                    checks.append((rule.id, per_line))
+                    listed = []
+                    tails.append(listed)
+            rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
-        self.rules = tuple(rules)
-        self._selections: dict[tuple[str, ...], Selection] = {}
+        self.selection = Selection(rules)
 
-    def select(self, facts: QuoteFacts, line: LineFacts) -> tuple[list[Outcome], Selection]:
+    def select(self, facts: QuoteFacts, line: LineFacts) -> Selected:
         considered = list(self.head)
-        passed = []
+        skipped = []
         for (rule, conditions), tail in zip(self.checks, self.tails):
             reason = first_failure(conditions, facts, line)
-            if reason is None:
-                passed.append(rule.id)
-            else:
-                considered.append(Outcome(rule.id, False, reason))
+            if reason is not None:
+                skipped.append(rule)
+                considered.append(Outcome(rule, False, reason))
             considered += tail
-        key = tuple(passed)
-        selection = self._selections.get(key)
-        if selection is None:
-            selection = self._selections[key] = Selection(
-                r for r, per_line in self.rules if not per_line or r.id in key)
-        return considered, selection
+        return Selected(considered, self.selection, tuple(skipped))
+
+
+class Selected(NamedTuple):
+    """A line's rules: the outcomes of the candidates that do not apply, in the order the line
+    lists them, and the selection whose rules apply, less `skipped`."""
+    considered: list[Outcome]
+    selection: Selection
+    skipped: tuple[str, ...]
 
 
 class QuoteRules:
@@ -136,9 +142,7 @@ class QuoteRules:
         verdicts = list(map(self.verdicts.__getitem__, candidates.ids))
         return tuple(filter(None, verdicts)), tuple(compress(candidates.rules, map(not_, verdicts)))
 
-    def select(self, line: LineFacts) -> tuple[list[Outcome], Selection]:
-        """The outcomes of the line's candidate rules that do not apply, in the order the line
-        lists them, and the rules that do."""
+    def select(self, line: LineFacts) -> Selected:
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:
@@ -158,7 +162,7 @@ def _value_key(value) -> tuple | None:
 class PlainRules(QuoteRules):
     """The reference: every candidate's quote and line conditions tested on every line."""
 
-    def select(self, line: LineFacts) -> tuple[list[Outcome], Selection]:
+    def select(self, line: LineFacts) -> Selected:
         rules = self.rule_set.line_rules(line.product)
         reasons = [first_failure(r.quote_conditions, self.facts) for r in rules]
         considered = [Outcome(r.id, False, why) for r, why in zip(rules, reasons) if why is not None]
@@ -170,4 +174,4 @@ class PlainRules(QuoteRules):
                     passed.append(rule)
                 else:
                     considered.append(Outcome(rule.id, False, why))
-        return considered, Selection(passed)
+        return Selected(considered, Selection(passed), ())
