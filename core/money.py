@@ -107,36 +107,39 @@ def allocate(total: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> li
     """Split `total` (a multiple of `quantum`) in proportion to `weights` (not all zero, none
     negative); the parts are multiples of `quantum` and sum to `total` exactly.
 
-    Largest remainder in integers: every weight is scaled to an integer and each part is
-    `total * w // sum` quanta, the quanta left over going to the largest remainders (ties to
-    the earlier part). No division is rounded, so the split is exact at any size.
+    Largest remainder in integers (`split_units`): every weight is scaled to an integer, so no
+    division is rounded and the split is exact at any size.
     """
     if any(w < 0 for w in weights) or not any(weights):
         raise ValueError("allocation weights must be non-negative and not all zero")
-    if total < 0:
-        return [-part for part in allocate(-total, weights, quantum)]
     units = total / quantum
     if units != units.to_integral_value():
         raise ValueError(f"{total} is not a multiple of {quantum}")
-    units = int(units)
     shift = -quantum.as_tuple().exponent           # weights are usually amounts in quanta...
     exact = [w.scaleb(shift) for w in weights]
     scaled = [int(w) for w in exact]
     if scaled != exact:                              # ...when not, scale by the finest weight
         shift = -min(w.as_tuple().exponent for w in weights)
         scaled = [int(w.scaleb(shift)) for w in weights]
-    weight_sum = sum(scaled)
-    parts, remainders = [], []
-    for w in scaled:
-        part, rest = divmod(units * w, weight_sum)
-        parts.append(part)
-        remainders.append(rest)
+    return [quantum * part for part in split_units(int(units), scaled)]
+
+
+def split_units(units: int, weights: Sequence[int]) -> list[int]:
+    """Split `units` in proportion to integer `weights` (not all zero, none negative): each
+    part is `units * w // sum` and the units left over go to the largest remainders (ties to
+    the earlier part). Scaling every weight by one factor gives the same split."""
+    if units < 0:
+        return [-part for part in split_units(-units, weights)]
+    weight_sum = sum(weights)
+    products = [units * w for w in weights]
+    parts = [x // weight_sum for x in products]
     missing = units - sum(parts)
     if missing:
+        remainders = [x % weight_sum for x in products]
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
         for i in order[:missing]:
             parts[i] += 1
-    return [quantum * part for part in parts]
+    return parts
 
 
 def percent_of(part: Decimal, whole: Decimal) -> Decimal:

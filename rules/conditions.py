@@ -3,7 +3,9 @@
 A condition's `test` returns None when it holds and otherwise the reason it does not, in
 words a rep can read ("quantity 5 is below 10"), because the waterfall shows why each rule
 did or did not apply. Quote-level conditions (customer, channel, date, promo code...) are
-tested once per quote; line-level ones (product, attributes, quantity) once per line.
+tested once per quote; line-level ones (product, attributes, quantity) once per line, or once
+per kind of line when they test only `PLAN_FACTS` (rules.index). Each condition says which
+line fact it reads (`line_fact`, None for quote facts) so that the index can tell.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class LineFacts(NamedTuple):
     values: Mapping[str, Value]
 
 
+# the line facts that rules.index keys its plans by: conditions on them are decided once for
+# all the lines of a product with the same charge and configured values
+PLAN_FACTS = frozenset({"product", "charge", "values"})
+
+
 def _show(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -53,6 +60,10 @@ class OneOf:
     label: str
     values: frozenset
     line: bool = False
+
+    @property
+    def line_fact(self) -> str | None:
+        return self.fact if self.line else None
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         actual = getattr(line if self.line else quote, self.fact)
@@ -72,6 +83,10 @@ class Between:
     maximum: Decimal | Mapping[str, Decimal] | None
     line: bool = False
 
+    @property
+    def line_fact(self) -> str | None:
+        return self.fact if self.line else None
+
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         actual = getattr(line if self.line else quote, self.fact)
         low, high = _in(self.minimum, quote.currency), _in(self.maximum, quote.currency)
@@ -88,6 +103,8 @@ _MISSING = object()
 
 
 def _in(bound, code: str):
+    if bound is None or bound.__class__ is Decimal:     # before the (slow) abstract class check
+        return bound
     if isinstance(bound, Mapping):
         return bound.get(code, _MISSING)
     return bound
@@ -97,6 +114,7 @@ def _in(bound, code: str):
 class DateWindow:
     start: date | None
     end: date | None       # last day, inclusive
+    line_fact = None
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         if self.start is not None and quote.day < self.start:
@@ -109,6 +127,7 @@ class DateWindow:
 @dataclass(frozen=True)
 class PromoCode:
     code: str
+    line_fact = None
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         return None if self.code in quote.promo_codes else f"promo code {self.code} not applied"
@@ -118,6 +137,7 @@ class PromoCode:
 class WithProducts:
     """Bundles: the quote also holds these products, at least in these quantities."""
     required: Mapping[str, Decimal]
+    line_fact = None
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         for product, minimum in sorted(self.required.items()):
@@ -134,6 +154,7 @@ class AttributeIs:
     values: frozenset | None = None
     minimum: Decimal | None = None
     maximum: Decimal | None = None
+    line_fact = "values"
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         if self.attribute not in line.values:

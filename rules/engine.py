@@ -22,27 +22,30 @@ Every other figure is a sum of rounded amounts, so totals reconcile to the minor
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from typing import Callable, Sequence
+from typing import Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
 from core import gcpause
-from core.money import HUNDRED, ONE, ZERO, Currency, allocate, percent_of, round_to_total
+from core.money import HUNDRED, ONE, ZERO, Currency, percent_of, round_to_total, split_units
 from rules import approvals as ap
 from rules.actions import AmountOff, LineBasis
-from rules.conditions import DateWindow, LineFacts, QuoteFacts, first_failure
+from rules.conditions import DateWindow, LineFacts, QuoteFacts
+from rules.index import PlainRules, QuoteRules, Selection
 from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
                            QuotePrice, Step, Totals)
 
 
 def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
-                lines: Sequence[LineInput]) -> QuotePrice:
+                lines: Sequence[LineInput], *, plain: bool = False) -> QuotePrice:
+    """`plain` tests every candidate rule's conditions on every line instead of going through
+    rules.index: the reference that tests hold the index to (the result is the same)."""
     with gcpause.paused():          # ~1M short-lived objects and no cycles: see core/gcpause
-        return _price_quote(rule_set, book, quote, lines)
+        return _price_quote(rule_set, book, quote, lines, plain)
 
 
 def _price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
-                 lines: Sequence[LineInput]) -> QuotePrice:
+                 lines: Sequence[LineInput], plain: bool) -> QuotePrice:
     cur = book.currency
     if quote.currency != cur.code:
         raise PricingError("currency", f"price book {book.name} is in {cur.code}, not {quote.currency}")
@@ -57,33 +60,11 @@ def _price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
     facts = QuoteFacts(cur.code, quote.day, quote.customer, quote.segment, quote.tier, quote.channel,
                        frozenset(o.rule for o in promotions if o.applied), list_total, quantities,
                        quote.payment_terms)
-    quote_reasons: dict[str, str | None] = {}
-
-    def quote_failure(rule: Rule) -> str | None:
-        if rule.id not in quote_reasons:
-            quote_reasons[rule.id] = first_failure(rule.quote_conditions, facts)
-        return quote_reasons[rule.id]
-
-    screened: dict[str, tuple[tuple[Rule, ...], tuple[Outcome, ...]]] = {}
-
-    def screen(product: str) -> tuple[tuple[Rule, ...], tuple[Outcome, ...]]:
-        """A product's line rules whose quote-level conditions hold, and the outcomes of those
-        whose do not (the same for every line of the product, so built once per quote)."""
-        if product not in screened:
-            passed, failed = [], []
-            for rule in rule_set.line_rules(product):
-                reason = quote_failure(rule)
-                if reason is None:
-                    passed.append(rule)
-                else:
-                    failed.append(Outcome(rule.id, False, reason))
-            screened[product] = (tuple(passed), tuple(failed))
-        return screened[product]
-
+    rules = (PlainRules if plain else QuoteRules)(rule_set, facts)
     priced: list[_Line] = []
     for index, line in enumerate(lines):
-        priced.extend(_price_line(rule_set, book, cur, facts, screen, line, index))
-    quote_steps, quote_considered = _quote_level(rule_set, cur, facts, quote_failure, quote.discount, priced)
+        priced.extend(_price_line(rule_set, book, cur, rules, line, index))
+    quote_steps, quote_considered = _quote_level(rule_set, cur, rules, quote.discount, priced)
     results = tuple(p.result() for p in priced)
     totals = _totals(results, cur)
     deal = ap.Deal(facts, ap.deal_metrics(results, totals), frozenset(quantities),
@@ -161,34 +142,18 @@ def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
     return p
 
 
-def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteFacts,
-                screen: Callable, line: LineInput, index: int) -> list[_Line]:
+def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteRules,
+                line: LineInput, index: int) -> list[_Line]:
     lp = line.list_price
     p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
-    lf = LineFacts(line.product, line.quantity, lp.charge, line.values)
-    price_rules, floors, frees = [], [], []
-    passed, failed = screen(line.product)
-    p.considered.extend(failed)
-    considered = p.considered
-    for rule in passed:
-        if rule.line_conditions:
-            reason = first_failure(rule.line_conditions, facts, lf)
-            if reason is not None:
-                considered.append(Outcome(rule.id, False, reason))
-                continue
-        role = rule.role
-        if role == "price":
-            price_rules.append(rule)
-        elif role == "floor":
-            floors.append(rule)
-        else:
-            frees.append(rule)
+    considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
+    p.considered = considered
 
     exact: list[tuple[str, str | None, str, Decimal]] = []      # kind, rule, label, amount
     automatic = ZERO
     cap = rule_set.max_line_discount_percent
-    for rule, amount in stack(price_rules, p.list_total, basis, considered):
+    for rule, amount in stack(selection, skipped, p.list_total, basis, considered):
         exact.append(("rule", rule.id, rule.description, amount))
         automatic += amount
         raised = rule.max_discount_percent         # an applied rule may lift the cap
@@ -203,24 +168,25 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteF
         amount = _manual(line.discount, running)
         exact.append(("manual", None, _manual_label(line.discount), amount))
         running -= amount
-    running = _floor(floors, basis, p, running, exact, cur.quantum)
+    running = _floor(selection, skipped, basis, p, running, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
     rounded = round_to_total([e[3] for e in exact], p.list_total - p.net, cur.quantum)
     p.steps = [Step(kind, rid, label, amount) for (kind, rid, label, _), amount in zip(exact, rounded)]
-    return [p, *_free_items(frees, book, basis, line, p, index)]
+    return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 
-def stack(rules: list[Rule], base: Decimal, basis: LineBasis,
+def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: LineBasis,
           considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
-    """Apply price rules (in priority order) to `base` by their stacking behaviour; returns
-    the applied rules with their exact discounts and records every rule's outcome."""
-    exclusive, best_of, additive, compounding = groups = ([], [], [], [])
-    for rule in rules:
-        groups[rule.stack_index].append(rule)
+    """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
+    behaviour; returns the applied rules with their exact discounts and records every rule's
+    outcome."""
+    exclusive, best_of, additive, compounding = selection.groups
     applied: list[tuple[Rule, Decimal]] = []
     winner = None
-    losers = set()
+    losers = []
     for rule in exclusive:
+        if rule.id in skipped:
+            continue
         amount = rule.action.discount(base, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
@@ -228,17 +194,17 @@ def stack(rules: list[Rule], base: Decimal, basis: LineBasis,
             winner = rule
             applied.append((rule, amount if amount < base else base))
         else:
-            losers.add(rule.id)
+            losers.append(rule.id)
     if winner is not None:
         considered.append(winner.applied)
-        reason = f"exclusive rule {winner.id} applies"
-        considered.extend(Outcome(r.id, False, reason) for r in rules
-                          if r.stack_index or r.id in losers)
+        selection.exclude(considered, winner, tuple(losers), skipped)
         return applied
     running = base
     best = None
     offers = []
     for rule in best_of:
+        if rule.id in skipped:
+            continue
         amount = rule.action.discount(running, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
@@ -260,6 +226,8 @@ def stack(rules: list[Rule], base: Decimal, basis: LineBasis,
     # on the running amount
     for group, same_base in ((additive, True), (compounding, False)):
         for rule in group:
+            if rule.id in skipped:
+                continue
             amount = rule.action.discount(additive_base if same_base else running, basis)
             if amount.__class__ is str:
                 considered.append(Outcome(rule.id, False, amount))
@@ -284,23 +252,26 @@ def _manual_label(discount: ManualDiscount) -> str:
     return f"manual discount {discount.amount}"
 
 
-def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exact: list,
-           quantum: Decimal) -> Decimal:
+def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: _Line, running: Decimal,
+           exact: list, quantum: Decimal) -> Decimal:
     """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
     net never ends below it, and never above the list total."""
     candidates = []
-    for rule in floors:
+    out = []
+    for rule in selection.floors:
+        if rule.id in skipped:
+            out.append(rule.id)
+            continue
         value = rule.action.unit_floor(basis)
-        if isinstance(value, str):
+        if value.__class__ is str:
             p.considered.append(Outcome(rule.id, False, value))
+            out.append(rule.id)
         else:
             candidates.append((value, rule))
     if not candidates:
         return running
     value, winner = max(candidates, key=lambda vr: vr[0])
-    for _, rule in candidates:
-        if rule is not winner:
-            p.considered.append(Outcome(rule.id, False, f"a higher floor applies ({winner.id})"))
+    p.considered.extend(selection.beaten(winner, tuple(out)))
     p.floor = min((value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
     if running >= p.floor:
         p.considered.append(Outcome(winner.id, False, "the price is above this floor"))
@@ -310,10 +281,12 @@ def _floor(floors: list[Rule], basis: LineBasis, p: _Line, running: Decimal, exa
     return p.floor
 
 
-def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: LineInput,
-                source: _Line, index: int) -> list[_Line]:
+def _free_items(frees: tuple[Rule, ...], skipped: tuple[str, ...], book: PriceBook, basis: LineBasis,
+                line: LineInput, source: _Line, index: int) -> list[_Line]:
     out = []
     for rule in frees:
+        if rule.id in skipped:
+            continue
         qty = rule.action.free_quantity(basis)
         if not qty:
             source.considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
@@ -330,53 +303,97 @@ def _free_items(frees: list[Rule], book: PriceBook, basis: LineBasis, line: Line
 
 # the quote ---------------------------------------------------------------------------------
 
-def _quote_level(rule_set: RuleSet, cur: Currency, facts: QuoteFacts,
-                 quote_failure: Callable[[Rule], str | None], header: ManualDiscount | None,
+def _quote_level(rule_set: RuleSet, cur: Currency, rules: QuoteRules, header: ManualDiscount | None,
                  lines: list[_Line]) -> tuple[list[Step], list[Outcome]]:
     considered: list[Outcome] = []
     applicable = []
     for rule in rule_set.quote_rules:
-        reason = quote_failure(rule)
-        if reason is None:
+        verdict = rules.verdicts[rule.id]
+        if verdict is None:
             applicable.append(rule)
         else:
-            considered.append(Outcome(rule.id, False, reason))
+            considered.append(verdict)
     lines = sorted(lines, key=lambda p: p.id)       # shares of ties go by id, not input order
     subtotal = sum((p.net for p in lines), ZERO)
     basis = LineBasis(cur.code, Decimal(1), subtotal, None)
+    spread = _Spread(cur, lines)
     steps = []
-    for rule, amount in stack(applicable, subtotal, basis, considered):
-        step = _spread(cur, lines, "quote_rule", rule.id, rule.description, amount,
-                       fixed=isinstance(rule.action, AmountOff))
-        if step is not None:
-            steps.append(step)
+    for rule, amount in stack(Selection(applicable), (), subtotal, basis, considered):
+        steps.append(spread("quote_rule", rule.id, rule.description, amount,
+                            fixed=isinstance(rule.action, AmountOff)))
     if header is not None:
+        spread.settle()
         running = sum((p.net for p in lines), ZERO)
-        step = _spread(cur, lines, "quote_manual", None, "header " + _manual_label(header),
-                       _manual(header, running), fixed=header.amount is not None)
-        if step is not None:
-            steps.append(step)
-    return steps, considered
+        steps.append(spread("quote_manual", None, "header " + _manual_label(header),
+                            _manual(header, running), fixed=header.amount is not None))
+    spread.settle()
+    return [step for step in steps if step is not None], considered
 
 
-def _spread(cur: Currency, lines: list[_Line], kind: str, rule: str | None, label: str,
-            exact: Decimal, fixed: bool) -> Step | None:
-    """Round a quote-level discount once and allocate it over the lines, in the (id) order
-    given (fixed amounts over one-time lines only), never taking a line below its floor;
-    returns the step as given."""
-    eligible = [p for p in lines if p.net > 0 and (not fixed or p.charge == "one_time")]
-    if not eligible:
-        return None
-    amount = min(cur.round(exact), sum((p.net for p in eligible), ZERO))  # rounding point 2
-    given = ZERO
-    for p, share in zip(eligible, allocate(amount, [p.net for p in eligible], cur.quantum)):
-        if p.floor is not None:
-            share = max(ZERO, min(share, p.net - p.floor))
-        if share:
-            p.steps.append(Step(kind, rule, label, share))
-            p.net -= share
-            given += share
-    return Step(kind, rule, label, given) if given else None
+class _Spread:
+    """Rounds quote-level discounts once and allocates each over the lines, in the (id) order
+    given (fixed amounts over one-time lines only), never taking a line below its floor.
+
+    The largest-remainder split works in integers, so the nets and floors are kept as whole
+    numbers of 10**-scale units (floors may be finer than the currency) and the lines' Decimal
+    nets are set once, by `settle`: converting every net for every discount was most of the
+    quote-level time. A share that a floor cuts is worked out in Decimals, as before.
+    """
+
+    def __init__(self, cur: Currency, lines: list[_Line]):
+        self.cur, self.lines = cur, lines
+        self.scale = scale = max([cur.minor_units] + [-p.floor.as_tuple().exponent for p in lines
+                                                      if p.floor is not None])
+        self.per_quantum = 10 ** (scale - cur.minor_units)
+        self.units = [int(p.net.scaleb(scale)) for p in lines]
+        self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
+        self.one_time = [p.charge == "one_time" for p in lines]
+        self.moved: set[int] = set()          # lines whose Decimal net is behind their units
+
+    def __call__(self, kind: str, rule: str | None, label: str, exact: Decimal, fixed: bool) -> Step | None:
+        """Spread `exact`; returns the step as given (None when nothing was)."""
+        units, floors, one_time, per_quantum = self.units, self.floors, self.one_time, self.per_quantum
+        eligible = [i for i, u in enumerate(units) if u > 0 and (not fixed or one_time[i])]
+        if not eligible:
+            return None
+        weights = [units[i] for i in eligible]
+        total = min(int(self.cur.round(exact).scaleb(self.scale)), sum(weights))  # rounding point 2
+        quanta, rest = divmod(total, per_quantum)
+        if rest:
+            raise ValueError(f"{Decimal(total).scaleb(-self.scale)} is not a multiple of {self.cur.quantum}")
+        quantum, lines, moved = self.cur.quantum, self.lines, self.moved
+        given, cut = 0, ZERO                  # in quanta, and the shares that floors cut
+        for i, part in zip(eligible, split_units(quanta, weights)):
+            if not part:
+                continue
+            share = part * per_quantum
+            floor = floors[i]
+            if floor is not None and share > units[i] - floor:     # the floor takes the rest
+                if units[i] <= floor:
+                    continue
+                self.settle(i)
+                p = lines[i]
+                amount = p.net - p.floor
+                p.net -= amount
+                units[i] = floor
+                cut += amount
+                p.steps.append(Step(kind, rule, label, amount))
+                continue
+            if floor is not None and share < 0:    # nothing is added to a line with a floor
+                continue
+            units[i] -= share
+            moved.add(i)
+            given += part
+            lines[i].steps.append(Step(kind, rule, label, quantum * part))
+        given = quantum * given + cut
+        return Step(kind, rule, label, given) if given else None
+
+    def settle(self, *which: int) -> None:
+        """Set the Decimal nets of the lines that moved (of `which`, when given)."""
+        for i in which or tuple(self.moved):
+            if i in self.moved:
+                self.lines[i].net = Decimal(self.units[i] // self.per_quantum).scaleb(-self.cur.minor_units)
+                self.moved.discard(i)
 
 
 def _totals(lines: tuple[LinePrice, ...], cur: Currency) -> Totals:

@@ -1,8 +1,8 @@
 """A rule set: pricing rules, promotions and the approval policy, immutable once loaded.
 
-The set is indexed when it is built (rules by product, quote-level vs line-level, floors,
-free items) so that pricing a line looks only at the rules that can concern it; with 500
-rules and 10,000 lines, testing every rule on every line would be most of the work.
+The set is indexed when it is built (line rules by product, quote-level rules apart) so that
+pricing a line looks only at the rules that can concern it, and each product's candidates
+know which configured attributes they test; rules.index takes it from there, per quote.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
 from decimal import Decimal
-from typing import Mapping, Union
+from typing import Mapping, NamedTuple, Union
 
 from rules.results import Outcome
 from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Volume
+from rules.conditions import PLAN_FACTS
 
 KIND = "rule_set"
 STACKING = ("exclusive", "best_of", "additive", "compounding")
@@ -40,19 +41,35 @@ class Rule:
         return (self.priority, self.id)
 
     @cached_property
-    def stack_index(self) -> int:
-        """0 exclusive, 1 best_of, 2 additive, 3 compounding: the order stacking applies them."""
-        return STACKING.index(self.stacking)
-
-    @cached_property
-    def role(self) -> str:
-        """What pricing does with the rule: `floor`, `free` (adds a free item) or `price`."""
-        return "floor" if isinstance(self.action, Floor) else "free" if isinstance(self.action, FreeItem) else "price"
+    def slot(self) -> int:
+        """Where pricing puts it: 0-3 price rules by stacking mode (exclusive, best_of,
+        additive, compounding: the order stacking applies them), 4 floors, 5 free items."""
+        if isinstance(self.action, Floor):
+            return 4
+        return 5 if isinstance(self.action, FreeItem) else STACKING.index(self.stacking)
 
     @cached_property
     def applied(self) -> Outcome:
         """The outcome of this rule when it applies (the same every time)."""
         return Outcome(self.id, True, f"applied: {self.action.describe()}")
+
+    @cached_property
+    def line_split(self) -> tuple[tuple, tuple]:
+        """Its line conditions before the first one on a fact outside PLAN_FACTS (the
+        quantity), and from there on: rules.index decides the first part once per kind of
+        line, the rest on each line, so that the first failing condition is still the one
+        reported."""
+        for i, condition in enumerate(self.line_conditions):
+            if condition.line_fact is not None and condition.line_fact not in PLAN_FACTS:
+                return self.line_conditions[:i], self.line_conditions[i:]
+        return self.line_conditions, ()
+
+
+class Candidates(NamedTuple):
+    """The line rules that can apply to a product, and what their conditions look at."""
+    rules: tuple[Rule, ...]            # in priority order
+    ids: tuple[str, ...]               # their ids
+    attributes: tuple[str, ...]        # configured attributes their conditions test
 
 
 @dataclass(frozen=True)
@@ -110,10 +127,15 @@ class RuleSet:
 
     def line_rules(self, product: str) -> tuple[Rule, ...]:
         """Line rules that can apply to `product`, in priority order."""
+        return self.candidates(product).rules
+
+    def candidates(self, product: str) -> Candidates:
         cached = self._line_cache.get(product)
         if cached is None:
-            merged = self._by_product.get(product, ()) + self._any_product
-            cached = self._line_cache[product] = tuple(sorted(merged, key=lambda r: r.order))
+            merged = sorted(self._by_product.get(product, ()) + self._any_product, key=lambda r: r.order)
+            tested = {c.attribute for r in merged for c in r.line_conditions if c.line_fact == "values"}
+            cached = self._line_cache[product] = Candidates(tuple(merged), tuple(r.id for r in merged),
+                                                            tuple(sorted(tested)))
         return cached
 
     @property
