@@ -27,8 +27,9 @@ from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
 from configurator import reference
 from configurator.encode import RuleEncoder, encode, flatten
-from configurator.explain import quickxplain
+from configurator.explain import Explainer
 from configurator.flips import Flips
+from configurator.tables import rejections
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
 
@@ -68,13 +69,12 @@ class Configurator:
         for clauses in self.enc.rule_clauses.values():
             self._solver.append_formula(clauses)
         self._nvalues = len(self.enc.value_of)
-        self.nogoods = 0                           # clauses learnt from lazy tables so far
         self._pool: list[frozenset] = []           # verified solutions of the last propagation
         self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
         self._flip_rate: float | None = None       # values covered per second by neighbour checks ...
         self._sat_rate = 0.0                       # ... and by SAT probes (moving averages)
         self._flip_turn = 0
-        self._lazy = [(t.key, t.exact, t) for t in self.enc.lazy.values()]
+        self._lazy = list(self.enc.lazy.values())
         # attribute -> (id, domain, first variable, last variable + 1): value variables are
         # numbered attribute by attribute, so an attribute's slice of a mask is contiguous
         self._layout = []
@@ -92,9 +92,8 @@ class Configurator:
                 for a in scope:
                     linked[a].update(scope)
         self._linked = linked
-        self._explainer: Solver | None = None
+        self._explainer: Explainer | None = None
         self._rule_predicates: list | None = None
-        self._selector: dict[str, int] = {}
         self._cache: OrderedDict = OrderedDict()
         self._flips = Flips(self.enc) if FLIPS else None
         self._root_pool: list[frozenset] = []
@@ -126,14 +125,10 @@ class Configurator:
         solver, n, lazy = self._solver, self._nvalues, self._lazy
         while solver.solve(assumptions=assumptions):
             chosen = [x for x in solver.get_model()[:n] if x > 0]
-            rejected = [t for key, rows, t in lazy if key(chosen) not in rows]
+            rejected = rejections(lazy, chosen)
             if not rejected:
                 return chosen
-            learnt = [c for c in (t.check(chosen) for t in rejected) if c]
-            if not learnt:
-                return chosen
-            self.nogoods += len(learnt)
-            solver.append_formula(learnt)
+            solver.append_formula([clause for _, clause in rejected])
         return None
 
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
@@ -343,29 +338,15 @@ class Configurator:
         return names[:lo]
 
     # explanations --------------------------------------------------------------------------
-    def _explain_solver(self) -> Solver:
-        """A second solver whose rules each hang on a selector literal, so they can be dropped."""
-        if self._explainer is None:
-            solver = Solver(name=self._solver_name, bootstrap_with=self.enc.structure)
-            for rule_id in self.enc.rule_clauses:
-                clauses = self.enc.eager_clauses(rule_id)
-                selector = self.enc.new_var()          # after the clauses: they may add variables
-                self._selector[rule_id] = selector
-                solver.append_formula([c + [-selector] for c in clauses])
-            self._explainer = solver
-        return self._explainer
-
     def _minimal_conflict(self, background: list[int], selections: Mapping[str, Value]) -> Conflict | None:
+        sel_lits = {self.enc.lit[(a, v)]: (a, v) for a, v in selections.items()}
         with self._lock:
-            solver = self._explain_solver()
-            sel_lits = {self.enc.lit[(a, v)]: (a, v) for a, v in selections.items()}
-            rule_of = {s: r for r, s in self._selector.items()}
-            everything = list(sel_lits) + list(rule_of)
-            if solver.solve(assumptions=background + everything):
-                return None
-            core = set(solver.get_core() or everything)
-            items = [x for x in everything if x in core]
-            found = quickxplain(background, items, lambda xs: solver.solve(assumptions=xs))
+            if self._explainer is None:     # built on first use: about 20 ms per 10k rules
+                self._explainer = Explainer(self.enc, self._solver_name)
+            found = self._explainer.conflict(background, list(sel_lits))
+        if found is None:
+            return None
+        rule_of = self._explainer.rule_of
         picks = {sel_lits[x][0]: sel_lits[x][1] for x in found if x in sel_lits}
         rules = tuple(RuleRef(rule_of[x], self.model.rule(rule_of[x]).message) for x in found if x in rule_of)
         return Conflict(picks, rules)

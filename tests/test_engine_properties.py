@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from catalog import expr as ex
 from catalog.loader import load_model_dict
 from configurator import encode as encode_module
+from configurator import explain as explain_module
 from configurator import reference
 from configurator.engine import Configurator
 
@@ -85,13 +86,17 @@ def pick(raw):
     return {attr: DOMAINS[attr][i % len(DOMAINS[attr])] for attr, i in raw}
 
 
-@pytest.fixture(params=["enumerated", "structural", "lazy tables"])
+@pytest.fixture(params=["enumerated", "structural", "lazy tables", "lazy tables, encoded when hard"])
 def enum_limit(request, monkeypatch):
     """Every encoding path: enumerated rules; structural, decision-diagram and row-selector
-    encodings (nothing enumerated); tables checked lazily (every allowed table)."""
+    encodings (nothing enumerated); tables checked lazily (every allowed table), and in
+    explanations either always lazily or switched to their complete encoding as soon as they
+    reject a solution."""
     if request.param != "enumerated":
         monkeypatch.setattr(encode_module, "ENUM_LIMIT", 1)
-    monkeypatch.setattr(encode_module, "LAZY_MIN_ROWS", 1 if request.param == "lazy tables" else 10**9)
+    lazy = request.param.startswith("lazy tables")
+    monkeypatch.setattr(encode_module, "LAZY_MIN_ROWS", 1 if lazy else 10**9)
+    monkeypatch.setattr(explain_module, "HARD_AFTER", 1 if request.param.endswith("hard") else 10**9)
 
 
 COMMON = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
