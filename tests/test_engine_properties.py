@@ -166,3 +166,25 @@ def test_explanations_exclude_and_completions_are_valid(enum_limit, data, raw):
     cost = ex.compile_fn(model.objective("cost"), lambda a, v, n: model.attribute(a).property(v, n))
     assert reference.violations(model, cheapest.assignment) == []
     assert cost(cheapest.assignment) == min(cost(s) for s in reference.solutions(model, selections))
+
+
+@COMMON
+@given(data=models(), raw=selection_lists)
+def test_repaired_solutions_are_valid(enum_limit, data, raw):
+    """Known solutions moved to what unit propagation forces under the selections are kept
+    only when every rule holds for them (flips.Flips.repaired)."""
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    lits = engine._lits(pick(raw))
+    consistent, implied = engine._solver.propagate(assumptions=lits)
+    if not consistent or engine.root is None:
+        return
+    flips, n = engine._flips, len(engine.enc.value_of)
+    forced = {flips.attr_of[x]: x for x in implied if 0 < x <= n}
+    excluded = {-x for x in implied if x < 0}
+    for sol in engine._root_pool:
+        new = flips.repaired(sorted(sol), forced, excluded, sol)
+        if new is not None:
+            assignment = dict(engine.enc.value_of[x] for x in new)
+            assert reference.violations(model, assignment) == []
+            assert set(lits) <= set(new)
