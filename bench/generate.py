@@ -8,7 +8,7 @@ rows plus a handful), wide tables are sparse, the rest get random rows: half uni
 mutations of planted rows (so there are solutions near the planted ones), and a few
 tables carry `*` wildcard cells.
 
-    .venv/bin/python bench/generate.py [--seed N] [--out DIR]     # DIR/model.yaml + DIR/tables/*.csv
+    .venv/bin/python bench/generate.py [--seed N] [--rows N] [--out DIR]     # DIR/model.yaml + DIR/tables/*.csv
 
 Without --out it prints the statistics only.
 """
@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SEED = 20240611
+ROWS = 225_000         # allowed rows in all tables, by default
 ENUM_LIMIT = 4096       # mirror of configurator.encode.ENUM_LIMIT: tables up to this size are enumerated
 
 
@@ -61,7 +62,7 @@ def _arities(n_tables: int, rng: random.Random) -> list[int]:
 
 
 def generate(seed: int = SEED, n_attrs: int = 250, n_tables: int = 300,
-             target_rows: int = 225_000, n_planted: int = 32, n_int: int = 25, n_bool: int = 10,
+             target_rows: int = ROWS, n_planted: int = 32, n_int: int = 25, n_bool: int = 10,
              max_arity: int = 12, core_share: float = 0.6) -> Generated:
     rng = random.Random(seed)
     # attributes ---------------------------------------------------------------------------
@@ -238,11 +239,12 @@ def write_files(model: dict, out_dir: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--rows", type=int, default=ROWS, help="allowed rows wanted in all tables")
     ap.add_argument("--out", help="write DIR/model.yaml and DIR/tables/*.csv")
     ap.add_argument("--check", action="store_true", help="load the model with the catalog loader")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    g = generate(args.seed)
+    g = generate(args.seed, target_rows=args.rows)
     print(f"generated in {time.perf_counter() - t0:.2f}s: {g.summary()}")
     print("tables per arity:", ", ".join(f"{a}: {n}" for a, n in g.arity.items()))
     print(f"allowed rows in all: {g.rows}")

@@ -58,15 +58,21 @@ class Encoding:
 
     def eager_clauses(self, rule_id: str) -> list[list[int]]:
         """The complete clauses of a rule, for solvers that cannot check tables themselves
-        (explanations, MaxSAT): a lazy table's row-selector encoding is built on first use."""
+        (MaxSAT): a lazy table's row-selector encoding is built on first use."""
         table = self.lazy.get(rule_id)
         if table is None:
             return self.rule_clauses[rule_id]
         if table.eager is None:
-            encoder = RuleEncoder(self, self.model.rule(rule_id))
-            encoder.row_selectors(list(table.attrs), table.rows)
-            table.eager = self.rule_clauses[rule_id] + encoder.out
+            table.eager = self.rule_clauses[rule_id] + self.row_selector_clauses(rule_id)
         return table.eager
+
+    def row_selector_clauses(self, rule_id: str) -> list[list[int]]:
+        """A lazy table's row-selector encoding (new variables each call), which its implied
+        clauses in `rule_clauses` do not replace."""
+        table = self.lazy[rule_id]
+        encoder = RuleEncoder(self, self.model.rule(rule_id))
+        encoder.row_selectors(list(table.attrs), table.rows)
+        return encoder.out
 
     def new_var(self) -> int:
         self.nvars += 1

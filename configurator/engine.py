@@ -12,6 +12,7 @@ next interaction.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from itertools import compress
@@ -27,8 +28,9 @@ from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
 from configurator import reference
 from configurator.encode import RuleEncoder, encode, flatten
-from configurator.explain import quickxplain
+from configurator.explain import Explainer
 from configurator.flips import Flips
+from configurator.tables import rejections
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
 
@@ -39,8 +41,12 @@ BATCH = 8                # open values assumed together in one propagation probe
 LINK_MAX = 16            # rules over at most this many attributes keep their values out of one batch
 FLIPS = True             # try one-flip neighbours of known solutions before SAT probes
 FLIP_POOL = 4            # known solutions whose one-flip neighbours are tried before any SAT call
-FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes still run every 8th time
+FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes still run every 8th time ...
+FLIP_WAIT_MAX = 64       # ... then ever more rarely, down to every 64th time
 LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
+REPAIR_BELOW = 8          # fewer known solutions than this hold the selections: repair others
+REPAIR_TRIES = 16         # known solutions tried for repair ...
+REPAIR_MISSES = 3         # ... until this many fail in a row
 STATES_PER_ATTRIBUTE = 64  # unselected attribute states kept for reuse, per attribute
 
 _NEGATE = bytes.maketrans(b"\x00\x01", b"\x01\x00")
@@ -68,13 +74,13 @@ class Configurator:
         for clauses in self.enc.rule_clauses.values():
             self._solver.append_formula(clauses)
         self._nvalues = len(self.enc.value_of)
-        self.nogoods = 0                           # clauses learnt from lazy tables so far
         self._pool: list[frozenset] = []           # verified solutions of the last propagation
         self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
         self._flip_rate: float | None = None       # values covered per second by neighbour checks ...
         self._sat_rate = 0.0                       # ... and by SAT probes (moving averages)
-        self._flip_turn = 0
-        self._lazy = [(t.key, t.exact, t) for t in self.enc.lazy.values()]
+        self._flip_wait = FLIP_RETRY // 2           # neighbour checks skipped after one that lost ...
+        self._flip_skip = 0                         # ... and how many are still to skip
+        self._lazy = list(self.enc.lazy.values())
         # attribute -> (id, domain, first variable, last variable + 1): value variables are
         # numbered attribute by attribute, so an attribute's slice of a mask is contiguous
         self._layout = []
@@ -92,9 +98,8 @@ class Configurator:
                 for a in scope:
                     linked[a].update(scope)
         self._linked = linked
-        self._explainer: Solver | None = None
+        self._explainer: Explainer | None = None
         self._rule_predicates: list | None = None
-        self._selector: dict[str, int] = {}
         self._cache: OrderedDict = OrderedDict()
         self._flips = Flips(self.enc) if FLIPS else None
         self._root_pool: list[frozenset] = []
@@ -126,14 +131,10 @@ class Configurator:
         solver, n, lazy = self._solver, self._nvalues, self._lazy
         while solver.solve(assumptions=assumptions):
             chosen = [x for x in solver.get_model()[:n] if x > 0]
-            rejected = [t for key, rows, t in lazy if key(chosen) not in rows]
+            rejected = rejections(lazy, chosen)
             if not rejected:
                 return chosen
-            learnt = [c for c in (t.check(chosen) for t in rejected) if c]
-            if not learnt:
-                return chosen
-            self.nogoods += len(learnt)
-            solver.append_formula(learnt)
+            solver.append_formula([clause for _, clause in rejected])
         return None
 
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
@@ -150,14 +151,18 @@ class Configurator:
         if len(pool) < FLIP_POOL and self._root_pool:     # a new session: the root's solutions
             pool += [sol for sol in self._root_pool if wanted <= sol][:FLIP_POOL]
             pool += self._flip_witnesses(self._root_witness, wanted)
+        consistent, implied = solver.propagate(assumptions=lits)
+        if not consistent:
+            return None
+        ruled_out = {-x for x in implied if x < 0}
+        if len(pool) < REPAIR_BELOW and self._flips is not None:
+            pool += self._repairs(wanted, implied, ruled_out)
         if not pool:
             chosen = self._solve(lits)
             if chosen is None:
                 return None
             pool = [frozenset(chosen)]
         possible = set().union(*pool)
-        _, implied = solver.propagate(assumptions=lits)
-        ruled_out = {-x for x in implied if x < 0}
         universe = range(1, self._nvalues + 1) if candidates is None else candidates
         open_ = {x for x in universe if x not in possible and x not in ruled_out}
         witness: dict = {}
@@ -186,10 +191,11 @@ class Configurator:
                 if attr_of[y] not in seen:
                     seen |= linked[attr_of[y]]
                     batch.append(y)
+            # steer towards uncovered values and away from covered ones (the solver's phase
+            # saving overwrites them on every satisfiable call, so they are set again for each
+            # probe; a call that fails on its assumptions changes few of them)
+            solver.set_phases(list(open_) + covered)
             while True:
-                # steer towards uncovered values and away from covered ones (the solver's phase
-                # saving overwrites them on every call, so they are set again each time)
-                solver.set_phases(list(open_) + covered)
                 chosen = self._solve(lits + batch)
                 if chosen is not None or len(batch) == 1:
                     break
@@ -225,19 +231,46 @@ class Configurator:
         self._witness = witness
         return frozenset(possible)
 
+    def _repairs(self, wanted: set, implied: list[int], ruled_out: set) -> list[frozenset]:
+        """Known solutions without the current selections, repaired to hold them
+        (`Flips.repaired`): the newest of the last propagation's, then the root's, up to
+        REPAIR_TRIES and until REPAIR_MISSES in a row fail (on the generated model the newest
+        succeed and older ones fail, so trying on would only cost time)."""
+        n, attr_of = self._nvalues, self._flips.attr_of
+        forced = {attr_of[x]: x for x in implied if 0 < x <= n}
+        out = []
+        tried = misses = 0
+        for sol in itertools.chain(reversed(self._pool), reversed(self._root_pool)):
+            if wanted <= sol:
+                continue
+            if tried == REPAIR_TRIES or misses == REPAIR_MISSES:
+                break
+            tried += 1
+            new = self._flips.repaired(sorted(sol), forced, ruled_out, sol)
+            misses = misses + 1 if new is None else 0
+            if new is not None:
+                out.append(frozenset(new))
+        return out
+
     def _neighbours(self, chosen, solution, open_, fixed) -> list[tuple[int, int]]:
         """The one-flip neighbours of a solution that cover open values, when checking them is
         worth it: their yield (values per second) is tracked against that of SAT probes, and a
         model where they find little (feature models whose open values need many changes) only
-        tries them now and then."""
-        self._flip_turn += 1
-        rate = self._flip_rate
-        if rate is not None and rate < self._sat_rate and self._flip_turn % FLIP_RETRY:
+        tries them now and then, twice as rarely after each try that still loses (on
+        Automotive01 a try cost 1.5 ms for one value or two)."""
+        if self._flip_skip:
+            self._flip_skip -= 1
             return []
+        rate = self._flip_rate
         started = perf_counter()
         found = self._flips.neighbours(chosen, open_, fixed, solution)
         sample = len(found) / max(perf_counter() - started, 1e-6)
         self._flip_rate = sample if rate is None else rate + 0.2 * (sample - rate)
+        if self._flip_rate < self._sat_rate:
+            self._flip_wait = min(2 * self._flip_wait, FLIP_WAIT_MAX)
+            self._flip_skip = self._flip_wait
+        else:
+            self._flip_wait = FLIP_RETRY // 2
         return found
 
     @staticmethod
@@ -343,29 +376,15 @@ class Configurator:
         return names[:lo]
 
     # explanations --------------------------------------------------------------------------
-    def _explain_solver(self) -> Solver:
-        """A second solver whose rules each hang on a selector literal, so they can be dropped."""
-        if self._explainer is None:
-            solver = Solver(name=self._solver_name, bootstrap_with=self.enc.structure)
-            for rule_id in self.enc.rule_clauses:
-                clauses = self.enc.eager_clauses(rule_id)
-                selector = self.enc.new_var()          # after the clauses: they may add variables
-                self._selector[rule_id] = selector
-                solver.append_formula([c + [-selector] for c in clauses])
-            self._explainer = solver
-        return self._explainer
-
     def _minimal_conflict(self, background: list[int], selections: Mapping[str, Value]) -> Conflict | None:
+        sel_lits = {self.enc.lit[(a, v)]: (a, v) for a, v in selections.items()}
         with self._lock:
-            solver = self._explain_solver()
-            sel_lits = {self.enc.lit[(a, v)]: (a, v) for a, v in selections.items()}
-            rule_of = {s: r for r, s in self._selector.items()}
-            everything = list(sel_lits) + list(rule_of)
-            if solver.solve(assumptions=background + everything):
-                return None
-            core = set(solver.get_core() or everything)
-            items = [x for x in everything if x in core]
-            found = quickxplain(background, items, lambda xs: solver.solve(assumptions=xs))
+            if self._explainer is None:     # built on first use: about 20 ms per 10k rules
+                self._explainer = Explainer(self.enc, self._solver_name)
+            found = self._explainer.conflict(background, list(sel_lits))
+        if found is None:
+            return None
+        rule_of = self._explainer.rule_of
         picks = {sel_lits[x][0]: sel_lits[x][1] for x in found if x in sel_lits}
         rules = tuple(RuleRef(rule_of[x], self.model.rule(rule_of[x]).message) for x in found if x in rule_of)
         return Conflict(picks, rules)

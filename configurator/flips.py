@@ -30,6 +30,7 @@ class Flips:
         attrs = [a.id for a in model.attributes]
         index = enc.attr_index
         self.first = [enc.attr_lits[a][0] for a in attrs]
+        self.size = [len(enc.attr_lits[a]) for a in attrs]
         n = len(enc.value_of)
         self.attr_of = [0] * (n + 1)
         self.value_of = [None] * (n + 1)
@@ -41,6 +42,7 @@ class Flips:
         self.clauses: list = []                             # (positive, negated) value variables
         self.occ_pos: dict[int, list[int]] = {}             # x -> clauses with literal x
         self.occ_neg: dict[int, list[int]] = {}             # x -> clauses with literal -x
+        self.clause_occ: list[list] = [[] for _ in attrs]   # attribute -> clauses over its values
         self.expr_occ: list[list] = [[] for _ in attrs]     # attribute -> [(attr, scope, expression)]
 
         def prop(attr, value, name):
@@ -65,6 +67,8 @@ class Flips:
                     self.clauses.append((frozenset(x for x in c if x > 0), frozenset(-x for x in c if x < 0)))
                     for lit in set(c):
                         (self.occ_pos if lit > 0 else self.occ_neg).setdefault(abs(lit), []).append(i)
+                    for k in {self.attr_of[abs(lit)] for lit in c}:
+                        self.clause_occ[k].append(i)
                 continue
             rule_attrs = sorted(ex.scope(rule.expr))
             fn = ex.compile_fn(rule.expr, prop)
@@ -146,3 +150,61 @@ class Flips:
             if ys:
                 out += [(y, old) for y in ys]
         return out
+
+    def repaired(self, chosen, forced: dict[int, int], excluded: set, solution: frozenset) -> list[int] | None:
+        """The solution `chosen` (true value variables in model order) moved to the values
+        that unit propagation forces under the selections: `forced` maps an attribute to the
+        value it must take, and a chosen value in `excluded` (forced false) gives way to the
+        first value of its attribute that is not. The result if every rule over a changed
+        attribute holds for it, else None.
+
+        After a pick that no known solution contains, the previous solutions mostly need just
+        those changes (a feature's parents, its excluded alternatives), so each repaired one is
+        a new solution that covers thousands of values without a SAT call.
+        """
+        new = list(chosen)
+        changed = []
+        for k, x in forced.items():
+            if new[k] != x:
+                new[k] = x
+                changed.append(k)
+        attr_of, first, size = self.attr_of, self.first, self.size
+        for x in solution & excluded:
+            k = attr_of[x]
+            if new[k] == x:
+                new[k] = next((y for y in range(first[k], first[k] + size[k]) if y not in excluded), 0)
+                if not new[k]:
+                    return None
+                changed.append(k)
+        return new if self._holds(new, changed) else None
+
+    def _holds(self, new, changed) -> bool:
+        """Whether every rule over the `changed` attributes holds for `new`."""
+        first, tables, clauses, value_of = self.first, self.tables, self.clauses, self.value_of
+        present = set(new)
+        seen_tables, seen_clauses, seen_exprs = set(), set(), set()
+        for k in changed:
+            for t, _ in self.table_occ[k]:
+                if t in seen_tables:
+                    continue
+                seen_tables.add(t)
+                positions, support, allowed = tables[t]
+                rows = -1
+                for sup, j in zip(support, positions):
+                    rows &= sup[new[j] - first[j]]
+                    if not rows:
+                        break
+                if bool(rows) != allowed:
+                    return False
+            for c in self.clause_occ[k]:
+                if c not in seen_clauses:
+                    seen_clauses.add(c)
+                    pos, neg = clauses[c]
+                    if pos.isdisjoint(present) and neg <= present:
+                        return False
+            for _, scope, fn in self.expr_occ[k]:
+                if id(fn) not in seen_exprs:
+                    seen_exprs.add(id(fn))
+                    if not fn({a: value_of[new[j]] for a, j in scope}):
+                        return False
+        return True

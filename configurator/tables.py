@@ -3,7 +3,9 @@
 A selector variable per row would make every SAT call re-propagate every row of such a
 table, so the encoder leaves it to a `LazyTable`, which checks the solver's solutions against
 per-(position, value) row bitsets (`row_supports`); the engine's one-flip checks use the same
-bitsets for every table.
+bitsets for every table. The propagation solver and the explanation solver both check their
+solutions with `nogoods`, and each table keeps the nogoods learnt so that one solver can
+import those the other found.
 """
 from __future__ import annotations
 
@@ -97,6 +99,7 @@ class LazyTable:
         self.attrs = attrs
         self.rows = rows
         self.eager: list | None = None
+        self.nogoods: list[list[int]] = []     # every nogood learnt from this table, in order
         self.lits = lits                       # position -> value variables, in domain order
         self.first = [xs[0] for xs in lits]    # position -> its attribute's first variable
         self.positions = positions             # position -> attribute index in the model
@@ -146,3 +149,17 @@ class LazyTable:
             if not mask:
                 cells = rest
         return [-self.lits[p][chosen_idx[p]] for p in cells]
+
+
+def rejections(tables, chosen) -> list[tuple[LazyTable, list[int]]]:
+    """(table, nogood) for each of the `tables` that rejects a solution (`chosen`: its true
+    value variables in model order); none if every table accepts it. Each nogood is also
+    recorded on its table."""
+    out = []
+    for table in tables:
+        if table.key(chosen) not in table.exact:
+            clause = table.check(chosen)
+            if clause:
+                table.nogoods.append(clause)
+                out.append((table, clause))
+    return out

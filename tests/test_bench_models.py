@@ -4,9 +4,9 @@ Small inputs only; nothing here reads ../shared (the benchmark itself does).
 """
 import itertools
 
-from bench.configurator import Oracle, RuleChecker
 from bench.featuremodels import attribute_ids, parse_dimacs, sanitise, to_model_dict
 from bench.generate import generate, write_files
+from bench.oracle import Oracle, RuleChecker
 from catalog.loader import load_model_dict, load_model_file
 from configurator.engine import Configurator
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from catalog import expr as ex
 from catalog.loader import load_model_dict
 from configurator import encode as encode_module
+from configurator import explain as explain_module
 from configurator import reference
 from configurator.engine import Configurator
 
@@ -85,13 +86,17 @@ def pick(raw):
     return {attr: DOMAINS[attr][i % len(DOMAINS[attr])] for attr, i in raw}
 
 
-@pytest.fixture(params=["enumerated", "structural", "lazy tables"])
+@pytest.fixture(params=["enumerated", "structural", "lazy tables", "lazy tables, encoded when hard"])
 def enum_limit(request, monkeypatch):
     """Every encoding path: enumerated rules; structural, decision-diagram and row-selector
-    encodings (nothing enumerated); tables checked lazily (every allowed table)."""
+    encodings (nothing enumerated); tables checked lazily (every allowed table), and in
+    explanations either always lazily or switched to their complete encoding as soon as they
+    reject a solution."""
     if request.param != "enumerated":
         monkeypatch.setattr(encode_module, "ENUM_LIMIT", 1)
-    monkeypatch.setattr(encode_module, "LAZY_MIN_ROWS", 1 if request.param == "lazy tables" else 10**9)
+    lazy = request.param.startswith("lazy tables")
+    monkeypatch.setattr(encode_module, "LAZY_MIN_ROWS", 1 if lazy else 10**9)
+    monkeypatch.setattr(explain_module, "HARD_AFTER", 1 if request.param.endswith("hard") else 10**9)
 
 
 COMMON = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -161,3 +166,25 @@ def test_explanations_exclude_and_completions_are_valid(enum_limit, data, raw):
     cost = ex.compile_fn(model.objective("cost"), lambda a, v, n: model.attribute(a).property(v, n))
     assert reference.violations(model, cheapest.assignment) == []
     assert cost(cheapest.assignment) == min(cost(s) for s in reference.solutions(model, selections))
+
+
+@COMMON
+@given(data=models(), raw=selection_lists)
+def test_repaired_solutions_are_valid(enum_limit, data, raw):
+    """Known solutions moved to what unit propagation forces under the selections are kept
+    only when every rule holds for them (flips.Flips.repaired)."""
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    lits = engine._lits(pick(raw))
+    consistent, implied = engine._solver.propagate(assumptions=lits)
+    if not consistent or engine.root is None:
+        return
+    flips, n = engine._flips, len(engine.enc.value_of)
+    forced = {flips.attr_of[x]: x for x in implied if 0 < x <= n}
+    excluded = {-x for x in implied if x < 0}
+    for sol in engine._root_pool:
+        new = flips.repaired(sorted(sol), forced, excluded, sol)
+        if new is not None:
+            assignment = dict(engine.enc.value_of[x] for x in new)
+            assert reference.violations(model, assignment) == []
+            assert set(lits) <= set(new)
