@@ -25,11 +25,12 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -297,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'document':<11} {'pages':>5} {'bytes':>9} {'html':>7} {'first wall':>11} {'wall':>9} "
           f"{'CPU':>9}  target (median CPU over {reps})")
     for case in selected:
-        html = _timed(lambda: documents.render_html(case.doc, case.template), reps)
-        pdf = _timed(lambda: documents.render_pdf(case.doc, case.template), reps)
+        html = _timed(partial(documents.render_html, case.doc, case.template), reps)
+        pdf = _timed(partial(documents.render_pdf, case.doc, case.template), reps)
         pdfs[case.name] = pdf.pop("result")
         html.pop("result")
         verdict = ("MET" if pdf["cpu"] <= case.target_cpu_s else "MISSED") if reps >= MIN_REPS else "no verdict"

@@ -205,9 +205,9 @@ class RegexCache(dict):
 def _weasyprint_state():
     """This thread's (font configuration, parsed stylesheet), made on its first render."""
     state = getattr(_per_thread, "weasyprint", None)
-    if state is None:
+    if state is None:  # the heavy imports (Pango, fonts) are only paid when rendering
         from tinyhtml5 import inputstream
-        from weasyprint import CSS  # heavy import (Pango, fonts); only paid when rendering
+        from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
         if type(inputstream.characters_until_regex) is dict:

@@ -210,8 +210,8 @@ def test_pdf_bytes_do_not_depend_on_what_was_rendered_before(small_pdf):
     assert render_pdf(other) != small_pdf
     assert render_pdf(small_doc(draft=True)) == small_pdf
     fresh = subprocess.run(
-        [sys.executable, "-c", "import sys; from tests.test_documents import small_doc; "
-         "from sales.documents import render_pdf; sys.stdout.buffer.write(render_pdf(small_doc(draft=True)))"],
+        [sys.executable, "-c", ("import sys; from tests.test_documents import small_doc; from sales.documents "
+                                "import render_pdf; sys.stdout.buffer.write(render_pdf(small_doc(draft=True)))")],
         cwd=PROJECT_ROOT, capture_output=True, check=True, timeout=120).stdout
     assert fresh == small_pdf
 
