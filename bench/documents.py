@@ -25,11 +25,12 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -183,11 +184,14 @@ def sample_invoice(lines: int = 2) -> dict:
 def service_bench(lines: int, seed: int) -> dict:
     """The real path on a temporary SQLite database with the demo catalog: create a quote of
     `lines` lines (a third configured rack servers and solar installations, the rest plain
-    products), then `workflow.send`, which builds the document data from the stored revision
+    products), then `workflow.send` and its commit, after which the task queue, in-process
+    here (no CPQ_QUEUE_URL), builds the document data from the stored revision
     (configuration summaries included), renders the PDF and stores it with its SHA-256."""
+    import os
     import tempfile
 
     from catalog.store import load_demo_catalog, load_demo_price_books
+    from core import docstore
     from core.db import create_engine, session_scope, upgrade_database
     from core.settings import DEFAULT_COMPANY, DEFAULT_DEMO_DIR
     from core.users import User, create_user
@@ -210,6 +214,7 @@ def service_bench(lines: int, seed: int) -> dict:
         specs.append(LineSpec(product, selections=selections, quantity=rng.randint(1, 20),
                               group=GROUPS[i % len(GROUPS)]))
     today = date.today()
+    os.environ.pop("CPQ_QUEUE_URL", None)          # a broker's worker would render it, untimed
     with tempfile.TemporaryDirectory(prefix="cpq-doc-bench-") as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade_database(url)
@@ -233,11 +238,12 @@ def service_bench(lines: int, seed: int) -> dict:
             t = time.perf_counter()
             quote_data.document_data(session, quote, dict(DEFAULT_COMPANY), draft=False)
             data = time.perf_counter() - t
+        t = time.perf_counter()
         with session_scope(engine) as session:
-            rep = session.get(User, rep_id)
-            t = time.perf_counter()
-            workflow.send(session, rep, number, today)
-            sent = time.perf_counter() - t
+            workflow.send(session, session.get(User, rep_id), number, today)
+        sent = time.perf_counter() - t
+        with session_scope(engine) as session:
+            assert docstore.facts(session, "quote", get_quote(session, number).id).status == docstore.READY
         engine.dispose()
     return {"lines": lines, "create_and_price_s": created, "document_data_s": data, "send_s": sent}
 
@@ -292,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'document':<11} {'pages':>5} {'bytes':>9} {'html':>7} {'first wall':>11} {'wall':>9} "
           f"{'CPU':>9}  target (median CPU over {reps})")
     for case in selected:
-        html = _timed(lambda: documents.render_html(case.doc, case.template), reps)
-        pdf = _timed(lambda: documents.render_pdf(case.doc, case.template), reps)
+        html = _timed(partial(documents.render_html, case.doc, case.template), reps)
+        pdf = _timed(partial(documents.render_pdf, case.doc, case.template), reps)
         pdfs[case.name] = pdf.pop("result")
         html.pop("result")
         verdict = ("MET" if pdf["cpu"] <= case.target_cpu_s else "MISSED") if reps >= MIN_REPS else "no verdict"
@@ -312,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         service = service_bench(200, 1)
         print(f"service path (200 lines, temporary SQLite, demo catalog): create and price "
               f"{service['create_and_price_s']:.3f} s; document data {service['document_data_s']:.3f} s; "
-              f"send (data + PDF + store) {service['send_s']:.3f} s wall, target <= {SERVICE_TARGET_S:g} s: "
+              f"send and its commit (data + PDF + store) {service['send_s']:.3f} s wall, target <= {SERVICE_TARGET_S:g} s: "
               f"{'MET' if service['send_s'] <= SERVICE_TARGET_S else 'MISSED'}")
 
     if args.json:

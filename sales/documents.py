@@ -186,13 +186,32 @@ _env.tests["zero"] = is_zero
 _per_thread = threading.local()
 
 
+class RegexCache(dict):
+    """The cache of tinyhtml5's `chars_until` (WeasyPrint's HTML parser), made to hit.
+
+    tinyhtml5 2.1.0 stores each regex under the compiled regex instead of the characters
+    it was built for (`characters = cache[(characters, opposite)] = regex` rebinds
+    `characters` first), so every call builds and compiles its regex again: half the time
+    parsing a long quote's HTML. Building the same regex here on a miss makes every later
+    lookup hit. tests/test_documents.py fails once tinyhtml5 caches right by itself."""
+
+    def __missing__(self, key):
+        characters, opposite = key
+        chars = "".join(f"\\x{ord(c):02x}" for c in characters)
+        regex = self[key] = re.compile(f"[{chars}]+" if opposite else f"[^{chars}]+")
+        return regex
+
+
 def _weasyprint_state():
     """This thread's (font configuration, parsed stylesheet), made on its first render."""
     state = getattr(_per_thread, "weasyprint", None)
-    if state is None:
-        from weasyprint import CSS  # heavy import (Pango, fonts); only paid when rendering
+    if state is None:  # the heavy imports (Pango, fonts) are only paid when rendering
+        from tinyhtml5 import inputstream
+        from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
+        if type(inputstream.characters_until_regex) is dict:
+            inputstream.characters_until_regex = RegexCache()
         fonts = FontConfiguration()
         state = _per_thread.weasyprint = (fonts, CSS(filename=str(STYLESHEET), font_config=fonts))
     return state

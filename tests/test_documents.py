@@ -210,8 +210,8 @@ def test_pdf_bytes_do_not_depend_on_what_was_rendered_before(small_pdf):
     assert render_pdf(other) != small_pdf
     assert render_pdf(small_doc(draft=True)) == small_pdf
     fresh = subprocess.run(
-        [sys.executable, "-c", "import sys; from tests.test_documents import small_doc; "
-         "from sales.documents import render_pdf; sys.stdout.buffer.write(render_pdf(small_doc(draft=True)))"],
+        [sys.executable, "-c", ("import sys; from tests.test_documents import small_doc; from sales.documents "
+                                "import render_pdf; sys.stdout.buffer.write(render_pdf(small_doc(draft=True)))")],
         cwd=PROJECT_ROOT, capture_output=True, check=True, timeout=120).stdout
     assert fresh == small_pdf
 
@@ -226,3 +226,26 @@ def test_threads_render_side_by_side(small_pdf):
     for thread in threads:
         thread.join()
     assert results == [small_pdf, small_pdf]
+
+
+def test_tinyhtml5_parses_the_same_with_a_regex_cache_that_hits():
+    """sales/documents.py replaces tinyhtml5's `chars_until` cache, whose keys never match in
+    2.1.0. The documents parse to the same tree with it; once this fails on the first assert,
+    tinyhtml5 caches right by itself and RegexCache can go."""
+    from xml.etree import ElementTree
+
+    from tinyhtml5 import inputstream, parse
+
+    html = render_html(small_doc(signature={"name": "Pat", "email": "pat@contoso.example",
+                                            "at": "2026-11-24T10:00:00+00:00", "sha256": "ab" * 32}))
+    saved = inputstream.characters_until_regex
+    try:
+        inputstream.characters_until_regex = {}
+        plain = ElementTree.tostring(parse(html, namespace_html_elements=False))
+        assert inputstream.characters_until_regex
+        assert all(isinstance(characters, re.Pattern) for characters, _ in inputstream.characters_until_regex)
+        inputstream.characters_until_regex = documents.RegexCache()
+        assert ElementTree.tostring(parse(html, namespace_html_elements=False)) == plain
+        assert not any(isinstance(characters, re.Pattern) for characters, _ in inputstream.characters_until_regex)
+    finally:
+        inputstream.characters_until_regex = saved
