@@ -6,6 +6,9 @@ from marshmallow import Schema, ValidationError, fields
 
 from api.schemas import Day, decimal_string
 from core.money import CurrencyError, currency
+from core.serialize import MoneyMap
+
+ORIGINAL = "original"
 
 
 class CurrencyCode(fields.String):
@@ -55,8 +58,34 @@ class EcbImportSchema(Schema):
     skipped = fields.List(fields.String(), metadata={"description": "columns that are no current ISO 4217 currency"})
 
 
+class ReportingCurrency(CurrencyCode):
+    """A reporting currency, or `original`: every amount in its own currency."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value == ORIGINAL:
+            return ORIGINAL
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ReportingQuery(Schema):
     """Mixed into a report's query: the currency to show it in."""
-    currency = CurrencyCode(load_default=None, metadata={
-        "description": "show the report in this currency, each amount converted with the rate printed beside it; "
-                       "default: the server's CPQ_REPORTING_CURRENCY, else each amount in its own currency"})
+    currency = ReportingCurrency(load_default=None, metadata={
+        "pattern": f"^([A-Z]{{3}}|{ORIGINAL})$",
+        "description": "show the report in this currency, each amount converted with the rate printed beside it "
+                       f"(docs/currencies.md says at which day's rate), or `{ORIGINAL}`: each amount in its own "
+                       "currency; default: the server's CPQ_REPORTING_CURRENCY, else original"})
+
+
+def reporting_currency(query: dict, default: str) -> str | None:
+    """The currency a report is asked for in (None: each amount in its own)."""
+    chosen = query.get("currency") or default or ORIGINAL
+    return None if chosen == ORIGINAL else chosen
+
+
+class ConversionSchema(Schema):
+    """Amounts in one currency and what they are in the reporting currency, at `rate`."""
+    from_ = fields.String(attribute="from_currency", data_key="from")
+    currency = fields.String(metadata={"description": "the reporting currency"})
+    rate = fields.Nested(RateSchema)
+    original = MoneyMap(currency_field="from_currency", metadata={"description": "in the `from` currency"})
+    converted = MoneyMap(metadata={"description": "in the reporting currency"})
