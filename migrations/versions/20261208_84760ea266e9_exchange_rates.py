@@ -38,7 +38,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exchange_rate')),
     sa.UniqueConstraint('base', 'quote', 'effective_on', name=op.f('uq_exchange_rate_base_quote_effective_on'))
     )
+    with op.batch_alter_table('exchange_rate', schema=None) as batch_op:
+        batch_op.create_index('ix_exchange_rate_quote_base', ['quote', 'base'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('exchange_rate', schema=None) as batch_op:
+        batch_op.drop_index('ix_exchange_rate_quote_base')
     op.drop_table('exchange_rate')
