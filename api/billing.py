@@ -12,12 +12,13 @@ from flask import Response, current_app
 from sqlmodel import select
 
 from api import billing_schemas as bs
+from api.fx_schemas import reporting_currency
 from api.auth import current_user
 from api.blueprint import Blueprint, db_session
 from api.documents import DOCUMENT_RESPONSES, served
 from api.errors import ApiError
 from api.idempotency import respond
-from billing import collections, credit_notes, invoices, ledger, order_billing, payments, revenue
+from billing import collections, credit_notes, invoices, ledger, order_billing, payments, reporting, revenue
 from billing.models import Invoice, InvoiceEvent, InvoiceLine, Payment, PaymentAllocation
 from core import docstore
 from core.db import by_id, children, compared
@@ -32,6 +33,11 @@ blp = Blueprint("billing", __name__, url_prefix="/api/v1",
 
 def _company() -> dict:
     return dict(current_app.extensions["cpq_settings"].company)
+
+
+def _reporting(query: dict) -> str | None:
+    """The currency a report is asked for in: ?currency=, else CPQ_REPORTING_CURRENCY."""
+    return reporting_currency(query, current_app.extensions["cpq_settings"].reporting_currency)
 
 
 def _invoice(session, invoice_id: int, *, lock: bool = False) -> Invoice:
@@ -305,14 +311,18 @@ def refund(data, payment_id):
 
 @blp.get("/accounts/<code>/ledger")
 @blp.requires("payments:read")
+@blp.arguments(bs.LedgerQuery, location="query")
 @blp.response(200, bs.LedgerSchema)
-def account_ledger(code):
-    """The account's receivables ledger; the balance is the sum of its entries."""
+def account_ledger(query, code):
+    """The account's receivables ledger; the balance is the sum of its entries (and, in a
+    reporting currency, converted at the rate of `today`)."""
     with db_session() as session:
         account = get_account(session, code)
-        return {"account": account.code, "currency": account.currency,
-                "balance": ledger.balance(session, account.id, account.currency),
-                "entries": ledger.entries(session, account.id)}
+        balance, to = ledger.balance(session, account.id, account.currency), _reporting(query)
+        return {"account": account.code, "currency": account.currency, "balance": balance,
+                "entries": ledger.entries(session, account.id),
+                "reporting": to and reporting.balance_in(session, balance, account.currency,
+                                                          query["today"] or date.today(), to)}
 
 
 # collections ---------------------------------------------------------------------------------
@@ -322,9 +332,13 @@ def account_ledger(code):
 @blp.arguments(bs.AgingQuery, location="query")
 @blp.response(200, bs.AgingSchema)
 def aging(query):
+    """Open receivables by days past due, per account and per currency; in a reporting
+    currency also all together, at the rates of `today`."""
     with db_session() as session:
         account = get_account(session, query["account"]) if query["account"] else None
-        return collections.aging(session, query["today"] or date.today(), account)
+        report, to = collections.aging(session, query["today"] or date.today(), account), _reporting(query)
+        return {"today": report.today, "accounts": report.accounts, "totals": report.totals,
+                "reporting": to and reporting.aging_in(session, report, to)}
 
 
 @blp.get("/collections/dso")
@@ -332,9 +346,12 @@ def aging(query):
 @blp.arguments(bs.DsoQuery, location="query")
 @blp.response(200, bs.DsoSchema(many=True))
 def dso(query):
-    """Days sales outstanding per currency over the last `days` days."""
+    """Days sales outstanding per currency over the last `days` days; in a reporting currency
+    one figure over all of them, at the rates of `today`."""
     with db_session() as session:
-        return list(collections.dso(session, query["today"] or date.today(), query["days"]).values())
+        today, to = query["today"] or date.today(), _reporting(query)
+        figures = collections.dso(session, today, query["days"])
+        return [reporting.dso_in(session, figures, today, query["days"], to)] if to else list(figures.values())
 
 
 @blp.post("/collections/dunning")
@@ -363,8 +380,10 @@ def revenue_schedule(number):
 @blp.arguments(bs.RevenueQuery, location="query")
 @blp.response(200, bs.RevenueRowSchema(many=True))
 def revenue_report(query):
-    """Recognised and deferred revenue per month, for a contract, an account or everything."""
+    """Recognised and deferred revenue per month, for a contract, an account or everything;
+    in a reporting currency one row per month, each at the rate of the month's last day."""
     with db_session() as session:
         scope = (contracts.get_contract(session, query["contract"]) if query["contract"] else
                  get_account(session, query["account"]) if query["account"] else None)
-        return revenue.report(session, scope, query["through"])
+        rows, to = revenue.report(session, scope, query["through"]), _reporting(query)
+        return reporting.revenue_in(session, rows, to) if to else rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.fx_schemas import ConversionSchema, RateSchema, ReportingQuery
 from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string, document_status
 from billing.models import INVOICE_STATES
 from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
@@ -175,11 +176,21 @@ class LedgerEntrySchema(Schema):
     memo = fields.String()
 
 
+class BalanceInSchema(Schema):
+    """The balance in the reporting currency."""
+    currency = fields.String()
+    balance = Money()
+    basis = fields.String(metadata={"description": "which day's rate converted it"})
+    rate = fields.Nested(RateSchema)
+
+
 class LedgerSchema(Schema):
     account = fields.String()
     currency = fields.String()
     balance = Money()
     entries = fields.List(fields.Nested(LedgerEntrySchema))
+    reporting = fields.Nested(BalanceInSchema, allow_none=True,
+                              metadata={"description": "with ?currency=: the balance in that currency"})
 
 
 class AgedBalanceSchema(Schema):
@@ -190,26 +201,50 @@ class AgedBalanceSchema(Schema):
     balance = Money()
 
 
+class ConvertedBalanceSchema(AgedBalanceSchema):
+    from_ = fields.String(attribute="from_currency", data_key="from", metadata={"description": "the account's currency"})
+    rate = fields.Nested(RateSchema)
+
+
+class AgingInSchema(Schema):
+    """Every account's aged balance in the reporting currency, and the total of all of them."""
+    currency = fields.String()
+    basis = fields.String(metadata={"description": "which day's rate converted the amounts"})
+    accounts = fields.Dict(keys=fields.String(), values=fields.Nested(ConvertedBalanceSchema))
+    totals = fields.Nested(AgedBalanceSchema)
+    rates = fields.List(fields.Nested(RateSchema))
+
+
 class AgingSchema(Schema):
     today = fields.Date()
     accounts = fields.Dict(keys=fields.String(), values=fields.Nested(AgedBalanceSchema))
     totals = fields.Dict(keys=fields.String(), values=fields.Nested(AgedBalanceSchema))
+    reporting = fields.Nested(AgingInSchema, allow_none=True,
+                              metadata={"description": "with a reporting currency: the same in it"})
 
 
-class AgingQuery(DayQuery):
+class AgingQuery(DayQuery, ReportingQuery):
     account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
 
 
-class DsoQuery(DayQuery):
+class LedgerQuery(ReportingQuery):
+    today = Day(load_default=None, metadata={"description": "the day of the rate; default: today"})
+
+
+class DsoQuery(DayQuery, ReportingQuery):
     days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=730))
 
 
 class DsoSchema(Schema):
+    """DSO of one currency; with a reporting currency, one row over every currency, with
+    `basis` and the `conversions` it was made of."""
     currency = fields.String()
     receivables = Money()
     credit_sales = Money()
     days = fields.Integer()
     value = decimal_string(allow_none=True, metadata={"description": "days; null without credit sales"})
+    basis = fields.String(metadata={"description": "in a reporting currency: which day's rate converted"})
+    conversions = fields.List(fields.Nested(ConversionSchema))
 
 
 class DunningActionSchema(Schema):
@@ -223,7 +258,7 @@ class DunningActionSchema(Schema):
     fee_invoice = fields.Integer(attribute="fee_invoice_id", allow_none=True)
 
 
-class RevenueQuery(Schema):
+class RevenueQuery(ReportingQuery):
     through = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$"),
                             metadata={"description": "last month, YYYY-MM"})
     contract = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
@@ -236,11 +271,15 @@ class RevenueQuery(Schema):
 
 
 class RevenueRowSchema(Schema):
+    """A month of one currency; with a reporting currency, of every currency, with `basis`
+    and the `conversions` it was made of."""
     currency = fields.String()
     period = fields.String()
     recognised = Money()
     cumulative = Money()
     deferred = Money()
+    basis = fields.String(metadata={"description": "in a reporting currency: which day's rate converted"})
+    conversions = fields.List(fields.Nested(ConversionSchema))
 
 
 class RevenueLineSchema(Schema):

@@ -8,11 +8,13 @@ with `Content-Type: application/yaml`, as the YAML file itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Callable
-
 
 from api import pricing_schemas as ps
 from api.blueprint import DOCUMENT_BODY, Blueprint, db_session, document_body
+from api.idempotency import respond
+from catalog import derive
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import load_price_book_dict
 from core import versioned
@@ -102,6 +104,21 @@ def activate_document(collection, name, version):
     with db_session() as session:
         versioned.activate_document(session, kind, name, version)
         return _described(session, versioned.get_document(session, kind, name, version))
+
+
+@blp.post("/pricebooks/<name>/derive")
+@blp.requires("catalog:write")
+@blp.arguments(ps.DeriveSchema)
+@blp.creates(ps.DocumentVersionSchema, found="the latest version of the name, derived with the same inputs already")
+def derive_price_book(data, name):
+    """A new version of price book `name` (in the body): this book's prices converted at the
+    exchange rate of `on` and rounded by `rounding`; the version records the source version,
+    the rate (with its day and source) and the rule. Idempotency-Key supported."""
+    with db_session() as session:
+        return respond(session, 201, lambda: derive.derive_price_book(
+            session, name, data["currency"], data["name"], data["on"] or date.today(), data["rounding"],
+            source_version=data["version"], title=data["title"], activate=data["activate"]),
+            lambda row: ps.DocumentVersionSchema().dump(_described(session, row)))
 
 
 @dataclass(frozen=True)

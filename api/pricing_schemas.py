@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from api.fx_schemas import CurrencyCode
 from api.schemas import Day, Flag, Selections, Timestamp, decimal_in
+from catalog.derive import MODES, Rounding
+from catalog.pricebook import NAME_RE
 from rules.schemas import QuotePriceSchema  # noqa: F401  (the pricing API's output)
 from core.validation import MAX_INTEGER
 from rules.pricing import LineRequest, PricingRequest
@@ -118,6 +121,36 @@ class DocumentVersionSchema(Schema):
     loaded_at = Timestamp()
     active = Flag()
     source = fields.Dict()
+
+
+class RoundingSchema(Schema):
+    """How converted list prices are rounded: to a step, to a charm ending, or (neither) to
+    the currency's minor unit."""
+    step = decimal_in(0, above=True, load_default=None, description="a multiple of this: 0.05, 1, 10")
+    charm = decimal_in(0, load_default=None, description="an ending: 0.99 gives x.99, 9 gives ...9, 990 gives ...990")
+    mode = fields.String(load_default="nearest", validate=validate.OneOf(list(MODES)),
+                         metadata={"description": "nearest (half up), up or down"})
+
+    @validates_schema
+    def _one(self, data, **kwargs):
+        if data.get("step") is not None and data.get("charm") is not None:
+            raise ValidationError("give a step or a charm ending, not both", "charm")
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return Rounding(**data)
+
+
+class DeriveSchema(Schema):
+    """A price book derived from another in another currency (catalog/derive.py)."""
+    currency = CurrencyCode(required=True)
+    name = fields.String(required=True, validate=[validate.Length(max=100), validate.Regexp(NAME_RE)],
+                         metadata={"description": "the derived book's name"})
+    on = Day(load_default=None, metadata={"description": "the day whose exchange rate converts; default: today"})
+    version = _optional_version("the source's version; default: its active version")
+    title = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    rounding = fields.Nested(RoundingSchema, load_default=Rounding)
+    activate = Flag(load_default=False, metadata={"description": "make the derived version the active one"})
 
 
 class DocumentQuery(Schema):

@@ -10,8 +10,8 @@ from api.auth import requires
 from api.schemas import ErrorSchema
 from core.permissions import PUBLIC
 
-from api import (accounts, banking, billing, configurator, errors, identity, orders, portal, pricing, quotes, share,
-                 storefront, transfer, webhooks)
+from api import (accounts, banking, billing, configurator, errors, exchange_rates, identity, orders, portal, pricing,
+                 quotes, share, storefront, transfer, webhooks)
 
 
 class CpqApi(Api):
@@ -51,6 +51,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(billing.blp)
     api.register_blueprint(banking.blp)
     api.register_blueprint(portal.blp)
+    api.register_blueprint(exchange_rates.blp)
     api.register_blueprint(identity.blp)
     api.register_blueprint(webhooks.blp)
     api.register_blueprint(transfer.blp)

@@ -2,7 +2,8 @@
 sales outstanding), and the dunning job that reminds customers of overdue invoices and
 charges late fees.
 
-Amounts are never summed across currencies: every figure here is per currency. Dunning is
+Amounts are never summed across currencies: every figure here is per currency (shown in one
+reporting currency by billing/reporting.py). Dunning is
 safe to run any number of times: an invoice gets each level's notice at most once (its
 `dunning_level` is raised under a row lock, and the notice table is unique per invoice and
 level), so a second run on the same day does nothing.
@@ -129,9 +130,13 @@ def dso(session: Session, today: date, days: int = 90) -> dict[str, Dso]:
         receivables[code] += amount
         if kind in SALES_KINDS and on > start:
             sales[code] += amount
-    return {code: Dso(code, receivables[code], sales[code], days,
-                      (receivables[code] / sales[code] * days).quantize(TENTH, ROUNDING) if sales[code] > 0 else None)
+    return {code: Dso(code, receivables[code], sales[code], days, dso_days(receivables[code], sales[code], days))
             for code in sorted(receivables)}
+
+
+def dso_days(receivables: Decimal, credit_sales: Decimal, days: int) -> Decimal | None:
+    """receivables / credit_sales x days, to a tenth of a day; None without credit sales."""
+    return (receivables / credit_sales * days).quantize(TENTH, ROUNDING) if credit_sales > 0 else None
 
 
 # ---- dunning -----------------------------------------------------------------------------

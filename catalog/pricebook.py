@@ -93,6 +93,7 @@ class PriceBook:
     channels: tuple[str, ...]           # the sales channels it is for; empty: every account
     digest: str
     source: dict = field(repr=False, compare=False)
+    derived_from: Mapping[str, Any] | None = None   # catalog/derive.py: source book, rate, rounding
 
     def valid_on(self, day: date) -> bool:
         return ((self.valid_from is None or self.valid_from <= day)
@@ -174,7 +175,7 @@ class _Builder(Reader):
     def build(self, data: Any) -> PriceBook:
         top = self.mapping(data, "", ("pricebook", "name", "version", "currency", "valid_from",
                                       "valid_until", "channels", "cost_from_bom", "products", "options",
-                                      "components"))
+                                      "components", "derived_from"))
         if top is None:
             self.check()
         name = self.text(top, "pricebook", "", required=True, pattern=NAME_RE)
@@ -198,9 +199,13 @@ class _Builder(Reader):
         products = self.products(top.get("products"))
         options, per_unit = self.options(top.get("options"), products)
         components = self.prices(top.get("components"), "components", SKU_RE)
+        derived = top.get("derived_from")
+        if derived is not None and not isinstance(derived, dict):
+            self.error("derived_from", "expected a mapping (what catalog/derive.py records)")
         self.check()
         return PriceBook(name, title, version, cur, valid_from, valid_until, products, options,
-                         per_unit, components, cost_from_bom, cost_rate, tuple(channels), digest(top), top)
+                         per_unit, components, cost_from_bom, cost_rate, tuple(channels), digest(top), top,
+                         derived)
 
     def bom_cost(self, raw: Any) -> tuple[str | None, Decimal | None]:
         """`cost` or `{property: cost, rate: 0.92}` (a planning rate from the model's cost

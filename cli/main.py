@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("cli.configurator:explain", "Why ATTRIBUTE cannot be VALUE given the selections (or that it can)."),
     "bom": ("cli.configurator:bom", "The bill of materials of a complete configuration."),
     "pricebooks": ("cli.pricing:pricebooks", "Check, load, list and activate price books."),
+    "rates": ("cli.rates:rates", "Exchange rates: import the ECB's reference rates, list them, look one up."),
     "rulesets": ("cli.pricing:rulesets", "Check, load, list and activate rule sets."),
     "price": ("cli.pricing:price", "Price a quote draft: the waterfall of every line, totals and approvals needed."),
     "users": ("cli.users:users", "People who own, approve and manage quotes, and their API tokens."),

@@ -1,15 +1,19 @@
-"""`cpq pricebooks|rulesets check|load|list|activate` and `cpq price`: pricing in a terminal.
+"""`cpq pricebooks|rulesets check|load|list|activate`, `cpq pricebooks derive` and `cpq price`:
+pricing in a terminal.
 
 Text output is for people; `--json` prints exactly what the API returns.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 import click
 
+from api.pricing_schemas import DocumentVersionSchema
+from catalog.derive import MODES, derive_price_book, parse_rounding
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import load_price_book_file
 from cli.common import database, emit_json, json_option
@@ -73,6 +77,39 @@ def _document_group(name: str, kind: str, label: str, load_file: Callable) -> cl
 
 pricebooks = _document_group("pricebooks", PRICE_BOOK, "price book", load_price_book_file)
 rulesets = _document_group("rulesets", RULE_SET, "rule set", load_rule_set_file)
+
+
+@pricebooks.command("derive")
+@click.argument("source")
+@click.option("--currency", "target", required=True, help="The new book's currency, e.g. EUR.")
+@click.option("--name", required=True, help="The new book's name, e.g. list-eur-derived.")
+@click.option("--on", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The day whose exchange rate converts the prices (default: today).")
+@click.option("--rounding", default="minor", show_default=True,
+              help="minor (the currency's minor unit), step:0.05 (a multiple) or charm:.99 (an ending).")
+@click.option("--rounding-mode", type=click.Choice(list(MODES)), default="nearest", show_default=True)
+@click.option("--version", "source_version", type=click.IntRange(min=1), help="SOURCE's version (default: active).")
+@click.option("--title", help="The new book's title (default: SOURCE's, in CURRENCY).")
+@click.option("--activate", is_flag=True, help="Make the derived version the active one.")
+@json_option
+def derive(source, target, name, day, rounding, rounding_mode, source_version, title, activate, as_json):
+    """A new version of price book NAME: SOURCE's prices converted at the day's exchange rate
+    and rounded (the rate, its day and source and the rule are recorded in it)."""
+    rule = parse_rounding(rounding, rounding_mode)
+    with database() as session:
+        row, created = derive_price_book(session, source, target.upper(), name, day.date() if day else date.today(),
+                                         rule, source_version=source_version, title=title, activate=activate)
+        active = versioned.get_document(session, PRICE_BOOK, name).version == row.version
+        shown = DocumentVersionSchema().dump({"kind": row.kind, "name": row.name, "version": row.version,
+                                              "digest": row.digest, "loaded_at": row.loaded_at, "active": active,
+                                              "source": row.source})
+    if as_json:
+        return emit_json(shown)
+    record = shown["source"]["derived_from"]
+    state = ("active" if active else "not active") if created else "already derived with these inputs"
+    click.echo(f"price book {name} version {shown['version']} ({target.upper()}): {state}")
+    click.echo(f"from {record['pricebook']} version {record['version']} ({record['currency']}) at "
+               f"{record['rate']} ({record['rate_source']}, effective {record['rate_on']})")
 
 
 def parse_discount(text: str | None, where: str) -> ManualDiscount | None:

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, str] = {
     "collections:write": "run dunning",
     "revenue:read": "read revenue schedules and reports",
     "revenue:write": "create revenue schedules",
+    "rates:read": "read exchange rates",
+    "rates:write": "import exchange rates (the ECB's reference rates)",
     "webhooks:manage": "manage webhook subscriptions and read their delivery logs",
     "users:manage": "manage users and API keys",
     "data:export": "export catalog, price books, rule sets and accounts",
@@ -46,12 +48,17 @@ PERMISSIONS: dict[str, str] = {
 # reps approve only for the approval levels they hold (a selling manager); others get a 403
 _REP = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "quotes:read", "quotes:write",
         "quotes:approve", "contracts:read", "contracts:write", "orders:read", "orders:write", "orders:cancel",
-        "invoices:read"}
-_APPROVER = {"catalog:read", "accounts:read", "quotes:read", "quotes:approve", "contracts:read", "orders:read"}
+        "invoices:read", "rates:read"}
+_APPROVER = {"catalog:read", "rates:read", "accounts:read", "quotes:read", "quotes:approve", "contracts:read", "orders:read"}
 _FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "accounts:credit", "quotes:read", "contracts:read",
             "contracts:write", "contracts:terminate", "orders:read", "orders:cancel", "orders:release", "quotes:approve",
+<<<<<<< HEAD
             "invoices:read", "invoices:write", "payments:read", "payments:write", "portal:invite", "collections:read",
             "collections:write", "revenue:read", "revenue:write", "data:export"}
+=======
+            "invoices:read", "invoices:write", "payments:read", "payments:write", "collections:read",
+            "collections:write", "revenue:read", "revenue:write", "rates:read", "rates:write", "data:export"}
+>>>>>>> currencies
 
 #: Permissions only a person may use: an API key can never carry them, so a leaked key cannot
 #: read or manage users, or mint more keys.

@@ -100,7 +100,8 @@ class InCurrency(_Holding, fields.Nested):
 
 
 class MoneyMap(_Holding, fields.Dict):
-    """{key: amount}, in the currency of the object holding it."""
+    """{key: amount}, in the currency of the object holding it (its `currency_field`)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, currency_field: str = "currency", **kwargs):
         super().__init__(keys=fields.String(), values=Money(), **kwargs)
+        self.currency_field = currency_field

@@ -10,8 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+<<<<<<< HEAD
 from core.banking import check_bic, check_iban
 from core.errors import InvalidInput
+=======
+from core.money import CurrencyError, currency
+>>>>>>> currencies
 
 #: The checkout root. The project is installed editable (``make``), so this is the work tree.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +81,9 @@ class Settings:
     # where slow work goes (core/queue.py): redis://… (workers anywhere), filesystem://<folder>
     # (one local worker: make run), or empty: in the process that asks, after its commit
     queue_url: str = ""
+    # the currency reports are shown in when a request names none (`?currency=`); empty: each
+    # amount in its own currency, never converted
+    reporting_currency: str = ""
 
     def require_secret_key(self) -> None:
         if not self.secret_key:
@@ -107,6 +114,7 @@ class Settings:
             webhook_allow_hosts=tuple((env.get("CPQ_WEBHOOK_ALLOW_HOSTS") or "").split()),
             proxy_hops=_count("CPQ_PROXY_HOPS", env.get("CPQ_PROXY_HOPS") or "0"),
             queue_url=env.get("CPQ_QUEUE_URL") or "",
+            reporting_currency=_reporting_currency(env.get("CPQ_REPORTING_CURRENCY") or ""),
         )
 
 
@@ -155,3 +163,13 @@ def _orders_from(value: str) -> str:
     if value not in ("quote", "contract"):
         raise ValueError(f"CPQ_ORDERS_FROM must be 'quote' or 'contract', not {value!r}")
     return value
+
+
+def _reporting_currency(code: str) -> str:
+    """Refused at start-up rather than at the first report: an ISO 4217 code, or nothing."""
+    if code:
+        try:
+            return currency(code.upper()).code
+        except CurrencyError as exc:
+            raise ValueError(f"CPQ_REPORTING_CURRENCY: {exc}") from None
+    return ""

@@ -109,6 +109,12 @@ def active_version(session: Session, kind: str, name: str) -> int | None:
     return active.version if active else None
 
 
+def latest_version(session: Session, kind: str, name: str) -> int | None:
+    """The highest version number of a name, active or not (None: no version)."""
+    return session.exec(select(sa.func.max(DocumentVersion.version)).where(
+        DocumentVersion.kind == kind, DocumentVersion.name == name)).one()
+
+
 def list_documents(session: Session, kind: str) -> list[DocumentSummary]:
     versions: dict[str, list[int]] = {}
     for name, number in session.exec(select(DocumentVersion.name, DocumentVersion.version)

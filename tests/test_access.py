@@ -111,6 +111,7 @@ POLICY = [
     ("PUT", "/api/v1/orders/O-1/erp-number", {"admin"}),                 # ERP keys: orders:write-status
     ("POST", "/api/v1/payments", {"finance", "admin"}),
     ("GET", "/api/v1/collections/aging", {"finance", "admin"}),
+    ("POST", "/api/v1/exchange-rates/import", {"finance", "admin"}),
     ("POST", "/api/v1/contracts/C-1/terminate", {"finance", "admin"}),
     ("POST", "/api/v1/pricebooks", {"admin"}),
     ("GET", "/api/v1/rulesets", {"rep", "approver", "finance", "admin"}),
