@@ -52,13 +52,8 @@ _REP = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "quotes:r
 _APPROVER = {"catalog:read", "rates:read", "accounts:read", "quotes:read", "quotes:approve", "contracts:read", "orders:read"}
 _FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "accounts:credit", "quotes:read", "contracts:read",
             "contracts:write", "contracts:terminate", "orders:read", "orders:cancel", "orders:release", "quotes:approve",
-<<<<<<< HEAD
             "invoices:read", "invoices:write", "payments:read", "payments:write", "portal:invite", "collections:read",
-            "collections:write", "revenue:read", "revenue:write", "data:export"}
-=======
-            "invoices:read", "invoices:write", "payments:read", "payments:write", "collections:read",
             "collections:write", "revenue:read", "revenue:write", "rates:read", "rates:write", "data:export"}
->>>>>>> currencies
 
 #: Permissions only a person may use: an API key can never carry them, so a leaked key cannot
 #: read or manage users, or mint more keys.

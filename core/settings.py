@@ -10,12 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-<<<<<<< HEAD
 from core.banking import check_bic, check_iban
 from core.errors import InvalidInput
-=======
 from core.money import CurrencyError, currency
->>>>>>> currencies
 
 #: The checkout root. The project is installed editable (``make``), so this is the work tree.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
