@@ -72,6 +72,8 @@ class Settings:
     # where slow work goes (core/queue.py): redis://… (workers anywhere), filesystem://<folder>
     # (one local worker: make run), or empty: in the process that asks, after its commit
     queue_url: str = ""
+    # how many days after its end a usage period still takes late records (billing/usage.py)
+    usage_grace_days: int = 3
 
     def require_secret_key(self) -> None:
         if not self.secret_key:
@@ -102,6 +104,7 @@ class Settings:
             webhook_allow_hosts=tuple((env.get("CPQ_WEBHOOK_ALLOW_HOSTS") or "").split()),
             proxy_hops=_count("CPQ_PROXY_HOPS", env.get("CPQ_PROXY_HOPS") or "0"),
             queue_url=env.get("CPQ_QUEUE_URL") or "",
+            usage_grace_days=_count("CPQ_USAGE_GRACE_DAYS", env.get("CPQ_USAGE_GRACE_DAYS") or "3"),
         )
 
 

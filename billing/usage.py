@@ -1,0 +1,337 @@
+"""Usage ingestion: records that meters report, checked and stored in bulk, each once.
+
+A record says that an account used `quantity` of a meter at `event_time`; its
+`idempotency_key` is unique per account, so a record sent again (a retried request, a file
+imported twice) is a harmless duplicate: reported as such and never counted twice. It is
+billed in the usage period its event time falls in (billing.usage_models.period_of), and a
+period takes records until its grace period ends (`grace_days` after its last day) or it is
+rated, whichever comes first; a record for a closed period is refused, naming the period and
+why, unless it is a duplicate.
+
+A batch is all or nothing: every row is checked, every bad row reported with where it is
+(`records[3].quantity`, `line 4.quantity`) and why, and nothing is stored unless all are good.
+Rows are checked and written `BATCH` at a time, each batch in a few statements (the accounts
+of the batch, the periods rated, one multi-row INSERT ... ON CONFLICT DO NOTHING per
+thousand rows through SQLAlchemy Core), so ingestion streams any number of rows in the
+caller's transaction. Format and rules: docs/usage.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from billing.usage_models import (DEFAULT_GRACE_DAYS, UsageCharge, UsagePeriod, UsageRecord, closes_at,
+                                  period_label, period_of)
+from billing.usage_prices import UsagePrices
+from catalog.metered import METER_RE, QUANTITY_DECIMALS
+from core.validation import (MAX_INTEGER, DocumentError, DocumentValidationError, join, parse_json, text_problem,
+                             to_decimal)
+from sales.accounts import CODE_RE, Account
+
+FIELDS = ("account", "meter", "quantity", "event_time", "idempotency_key", "subscription_id")
+KIND = "usage"
+BATCH = 10_000                          # rows checked and written together
+MAX_QUANTITY = Decimal(10) ** 12        # per record
+CLOCK_SKEW = timedelta(minutes=5)       # how far a meter's clock may be ahead of ours
+
+
+class Unreadable(NamedTuple):
+    """A row that could not be read at all (a line that is not JSON...)."""
+    reason: str
+
+
+class _Record(NamedTuple):
+    where: str
+    account: str
+    meter: str
+    quantity: Decimal
+    event_time: datetime
+    key: str
+    subscription_id: int | None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    received: int
+    accepted: int
+    duplicates: tuple[tuple[str, str], ...]         # (account code, idempotency key), as sent
+
+
+def ingest(session: Session, rows: Iterable[tuple[str, Any]], now: datetime, *,
+           grace_days: int = DEFAULT_GRACE_DAYS, file: str = "request") -> Ingested:
+    """Store the usage records of `rows`, (where, plain data) pairs, received at `now`.
+    Raises DocumentValidationError naming every bad row; the caller's transaction must then
+    roll back, as rows of earlier batches may have been written."""
+    errors: list[DocumentError] = []
+    prices = UsagePrices(session)
+    received = accepted = 0
+    duplicates: list[tuple[str, str]] = []
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, BATCH)):
+        received += len(chunk)
+        reported = len(errors)
+        checked = [_check(where, raw, now, errors, file) for where, raw in chunk]
+        records, known = _admit(session, [r for r in checked if r is not None], now, grace_days, prices, errors, file)
+        if len(errors) > reported:                  # in the order of the rows (wheres and fields have no dots)
+            position = {where: i for i, (where, _raw) in enumerate(chunk)}
+            errors[reported:] = sorted(errors[reported:], key=lambda e: position.get(e.path.split(".")[0], 0))
+        if errors:
+            continue                                # nothing more is written; the rest is still checked
+        added, again = _insert(session, records, now)
+        accepted += added
+        duplicates += again + known
+    if errors:
+        raise DocumentValidationError(errors, KIND)
+    return Ingested(received, accepted, tuple(duplicates))
+
+
+# one row ------------------------------------------------------------------------------------------
+
+def _check(where: str, raw: Any, now: datetime, errors: list[DocumentError], file: str) -> _Record | None:
+    if not isinstance(raw, dict):
+        errors.append(DocumentError(file, where, raw.reason if isinstance(raw, Unreadable) else
+                                    "expected an object with " + ", ".join(FIELDS)))
+        return None
+    problems = [(key, f"unknown field; expected one of {', '.join(FIELDS)}") for key in raw if key not in FIELDS]
+    account, meter, key = raw.get("account"), raw.get("meter"), raw.get("idempotency_key")
+    if not isinstance(account, str) or not CODE_RE.match(account):
+        problems.append(("account", "is required" if account in (None, "") else "expected an account code"))
+    if not isinstance(meter, str) or not METER_RE.match(meter):
+        problems.append(("meter", "is required" if meter in (None, "") else f"must match {METER_RE.pattern}"))
+    if key in (None, ""):
+        problems.append(("idempotency_key", "is required"))
+    elif not isinstance(key, str) or len(key) > 100:
+        problems.append(("idempotency_key", "expected a text of 1 to 100 characters"))
+    elif reason := text_problem(key):
+        problems.append(("idempotency_key", reason))
+    quantity, reason = _quantity(raw.get("quantity"))
+    if reason:
+        problems.append(("quantity", reason))
+    moment, reason = _moment(raw.get("event_time"), now)
+    if reason:
+        problems.append(("event_time", reason))
+    subscription, reason = _subscription(raw.get("subscription_id"))
+    if reason:
+        problems.append(("subscription_id", reason))
+    if problems:
+        errors.extend(DocumentError(file, join(where, name), why) for name, why in problems)
+        return None
+    return _Record(where, account, meter, quantity, moment, key, subscription)
+
+
+def _quantity(raw: Any) -> tuple[Decimal | None, str | None]:
+    if raw in (None, ""):
+        return None, "is required"
+    value = to_decimal(raw)
+    if value is None or value < 0:
+        return None, "expected a number of at least 0, such as 12.5"
+    if value >= MAX_QUANTITY:
+        return None, f"must be below {MAX_QUANTITY:,} per record"
+    if value.as_tuple().exponent < -QUANTITY_DECIMALS and value != round(value, QUANTITY_DECIMALS):
+        return None, f"at most {QUANTITY_DECIMALS} decimals"
+    return value, None
+
+
+def _moment(raw: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    if raw in (None, ""):
+        return None, "is required"
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) and len(raw) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return None, "expected an ISO 8601 time with its UTC offset, such as 2026-03-14T09:30:00Z"
+    moment = moment.astimezone(timezone.utc)
+    if moment > now + CLOCK_SKEW:
+        return None, f"is later than the time it was received ({now.isoformat(timespec='seconds')})"
+    return moment, None
+
+
+def _subscription(raw: Any) -> tuple[int | None, str | None]:
+    if raw in (None, ""):
+        return None, None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_INTEGER:
+        return None, f"expected an integer from 1 to {MAX_INTEGER}"
+    return raw, None
+
+
+# a batch ------------------------------------------------------------------------------------------
+
+def _admit(session: Session, records: list[_Record], now: datetime, grace_days: int, prices: UsagePrices,
+           errors: list[DocumentError], file: str) -> tuple[list[tuple[_Record, Any, date]], list[tuple[str, str]]]:
+    """The records of known accounts, priced meters and open periods, each with its account
+    and period; and the duplicates among records sent for a closed period."""
+    table = Account.__table__
+    accounts = {row.code: row for row in session.execute(
+        sa.select(table.c.id, table.c.code, table.c.currency, table.c.channel, table.c.price_books)
+        .where(table.c.code.in_(sorted({r.account for r in records}))))}
+    periods = {period_of(r.event_time) for r in records}
+    taking = hold_periods(session, sorted(p for p in periods if now < closes_at(p, grace_days)))
+    rated = _rated(session, {a.id for a in accounts.values()}, [p for p, at in taking.items() if at is None])
+    closed_periods = {p: _closed(p, taking.get(p), grace_days, now) for p in periods}
+    admitted, closed = [], []
+    for record in records:
+        account = accounts.get(record.account)
+        if account is None:
+            errors.append(DocumentError(file, join(record.where, "account"), f"unknown account {record.account!r}"))
+            continue
+        period = period_of(record.event_time)
+        reason = closed_periods[period] or (_closed(period, rated[account.id, period], grace_days, now)
+                                            if (account.id, period) in rated else None)
+        if reason:
+            closed.append((record, account, reason))
+        elif prices.find(account, record.meter, period) is None:
+            errors.append(DocumentError(file, join(record.where, "meter"),
+                                        f"no price book of account {account.code} prices meter {record.meter!r}"))
+        else:
+            admitted.append((record, account, period))
+    return admitted, _known(session, closed, errors, file)
+
+
+def _closed(period: date, rated_at: datetime | None, grace_days: int, now: datetime) -> str | None:
+    if rated_at is not None:
+        return f"usage period {period_label(period)} is closed: it was rated on {rated_at:%Y-%m-%d}"
+    end = closes_at(period, grace_days)
+    if now >= end:
+        return (f"usage period {period_label(period)} is closed: it took late records until "
+                f"{end:%Y-%m-%d %H:%M} UTC ({grace_days} days after its end)")
+    return None
+
+
+def _rated(session: Session, account_ids: set[int], periods: list[date]) -> dict[tuple[int, date], datetime]:
+    if not account_ids or not periods:
+        return {}
+    charge = UsageCharge.__table__
+    rows = session.execute(sa.select(charge.c.account_id, charge.c.period, sa.func.min(charge.c.rated_at))
+                           .where(charge.c.period.in_(periods), charge.c.account_id.in_(account_ids))
+                           .group_by(charge.c.account_id, charge.c.period))
+    return {(account_id, period): at for account_id, period, at in rows}
+
+
+def _known(session: Session, closed: list, errors: list[DocumentError], file: str) -> list[tuple[str, str]]:
+    """Records for a closed period that were stored before are duplicates; others are refused."""
+    if not closed:
+        return []
+    record_table = UsageRecord.__table__
+    stored = set(map(tuple, session.execute(sa.select(record_table.c.account_id, record_table.c.idempotency_key).where(
+        record_table.c.account_id.in_(sorted({account.id for _r, account, _w in closed})),
+        record_table.c.idempotency_key.in_(sorted({r.key for r, _a, _w in closed}))))))
+    known = []
+    for record, account, reason in closed:
+        if (account.id, record.key) in stored:
+            known.append((record.account, record.key))
+        else:
+            errors.append(DocumentError(file, join(record.where, "event_time"), reason))
+    return known
+
+
+def hold_periods(session: Session, periods: list[date]) -> dict[date, datetime | None]:
+    """The periods' rows, made if missing and locked shared (PostgreSQL; SQLite serialises
+    writers anyway): rating locks its period's row exclusively, so a batch waits for a rating
+    in progress and then sees the period rated. Returns when each was rated (None: not yet)."""
+    if not periods:
+        return {}
+    table = UsagePeriod.__table__
+    session.execute(_dialect(session).insert(table).on_conflict_do_nothing(index_elements=["period"]),
+                    [{"period": p} for p in periods])
+    return dict(session.execute(sa.select(table.c.period, table.c.rated_at).where(table.c.period.in_(periods))
+                                .order_by(table.c.period).with_for_update(read=True)).all())
+
+
+def _dialect(session: Session):
+    """The dialect module whose insert has ON CONFLICT DO NOTHING."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
+def _insert(session: Session, records: list[tuple[_Record, Any, date]],
+            now: datetime) -> tuple[int, list[tuple[str, str]]]:
+    """Multi-row INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's insertmanyvalues sends a
+    thousand rows a statement); the keys it returns are the records stored, the rest were
+    there already (or twice in the batch)."""
+    if not records:
+        return 0, []
+    table = UsageRecord.__table__
+    statement = (_dialect(session).insert(table).on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
+                 .returning(table.c.account_id, table.c.idempotency_key))
+    stored = set(map(tuple, session.execute(statement, [
+        {"account_id": account.id, "subscription_id": r.subscription_id, "meter": r.meter, "quantity": r.quantity,
+         "event_time": r.event_time, "period": period, "idempotency_key": r.key, "received_at": now}
+        for r, account, period in records])))
+    duplicates, seen = [], set()
+    for record, account, _period in records:
+        pair = (account.id, record.key)
+        if pair in stored and pair not in seen:
+            seen.add(pair)
+        else:
+            duplicates.append((record.account, record.key))
+    return len(seen), duplicates
+
+
+# reading bodies and files -------------------------------------------------------------------------
+
+def json_rows(data: Any) -> Iterator[tuple[str, Any]]:
+    """A JSON body: one record, or {"records": [...]}."""
+    if isinstance(data, Mapping) and "records" in data:
+        extra = [key for key in data if key != "records"]
+        if extra:
+            yield extra[0], Unreadable("unknown field; a bulk body has only records")
+        if not isinstance(data["records"], list) or not data["records"]:
+            yield "records", Unreadable("expected a list of records, at least one")
+            return
+        yield from ((f"records[{i}]", raw) for i, raw in enumerate(data["records"]))
+    else:
+        yield "", data
+
+
+def ndjson_rows(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """Newline-delimited JSON: one record per line; blank lines are skipped."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield f"line {number}", parse_json(line, f"line {number}", KIND)
+        except json.JSONDecodeError as exc:
+            yield f"line {number}", Unreadable(f"not valid JSON: {exc.msg}")
+        except DocumentValidationError as exc:
+            yield f"line {number}", Unreadable(str(exc.errors[0].reason))
+
+
+def csv_rows(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """CSV with a header line naming the fields (empty cells are left out)."""
+    reader = csv.reader(lines)
+    try:
+        header = [name.removeprefix("\ufeff").strip() for name in next(reader, [])]
+        unknown = [name for name in header if name not in FIELDS]
+        if not header or unknown:
+            yield "line 1", Unreadable(f"the header names the fields ({', '.join(FIELDS)}); "
+                                       + (f"unknown: {', '.join(unknown)}" if unknown else "it is missing"))
+            return
+        for cells in reader:
+            where = f"line {reader.line_num}"
+            if not any(cells):
+                continue
+            if len(cells) > len(header):
+                yield where, Unreadable(f"{len(cells)} values for {len(header)} columns")
+                continue
+            yield where, {name: value for name, value in zip(header, cells) if value != ""}
+    except csv.Error as exc:
+        yield f"line {reader.line_num}", Unreadable(f"invalid CSV: {exc}")
+
+
+def file_rows(text: str | Iterable[str], kind: str) -> Iterator[tuple[str, Any]]:
+    """The rows of an upload: `csv` or `ndjson`."""
+    lines = io.StringIO(text) if isinstance(text, str) else text
+    return csv_rows(lines) if kind == "csv" else ndjson_rows(lines)
