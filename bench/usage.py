@@ -9,8 +9,9 @@ Timed:
 - ingestion through `billing.usage.ingest`, the function POST /api/v1/usage calls, in
   batches of `--batch` records (10,000), each batch its own transaction as a request would be.
   The records are plain data as a JSON body gives them (text times, numbers), made before
-  each batch's clock starts. Records per second, wall and CPU (this process; the database
-  server's CPU is not in it). Then one batch again: every record a duplicate.
+  each batch's clock starts. Records per second, wall and CPU: this process's, and on a
+  PostgreSQL server on this machine its backends' too (read from /proc), since a busy
+  machine stretches the wall time. Then one batch again: every record a duplicate.
 - rating the period with `billing.rating.rate_period` (one GROUP BY for the sums, a draft
   invoice per account), wall and CPU, and the figures checked: the quantities rated sum to
   the quantities sent, and each account's invoice is its price of its usage.
@@ -25,6 +26,7 @@ name must contain "bench". `--skip-sqlite` measures PostgreSQL alone.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -93,33 +95,64 @@ def batches(records: int, accounts: int, size: int, seed: int = 7):
         yield rows, sent
 
 
+def server_cpu(engine) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends of this database, when the server
+    runs on this machine (their /proc entries are readable); None otherwise."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+
+class Clock:
+    """Wall, this process's CPU and the database backends' CPU of the blocks it times."""
+
+    def __init__(self, engine):
+        self.engine, self.wall, self.cpu, self.server = engine, 0.0, 0.0, 0.0
+
+    def __enter__(self):
+        self._start = (time.perf_counter(), time.process_time(), server_cpu(self.engine))
+        return self
+
+    def __exit__(self, *exc):
+        wall, cpu, server = self._start
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+        after = server_cpu(self.engine)
+        self.server = None if server is None or after is None or self.server is None else \
+            self.server + after - server
+
+
 def ingest(engine, records: int, accounts: int, size: int) -> dict:
-    wall = cpu = 0.0
+    clock = Clock(engine)
     accepted = 0
     first = sent = None
     for rows, sent in batches(records, accounts, size):
         first = first or rows
-        w, c = time.perf_counter(), time.process_time()
-        with session_scope(engine) as session:
+        with clock, session_scope(engine) as session:
             accepted += usage.ingest(session, rows, RECEIVED).accepted
-        wall += time.perf_counter() - w
-        cpu += time.process_time() - c
     w = time.perf_counter()
     with session_scope(engine) as session:
         again = usage.ingest(session, first, RECEIVED)
-    return {"wall": wall, "cpu": cpu, "accepted": accepted, "sent": sent, "again": again,
-            "again_wall": time.perf_counter() - w}
+    return {"clock": clock, "accepted": accepted, "sent": sent, "again": again, "again_wall": time.perf_counter() - w}
 
 
 def rate_period(engine) -> dict:
-    w, c = time.perf_counter(), time.process_time()
-    with session_scope(engine) as session:
+    with Clock(engine) as clock, session_scope(engine) as session:
         run = rating.rate_period(session, PERIOD, RATED)
-    wall, cpu = time.perf_counter() - w, time.process_time() - c
     w = time.perf_counter()
     with session_scope(engine) as session:
         again = rating.rate_period(session, PERIOD, RATED)
-    return {"wall": wall, "cpu": cpu, "run": run, "again": again, "again_wall": time.perf_counter() - w}
+    return {"clock": clock, "run": run, "again": again, "again_wall": time.perf_counter() - w}
 
 
 def check(engine, sent: list[int]) -> tuple[Decimal, int]:
@@ -157,16 +190,24 @@ def measure(url: str, records: int, accounts: int, size: int) -> dict:
         engine.dispose()
 
 
+def timing(clock: Clock, count: int | None = None) -> str:
+    rate = (lambda s: f" ({count / s:,.0f} records/s)" if count and s else "")
+    text = f"{clock.wall:.1f} s wall{rate(clock.wall)}, {clock.cpu:.1f} s CPU{rate(clock.cpu)}"
+    if clock.server is not None:
+        both = clock.cpu + clock.server
+        text += f", database {clock.server:.1f} s CPU; both {both:.1f} s{rate(both)}"
+    return text
+
+
 def report(name: str, records: int, accounts: int, size: int, r: dict) -> None:
     i, t = r["ingest"], r["rate"]
     print(f"\n== {name}: {records:,} records for {accounts:,} accounts (one metered product each), "
           f"batches of {size:,}")
-    print(f"  ingestion  {i['accepted']:,} stored in {i['wall']:.1f} s wall ({records / i['wall']:,.0f} records/s), "
-          f"{i['cpu']:.1f} s CPU ({records / i['cpu']:,.0f} records/s of CPU)")
+    print(f"  ingestion  {i['accepted']:,} stored: {timing(i['clock'], records)}")
     print(f"  again      one batch of {i['again'].received:,}: {len(i['again'].duplicates):,} duplicates, "
           f"{i['again'].accepted} stored, {i['again_wall']:.2f} s")
-    print(f"  rating     {len(t['run'].invoices):,} draft invoices, {t['run'].charges:,} charges in {t['wall']:.1f} s "
-          f"wall, {t['cpu']:.1f} s CPU; failed: {len(t['run'].failed)}")
+    print(f"  rating     {len(t['run'].invoices):,} draft invoices, {t['run'].charges:,} charges: {timing(t['clock'])}; "
+          f"failed: {len(t['run'].failed)}")
     print(f"  again      {len(t['again'].invoices)} invoices, {t['again_wall']:.2f} s")
     print(f"  checked    {r['checked']:,} invoices against the price of the quantities sent: "
           f"{r['total']:,} USD net")

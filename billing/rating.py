@@ -95,8 +95,9 @@ def rate_period(session: Session, period: date, now: datetime, *, grace_days: in
                                 f"it takes late records until {closes_at(period, grace_days):%Y-%m-%d %H:%M} UTC")
     row = session.exec(select(UsagePeriod).where(UsagePeriod.period == period).with_for_update()
                        .execution_options(populate_existing=True)).first()
-    if row is None or row.rated_at is not None:
-        return run                                  # no usage, or rated already
+    if row is None or row.complete:
+        return run                                  # no usage, or every account rated already
+    row.rated_at = row.rated_at or now              # closed to records from now on
     usage = _unrated_sums(session, period)
     prices = UsagePrices(session)
     ids = sorted(usage)
@@ -104,16 +105,15 @@ def rate_period(session: Session, period: date, now: datetime, *, grace_days: in
         accounts = session.exec(select(Account).where(Account.id.in_(ids[start:start + ACCOUNTS_AT_ONCE]))
                                 .order_by(Account.id)).all()
         _rate_accounts(session, accounts, usage, period, prices, now, run)
-    if not run.failed:
-        row.rated_at = now
-        session.add(row)
-        session.flush()
+    row.complete = not run.failed
+    session.add(row)
+    session.flush()
     return run
 
 
 def close_due_periods(session: Session, now: datetime, *, grace_days: int = DEFAULT_GRACE_DAYS) -> list[RatingRun]:
     """Rate every period whose grace has ended and that is not rated yet (the daily job)."""
-    due = session.exec(select(UsagePeriod.period).where(UsagePeriod.rated_at.is_(None))
+    due = session.exec(select(UsagePeriod.period).where(UsagePeriod.complete.is_(False))
                        .order_by(UsagePeriod.period)).all()
     return [rate_period(session, p, now, grace_days=grace_days) for p in due if closes_at(p, grace_days) <= now]
 

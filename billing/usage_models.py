@@ -39,37 +39,39 @@ class Quantity(sa.types.TypeDecorator):
 
 
 class UsageRecord(SQLModel, table=True):
-    """One reported use of a meter. Written once, in bulk (billing/usage.py); never changed."""
+    """One reported use of a meter, written once, in bulk (billing/usage.py), never changed.
+    Its key is the account and the idempotency key the meter gave it: no surrogate id, whose
+    sequence and second index would cost every insert and serve no reader."""
     __tablename__ = "usage_record"
-    __table_args__ = (sa.UniqueConstraint("account_id", "idempotency_key"),
-                      sa.Index("ix_usage_record_period_account", "period", "account_id"))
+    __table_args__ = (sa.Index("ix_usage_record_period_account", "period", "account_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id")
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    idempotency_key: str = Field(max_length=100, primary_key=True)
     subscription_id: int | None = None          # no foreign key until subscriptions exist
     meter: str = Field(max_length=40)
     quantity: Decimal = Field(sa_type=Quantity)
     event_time: datetime = Field(sa_type=sa.DateTime(timezone=True))
     period: date                                # first day of the usage period it is billed in
-    idempotency_key: str = Field(max_length=100)
     received_at: datetime = timestamp()
 
 
 class UsagePeriod(SQLModel, table=True):
     """A usage period that took records. Its row is the period's lock: an ingestion batch
     holds it shared while it writes, rating holds it exclusively (PostgreSQL row locks), so
-    no record slips in between rating's sums and its commit. `rated_at` is set when every
-    account with usage in the period was rated; the period then takes no more records."""
+    no record slips in between rating's sums and its commit. Once rating began (`rated_at`)
+    the period takes no more records; it is `complete` when every account with usage in it
+    was rated (one that could not be is rated by a later run)."""
     __tablename__ = "usage_period"
 
     period: date = Field(primary_key=True)
     rated_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    complete: bool = False
 
 
 class UsageCharge(SQLModel, table=True):
     """What rating charged for one meter of an account in one period: the usage summary of
-    one invoice line (and its true-up line, if the minimum was not reached). Its existence
-    closes the account's period: later records for it are refused."""
+    one invoice line (and its true-up line, if the minimum was not reached). An account with
+    charges for a period is rated: rating leaves it out from then on."""
     __tablename__ = "usage_charge"
     __table_args__ = (sa.UniqueConstraint("account_id", "period", "meter"),)
 

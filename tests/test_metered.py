@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from catalog.metered import MeteredPrice, Tier, rate
-from catalog.pricebook import PricingError, load_price_book_dict
+from catalog.pricebook import PricingError, load_price_book_dict, load_price_book_file
 from core.money import currency
+from core.settings import DEFAULT_DEMO_DIR
 from core.validation import DocumentValidationError
 
 D = Decimal
@@ -202,3 +203,11 @@ def test_a_metered_product_has_no_price_of_its_own_and_a_meter_is_priced_once():
     data["products"]["API2"] = {"metered": {"meter": "api_calls", "model": "per_unit", "unit_price": 1}}
     assert errors_of(data) == [("products.API.price", "unknown field; expected one of name, metered"),
                                ("products.API2.metered.meter", "meter 'api_calls' is priced by API already")]
+
+
+def test_the_demo_list_books_bill_solar_api_calls_by_usage():
+    for name, first in (("list-usd", "0.002"), ("list-eur", "0.0019")):
+        book = load_price_book_file(DEFAULT_DEMO_DIR / "pricebooks" / f"{name}.yaml")
+        product, metered = book.meters["solar_api_calls"]
+        assert (product, metered.price.included, metered.price.tiers[0].unit_price) == ("SOLAR-API", 10000, D(first))
+        assert rate(metered.price, D(25000), book.currency).amount == D(first) * 15000

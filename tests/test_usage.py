@@ -13,7 +13,7 @@ from sqlmodel import select
 from billing import rating, usage
 from billing.models import Invoice, InvoiceLine
 from billing.usage_models import UsageCharge, UsagePeriod, UsageRecord, closes_at, period_of
-from core.db import session_scope
+from core.db import aware, session_scope
 from core.errors import InvalidTransition
 from core.validation import DocumentValidationError
 from sales.accounts import get_account
@@ -47,7 +47,7 @@ def refused(engine, *records, now=MARCH, **options) -> list[tuple[str, str]]:
 def stored(engine) -> list[tuple[str, Decimal, date]]:
     with session_scope(engine) as session:
         return [(r.idempotency_key, r.quantity, r.period)
-                for r in session.exec(select(UsageRecord).order_by(UsageRecord.id))]
+                for r in session.exec(select(UsageRecord).order_by(UsageRecord.idempotency_key))]
 
 
 # ingestion ---------------------------------------------------------------------------------------
@@ -175,7 +175,8 @@ def test_rating_drafts_an_invoice_line_per_meter_with_its_usage_summary(db):
                                       ("storage_gb", 2, 250, 100, 150, D("0.23"), 0)]
         assert charges[1].steps == [{"above": "0", "up_to": None, "quantity": "11", "unit_price": "5.00",
                                      "flat_fee": "0", "amount": "55.00"}]
-        assert session.get(UsagePeriod, PERIOD).rated_at is None          # NOADDR is left for the next run
+        closed = session.get(UsagePeriod, PERIOD)
+        assert (aware(closed.rated_at), closed.complete) == (CLOSED, False)   # NOADDR is left for the next run
 
 
 def test_rating_twice_does_nothing_and_the_account_left_out_is_rated_once_fixed(db):
@@ -189,7 +190,7 @@ def test_rating_twice_does_nothing_and_the_account_left_out_is_rated_once_fixed(
         fixed = rating.rate_period(session, PERIOD, CLOSED + timedelta(days=1))
         assert (len(fixed.invoices), fixed.failed) == (1, [])
         assert session.get(Invoice, fixed.invoices[0]).net_total == D("50.00")   # 7 calls: 17.00, minimum 50.00
-        assert session.get(UsagePeriod, PERIOD).rated_at is not None
+        assert session.get(UsagePeriod, PERIOD).complete
     with session_scope(db) as session:
         assert rating.rate_period(session, PERIOD, CLOSED + timedelta(days=2)).invoices == []
         assert len(session.exec(select(Invoice)).all()) == 2

@@ -1,6 +1,6 @@
 """usage records and charges
 
-Metered usage (billing/usage_models.py): the records meters report, unique per account and
+Metered usage (billing/usage_models.py): the records meters report, keyed by account and
 idempotency key, quantities as integers of millionths; the periods that took records (the
 row rating locks); and the usage charges rating makes, one per account, period and meter,
 each on a draft invoice. `subscription_id` has no foreign
@@ -30,18 +30,16 @@ depends_on: Union[str, Sequence[str], None] = None
 def upgrade() -> None:
     op.create_table(
         'usage_record',
-        sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('account_id', sa.Integer(), nullable=False),
+        sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column('subscription_id', sa.Integer(), nullable=True),
         sa.Column('meter', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column('quantity', sa.BigInteger(), nullable=False),         # millionths
         sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
         sa.Column('period', sa.Date(), nullable=False),
-        sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_usage_record_account_id_account')),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_record')),
-        sa.UniqueConstraint('account_id', 'idempotency_key', name=op.f('uq_usage_record_account_id_idempotency_key')))
+        sa.PrimaryKeyConstraint('account_id', 'idempotency_key', name=op.f('pk_usage_record')))
     with op.batch_alter_table('usage_record', schema=None) as batch_op:
         batch_op.create_index('ix_usage_record_period_account', ['period', 'account_id'], unique=False)
 
@@ -49,6 +47,7 @@ def upgrade() -> None:
         'usage_period',
         sa.Column('period', sa.Date(), nullable=False),
         sa.Column('rated_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('complete', sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint('period', name=op.f('pk_usage_period')))
 
     op.create_table(
