@@ -12,7 +12,7 @@ from core.serialize import InCurrency, Money, UnitAmount
 from core.validation import MAX_INTEGER
 from sales.accounts import CODE_RE
 
-PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"          # 1900-01 to 2999-12, as every date a request takes
 
 
 class UsageRecordInSchema(Schema):

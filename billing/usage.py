@@ -42,6 +42,7 @@ FIELDS = ("account", "meter", "quantity", "event_time", "idempotency_key", "subs
 KIND = "usage"
 BATCH = 10_000                          # rows checked and written together
 MAX_QUANTITY = Decimal(10) ** 12        # per record
+QUANTITY_REASON = f"expected a number of at least 0 and below {MAX_QUANTITY:,}, such as 12.5"
 CLOCK_SKEW = timedelta(minutes=5)       # how far a meter's clock may be ahead of ours
 
 
@@ -134,10 +135,8 @@ def _quantity(raw: Any) -> tuple[Decimal | None, str | None]:
     if raw in (None, ""):
         return None, "is required"
     value = to_decimal(raw)
-    if value is None or value < 0:
-        return None, "expected a number of at least 0, such as 12.5"
-    if value >= MAX_QUANTITY:
-        return None, f"must be below {MAX_QUANTITY:,} per record"
+    if value is None or not 0 <= value < MAX_QUANTITY:
+        return None, QUANTITY_REASON
     if value.as_tuple().exponent < -QUANTITY_DECIMALS and value != round(value, QUANTITY_DECIMALS):
         return None, f"at most {QUANTITY_DECIMALS} decimals"
     return value, None
@@ -148,11 +147,11 @@ def _moment(raw: Any, now: datetime) -> tuple[datetime | None, str | None]:
         return None, "is required"
     try:
         moment = datetime.fromisoformat(raw) if isinstance(raw, str) and len(raw) <= 40 else None
-    except ValueError:
+        moment = moment.astimezone(timezone.utc) if moment is not None and moment.tzinfo is not None else None
+    except (ValueError, OverflowError):             # 0001-01-01T00:00:00+01:00 is before the year 1 in UTC
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None:
         return None, "expected an ISO 8601 time with its UTC offset, such as 2026-03-14T09:30:00Z"
-    moment = moment.astimezone(timezone.utc)
     if moment > now + CLOCK_SKEW:
         return None, f"is later than the time it was received ({now.isoformat(timespec='seconds')})"
     return moment, None

@@ -122,5 +122,9 @@ def period_label(period: date) -> str:
 
 
 def parse_period(text: str) -> date:
-    """`YYYY-MM` -> the period's first day; ValueError otherwise."""
-    return datetime.strptime(text, PERIOD_FORMAT).date()
+    """`YYYY-MM` from 1900 to 2999 (as every date a request takes) -> the period's first day;
+    ValueError otherwise."""
+    day = datetime.strptime(text, PERIOD_FORMAT).date()
+    if not 1900 <= day.year <= 2999:
+        raise ValueError(f"{text}: a period from 1900-01 to 2999-12")
+    return day

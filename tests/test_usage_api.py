@@ -17,7 +17,7 @@ from cli.main import cli
 from core.apikeys import create_key
 from core.db import session_scope
 from core.users import create_user
-from usage_flow import record, setup_usage
+from usage_flow import NUMBER, record, setup_usage
 
 pytestmark = pytest.mark.postgres
 
@@ -79,11 +79,17 @@ def test_a_batch_is_all_or_nothing_and_names_every_bad_record(env):
                                  record("f", event_time="2020-01-15T00:00:00Z")]})
     assert bad.status_code == 422
     assert bad.get_json()["error"]["fields"] == {
-        "records[1].quantity": ["expected a number of at least 0, such as 12.5"],
+        "records[1].quantity": [NUMBER],
         "records[2].account": ["unknown account 'NOBODY'"],
         "records[3].event_time": ["usage period 2020-01 is closed: it took late records until 2020-02-04 00:00 UTC "
                                   "(3 days after its end)"]}
     assert count(env) == 2
+    edge = post(env, {"records": [record("h", event_time="0001-01-01T00:00:00+01:00"),
+                                  record("i", event_time="9999-12-31T23:59:59-05:00"), record("j", quantity=10**15)]})
+    assert edge.get_json()["error"]["fields"] == {
+        "records[0].event_time": ["expected an ISO 8601 time with its UTC offset, such as 2026-03-14T09:30:00Z"],
+        "records[1].event_time": ["expected an ISO 8601 time with its UTC offset, such as 2026-03-14T09:30:00Z"],
+        "records[2].quantity": [NUMBER]}
     assert post(env, {"records": []}).get_json()["error"]["fields"] == {
         "records": ["expected a list of records, at least one"]}
     assert post(env, {"records": [now_record("g")], "extra": 1}).get_json()["error"]["fields"] == {
@@ -98,7 +104,7 @@ def test_ndjson_and_csv_uploads(env):
     bad = post(env, data=lines.replace('"quantity": 3, "event_time"', '"quantity": "x", "event_time"', 1)
                + "{not json\n", content_type="application/x-ndjson")
     assert bad.status_code == 422
-    assert bad.get_json()["error"]["fields"] == {"line 1.quantity": ["expected a number of at least 0, such as 12.5"],
+    assert bad.get_json()["error"]["fields"] == {"line 1.quantity": [NUMBER],
                                                  "line 5": ["not valid JSON: Expecting property name enclosed in "
                                                             "double quotes"]}
     table = f"account,meter,quantity,event_time,idempotency_key\r\nACME,storage_gb,12.25,{RECENT},c-1\r\n" \
@@ -152,7 +158,8 @@ def test_usage_so_far(env):
         {"above": "10", "up_to": None, "quantity": "2", "unit_price": "0.80", "flat_fee": "20.00", "amount": "21.6"}]
     assert (storage["allowance_used"], storage["billable"], storage["amount"]) == ("100", "150", "0.23")
     assert get(env, "/accounts/ACME/usage").get_json()["period"] == THIS
-    assert get(env, "/accounts/ACME/usage?period=2026-13").status_code == 422
+    for period in ("2026-13", "0000-01", "9999-12"):
+        assert get(env, f"/accounts/ACME/usage?period={period}").status_code == 422
     assert get(env, "/accounts/NOBODY/usage").status_code == 404
 
 
@@ -199,7 +206,7 @@ def test_cpq_usage_import_show_and_rate(env, database_url, tmp_path):
                      f"ACME,sms,3,{RECENT},s-2\nNOBODY,sms,3,{RECENT},s-3\n")
     bad = cpq(database_url, "usage", "import", table)
     assert bad.exit_code == 1
-    assert bad.stderr.splitlines() == [f"{table}: line 2.quantity: expected a number of at least 0, such as 12.5",
+    assert bad.stderr.splitlines() == [f"{table}: line 2.quantity: {NUMBER}",
                                        f"{table}: line 4.account: unknown account 'NOBODY'"]
     shown = cpq(database_url, "usage", "show", "ACME")
     assert shown.stdout.splitlines()[1].split() == ["api_calls", "20", "call", "50.00", "USD"]   # 48.00: the minimum

@@ -23,6 +23,7 @@ USAGE_BOOK = {"pricebook": "usage-usd", "version": 1, "currency": "USD", "produc
 TEXAS = {"street": "500 Industrial Way", "city": "Austin", "region": "TX", "country": "US"}
 MARCH = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)           # received during March
 CLOSED = datetime(2026, 4, 4, 0, 0, tzinfo=timezone.utc)            # March's grace (3 days) has ended
+NUMBER = "expected a number of at least 0 and below 1,000,000,000,000, such as 12.5"     # a bad quantity
 
 
 def setup_usage(session) -> None:
