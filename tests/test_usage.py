@@ -4,6 +4,7 @@ grace, rating into draft invoices exactly and once, usage so far, and the daily 
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ import pytest
 from sqlmodel import select
 
 from billing import rating, usage
+from billing_flow import postgres_only
 from billing.models import Invoice, InvoiceLine
 from billing.usage_models import UsageCharge, UsagePeriod, UsageRecord, closes_at, period_of
 from core.db import aware, session_scope
@@ -246,3 +248,66 @@ def test_the_daily_job_rates_the_periods_whose_grace_has_ended(db):
                              "jurisdiction)"]
     with session_scope(db) as session:
         assert period_of(datetime(2026, 4, 1, tzinfo=timezone.utc)) == session.get(UsagePeriod, date(2026, 4, 1)).period
+
+
+def test_a_batch_waits_for_a_rating_in_progress_and_then_finds_the_period_closed(db, database_url):
+    postgres_only(database_url)
+    ingest(db, record("a"))
+    locked, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def rate():
+        with session_scope(db) as session:
+            rating.rate_period(session, PERIOD, CLOSED)
+            locked.set()
+            release.wait(30)
+
+    def late_batch():
+        try:
+            ingest(db, record("b"), now=CLOSED, grace_days=30)      # open by the clock: the lock decides
+        except DocumentValidationError as exc:
+            outcome["refused"] = [e.reason for e in exc.errors]
+
+    rater = threading.Thread(target=rate)
+    rater.start()
+    assert locked.wait(30)
+    batch = threading.Thread(target=late_batch)
+    batch.start()
+    batch.join(1)
+    assert batch.is_alive()                                     # waiting for the period's row
+    release.set()
+    rater.join(30)
+    batch.join(30)
+    assert outcome == {"refused": ["usage period 2026-03 is closed: it was rated on 2026-04-04"]}
+    assert [k for k, _q, _p in stored(db)] == ["a"]
+
+
+def test_rating_waits_for_a_batch_in_progress_and_bills_it(db, database_url):
+    postgres_only(database_url)
+    ingest(db, record("a"))
+    written, release = threading.Event(), threading.Event()
+
+    def slow_batch():                                           # still in its transaction when rating starts
+        with session_scope(db) as session:
+            usage.ingest(session, rows(record("b", 4)), CLOSED, grace_days=30)
+            written.set()
+            release.wait(30)
+
+    batch = threading.Thread(target=slow_batch)
+    batch.start()
+    assert written.wait(30)
+    runs = []
+    rater = threading.Thread(target=lambda: runs.append(_rate(db)))
+    rater.start()
+    rater.join(1)
+    assert rater.is_alive()                                     # waiting for the batch's shared lock
+    release.set()
+    batch.join(30)
+    rater.join(30)
+    with session_scope(db) as session:
+        assert session.exec(select(UsageCharge.quantity)).one() == 5
+
+
+def _rate(engine):
+    with session_scope(engine) as session:
+        return rating.rate_period(session, PERIOD, CLOSED)
