@@ -33,12 +33,13 @@ from sqlmodel import Session
 
 from billing.usage_models import DEFAULT_GRACE_DAYS, UsagePeriod, UsageRecord, closes_at, period_label, period_of
 from billing.usage_prices import UsagePrices
-from catalog.metered import METER_RE, QUANTITY_DECIMALS
+from catalog.metered import METER_RE, QUANTITY_DECIMALS, QUANTUM
 from core.validation import (MAX_INTEGER, DocumentError, DocumentValidationError, join, parse_json, text_problem,
                              to_decimal)
 from sales.accounts import CODE_RE, Account
 
 FIELDS = ("account", "meter", "quantity", "event_time", "idempotency_key", "subscription_id")
+FIELD_SET = frozenset(FIELDS)
 KIND = "usage"
 BATCH = 10_000                          # rows checked and written together
 MAX_QUANTITY = Decimal(10) ** 12        # per record
@@ -104,7 +105,8 @@ def _check(where: str, raw: Any, now: datetime, errors: list[DocumentError], fil
         errors.append(DocumentError(file, where, raw.reason if isinstance(raw, Unreadable) else
                                     "expected an object with " + ", ".join(FIELDS)))
         return None
-    problems = [(key, f"unknown field; expected one of {', '.join(FIELDS)}") for key in raw if key not in FIELDS]
+    problems = [(key, f"unknown field; expected one of {', '.join(FIELDS)}")
+                for key in raw if key not in FIELDS] if raw.keys() - FIELD_SET else []
     account, meter, key = raw.get("account"), raw.get("meter"), raw.get("idempotency_key")
     if not isinstance(account, str) or not CODE_RE.match(account):
         problems.append(("account", "is required" if account in (None, "") else "expected an account code"))
@@ -132,12 +134,14 @@ def _check(where: str, raw: Any, now: datetime, errors: list[DocumentError], fil
 
 
 def _quantity(raw: Any) -> tuple[Decimal | None, str | None]:
+    if type(raw) is int and 0 <= raw < MAX_QUANTITY:    # the common case, read at once
+        return Decimal(raw), None
     if raw in (None, ""):
         return None, "is required"
     value = to_decimal(raw)
     if value is None or not 0 <= value < MAX_QUANTITY:
         return None, QUANTITY_REASON
-    if value.as_tuple().exponent < -QUANTITY_DECIMALS and value != round(value, QUANTITY_DECIMALS):
+    if value != value.quantize(QUANTUM):
         return None, f"at most {QUANTITY_DECIMALS} decimals"
     return value, None
 
@@ -204,14 +208,17 @@ class _Account(NamedTuple):
 
 
 def _accounts(session: Session, codes: set[str]) -> dict[str, _Account]:
-    """The accounts with these codes. PostgreSQL gets the codes as one array (a batch may name
-    ten thousand accounts); their price book lists come as text, read once per distinct list."""
+    """The accounts with these codes, given as one JSON parameter (a batch may name ten
+    thousand accounts: as many parameters would cost more than the query); their price book
+    lists come as text, read once per distinct list."""
     table = Account.__table__
-    query = sa.select(table.c.id, table.c.code, table.c.currency, table.c.channel, sa.cast(table.c.price_books, sa.Text))
+    listed = json.dumps(list(codes))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.where(table.c.code == sa.any_(sa.bindparam("codes", list(codes), type_=postgresql.ARRAY(sa.String))))
+        wanted = sa.select(sa.func.json_array_elements_text(sa.bindparam("codes", listed, sa.Text()).cast(postgresql.JSON)))
     else:
-        query = query.where(table.c.code.in_(sorted(codes)))
+        wanted = sa.select(sa.column("value")).select_from(sa.func.json_each(sa.bindparam("codes", listed, sa.Text())))
+    query = sa.select(table.c.id, table.c.code, table.c.currency, table.c.channel, sa.cast(table.c.price_books, sa.Text)) \
+        .where(table.c.code.in_(wanted))
     books: dict[str | None, tuple[str, ...]] = {}
     found = {}
     for account_id, code, cur, channel, listed in session.execute(query).all():
@@ -276,18 +283,21 @@ def _insert(session: Session, records: list[tuple[_Record, Any, date]],
     records stored, the rest were there already (or twice in the batch)."""
     if not records:
         return 0, []
-    rows = [(account.id, r.subscription_id, r.meter, int(r.quantity.scaleb(QUANTITY_DECIMALS)),   # millionths
-             r.event_time, period, r.key) for r, account, period in records]
     if session.get_bind().dialect.name == "postgresql":
-        payload = json.dumps([(a, s, m, q, t.isoformat(), p.isoformat(), k) for a, s, m, q, t, p, k in rows])
-        result = session.execute(_FROM_JSON, {"rows": payload, "received_at": now})
+        payload = json.dumps([(a.id, r.subscription_id, r.meter, int(r.quantity.scaleb(QUANTITY_DECIMALS)),
+                               r.event_time.isoformat(), p.isoformat(), r.key) for r, a, p in records])
+        stored = session.execute(_FROM_JSON, {"rows": payload, "received_at": now}).fetchall()
     else:
-        result = session.execute(_VALUES, [dict(zip(COLUMNS, row), received_at=now) for row in rows])
-    stored = set(map(tuple, result))
-    duplicates, seen = [], set()
+        stored = session.execute(_VALUES, [
+            {"account_id": a.id, "subscription_id": r.subscription_id, "meter": r.meter,
+             "quantity": int(r.quantity.scaleb(QUANTITY_DECIMALS)), "event_time": r.event_time, "period": p,
+             "idempotency_key": r.key, "received_at": now} for r, a, p in records]).fetchall()
+    if len(stored) == len(records):
+        return len(stored), []                      # no duplicate: the common case
+    inserted, duplicates, seen = set(map(tuple, stored)), [], set()
     for record, account, _period in records:
         pair = (account.id, record.key)
-        if pair in stored and pair not in seen:
+        if pair in inserted and pair not in seen:
             seen.add(pair)
         else:
             duplicates.append((record.account, record.key))
