@@ -67,27 +67,63 @@ def lines_of(session: Session, invoice: Invoice) -> list[InvoiceLine]:
 
 def draft(session: Session, account: Account, charges: list[Charge], cur: Currency, terms: str, reason: str,
           today: date, order: Order | None = None) -> Invoice:
-    invoice = Invoice(kind="invoice", series=series("invoice", today), account_id=account.id,
-                      order_id=order.id if order else None, currency=cur.code, payment_terms=terms,
-                      reason=reason[:2000])
-    session.add(invoice)
+    return draft_many(session, [Draft(account, charges, cur, terms, reason, order)], today)[0]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What one draft invoice bills: its charges, on the account's terms."""
+    account: Account
+    charges: list[Charge]
+    currency: Currency
+    terms: str
+    reason: str
+    order: Order | None = None
+
+
+def draft_many(session: Session, drafts: list[Draft], today: date) -> list[Invoice]:
+    """Draft invoices, taxed with the active rates, in two flushes whatever their number (rating
+    drafts one per account with usage: thousands at once)."""
+    rates = tax.get_tax_rates(session)
+    invoices, lines, now = [], [], utcnow()
+    for d in drafts:
+        # every defaulted field given: pydantic inspects a default factory's signature per object
+        invoice = Invoice(kind="invoice", series=series("invoice", today), account_id=d.account.id,
+                          order_id=d.order.id if d.order else None, currency=d.currency.code, payment_terms=d.terms,
+                          reason=d.reason[:2000], seller={}, buyer={}, tax_breakdown=[], created_at=now, updated_at=now)
+        its = [InvoiceLine(invoice_id=0, position=i, order_line_key=c.order_line_key, product=c.product,
+                           description=c.description[:500], quantity=c.quantity, unit_price=ZERO, net_amount=ZERO,
+                           tax_category=c.category, tax_rate=ZERO, tax_amount=ZERO,
+                           period_start=c.period_start, period_end=c.period_end)
+               for i, c in enumerate(d.charges, 1)]
+        _tax(invoice, its, [c.amount for c in d.charges], d.account, None, rates)    # taxed before anything is written
+        invoices.append(invoice)
+        lines.append(its)
+    session.add_all(invoices)
     session.flush()
-    lines = [InvoiceLine(invoice_id=invoice.id, position=i, order_line_key=c.order_line_key, product=c.product,
-                         description=c.description[:500], quantity=c.quantity, unit_price=ZERO, net_amount=ZERO,
-                         tax_category=c.category, tax_rate=ZERO, tax_amount=ZERO,
-                         period_start=c.period_start, period_end=c.period_end)
-             for i, c in enumerate(charges, 1)]
-    session.add_all(lines)
-    _apply_tax(session, invoice, lines, [c.amount for c in charges], account, None)
-    return invoice
+    for invoice, its in zip(invoices, lines):
+        for line in its:
+            line.invoice_id = invoice.id
+        session.add_all(its)
+    session.flush()
+    return invoices
 
 
 def _apply_tax(session: Session, invoice: Invoice, lines: list[InvoiceLine], priced: list[Decimal],
                account: Account, inclusive: bool | None) -> tuple[tax.TaxRates, tax.Taxation]:
-    """Tax the lines (priced amounts: net, or gross for inclusive prices) with the active
-    rates for the buyer as they are now. `inclusive` None takes the buyer's price mode; a
-    draft keeps the mode it was priced in."""
+    """Tax the lines with the active rates (`_tax`) and store them."""
     rates = tax.get_tax_rates(session)
+    taxation = _tax(invoice, lines, priced, account, inclusive, rates)
+    session.add_all([*lines, invoice])
+    session.flush()
+    return rates, taxation
+
+
+def _tax(invoice: Invoice, lines: list[InvoiceLine], priced: list[Decimal], account: Account,
+         inclusive: bool | None, rates: tax.TaxRates) -> tax.Taxation:
+    """Tax the lines (priced amounts: net, or gross for inclusive prices) with `rates` for the
+    buyer as they are now. `inclusive` None takes the buyer's price mode; a draft keeps the
+    mode it was priced in."""
     taxation = rates.taxation(account.billing_address, account.tax_id, account.segment)
     invoice.tax_inclusive = taxation.inclusive if inclusive is None else inclusive
     cur = currency(invoice.currency)
@@ -97,12 +133,9 @@ def _apply_tax(session: Session, invoice: Invoice, lines: list[InvoiceLine], pri
     for line, amount, (_, _, rate), taxed in zip(lines, priced, rated, result.lines):
         line.tax_rate, line.net_amount, line.tax_amount = rate, taxed.net, taxed.tax
         line.unit_price = unit_price(amount, line.quantity)
-        session.add(line)
     invoice.reverse_charge = taxation.reverse_charge
     set_totals(invoice, result)
-    session.add(invoice)
-    session.flush()
-    return rates, taxation
+    return taxation
 
 
 def set_totals(invoice: Invoice, result: tax.TaxResult) -> None:

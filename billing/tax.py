@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from sqlmodel import Session
 
+from catalog.pricebook import TAX_CATEGORIES
 from core.cache import LruCache
 from core.errors import InvalidInput
 from core.money import HUNDRED, ZERO, Currency, allocate
@@ -32,7 +33,7 @@ from sales.accounts import COUNTRY_RE, SEGMENTS
 
 KIND = "tax_rates"
 STANDARD = "standard"                                   # the rates document invoices use
-CATEGORIES = ("standard", "reduced", "services", "digital", "exempt")
+CATEGORIES = TAX_CATEGORIES
 RATED = CATEGORIES[:-1]                                 # exempt supplies carry no tax anywhere
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 JURISDICTION_RE = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from catalog.loader import CODE_RE, ID_RE, PRODUCT_RE
+from catalog.metered import MeteredPrice, read_metered
 from catalog.model import Value
 from core.errors import InvalidInput
 from core.money import ZERO, Currency, CurrencyError, currency
@@ -30,6 +31,8 @@ SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # billing period of a recurring charge, in months
 PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 CHARGES = ("one_time", *PERIOD_MONTHS)
+#: what a product may be taxed as (billing/tax.py rates each of them per jurisdiction)
+TAX_CATEGORIES = ("standard", "reduced", "services", "digital", "exempt")
 
 
 class PricingError(InvalidInput):
@@ -48,6 +51,13 @@ class ProductPrice:
     name: str = ""
     charge: str = "one_time"
     term_months: int | None = None      # default contract term of a recurring charge
+
+
+@dataclass(frozen=True)
+class MeteredProduct:
+    """A product billed by the usage of its meter each period, never quoted (catalog/metered.py)."""
+    price: MeteredPrice
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,12 @@ class PriceBook:
     digest: str
     source: dict = field(repr=False, compare=False)
     derived_from: Mapping[str, Any] | None = None   # catalog/derive.py: source book, rate, rounding
+    metered: Mapping[str, MeteredProduct] = field(default_factory=dict)   # product -> usage price
+
+    @cached_property
+    def meters(self) -> dict[str, tuple[str, MeteredProduct]]:
+        """meter -> (product code, its price): a book prices a meter once at most."""
+        return {p.price.meter: (code, p) for code, p in self.metered.items()}
 
     def valid_on(self, day: date) -> bool:
         return ((self.valid_from is None or self.valid_from <= day)
@@ -122,6 +138,9 @@ class PriceBook:
         """
         entry = self.products.get(product)
         if entry is None:
+            if product in self.metered:
+                raise PricingError(field_name, f"{product!r} is billed by usage of meter "
+                                               f"{self.metered[product].price.meter!r}; it is not quoted")
             raise PricingError(field_name, f"{product!r} has no price in price book {self.name!r}")
         elements = [PriceElement("product", product, entry.name or product, Decimal(1),
                                  entry.price.amount, entry.price.amount)]
@@ -196,6 +215,7 @@ class _Builder(Reader):
                 self.error(f"channels[{i}]", f"expected a channel name matching {CHANNEL_RE.pattern}")
         cost_from_bom, cost_rate = self.bom_cost(top.get("cost_from_bom"))
         self.cur = cur
+        self.metered: dict[str, MeteredProduct] = {}
         products = self.products(top.get("products"))
         options, per_unit = self.options(top.get("options"), products)
         components = self.prices(top.get("components"), "components", SKU_RE)
@@ -205,7 +225,7 @@ class _Builder(Reader):
         self.check()
         return PriceBook(name, title, version, cur, valid_from, valid_until, products, options,
                          per_unit, components, cost_from_bom, cost_rate, tuple(channels), digest(top), top,
-                         derived)
+                         derived_from=derived, metered=self.metered)
 
     def bom_cost(self, raw: Any) -> tuple[str | None, Decimal | None]:
         """`cost` or `{property: cost, rate: 0.92}` (a planning rate from the model's cost
@@ -257,6 +277,9 @@ class _Builder(Reader):
             if not isinstance(code, str) or not SKU_RE.match(code):
                 self.error(path, f"product codes must match {SKU_RE.pattern}")
                 continue
+            if isinstance(body, dict) and "metered" in body:
+                self.metered_product(code, body, path)
+                continue
             price, m = self.price(body, path, ("name", "charge", "term_months"))
             charge = m.get("charge", "one_time")
             if charge not in CHARGES:
@@ -272,6 +295,18 @@ class _Builder(Reader):
                 out[code] = ProductPrice(price, self.text(m, "name", path), charge,
                                          term if charge == "one_time" else term or 12)
         return out
+
+    def metered_product(self, code: str, body: dict, path: str) -> None:
+        """`{name, metered: {...}}`: billed by usage, so no price, charge or term of its own."""
+        m = self.mapping(body, path, ("name", "metered"))
+        price = read_metered(self, m["metered"], join(path, "metered"), self.amount, TAX_CATEGORIES)
+        if price is None:
+            return
+        other = next((c for c, p in self.metered.items() if p.price.meter == price.meter), None)
+        if other is not None:
+            self.error(join(path, "metered.meter"), f"meter {price.meter!r} is priced by {other} already")
+            return
+        self.metered[code] = MeteredProduct(price, self.text(m, "name", path))
 
     def options(self, raw: Any, products: dict) -> tuple[dict, dict]:
         options: dict[str, dict[str, dict[Value, OptionPrice]]] = {}

@@ -25,8 +25,8 @@ def jobs():
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
 def jobs_run(today):
     """Expire quotes, activate/remind/renew/expire contracts, issue due recurring invoices,
-    and dun overdue invoices, as of TODAY (the scheduler runs them daily). Each step is its own
-    transaction."""
+    rate closed usage periods, and dun overdue invoices, as of TODAY (the scheduler runs them
+    daily). Each step is its own transaction."""
     settings = Settings.from_env()
     engine = create_engine(settings.database_url)
 
@@ -37,7 +37,8 @@ def jobs_run(today):
 
     try:
         with queue.bound(engine, settings):
-            daily_jobs.run(engine, today.date() if today else date.today(), dict(settings.company), report)
+            daily_jobs.run(engine, today.date() if today else date.today(), dict(settings.company), report,
+                           settings.usage_grace_days)
     finally:
         engine.dispose()
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "accounts": ("cli.accounts:accounts", "Customer accounts."),
     "terms": ("cli.accounts:terms", "Terms-and-conditions templates for quotes."),
     "bank": ("cli.banking:bank", "Bank statements: import them, match what named no invoice."),
+    "usage": ("cli.usage:usage", "Metered usage: import records, show an account's usage, rate closed periods."),
     "jobs": ("cli.jobs:jobs", "Scheduled work; every job is safe to run any number of times."),
     "worker": ("cli.jobs:worker", "Run the task queue's worker: renders documents, delivers webhooks, runs the jobs (any number on any number of machines with Redis; stops gracefully on SIGTERM)."),
     "scheduler": ("cli.jobs:scheduler", "Send the periodic jobs to the workers (Celery beat): run exactly one."),

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, str] = {
     "orders:write-status": "write back ERP order numbers, line status, shipments and deliveries",
     "invoices:read": "read invoices and their documents",
     "invoices:write": "create, issue, credit, void and write off invoices; run billing",
+    "usage:read": "read accounts' metered usage and its price so far",
+    "usage:write": "report metered usage (give a metering system an API key with only this)",
     "payments:read": "read payments and account ledgers",
     "payments:write": "record, apply and refund payments",
     "portal:invite": "send an account's contacts links to its billing portal, and revoke them",
@@ -48,12 +50,13 @@ PERMISSIONS: dict[str, str] = {
 # reps approve only for the approval levels they hold (a selling manager); others get a 403
 _REP = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "quotes:read", "quotes:write",
         "quotes:approve", "contracts:read", "contracts:write", "orders:read", "orders:write", "orders:cancel",
-        "invoices:read", "rates:read"}
+        "invoices:read", "rates:read", "usage:read"}
 _APPROVER = {"catalog:read", "rates:read", "accounts:read", "quotes:read", "quotes:approve", "contracts:read", "orders:read"}
 _FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "accounts:credit", "quotes:read", "contracts:read",
             "contracts:write", "contracts:terminate", "orders:read", "orders:cancel", "orders:release", "quotes:approve",
-            "invoices:read", "invoices:write", "payments:read", "payments:write", "portal:invite", "collections:read",
-            "collections:write", "revenue:read", "revenue:write", "rates:read", "rates:write", "data:export"}
+            "invoices:read", "invoices:write", "usage:read", "usage:write", "payments:read", "payments:write",
+            "portal:invite", "collections:read", "collections:write", "revenue:read", "revenue:write", "rates:read",
+            "rates:write", "data:export"}
 
 #: Permissions only a person may use: an API key can never carry them, so a leaked key cannot
 #: read or manage users, or mint more keys.

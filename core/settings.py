@@ -81,6 +81,8 @@ class Settings:
     # the currency reports are shown in when a request names none (`?currency=`); empty: each
     # amount in its own currency, never converted
     reporting_currency: str = ""
+    # how many days after its end a usage period still takes late records (billing/usage.py)
+    usage_grace_days: int = 3
 
     def require_secret_key(self) -> None:
         if not self.secret_key:
@@ -112,6 +114,7 @@ class Settings:
             proxy_hops=_count("CPQ_PROXY_HOPS", env.get("CPQ_PROXY_HOPS") or "0"),
             queue_url=env.get("CPQ_QUEUE_URL") or "",
             reporting_currency=_reporting_currency(env.get("CPQ_REPORTING_CURRENCY") or ""),
+            usage_grace_days=_count("CPQ_USAGE_GRACE_DAYS", env.get("CPQ_USAGE_GRACE_DAYS") or "3"),
         )
 
 

@@ -20,7 +20,8 @@ from core.settings import Settings
 TABLE_MODULES = ("core.versioned", "core.users", "core.sequences", "catalog.store", "configurator.store",
                  "rules.promotions", "sales.accounts", "sales.models", "sales.order_models", "sales.inbound",
                  "core.apikeys", "core.websessions", "core.webhooks",
-                 "billing.models", "billing.portal", "core.idempotency", "core.docstore", "core.fxrates")
+                 "billing.models", "billing.portal", "core.idempotency", "core.docstore", "core.fxrates",
+                 "billing.usage_models")
 
 for _name in TABLE_MODULES:
     try:

@@ -1,36 +1,48 @@
 """The daily jobs: expire quotes, move contracts through their key dates, issue the recurring
-invoices that are due, and dun overdue invoices. Each step is its own transaction and safe
+invoices that are due, rate the usage periods whose grace has ended (draft invoices, issued
+by finance after review), and dun overdue invoices. Each step is its own transaction and safe
 to run any number of times, so a missed or repeated day does no harm. The scheduler runs
 them daily; `cpq jobs run` runs them by hand (for another day, say)."""
 
 from __future__ import annotations
 
 
-from datetime import date
+from datetime import date, datetime, time, timezone
 from typing import Callable
 
 from celery import shared_task
 from sqlalchemy.engine import Engine
 
-from billing import collections, invoices, order_billing
+from billing import collections, invoices, order_billing, rating
 from core import queue
 from core.db import session_scope
 from sales import contracts, workflow
 
 
-def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[str]], None]) -> None:
+def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[str]], None],
+        usage_grace_days: int = 3) -> None:
     """Every step as of `day`; `report(step, lines done)` after each."""
     steps = [
         ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
         ("contracts", lambda s: contracts.run_jobs(s, day)),
         ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
                                for d in order_billing.bill_due_periods(s, day)]),
+        ("usage", lambda s: _usage(s, day, usage_grace_days)),
         ("dunning", lambda s: _dunning(s, day)),
     ]
     for name, step in steps:
         with session_scope(engine) as session:
             done = step(session)
         report(name, done)
+
+
+def _usage(session, day: date, grace_days: int) -> list[str]:
+    """Rate the periods whose grace ended by the start of `day` (grace ends at midnight UTC)."""
+    out = []
+    for run in rating.close_due_periods(session, datetime.combine(day, time(), timezone.utc), grace_days=grace_days):
+        out.append(f"{run.period:%Y-%m}: {len(run.invoices)} draft invoices")
+        out += [f"{run.period:%Y-%m}: {f.account} not rated ({f.reason})" for f in run.failed]
+    return out
 
 
 def _dunning(session, day) -> list[str]:
@@ -43,4 +55,4 @@ def _dunning(session, day) -> list[str]:
 @shared_task(name="jobs.daily")
 def daily() -> None:
     engine, settings = queue.context()
-    run(engine, date.today(), dict(settings.company), lambda _step, _done: None)
+    run(engine, date.today(), dict(settings.company), lambda _step, _done: None, settings.usage_grace_days)

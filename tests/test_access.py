@@ -121,6 +121,9 @@ POLICY = [
     ("GET", "/api/v1/export", {"finance", "admin"}),
     ("GET", "/api/v1/quotes", {"rep", "approver", "finance", "admin"}),
     ("GET", "/api/v1/quote-requests", {"rep", "admin"}),               # requesters' details, for who quotes
+    ("POST", "/api/v1/usage", {"finance", "admin"}),                   # metering systems: keys with usage:write
+    ("GET", "/api/v1/accounts/ACME/usage", {"rep", "finance", "admin"}),
+    ("POST", "/api/v1/usage/rate", {"finance", "admin"}),
 ]
 
 
