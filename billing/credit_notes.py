@@ -28,6 +28,14 @@ CREDITABLE = ("open", "partially_paid", "paid")
 
 
 @dataclass(frozen=True)
+class LineAmounts:
+    """Amounts to credit on given lines, as priced ({position: amount}: net, or gross on a
+    tax-inclusive invoice), as price adjustments (quantity 0): what an amendment takes back of
+    a period it billed (billing/amendments.py)."""
+    amounts: Mapping[int, Decimal]
+
+
+@dataclass(frozen=True)
 class _Left:
     """What is still creditable of one line of the original: its quantity and amounts less
     what its credit notes took (credit lines share the position of the line they credit)."""
@@ -46,13 +54,14 @@ def credit_notes_of(session: Session, invoice: Invoice) -> list[Invoice]:
                                                    Invoice.kind == "credit_note").order_by(Invoice.id)))
 
 
-def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int, Decimal] | Decimal | None,
+def credit_note(session: Session, invoice: Invoice,
+                lines_or_amount: Mapping[int, Decimal] | LineAmounts | Decimal | None,
                 reason: str, today: date, *, company: Mapping | None = None) -> Invoice:
     """Issue a credit note against an issued invoice and apply it to what the invoice still
     owes (any excess is account credit in the ledger). `lines_or_amount`: None credits all
-    that is still creditable; {position: quantity} returns units of lines; a Decimal credits
-    a gross amount spread over the lines in proportion to what is left of them. Never more
-    than what is still creditable.
+    that is still creditable; {position: quantity} returns units of lines; LineAmounts credits
+    priced amounts of lines; a Decimal credits a gross amount spread over the lines in
+    proportion to what is left of them. Never more than what is still creditable.
 
     A credit note is a document of its own, so its VAT is computed on its own base, per
     category, rounded once (EN 16931 BR-CO-17), exactly as an invoice's is: crediting one
@@ -93,6 +102,11 @@ def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int
     session.add(note)
     session.flush()
     return issue(session, note, today, company=company)
+
+
+def price_left(session: Session, invoice: Invoice) -> dict[int, Decimal]:
+    """What is still creditable of each line's price (net, or gross when tax-inclusive)."""
+    return {item.line.position: _price_left(item, invoice.tax_inclusive) for item in _creditable(session, invoice)}
 
 
 def creditable(session: Session, invoice: Invoice) -> Decimal:
@@ -141,6 +155,11 @@ def _credit_lines(left: list[_Left], what, cur: Currency, inclusive: bool,
         return _price_left(item, inclusive)
 
     everything = [(item, item.quantity, price(item)) for item in left if price(item)]
+    if isinstance(what, LineAmounts):
+        if not what.amounts:
+            raise InvalidInput("lines", "name at least one line to credit")
+        return [_credit_amount(left, position, amount, cur, price, original)
+                for position, amount in what.amounts.items()], inclusive
     if what is None:
         if not everything:
             raise InvalidInput("lines", f"nothing is left to credit on {original}")
@@ -174,6 +193,18 @@ def _credit_units(left: list[_Left], position, quantity, cur: Currency, price,
     if not amount:
         raise InvalidInput(where, "nothing is left to credit on this line")
     return item, quantity, amount
+
+
+def _credit_amount(left: list[_Left], position, amount, cur: Currency, price,
+                   original: str) -> tuple[_Left, Decimal, Decimal]:
+    where = f"lines.{position}"
+    item = next((i for i in left if i.line.position == position), None) if isinstance(position, int) else None
+    if item is None:
+        raise InvalidInput(where, f"{original} has no line {position!r}")
+    if not isinstance(amount, Decimal) or not cur.is_exact(amount) or not ZERO < amount <= price(item):
+        raise InvalidInput(where, f"expected an amount above 0 and at most {price(item)} (still creditable), "
+                                  f"in {cur.code}'s minor units")
+    return item, ZERO, amount
 
 
 def void(session: Session, invoice: Invoice, reason: str, today: date, *, company: Mapping | None = None) -> Invoice:
