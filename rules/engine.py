@@ -16,6 +16,8 @@ a stored price can be replayed. The order of a line's waterfall (docs/pricing.md
 6. quote-level rules and the header discount, each rounded once and allocated over the
    lines in minor units (percentages over all lines, fixed amounts over one-time lines),
    never below a line's floor.
+A line that keeps a contract's price (an amendment's or renewal's, `contract_price`) skips
+steps 2-6: its net is that price, one `contract` step from the list price.
 Every other figure is a sum of rounded amounts, so totals reconcile to the minor unit.
 """
 
@@ -131,7 +133,7 @@ class _Line:
     """A line being priced; quote-level steps are added after every line has its net."""
 
     __slots__ = ("input", "name", "list_total", "periods", "steps", "net", "floor",
-                 "considered", "free_of", "id", "charge", "term", "list_price")
+                 "considered", "free_of", "id", "charge", "term", "list_price", "contract")
 
     def result(self) -> LinePrice:
         lp = self.list_price
@@ -157,7 +159,7 @@ def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
     p.term = None if p.charge == "one_time" else (line.term_months or list_price.term_months)
     p.periods = _periods(p.charge, p.term, f"lines[{index}].term_months")
     p.list_total = list_price.unit_price * line.quantity
-    p.steps, p.considered, p.floor, p.free_of = [], [], None, None
+    p.steps, p.considered, p.floor, p.free_of, p.contract = [], [], None, None, False
     return p
 
 
@@ -165,6 +167,10 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, facts: QuoteF
                 screen: Callable, line: LineInput, index: int) -> list[_Line]:
     lp = line.list_price
     p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
+    if line.contract_price is not None:              # kept from the contract: no rule changes it
+        p.net, p.contract = line.contract_price, True
+        p.steps = [Step("contract", None, "price as contracted", p.list_total - p.net)]
+        return [p]
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
     lf = LineFacts(line.product, line.quantity, lp.charge, line.values)
     price_rules, floors, frees = [], [], []
@@ -364,7 +370,7 @@ def _spread(cur: Currency, lines: list[_Line], kind: str, rule: str | None, labe
     """Round a quote-level discount once and allocate it over the lines, in the (id) order
     given (fixed amounts over one-time lines only), never taking a line below its floor;
     returns the step as given."""
-    eligible = [p for p in lines if p.net > 0 and (not fixed or p.charge == "one_time")]
+    eligible = [p for p in lines if p.net > 0 and not p.contract and (not fixed or p.charge == "one_time")]
     if not eligible:
         return None
     amount = min(cur.round(exact), sum((p.net for p in eligible), ZERO))  # rounding point 2

@@ -51,6 +51,11 @@ def _record(session: Session, contract: Contract, actor, action: str, from_state
         "end_date": contract.end_date.isoformat()})
 
 
+def note(session: Session, contract: Contract, actor, action: str, reason: str = "") -> None:
+    """Record something done about the contract (an amendment quoted, a renewal quote made)."""
+    _record(session, contract, actor, action, None, None, reason)
+
+
 def _move(session: Session, contract: Contract, actor, action: str, to: str, reason: str = "") -> Contract:
     _record(session, contract, actor, action, contract.state, to, reason)
     contract.state, contract.updated_at = to, utcnow()
@@ -88,6 +93,9 @@ def create_from_quote(session: Session, actor: User, quote_number: str, today: d
         return existing, False
     if quote.state != "accepted":
         raise InvalidTransition(quote.label, quote.state, "make a contract of it", "the customer has not accepted it")
+    if quote.kind == "amendment":
+        raise InvalidTransition(quote.label, quote.state, "make a contract of it",
+                                "an amendment changes its contract: apply it")
     start = start_date or today
     if start < today:
         raise InvalidInput("start_date", "must be today or later")

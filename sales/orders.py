@@ -104,6 +104,8 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     if quote.state != "accepted":
         raise InvalidTransition(quote.label, quote.state, "order it", "the customer has not accepted it")
     amendment = quote.kind == "amendment"
+    if amendment and coterm is None:
+        raise InvalidTransition(quote.label, quote.state, "order it", "an amendment is applied to its contract")
     if amendment:
         contract = session.get(Contract, quote.contract_id)
     else:
