@@ -7,7 +7,8 @@ from flask_smorest import Api
 
 from api.schemas import ErrorSchema
 
-from api import accounts, billing, configurator, errors, identity, orders, pricing, quotes, share, storefront, transfer, webhooks
+from api import (accounts, billing, configurator, errors, identity, orders, pricing, quotes, share, storefront,
+                 subscriptions, transfer, webhooks)
 
 
 class CpqApi(Api):
@@ -39,6 +40,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(orders.blp)
     api.register_blueprint(orders.signing)
     api.register_blueprint(billing.blp)
+    api.register_blueprint(subscriptions.blp)
     api.register_blueprint(identity.blp)
     api.register_blueprint(webhooks.blp)
     api.register_blueprint(transfer.blp)

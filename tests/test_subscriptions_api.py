@@ -1,0 +1,133 @@
+"""Subscriptions and amendments through the API: a contract's subscriptions with their
+versions; an amendment quoted from the contract (carrying the contracted net unit price),
+approved, accepted and applied once, billing by the day what was billed already (a charge,
+then a credit note); who sees what."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from billing.schedule import plan
+from billing.tax import load_demo_tax_rates
+from core.db import session_scope
+from core.money import currency
+from core.settings import DEFAULT_DEMO_DIR
+from quote_flow import act, call, customer, env, error_of, ok, sent  # noqa: F401
+from sales.accounts import Account
+
+pytestmark = pytest.mark.postgres
+
+SOLD = [{"product": "SUP-PRO-M", "quantity": 10, "discount_percent": "10"}]     # 49.00 less 10 %: 441.00 a month
+
+
+@pytest.fixture
+def live(env):
+    """An active contract of SOLD from today, its order, and the first month invoiced and issued."""
+    with session_scope(env.engine) as session:
+        load_demo_tax_rates(session, DEFAULT_DEMO_DIR)
+        account = session.exec(select(Account).where(Account.code == "ACME")).one()
+        account.billing_address = {"street": "1 Road", "city": "Austin", "region": "TX", "country": "US"}
+    number, token = sent(env, SOLD)
+    ok(customer(env, token, "accept"))
+    contract = ok(call(env, "post", "/contracts", "rep", {"quote": number}), 201)["number"]
+    link = ok(call(env, "post", f"/contracts/{contract}/send", "rep"))
+    ok(env.client.post(f"/api/v1/signing/{link['token']}/sign", json={"name": "Jo Buyer", "email": "jo@acme.com"}))
+    order = ok(call(env, "post", "/orders", "rep", {"quote": number}), 201)["number"]
+    draft = ok(call(env, "post", f"/orders/{order}/invoices", "finance", {}), 201)
+    ok(call(env, "post", f"/invoices/{draft['id']}/issue", "finance"))
+    return env, contract, order
+
+
+def accepted_amendment(env, contract, changes, day=None):
+    quote = ok(call(env, "post", f"/contracts/{contract}/amendments", "rep",
+                    {"effective_date": (day or date.today()).isoformat(), "changes": changes}), 201)
+    number = quote["number"]
+    submitted = act(env, number, "submit")
+    if submitted["state"] == "pending_approval":
+        act(env, number, "approve", "manager", level="sales_manager")
+    token = act(env, number, "send")["share_link"]["token"]
+    ok(customer(env, token, "accept"))
+    return quote
+
+
+def first_month(amount: str) -> Decimal:
+    return plan(date.today(), "monthly", Decimal(amount), currency("USD"), term_months=12)[0].amount
+
+
+def test_a_contract_has_a_subscription_per_recurring_line_with_its_versions(live):
+    env, contract, order = live
+    (sub,) = ok(call(env, "get", f"/subscriptions?contract={contract}"))
+    assert (sub["contract"], sub["order"], sub["product"], sub["charge"], sub["state"]) == (
+        contract, order, "SUP-PRO-M", "monthly", "active")
+    assert (sub["start_date"], sub["term_months"], sub["anchor_day"]) == (date.today().isoformat(), 12, 1)
+    (version,) = sub["versions"]
+    assert (version["version"], version["quantity"], version["amount"], version["unit_price"]) == (
+        1, "10", "441.00", "44.10")
+    assert sub["current"] == version
+    assert ok(call(env, "get", f"/subscriptions/{sub['id']}")) == sub
+    assert ok(call(env, "get", "/subscriptions?account=ACME")) == [sub]
+    assert ok(call(env, "get", f"/subscriptions/{sub['id']}", "finance"))["id"] == sub["id"]
+    assert error_of(call(env, "get", f"/subscriptions/{sub['id']}", "rep2"), 404)      # not their quote
+    assert ok(call(env, "get", "/subscriptions", "rep2")) == []
+    assert error_of(call(env, "get", "/subscriptions", "erp"), 403)
+
+
+def test_an_amendment_is_a_quote_applied_once_that_bills_by_the_day(live):
+    env, contract, order = live
+    (sub,) = ok(call(env, "get", f"/subscriptions?contract={contract}"))
+    quote = accepted_amendment(env, contract, [{"subscription": sub["id"], "quantity": 15},
+                                               {"product": "SOLAR-MON-M", "quantity": 2}])
+    assert (quote["kind"], quote["contract"], quote["effective_date"]) == ("amendment", contract, date.today().isoformat())
+    carried, added = quote["price"]["lines"]
+    assert (carried["net_total"], [s["kind"] for s in carried["steps"]]) == ("661.50", ["contract"])   # 44.10 x 15
+    assert added["net_total"] == "19.80" and quote["lines"][0]["subscription"] == sub["id"]
+    assert error_of(call(env, "post", "/orders", "rep", {"quote": quote["number"]}), 409)      # applied, not ordered
+    assert error_of(call(env, "post", "/contracts", "rep", {"quote": quote["number"]}), 409)
+
+    applied = ok(call(env, "post", f"/quotes/{quote['number']}/apply", "rep"), 201)
+    (version,) = applied["versions"]
+    assert (version["subscription"], version["version"], version["quantity"], version["amount"]) == (
+        sub["id"], 2, "15", "661.50")
+    (charge,) = applied["invoices"]
+    assert charge["state"] == "draft" and applied["credit_notes"] == []
+    assert Decimal(charge["net_total"]) == first_month("661.50") - first_month("441.00")   # the month billed already
+    assert applied["order"] is not None
+    assert ok(call(env, "post", f"/quotes/{quote['number']}/apply", "rep"), 200) == applied   # once
+
+    subs = ok(call(env, "get", f"/subscriptions?contract={contract}"))
+    solar = next(s for s in subs if s["product"] == "SOLAR-MON-M")
+    with session_scope(env.engine) as session:
+        from sales.contracts import get_contract
+        end = get_contract(session, contract).end_date
+    assert (solar["order"], solar["start_date"], solar["end_date"]) == (applied["order"], date.today().isoformat(),
+                                                                         end.isoformat())          # co-termed
+    assert [v["quantity"] for v in next(s for s in subs if s["id"] == sub["id"])["versions"]] == ["10", "15"]
+
+    ok(call(env, "post", f"/invoices/{charge['id']}/issue", "finance"))
+    fewer = accepted_amendment(env, contract, [{"subscription": sub["id"], "quantity": 4}])
+    assert fewer["price"]["lines"][0]["net_total"] == "176.40"                               # 44.10 x 4
+    applied = ok(call(env, "post", f"/quotes/{fewer['number']}/apply", "rep"), 201)
+    assert applied["invoices"] == []
+    credited = sum(Decimal(n["net_total"]) for n in applied["credit_notes"])
+    assert credited == first_month("661.50") - first_month("176.40")
+    assert all(n["kind"] == "credit_note" and n["state"] in ("open", "paid") for n in applied["credit_notes"])
+
+
+def test_an_amendment_line_may_be_repriced_and_only_live_subscriptions_change(live):
+    env, contract, _order = live
+    (sub,) = ok(call(env, "get", f"/subscriptions?contract={contract}"))
+    body = {"effective_date": date.today().isoformat(), "changes": [{"subscription": sub["id"], "quantity": 10,
+                                                                    "reprice": True}]}
+    quote = ok(call(env, "post", f"/contracts/{contract}/amendments", "rep", body), 201)
+    assert quote["price"]["lines"][0]["net_total"] == "490.00"          # the list price, no contract discount
+    late = {**body, "effective_date": (date.today() + timedelta(days=400)).isoformat()}
+    assert "effective_date" in error_of(call(env, "post", f"/contracts/{contract}/amendments", "rep", late), 422)["fields"]
+    unknown = {**body, "changes": [{"subscription": 999999, "quantity": 1}]}
+    assert "changes[0].subscription" in error_of(call(env, "post", f"/contracts/{contract}/amendments", "rep",
+                                                      unknown), 422)["fields"]
+    assert error_of(call(env, "post", f"/quotes/{quote['number']}/apply", "rep"), 409)["state"] == "draft"
+    assert error_of(call(env, "post", f"/contracts/{contract}/amendments", "rep2", body), 404)
