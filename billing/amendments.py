@@ -30,7 +30,7 @@ from typing import Mapping
 
 from sqlmodel import Session, select
 
-from billing import credit_notes, order_billing, schedule
+from billing import credit_notes, order_billing, revenue, schedule
 from billing.credit import place_order
 from billing.invoices import Charge, label
 from billing.models import BillingAdjustment, BillingPeriod, Invoice, InvoiceLine
@@ -77,6 +77,7 @@ def apply(session: Session, actor: User, number: str, today: date, *,
         order, _new = place_order(session, actor, number, today, require_contract=False, coterm=coterm)
     done = rebill(session, [(session.get(Subscription, v.subscription_id), v) for v in versions], today,
                   f"Amendment {number} from {change.quote.effective_date.isoformat()}", company=company)
+    revenue.refresh(session, change.contract.id)
     return Applied(order, versions, done.invoices, done.credit_notes), True
 
 

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from sqlmodel import Session, select
 
-from billing import schedule, tax
+from billing import revenue, schedule, tax
 from billing.invoices import issue, label, lines_of, series, set_totals, summary, unit_price
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT
@@ -23,6 +23,7 @@ from core.db import lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import ZERO, Currency, allocate, currency
 from sales.accounts import Account
+from sales.order_models import Order
 
 CREDITABLE = ("open", "partially_paid", "paid")
 
@@ -101,7 +102,15 @@ def credit_note(session: Session, invoice: Invoice,
     set_totals(note, taxed)
     session.add(note)
     session.flush()
-    return issue(session, note, today, company=company)
+    issue(session, note, today, company=company)
+    _refresh_revenue(session, note)
+    return note
+
+
+def _refresh_revenue(session: Session, note: Invoice) -> None:
+    """A credit lowers what the contract earns: its revenue schedule follows (if it has one)."""
+    order = session.get(Order, note.order_id) if note.order_id else None
+    revenue.refresh(session, order.contract_id if order else None)
 
 
 def price_left(session: Session, invoice: Invoice) -> dict[int, Decimal]:
@@ -220,6 +229,7 @@ def void(session: Session, invoice: Invoice, reason: str, today: date, *, compan
     original.updated_at = utcnow()
     session.add(original)
     schedule.unbill(session, original.id)
+    _refresh_revenue(session, note)                  # a void re-bills: no longer a concession
     webhooks.emit(session, "invoice.voided", summary(original, session.get(Account, original.account_id)) | {
         "credit_note": note.number})
     return note

@@ -48,6 +48,9 @@ class Contract(SQLModel, table=True):
     signed_ip: str | None = Field(default=None, max_length=64)
     signed_user_agent: str | None = Field(default=None, max_length=500)
     terminated_on: date | None = None
+    # what the revenue schedule last worked out it earns (amendments, credits, termination);
+    # None until it is scheduled (billing/revenue.py)
+    transaction_price: Decimal | None = Field(default=None, sa_type=Amount)
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
 

@@ -2,7 +2,8 @@
 
 Subscriptions (a recurring order line as a running service) with their versions, written
 once; quotes that amend or renew a contract (kind, contract, effective date) and lines that
-change a subscription; and the adjustments an amendment bills on periods already invoiced.
+change a subscription; the adjustments an amendment bills on periods already invoiced; and
+the transaction price a contract's revenue schedule last worked out (None until scheduled).
 Orders made before have no subscriptions yet: they are made from their lines when first
 needed (sales/subscriptions.py), so nothing is filled in here.
 
@@ -57,6 +58,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_subscription_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_contract_id'), ['contract_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_order_id'), ['order_id'], unique=False)
+
+    with op.batch_alter_table('contract', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('transaction_price', core.db.Amount(), nullable=True))
 
     with op.batch_alter_table('quote', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', text(length=16), nullable=False, server_default='sale'))
@@ -125,4 +129,6 @@ def downgrade() -> None:
         batch_op.drop_column('effective_date')
         batch_op.drop_column('contract_id')
         batch_op.drop_column('kind')
+    with op.batch_alter_table('contract', schema=None) as batch_op:
+        batch_op.drop_column('transaction_price')
     op.drop_table('subscription')
