@@ -1,5 +1,6 @@
 """/api/v1/subscriptions, amendments and renewals: what each recurring line of a contract
-sells over time, changing a live contract mid-term, and the quote of its next term.
+sells over time, changing a live contract mid-term, and the quote of its next term
+(GET or POST /contracts/<n>/renewal-quote).
 
 Subscriptions are read like orders (contracts:read; a rep sees those of their own and their
 team's quotes). An amendment is a quote (contracts:write to start one from a contract; then
@@ -25,7 +26,7 @@ from api.visibility import seeing_contract, seeing_quote
 from billing import amendments
 from core.db import by_id
 from core.errors import NotFound
-from sales import access, contracts, subscriptions
+from sales import access, contracts, renewals, subscriptions
 from sales import amendments as amending
 from sales.accounts import Account, get_account
 from sales.models import Quote
@@ -128,3 +129,30 @@ def _applied_view(session, number: str, done: amendments.Applied) -> dict:
                 Subscription, v.subscription_id).currency} for v in done.versions],
             "invoices": invoice_views(session, done.invoices),
             "credit_notes": invoice_views(session, done.credit_notes)}
+
+
+@blp.get("/contracts/<number>/renewal-quote")
+@blp.requires("contracts:read")
+@blp.response(200, ss.QuoteOutSchema)
+def get_renewal_quote(number):
+    """The contract's renewal quote (made by the daily job ahead of its end, or by POST)."""
+    with db_session() as session:
+        seeing_contract(session, number)
+        quote = renewals.renewal_quote(session, contracts.get_contract(session, number))
+        if quote is None:
+            raise NotFound(f"contract {number} has no renewal quote yet")
+        return quote_view(session, quote)
+
+
+@blp.post("/contracts/<number>/renewal-quote")
+@blp.requires("contracts:write")
+@blp.creates(ss.QuoteOutSchema, found="the contract's renewal quote, made before")
+def create_renewal_quote(number):
+    """The renewal quote of a live contract now, rather than when the job makes it: its
+    subscriptions at the contract's price raised by its escalation, for the rep to change,
+    submit and send. Asking again returns it."""
+    with db_session() as session:
+        user = seeing_contract(session, number)
+        contract = contracts.get_contract(session, number, lock=True)
+        return respond(session, 201, lambda: renewals.create(session, user, contract, date.today()),
+                       lambda quote: ss.QuoteOutSchema().dump(quote_view(session, quote)))

@@ -80,7 +80,7 @@ def create(session: Session, actor: User, contract_number: str, effective_date: 
         raise InvalidInput("changes", "give at least one change")
     subscriptions.ensure_for_contract(session, contract)
     specs = [_spec(session, contract, change, effective_date, f"changes[{i}]") for i, change in enumerate(changes)]
-    sold = _sold_with(session, contract)
+    sold = sold_with(session, contract)
     header = dict(header or {})
     for name in INHERITED:
         if name not in header and sold is not None:
@@ -121,7 +121,7 @@ def _spec(session: Session, contract: Contract, change: Change, day: date, where
                     subscription=found.id, reprice=change.reprice)
 
 
-def _sold_with(session: Session, contract: Contract) -> Quote | None:
+def sold_with(session: Session, contract: Contract) -> Quote | None:
     """The quote the contract (or the first term it renews) was sold with."""
     while contract.quote_id is None and contract.renewal_of is not None:
         contract = session.get(Contract, contract.renewal_of)

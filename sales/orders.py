@@ -110,6 +110,8 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
         contract = session.get(Contract, quote.contract_id)
     else:
         contract = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
+    if quote.kind == "renewal" and contract is None:
+        raise InvalidTransition(quote.label, quote.state, "order it", "its next term starts when the contract ends")
     if require_contract and not amendment and (contract is None or contract.state not in ("signed", "active")):
         state = contract.state if contract else "without a contract"
         raise InvalidTransition(quote.label, state, "order it", "orders are made from signed contracts")
@@ -128,7 +130,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     lines = []
     for line in priced["lines"]:
         source = sources.get(line["id"])
-        if source is not None and source.subscription_id is not None:
+        if amendment and source is not None and source.subscription_id is not None:
             continue                                  # an amendment's change to a subscription
         configuration, version, bom = configuration_of(session, source) if source else ({}, None, [])
         net = Decimal(line["net_total"])

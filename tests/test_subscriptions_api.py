@@ -1,7 +1,8 @@
-"""Subscriptions and amendments through the API: a contract's subscriptions with their
-versions; an amendment quoted from the contract (carrying the contracted net unit price),
-approved, accepted and applied once, billing by the day what was billed already (a charge,
-then a credit note); who sees what."""
+"""Subscriptions, amendments and renewals through the API: a contract's subscriptions with
+their versions; an amendment quoted from the contract (carrying the contracted net unit
+price), approved, accepted and applied once, billing by the day what was billed already (a
+charge, then a credit note); the renewal quote ahead of the end with the contract's uplift,
+and what its acceptance, refusal or neglect does at the end of the term; who sees what."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from core.db import session_scope
 from core.money import currency
 from core.settings import DEFAULT_DEMO_DIR
 from quote_flow import act, call, customer, env, error_of, ok, sent  # noqa: F401
+from sales import contracts, renewals
 from sales.accounts import Account
+from sales.models import Quote
 
 pytestmark = pytest.mark.postgres
 
@@ -33,7 +36,7 @@ def live(env):
         account.billing_address = {"street": "1 Road", "city": "Austin", "region": "TX", "country": "US"}
     number, token = sent(env, SOLD)
     ok(customer(env, token, "accept"))
-    contract = ok(call(env, "post", "/contracts", "rep", {"quote": number}), 201)["number"]
+    contract = ok(call(env, "post", "/contracts", "rep", {"quote": number, "escalation_percent": "5"}), 201)["number"]
     link = ok(call(env, "post", f"/contracts/{contract}/send", "rep"))
     ok(env.client.post(f"/api/v1/signing/{link['token']}/sign", json={"name": "Jo Buyer", "email": "jo@acme.com"}))
     order = ok(call(env, "post", "/orders", "rep", {"quote": number}), 201)["number"]
@@ -100,9 +103,7 @@ def test_an_amendment_is_a_quote_applied_once_that_bills_by_the_day(live):
 
     subs = ok(call(env, "get", f"/subscriptions?contract={contract}"))
     solar = next(s for s in subs if s["product"] == "SOLAR-MON-M")
-    with session_scope(env.engine) as session:
-        from sales.contracts import get_contract
-        end = get_contract(session, contract).end_date
+    end = key_dates(env, contract)[1]
     assert (solar["order"], solar["start_date"], solar["end_date"]) == (applied["order"], date.today().isoformat(),
                                                                          end.isoformat())          # co-termed
     assert [v["quantity"] for v in next(s for s in subs if s["id"] == sub["id"])["versions"]] == ["10", "15"]
@@ -131,3 +132,75 @@ def test_an_amendment_line_may_be_repriced_and_only_live_subscriptions_change(li
                                                       unknown), 422)["fields"]
     assert error_of(call(env, "post", f"/quotes/{quote['number']}/apply", "rep"), 409)["state"] == "draft"
     assert error_of(call(env, "post", f"/contracts/{contract}/amendments", "rep2", body), 404)
+
+
+# ---- renewals --------------------------------------------------------------------------------
+
+def key_dates(env, contract) -> tuple[date, date]:
+    """(the first day of the renewal quote's window, the end date)."""
+    with session_scope(env.engine) as session:
+        c = contracts.get_contract(session, contract)
+        return c.end_date - timedelta(days=c.notice_days + contracts.RENEWAL_NOTICE_LEAD_DAYS), c.end_date
+
+
+def jobs(env, day) -> list[str]:
+    with session_scope(env.engine) as session:
+        return renewals.run_jobs(session, day) + contracts.run_jobs(session, day)
+
+
+def test_the_renewal_quote_comes_ahead_of_the_end_with_the_uplift_and_renews_when_accepted(live):
+    env, contract, _order = live
+    window, end = key_dates(env, contract)
+    assert error_of(call(env, "get", f"/contracts/{contract}/renewal-quote"), 404)
+    assert not any("renewal quote" in line for line in jobs(env, window - timedelta(days=1)))
+    made = jobs(env, window)
+    quote = ok(call(env, "get", f"/contracts/{contract}/renewal-quote"))
+    assert f"{contract}: renewal quote {quote['number']}" in made
+    assert not any("renewal quote" in line for line in jobs(env, window + timedelta(days=1)))     # once
+    (sub,) = ok(call(env, "get", f"/subscriptions?contract={contract}"))
+    assert (quote["kind"], quote["contract"], quote["state"], quote["lines"][0]["subscription"]) == (
+        "renewal", contract, "draft", sub["id"])
+    (line,) = quote["price"]["lines"]
+    assert (line["net_total"], line["term_months"], line["steps"][0]["kind"]) == ("463.05", 12, "contract")  # 441 + 5 %
+    assert ok(call(env, "post", f"/contracts/{contract}/renewal-quote", "rep"), 200)["number"] == quote["number"]
+    error_of(call(env, "post", "/orders", "rep", {"quote": quote["number"]}), 409)       # not before its term
+
+    act(env, quote["number"], "submit")
+    token = act(env, quote["number"], "send")["share_link"]["token"]
+    ok(customer(env, token, "accept"))
+    done = jobs(env, end + timedelta(days=1))
+    assert f"{contract}: renewed as {contract}/R1 from {quote['number']}" in done
+    assert f"subscription {sub['id']}: ended" in done
+    with session_scope(env.engine) as session:       # (a renewal's number has a /: not an API path)
+        following = contracts.get_contract(session, f"{contract}/R1")
+        assert (session.get(Quote, following.quote_id).number, following.state, following.contract_value,
+                following.start_date) == (quote["number"], "active", Decimal("5556.60"), end + timedelta(days=1))
+    assert ok(call(env, "get", f"/contracts/{contract}"))["state"] == "renewed"
+    ordered = ok(call(env, "post", "/orders", "rep", {"quote": quote["number"]}), 201)
+    (renewed,) = ok(call(env, "get", f"/subscriptions?contract={contract}/R1"))
+    assert (renewed["order"], renewed["start_date"], renewed["current"]["amount"]) == (
+        ordered["number"], (end + timedelta(days=1)).isoformat(), "463.05")
+
+
+def test_a_declined_renewal_quote_ends_the_contract_and_its_subscriptions(live):
+    env, contract, _order = live
+    _window, end = key_dates(env, contract)
+    quote = ok(call(env, "post", f"/contracts/{contract}/renewal-quote", "rep"), 201)
+    act(env, quote["number"], "submit")
+    token = act(env, quote["number"], "send")["share_link"]["token"]
+    ok(customer(env, token, "decline", reason="we are moving on"))
+    done = jobs(env, end + timedelta(days=1))
+    assert f"{contract}: renewal declined" in done and f"{contract}: expired" in done
+    (sub,) = ok(call(env, "get", f"/subscriptions?contract={contract}"))
+    assert (sub["state"], sub["end_date"]) == ("ended", end.isoformat())
+
+
+def test_a_renewal_quote_not_acted_upon_leaves_the_silent_renewal(live):
+    env, contract, _order = live
+    window, end = key_dates(env, contract)
+    jobs(env, window)
+    done = jobs(env, end + timedelta(days=1))
+    assert f"{contract}: renewed as {contract}/R1" in done                     # the escalated value, as before
+    with session_scope(env.engine) as session:
+        following = contracts.get_contract(session, f"{contract}/R1")
+        assert (following.quote_id, following.contract_value) == (None, Decimal("5556.60"))   # 5,292.00 + 5 %
