@@ -38,7 +38,7 @@ class SubscriptionSchema(Schema):
     product = fields.String()
     name = fields.String()
     currency = fields.String()
-    charge = fields.String(metadata={"description": "the billing frequency: monthly, quarterly or annual"})
+    charge = fields.String(metadata={"description": "the billing frequency: monthly, quarterly, semiannual or annual"})
     term_months = fields.Integer()
     anchor_day = fields.Integer(metadata={"description": "the day of the month billing periods start"})
     start_date = fields.Date()

@@ -37,7 +37,7 @@ from billing.models import BillingAdjustment, BillingPeriod, Invoice, InvoiceLin
 from core.db import lock_rows
 from core.errors import InvalidTransition
 from core.money import ZERO, currency
-from core.users import User
+from core.users import User, describe
 from sales import amendments, orders, subscriptions
 from sales.order_models import Order, OrderLine, Subscription, SubscriptionVersion
 
@@ -74,7 +74,8 @@ def apply(session: Session, actor: User, number: str, today: date, *,
                                                         Decimal(line["net_total"]), cur,
                                                         end=change.contract.end_date)), ZERO)
 
-        order, _new = place_order(session, actor, number, today, require_contract=False, coterm=coterm)
+        # the amendment was accepted and is applied by its owner, finance or an admin: ordered as them
+        order, _new = place_order(session, describe(actor), number, today, require_contract=False, coterm=coterm)
     done = rebill(session, [(session.get(Subscription, v.subscription_id), v) for v in versions], today,
                   f"Amendment {number} from {change.quote.effective_date.isoformat()}", company=company)
     revenue.refresh(session, change.contract.id)

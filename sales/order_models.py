@@ -107,7 +107,7 @@ class OrderLine(SQLModel, table=True):
     model_version: int | None = None
     bom: list = Field(default_factory=list, sa_type=JSON)            # exploded BOM of one unit
     quantity: Decimal = Field(sa_type=Amount)
-    charge: str = Field(max_length=16)                               # one_time | monthly | quarterly | annual
+    charge: str = Field(max_length=16)                               # one_time | monthly | quarterly | semiannual | annual
     term_months: int | None = None
     list_total: Decimal = Field(sa_type=Amount)                      # per period for recurring lines
     net_total: Decimal = Field(sa_type=Amount)                       # per period for recurring lines
@@ -161,7 +161,7 @@ class Subscription(SQLModel, table=True):
     product: str = Field(max_length=100)
     name: str = Field(max_length=300)
     currency: str = Field(max_length=3)
-    charge: str = Field(max_length=16)                      # the billing frequency: monthly | quarterly | annual
+    charge: str = Field(max_length=16)                      # the billing frequency: monthly | quarterly | semiannual | annual
     term_months: int
     anchor_day: int = 1                                     # the day of the month billing periods start
     start_date: date

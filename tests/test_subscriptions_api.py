@@ -134,6 +134,18 @@ def test_an_amendment_line_may_be_repriced_and_only_live_subscriptions_change(li
     assert error_of(call(env, "post", f"/contracts/{contract}/amendments", "rep2", body), 404)
 
 
+def test_finance_applies_what_a_rep_sold_and_others_cannot(live):
+    env, contract, _order = live
+    quote = accepted_amendment(env, contract, [{"product": "SOLAR-MON-M", "quantity": 1}],
+                               date.today() + timedelta(days=3))
+    assert error_of(call(env, "post", f"/quotes/{quote['number']}/apply", "rep2"), 404)     # not their quote
+    assert error_of(call(env, "post", f"/quotes/{quote['number']}/apply", "manager"), 403)  # no contracts:write
+    applied = ok(call(env, "post", f"/quotes/{quote['number']}/apply", "finance"), 201)
+    assert applied["versions"] == [] and applied["invoices"] == [] and applied["order"] is not None
+    order = ok(call(env, "get", f"/orders/{applied['order']}", "finance"))
+    assert (order["contract"], [ln["product"] for ln in order["lines"]]) == (contract, ["SOLAR-MON-M"])
+
+
 # ---- renewals --------------------------------------------------------------------------------
 
 def key_dates(env, contract) -> tuple[date, date]:
