@@ -163,7 +163,7 @@ class _Timeline:
             group = max(i.group for i in self.items) + 1 if self.items else 1
             new = [self._item(ln, group, f"{quote.number}/{ln.key}") for ln in added]
             self.items.extend(new)
-            self._reallocate(day, group, new)             # a separate contract: its own price and schedule
+            self._reallocate(day, group)                  # a separate contract: its own price and schedule
             return
         self.items.extend(self._item(ln, 0, f"{quote.number}/{ln.key}") for ln in added)
         self._reallocate(day, 0)
@@ -176,7 +176,7 @@ class _Timeline:
         self.credits[group] += amount
         self._reallocate(day, group)
 
-    def _reallocate(self, day: date, group: int, new: list[Item] | None = None) -> None:
+    def _reallocate(self, day: date, group: int) -> None:
         """From `day` on, the group's consideration left over what it has left to deliver."""
         members = [i for i in self.items if i.group == group]
         for item, ob in [p for p in self.pieces if p[0].group == group]:

@@ -109,7 +109,7 @@ def _spec(session: Session, contract: Contract, change: Change, day: date, where
     if found.state != "active" or not found.start_date <= day <= found.end_date:
         raise InvalidInput(f"{where}.subscription", f"subscription {found.id} is {found.state} and runs from "
                                                     f"{found.start_date.isoformat()} to {found.end_date.isoformat()}")
-    latest = max(subscriptions.versions_of(session, found), key=lambda v: (v.effective_from, v.version))
+    latest = subscriptions.latest(session, found)
     if day < latest.effective_from:
         raise InvalidInput("effective_date", f"subscription {found.id} changed on {latest.effective_from.isoformat()}; "
                                              "a change takes effect on that day or later")

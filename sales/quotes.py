@@ -23,7 +23,6 @@ from sqlmodel import Session, select
 from catalog.store import get_model, get_price_book
 from configurator.store import get_configuration
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
-from core.money import HUNDRED, ZERO, currency
 from core.sequences import next_number
 from core.users import User
 from core.validation import digest
@@ -34,7 +33,6 @@ from sales.accounts import Account, entitled, get_account
 from sales.audit import record
 from sales import subscriptions
 from sales.models import FINAL, FROZEN, Quote, QuoteLine, TermsTemplate
-from sales.order_models import Contract, Subscription
 from sales.terms import render_terms
 
 VALIDITY_DAYS = 30
@@ -310,7 +308,7 @@ def _replace_lines(session: Session, quote: Quote, specs: Sequence[LineSpec]) ->
         if spec.product is None and spec.configuration is None:
             raise InvalidInput(f"{where}.product", "give a product or a configuration")
         if spec.subscription is not None:
-            _check_continues(session, quote, spec, where)
+            subscriptions.check_continues(session, quote, spec.subscription, spec.quantity, where)
         elif spec.quantity < 1:
             raise InvalidInput(f"{where}.quantity", "must be at least 1")
         if spec.discount_percent is not None and spec.discount_amount is not None:
@@ -333,23 +331,6 @@ def _replace_lines(session: Session, quote: Quote, specs: Sequence[LineSpec]) ->
     session.flush()
 
 
-def _check_continues(session: Session, quote: Quote, spec: LineSpec, where: str) -> None:
-    """A line that continues a subscription: on an amendment or renewal of its contract, at
-    most once per quote, never below 0 (0 ends it)."""
-    if quote.kind == "sale":
-        raise InvalidInput(f"{where}.subscription", "only an amendment or a renewal continues a subscription")
-    found = session.get(Subscription, spec.subscription) if isinstance(spec.subscription, int) else None
-    if found is None or found.contract_id != quote.contract_id or found.state != "active":
-        raise InvalidInput(f"{where}.subscription", "no active subscription of the contract with this id")
-    if spec.quantity < 0 or (quote.kind == "renewal" and spec.quantity < 1):
-        raise InvalidInput(f"{where}.quantity", "must be at least 0 (0 ends the subscription)"
-                           if quote.kind == "amendment" else "must be at least 1 (leave the line out to end it)")
-    taken = session.exec(select(QuoteLine.key).where(QuoteLine.quote_id == quote.id,
-                                                     QuoteLine.subscription_id == spec.subscription)).first()
-    if taken is not None:
-        raise InvalidInput(f"{where}.subscription", f"line {taken} already continues subscription {spec.subscription}")
-
-
 def _specs(session: Session, quote: Quote) -> list[LineSpec]:
     return [LineSpec(ln.product or None, ln.configuration_id, dict(ln.selections), ln.model_version,
                      ln.quantity, ln.term_months, ln.discount_percent, ln.discount_amount, ln.group,
@@ -361,7 +342,7 @@ def _specs(session: Session, quote: Quote) -> list[LineSpec]:
 def price(session: Session, quote: Quote, account: Account, today: date) -> None:
     """Price the revision's lines now and store the result with the versions it used."""
     lines = lines_of(session, quote)
-    carried = contract_prices(session, quote, lines)
+    carried = subscriptions.contract_prices(session, quote, lines)
     request = PricingRequest(
         quote.price_book,
         tuple(LineRequest(ln.product or None, ln.quantity, ln.selections, ln.configuration_id, ln.model_version,
@@ -395,26 +376,6 @@ def price(session: Session, quote: Quote, account: Account, today: date) -> None
                   for ln in lines],
         "origin": [quote.kind, quote.contract_id, quote.effective_date],
         "priced": quote.priced})
-
-
-def contract_prices(session: Session, quote: Quote, lines: Sequence[QuoteLine]) -> dict[str, Decimal]:
-    """The net per period of each line that keeps its subscription's contracted price: the
-    net unit price of the subscription's latest version times the line's quantity, rounded
-    once (a renewal's raised by the contract's escalation). A line the rep asks to re-price,
-    or whose configuration changed (an upgrade), is priced by the rules; quantity 0 is 0."""
-    out = {}
-    cur = currency(quote.currency)
-    rise = HUNDRED + (session.get(Contract, quote.contract_id).escalation_percent if quote.kind == "renewal" else ZERO)
-    for line in lines:
-        if line.subscription_id is None:
-            continue
-        subscription = session.get(Subscription, line.subscription_id)
-        latest = max(subscriptions.versions_of(session, subscription), key=lambda v: (v.effective_from, v.version))
-        if line.quantity == 0:
-            out[line.key] = ZERO.quantize(cur.quantum)
-        elif not line.reprice and line.selections == latest.configuration and latest.quantity:
-            out[line.key] = cur.round(latest.amount * line.quantity * rise / latest.quantity / HUNDRED)
-    return out
 
 
 def customer_price(quote: Quote) -> dict[str, Any]:

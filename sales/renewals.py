@@ -58,7 +58,7 @@ def create(session: Session, actor: User | None, contract: Contract, today: date
                                 "no subscription runs to its end")
     specs = []
     for subscription in running:
-        latest = max(subscriptions.versions_of(session, subscription), key=lambda v: (v.effective_from, v.version))
+        latest = subscriptions.latest(session, subscription)
         specs.append(LineSpec(subscription.product, None, dict(latest.configuration), latest.model_version,
                               int(latest.quantity), subscription.term_months, subscription=subscription.id))
     sold = sold_with(session, contract)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from sqlmodel import Session, select
 
@@ -24,7 +24,8 @@ from catalog.pricebook import PERIOD_MONTHS
 from core.dates import add_months
 from core.db import children, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
-from core.money import ZERO
+from core.money import HUNDRED, ZERO, currency
+from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderLine, Subscription, SubscriptionVersion
 
 UNIT_PRICE = Decimal("0.000001")                     # shown, never summed
@@ -122,6 +123,11 @@ def prices(versions: Iterable[SubscriptionVersion]) -> list[tuple[date, Decimal]
     return sorted(by_day.items())
 
 
+def latest(session: Session, subscription: Subscription) -> SubscriptionVersion:
+    """The version in force at the end of the term (the last to take effect)."""
+    return max(versions_of(session, subscription), key=lambda v: (v.effective_from, v.version))
+
+
 def in_force(versions: list[SubscriptionVersion], day: date) -> SubscriptionVersion:
     """The version in force on `day` (the first before the start)."""
     current = versions[0]
@@ -139,12 +145,12 @@ def add_version(session: Session, subscription: Subscription, effective_from: da
     if subscription.state != "active":
         raise InvalidTransition(label(subscription), subscription.state, "change it")
     versions = versions_of(session, subscription)
-    latest = max(versions, key=lambda v: v.effective_from)
+    last = max(versions, key=lambda v: v.effective_from)
     if not subscription.start_date <= effective_from <= subscription.end_date:
         raise InvalidInput("effective_date", f"{label(subscription)} runs from {subscription.start_date.isoformat()} "
                                              f"to {subscription.end_date.isoformat()}")
-    if effective_from < latest.effective_from:
-        raise InvalidInput("effective_date", f"{label(subscription)} changed on {latest.effective_from.isoformat()}; "
+    if effective_from < last.effective_from:
+        raise InvalidInput("effective_date", f"{label(subscription)} changed on {last.effective_from.isoformat()}; "
                                              "a change takes effect on that day or later")
     if quantity < 0 or amount < 0:
         raise InvalidInput("quantity", "must be at least 0")
@@ -170,3 +176,42 @@ def end_due(session: Session, today: date) -> list[Subscription]:
         session.add(subscription)
     session.flush()
     return due
+
+
+# quotes that continue subscriptions (amendments, renewals) ------------------------------------
+
+def check_continues(session: Session, quote: Quote, subscription_id: int, quantity: int, where: str) -> None:
+    """A line that continues a subscription: on an amendment or renewal of its contract, at
+    most once per quote, never below 0 (0 ends it)."""
+    if quote.kind == "sale":
+        raise InvalidInput(f"{where}.subscription", "only an amendment or a renewal continues a subscription")
+    found = session.get(Subscription, subscription_id) if isinstance(subscription_id, int) else None
+    if found is None or found.contract_id != quote.contract_id or found.state != "active":
+        raise InvalidInput(f"{where}.subscription", "no active subscription of the contract with this id")
+    if quantity < 0 or (quote.kind == "renewal" and quantity < 1):
+        raise InvalidInput(f"{where}.quantity", "must be at least 0 (0 ends the subscription)"
+                           if quote.kind == "amendment" else "must be at least 1 (leave the line out to end it)")
+    taken = session.exec(select(QuoteLine.key).where(QuoteLine.quote_id == quote.id,
+                                                     QuoteLine.subscription_id == subscription_id)).first()
+    if taken is not None:
+        raise InvalidInput(f"{where}.subscription", f"line {taken} already continues subscription {subscription_id}")
+
+
+def contract_prices(session: Session, quote: Quote, lines: Sequence[QuoteLine]) -> dict[str, Decimal]:
+    """The net per period of each line that keeps its subscription's contracted price: the
+    net unit price of the subscription's latest version times the line's quantity, rounded
+    once (a renewal's raised by the contract's escalation). A line the rep asks to re-price,
+    or whose configuration changed (an upgrade), is priced by the rules; quantity 0 is 0."""
+    out = {}
+    cur = currency(quote.currency)
+    rise = HUNDRED + (session.get(Contract, quote.contract_id).escalation_percent if quote.kind == "renewal" else ZERO)
+    for line in lines:
+        if line.subscription_id is None:
+            continue
+        subscription = session.get(Subscription, line.subscription_id)
+        last = latest(session, subscription)
+        if line.quantity == 0:
+            out[line.key] = ZERO.quantize(cur.quantum)
+        elif not line.reprice and line.selections == last.configuration and last.quantity:
+            out[line.key] = cur.round(last.amount * line.quantity * rise / last.quantity / HUNDRED)
+    return out
