@@ -347,7 +347,7 @@ def _quote_level(rule_set: RuleSet, cur: Currency, facts: QuoteFacts,
             applicable.append(rule)
         else:
             considered.append(Outcome(rule.id, False, reason))
-    lines = sorted(lines, key=lambda p: p.id)       # shares of ties go by id, not input order
+    lines = sorted((p for p in lines if not p.contract), key=lambda p: p.id)   # ties by id; contract prices stay
     subtotal = sum((p.net for p in lines), ZERO)
     basis = LineBasis(cur.code, Decimal(1), subtotal, None)
     steps = []
@@ -370,7 +370,7 @@ def _spread(cur: Currency, lines: list[_Line], kind: str, rule: str | None, labe
     """Round a quote-level discount once and allocate it over the lines, in the (id) order
     given (fixed amounts over one-time lines only), never taking a line below its floor;
     returns the step as given."""
-    eligible = [p for p in lines if p.net > 0 and not p.contract and (not fixed or p.charge == "one_time")]
+    eligible = [p for p in lines if p.net > 0 and (not fixed or p.charge == "one_time")]
     if not eligible:
         return None
     amount = min(cur.round(exact), sum((p.net for p in eligible), ZERO))  # rounding point 2
