@@ -18,7 +18,7 @@ from api.blueprint import Blueprint, db_session, json_or
 from api.documents import DOCUMENT_RESPONSES, served
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
-from billing import credit, order_billing
+from billing import credit, order_billing, revenue
 from core import docstore
 from core.db import by_id, children
 from core.permissions import PUBLIC
@@ -132,8 +132,9 @@ def give_notice(data, number):
 def terminate(data, number):
     with db_session() as session:
         user = seeing_contract(session, number)
-        return contract_view(session, contracts.terminate(session, user, number, data["on"] or date.today(),
-                                                          data["reason"]))
+        contract = contracts.terminate(session, user, number, data["on"] or date.today(), data["reason"])
+        revenue.refresh(session, contract.id)          # recognition stops on the termination date
+        return contract_view(session, contract)
 
 
 @blp.get("/contracts/<number>/pdf")

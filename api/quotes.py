@@ -23,6 +23,7 @@ from sales import acceptance, access, audit, orders, quotes, workflow
 from sales.accounts import Account
 from core.db import by_id
 from sales.models import Quote
+from sales.order_models import Contract
 
 blp = Blueprint("quotes", __name__, url_prefix="/api/v1",
                 description="Quotes: lines, pricing, revisions, approvals, documents")
@@ -45,6 +46,8 @@ def quote_view(session, quote: Quote) -> dict:
     view["document_sha256"] = document.sha256 if document else None
     view["document_status"] = document.status if document else None
     view["fulfilment"] = [order_view(session, o) for o in orders.of_quote(session, quote.number)]
+    contract = session.get(Contract, quote.contract_id) if quote.contract_id else None
+    view["contract_number"] = contract.number if contract else None
     return view
 
 

@@ -14,7 +14,7 @@ from api.schemas import ChangeSchema, Day, Flag, Selections, Stored, Timestamp, 
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
 from rules.schemas import ApprovalReasonSchema, CustomerPriceSchema, QuotePriceSchema, RequiredApprovalSchema
-from sales.models import STATES
+from sales.models import KINDS, STATES
 from sales.quotes import LineSpec
 
 TEXT = validate.Length(max=200)
@@ -95,7 +95,9 @@ class LineInSchema(Schema):
                                   metadata={"description": "a saved configuration's id"})
     selections = Selections(load_default=dict)
     model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), load_default=None)
-    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000), load_default=1)
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000), load_default=1,
+                              metadata={"description": "at least 1, except 0 on an amendment's line that removes "
+                                                       "a subscription"})
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), load_default=None)
     discount_percent = decimal_in(0, 100, load_default=None)
     discount_amount = decimal_in(0, load_default=None)
@@ -103,6 +105,11 @@ class LineInSchema(Schema):
     notes = fields.String(validate=validate.Length(max=1000), load_default="")
     key = fields.String(validate=validate.Length(min=1, max=16), load_default=None,
                         metadata={"description": "an existing line's key, to keep it when replacing lines"})
+    subscription = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), load_default=None,
+                                  metadata={"description": "on an amendment or renewal: the subscription the line "
+                                                           "continues (quantity 0 on an amendment removes it)"})
+    reprice = Flag(load_default=False, metadata={
+        "description": "a line continuing a subscription: priced by the rules, not at the contract's price"})
 
     @validates_schema
     def _product_or_configuration(self, data, **kwargs):
@@ -122,12 +129,15 @@ class LineChangeSchema(ChangeSchema):
     product = fields.String(validate=CODE)
     selections = Selections()
     model_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), allow_none=True)
-    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000))
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=0, max=1_000_000),
+                              metadata={"description": "at least 1, except 0 on an amendment's line that removes "
+                                                       "a subscription"})
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=600), allow_none=True)
     discount_percent = decimal_in(0, 100, allow_none=True)
     discount_amount = decimal_in(0, allow_none=True)
     group = fields.String(validate=validate.Length(max=100), allow_none=True)
     notes = fields.String(validate=validate.Length(max=1000))
+    reprice = Flag()
     expected_lock = fields.Integer(strict=True, load_default=None, data_key="lock_version",
                                    validate=validate.Range(min=0, max=MAX_INTEGER))
 
@@ -176,6 +186,8 @@ class QuoteLineOutSchema(Schema):
     discount_percent = decimal_string(allow_none=True)
     discount_amount = Money(allow_none=True)
     notes = fields.String()
+    subscription = fields.Integer(attribute="subscription_id", allow_none=True)
+    reprice = Flag()
 
 
 class ApprovalStepSchema(Schema):
@@ -213,6 +225,10 @@ class QuoteOutSchema(Schema):
     terms = fields.String()
     notes = fields.String()
     cloned_from = fields.String(allow_none=True)
+    kind = fields.String(metadata={"enum": list(KINDS), "description": "a sale, an amendment or a renewal"})
+    contract = fields.String(attribute="contract_number", allow_none=True,
+                             metadata={"description": "the contract an amendment changes or a renewal renews"})
+    effective_date = fields.Date(allow_none=True, metadata={"description": "an amendment's first day"})
     lock_version = fields.Integer()
     priced_on = fields.Date(allow_none=True)
     price = Stored(QuotePriceSchema, attribute="priced", allow_none=True,

@@ -11,7 +11,7 @@ from api.schemas import ErrorSchema
 from core.permissions import PUBLIC
 
 from api import (accounts, banking, billing, configurator, errors, exchange_rates, identity, orders, portal, pricing,
-                 quotes, share, storefront, transfer, usage, webhooks)
+                 quotes, share, storefront, subscriptions, transfer, usage, webhooks)
 
 
 class CpqApi(Api):
@@ -53,6 +53,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(portal.blp)
     api.register_blueprint(exchange_rates.blp)
     api.register_blueprint(usage.blp)
+    api.register_blueprint(subscriptions.blp)
     api.register_blueprint(identity.blp)
     api.register_blueprint(webhooks.blp)
     api.register_blueprint(transfer.blp)

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from sqlmodel import Session, select
 
-from billing import schedule, tax
+from billing import revenue, schedule, tax
 from billing.invoices import issue, label, lines_of, series, set_totals, summary, unit_price
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT
@@ -23,8 +23,17 @@ from core.db import lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import ZERO, Currency, allocate, currency
 from sales.accounts import Account
+from sales.order_models import Order
 
 CREDITABLE = ("open", "partially_paid", "paid")
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    """Amounts to credit on given lines, as priced ({position: amount}: net, or gross on a
+    tax-inclusive invoice), as price adjustments (quantity 0): what an amendment takes back of
+    a period it billed (billing/amendments.py)."""
+    amounts: Mapping[int, Decimal]
 
 
 @dataclass(frozen=True)
@@ -46,13 +55,14 @@ def credit_notes_of(session: Session, invoice: Invoice) -> list[Invoice]:
                                                    Invoice.kind == "credit_note").order_by(Invoice.id)))
 
 
-def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int, Decimal] | Decimal | None,
+def credit_note(session: Session, invoice: Invoice,
+                lines_or_amount: Mapping[int, Decimal] | LineAmounts | Decimal | None,
                 reason: str, today: date, *, company: Mapping | None = None) -> Invoice:
     """Issue a credit note against an issued invoice and apply it to what the invoice still
     owes (any excess is account credit in the ledger). `lines_or_amount`: None credits all
-    that is still creditable; {position: quantity} returns units of lines; a Decimal credits
-    a gross amount spread over the lines in proportion to what is left of them. Never more
-    than what is still creditable.
+    that is still creditable; {position: quantity} returns units of lines; LineAmounts credits
+    priced amounts of lines; a Decimal credits a gross amount spread over the lines in
+    proportion to what is left of them. Never more than what is still creditable.
 
     A credit note is a document of its own, so its VAT is computed on its own base, per
     category, rounded once (EN 16931 BR-CO-17), exactly as an invoice's is: crediting one
@@ -92,7 +102,20 @@ def credit_note(session: Session, invoice: Invoice, lines_or_amount: Mapping[int
     set_totals(note, taxed)
     session.add(note)
     session.flush()
-    return issue(session, note, today, company=company)
+    issue(session, note, today, company=company)
+    _refresh_revenue(session, note)
+    return note
+
+
+def _refresh_revenue(session: Session, note: Invoice) -> None:
+    """A credit lowers what the contract earns: its revenue schedule follows (if it has one)."""
+    order = session.get(Order, note.order_id) if note.order_id else None
+    revenue.refresh(session, order.contract_id if order else None)
+
+
+def price_left(session: Session, invoice: Invoice) -> dict[int, Decimal]:
+    """What is still creditable of each line's price (net, or gross when tax-inclusive)."""
+    return {item.line.position: _price_left(item, invoice.tax_inclusive) for item in _creditable(session, invoice)}
 
 
 def creditable(session: Session, invoice: Invoice) -> Decimal:
@@ -141,6 +164,11 @@ def _credit_lines(left: list[_Left], what, cur: Currency, inclusive: bool,
         return _price_left(item, inclusive)
 
     everything = [(item, item.quantity, price(item)) for item in left if price(item)]
+    if isinstance(what, LineAmounts):
+        if not what.amounts:
+            raise InvalidInput("lines", "name at least one line to credit")
+        return [_credit_amount(left, position, amount, cur, price, original)
+                for position, amount in what.amounts.items()], inclusive
     if what is None:
         if not everything:
             raise InvalidInput("lines", f"nothing is left to credit on {original}")
@@ -176,6 +204,18 @@ def _credit_units(left: list[_Left], position, quantity, cur: Currency, price,
     return item, quantity, amount
 
 
+def _credit_amount(left: list[_Left], position, amount, cur: Currency, price,
+                   original: str) -> tuple[_Left, Decimal, Decimal]:
+    where = f"lines.{position}"
+    item = next((i for i in left if i.line.position == position), None) if isinstance(position, int) else None
+    if item is None:
+        raise InvalidInput(where, f"{original} has no line {position!r}")
+    if not isinstance(amount, Decimal) or not cur.is_exact(amount) or not ZERO < amount <= price(item):
+        raise InvalidInput(where, f"expected an amount above 0 and at most {price(item)} (still creditable), "
+                                  f"in {cur.code}'s minor units")
+    return item, ZERO, amount
+
+
 def void(session: Session, invoice: Invoice, reason: str, today: date, *, company: Mapping | None = None) -> Invoice:
     """Cancel an open invoice nothing was paid or credited on: a full credit note, the
     invoice void, and what it billed (periods, quantities, a milestone) billable again.
@@ -189,6 +229,7 @@ def void(session: Session, invoice: Invoice, reason: str, today: date, *, compan
     original.updated_at = utcnow()
     session.add(original)
     schedule.unbill(session, original.id)
+    _refresh_revenue(session, note)                  # a void re-bills: no longer a concession
     webhooks.emit(session, "invoice.voided", summary(original, session.get(Account, original.account_id)) | {
         "credit_note": note.number})
     return note

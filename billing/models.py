@@ -106,6 +106,19 @@ class BillingPeriod(SQLModel, table=True):
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
 
 
+class BillingAdjustment(SQLModel, table=True):
+    """What an amendment changed of a period already billed: + charged on `invoice_id`, -
+    credited by the credit note `invoice_id`. A period has billed its amount plus these."""
+    __tablename__ = "billing_adjustment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    period_id: int = Field(foreign_key="billing_period.id", index=True)
+    version_id: int = Field(foreign_key="subscription_version.id", index=True)
+    amount: Decimal = Field(sa_type=Amount)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    created_at: datetime = timestamp()
+
+
 class Payment(SQLModel, table=True):
     __tablename__ = "payment"
     __table_args__ = (sa.UniqueConstraint("account_id", "reference"),)
@@ -196,7 +209,7 @@ class RevenueLine(SQLModel, table=True):
     basis: str = Field(max_length=16)                       # point_in_time | ratably
 
 
-for _table in (LedgerEntry, PaymentAllocation, InvoiceEvent):
+for _table in (LedgerEntry, PaymentAllocation, InvoiceEvent, BillingAdjustment):
     forbid_updates(_table)
 
 # What payments and collections may still change on an issued invoice.

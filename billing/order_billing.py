@@ -26,7 +26,7 @@ from sales.models import Quote
 from core.users import User
 from sales import orders
 from sales.orders import BILLING
-from sales.order_models import Contract, Order, OrderLine
+from sales.order_models import Order, OrderLine
 
 
 def invoice_order(session: Session, order: Order, today: date, *, milestone: str | None = None) -> Invoice:
@@ -55,7 +55,7 @@ def invoice_order(session: Session, order: Order, today: date, *, milestone: str
     periods = _due_periods(session, order, [ln for ln in lines if ln.charge != "one_time"], today, cur)
     if not charges and not periods:
         raise InvalidTransition(what, order.state, "invoice it", "nothing is due")
-    return _order_invoice(session, order, lines, charges, periods, reason, today)
+    return order_invoice(session, order, lines, charges, periods, reason, today)
 
 
 def bill_due_periods(session: Session, today: date) -> list[Invoice]:
@@ -67,12 +67,12 @@ def bill_due_periods(session: Session, today: date) -> list[Invoice]:
     invoices = []
     for order_id, periods in by_order.items():
         order = session.get(Order, order_id)
-        invoices.append(_order_invoice(session, order, _order_lines(session, order_id), [], periods,
+        invoices.append(order_invoice(session, order, _order_lines(session, order_id), [], periods,
                                        f"Order {order.number}: recurring charges", today))
     return invoices
 
 
-def _order_invoice(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
+def order_invoice(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
                    periods: list[BillingPeriod], reason: str, today: date) -> Invoice:
     """The draft of `charges` and `periods`, on the terms agreed on the order's quote; the
     periods are marked billed by it."""
@@ -172,10 +172,9 @@ def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: 
                  cur: Currency) -> list[BillingPeriod]:
     """The unbilled periods of the order's recurring lines to bill now: each line's first
     (billing starts with the order) and any other whose day has come."""
-    start = _service_start(session, order)
     firsts = set()
     for line in lines:
-        periods = schedule.schedule_line(session, order, line, start, cur)
+        periods = schedule.schedule_line(session, order, line, cur)
         firsts.add(periods[0].id)
     due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
     for period in session.exec(select(BillingPeriod).where(BillingPeriod.id.in_(firsts),
@@ -183,13 +182,6 @@ def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: 
                                .with_for_update()):
         due[period.id] = period
     return sorted(due.values(), key=lambda p: (p.line_key, p.period_start))
-
-
-def _service_start(session: Session, order: Order) -> date:
-    """Recurring charges run from the contract's start, or from the order's date."""
-    if order.contract_id is not None:
-        return session.get(Contract, order.contract_id).start_date
-    return order.created_at.date()
 
 
 def _period_charge(period: BillingPeriod, lines: list[OrderLine]) -> Charge:

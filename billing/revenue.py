@@ -40,6 +40,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from billing import revenue_changes
 from billing.models import RevenueLine
 from catalog.pricebook import PERIOD_MONTHS
 from core.errors import InvalidInput
@@ -90,16 +91,18 @@ def obligations(contract: Contract, lines: Sequence[OrderLine]) -> list[Obligati
     return [_obligation(contract, line, ssp, share) for line, ssp, share in zip(lines, ssps, shares)]
 
 
-def recognise(obligation: Obligation, cur: Currency) -> list[tuple[str, Decimal]]:
+def recognise(obligation: Obligation, cur: Currency, until: date | None = None) -> list[tuple[str, Decimal]]:
     """(month, amount) pairs that sum to the obligation's price, months with nothing left
-    out; none before delivery."""
-    if obligation.start is None or not obligation.price:
+    out; none before delivery. With `until`, what it earns through that day only (a ratable
+    obligation's running total through it, rounded once)."""
+    if obligation.start is None or not obligation.price or (until is not None and until < obligation.start):
         return []
     if obligation.basis == POINT_IN_TIME:
-        return [(_period(obligation.start), obligation.price)]
+        return [(month_of(obligation.start), obligation.price)]
     days = (obligation.end - obligation.start).days + 1
     parts, before = [], ZERO
-    for period, elapsed in _days_elapsed(obligation.start, obligation.end):
+    last = obligation.end if until is None else min(obligation.end, until)
+    for period, elapsed in _days_elapsed(obligation.start, last):
         to_date = cur.round(obligation.price * elapsed / days)       # recognised by the month's end
         if to_date != before:
             parts.append((period, to_date - before))
@@ -108,19 +111,30 @@ def recognise(obligation: Obligation, cur: Currency) -> list[tuple[str, Decimal]
 
 
 def schedule(session: Session, contract: Contract) -> list[RevenueLine]:
-    """Rebuild the contract's revenue schedule from its orders as they are now (run again
-    after a delivery or an order change); the same facts always give the same rows."""
-    session.exec(select(Contract.id).where(Contract.id == contract.id).with_for_update()).one()
-    cur = currency(contract.currency)
-    rows = [RevenueLine(contract_id=contract.id, obligation=ob.key, period=period, amount=amount,
-                        currency=contract.currency, basis=ob.basis)
-            for ob in obligations(contract, _lines(session, [contract.id])[contract.id])
-            for period, amount in recognise(ob, cur)]
+    """Rebuild the contract's revenue schedule from its orders as they are now, through its
+    amendments, credit notes and termination (billing/revenue_changes.py); run again after
+    a delivery or an order change. The same facts always give the same rows. The
+    transaction price it ends with is kept on the contract for the report."""
+    contract = session.exec(select(Contract).where(Contract.id == contract.id).with_for_update()).one()
+    worked = revenue_changes.plan(session, contract)
+    rows = [RevenueLine(contract_id=contract.id, obligation=key, period=period, amount=amount,
+                        currency=contract.currency, basis=worked.basis[key])
+            for (key, period), amount in worked.amounts.items() if amount]
     rows.sort(key=lambda row: row.period)                  # stable: obligations stay in line order
     session.execute(sa.delete(RevenueLine).where(RevenueLine.contract_id == contract.id))
     session.add_all(rows)
+    contract.transaction_price = worked.price
+    session.add(contract)
     session.flush()
     return rows
+
+
+def refresh(session: Session, contract_id: int | None) -> None:
+    """Rebuild a contract's schedule if it has one (after an amendment, a credit note or a
+    termination changed what it earns)."""
+    if contract_id is not None and session.exec(select(RevenueLine.id).where(
+            RevenueLine.contract_id == contract_id)).first() is not None:
+        schedule(session, session.get(Contract, contract_id))
 
 
 def report(session: Session, scope: Contract | Account | None, through: str) -> list[PeriodRow]:
@@ -132,7 +146,8 @@ def report(session: Session, scope: Contract | Account | None, through: str) -> 
     contracts = session.exec(_within(select(Contract), scope).order_by(Contract.id)).all()
     lines = _lines(session, _within(select(Contract.id), scope))
     revenue = session.exec(_within(select(RevenueLine).join(Contract), scope))
-    return summarise([(c, transaction_price(lines[c.id])) for c in contracts], revenue, through)
+    return summarise([(c, transaction_price(lines[c.id]) if c.transaction_price is None else c.transaction_price)
+                      for c in contracts], revenue, through)
 
 
 def summarise(contracts: Sequence[tuple[Contract, Decimal]], revenue: Iterable[RevenueLine],
@@ -143,7 +158,7 @@ def summarise(contracts: Sequence[tuple[Contract, Decimal]], revenue: Iterable[R
     by_month = defaultdict(lambda: ZERO)
     for contract, contract_price in contracts:
         price[contract.currency] += contract_price
-        start = _period(contract.start_date)
+        start = month_of(contract.start_date)
         first[contract.currency] = min(first.get(contract.currency, start), start)
     for line in revenue:
         by_month[line.currency, line.period] += line.amount
@@ -197,8 +212,10 @@ def _obligation(contract: Contract, line: OrderLine, ssp: Decimal, price: Decima
     return Obligation(line.key, RATABLY, ssp, price, contract.start_date, end)
 
 
-def _period(day: date) -> str:
+def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
 
 
 def _months(first: str, last: str) -> list[str]:
@@ -212,6 +229,6 @@ def _days_elapsed(start: date, end: date) -> list[tuple[str, int]]:
     out, day = [], start
     while day <= end:
         last = min(day.replace(day=calendar.monthrange(day.year, day.month)[1]), end)
-        out.append((_period(day), (last - start).days + 1))
+        out.append((month_of(day), (last - start).days + 1))
         day = last + timedelta(days=1)
     return out

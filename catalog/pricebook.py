@@ -29,7 +29,7 @@ CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 NAME_RE = re.compile(r"^(?!validate$)[a-z0-9][a-z0-9_-]*$")     # /pricebooks/validate is a path of its own
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # billing period of a recurring charge, in months
-PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 CHARGES = ("one_time", *PERIOD_MONTHS)
 #: what a product may be taxed as (billing/tax.py rates each of them per jurisdiction)
 TAX_CATEGORIES = ("standard", "reduced", "services", "digital", "exempt")

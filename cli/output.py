@@ -179,7 +179,7 @@ def quote_text(q: QuotePrice) -> str:
 
 
 def _period(charge: str) -> str:
-    return {"monthly": "month", "quarterly": "quarter", "annual": "year"}[charge]
+    return {"monthly": "month", "quarterly": "quarter", "semiannual": "half-year", "annual": "year"}[charge]
 
 
 def _clip(text: str, width: int) -> str:

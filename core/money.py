@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import Sequence
 
@@ -42,6 +43,13 @@ class Currency:
 
     def round(self, amount: Decimal) -> Decimal:
         return amount.quantize(self.quantum, ROUNDING)   # positional: twice as fast as a keyword
+
+    def round_exact(self, value: Fraction) -> Decimal:
+        """`round` for an exact rational (a sum of prorated parts): half away from zero, decided
+        on the exact value, so a sum that is exactly half a minor unit is never misread."""
+        units, denominator = value.numerator * 10 ** self.minor_units, value.denominator
+        whole = (abs(units) * 2 + denominator) // (2 * denominator)
+        return Decimal(whole if units >= 0 else -whole).scaleb(-self.minor_units).quantize(self.quantum)
 
     def per_unit(self, amount: Decimal) -> Decimal:
         """A price or cost per unit as written: at least the minor units ("1.9" -> "1.90"),

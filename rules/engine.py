@@ -16,6 +16,8 @@ a stored price can be replayed. The order of a line's waterfall (docs/pricing.md
 6. quote-level rules and the header discount, each rounded once and allocated over the
    lines in minor units (percentages over all lines, fixed amounts over one-time lines),
    never below a line's floor.
+A line that keeps a contract's price (an amendment's or renewal's, `contract_price`) skips
+steps 2-6: its net is that price, one `contract` step from the list price.
 Every other figure is a sum of rounded amounts, so totals reconcile to the minor unit.
 """
 
@@ -112,7 +114,7 @@ class _Line:
     """A line being priced; quote-level steps are added after every line has its net."""
 
     __slots__ = ("input", "name", "list_total", "periods", "steps", "net", "floor",
-                 "considered", "free_of", "id", "charge", "term", "list_price")
+                 "considered", "free_of", "id", "charge", "term", "list_price", "contract")
 
     def result(self) -> LinePrice:
         lp = self.list_price
@@ -138,7 +140,7 @@ def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
     p.term = None if p.charge == "one_time" else (line.term_months or list_price.term_months)
     p.periods = _periods(p.charge, p.term, f"lines[{index}].term_months")
     p.list_total = list_price.unit_price * line.quantity
-    p.steps, p.considered, p.floor, p.free_of = [], [], None, None
+    p.steps, p.considered, p.floor, p.free_of, p.contract = [], [], None, None, False
     return p
 
 
@@ -146,6 +148,10 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
                 line: LineInput, index: int) -> list[_Line]:
     lp = line.list_price
     p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
+    if line.contract_price is not None:              # kept from the contract: no rule changes it
+        p.net, p.contract = line.contract_price, True
+        p.steps = [Step("contract", None, "price as contracted", p.list_total - p.net)]
+        return [p]
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
     considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
     p.considered = considered
@@ -313,7 +319,7 @@ def _quote_level(rule_set: RuleSet, cur: Currency, rules: QuoteRules, header: Ma
             applicable.append(rule)
         else:
             considered.append(verdict)
-    lines = sorted(lines, key=lambda p: p.id)       # shares of ties go by id, not input order
+    lines = sorted((p for p in lines if not p.contract), key=lambda p: p.id)   # ties by id; contract prices stay
     subtotal = sum((p.net for p in lines), ZERO)
     basis = LineBasis(cur.code, Decimal(1), subtotal, None)
     spread = _Spread(cur, lines)

@@ -44,6 +44,7 @@ class LineRequest:
     id: str | None = None
     term_months: int | None = None
     discount: ManualDiscount | None = None
+    contract_price: Decimal | None = None   # net per period kept from a contract (amendments, renewals)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def resolve_line(session: Session, book: PriceBook, line: LineRequest, index: in
     list_price, values, complete = _RESOLVED.get(
         key, lambda: _list_price(book, product, model, selections, where))
     return LineInput(line.id or str(index + 1), product, Decimal(line.quantity), list_price, values,
-                     line.term_months, line.discount, complete)
+                     line.term_months, line.discount, complete, line.contract_price)
 
 
 def _model(session: Session, product: str, version: int | None, where: str) -> ProductModel | None:

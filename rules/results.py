@@ -28,6 +28,7 @@ class LineInput:
     term_months: int | None = None              # overrides the price book's default term
     discount: ManualDiscount | None = None
     complete: bool = True                       # False: defaults filled in what is not chosen
+    contract_price: Decimal | None = None       # a contract's net per period, kept instead of the rules'
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class QuoteInput:
 class Step(NamedTuple):
     """One row of a waterfall: what changed the price and by how much (+ lowers it).
     (Steps and outcomes are named tuples: a 10,000-line quote makes hundreds of thousands.)"""
-    kind: str            # rule | manual | cap | floor | free | quote_rule | quote_manual
+    kind: str            # rule | manual | cap | floor | free | quote_rule | quote_manual | contract
     rule: str | None
     label: str
     amount: Decimal

@@ -41,7 +41,7 @@ class LinePriceSchema(Schema):
     product = fields.String()
     name = fields.String()
     quantity = decimal_string()
-    charge = fields.String(metadata={"description": "one_time, monthly, quarterly or annual"})
+    charge = fields.String(metadata={"description": "one_time, monthly, quarterly, semiannual or annual"})
     term_months = fields.Integer(allow_none=True)
     periods = decimal_string()
     complete = fields.Boolean(metadata={"description": "false: defaults filled in undecided attributes"})

@@ -31,7 +31,7 @@ from core.tokens import new_token, token_hash
 from core.users import EMAIL_RE, User, describe
 from sales import documents
 from sales.accounts import Account
-from sales.models import Quote, ShareLink
+from sales.models import Decision, Quote, ShareLink
 from sales.order_models import Contract, ContractEvent
 from sales.quotes import check_owner, customer_price, get_quote
 
@@ -49,6 +49,11 @@ def _record(session: Session, contract: Contract, actor, action: str, from_state
         "account": session.get(Account, contract.account_id).code, "currency": contract.currency,
         "contract_value": str(contract.contract_value), "start_date": contract.start_date.isoformat(),
         "end_date": contract.end_date.isoformat()})
+
+
+def note(session: Session, contract: Contract, actor, action: str, reason: str = "") -> None:
+    """Record something done about the contract (an amendment quoted, a renewal quote made)."""
+    _record(session, contract, actor, action, None, None, reason)
 
 
 def _move(session: Session, contract: Contract, actor, action: str, to: str, reason: str = "") -> Contract:
@@ -88,6 +93,10 @@ def create_from_quote(session: Session, actor: User, quote_number: str, today: d
         return existing, False
     if quote.state != "accepted":
         raise InvalidTransition(quote.label, quote.state, "make a contract of it", "the customer has not accepted it")
+    if quote.kind != "sale":
+        raise InvalidTransition(quote.label, quote.state, "make a contract of it",
+                                "an amendment changes its contract: apply it" if quote.kind == "amendment" else
+                                "a renewal becomes the next term when the contract ends (cpq jobs run)")
     start = start_date or today
     if start < today:
         raise InvalidInput("start_date", "must be today or later")
@@ -214,21 +223,31 @@ def terminate(session: Session, actor: User, number: str, on: date, reason: str)
     return _move(session, contract, actor, "terminate", "terminated", reason)
 
 
-def renew(session: Session, contract: Contract) -> Contract:
-    """The next term as a new active contract at the escalated value; the old one is renewed."""
-    value = currency(contract.currency).round(contract.contract_value * (HUNDRED + contract.escalation_percent) / HUNDRED)
+def renew(session: Session, contract: Contract, quote: Quote | None = None) -> Contract:
+    """The next term as a new active contract; the old one is renewed. Silently, at the
+    escalated value for the same term; or as the customer accepted its renewal quote
+    (sales/renewals.py): that quote's value, term and terms, its acceptance the signature."""
     start = contract.end_date + timedelta(days=1)
+    value = currency(contract.currency).round(contract.contract_value * (HUNDRED + contract.escalation_percent) / HUNDRED)
+    term, terms = contract.term_months, contract.terms
+    signed = (contract.signed_name, contract.signed_email, contract.signed_at)
+    if quote is not None:
+        value, terms = quote.contract_value, quote.terms
+        term = max((ln["term_months"] for ln in quote.priced["lines"] if ln["charge"] != "one_time" and ln["term_months"]),
+                   default=contract.term_months)
+        decision = session.get(Decision, quote.id)
+        signed = (decision.name, decision.email, decision.at)
     following = Contract(number=f"{contract.number.split('/')[0]}/R{_renewal_count(session, contract) + 1}",
-                         quote_id=None, account_id=contract.account_id, currency=contract.currency,
-                         start_date=start, end_date=add_months(start, contract.term_months) - timedelta(days=1),
-                         term_months=contract.term_months, auto_renew=True, notice_days=contract.notice_days,
-                         escalation_percent=contract.escalation_percent, contract_value=value,
-                         renewal_of=contract.id, terms=contract.terms, state="active",
-                         signed_name=contract.signed_name, signed_email=contract.signed_email,
-                         signed_at=contract.signed_at)
+                         quote_id=quote.id if quote else None, account_id=contract.account_id,
+                         currency=contract.currency, start_date=start,
+                         end_date=add_months(start, term) - timedelta(days=1), term_months=term, auto_renew=True,
+                         notice_days=contract.notice_days, escalation_percent=contract.escalation_percent,
+                         contract_value=value, renewal_of=contract.id, terms=terms, state="active",
+                         signed_name=signed[0], signed_email=signed[1], signed_at=signed[2])
     session.add(following)
     session.flush()
-    _record(session, following, "system", "renew", None, "active", f"renewal of {contract.number}")
+    why = f"renewal of {contract.number}" + (f" as accepted on {quote.number}" if quote else "")
+    _record(session, following, "system", "renew", None, "active", why)
     _move(session, contract, "system", "renew", "renewed", f"renewed as {following.number}")
     return following
 

@@ -20,6 +20,7 @@ from core.db import Amount, forbid_updates, timestamp, utcnow
 STATES = ("draft", "pending_approval", "approved", "rejected", "sent", "accepted", "declined", "expired")
 FROZEN = ("approved", "sent", "declined", "expired")   # a change makes a new revision
 FINAL = ("accepted",)    # sold: it changes only by an explicit revision (workflow.revise) or an amendment
+KINDS = ("sale", "amendment", "renewal")   # an amendment changes a live contract; a renewal proposes its next term
 
 
 
@@ -48,6 +49,10 @@ class Quote(SQLModel, table=True):
     terms: str = Field(default="", sa_type=sa.Text)
     notes: str = Field(default="", sa_type=sa.Text)
     cloned_from: str | None = Field(default=None, max_length=40)        # "Q-2026-00001 r2"
+    kind: str = Field(default="sale", max_length=16)
+    contract_id: int | None = Field(default=None, index=True)   # the contract amended or renewed (its id: the
+                                                                # contract refers to its quote, so no cycle)
+    effective_date: date | None = None        # an amendment's first day
     # the last pricing, stored as the API shows it, with the versions it used
     priced: dict | None = Field(default=None, sa_type=JSON)
     priced_on: date | None = None
@@ -88,6 +93,8 @@ class QuoteLine(SQLModel, table=True):
     discount_percent: Decimal | None = Field(default=None, sa_type=Amount)
     discount_amount: Decimal | None = Field(default=None, sa_type=Amount)
     notes: str = Field(default="", max_length=1000)
+    subscription_id: int | None = Field(default=None, foreign_key="subscription.id")   # what an amendment changes
+    reprice: bool = False                     # an amendment line priced afresh, not at the contract's price
 
 
 class QuoteEvent(SQLModel, table=True):

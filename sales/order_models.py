@@ -1,7 +1,10 @@
-"""Tables downstream of an accepted quote: contracts, orders, order lines and shipments.
+"""Tables downstream of an accepted quote: contracts, orders, order lines, shipments and
+subscriptions.
 
 A contract and an order copy the facts they need from the accepted quote revision (lines,
-prices, account), so they read the same whatever later happens to the quote.
+prices, account), so they read the same whatever later happens to the quote. A subscription
+is what a recurring order line sells, over time: each change (an amendment) adds a version
+effective from a day, and versions are never changed.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
-from core.db import Amount, timestamp
+from core.db import Amount, forbid_updates, timestamp
 
 CONTRACT_STATES = ("draft", "sent", "signed", "active", "expired", "terminated", "renewed", "withdrawn")
 ORDER_STATES = ("credit_hold", "open", "fulfilled", "cancelled")
 LINE_STATUSES = ("pending", "in_production", "shipped", "delivered")
+SUBSCRIPTION_STATES = ("active", "cancelled", "ended")
 
 
 
@@ -44,6 +48,9 @@ class Contract(SQLModel, table=True):
     signed_ip: str | None = Field(default=None, max_length=64)
     signed_user_agent: str | None = Field(default=None, max_length=500)
     terminated_on: date | None = None
+    # what the revenue schedule last worked out it earns (amendments, credits, termination);
+    # None until it is scheduled (billing/revenue.py)
+    transaction_price: Decimal | None = Field(default=None, sa_type=Amount)
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
 
@@ -100,7 +107,7 @@ class OrderLine(SQLModel, table=True):
     model_version: int | None = None
     bom: list = Field(default_factory=list, sa_type=JSON)            # exploded BOM of one unit
     quantity: Decimal = Field(sa_type=Amount)
-    charge: str = Field(max_length=16)                               # one_time | monthly | quarterly | annual
+    charge: str = Field(max_length=16)                               # one_time | monthly | quarterly | semiannual | annual
     term_months: int | None = None
     list_total: Decimal = Field(sa_type=Amount)                      # per period for recurring lines
     net_total: Decimal = Field(sa_type=Amount)                       # per period for recurring lines
@@ -138,3 +145,50 @@ class OrderEvent(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=16)
     reason: str = Field(default="", max_length=2000)
     data: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class Subscription(SQLModel, table=True):
+    """A recurring order line as a running service: billed on its order line's schedule, from
+    `start_date` to `end_date` (inclusive), at the price of the version in force each day."""
+    __tablename__ = "subscription"
+    __table_args__ = (sa.UniqueConstraint("order_id", "line_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
+    order_id: int = Field(foreign_key="sales_order.id", index=True)   # where it is billed
+    line_key: str = Field(max_length=40)
+    product: str = Field(max_length=100)
+    name: str = Field(max_length=300)
+    currency: str = Field(max_length=3)
+    charge: str = Field(max_length=16)                      # the billing frequency: monthly | quarterly | semiannual | annual
+    term_months: int
+    anchor_day: int = 1                                     # the day of the month billing periods start
+    start_date: date
+    end_date: date                                          # inclusive; an amendment's co-terms with its contract
+    state: str = Field(default="active", max_length=16)
+    cancelled_on: date | None = None                        # the first day it no longer runs
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+
+
+class SubscriptionVersion(SQLModel, table=True):
+    """What a subscription is from `effective_from` until the next version: written once."""
+    __tablename__ = "subscription_version"
+    __table_args__ = (sa.UniqueConstraint("subscription_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="subscription.id", index=True)
+    version: int
+    effective_from: date
+    quantity: Decimal = Field(sa_type=Amount)
+    amount: Decimal = Field(sa_type=Amount)                 # net per billing period, for the quantity
+    unit_price: Decimal = Field(sa_type=Amount)             # amount / quantity, shown, never summed
+    configuration: dict = Field(default_factory=dict, sa_type=JSON)
+    model_version: int | None = None
+    quote_id: int | None = Field(default=None, foreign_key="quote.id", index=True)   # the amendment
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime = timestamp()
+
+
+forbid_updates(SubscriptionVersion)

@@ -32,6 +32,7 @@ from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
+from sales import subscriptions
 from sales.quotes import check_owner, get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
@@ -84,10 +85,16 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
 
 def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,
                  credit_check: Callable[[Account, Decimal], dict], require_contract: bool,
-                 billing: str = "on_order", milestones: list[dict] | None = None) -> tuple[Order, bool]:
+                 billing: str = "on_order", milestones: list[dict] | None = None,
+                 coterm: Callable[[dict], Decimal] | None = None) -> tuple[Order, bool]:
     """The order of the quote's accepted latest revision, created once; returns it and whether
     it is new. With `require_contract` the revision's contract must be signed first.
-    `credit_check(account, first-year amount)` is billing's (billing.credit.place_order)."""
+    `credit_check(account, first-year amount)` is billing's (billing.credit.place_order).
+
+    Each recurring line gets its subscription (sales/subscriptions.py). An amendment's order
+    holds only the lines it adds (its other lines change subscriptions), which run from its
+    effective date to the contract's end: `coterm(priced line)` is their value over those
+    days (billing.amendments)."""
     quote = get_quote(session, quote_number, lock=True)
     if isinstance(actor, User):
         check_owner(quote, actor, "order")
@@ -96,8 +103,16 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
         return existing, False
     if quote.state != "accepted":
         raise InvalidTransition(quote.label, quote.state, "order it", "the customer has not accepted it")
-    contract = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
-    if require_contract and (contract is None or contract.state not in ("signed", "active")):
+    amendment = quote.kind == "amendment"
+    if amendment and coterm is None:
+        raise InvalidTransition(quote.label, quote.state, "order it", "an amendment is applied to its contract")
+    if amendment:
+        contract = session.get(Contract, quote.contract_id)
+    else:
+        contract = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
+    if quote.kind == "renewal" and contract is None:
+        raise InvalidTransition(quote.label, quote.state, "order it", "its next term starts when the contract ends")
+    if require_contract and not amendment and (contract is None or contract.state not in ("signed", "active")):
         state = contract.state if contract else "without a contract"
         raise InvalidTransition(quote.label, state, "order it", "orders are made from signed contracts")
     milestones = _milestones(billing, milestones)
@@ -106,24 +121,35 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     cur = currency(quote.currency)
     order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
                   contract_id=contract.id if contract else None, account_id=account.id, state="open",
-                  currency=quote.currency, one_time_total=cur.round(Decimal(priced["totals"]["one_time_net"])),
-                  contract_value=cur.round(Decimal(priced["totals"]["contract_value"])), billing=billing,
+                  currency=quote.currency, one_time_total=ZERO, contract_value=ZERO, billing=billing,
                   milestones=milestones)
     session.add(order)
     session.flush()
     sources = {ln.key: ln for ln in session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))}
     first_year = ZERO
-    for position, line in enumerate(priced["lines"]):
+    lines = []
+    for line in priced["lines"]:
         source = sources.get(line["id"])
-        configuration, version, bom = _configuration(session, source) if source else ({}, None, [])
+        if amendment and source is not None and source.subscription_id is not None:
+            continue                                  # an amendment's change to a subscription
+        configuration, version, bom = configuration_of(session, source) if source else ({}, None, [])
         net = Decimal(line["net_total"])
         periods_a_year = 1 if line["charge"] == "one_time" else 12 // PERIOD_MONTHS[line["charge"]]
-        first_year += net * min(Decimal(periods_a_year), Decimal(line["periods"]))
-        session.add(OrderLine(order_id=order.id, key=line["id"], position=position, product=line["product"],
-                              name=line["name"], configuration=configuration, model_version=version, bom=bom,
-                              quantity=Decimal(line["quantity"]), charge=line["charge"],
-                              term_months=line["term_months"], list_total=Decimal(line["list_total"]),
-                              net_total=net, contract_value=Decimal(line["contract_value"])))
+        value = coterm(line) if amendment and line["charge"] != "one_time" else Decimal(line["contract_value"])
+        first_year += min(net * periods_a_year, value)
+        lines.append(OrderLine(order_id=order.id, key=line["id"], position=len(lines), product=line["product"],
+                               name=line["name"], configuration=configuration, model_version=version, bom=bom,
+                               quantity=Decimal(line["quantity"]), charge=line["charge"],
+                               term_months=line["term_months"], list_total=Decimal(line["list_total"]),
+                               net_total=net, contract_value=value))
+    session.add_all(lines)
+    order.one_time_total = cur.round(sum((ln.net_total for ln in lines if ln.charge == "one_time"), ZERO))
+    order.contract_value = cur.round(sum((ln.contract_value for ln in lines), ZERO))
+    session.flush()
+    if amendment:
+        subscriptions.create_for_order(session, order, lines, quote.effective_date, contract.end_date)
+    else:
+        subscriptions.create_for_order(session, order, lines, subscriptions.service_start(session, order))
     order.credit_check = credit_check(account, cur.round(first_year))
     if not order.credit_check["passed"]:
         order.state = "credit_hold"
@@ -154,7 +180,7 @@ def _milestones(billing: str, milestones: list[dict] | None) -> list[dict]:
     return out
 
 
-def _configuration(session: Session, line: QuoteLine) -> tuple[dict, int | None, list]:
+def configuration_of(session: Session, line: QuoteLine) -> tuple[dict, int | None, list]:
     """The line's complete configuration (as priced: defaults fill what was not chosen) and
     the exploded BOM of one unit, or nothing for a plain product."""
     selections, version = line.selections, line.model_version

@@ -31,6 +31,7 @@ from rules.results import ManualDiscount
 from rules.schemas import CustomerPriceSchema, QuotePriceSchema
 from sales.accounts import Account, entitled, get_account
 from sales.audit import record
+from sales import subscriptions
 from sales.models import FINAL, FROZEN, Quote, QuoteLine, TermsTemplate
 from sales.terms import render_terms
 
@@ -56,6 +57,8 @@ class LineSpec:
     group: str | None = None
     notes: str = ""
     key: str | None = None          # keeps a line's identity when a list of lines replaces another
+    subscription: int | None = None   # an amendment's or renewal's line: the subscription it continues
+    reprice: bool = False           # priced by the rules afresh rather than at the contract's price
 
 
 HEADER_FIELDS = ("title", "price_book", "rule_set", "channel", "payment_terms", "promo_codes",
@@ -116,7 +119,9 @@ def check_owner(quote: Quote, actor: User, action: str) -> None:
 # creating ----------------------------------------------------------------------------------
 
 def create_quote(session: Session, actor: User, account_code: str, header: Mapping[str, Any],
-                 lines: Sequence[LineSpec], today: date) -> Quote:
+                 lines: Sequence[LineSpec], today: date, *, origin: Mapping[str, Any] | None = None) -> Quote:
+    """A new draft, priced. `origin` makes it an amendment or renewal of a contract (`kind`,
+    `contract_id`, `effective_date`: sales/amendments.py, sales/renewals.py)."""
     account = _named(lambda: get_account(session, account_code), "account")
     unknown = set(header) - set(HEADER_FIELDS)
     if unknown:
@@ -125,7 +130,7 @@ def create_quote(session: Session, actor: User, account_code: str, header: Mappi
     quote = Quote(number=number, account_id=account.id, owner_id=actor.id, currency=account.currency,
                   price_book=header.get("price_book") or f"list-{account.currency.lower()}",
                   rule_set=header.get("rule_set") or "standard", payment_terms=account.payment_terms,
-                  channel=account.channel, expires_on=today + timedelta(days=VALIDITY_DAYS))
+                  channel=account.channel, expires_on=today + timedelta(days=VALIDITY_DAYS), **(origin or {}))
     if "terms_template" not in header and session.get(TermsTemplate, DEFAULT_TERMS) is not None:
         header = {**header, "terms_template": DEFAULT_TERMS}
     _apply_header(session, quote, account, header, today)
@@ -145,7 +150,9 @@ def clone(session: Session, actor: User, number: str, revision: int | None, toda
     account = session.get(Account, source.account_id)
     header = {k: getattr(source, k) for k in HEADER_FIELDS if k not in ("expires_on", "terms_template")}
     header["terms_template"] = source.terms_template
-    quote = create_quote(session, actor, account.code, header, _specs(session, source), today)
+    specs = [LineSpec(**{**spec.__dict__, "subscription": None, "reprice": False})
+             for spec in _specs(session, source) if spec.quantity]     # a new sale, not a change of a contract
+    quote = create_quote(session, actor, account.code, header, specs, today)
     quote.terms = source.terms
     quote.cloned_from = f"{source.number} r{source.revision}"
     record(session, quote, actor, "clone", None, "draft", data={"from": quote.cloned_from})
@@ -300,7 +307,9 @@ def _replace_lines(session: Session, quote: Quote, specs: Sequence[LineSpec]) ->
         where = f"lines[{position}]"
         if spec.product is None and spec.configuration is None:
             raise InvalidInput(f"{where}.product", "give a product or a configuration")
-        if spec.quantity < 1:
+        if spec.subscription is not None:
+            subscriptions.check_continues(session, quote, spec.subscription, spec.quantity, where)
+        elif spec.quantity < 1:
             raise InvalidInput(f"{where}.quantity", "must be at least 1")
         if spec.discount_percent is not None and spec.discount_amount is not None:
             raise InvalidInput(f"{where}.discount_amount", "give a percent or an amount, not both")
@@ -318,14 +327,14 @@ def _replace_lines(session: Session, quote: Quote, specs: Sequence[LineSpec]) ->
                               selections=dict(spec.selections), model_version=version,
                               quantity=spec.quantity, term_months=spec.term_months,
                               discount_percent=spec.discount_percent, discount_amount=spec.discount_amount,
-                              notes=spec.notes or ""))
+                              notes=spec.notes or "", subscription_id=spec.subscription, reprice=spec.reprice))
     session.flush()
 
 
 def _specs(session: Session, quote: Quote) -> list[LineSpec]:
     return [LineSpec(ln.product or None, ln.configuration_id, dict(ln.selections), ln.model_version,
                      ln.quantity, ln.term_months, ln.discount_percent, ln.discount_amount, ln.group,
-                     ln.notes, ln.key) for ln in lines_of(session, quote)]
+                     ln.notes, ln.key, ln.subscription_id, ln.reprice) for ln in lines_of(session, quote)]
 
 
 # pricing -----------------------------------------------------------------------------------
@@ -333,10 +342,12 @@ def _specs(session: Session, quote: Quote) -> list[LineSpec]:
 def price(session: Session, quote: Quote, account: Account, today: date) -> None:
     """Price the revision's lines now and store the result with the versions it used."""
     lines = lines_of(session, quote)
+    carried = subscriptions.contract_prices(session, quote, lines)
     request = PricingRequest(
         quote.price_book,
         tuple(LineRequest(ln.product or None, ln.quantity, ln.selections, ln.configuration_id, ln.model_version,
-                          ln.key, ln.term_months, _discount(ln.discount_percent, ln.discount_amount))
+                          ln.key, ln.term_months, _discount(ln.discount_percent, ln.discount_amount),
+                          carried.get(ln.key))
               for ln in lines),
         rule_set=quote.rule_set, day=today, customer=account.code, segment=account.segment,
         tier=account.tier, channel=quote.channel, promo_codes=tuple(quote.promo_codes),
@@ -361,7 +372,9 @@ def price(session: Session, quote: Quote, account: Account, today: date) -> None
         "account": [account.code, account.segment, account.tier],
         "header": {f: getattr(quote, f) for f in PRICE_FIELDS},
         "lines": [[ln.key, ln.product, ln.configuration_id, ln.selections, ln.model_version, ln.quantity,
-                   ln.term_months, ln.discount_percent, ln.discount_amount] for ln in lines],
+                   ln.term_months, ln.discount_percent, ln.discount_amount, ln.subscription_id, ln.reprice]
+                  for ln in lines],
+        "origin": [quote.kind, quote.contract_id, quote.effective_date],
         "priced": quote.priced})
 
 

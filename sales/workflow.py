@@ -25,7 +25,7 @@ from core import docstore
 from sales import acceptance, contracts
 from sales.audit import record
 from sales.models import FINAL, FROZEN, ApprovalStep, Quote
-from sales.order_models import Contract, Order
+from sales.order_models import Contract, Order, SubscriptionVersion
 from sales.quotes import check_owner, get_quote, lines_of, new_revision, required_approvals
 
 
@@ -195,6 +195,10 @@ def revise(session: Session, actor: User, number: str, reason: str) -> Quote:
         if contract is not None and contract.state not in ("draft", "sent"):
             raise InvalidTransition(quote.label, quote.state, "revise it",
                                     f"contract {contract.number} is {contract.state}; change the deal by an amendment")
+        if quote.kind == "amendment" and session.exec(select(SubscriptionVersion.id).where(
+                SubscriptionVersion.quote_id == quote.id)).first() is not None:
+            raise InvalidTransition(quote.label, quote.state, "revise it",
+                                    "it was applied to its contract; change the deal by another amendment")
         if contract is not None:
             contracts.withdraw(session, actor, contract, f"{quote.label} is revised: {reason}")
     return new_revision(session, actor, quote, reason)

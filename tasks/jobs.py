@@ -1,11 +1,11 @@
-"""The daily jobs: expire quotes, move contracts through their key dates, issue the recurring
-invoices that are due, rate the usage periods whose grace has ended (draft invoices, issued
-by finance after review), and dun overdue invoices. Each step is its own transaction and safe
-to run any number of times, so a missed or repeated day does no harm. The scheduler runs
-them daily; `cpq jobs run` runs them by hand (for another day, say)."""
+"""The daily jobs: expire quotes, quote renewals and end what was renewed or declined, move
+contracts through their key dates, issue the recurring invoices that are due, rate the usage
+periods whose grace has ended (draft invoices, issued by finance after review), and dun
+overdue invoices. Each step is its own transaction and safe to run any number of times, so a
+missed or repeated day does no harm. The scheduler runs them daily; `cpq jobs run` runs them
+by hand (for another day, say)."""
 
 from __future__ import annotations
-
 
 from datetime import date, datetime, time, timezone
 from typing import Callable
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from billing import collections, invoices, order_billing, rating
 from core import queue
 from core.db import session_scope
-from sales import contracts, workflow
+from sales import contracts, renewals, workflow
 
 
 def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[str]], None],
@@ -24,6 +24,7 @@ def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[st
     """Every step as of `day`; `report(step, lines done)` after each."""
     steps = [
         ("quotes", lambda s: [f"{q.number} revision {q.revision}: expired" for q in workflow.expire_due(s, day)]),
+        ("renewals", lambda s: renewals.run_jobs(s, day)),
         ("contracts", lambda s: contracts.run_jobs(s, day)),
         ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
                                for d in order_billing.bill_due_periods(s, day)]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -53,7 +54,9 @@ def assert_covers(periods: list[Period], start: date, last: date, amount: D, cur
             assert p.amount == amount, p
     first, final = periods[0], periods[-1]
     if len(periods) > 1 and first.days < first.full_days and final.days < final.full_days:
-        assert first.amount == cur.round(amount * first.days / first.full_days)
+        # its days' worth, but never more than the two short periods together (co-terming)
+        together = sum((p.amount for p in periods), D(0)) - amount * (len(periods) - 2)
+        assert first.amount == min(cur.round(amount * first.days / first.full_days), together)
 
 
 def worth(start: date, last: date, charge: str, amount: D, cur: Currency) -> D:
@@ -64,7 +67,7 @@ def worth(start: date, last: date, charge: str, amount: D, cur: Currency) -> D:
         whole += 1
     begin, following = add_months(start, whole * months), add_months(start, (whole + 1) * months)
     left = max((last - begin).days + 1, 0)
-    return cur.round(amount * (whole + D(left) / (following - begin).days))
+    return cur.round_exact(Fraction(amount) * (whole + Fraction(left, (following - begin).days)))
 
 
 def assert_bills_the_contract_value(start: date, charge: str, term: int, amount: D, cur: Currency) -> None:
@@ -159,6 +162,15 @@ def test_co_terming_bills_the_days_worth_rounded_once(start, days, charge, code,
     periods = plan(start, charge, amount, cur, end=end)
     assert_covers(periods, start, end, amount, cur)
     assert sum(p.amount for p in periods) == worth(start, end, charge, amount, cur)
+
+
+def test_co_terming_never_bills_a_negative_period():
+    """Monthly 0.07 from 25 August 2023 to 1 March 2026 is worth 30 months and 5 of 28 days
+    (2.11), less than 7/31 of August (0.02) and the 30 calendar months (2.10): the first
+    short period bills what is left after the full ones, and the last day nothing (not -0.01)."""
+    periods = plan(date(2023, 8, 25), "monthly", D("0.07"), currency("USD"), end=date(2026, 3, 1))
+    assert (periods[0].amount, periods[-1].amount) == (D("0.01"), D("0.00"))
+    assert sum(p.amount for p in periods) == D("2.11")
 
 
 def test_co_terming_every_start_day_to_its_year_end():

@@ -31,6 +31,7 @@ OPAQUE = {
     "InvoiceSchema.buyer", "QuoteLineOutSchema.selections", "OrderLineSchema.configuration", "OrderLineSchema.bom",
     "DocumentVersionSchema.source", "EventSchema.data", "BundleSchema.models", "BundleSchema.price_books",
     "BundleSchema.rule_sets", "BundleSchema.active", "BundleSchema.accounts",
+    "SubscriptionVersionSchema.configuration", "AppliedVersionSchema.configuration",
 }
 MONEY_TYPES = (Money, MoneyMap)
 

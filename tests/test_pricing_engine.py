@@ -792,3 +792,19 @@ def test_required_levels_are_ordered_by_stage_and_collect_every_reason():
     reasons = {level: [rule for rule, _ in rs] for level, _, rs in result}
     assert reasons["finance"] == ["low-margin", "terms"]
     assert reasons["deal_desk"] == ["over-30", "big-deal"]
+
+
+# a contract's price (amendments, renewals) ---------------------------------------------------
+
+def test_a_line_at_its_contract_price_skips_rules_floors_and_quote_discounts():
+    """An amendment keeps what the contract agreed: 12 seats at the contracted 16.00 are 192.00
+    whatever the rules say now (40 % for a gold customer), and the header discount falls on
+    the other lines only."""
+    rs = rule_set(TIER_40)
+    kept = item(BOOK, "MON", 12, id="kept", contract_price=D("192.00"))
+    result = price(rs, BOOK, kept, item(BOOK, "MON", 1, id="new"), customer="C", tier="gold",
+                   discount=ManualDiscount(percent=D(10)))
+    lines = by_id(result)
+    assert lines["kept"].net_total == D("192.00") and steps(lines["kept"]) == [("contract", None, D("48.00"))]
+    assert lines["new"].net_total == D("10.80")                  # 20.00 less 40 %, less the 10 % header discount
+    assert result.quote_steps[0].amount == D("1.20")
