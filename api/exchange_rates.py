@@ -52,7 +52,7 @@ def import_ecb():
         text = request.get_data().decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "malformed_body", "the file is not UTF-8 text", {"body": ["not UTF-8"]})
-    if not text.strip():
+    if not text:
         raise empty_body("send the ECB's CSV file")
     with db_session() as session:
         return ecb.import_rates(session, text, "request body")

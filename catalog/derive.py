@@ -34,12 +34,11 @@ from catalog.store import get_price_book, save_price_book
 from core import versioned
 from core.errors import InvalidInput
 from core.fxrates import rate as exchange_rate
-from core.money import ZERO, Currency, CurrencyError, currency, trim
+from core.money import ONE, ZERO, Currency, CurrencyError, currency, trim
 from core.validation import to_decimal
 
 MODES = {"nearest": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
 COST_RATE_DECIMALS = Decimal("1e-9")
-ONE = Decimal(1)
 
 
 @dataclass(frozen=True)

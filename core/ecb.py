@@ -27,7 +27,7 @@ from sqlmodel import Session
 from core.errors import InvalidInput
 from core.fxrates import RATE_DECIMALS, NewRate, Recorded, record_rates
 from core.money import CurrencyError, currency
-from core.validation import DECIMAL, DocumentError, DocumentValidationError
+from core.validation import DECIMAL, DocumentError, DocumentValidationError, Reader
 
 BASE, SOURCE = "EUR", "ECB"
 KIND = "exchange_rates"
@@ -75,20 +75,18 @@ def import_rates(session: Session, text: str, file: str = "eurofxref.csv") -> Ec
     return EcbImport(done.created, done.unchanged, done.first, done.last, parsed.skipped)
 
 
-class _Reader:
-    def __init__(self, file: str):
-        self.file = file
-        self.errors: list[DocumentError] = []
+class _Reader(Reader):
+    kind = KIND
 
     def error(self, where: str, reason: str) -> None:
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append(DocumentError(self.file, where, reason))
+            super().error(where, reason)
 
     def read(self, rows: list[list[str]]) -> EcbRates:
         numbered = [(n, [cell.strip() for cell in row]) for n, row in enumerate(rows, 1) if any(c.strip() for c in row)]
         if not numbered:
-            raise DocumentValidationError([DocumentError(self.file, "", "is empty; expected the ECB's "
-                                                         "header line (Date, USD, JPY, ...) and rates")], KIND)
+            self.error("", "is empty; expected the ECB's header line (Date, USD, JPY, ...) and rates")
+            self.check()
         line, header = numbered[0]
         columns, skipped = self.header(line, header)
         rates: list[NewRate] = []
@@ -112,8 +110,7 @@ class _Reader:
                     rates.append(NewRate(BASE, code, day, value, SOURCE, f"line {line}, column {index + 1} ({code})"))
         if len(numbered) == 1:
             self.error(f"line {line}", "the header has no rates after it")
-        if self.errors:
-            raise DocumentValidationError(self.errors, KIND)
+        self.check()
         return EcbRates(tuple(rates), tuple(skipped))
 
     def header(self, line: int, cells: list[str]) -> tuple[list[tuple[int, str]], list[str]]:

@@ -38,7 +38,8 @@ def dashboard():
         sales = analytics.figures(session, access.quote_filter(session, user))
         dso = collections.dso(session, today) if "collections:read" in permissions else {}
         months = revenue.report(session, None, f"{today:%Y-%m}")[-12:] if "revenue:read" in permissions else []
-        offered = sorted({code for r in rates_on(session, today) for code in (r.base, r.quote)} | {to or "EUR"})
+        offered = sorted({code for r in rates_on(session, today) for code in (r.base, r.quote)}
+                         | {code for code in (to, settings.reporting_currency) if code})
         if to:
             try:
                 converted = _converted(session, to, sales, dso, months, today)
