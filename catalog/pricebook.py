@@ -343,6 +343,8 @@ class _Builder(Reader):
                     continue
                 for value, body in values.items():
                     vpath = join(apath, _text(value))
+                    if value in ("true", "false"):      # a yes/no value as stored (JSON keys are text)
+                        value = value == "true"
                     if not isinstance(value, (str, bool)) or (isinstance(value, str) and not CODE_RE.match(value)):
                         self.error(vpath, "expected a value code or true/false")
                         continue

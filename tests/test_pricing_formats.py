@@ -232,3 +232,17 @@ def test_the_demo_rule_set_loads():
     assert rules["spring-solar"].products == {"solar-installation"}      # limited by its promotion
     assert [r.id for r in rs.quote_rules] == ["large-deal"]
     assert [r.id for r in rs.line_rules("rack-server")][:2] == ["server-volume", "tier-gold"]
+
+
+def test_a_stored_book_still_prices_yes_no_options(engine):
+    """A book is stored as JSON, whose keys are text: `bezel: {true: 70.00}` comes back as
+    "true" and must still price the yes/no value True."""
+    from catalog.store import get_price_book, load_demo_catalog, load_demo_price_books
+    from core.db import session_scope
+    with session_scope(engine) as session:
+        load_demo_catalog(session)
+        load_demo_price_books(session)
+        book = get_price_book(session, "list-usd")
+        with_bezel = book.list_price("rack-server", {"bezel": True})
+        without = book.list_price("rack-server", {"bezel": False})
+        assert with_bezel.unit_price - without.unit_price == Decimal("70.00")
