@@ -61,7 +61,7 @@ class UsageStepSchema(Schema):
     quantity = decimal_string()
     unit_price = UnitAmount()
     flat_fee = Money()
-    amount = decimal_string(metadata={"description": "exact; the meter's amount is their sum rounded once"})
+    amount = UnitAmount(metadata={"description": "exact, never rounded: the meter's amount is their sum rounded once"})
 
 
 class MeterUsageSchema(Schema):

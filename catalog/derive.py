@@ -144,7 +144,8 @@ def _converted(book: PriceBook, cur: Currency, name: str, title: str | None, rec
     out.update(pricebook=name, currency=cur.code, derived_from=record,
                name=title or f"{book.title} in {cur.code} (derived)")
     for code, body in (out.get("products") or {}).items():
-        out["products"][code] = _entry(body, price, cost)
+        out["products"][code] = _metered(body, fx, cost) if isinstance(body, dict) and "metered" in body \
+            else _entry(body, price, cost)
     for product, attributes in (out.get("options") or {}).items():
         for attr, values in attributes.items():
             for value, body in values.items():
@@ -165,6 +166,32 @@ def _entry(body: Any, price: Callable, cost: Callable) -> Any:
     if body.get("cost") is not None:
         converted["cost"] = _written(cost(to_decimal(body["cost"])))
     return converted
+
+
+def _metered(body: dict, fx: Decimal, cost: Callable) -> dict:
+    """A usage price (catalog/metered.py) converted: fees, package prices and minimums to the
+    currency's minor units; unit prices keep their precision, two decimals more than the
+    source's (0.002 USD a call is not 0.00 EUR), since they are rounded once per rated line.
+    The book's rounding rule is for list prices, not these."""
+    m = copy.deepcopy(body["metered"])
+
+    def per_unit(value) -> str:
+        amount = to_decimal(value)
+        places = Decimal(1).scaleb(min(amount.as_tuple().exponent, 0) - 2)
+        return str(trim((amount * fx).quantize(places, ROUND_HALF_UP)))
+
+    if m.get("unit_price") is not None:
+        m["unit_price"] = per_unit(m["unit_price"])
+    for tier in m.get("tiers") or []:
+        if tier.get("unit_price") is not None:
+            tier["unit_price"] = per_unit(tier["unit_price"])
+        if tier.get("flat_fee") is not None:
+            tier["flat_fee"] = _written(cost(to_decimal(tier["flat_fee"])))
+    if isinstance(m.get("package"), dict) and m["package"].get("price") is not None:
+        m["package"]["price"] = _written(cost(to_decimal(m["package"]["price"])))
+    if m.get("minimum") is not None:
+        m["minimum"] = _written(cost(to_decimal(m["minimum"])))
+    return dict(body, metered=m)
 
 
 def _written(amount: Decimal) -> str:

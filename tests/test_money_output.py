@@ -24,6 +24,8 @@ NOT_MONEY = re.compile(r"^(.*quantity|periods|.*percent|.*rate|.*weight)$")
 NOT_MONEY_FIELDS = {
     "DsoSchema.value": "days sales outstanding: a number of days",
     "EnumValueSchema.properties": "a model value's properties: plain numbers without a currency",
+    "UsageStepSchema.above": "units of usage", "UsageStepSchema.up_to": "units of usage",
+    "MeterUsageSchema.allowance_used": "units of usage", "MeterUsageSchema.billable": "units of usage",
 }
 #: free-form objects in responses, none of which holds an amount
 OPAQUE = {

@@ -154,8 +154,8 @@ def test_usage_so_far(env):
         "meter": "api_calls", "product": "API-CALLS", "name": "API calls", "unit": "call", "records": 1,
         "quantity": "12", "amount": "41.60", "minimum": "50.00", "true_up": "8.40", "total": "50.00", "problem": None}
     assert api_calls["tiers"] == [
-        {"above": "0", "up_to": "10", "quantity": "10", "unit_price": "1.00", "flat_fee": "10.00", "amount": "20"},
-        {"above": "10", "up_to": None, "quantity": "2", "unit_price": "0.80", "flat_fee": "20.00", "amount": "21.6"}]
+        {"above": "0", "up_to": "10", "quantity": "10", "unit_price": "1.00", "flat_fee": "10.00", "amount": "20.00"},
+        {"above": "10", "up_to": None, "quantity": "2", "unit_price": "0.80", "flat_fee": "20.00", "amount": "21.60"}]
     assert (storage["allowance_used"], storage["billable"], storage["amount"]) == ("100", "150", "0.23")
     assert get(env, "/accounts/ACME/usage").get_json()["period"] == THIS
     for period in ("2026-13", "0000-01", "9999-12"):
