@@ -22,6 +22,7 @@ Every other figure is a sum of rounded amounts, so totals reconcile to the minor
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from operator import itemgetter
 from typing import Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
@@ -270,7 +271,7 @@ def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: 
             candidates.append((value, rule))
     if not candidates:
         return running
-    value, winner = max(candidates, key=lambda vr: vr[0])
+    value, winner = max(candidates, key=itemgetter(0))
     p.considered.extend(selection.beaten(winner, tuple(out)))
     p.floor = min((value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
     if running >= p.floor:

@@ -79,7 +79,7 @@ class Plan:
     the order lines list them, the rules tested on each line (`checks`, each followed by the
     outcomes listed after it, `tails`), and the Selection of the others."""
 
-    __slots__ = ("head", "checks", "tails", "selection")
+    __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
     def __init__(self, failed: tuple[Outcome, ...], passed: tuple[Rule, ...], facts: QuoteFacts,
                  line: LineFacts):
@@ -100,17 +100,23 @@ class Plan:
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules)
+        self._by_quantity: dict[str, tuple[tuple[Outcome, ...], tuple[str, ...]]] = {}
 
     def select(self, facts: QuoteFacts, line: LineFacts) -> Selected:
-        considered = list(self.head)
-        skipped = []
-        for (rule, conditions), tail in zip(self.checks, self.tails):
-            reason = first_failure(conditions, facts, line)
-            if reason is not None:
-                skipped.append(rule)
-                considered.append(Outcome(rule, False, reason))
-            considered += tail
-        return Selected(considered, self.selection, tuple(skipped))
+        """The checks see nothing of a line but its quantity (the rest is the plan's kind), so
+        lines with the same quantity, as written (reasons show it), share the answer."""
+        found = self._by_quantity.get(str(line.quantity))
+        if found is None:
+            considered = list(self.head)
+            skipped = []
+            for (rule, conditions), tail in zip(self.checks, self.tails):
+                reason = first_failure(conditions, facts, line)
+                if reason is not None:
+                    skipped.append(rule)
+                    considered.append(Outcome(rule, False, reason))
+                considered += tail
+            found = self._by_quantity[str(line.quantity)] = tuple(considered), tuple(skipped)
+        return Selected(list(found[0]), self.selection, found[1])
 
 
 class Selected(NamedTuple):
