@@ -8,8 +8,8 @@ line was most of the pricing time. Yet what decides a candidate's fate is
 - its line conditions on the product, the charge and configured values (`PLAN_FACTS`): the
   same for every line of one *kind* (product, charge and the values of the attributes that
   the product's rules test), so decided once per kind, in a `Plan`;
-- its conditions on the quantity (and those after them): tested on each line, but only a
-  few rules have them.
+- its conditions on the quantity (and those after them): tested once per quantity in a plan,
+  and only a few rules have them.
 A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line) and
 the applicable ones grouped for the waterfall (`Selection`). `QuoteRules.select` and
 `PlainRules.select` give the same answer; the plain one tests every candidate's conditions
@@ -54,7 +54,8 @@ class Selection:
         found = self._excluded.get((winner.id, losers))
         if found is None:
             reason = f"exclusive rule {winner.id} applies"
-            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules if 0 < r.slot < 4 or r.id in losers)
+            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
+                             if 0 < r.slot < 4 or r.id in losers)
             found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
         outcomes, position = found
         start = 0
