@@ -11,6 +11,7 @@ line fact it reads (`line_fact`, None for quote facts) so that the index can tel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from typing import Any, Mapping, NamedTuple
@@ -40,9 +41,9 @@ class LineFacts(NamedTuple):
     values: Mapping[str, Value]
 
 
-# the line facts that rules.index keys its plans by: conditions on them are decided once for
-# all the lines of a product with the same charge and configured values
-PLAN_FACTS = frozenset({"product", "charge", "values"})
+# the line facts that rules.index keys its plans by (all but the quantity): conditions on them
+# are decided once for all the lines of a product with the same charge and configured values
+PLAN_FACTS = frozenset(LineFacts._fields) - {"quantity"}
 
 
 def _show(value: Any) -> str:
@@ -87,11 +88,17 @@ class Between:
     def line_fact(self) -> str | None:
         return self.fact if self.line else None
 
+    @cached_property
+    def _per_currency(self) -> bool:
+        return isinstance(self.minimum, Mapping) or isinstance(self.maximum, Mapping)
+
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         actual = getattr(line if self.line else quote, self.fact)
-        low, high = _in(self.minimum, quote.currency), _in(self.maximum, quote.currency)
-        if low is _MISSING or high is _MISSING:
-            return f"no {self.label} threshold in {quote.currency}"
+        low, high = self.minimum, self.maximum
+        if self._per_currency:
+            low, high = _in(low, quote.currency), _in(high, quote.currency)
+            if low is _MISSING or high is _MISSING:
+                return f"no {self.label} threshold in {quote.currency}"
         if low is not None and actual < low:
             return f"{self.label} {actual} is below {low}"
         if high is not None and actual > high:
@@ -103,8 +110,6 @@ _MISSING = object()
 
 
 def _in(bound, code: str):
-    if bound is None or bound.__class__ is Decimal:     # before the (slow) abstract class check
-        return bound
     if isinstance(bound, Mapping):
         return bound.get(code, _MISSING)
     return bound

@@ -24,11 +24,12 @@ Every other figure is a sum of rounded amounts, so totals reconcile to the minor
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from operator import itemgetter
 from typing import Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
 from core import gcpause
-from core.money import HUNDRED, ONE, ZERO, Currency, percent_of, round_to_total, split_units
+from core.money import HUNDRED, ONE, ZERO, Currency, percent_of, round_to_total
 from rules import approvals as ap
 from rules.actions import AmountOff, LineBasis
 from rules.conditions import DateWindow, LineFacts, QuoteFacts
@@ -36,6 +37,7 @@ from rules.index import PlainRules, QuoteRules, Selection
 from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
                            QuotePrice, Step, Totals)
+from rules.spread import Spread
 
 
 def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
@@ -276,7 +278,7 @@ def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: 
             candidates.append((value, rule))
     if not candidates:
         return running
-    value, winner = max(candidates, key=lambda vr: vr[0])
+    value, winner = max(candidates, key=itemgetter(0))
     p.considered.extend(selection.beaten(winner, tuple(out)))
     p.floor = min((value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
     if running >= p.floor:
@@ -322,7 +324,7 @@ def _quote_level(rule_set: RuleSet, cur: Currency, rules: QuoteRules, header: Ma
     lines = sorted((p for p in lines if not p.contract), key=lambda p: p.id)   # ties by id; contract prices stay
     subtotal = sum((p.net for p in lines), ZERO)
     basis = LineBasis(cur.code, Decimal(1), subtotal, None)
-    spread = _Spread(cur, lines)
+    spread = Spread(cur, lines)
     steps = []
     for rule, amount in stack(Selection(applicable), (), subtotal, basis, considered):
         steps.append(spread("quote_rule", rule.id, rule.description, amount,
@@ -334,72 +336,6 @@ def _quote_level(rule_set: RuleSet, cur: Currency, rules: QuoteRules, header: Ma
                             _manual(header, running), fixed=header.amount is not None))
     spread.settle()
     return [step for step in steps if step is not None], considered
-
-
-class _Spread:
-    """Rounds quote-level discounts once and allocates each over the lines, in the (id) order
-    given (fixed amounts over one-time lines only), never taking a line below its floor.
-
-    The largest-remainder split works in integers, so the nets and floors are kept as whole
-    numbers of 10**-scale units (floors may be finer than the currency) and the lines' Decimal
-    nets are set once, by `settle`: converting every net for every discount was most of the
-    quote-level time. A share that a floor cuts is worked out in Decimals, as before.
-    """
-
-    def __init__(self, cur: Currency, lines: list[_Line]):
-        self.cur, self.lines = cur, lines
-        self.scale = scale = max([cur.minor_units] + [-p.floor.as_tuple().exponent for p in lines
-                                                      if p.floor is not None])
-        self.per_quantum = 10 ** (scale - cur.minor_units)
-        self.units = [int(p.net.scaleb(scale)) for p in lines]
-        self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
-        self.one_time = [p.charge == "one_time" for p in lines]
-        self.moved: set[int] = set()          # lines whose Decimal net is behind their units
-
-    def __call__(self, kind: str, rule: str | None, label: str, exact: Decimal, fixed: bool) -> Step | None:
-        """Spread `exact`; returns the step as given (None when nothing was)."""
-        units, floors, one_time, per_quantum = self.units, self.floors, self.one_time, self.per_quantum
-        eligible = [i for i, u in enumerate(units) if u > 0 and (not fixed or one_time[i])]
-        if not eligible:
-            return None
-        weights = [units[i] for i in eligible]
-        total = min(int(self.cur.round(exact).scaleb(self.scale)), sum(weights))  # rounding point 2
-        quanta, rest = divmod(total, per_quantum)
-        if rest:
-            raise ValueError(f"{Decimal(total).scaleb(-self.scale)} is not a multiple of {self.cur.quantum}")
-        quantum, lines, moved = self.cur.quantum, self.lines, self.moved
-        given, cut = 0, ZERO                  # in quanta, and the shares that floors cut
-        for i, part in zip(eligible, split_units(quanta, weights)):
-            if not part:
-                continue
-            share = part * per_quantum
-            floor = floors[i]
-            if floor is not None and share > units[i] - floor:     # the floor takes the rest
-                if units[i] <= floor:
-                    continue
-                self.settle(i)
-                p = lines[i]
-                amount = p.net - p.floor
-                p.net -= amount
-                units[i] = floor
-                cut += amount
-                p.steps.append(Step(kind, rule, label, amount))
-                continue
-            if floor is not None and share < 0:    # nothing is added to a line with a floor
-                continue
-            units[i] -= share
-            moved.add(i)
-            given += part
-            lines[i].steps.append(Step(kind, rule, label, quantum * part))
-        given = quantum * given + cut
-        return Step(kind, rule, label, given) if given else None
-
-    def settle(self, *which: int) -> None:
-        """Set the Decimal nets of the lines that moved (of `which`, when given)."""
-        for i in which or tuple(self.moved):
-            if i in self.moved:
-                self.lines[i].net = Decimal(self.units[i] // self.per_quantum).scaleb(-self.cur.minor_units)
-                self.moved.discard(i)
 
 
 def _totals(lines: tuple[LinePrice, ...], cur: Currency) -> Totals:

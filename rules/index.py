@@ -8,8 +8,8 @@ line was most of the pricing time. Yet what decides a candidate's fate is
 - its line conditions on the product, the charge and configured values (`PLAN_FACTS`): the
   same for every line of one *kind* (product, charge and the values of the attributes that
   the product's rules test), so decided once per kind, in a `Plan`;
-- its conditions on the quantity (and those after them): tested on each line, but only a
-  few rules have them.
+- its conditions on the quantity (and those after them): tested once per quantity in a plan,
+  and only a few rules have them.
 A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line) and
 the applicable ones grouped for the waterfall (`Selection`). `QuoteRules.select` and
 `PlainRules.select` give the same answer; the plain one tests every candidate's conditions
@@ -54,7 +54,8 @@ class Selection:
         found = self._excluded.get((winner.id, losers))
         if found is None:
             reason = f"exclusive rule {winner.id} applies"
-            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules if 0 < r.slot < 4 or r.id in losers)
+            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
+                             if 0 < r.slot < 4 or r.id in losers)
             found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
         outcomes, position = found
         start = 0
@@ -79,7 +80,7 @@ class Plan:
     the order lines list them, the rules tested on each line (`checks`, each followed by the
     outcomes listed after it, `tails`), and the Selection of the others."""
 
-    __slots__ = ("head", "checks", "tails", "selection")
+    __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
     def __init__(self, failed: tuple[Outcome, ...], passed: tuple[Rule, ...], facts: QuoteFacts,
                  line: LineFacts):
@@ -100,17 +101,23 @@ class Plan:
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules)
+        self._by_quantity: dict[str, tuple[tuple[Outcome, ...], tuple[str, ...]]] = {}
 
     def select(self, facts: QuoteFacts, line: LineFacts) -> Selected:
-        considered = list(self.head)
-        skipped = []
-        for (rule, conditions), tail in zip(self.checks, self.tails):
-            reason = first_failure(conditions, facts, line)
-            if reason is not None:
-                skipped.append(rule)
-                considered.append(Outcome(rule, False, reason))
-            considered += tail
-        return Selected(considered, self.selection, tuple(skipped))
+        """The checks see nothing of a line but its quantity (the rest is the plan's kind), so
+        lines with the same quantity, as written (reasons show it), share the answer."""
+        found = self._by_quantity.get(str(line.quantity))
+        if found is None:
+            considered = list(self.head)
+            skipped = []
+            for (rule, conditions), tail in zip(self.checks, self.tails):
+                reason = first_failure(conditions, facts, line)
+                if reason is not None:
+                    skipped.append(rule)
+                    considered.append(Outcome(rule, False, reason))
+                considered += tail
+            found = self._by_quantity[str(line.quantity)] = tuple(considered), tuple(skipped)
+        return Selected(list(found[0]), self.selection, found[1])
 
 
 class Selected(NamedTuple):

@@ -1,0 +1,132 @@
+"""The rule index (rules/index.py) against the plain path that tests every candidate rule's
+conditions on every line (price_quote(plain=True)): the same waterfalls, outcomes and reasons,
+totals and approvals, on the benchmark's generated rule sets and on random small ones.
+
+Results are compared with == and by repr, so that Decimal exponents (2.50 vs 2.5) match too.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench import pricing as bench
+from bench import pricing_generate as generated
+from catalog.pricebook import load_price_book_dict
+from rules.engine import price_quote
+from rules.loader import load_rule_set_dict
+from rules.results import LineInput, ManualDiscount, QuoteInput
+
+
+def assert_same(rule_set, book, quote, lines):
+    indexed = price_quote(rule_set, book, quote, lines)
+    plain = price_quote(rule_set, book, quote, lines, plain=True)
+    assert indexed == plain
+    assert repr(indexed) == repr(plain)
+    return indexed
+
+
+# the benchmark's rule sets -----------------------------------------------------------------
+
+def other_quotes(book):
+    """The benchmark's quote, another customer in another channel, and one with no facts."""
+    day = bench.pc.DAY
+    return [bench.quote_input(book),
+            QuoteInput("USD", day, "CUST-0007", "public", "silver", "online", ("SUMMER26", "CFGPROMO"), "net30",
+                       ManualDiscount(amount=Decimal("500.00"))),
+            QuoteInput("USD", day)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, generated.SEED])
+@pytest.mark.parametrize("n_rules", [50, 2000])
+def test_generated_quotes_price_the_same_through_the_index(seed, n_rules):
+    g = generated.generate(seed, n_rules)
+    rule_set, book = load_rule_set_dict(g.rule_set), load_price_book_dict(g.price_book)
+    lines = bench.build_lines(book, generated.quote_lines(g.catalog, 300, seed))
+    for quote in other_quotes(book):
+        result = assert_same(rule_set, book, quote, lines)
+        assert sum(len(line.considered) for line in result.lines) > len(lines)   # real work
+
+
+# random small rule sets --------------------------------------------------------------------
+
+PRODUCTS = ("P0", "P1", "P2")
+DAY = date(2026, 6, 1)
+quantities = st.sampled_from(["1", "2", "5", "5.0", "10", "12", "2.5", "40"]).map(Decimal)
+values = st.sampled_from(["s", "m", 1, 2, True, False])
+
+
+@st.composite
+def when(draw, target: str) -> dict:
+    out = {}
+    if draw(st.booleans()):
+        out["customer_tier"] = ["gold"]
+    if target == "line":
+        if draw(st.booleans()):
+            out["products"] = sorted(draw(st.sets(st.sampled_from(PRODUCTS), min_size=1)))
+        if draw(st.booleans()):
+            out["quantity"] = draw(st.sampled_from([{"min": 5}, {"max": 5}, {"min": 2, "max": 12}]))
+        if draw(st.booleans()):
+            out["charge"] = [draw(st.sampled_from(["one_time", "monthly"]))]
+        if draw(st.booleans()):
+            out["attributes"] = draw(st.sampled_from([{"size": ["s"]}, {"size": [1, True]}, {"n": {"min": 2}},
+                                                      {"flag": [True]}]))
+    return out
+
+
+line_actions = st.sampled_from([
+    {"discount_percent": 10}, {"discount_percent": "33.3"}, {"surcharge_percent": 5},
+    {"discount_amount": {"USD": "7.50"}}, {"set_price": {"USD": "55.00"}},
+    {"volume": {"mode": "all_units", "tiers": [{"from": 5, "discount_percent": 8}]}},
+    {"floor": {"cost_plus_percent": 10}}, {"floor": {"price": {"USD": "60.00"}}},
+    {"free_item": {"product": "P2", "quantity": 1, "per": 5}}, {"free_item": {"product": "P1", "quantity": 2}}])
+quote_actions = st.sampled_from([{"discount_percent": 5}, {"discount_amount": {"USD": "25.00"}}])
+
+
+@st.composite
+def cases(draw):
+    rules = []
+    for i in range(draw(st.integers(0, 10))):
+        target = draw(st.sampled_from(["line", "line", "line", "quote"]))
+        rules.append({"id": f"r{i}", "priority": draw(st.integers(0, 3)), "target": target,
+                      "stacking": draw(st.sampled_from(["exclusive", "best_of", "additive", "compounding"])),
+                      "when": draw(when(target)), **draw(line_actions if target == "line" else quote_actions)})
+    rule_set = load_rule_set_dict({"ruleset": "prop", "version": 1, "rules": rules, "max_line_discount_percent": 40})
+    book = load_price_book_dict({"pricebook": "prop", "version": 1, "currency": "USD", "products": {
+        "P0": {"price": "100.00", "cost": "50.00"}, "P1": {"price": "80.00"},
+        "P2": {"price": "20.00", "cost": "5.00", "charge": "monthly", "term_months": 12}}})
+    lines = []
+    for i in range(draw(st.integers(1, 8))):
+        product = draw(st.sampled_from(PRODUCTS))
+        chosen = draw(st.dictionaries(st.sampled_from(["size", "n", "flag"]), values, max_size=3))
+        lines.append(LineInput(f"l{i}", product, draw(quantities), book.list_price(product), chosen))
+    quote = QuoteInput("USD", DAY, tier=draw(st.sampled_from([None, "gold"])),
+                       discount=draw(st.sampled_from([None, ManualDiscount(percent=Decimal(3))])))
+    return rule_set, book, quote, lines
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_random_rule_sets_price_the_same_through_the_index(case):
+    assert_same(*case)
+
+
+def test_a_quantity_and_a_value_read_as_written():
+    """Lines of one kind share their rules' outcomes by quantity and values, but 5 and 5.0,
+    or true and 1, are told apart: the reasons show them as written."""
+    rule_set = load_rule_set_dict({"ruleset": "t", "version": 1, "rules": [
+        {"id": "big", "when": {"quantity": {"min": 10}}, "discount_percent": 5},
+        {"id": "small", "when": {"attributes": {"size": ["s"]}}, "discount_percent": 5}]})
+    book = load_price_book_dict({"pricebook": "t", "version": 1, "currency": "USD",
+                                 "products": {"P0": {"price": "10.00"}}})
+    lines = [LineInput(f"l{i}", "P0", Decimal(q), book.list_price("P0"), {"size": v})
+             for i, (q, v) in enumerate([("5", True), ("5.0", 1), ("5", 1)])]
+    result = assert_same(rule_set, book, QuoteInput("USD", DAY), lines)
+    reasons = [[o.reason for o in line.considered] for line in result.lines]
+    assert reasons == [["quantity 5 is below 10", "size is true, not s"],
+                       ["quantity 5.0 is below 10", "size is 1, not s"],
+                       ["quantity 5 is below 10", "size is 1, not s"]]
