@@ -8,45 +8,30 @@ every model found marks all its values possible, the one-flip neighbours of know
 solver, and the solver's phases are pointed at the values not yet covered so that each call
 covers as many as it can. Values proven impossible for a subset of the selections stay
 impossible, so results are cached per selection set and reused as candidate bounds for the
-next interaction.
+next interaction. The propagation itself is `configurator.propagate.Propagation`, and
+explanations are `configurator.explain.Explainer`.
 """
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import OrderedDict
 from itertools import compress
-from time import perf_counter
 from typing import Iterable, Mapping
 
 from pysat.examples.rc2 import RC2
 from pysat.formula import WCNF
-from pysat.solvers import Solver
 
-from catalog import expr as ex
 from catalog.model import ProductModel, Rule, Value
 from configurator import bom as bom_module
 from configurator import reference
 from configurator.encode import RuleEncoder, encode, flatten
 from configurator.explain import Explainer
-from configurator.flips import Flips
-from configurator.tables import rejections
+from configurator.propagate import Propagation
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Explanation, RuleRef, SelectionError)
 
 SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
-POOL_SIZE = 512          # verified solutions kept from one propagation for the next
-BATCH = 8                # open values assumed together in one propagation probe
-LINK_MAX = 16            # rules over at most this many attributes keep their values out of one batch
-FLIPS = True             # try one-flip neighbours of known solutions before SAT probes
-FLIP_POOL = 4            # known solutions whose one-flip neighbours are tried before any SAT call
-FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes still run every 8th time ...
-FLIP_WAIT_MAX = 64       # ... then ever more rarely, down to every 64th time
-LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
-REPAIR_BELOW = 8          # fewer known solutions than this hold the selections: repair others
-REPAIR_TRIES = 16         # known solutions tried for repair ...
-REPAIR_MISSES = 3         # ... until this many fail in a row
 STATES_PER_ATTRIBUTE = 64  # unselected attribute states kept for reuse, per attribute
 
 _NEGATE = bytes.maketrans(b"\x00\x01", b"\x01\x00")
@@ -64,23 +49,13 @@ class IncompleteConfiguration(ValueError):
         self.undecided = undecided
 
 
-class Configurator:
+class Configurator(Propagation):
     def __init__(self, model: ProductModel, solver: str = SOLVER):
         self.model = model
         self.enc = encode(model)
         self._solver_name = solver
         self._lock = threading.RLock()
-        self._solver = Solver(name=solver, bootstrap_with=self.enc.structure)
-        for clauses in self.enc.rule_clauses.values():
-            self._solver.append_formula(clauses)
-        self._nvalues = len(self.enc.value_of)
-        self._pool: list[frozenset] = []           # verified solutions of the last propagation
-        self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
-        self._flip_rate: float | None = None       # values covered per second by neighbour checks ...
-        self._sat_rate = 0.0                       # ... and by SAT probes (moving averages)
-        self._flip_wait = FLIP_RETRY // 2           # neighbour checks skipped after one that lost ...
-        self._flip_skip = 0                         # ... and how many are still to skip
-        self._lazy = list(self.enc.lazy.values())
+        super().__init__(self.enc, solver)
         # attribute -> (id, domain, first variable, last variable + 1): value variables are
         # numbered attribute by attribute, so an attribute's slice of a mask is contiguous
         self._layout = []
@@ -88,21 +63,9 @@ class Configurator:
             xs = self.enc.attr_lits[a.id]
             self._layout.append((a.id, a.domain, xs[0], xs[0] + len(xs)))
         self._states: list[dict] = [{} for _ in self._layout]   # attribute -> mask slice -> state
-        self._attr_of = {x: attr for x, (attr, _) in self.enc.value_of.items()}
-        # attributes that share a (small) rule: their values are kept out of one probe batch,
-        # where they would clash more often than values of unrelated attributes
-        linked: dict[str, set] = {a.id: {a.id} for a in model.attributes}
-        for rule in model.rules:
-            scope = rule.table.attributes if rule.table is not None else tuple(ex.scope(rule.expr))
-            if len(scope) <= LINK_MAX:
-                for a in scope:
-                    linked[a].update(scope)
-        self._linked = linked
         self._explainer: Explainer | None = None
         self._rule_predicates: list | None = None
         self._cache: OrderedDict = OrderedDict()
-        self._flips = Flips(self.enc) if FLIPS else None
-        self._root_pool: list[frozenset] = []
         self.root = self._possible([], None)      # values possible with nothing selected
         self._root_pool, self._root_witness = self._pool, self._witness   # kept: every session starts there
 
@@ -124,167 +87,6 @@ class Configurator:
         return [self.enc.lit[(a, v)] for a, v in selections.items()]
 
     # propagation ---------------------------------------------------------------------------
-    def _solve(self, assumptions: list[int]) -> list[int] | None:
-        """A solution under `assumptions` as its true value variables (one per attribute, in
-        model order), or None. Solutions the lazy tables reject teach the solver a nogood and
-        are searched again, so only real solutions come out."""
-        solver, n, lazy = self._solver, self._nvalues, self._lazy
-        while solver.solve(assumptions=assumptions):
-            chosen = [x for x in solver.get_model()[:n] if x > 0]
-            rejected = rejections(lazy, chosen)
-            if not rejected:
-                return chosen
-            solver.append_formula([clause for _, clause in rejected])
-        return None
-
-    def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
-        """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent.
-
-        Solutions are kept as frozensets of their true value variables (set operations on
-        them run in C). Every open value is first tried as a one-flip neighbour of a known
-        solution (checked rule by rule, no solver); only what is left is probed by SAT calls.
-        """
-        solver = self._solver
-        wanted = set(lits)
-        pool = [sol for sol in self._pool if wanted <= sol]   # still solutions: reuse them
-        pool += self._flip_witnesses(self._witness, wanted)
-        if len(pool) < FLIP_POOL and self._root_pool:     # a new session: the root's solutions
-            pool += [sol for sol in self._root_pool if wanted <= sol][:FLIP_POOL]
-            pool += self._flip_witnesses(self._root_witness, wanted)
-        consistent, implied = solver.propagate(assumptions=lits)
-        if not consistent:
-            return None
-        ruled_out = {-x for x in implied if x < 0}
-        if len(pool) < REPAIR_BELOW and self._flips is not None:
-            pool += self._repairs(wanted, implied, ruled_out)
-        if not pool:
-            chosen = self._solve(lits)
-            if chosen is None:
-                return None
-            pool = [frozenset(chosen)]
-        possible = set().union(*pool)
-        universe = range(1, self._nvalues + 1) if candidates is None else candidates
-        open_ = {x for x in universe if x not in possible and x not in ruled_out}
-        witness: dict = {}
-        flips = self._flips
-        fixed = set() if flips is None else {flips.attr_of[x] for x in lits}
-        if open_ and flips is not None:
-            for sol in pool[-FLIP_POOL:]:
-                found = self._neighbours(sorted(sol), sol, open_, fixed)
-                for y, old in found:
-                    witness[y] = (sol, old)
-                possible.update(y for y, _ in found)
-                open_.difference_update(y for y, _ in found)
-                if not open_:
-                    break
-        covered = [-y for y in possible]
-        attr_of, linked = self._attr_of, self._linked
-        while open_:
-            started = perf_counter()
-            x = open_.pop()
-            # Assume a few open values of other attributes with x: a solution then covers
-            # them all. If that fails, the core names the companions to drop, x stays.
-            batch, seen = [x], set(linked[attr_of[x]])
-            for y in open_:
-                if len(batch) == BATCH:
-                    break
-                if attr_of[y] not in seen:
-                    seen |= linked[attr_of[y]]
-                    batch.append(y)
-            # steer towards uncovered values and away from covered ones (the solver's phase
-            # saving overwrites them on every satisfiable call, so they are set again for each
-            # probe; a call that fails on its assumptions changes few of them)
-            solver.set_phases(list(open_) + covered)
-            while True:
-                chosen = self._solve(lits + batch)
-                if chosen is not None or len(batch) == 1:
-                    break
-                core = set(solver.get_core() or batch)
-                culprits = [y for y in batch if y in core]
-                if len(culprits) <= 1:          # the selections alone exclude that value
-                    if not culprits:
-                        break                   # (cannot happen: the selections have a solution)
-                    reasons = [-z for z in lits if z in core]
-                    if len(reasons) <= LEARN_REASONS:   # a short consequence: later calls get it by UP
-                        solver.add_clause(reasons + [-culprits[0]])
-                    if culprits[0] == x:
-                        break                   # x proven impossible, no retry needed
-                    open_.discard(culprits[0])  # a companion proven impossible: drop it for good
-                batch = [x] + [y for y in batch[1:] if y not in core]
-            if chosen is not None:
-                solution = frozenset(chosen)
-                pool.append(solution)
-                fresh = solution - possible
-                possible |= fresh
-                open_ -= fresh
-                covered += [-y for y in fresh]
-                self._sat_rate += 0.05 * (len(fresh) / max(perf_counter() - started, 1e-6) - self._sat_rate)
-                if flips is not None and open_:
-                    found = self._neighbours(chosen, solution, open_, fixed)
-                    for y, old in found:
-                        witness[y] = (solution, old)
-                    fresh = [y for y, _ in found]
-                    possible.update(fresh)
-                    open_.difference_update(fresh)
-                    covered += [-y for y in fresh]
-        self._pool = pool[-POOL_SIZE:]
-        self._witness = witness
-        return frozenset(possible)
-
-    def _repairs(self, wanted: set, implied: list[int], ruled_out: set) -> list[frozenset]:
-        """Known solutions without the current selections, repaired to hold them
-        (`Flips.repaired`): the newest of the last propagation's, then the root's, up to
-        REPAIR_TRIES and until REPAIR_MISSES in a row fail (on the generated model the newest
-        succeed and older ones fail, so trying on would only cost time)."""
-        n, attr_of = self._nvalues, self._flips.attr_of
-        forced = {attr_of[x]: x for x in implied if 0 < x <= n}
-        out = []
-        tried = misses = 0
-        for sol in itertools.chain(reversed(self._pool), reversed(self._root_pool)):
-            if wanted <= sol:
-                continue
-            if tried == REPAIR_TRIES or misses == REPAIR_MISSES:
-                break
-            tried += 1
-            new = self._flips.repaired(sorted(sol), forced, ruled_out, sol)
-            misses = misses + 1 if new is None else 0
-            if new is not None:
-                out.append(frozenset(new))
-        return out
-
-    def _neighbours(self, chosen, solution, open_, fixed) -> list[tuple[int, int]]:
-        """The one-flip neighbours of a solution that cover open values, when checking them is
-        worth it: their yield (values per second) is tracked against that of SAT probes, and a
-        model where they find little (feature models whose open values need many changes) only
-        tries them now and then, twice as rarely after each try that still loses (on
-        Automotive01 a try cost 1.5 ms for one value or two)."""
-        if self._flip_skip:
-            self._flip_skip -= 1
-            return []
-        rate = self._flip_rate
-        started = perf_counter()
-        found = self._flips.neighbours(chosen, open_, fixed, solution)
-        sample = len(found) / max(perf_counter() - started, 1e-6)
-        self._flip_rate = sample if rate is None else rate + 0.2 * (sample - rate)
-        if self._flip_rate < self._sat_rate:
-            self._flip_wait = min(2 * self._flip_wait, FLIP_WAIT_MAX)
-            self._flip_skip = self._flip_wait
-        else:
-            self._flip_wait = FLIP_RETRY // 2
-        return found
-
-    @staticmethod
-    def _flip_witnesses(witness: dict, wanted: set) -> list[frozenset]:
-        """Solutions among a propagation's one-flip witnesses that contain `wanted`."""
-        out = []
-        for y in wanted:
-            found = witness.get(y)
-            if found is not None:
-                sol, old = found
-                if old not in wanted and wanted - {y} <= sol:
-                    out.append((sol - {old}) | {y})
-        return out
-
     def possible(self, lits: list[int]) -> bytes | None:
         """A mask (mask[x] == 1 iff value variable x is possible), or None if inconsistent.
 

@@ -115,8 +115,10 @@ class Explainer:
             switches = [on if s in hard else -on for s, on in self._complete.items()]
             if not solver.solve(assumptions=assumptions + switches):
                 return False
-            chosen = [x for x in solver.get_model()[:n] if x > 0]
-            rejected = rejections([t for s, t in self._lazy.items() if s in active and s not in hard], chosen)
+            tables = [t for s, t in self._lazy.items() if s in active and s not in hard]
+            if not tables:          # nothing to check: spare fetching the model (all row variables)
+                return True
+            rejected = rejections(tables, [x for x in solver.get_model()[:n] if x > 0])
             if not rejected:
                 return True
             self._import()
