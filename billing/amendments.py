@@ -88,8 +88,8 @@ def _applied(session: Session, quote) -> Applied:
                                  .order_by(SubscriptionVersion.id)))
     order = session.exec(select(Order).where(Order.quote_id == quote.id)).first()
     ids = [v.id for v in versions]
-    made = session.exec(select(Invoice).join(BillingAdjustment, BillingAdjustment.invoice_id == Invoice.id)
-                        .where(BillingAdjustment.version_id.in_(ids)).distinct().order_by(Invoice.id)).all() if ids else []
+    made = session.exec(select(Invoice).where(Invoice.id.in_(
+        select(BillingAdjustment.invoice_id).where(BillingAdjustment.version_id.in_(ids)))).order_by(Invoice.id)).all()
     return Applied(order, versions, [i for i in made if i.kind == "invoice"],
                    [i for i in made if i.kind == "credit_note"])
 

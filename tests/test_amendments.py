@@ -36,6 +36,7 @@ from core.dates import add_months
 from core.errors import InvalidInput
 from core.money import currency
 from sales import subscriptions
+from sales.models import QuoteLine
 from sales.order_models import OrderLine, Subscription
 from subscription_flow import (ACCOUNTS, COMPANY, DAY, accepted_quote, contract_order, invoiced, issue_drafts,  # noqa: F401
                                order_of, setup)
@@ -229,4 +230,26 @@ def test_a_cancelled_subscription_credits_the_rest_of_its_period_and_bills_no_mo
         assert invoiced(session, subscription) == D("59507")
         with pytest.raises(Exception):
             subscriptions.add_version(session, subscription, date(2026, 8, 1), D(1), D(1), {}, None, None, "again")
+        session.rollback()
+
+
+def test_a_line_keeps_the_contract_price_unless_repriced_or_upgraded(setup):
+    """The net unit price of the latest version (44.10) times the new quantity, rounded once;
+    a renewal's raised by the contract's escalation; none for a line re-priced or whose
+    configuration changed (an upgrade is priced by the rules)."""
+    engine, user, accounts = setup
+    with Session(engine) as session:
+        contract, _order = contract_order(session, user, accounts["USD"], "USD", date(2026, 1, 1), 12,
+                                          [("monthly", 10, D("441.00"))])
+        contract.escalation_percent = D("3.5")
+        (sub,) = subscriptions.of_contract(session, contract)
+        quote = accepted_quote(session, user, accounts["USD"], "USD")
+        quote.kind, quote.contract_id = "amendment", contract.id
+        lines = [QuoteLine(quote_id=quote.id, key=str(k), position=k, product="SUP", quantity=q, subscription_id=sub.id,
+                           selections=selections, reprice=reprice)
+                 for k, (q, selections, reprice) in enumerate([(15, {}, False), (3, {}, False), (0, {}, False),
+                                                               (15, {}, True), (15, {"tier": "gold"}, False)])]
+        assert subscriptions.contract_prices(session, quote, lines) == {"0": D("661.50"), "1": D("132.30"), "2": D(0)}
+        quote.kind = "renewal"
+        assert subscriptions.contract_prices(session, quote, lines[:1]) == {"0": D("684.65")}    # 661.50 + 3.5 %
         session.rollback()
