@@ -8,11 +8,22 @@ from marshmallow import Schema, fields, validate
 
 from api.schemas import Timestamp, decimal_in, decimal_string
 from catalog.metered import METER_RE
+from billing.usage_models import period_label
 from core.serialize import InCurrency, Money, UnitAmount
 from core.validation import MAX_INTEGER
 from sales.accounts import CODE_RE
 
 PERIOD = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"          # 1900-01 to 2999-12, as every date a request takes
+
+
+class Period(fields.String):
+    """A usage period (its first day) written as YYYY-MM."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"pattern": PERIOD, "description": "YYYY-MM"}, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else period_label(value)
 
 
 class UsageRecordInSchema(Schema):
@@ -87,7 +98,7 @@ class MeterUsageSchema(Schema):
 class RunningUsageSchema(Schema):
     account = fields.String()
     currency = fields.String()
-    period = fields.Date(format="%Y-%m", metadata={"pattern": PERIOD})
+    period = Period()
     state = fields.String(metadata={"enum": ["open", "closing", "rated"],
                                     "description": "closing: its grace has ended, rating is due"})
     closes_at = Timestamp(metadata={"description": "until when it takes late records"})
@@ -107,7 +118,7 @@ class RatingFailureSchema(Schema):
 
 
 class RatingRunSchema(Schema):
-    period = fields.Date(format="%Y-%m", metadata={"pattern": PERIOD})
+    period = Period()
     invoices = fields.List(fields.Integer(), metadata={"description": "the draft invoices made"})
     charges = fields.Integer()
     failed = fields.List(fields.Nested(RatingFailureSchema))
