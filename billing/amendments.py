@@ -166,7 +166,7 @@ def _credit(session: Session, credits: list[tuple[BillingPeriod, SubscriptionVer
             today: date, company: Mapping | None, done: Rebilled) -> None:
     """Credit what billed periods billed too much, on the invoices that billed them, latest
     first: one credit note per invoice."""
-    by_invoice: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    by_invoice: dict[int, dict[int, Decimal]] = {}             # invoice -> position -> amount to credit
     records: dict[int, list[tuple[BillingPeriod, SubscriptionVersion, Decimal]]] = defaultdict(list)
     left: dict[int, dict[int, Decimal]] = {}
     for row, version, amount in credits:
@@ -176,9 +176,10 @@ def _credit(session: Session, credits: list[tuple[BillingPeriod, SubscriptionVer
                                         "issue or void the draft first")
             if invoice.id not in left:
                 left[invoice.id] = credit_notes.price_left(session, invoice)
-            take = min(amount, left[invoice.id].get(line.position, ZERO) - by_invoice[invoice.id][line.position])
-            if take > 0:
-                by_invoice[invoice.id][line.position] += take
+            taken = by_invoice.get(invoice.id, {})
+            take = min(amount, left[invoice.id].get(line.position, ZERO) - taken.get(line.position, ZERO))
+            if take > 0:                           # a line credited in full already takes nothing
+                by_invoice.setdefault(invoice.id, {})[line.position] = taken.get(line.position, ZERO) + take
                 records[invoice.id].append((row, version, take))
                 amount -= take
             if not amount:

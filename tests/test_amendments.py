@@ -220,6 +220,32 @@ def test_a_mid_month_increase_charges_its_days_and_a_decrease_credits_them(setup
         session.rollback()
 
 
+def test_a_line_credited_in_full_already_is_passed_over(setup):
+    """Up from 10 to 15 seats on 10 March (35.48 charged), down to 5 on 20 March (38.71: all of
+    the charge, then 3.23 of March's own line), down to 2 on 25 March (6.77: the charge has
+    nothing left, so all of it from March's line; it once asked the charge's invoice for 0)."""
+    engine, user, accounts = setup
+    with Session(engine) as session:
+        contract, order = contract_order(session, user, accounts["USD"], "USD", date(2026, 1, 1), 12,
+                                         [("monthly", 10, D("100.00"))])
+        invoice_order(session, order, date(2026, 1, 1))
+        bill_due_periods(session, date(2026, 3, 1))
+        issue_drafts(session, date(2026, 3, 1))
+        (subscription,) = subscriptions.of_contract(session, contract)
+        notes = []
+        for day, quantity in ((10, 15), (20, 5), (25, 2)):
+            version = subscriptions.add_version(session, subscription, date(2026, 3, day), D(quantity),
+                                                D(10) * quantity, {}, None, None, "change")
+            notes += rebill(session, [(subscription, version)], date(2026, 3, day), "change", company=COMPANY).credit_notes
+            issue_drafts(session, date(2026, 3, day))
+        assert [(n.original_id == notes[-1].original_id, n.net_total) for n in notes] == [
+            (True, D("3.23")), (False, D("35.48")), (True, D("6.77"))]       # one note per invoice, in id order
+        bill_due_periods(session, date(2026, 3, 31))
+        march = (D(100) * 9 + D(150) * 10 + D(50) * 5 + D(20) * 7) / 31
+        assert invoiced(session, subscription) == D("200.00") + currency("USD").round(march)
+        session.rollback()
+
+
 def test_a_cancelled_subscription_credits_the_rest_of_its_period_and_bills_no_more(setup):
     engine, user, accounts = setup
     with Session(engine) as session:
