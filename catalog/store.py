@@ -25,7 +25,7 @@ from core.errors import NotFound, VersionConflict
 from core.settings import DEFAULT_DEMO_DIR
 from core.validation import MAX_INTEGER
 from core.cache import LruCache
-from core.versioned import (DocumentVersion, built, get_document,
+from core.versioned import (DocumentVersion, built, get_document, is_newest,
                             save_document)
 
 
@@ -170,5 +170,6 @@ def get_price_book(session: Session, name: str, version: int | None = None) -> P
 
 
 def load_demo_price_books(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[DocumentVersion]:
-    return [save_price_book(session, load_price_book_file(path))
-            for path in sorted(Path(directory, "pricebooks").glob("*.yaml"))]
+    books = [load_price_book_file(path) for path in sorted(Path(directory, "pricebooks").glob("*.yaml"))]
+    return [save_price_book(session, book, activate=is_newest(session, PRICE_BOOK, book.name, book.version))
+            for book in books]

@@ -115,6 +115,12 @@ def latest_version(session: Session, kind: str, name: str) -> int | None:
         DocumentVersion.kind == kind, DocumentVersion.name == name)).one()
 
 
+def is_newest(session: Session, kind: str, name: str, version: int) -> bool:
+    """Whether `version` is above every stored version of the name: shipped files (the demo
+    catalog) activate their new versions on load, so an upgraded installation prices with them."""
+    return version > (latest_version(session, kind, name) or 0)
+
+
 def list_documents(session: Session, kind: str) -> list[DocumentSummary]:
     versions: dict[str, list[int]] = {}
     for name, number in session.exec(select(DocumentVersion.name, DocumentVersion.version)

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from core.settings import DEFAULT_DEMO_DIR
 from core.cache import LruCache
-from core.versioned import DocumentVersion, built, get_document, list_documents, save_document
+from core.versioned import DocumentVersion, built, get_document, is_newest, list_documents, save_document
 from rules.loader import load_rule_set_dict, load_rule_set_file
 from rules.model import KIND, RuleSet
 
@@ -26,8 +26,9 @@ def get_rule_set(session: Session, name: str, version: int | None = None) -> Rul
 
 
 def load_demo_rule_sets(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[DocumentVersion]:
-    return [save_rule_set(session, load_rule_set_file(path))
-            for path in sorted(Path(directory, "rulesets").glob("*.yaml"))]
+    rule_sets = [load_rule_set_file(path) for path in sorted(Path(directory, "rulesets").glob("*.yaml"))]
+    return [save_rule_set(session, rules, activate=is_newest(session, KIND, rules.name, rules.version))
+            for rules in rule_sets]
 
 
 def approval_levels(session: Session) -> frozenset[str]:

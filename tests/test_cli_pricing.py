@@ -25,7 +25,7 @@ def env(tmp_path):
     assert run("db", "upgrade", env=env).exit_code == 0
     loaded = run("models", "load-demo", env=env)
     assert "rule set standard version 1: loaded" in loaded.stdout
-    assert "price book list-usd version 1: loaded" in loaded.stdout
+    assert "price book list-usd version 2: loaded" in loaded.stdout
     return env
 
 

@@ -143,3 +143,62 @@ def test_solar_battery_quantities_follow_the_model(solar):
     result = configurator.configure({"inverter": "inv_hy5", "battery": "bat_hv51"})
     assert _domain(result, "battery_count") == (2, 3)        # 2 modules minimum, 15.36 kWh inverter limit
     assert _domain(configurator.configure({"battery": "none"}), "battery_count") == (0,)
+
+
+# Every (kind, name, version) of the demo that was ever shipped, with its content digest. An
+# installation that loaded a version refuses the same version with other content, so `make run`
+# over an existing database fails if a shipped file changes without a new version number.
+SHIPPED = {
+    ("model", "rack-server", 1): "0302b0603953c50774cadd8d64b057e6be3c09e735ed6bccba6ebd2b7dc665c4",
+    ("model", "solar-installation", 1): "4dddb35ddcc26beecedced57e5f2d1574889bf42e2ce9bd62f3273f18d876583",
+    ("pricebook", "list-eur", 1): "02e135abf08635e2c25fd33da46586908ed5d11fec89f71359baceabaedf1822",
+    ("pricebook", "list-eur", 2): "642508116b89a6bea6e3eebc40e7832f7077a56b0b162fd48b8f7a4c2d7e3991",
+    ("pricebook", "list-usd", 1): "afb89a2a835af6732ad48ab65c22259232482f3bd3bbb2012a49b88d48063fcf",
+    ("pricebook", "list-usd", 2): "bf5258d71864641970d5edf5a7be29ca21ee0d7a7d8bb850753eb7ce550356dc",
+    ("pricebook", "partner-eur", 1): "22a02fe7324fc70d2b5fd90d6a5da68d6f760d76389a96f682e6302ddc908938",
+    ("ruleset", "standard", 1): "36d756c7edd7990d6e799d521f611cdda2a82754a77a299b722309b7efde94b5",
+}
+
+
+def _shipped_files():
+    from catalog.pricebook import load_price_book_file
+    from rules.loader import load_rule_set_file
+    for path in sorted(DEMO.glob("*.yaml")):
+        model = load_model_file(path)
+        yield ("model", model.product, model.version), model.digest
+    for path in sorted((DEMO / "pricebooks").glob("*.yaml")):
+        book = load_price_book_file(path)
+        yield ("pricebook", book.name, book.version), book.digest
+    for path in sorted((DEMO / "rulesets").glob("*.yaml")):
+        rules = load_rule_set_file(path)
+        yield ("ruleset", rules.name, rules.version), rules.digest
+
+
+def test_a_changed_demo_file_carries_a_new_version_number():
+    for key, digest in _shipped_files():
+        assert SHIPPED.get(key, digest) == digest, (
+            f"{key} changed after it was shipped: give the file a new version number and add it to SHIPPED")
+        assert key in SHIPPED, f"{key} is new: add its digest to SHIPPED"
+
+
+def test_loading_the_demo_over_an_older_one_activates_the_new_versions(tmp_path, engine):
+    """An installation upgraded from version 1 of the demo books loads and prices with 2."""
+    import shutil
+
+    from sqlmodel import Session
+
+    from catalog.pricebook import KIND
+    from catalog.store import load_demo_price_books
+    from core.versioned import active_version
+    old = tmp_path / "pricebooks"
+    old.mkdir()
+    shutil.copy(DEMO / "pricebooks" / "list-usd.yaml", old / "list-usd.yaml")
+    text = (old / "list-usd.yaml").read_text()
+    (old / "list-usd.yaml").write_text(text.replace("version: 2", "version: 1").replace("SOLAR-API:", "SOLAR-APX:"))
+    with Session(engine) as session:
+        load_demo_price_books(session, tmp_path)
+        assert active_version(session, KIND, "list-usd") == 1
+        load_demo_price_books(session, DEMO)
+        assert active_version(session, KIND, "list-usd") == 2
+        load_demo_price_books(session, tmp_path)                # an older file never wins back
+        assert active_version(session, KIND, "list-usd") == 2

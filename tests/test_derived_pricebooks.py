@@ -156,7 +156,7 @@ def test_a_derived_book_converts_every_price_at_the_days_rate(session):
     for part, price in source.components.items():
         assert book.components[part].amount == EUR.round(price.amount * USD_EUR)
     assert book.cost_from_bom == "cost" and book.cost_rate == D("0.947867299")
-    assert book.derived_from == {"pricebook": "list-usd", "version": 1, "currency": "USD", "rate": str(USD_EUR),
+    assert book.derived_from == {"pricebook": "list-usd", "version": 2, "currency": "USD", "rate": str(USD_EUR),
                                  "rate_on": "2026-12-05", "rate_source": "ECB, inverted",
                                  "rounding": {"minor_unit": True, "mode": "nearest"}}
     assert (book.valid_from, book.channels) == (source.valid_from, source.channels)
@@ -273,7 +273,7 @@ def test_cpq_pricebooks_derive(tmp_path):
     assert made.exit_code == 0, made.output
     assert made.stdout.splitlines() == [
         "price book list-eur-derived version 1 (EUR): active",
-        f"from list-usd version 1 (USD) at {USD_EUR} (ECB, inverted, effective 2026-12-05)"]
+        f"from list-usd version 2 (USD) at {USD_EUR} (ECB, inverted, effective 2026-12-05)"]
     again = json.loads(runner.invoke(cli, args + ["--json"], env=env).stdout)
     assert again["version"] == 1 and again["source"]["derived_from"]["rounding"] == {"charm": "0.99", "mode": "up"}
     assert again["source"]["products"]["rack-server"]["price"].endswith(".99")

@@ -154,7 +154,7 @@ def test_the_demo_documents_load_once(session):
     again = load_demo_price_books(session) + load_demo_rule_sets(session)
     assert [row.id for row in again] == [row.id for row in first]
     assert list_documents(session, PRICE_BOOK_KIND) == [
-        DocumentSummary("list-eur", (1,), 1), DocumentSummary("list-usd", (1,), 1),
+        DocumentSummary("list-eur", (2,), 2), DocumentSummary("list-usd", (2,), 2),
         DocumentSummary("partner-eur", (1,), 1)]
     assert list_documents(session, RULE_SET_KIND) == [DocumentSummary("standard", (1,), 1)]
     assert get_price_book(session, "list-usd").currency.code == "USD"
@@ -177,7 +177,7 @@ def test_a_draft_with_configured_saved_and_plain_lines(demo):
              LineRequest("TRAINING-DAY", 3, id="trn", discount=ManualDiscount(percent=Decimal(5))))
     result = draft(demo, *lines, **request)
     assert (result.price_book, result.price_book_version, result.rule_set, result.rule_set_version) == (
-        "list-usd", 1, "standard", 1)
+        "list-usd", 2, "standard", 1)
     assert [o.rule for o in result.promotions if o.applied] == ["EPYC300"]
     by_id = {line.id: line for line in result.lines}
     assert list(by_id) == ["srv", "srv/rails-per-ten", "sol", "sup", "trn"]
@@ -208,7 +208,7 @@ def test_a_draft_with_configured_saved_and_plain_lines(demo):
     assert result.totals.contract_value == sum(line.net_total * line.periods for line in result.lines)
     assert result.totals.margin is not None
 
-    replay = draft(demo, *lines, price_book_version=1, rule_set_version=1, **request)
+    replay = draft(demo, *lines, price_book_version=2, rule_set_version=1, **request)
     assert replay == result
 
 

@@ -128,7 +128,7 @@ def test_create_prices_the_quote_and_stores_versions_fingerprint_and_totals(env)
         number = quote.number
         assert (quote.state, quote.revision, quote.latest) == ("draft", 1, True)
         assert quote.owner_id == rep.id and quote.currency == "USD" and quote.payment_terms == "net30"
-        assert (quote.price_book, quote.price_book_version) == ("list-usd", 1)
+        assert (quote.price_book, quote.price_book_version) == ("list-usd", 2)
         assert (quote.rule_set, quote.rule_set_version) == ("standard", 1)
         assert quote.promo_codes == ["EPYC300"]
         assert len(quote.fingerprint) == 64 and int(quote.fingerprint, 16) >= 0

@@ -119,20 +119,20 @@ def conflicting_bundle(engine):
     stored = export(engine)
     model = copy.deepcopy(find(stored, "models", "product", "rack-server", 1))
     model["version"] = 2
-    new_book = copy.deepcopy(find(stored, "price_books", "pricebook", "list-eur", 1))
-    new_book["version"] = 2
+    new_book = copy.deepcopy(find(stored, "price_books", "pricebook", "list-eur", 2))
+    new_book["version"] = 3
     changed = copy.deepcopy(find(stored, "price_books", "pricebook", "partner-eur", 1))
     changed["products"]["TRAINING-DAY"]["price"] = 1.00
     return {"kind": transfer.BUNDLE_KIND, "models": [model], "price_books": [new_book, changed],
-            "active": {"price_books": {"list-eur": 2}}}
+            "active": {"price_books": {"list-eur": 3}}}
 
 
 def assert_conflict_wrote_nothing(engine, before) -> None:
     assert state(engine) == before
     with session_scope(engine) as session:
         assert find_version(session, "rack-server", 2) is None
-        assert versioned.find_document(session, PRICE_BOOK, "list-eur", 2) is None
-        assert get_price_book(session, "list-eur").version == 1
+        assert versioned.find_document(session, PRICE_BOOK, "list-eur", 3) is None
+        assert get_price_book(session, "list-eur").version == 2
 
 
 # ---- the domain: round trip, idempotence, validation ----------------------------------------
@@ -283,7 +283,7 @@ def test_export_sections_and_yaml(app, client, engine, demo_bundle):
     assert data["models"] == demo_bundle["models"]
     two = ok(client.get(f"{API}/export?only=price_books&only=accounts"))
     assert set(two) == {"kind", "exported_at", "price_books", "active", "accounts"}
-    assert two["active"] == {"price_books": {"list-eur": 1, "list-usd": 1, "partner-eur": 1}}
+    assert two["active"] == {"price_books": {"list-eur": 2, "list-usd": 2, "partner-eur": 1}}
     bad = error_of(client.get(f"{API}/export?only=widgets"), 422)
     assert any(name.startswith("only") for name in bad["fields"])
     error_of(client.get(f"{API}/export?format=xml"), 422)
@@ -351,7 +351,7 @@ def test_bad_import_bodies(app, client, engine, body, content_type, status, fiel
 def test_active_must_name_a_version_in_the_bundle_even_if_stored(app, client, engine, demo_bundle):
     load_demo(engine)
     sign_as(app, client, "admin")
-    bundle = {"price_books": [find(demo_bundle, "price_books", "pricebook", "list-eur", 1)],
+    bundle = {"price_books": [find(demo_bundle, "price_books", "pricebook", "list-eur", 2)],
               "active": {"price_books": {"partner-eur": 2}}}
     error = error_of(client.post(f"{API}/import", json=bundle), 422)
     assert error["fields"] == {"active.price_books.partner-eur": ["version 2 is not in the bundle's price_books"]}
