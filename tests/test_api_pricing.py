@@ -64,7 +64,7 @@ def test_a_draft_with_configured_saved_and_plain_lines(api):
                              {"id": "trn", "product": "TRAINING-DAY", "quantity": 3,
                               "discount": {"percent": "5"}}],
                       discount={"amount": "500"}))
-    assert result["currency"] == "USD" and result["price_book_version"] == 1
+    assert result["currency"] == "USD" and result["price_book_version"] == 2
     lines = {line["id"]: line for line in result["lines"]}
     assert set(lines) == {"srv", "sol", "sup", "trn", "srv/rails-per-ten"}
     server = lines["srv"]
@@ -148,7 +148,7 @@ def test_unknown_promo_codes_are_refused_with_a_reason_not_an_error(api):
 
 def test_list_get_validate_load_and_activate_documents(api):
     books = ok(api.get(f"{API}/pricebooks"))
-    assert {b["name"]: b["active"] for b in books} == {"list-eur": 1, "list-usd": 1, "partner-eur": 1}
+    assert {b["name"]: b["active"] for b in books} == {"list-eur": 2, "list-usd": 2, "partner-eur": 1}
     current = ok(api.get(f"{API}/rulesets/standard"))
     assert current["active"] and current["version"] == 1 and current["source"]["ruleset"] == "standard"
     text = RULES_FILE.read_text()

@@ -39,7 +39,7 @@ def test_happy_path_from_draft_to_accepted(env):
     assert number == f"Q-{year()}-00001"
     assert quote["state"] == "draft" and quote["revision"] == 1 and quote["latest"]
     assert quote["account"] == "ACME" and quote["currency"] == "USD"
-    assert quote["price_book"] == "list-usd" and quote["price_book_version"] == 1
+    assert quote["price_book"] == "list-usd" and quote["price_book_version"] == 2
     assert quote["rule_set"] == "standard" and quote["rule_set_version"] == 1
     lines = {line["key"]: line for line in quote["lines"]}
     assert [line["product"] for line in quote["lines"]] == ["rack-server", "solar-installation", "SUP-MC-Y"]
