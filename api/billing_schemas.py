@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.fx_schemas import ConversionSchema, RateSchema, ReportingQuery
+from api.mail_schemas import MailMessageSchema
 from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string, document_status
 from billing.models import INVOICE_STATES
 from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
@@ -323,6 +324,7 @@ class MatchInSchema(Schema):
 class PortalInviteSchema(Schema):
     email = fields.Email(required=True, metadata={"description": "one of the account's contacts"})
     days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=90))
+    send_email = Flag(load_default=True, metadata={"description": "e-mail the link to the contact (default)"})
 
 
 class PortalLinkSchema(Schema):
@@ -330,6 +332,8 @@ class PortalLinkSchema(Schema):
     token = fields.String(metadata={"description": "shown once"})
     url = fields.String(metadata={"description": "the page the contact opens"})
     expires_at = Timestamp()
+    mail = fields.Nested(MailMessageSchema, allow_none=True,
+                         metadata={"description": "the e-mail with the link, queued in the outbox (null: not e-mailed)"})
 
 
 class PortalContractSchema(Schema):

@@ -25,7 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from api.auth import requires
 from api.errors import ApiError
-from core import docstore
+from core import docstore, mail
 from core.db import migrated_to_head, session_scope, utcnow
 from core.permissions import PUBLIC
 from core.webhook_delivery import due_count
@@ -55,8 +55,8 @@ class RequestIdFilter(logging.Filter):
 
 
 class QueueDepths:
-    """What waits for the workers, counted when Prometheus scrapes: webhook deliveries due and
-    documents to render (a depth that only grows means the workers are down or too few)."""
+    """What waits for the workers, counted when Prometheus scrapes: webhook deliveries and
+    e-mail due, and documents to render (a depth that only grows means the workers are down or too few)."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -64,7 +64,9 @@ class QueueDepths:
     def collect(self):
         with session_scope(self.engine) as session:
             due, pending = due_count(session, utcnow()), docstore.pending_count(session)
+            mail_due = mail.due_count(session, utcnow())
         yield GaugeMetricFamily("cpq_webhook_deliveries_due", "Webhook deliveries due and not yet sent", value=due)
+        yield GaugeMetricFamily("cpq_mail_messages_due", "E-mail messages due and not yet sent", value=mail_due)
         yield GaugeMetricFamily("cpq_documents_pending", "Documents waiting to be rendered", value=pending)
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
+from api.mail_schemas import MailMessageSchema
 from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string, document_status
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
@@ -64,6 +65,8 @@ class SignLinkSchema(Schema):
     contract = fields.Nested(ContractSchema)
     token = fields.String()
     url = fields.String()
+    mail = fields.Nested(MailMessageSchema, allow_none=True,
+                         metadata={"description": "the e-mail with the link, queued in the outbox (null: not e-mailed)"})
 
 
 class SignSchema(Schema):

@@ -9,6 +9,7 @@ from datetime import date
 from flask import current_app, url_for
 from sqlmodel import select
 
+from api import mail_schemas as ms
 from api import order_schemas as os_
 from api import sales_schemas as ss
 from api.bom_csv import order_bom_csv
@@ -24,6 +25,7 @@ from core.db import by_id, children
 from core.permissions import PUBLIC
 from core.errors import InvalidTransition
 from sales import access, contracts, orders
+from sales import mail as sales_mail
 from sales.accounts import Account, get_account
 from sales.models import Quote
 from sales.order_models import Contract, Order, OrderLine, Shipment
@@ -105,14 +107,18 @@ def contract_history(number):
 
 @blp.post("/contracts/<number>/send")
 @blp.requires("contracts:write")
+@blp.arguments(ms.ContractSendSchema, required=False)
 @blp.response(200, os_.SignLinkSchema)
-def send_contract(number):
-    """Freeze the contract PDF and open a signing link (its token is shown once)."""
+def send_contract(data, number):
+    """Freeze the contract PDF and open a signing link (its token is shown once), e-mailed to
+    the account's primary contact (or `to`) unless `email` is false."""
     with db_session() as session:
         user = seeing_contract(session, number)
         contract, token = contracts.send_for_signature(session, user, number)
-        return {"contract": contract_view(session, contract), "token": token,
-                "url": url_for("share.contract_page", token=token, _external=True)}
+        url = url_for("share.contract_page", token=token, _external=True)
+        sent = sales_mail.signature_request(session, contract, token, url, str(_settings().company["name"]),
+                                            data["to"]) if data["email"] else None
+        return {"contract": contract_view(session, contract), "token": token, "url": url, "mail": sent}
 
 
 @blp.post("/contracts/<number>/notice")

@@ -1,4 +1,5 @@
-"""/api/v1 billing portal: finance sends an account's contact a link (token shown once), and
+"""/api/v1 billing portal: finance sends an account's contact a link (by e-mail; the token is
+also shown once), and
 the customer's portal as JSON through it. The same link's web page is web/share.py (/p/<token>).
 
 The token in the URL is the only credential; an unknown, expired or revoked one is a 404.
@@ -10,8 +11,9 @@ from flask import url_for
 
 from api import billing_schemas as bs
 from api.auth import caller
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from api.documents import DOCUMENT_RESPONSES, served
+from billing import mail as billing_mail
 from billing import portal
 from core.permissions import PUBLIC
 from sales.accounts import get_account
@@ -24,13 +26,15 @@ blp = Blueprint("portal", __name__, url_prefix="/api/v1", description="The custo
 @blp.arguments(bs.PortalInviteSchema)
 @blp.response(201, bs.PortalLinkSchema)
 def invite(data, code):
-    """A link to the account's billing portal for one of its contacts (the token is shown once;
-    hand it to the contact, e.g. by e-mail)."""
+    """A link to the account's billing portal for one of its contacts (the token is shown once),
+    e-mailed to that contact unless `send_email` is false."""
     with db_session() as session:
         link, token = portal.invite(session, get_account(session, code), data["email"], data["days"],
                                     caller().user_id)
-        return {"email": link.email, "token": token, "expires_at": link.expires_at,
-                "url": url_for("share.portal_page", token=token, _external=True)}
+        url = url_for("share.portal_page", token=token, _external=True)
+        sent = billing_mail.portal_link(session, link, url, str(app_settings().company["name"])) \
+            if data["send_email"] else None
+        return {"email": link.email, "token": token, "expires_at": link.expires_at, "url": url, "mail": sent}
 
 
 @blp.delete("/accounts/<code>/portal-links")

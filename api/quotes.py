@@ -13,13 +13,15 @@ from flask import Response, url_for
 from api import order_schemas as os_
 from api import sales_schemas as ss
 from api.auth import current_user
-from api.blueprint import Blueprint, db_session
+from api import mail_schemas as ms
+from api.blueprint import Blueprint, app_settings, db_session
 from api.documents import DOCUMENT_RESPONSES, served
 from api.idempotency import respond
 from api.orders import order_view
 from api.visibility import seeing_quote
 from core import docstore
 from sales import acceptance, access, audit, orders, quotes, workflow
+from sales import mail as sales_mail
 from sales.accounts import Account
 from core.db import by_id
 from sales.models import Quote
@@ -244,6 +246,22 @@ def new_share_link(data, number):
     with db_session() as session:
         user = seeing_quote(session, number)
         return _link(session, workflow.share(session, user, number, data["link_days"]))
+
+
+@blp.post("/quotes/<number>/email")
+@blp.requires("quotes:write")
+@blp.arguments(ms.QuoteEmailSchema, required=False)
+@blp.response(202, ms.MailMessageSchema)
+def email(data, number):
+    """E-mail a new share link to the sent revision, with its PDF attached (to the account's
+    primary contact unless `to` names others); the message is sent by the workers: its status
+    is in the answer and in the outbox."""
+    with db_session() as session:
+        user = seeing_quote(session, number)
+        link = _link(session, workflow.share(session, user, number, data["link_days"]))
+        quote = quotes.get_quote(session, number)
+        return sales_mail.share_quote(session, quote, user, link["url"], link["expires_at"],
+                                      str(app_settings().company["name"]), data["to"], data["message"])
 
 
 def _link(session, token: str) -> dict:

@@ -10,7 +10,7 @@ from api.auth import requires
 from api.schemas import ErrorSchema
 from core.permissions import PUBLIC
 
-from api import (accounts, banking, billing, configurator, errors, exchange_rates, identity, orders, portal, pricing,
+from api import (accounts, banking, billing, configurator, errors, exchange_rates, identity, mail, orders, portal, pricing,
                  quotes, share, storefront, subscriptions, transfer, usage, webhooks)
 
 
@@ -56,6 +56,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(subscriptions.blp)
     api.register_blueprint(identity.blp)
     api.register_blueprint(webhooks.blp)
+    api.register_blueprint(mail.blp)
     api.register_blueprint(transfer.blp)
     api.register_blueprint(storefront.blp)
     app.register_blueprint(errors.blp)  # error handlers for every API blueprint

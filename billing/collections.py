@@ -23,6 +23,7 @@ import jinja2
 import jinja2.sandbox
 from sqlmodel import Session, select
 
+from billing import mail as billing_mail
 from billing.invoices import issue_fee_invoice
 from billing.models import DunningNotice, Invoice, LedgerEntry, Payment
 from billing.payments import OPEN_STATES, balance_due
@@ -211,8 +212,8 @@ class DunningRun:
 
 def run_dunning(session: Session, today: date, policy: DunningPolicy = DEFAULT_POLICY) -> DunningRun:
     """Raise every overdue open invoice to the level its days overdue reach, once per level:
-    write the notice with its letter and, where the level charges one, issue a late-fee
-    invoice. Late-fee invoices are not dunned themselves, so fees never bear fees. Each
+    write the notice with its letter, e-mail it (billing/mail.py) and, where the level charges
+    one, issue a late-fee invoice. Late-fee invoices are not dunned themselves, so fees never bear fees. Each
     invoice is dunned in a savepoint: one that fails (say, its fee cannot be taxed) is
     reported and does not stop the others."""
     fee_invoices = select(DunningNotice.fee_invoice_id).where(DunningNotice.fee_invoice_id.is_not(None))
@@ -254,6 +255,7 @@ def _dun(session: Session, invoice: Invoice, level: DunningLevel, policy: Dunnin
     invoice.dunning_level, invoice.updated_at = level.level, utcnow()
     session.add_all([notice, invoice])
     session.flush()
+    billing_mail.dunning_letter(session, notice, invoice, account)
     return DunningAction(notice.id, invoice.id, invoice.number, account.code, level.level, days, due,
                          invoice.currency, fee, notice.fee_invoice_id)
 

@@ -5,8 +5,8 @@ and voiding are in `billing.credit_notes`.
 An invoice is a draft until `issue` numbers it (series `INV-<year>`, credit notes `CN-<year>`,
 in the caller's transaction, so a rolled-back issue gives its number back), computes its
 tax with the rates in force, copies the seller and buyer facts it shows, sets the due and
-discount dates from its payment terms, posts it to the receivables ledger and stores its
-PDF. From then on only what payments and collections track may change (`state`,
+discount dates from its payment terms, posts it to the receivables ledger, asks for its
+PDF and e-invoice, and e-mails them to the customer once rendered (billing/mail.py). From then on only what payments and collections track may change (`state`,
 `amount_paid`, `dunning_level`); a guard on every flush refuses anything else
 (`ImmutableRecord`). Format, rules and rounding: docs/billing.md.
 """
@@ -21,6 +21,7 @@ from typing import Mapping
 from sqlmodel import Session, select
 
 from billing import einvoice, ledger, remittance, tax
+from billing import mail as billing_mail
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
 from core import docstore, webhooks
@@ -198,6 +199,7 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
     docstore.request(session, "invoice", invoice.id, "pdf")          # rendered after the commit
     if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS:   # EN 16931 allows 2 decimals
         docstore.request(session, "invoice", invoice.id, "cii")
+    billing_mail.invoice_issued(session, invoice, account)              # sent once both are rendered
     sign = 1 if invoice.kind == "invoice" else -1
     ledger.post(session, invoice.account_id, today, entry_kind, sign * invoice.gross_total, invoice.currency,
                 invoice_id=invoice.id, memo=f"{invoice.number} {invoice.reason}")

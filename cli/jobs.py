@@ -11,6 +11,7 @@ from celery.signals import after_setup_logger
 from core import docstore, queue
 from core.db import create_engine, session_scope
 from core.settings import Settings
+from core.mail_delivery import deliver_due as deliver_mail
 from core.webhook_delivery import deliver_due
 from tasks import jobs as daily_jobs
 from tasks.documents import render
@@ -44,13 +45,13 @@ def jobs_run(today):
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Without a broker: deliver the due webhooks and render the waiting "
-              "documents once, then stop.")
+@click.option("--once", is_flag=True, help="Without a broker: deliver the due webhooks, render the waiting "
+              "documents and send the due e-mail once, then stop.")
 @click.option("--beat", is_flag=True, help="Also send the periodic jobs (one worker only: make run's).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Tasks run at once by this worker.")
 def worker(once, beat, concurrency):
-    """Run the task queue's worker: renders documents, delivers webhooks, runs the jobs (any
+    """Run the task queue's worker: renders documents, delivers webhooks and e-mail, runs the jobs (any
     number on any number of machines with Redis; stops gracefully on SIGTERM)."""
     settings = Settings.from_env()
     if once:
@@ -96,3 +97,6 @@ def _once(engine, settings) -> None:
         render(document_id)                            # here, whatever CPQ_QUEUE_URL says
     if waiting:
         click.echo(f"{len(waiting)} documents rendered", err=True)
+    sent = deliver_mail(engine, settings)
+    if sent.attempted:
+        click.echo(f"{sent.delivered} e-mails sent, {sent.retrying} to retry, {sent.failed} failed", err=True)

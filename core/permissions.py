@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, str] = {
     "rates:read": "read exchange rates",
     "rates:write": "import exchange rates (the ECB's reference rates)",
     "webhooks:manage": "manage webhook subscriptions and read their delivery logs",
+    "mail:manage": "read the e-mail outbox and send failed messages again",
     "users:manage": "manage users and API keys",
     "data:export": "export catalog, price books, rule sets and accounts",
     "data:import": "import catalog, price books, rule sets and accounts (all or nothing)",
@@ -56,7 +57,7 @@ _FINANCE = {"catalog:read", "bom:read", "accounts:read", "accounts:write", "acco
             "contracts:write", "contracts:terminate", "orders:read", "orders:cancel", "orders:release", "quotes:approve",
             "invoices:read", "invoices:write", "usage:read", "usage:write", "payments:read", "payments:write",
             "portal:invite", "collections:read", "collections:write", "revenue:read", "revenue:write", "rates:read",
-            "rates:write", "data:export"}
+            "rates:write", "data:export", "mail:manage"}
 
 #: Permissions only a person may use: an API key can never carry them, so a leaked key cannot
 #: read or manage users, or mint more keys.

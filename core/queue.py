@@ -1,5 +1,5 @@
 """The task queue (Celery) for work that is slow or talks to the outside world: rendering
-documents, delivering webhooks, the scheduled jobs. Nothing slow runs inside a request.
+documents, delivering webhooks and e-mail, the scheduled jobs. Nothing slow runs inside a request.
 
 The domain asks for work by task name with `enqueue(session, name, *args)`: the task is
 sent when the session's transaction commits, never for a transaction that rolls back, so a
@@ -34,13 +34,14 @@ from sqlmodel import Session
 from core.db import create_engine
 from core.settings import Settings
 
-TASK_MODULES = ("tasks.documents", "tasks.webhooks", "tasks.jobs")
+TASK_MODULES = ("tasks.documents", "tasks.webhooks", "tasks.mail", "tasks.jobs")
 _QUEUED = "cpq_queued"                          # session.info key: tasks waiting for the commit
 
 #: The periodic jobs (Celery beat): one scheduler for every worker.
 SCHEDULE = {
     "render pending documents": {"task": "documents.sweep", "schedule": timedelta(minutes=1)},
     "deliver due webhooks": {"task": "webhooks.deliver", "schedule": timedelta(seconds=5)},
+    "send due e-mail": {"task": "mail.deliver", "schedule": timedelta(seconds=10)},
     "daily jobs": {"task": "jobs.daily", "schedule": crontab(hour=2, minute=15)},
 }
 
@@ -114,9 +115,12 @@ def context() -> tuple[Engine, Settings]:
     return engine, settings
 
 
-def enqueue(session: Session, name: str, *args) -> None:
-    """Send task `name` with `args` once this session's transaction commits."""
-    session.info.setdefault(_QUEUED, []).append((name, args))
+def enqueue(session: Session, name: str, *args, once: bool = False) -> None:
+    """Send task `name` with `args` once this session's transaction commits (`once`: unless
+    the same task with the same arguments is queued already, e.g. a sweep of an outbox)."""
+    queued = session.info.setdefault(_QUEUED, [])
+    if not (once and (name, args) in queued):
+        queued.append((name, args))
 
 
 @sa.event.listens_for(Session, "after_commit")

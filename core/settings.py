@@ -8,7 +8,9 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.banking import check_bic, check_iban
 from core.errors import InvalidInput
@@ -83,6 +85,11 @@ class Settings:
     reporting_currency: str = ""
     # how many days after its end a usage period still takes late records (billing/usage.py)
     usage_grace_days: int = 3
+    # the SMTP server e-mail goes through (core/mail_delivery.py): smtp://user:password@host:587
+    # (?starttls=true, the default with a user) or smtps://…; empty: messages wait in the outbox
+    smtp_url: str = ""
+    # the From address of e-mail; empty: the company's e-mail (CPQ_COMPANY_EMAIL)
+    mail_from: str = ""
 
     def require_secret_key(self) -> None:
         if not self.secret_key:
@@ -115,6 +122,8 @@ class Settings:
             queue_url=env.get("CPQ_QUEUE_URL") or "",
             reporting_currency=_reporting_currency(env.get("CPQ_REPORTING_CURRENCY") or ""),
             usage_grace_days=_count("CPQ_USAGE_GRACE_DAYS", env.get("CPQ_USAGE_GRACE_DAYS") or "3"),
+            smtp_url=_smtp_url(env.get("CPQ_SMTP_URL") or ""),
+            mail_from=_mail_from(env.get("CPQ_MAIL_FROM") or ""),
         )
 
 
@@ -173,3 +182,45 @@ def _reporting_currency(code: str) -> str:
         except CurrencyError as exc:
             raise ValueError(f"CPQ_REPORTING_CURRENCY: {exc}") from None
     return ""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where e-mail goes, read from CPQ_SMTP_URL: `smtp://[user:password@]host[:port]` (port
+    25; STARTTLS with `?starttls=true`, the default when a user is given, so credentials never
+    cross in clear) or `smtps://…` (TLS from the first byte, port 465)."""
+    host: str
+    port: int
+    tls: bool
+    starttls: bool
+    user: str = ""
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpServer:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname or (port is not None and port <= 0):
+            raise ValueError("CPQ_SMTP_URL must be smtp://[user:password@]host[:port][?starttls=true] or "
+                             "smtps://[user:password@]host[:port]")
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        query = parse_qs(parts.query)
+        tls = parts.scheme == "smtps"
+        starttls = query["starttls"][-1].lower() in ("1", "true", "yes", "on") if "starttls" in query else bool(user)
+        return cls(parts.hostname, port or (465 if tls else 25), tls, starttls and not tls, user, password)
+
+
+def _smtp_url(url: str) -> str:
+    """Refused at start-up rather than at the first e-mail."""
+    if url:
+        SmtpServer.parse(url)
+    return url
+
+def _mail_from(address: str) -> str:
+    """An address, or a display name and address: 'Northwind Billing <billing@northwind.example>'."""
+    if address and "@" not in parseaddr(address)[1]:
+        raise ValueError(f"CPQ_MAIL_FROM must be an e-mail address, not {address!r}")
+    return address

@@ -19,7 +19,7 @@ from core.settings import Settings
 # tables are written; an ImportError *inside* an existing module is still raised.
 TABLE_MODULES = ("core.versioned", "core.users", "core.sequences", "catalog.store", "configurator.store",
                  "rules.promotions", "sales.accounts", "sales.models", "sales.order_models", "sales.inbound",
-                 "core.apikeys", "core.websessions", "core.webhooks",
+                 "core.apikeys", "core.websessions", "core.webhooks", "core.mail",
                  "billing.models", "billing.portal", "core.idempotency", "core.docstore", "core.fxrates",
                  "billing.usage_models")
 

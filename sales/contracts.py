@@ -9,8 +9,9 @@ terms text). Signing uses the same e-signature as quote acceptance: a share link
 name and email, time, IP, user agent and the SHA-256 of the PDF signed. Key dates are handled
 by `run_jobs` (cpq jobs run): activation on the start date, a reminder before the last day
 to give notice of non-renewal, a reminder before expiry, and on the end date renewal (with
-the agreed price escalation) or expiry. Each reminder has a de-duplication key, so the job
-can run any number of times and never reminds twice.
+the agreed price escalation) or expiry. Each reminder is e-mailed to the customer
+(sales/mail.py) and has a de-duplication key, so the job can run any number of times and
+never reminds twice.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from core.sequences import next_number
 from core.tokens import new_token, token_hash
 from core.users import EMAIL_RE, User, describe
 from sales import documents
+from sales import mail as sales_mail
 from sales.accounts import Account
 from sales.models import Decision, Quote, ShareLink
 from sales.order_models import Contract, ContractEvent
@@ -260,7 +262,8 @@ def _renewal_count(session: Session, contract: Contract) -> int:
 
 
 def _remind_once(session: Session, contract: Contract, kind: str, due: date, text: str) -> bool:
-    """Record a reminder unless this one was already sent (unique de-duplication key)."""
+    """Record a reminder and e-mail it to the customer, unless this one was already sent
+    (unique de-duplication key)."""
     key = f"reminder:{kind}:{due.isoformat()}"
     if session.exec(select(ContractEvent).where(ContractEvent.contract_id == contract.id,
                                                 ContractEvent.dedupe_key == key)).first() is not None:
@@ -268,6 +271,7 @@ def _remind_once(session: Session, contract: Contract, kind: str, due: date, tex
     try:
         with session.begin_nested():
             _record(session, contract, "system", "remind", None, None, text, dedupe_key=key)
+            sales_mail.contract_reminder(session, contract, kind, due)
     except sa.exc.IntegrityError:          # a concurrent run sent it first
         return False
     return True

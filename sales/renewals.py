@@ -7,7 +7,8 @@ The rule, run daily by `run_jobs` (before the contract jobs, sales/contracts.py)
   day to give notice) until the end date, a live contract that renews automatically gets its
   renewal quote, once: a draft (`kind = "renewal"`) owned by the rep who sold the contract,
   one line per subscription running to the end, each continuing it at the contract's net
-  unit price raised by `escalation_percent`, over its term. The rep may change anything
+  unit price raised by `escalation_percent`, over its term; the rep is told by e-mail
+  (sales/mail.py). The rep may change anything
   (quantities, re-pricing, lines added or dropped) and takes it through approval and the
   customer's acceptance like any quote. `POST /contracts/<n>/renewal-quote` makes it earlier.
 - On the day after the end date:
@@ -30,6 +31,7 @@ from sqlmodel import Session, select
 from core.errors import DomainError, InvalidTransition
 from core.users import User
 from sales import contracts, subscriptions
+from sales import mail as sales_mail
 from sales.accounts import Account
 from sales.amendments import INHERITED, LIVE, sold_with
 from sales.models import Quote
@@ -68,6 +70,7 @@ def create(session: Session, actor: User | None, contract: Contract, today: date
     quote = create_quote(session, owner, session.get(Account, contract.account_id).code, header, specs, today,
                          origin={"kind": "renewal", "contract_id": contract.id})
     contracts.note(session, contract, owner, "renewal_quote", f"renewal quote {quote.number}")
+    sales_mail.renewal_quote(session, quote, contract, owner, contract.end_date - timedelta(days=contract.notice_days))
     return quote, True
 
 

@@ -124,6 +124,8 @@ POLICY = [
     ("POST", "/api/v1/usage", {"finance", "admin"}),                   # metering systems: keys with usage:write
     ("GET", "/api/v1/accounts/ACME/usage", {"rep", "finance", "admin"}),
     ("POST", "/api/v1/usage/rate", {"finance", "admin"}),
+    ("GET", "/api/v1/mail", {"finance", "admin"}),                     # the outbox holds customers' links
+    ("POST", "/api/v1/quotes/Q-1/email", {"rep", "admin"}),
 ]
 
 

@@ -142,7 +142,7 @@ def test_a_rate_limit_holds_across_two_worker_processes(database_url, engine, re
         r'cpq_http_request_duration_seconds_count\{endpoint="identity.whoami",method="GET",status="(\d+)"\} (\S+)',
         metrics.text)}
     assert counted == {"200": 40.0, "429": 40.0}
-    assert "cpq_webhook_deliveries_due 0.0" in metrics.text
+    assert "cpq_webhook_deliveries_due 0.0" in metrics.text and "cpq_mail_messages_due 0.0" in metrics.text
     log = (tmp_path / "gunicorn.log").read_text()
     assert len(set(re.findall(r" (\d+) INFO cpq\.access .* GET /api/v1/session ", log))) == 2   # two pids answered
 

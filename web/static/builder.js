@@ -58,6 +58,7 @@ export function start(root, staticBase) {
     renderWaterfall(c);
     renderApprovals();
     $("submit").disabled = !canWrite || quote.state !== "draft" || !quote.lines.length;
+    $("email-form").hidden = !canWrite || quote.state !== "sent";
     $("recall").disabled = !canWrite || quote.state !== "pending_approval";
     $("send").disabled = !canWrite || quote.state !== "approved";
     $("pdf").href = `/api/v1/quotes/${number}/pdf`;
@@ -145,6 +146,16 @@ export function start(root, staticBase) {
       quote = sent.quote; render();
       $("share").replaceChildren(el("p", {}, "Share this link with the customer: ", el("a", { id: "share-link", href: sent.share_link.url }, sent.share_link.url)));
       tell("quote.sent", { number: quote.number, revision: quote.revision, state: quote.state });
+    } catch (error) { say(error.message, "error"); }
+  });
+  $("email-form").addEventListener("submit", async (e) => {          // a new share link, e-mailed with the PDF
+    e.preventDefault();
+    const to = $("email-to").value.trim();
+    try {
+      const message = await api("POST", `/quotes/${number}/email`, to ? { to: [to] } : {});
+      if (message.status === "failed") say(`Not sent: ${message.last_error}`, "error");
+      else say(`E-mail to ${message.recipients.join(", ")}: ${message.status === "sent" ? "sent" : "in the outbox, sent shortly"}.`);
+      $("email-to").value = "";
     } catch (error) { say(error.message, "error"); }
   });
   load();

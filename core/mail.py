@@ -1,0 +1,143 @@
+"""The e-mail outbox: messages written in the transaction of the change that causes them.
+
+`compose` renders a message from its templates (web/templates/mail/<template>.txt and .html;
+the subject is the text template's `{% set subject %}` block, so all wording stays in the
+templates) and writes it, pending, in the caller's transaction: the change and its e-mail
+commit together or not at all. `core/mail_delivery.py` sends it later from a worker, never
+inside a request. Attachments are documents (core/docstore.py) named by id: the message waits
+while one is pending, and fails, saying which, when one failed to render.
+
+A message keeps its Message-ID (`message_id`, the same on every attempt, so a receiver can
+drop a duplicate) and its state: `pending` (with attempts, the last error and when it is
+tried next), `sent`, or `failed`. Without SMTP settings messages simply stay pending, listed
+by the API and `cpq mail list`, until the service is configured.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+import jinja2
+import jinja2.sandbox
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, Session, SQLModel, select
+
+from core import queue
+from core.db import timestamp, utcnow
+from core.errors import NotFound
+from core.settings import PROJECT_ROOT
+from core.tokens import new_id
+from core.users import EMAIL_RE
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+STATUSES = (PENDING, SENT, FAILED)
+DELIVER = "mail.deliver"                       # the task (tasks/mail.py)
+MAX_RECIPIENTS = 20
+
+
+class MailMessage(SQLModel, table=True):
+    __tablename__ = "mail_message"
+    __table_args__ = (sa.Index("ix_mail_message_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(default_factory=lambda: "mail." + new_id(), max_length=40, unique=True)
+    template: str = Field(max_length=40, index=True)
+    about: str = Field(max_length=120)                       # what it is about: "invoice INV-2026-00001"
+    recipients: list = Field(default_factory=list, sa_type=JSON)
+    subject: str = Field(max_length=300)
+    text: str = Field(sa_type=sa.Text)
+    html: str = Field(sa_type=sa.Text)
+    attachments: list = Field(default_factory=list, sa_type=JSON)   # [{"document_id", "filename"}]
+    status: str = Field(default=PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    last_error: str = Field(default="", max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = timestamp()
+
+
+# Sandboxed like the dunning letters: these are templates an operator edits, and a template
+# should read the values it is given and nothing else.
+_FOLDER = PROJECT_ROOT / "web" / "templates" / "mail"
+_TEXT = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(_FOLDER), undefined=jinja2.StrictUndefined,
+                                            autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                                            keep_trailing_newline=True)
+_HTML = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(_FOLDER), undefined=jinja2.StrictUndefined,
+                                            autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) of a message template."""
+    text = _TEXT.get_template(f"{template}.txt").make_module(dict(context))
+    subject = " ".join(str(getattr(text, "subject", "")).split())
+    if not subject:
+        raise ValueError(f"mail template {template}.txt sets no subject")
+    return subject, str(text), _HTML.get_template(f"{template}.html").render(context)
+
+
+def recipients(addresses: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(addresses fit to send to, de-duplicated case-insensitively in the order given; those
+    that are not), at most MAX_RECIPIENTS."""
+    found: dict[str, str] = {}
+    bad = []
+    for address in addresses:
+        address = (address or "").strip()
+        if EMAIL_RE.match(address) and len(address) <= 254 and not any(c in address for c in ',;<>"\r\n'):
+            found.setdefault(address.lower(), address)
+        else:
+            bad.append(address)
+    return list(found.values())[:MAX_RECIPIENTS], bad
+
+
+def compose(session: Session, template: str, context: Mapping[str, Any], to: Iterable[str], about: str,
+            attachments: Iterable[tuple[int, str]] = ()) -> MailMessage:
+    """Write a message to send after the commit; `attachments` are (document id, file name).
+    With nobody to send to, or an address that is none (a contact's, stored long ago), it is
+    written failed, so the gap shows in the outbox and the change that caused it still stands."""
+    subject, text, html = render(template, context)
+    good, bad = recipients(to)
+    message = MailMessage(template=template, about=about[:120], recipients=good, subject=subject[:300],
+                          text=text, html=html,
+                          attachments=[{"document_id": d, "filename": name} for d, name in attachments])
+    if bad or not good:
+        message.status, message.next_attempt_at = FAILED, None
+        message.last_error = (f"not an e-mail address: {', '.join(map(repr, bad))}" if bad else
+                              f"no recipient: {about} has no contact with an e-mail address")[:500]
+    session.add(message)
+    session.flush()
+    if message.status == PENDING:
+        queue.enqueue(session, DELIVER, once=True)
+    return message
+
+
+def list_messages(session: Session, status: str | None = None, limit: int = 100) -> list[MailMessage]:
+    query = select(MailMessage).order_by(MailMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(MailMessage.status == status)
+    return list(session.exec(query))
+
+
+def get_message(session: Session, message_id: int, *, lock: bool = False) -> MailMessage:
+    message = session.get(MailMessage, message_id, with_for_update=lock)
+    if message is None:
+        raise NotFound(f"unknown mail message {message_id}")
+    return message
+
+
+def retry(session: Session, message_id: int) -> MailMessage:
+    """Send a failed or waiting message again now, on a fresh schedule (e.g. after SMTP or the
+    recipient was fixed); one that was sent stays sent (it never goes twice)."""
+    message = get_message(session, message_id, lock=True)
+    if message.status != SENT:
+        message.status, message.next_attempt_at, message.attempts = PENDING, utcnow(), 0
+        session.add(message)
+        session.flush()
+        queue.enqueue(session, DELIVER, once=True)
+    return message
+
+
+def due_count(session: Session, moment: datetime) -> int:
+    """How many messages are due and waiting for a worker: the outbox's queue depth."""
+    return session.exec(select(sa.func.count(MailMessage.id)).where(MailMessage.status == PENDING,
+                                                                     MailMessage.next_attempt_at <= moment)).one()

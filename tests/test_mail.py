@@ -1,0 +1,286 @@
+"""E-mail: the outbox written with each change, delivered over SMTP by the workers with
+retries, attachments that wait for their documents, and what sends it (invoices, dunning,
+share links, signature requests, portal links), checked at a real local SMTP server."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from api.app import create_app
+from billing import collections
+from billing.invoices import issue
+from billing.order_billing import invoice_order
+from billing.tax import load_demo_tax_rates
+from core import mail, queue
+from core.db import session_scope, utcnow
+from core.docstore import Document
+from core.mail import MailMessage
+from core.mail_delivery import deliver_due
+from core.settings import DEFAULT_DEMO_DIR, Settings, SmtpServer
+from core.users import create_user
+from sales import contracts
+from sales.accounts import Account, create_account
+from sales.documents import money
+from sales.order_models import Contract
+from billing_flow import issue as open_invoice, order_for
+from mail_server import smtp  # noqa: F401
+from quote_flow import call, env, error_of, ok, sent  # noqa: F401
+from test_billing_api import chain  # noqa: F401
+from test_subscriptions_api import jobs, key_dates, live  # noqa: F401
+
+pytestmark = pytest.mark.postgres
+
+TODAY = date(2026, 3, 15)
+CONTACT = {"name": "Jo Buyer", "email": "jo@acme.example", "primary": True}
+ACME = {"code": "ACME", "name": "Acme Corp", "currency": "USD", "contacts": [CONTACT],
+        "billing_address": {"street": "500 Industrial Way", "city": "Austin", "region": "TX", "country": "US"}}
+
+
+def settings_for(database_url: str, smtp_url: str = "") -> Settings:
+    return Settings(database_url=database_url, smtp_url=smtp_url, mail_from="Northwind Billing <billing@northwind.example>")
+
+
+def outbox(engine) -> list[MailMessage]:
+    with session_scope(engine) as session:
+        session.expire_on_commit = False
+        return list(session.exec(select(MailMessage).order_by(MailMessage.id)))
+
+
+def compose(engine, settings, to=("jo@acme.example",), attachments=()) -> int:
+    """A portal-link message written (and, after the commit, sent with `settings`)."""
+    with queue.bound(engine, settings), session_scope(engine) as session:
+        message = mail.compose(session, "portal_link", {"account": "Acme Corp", "url": "https://cpq.example/p/abc",
+                                                        "expires": "2026-04-14", "company": "Northwind"},
+                               list(to), "account ACME", attachments)
+        return message.id
+
+
+# ---- settings ----------------------------------------------------------------------------
+
+def test_smtp_settings_are_read_from_the_environment_and_refused_when_wrong():
+    settings = Settings.from_env({"CPQ_SMTP_URL": "smtp://mailer:s%40cret@mail.example:587",
+                                  "CPQ_MAIL_FROM": "Billing <billing@northwind.example>"})
+    server = SmtpServer.parse(settings.smtp_url)
+    assert (server.host, server.port, server.tls, server.starttls) == ("mail.example", 587, False, True)
+    assert (server.user, server.password) == ("mailer", "s@cret") and "s@cret" not in repr(server)
+    assert settings.mail_from == "Billing <billing@northwind.example>"
+    assert SmtpServer.parse("smtps://u:p@mail.example") == SmtpServer("mail.example", 465, True, False, "u", "p")
+    assert SmtpServer.parse("smtp://relay.internal").starttls is False                 # no credentials to protect
+    assert SmtpServer.parse("smtp://relay.internal:25?starttls=true").starttls is True
+    for bad in ("http://mail.example", "smtp://", "smtp://mail.example:0"):
+        with pytest.raises(ValueError, match="CPQ_SMTP_URL"):
+            Settings.from_env({"CPQ_SMTP_URL": bad})
+    with pytest.raises(ValueError, match="CPQ_MAIL_FROM"):
+        Settings.from_env({"CPQ_MAIL_FROM": "billing"})
+
+
+# ---- the outbox and its delivery ---------------------------------------------------------
+
+def test_without_smtp_messages_wait_in_the_outbox(engine, database_url):
+    compose(engine, settings_for(database_url))
+    [message] = outbox(engine)
+    assert (message.status, message.attempts, message.recipients) == ("pending", 0, ["jo@acme.example"])
+    assert message.subject == "Your billing portal at Northwind"
+    assert "https://cpq.example/p/abc" in message.text and 'href="https://cpq.example/p/abc"' in message.html
+    with session_scope(engine) as session:
+        assert mail.due_count(session, utcnow()) == 1
+
+
+def test_a_message_arrives_once_with_its_message_id(engine, database_url, smtp):
+    settings = settings_for(database_url, smtp.url)
+    compose(engine, settings, to=["jo@acme.example", "JO@acme.example", "ap@acme.example"])
+    [arrived] = smtp.arrived
+    [message] = outbox(engine)
+    assert message.status == "sent" and message.attempts == 1 and message.sent_at is not None
+    assert arrived.rcpt_tos == ["jo@acme.example", "ap@acme.example"]
+    assert arrived.subject == "Your billing portal at Northwind"
+    assert arrived.message["From"] == "Northwind Billing <billing@northwind.example>"
+    assert arrived.message["Message-ID"] == f"<{message.message_id}@northwind.example>"
+    assert "https://cpq.example/p/abc" in arrived.text and "https://cpq.example/p/abc" in arrived.html
+    for _ in range(2):                                # a task that runs again, or the scheduler's sweep
+        assert deliver_due(engine, settings).attempted == 0
+        with session_scope(engine) as session:
+            mail.retry(session, message.id)           # a sent message is never sent twice
+    assert len(smtp.arrived) == 1 and outbox(engine)[0].status == "sent"
+
+
+def test_a_temporary_refusal_is_retried_with_backoff_and_arrives_once(engine, database_url, smtp):
+    settings = settings_for(database_url, smtp.url)
+    smtp.refuse.append("451 4.3.0 Mailbox busy, try again later")
+    compose(engine, settings)
+    [message] = outbox(engine)
+    assert (message.status, message.attempts, smtp.arrived) == ("pending", 1, [])
+    assert message.last_error.startswith("SMTP 451") and "try again later" in message.last_error
+    assert timedelta(seconds=25) < message.next_attempt_at.replace(tzinfo=None) - utcnow().replace(tzinfo=None)
+    assert deliver_due(engine, settings).attempted == 0                 # not yet due
+    later = lambda: utcnow() + timedelta(minutes=5)                      # noqa: E731
+    run = deliver_due(engine, settings, now=later)
+    assert (run.delivered, len(smtp.arrived)) == (1, 1)
+    assert deliver_due(engine, settings, now=later).attempted == 0
+    [message] = outbox(engine)
+    assert (message.status, message.attempts, len(smtp.arrived)) == ("sent", 2, 1)
+
+
+def test_a_permanent_refusal_fails_at_once_and_can_be_sent_again(engine, database_url, smtp):
+    settings = settings_for(database_url, smtp.url)
+    smtp.refuse.append("550 5.1.1 No such mailbox")
+    message_id = compose(engine, settings)
+    [message] = outbox(engine)
+    assert (message.status, message.next_attempt_at) == ("failed", None) and "550" in message.last_error
+    with queue.bound(engine, settings), session_scope(engine) as session:
+        mail.retry(session, message_id)
+    assert outbox(engine)[0].status == "sent" and len(smtp.arrived) == 1
+
+
+def test_a_message_without_a_fit_recipient_is_written_failed(engine, database_url):
+    compose(engine, settings_for(database_url), to=[])
+    compose(engine, settings_for(database_url), to=["jo@acme.example", "Jo <jo@acme.example>"])
+    empty, bad = outbox(engine)
+    assert (empty.status, empty.last_error) == ("failed", "no recipient: account ACME has no contact with an e-mail address")
+    assert (bad.status, bad.last_error) == ("failed", "not an e-mail address: 'Jo <jo@acme.example>'")
+
+
+def test_attachments_wait_for_their_documents_and_a_failed_one_fails_the_message(engine, database_url, smtp):
+    settings = settings_for(database_url, smtp.url)
+    with session_scope(engine) as session:
+        document = Document(kind="invoice", ref=1, format="pdf")
+        session.add(document)
+        session.flush()
+        document_id = document.id
+    compose(engine, settings, attachments=[(document_id, "INV-1.pdf")])
+    [message] = outbox(engine)
+    assert (message.status, message.attempts, smtp.arrived) == ("pending", 0, [])   # waiting is no attempt
+    with session_scope(engine) as session:
+        document = session.get(Document, document_id)
+        document.status, document.error = "failed", "TemplateError: broken"
+        session.add(document)
+    deliver_due(engine, settings, now=lambda: utcnow() + timedelta(minutes=1))
+    [message] = outbox(engine)
+    assert message.status == "failed" and smtp.arrived == []
+    assert message.last_error == "attachment INV-1.pdf: the document failed to render (TemplateError: broken)"
+
+
+# ---- what sends e-mail -------------------------------------------------------------------
+
+@pytest.fixture
+def billing(engine):
+    with session_scope(engine) as session:
+        load_demo_tax_rates(session, DEFAULT_DEMO_DIR)
+        user = create_user(session, "rep@example.com", "Rep", "rep")[0].id
+        acme = create_account(session, ACME).id
+        bare = create_account(session, {**ACME, "code": "BARE", "name": "Bare Ltd", "contacts": []}).id
+    return user, acme, bare
+
+
+def test_an_issued_invoice_is_emailed_with_its_pdf_and_einvoice(engine, database_url, smtp, billing):
+    user, acme, _bare = billing
+    with queue.bound(engine, settings_for(database_url, smtp.url)), session_scope(engine) as session:
+        order = order_for(session, acme, user, [("hw", "one_time", 3, "1000.00")])
+        invoice = issue(session, invoice_order(session, order, TODAY), TODAY,
+                        company={"name": "Test Seller", "address": ["1 Street"], "email": "billing@seller.example",
+                                 "website": "seller.example", "colour": "#123456"})
+        number, total = invoice.number, money(invoice.gross_total, "USD")
+    [arrived] = smtp.arrived
+    assert arrived.rcpt_tos == ["jo@acme.example"]
+    assert arrived.subject == f"Invoice {number} from Test Seller"
+    assert f"invoice {number} of {total}" in arrived.text and "due on\n2026-04-14" in arrived.text
+    files = arrived.attachments
+    assert set(files) == {f"{number}.pdf", f"{number}.xml"}
+    assert files[f"{number}.pdf"][0] == "application/pdf" and files[f"{number}.pdf"][1].startswith(b"%PDF-")
+    xml = files[f"{number}.xml"]
+    assert xml[0] == "application/xml"
+    assert b"CrossIndustryInvoice" in (xml[1] if isinstance(xml[1], bytes) else xml[1].encode())
+    assert number.encode() in (xml[1] if isinstance(xml[1], bytes) else xml[1].encode())
+
+
+def test_dunning_letters_are_emailed_and_a_missing_contact_shows(engine, database_url, smtp, billing):
+    _user, acme, bare = billing
+    with session_scope(engine) as session:
+        for account_id, number in ((acme, "T-ACME-1"), (bare, "T-BARE-1")):
+            open_invoice(session, session.get(Account, account_id), "120.00", TODAY - timedelta(days=10), number=number)
+    with queue.bound(engine, settings_for(database_url, smtp.url)), session_scope(engine) as session:
+        run = collections.run_dunning(session, TODAY)
+    assert [n.invoice_number for n in run.notices] == ["T-ACME-1", "T-BARE-1"]
+    [arrived] = smtp.arrived
+    assert arrived.rcpt_tos == ["jo@acme.example"] and arrived.subject == "Payment reminder"
+    assert "invoice T-ACME-1, due on 2026-03-05, is 10 days" in arrived.text
+    assert "USD 120.00" in arrived.text
+    bare_message = [m for m in outbox(engine) if "T-BARE-1" in m.about]
+    assert [(m.status, m.last_error.split(":")[0]) for m in bare_message] == [("failed", "no recipient")]
+
+
+def test_a_contracts_key_dates_are_emailed_to_the_customer_once(engine, database_url, smtp, billing):
+    user, acme, _bare = billing
+    with session_scope(engine) as session:
+        order = order_for(session, acme, user, [("sup", "monthly", 1, "99.00", 12)], contract_start=TODAY)
+        contract = session.get(Contract, order.contract_id)
+        number, deadline = contract.number, contract.end_date - timedelta(days=contract.notice_days)
+    with queue.bound(engine, settings_for(database_url, smtp.url)):
+        for day in (deadline - timedelta(days=3), deadline - timedelta(days=2)):
+            with session_scope(engine) as session:
+                contracts.run_jobs(session, day)
+    [arrived] = smtp.arrived
+    assert arrived.rcpt_tos == ["jo@acme.example"] and arrived.subject == f"Contract {number} renews on 2028-01-01"
+    assert f"unless notice of\nnon-renewal is given by {deadline.isoformat()}" in arrived.text
+
+
+# ---- through the API -----------------------------------------------------------------------
+
+@pytest.fixture
+def app(engine, database_url, smtp):
+    app = create_app(settings_for(database_url, smtp.url), TESTING=True)
+    yield app
+    app.extensions["cpq_engine"].dispose()
+
+
+def test_a_rep_emails_a_quotes_share_link_with_its_pdf(env, smtp):
+    number, _token = sent(env)
+    assert error_of(call(env, "post", f"/quotes/{number}/email", "rep", {"to": ["not-an-address"]}), 422)["fields"]["to[0]"]
+    assert error_of(call(env, "post", f"/quotes/{number}/email", "manager"), 403)
+    message = ok(call(env, "post", f"/quotes/{number}/email", "rep", {"message": "As discussed on the phone."}), 202)
+    assert message["recipients"] == ["jo@acme.com"] and message["attachments"][0]["filename"] == f"{number}.pdf"
+    [arrived] = smtp.arrived
+    assert arrived.rcpt_tos == ["jo@acme.com"] and number in arrived.subject
+    assert f"Rep has sent you quote {number}" in arrived.text and "As discussed on the phone." in arrived.text
+    url = next(line for line in arrived.text.splitlines() if "/q/" in line).strip()
+    shared = ok(env.client.get(f"/api/v1/shared/{url.rsplit('/', 1)[1]}"))      # the e-mailed link opens it
+    assert shared["number"] == number
+    assert arrived.attachments[f"{number}.pdf"][1].startswith(b"%PDF-")
+    outbox_ = ok(call(env, "get", "/mail?status=sent", "finance"))
+    assert [m["id"] for m in outbox_] == [message["id"]] and "text" not in outbox_[0]
+    assert url in ok(call(env, "get", f"/mail/{message['id']}", "finance"))["text"]
+    assert error_of(call(env, "get", "/mail", "rep"), 403)
+    assert error_of(call(env, "get", "/mail?status=lost", "finance"), 422)["fields"]["status"]
+
+
+def test_signature_requests_invoices_and_portal_links_are_emailed(chain, smtp):
+    env, _quote, contract, order = chain              # the contract was sent for signature
+    [signing] = smtp.arrived
+    assert signing.subject == f"Contract {contract} from Northwind Systems Inc.: ready for your signature"
+    assert "/c/" in signing.text and signing.rcpt_tos == ["jo@acme.com"]
+    draft = ok(call(env, "post", f"/orders/{order}/invoices", "finance", {}), 201)
+    issued = ok(call(env, "post", f"/invoices/{draft['id']}/issue", "finance"))
+    invoice_mail = smtp.arrived[1]
+    assert set(invoice_mail.attachments) == {f"{issued['number']}.pdf", f"{issued['number']}.xml"}
+    link = ok(call(env, "post", "/accounts/ACME/portal-links", "finance", {"email": "jo@acme.com"}), 201)
+    assert link["mail"]["status"] == "pending"                  # as the request leaves it: sent after its commit
+    assert link["url"] in smtp.arrived[2].text and link["url"] in smtp.arrived[2].html
+    quiet = ok(call(env, "post", "/accounts/ACME/portal-links", "finance", {"email": "jo@acme.com",
+                                                                            "send_email": False}), 201)
+    assert quiet["mail"] is None and len(smtp.arrived) == 3
+    statuses = [m["status"] for m in ok(call(env, "get", "/mail", "finance"))]
+    assert statuses == ["sent"] * 3
+
+
+def test_a_renewal_quote_is_announced_to_its_rep(live, smtp):
+    env, contract, _order = live
+    window, _end = key_dates(env, contract)
+    before = len(smtp.arrived)
+    jobs(env, window)
+    quote = ok(call(env, "get", f"/contracts/{contract}/renewal-quote"))
+    [arrived] = [a for a in smtp.arrived[before:] if a.rcpt_tos == ["rep@example.com"]]
+    assert arrived.subject == f"Renewal quote {quote['number']} for contract {contract} (Acme Corp)"
+    assert f"Its renewal quote {quote['number']} is ready as a draft" in " ".join(arrived.text.split())
