@@ -72,6 +72,9 @@ def test_the_contract_page_offers_sending_to_who_may_and_hides_others_contracts(
     assert sent_["url"].endswith(sent_["token"])
     _status, html = page(env, f"/app/contracts/{contract}", "rep")
     assert "Send a new signing link" in html and 'id="document"' in html and ">Sent<" in html
+    made = ok(call(env, "post", "/orders", "rep", {"quote": number}), 201)["number"]
+    _status, html = page(env, f"/app/contracts/{contract}", "rep")
+    assert f'href="/app/orders/{made}"' in html and 'id="create-order"' not in html
 
 
 def test_the_order_page_shows_the_credit_check_and_only_finance_invoices(env):

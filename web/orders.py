@@ -35,8 +35,8 @@ def contract_page(number):
         shown = os_.ContractSchema().dump(contract_view(session, contract))
         lines = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company) \
             if contract.quote_id else None
-        made = orders.of_quote(session, shown["quote"]) if shown["quote"] else []
-    return page("pages/contract.html", contract=shown, doc=lines, order=made[0].number if made else None)
+        made = [o.number for o in orders.of_quote(session, shown["quote"])] if shown["quote"] else []
+    return page("pages/contract.html", contract=shown, doc=lines, order=made[0] if made else None)
 
 
 @blp.get("/app/orders")
