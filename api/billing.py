@@ -47,7 +47,7 @@ def _invoice(session, invoice_id: int, *, lock: bool = False) -> Invoice:
     return invoice
 
 
-def _readable(session, invoice_id: int) -> Invoice:
+def readable_invoice(session, invoice_id: int) -> Invoice:
     """The invoice, if the caller may see it (a rep: those of their orders)."""
     return access.check_invoice(session, current_user(session), _invoice(session, invoice_id))
 
@@ -125,7 +125,7 @@ def list_invoices(query):
 @blp.response(200, bs.InvoiceSchema)
 def get_invoice(invoice_id):
     with db_session() as session:
-        return invoice_view(session, _readable(session, invoice_id))
+        return invoice_view(session, readable_invoice(session, invoice_id))
 
 
 @blp.get("/invoices/<int:invoice_id>/history")
@@ -134,7 +134,7 @@ def get_invoice(invoice_id):
 def invoice_history(invoice_id):
     """Every state change of the invoice: who, when, from, to."""
     with db_session() as session:
-        invoice = _readable(session, invoice_id)
+        invoice = readable_invoice(session, invoice_id)
         return session.exec(select(InvoiceEvent).where(InvoiceEvent.invoice_id == invoice.id)
                             .order_by(InvoiceEvent.id)).all()
 
@@ -160,7 +160,7 @@ def credit_note(data, invoice_id):
     """A credit note against an issued invoice: all of it, an amount, or quantities by line
     position. Idempotency-Key supported."""
     with db_session() as session:
-        invoice = _readable(session, invoice_id)
+        invoice = readable_invoice(session, invoice_id)
         what = data["amount"] if data["amount"] is not None else data["lines"]
         return respond(session, 201,
                        lambda: (credit_notes.credit_note(session, invoice, what, data["reason"], date.today(),
@@ -203,7 +203,7 @@ def _stored(session, invoice: Invoice, fmt: str, suffix: str) -> Response:
 def invoice_pdf(invoice_id):
     """The issued invoice's PDF (202 while it renders, just after issuing)."""
     with db_session() as session:
-        return _stored(session, _readable(session, invoice_id), "pdf", "pdf")
+        return _stored(session, readable_invoice(session, invoice_id), "pdf", "pdf")
 
 
 @blp.get("/invoices/<int:invoice_id>/einvoice")
@@ -213,7 +213,7 @@ def invoice_pdf(invoice_id):
 def invoice_xml(invoice_id):
     """The EN 16931 e-invoice (Factur-X / ZUGFeRD CII XML; 202 while it renders)."""
     with db_session() as session:
-        return _stored(session, _readable(session, invoice_id), "cii", "xml")
+        return _stored(session, readable_invoice(session, invoice_id), "cii", "xml")
 
 
 @blp.post("/billing/run")

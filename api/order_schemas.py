@@ -47,6 +47,15 @@ class ContractSchema(Schema):
     updated_at = Timestamp()
 
 
+class ContractQuery(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(CONTRACT_STATES))
+    account = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    quote = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
+                          metadata={"description": "the contract made from this quote"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
+
+
 class ReasonSchema(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 

@@ -87,6 +87,25 @@ def create_contract(data):
                        lambda c: os_.ContractSchema().dump(contract_view(session, c)))
 
 
+@blp.get("/contracts")
+@blp.requires("contracts:read")
+@blp.arguments(os_.ContractQuery, location="query")
+@blp.response(200, os_.ContractSchema(many=True))
+def list_contracts(query):
+    """Contracts, newest first, by state, account or the quote they came from."""
+    with db_session() as session:
+        visible = access.contract_filter(session, current_user(session))
+        q = select(Contract) if visible is None else select(Contract).where(visible)
+        if query["state"]:
+            q = q.where(Contract.state == query["state"])
+        if query["account"]:
+            q = q.where(Contract.account_id == get_account(session, query["account"]).id)
+        if query["quote"]:
+            q = q.where(Contract.quote_id.in_(select(Quote.id).where(Quote.number == query["quote"])))
+        rows = session.exec(q.order_by(Contract.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
+        return [contract_view(session, c) for c in rows]
+
+
 @blp.get("/contracts/<number>")
 @blp.requires("contracts:read")
 @blp.response(200, os_.ContractSchema)

@@ -20,7 +20,7 @@ from api.idempotency import respond
 from api.orders import order_view
 from api.visibility import seeing_quote
 from core import docstore
-from sales import acceptance, access, audit, orders, quotes, workflow
+from sales import acceptance, access, audit, orders, quote_data, quotes, workflow
 from sales import mail as sales_mail
 from sales.accounts import Account
 from core.db import by_id
@@ -41,8 +41,11 @@ def quote_view(session, quote: Quote) -> dict:
     session.flush()
     view = quote.model_dump()
     view["account_code"] = session.get(Account, quote.account_id).code
-    view["lines"] = quotes.lines_of(session, quote)
+    lines = quotes.lines_of(session, quote)
+    chosen = quote_data.chosen_labels(session, lines)
+    view["lines"] = [line.model_dump() | {"chosen": chosen[line.key]} for line in lines]
     view["approvals_required"] = quotes.required_approvals(quote)
+    view["discount_explanations"] = quotes.discount_explanations(quote)
     view["approval_steps"] = workflow.steps_of(session, quote)
     document = docstore.facts(session, "quote", quote.id)
     view["document_sha256"] = document.sha256 if document else None

@@ -180,6 +180,8 @@ class QuoteLineOutSchema(Schema):
     product = fields.String()
     configuration = fields.String(attribute="configuration_id", allow_none=True)
     selections = fields.Dict()
+    chosen = fields.List(fields.String(), metadata={
+        "description": "the options chosen, as people read them (e.g. 'Xeon Gold 6430', 'DIMM count: 8')"})
     model_version = fields.Integer(allow_none=True)
     quantity = fields.Integer()
     term_months = fields.Integer(allow_none=True)
@@ -237,6 +239,9 @@ class QuoteOutSchema(Schema):
     contract_value = Money(allow_none=True)
     lines = fields.List(InCurrency(QuoteLineOutSchema))
     approvals_required = fields.List(fields.Nested(RequiredApprovalSchema))
+    discount_explanations = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "by line id, how the line's discounts stack, e.g. 'volume tier: 8%, then manual discount "
+                       "20%: 20% of the remainder = 26.40% line discount'"})
     approval_steps = fields.List(fields.Nested(ApprovalStepSchema))
     fulfilment = fields.List(fields.Nested(FulfilmentSchema), metadata={
         "description": "the order of the accepted revision, with the ERP's status, shipments and order number"})

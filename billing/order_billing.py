@@ -58,6 +58,11 @@ def invoice_order(session: Session, order: Order, today: date, *, milestone: str
     return order_invoice(session, order, lines, charges, periods, reason, today)
 
 
+def invoices_of(session: Session, order: Order) -> list[Invoice]:
+    """The order's invoices, drafts and void ones included, oldest first."""
+    return list(session.exec(select(Invoice).where(Invoice.order_id == order.id).order_by(Invoice.id)))
+
+
 def bill_due_periods(session: Session, today: date) -> list[Invoice]:
     """One draft invoice per order for its recurring periods due on `today` (safe to rerun:
     a period is billed once)."""

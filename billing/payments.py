@@ -105,6 +105,12 @@ def summary(payment: Payment, account: Account) -> dict:
             "unapplied": str(payment.unapplied), "refunded": str(payment.refunded)}
 
 
+def payments_of(session: Session, invoice: Invoice) -> list[Payment]:
+    """The payments that paid (part of) the invoice, in the order they came in."""
+    paid = select(PaymentAllocation.payment_id).where(PaymentAllocation.invoice_id == invoice.id)
+    return list(session.exec(select(Payment).where(Payment.id.in_(paid)).order_by(Payment.id)))
+
+
 def apply_credit(session: Session, payment: Payment, invoice: Invoice, amount: Decimal) -> PaymentAllocation:
     """Allocate `amount` of a payment's unapplied credit to an open invoice of its account.
     The early-payment discount is judged on the day the money was received."""

@@ -113,6 +113,11 @@ def deal_metrics(lines: tuple[LinePrice, ...], totals: Totals) -> dict[str, Deci
 
 
 def required_approvals(rule_set, deal: Deal) -> tuple[RequiredApproval, ...]:
+    """The levels the deal needs, by stage, each with the reasons of every rule that asked for
+    it. A quote with no lines sells nothing yet, so it needs none (its margin, 0 of 0, would
+    otherwise read as 0% and ask for finance)."""
+    if not deal.products:
+        return ()
     reasons: dict[str, list[ApprovalReason]] = {}
     for rule in rule_set.approval_rules:
         details = []

@@ -99,3 +99,12 @@ def order_filter(session: Session, user: User) -> ColumnElement | None:
     if owners is None:
         return None
     return Order.quote_id.in_(select(Quote.id).where(Quote.owner_id.in_(owners)))
+
+
+def contract_filter(session: Session, user: User) -> ColumnElement | None:
+    """A condition on Contract for lists; None when every contract is visible. Renewals
+    (made by the jobs, with no quote of their own) are listed to those who oversee all."""
+    owners = owners_visible_to(session, user)
+    if owners is None:
+        return None
+    return Contract.quote_id.in_(select(Quote.id).where(Quote.owner_id.in_(owners)))

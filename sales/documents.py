@@ -87,6 +87,11 @@ def charge(line_or_code: dict | str) -> str:
     return CHARGES.get(code, str(code).replace("_", " "))
 
 
+def state(code: str) -> str:
+    """A state or status as people read it: 'partially_paid' → 'Partially paid'."""
+    return str(code).replace("_", " ").capitalize()
+
+
 def payment_terms(code: str | None) -> str:
     """'net30' → 'Net 30 days'; anything else is shown readably as given."""
     if not code:

@@ -74,6 +74,32 @@ def _summary(session: Session, line: QuoteLine, seen: dict) -> list[list[str]]:
     return seen[key]
 
 
+def chosen_labels(session: Session, lines: list[QuoteLine]) -> dict[str, list[str]]:
+    """What was chosen on each configured line, by line key, as people read it: an option's
+    own label ("Xeon Gold 6430"), or an attribute's with its value ("DIMM count: 8"). Only
+    the choices made, not the defaults a price fills in."""
+    models: dict = {}
+    labels = {}
+    for line in lines:
+        selections, version = line.selections, line.model_version
+        if line.configuration_id:
+            saved = get_configuration(session, line.configuration_id)
+            selections, version = saved.selections, saved.model_version
+        if not selections:
+            labels[line.key] = []
+            continue
+        if (line.product, version) not in models:
+            models[line.product, version] = get_model(session, line.product, version)
+        model = models[line.product, version]
+        labels[line.key] = [_chosen(model.attribute(a), v) for a, v in selections.items()]
+    return labels
+
+
+def _chosen(attribute, value) -> str:
+    info = attribute.value_info(value)
+    return info.label if info is not None else f"{attribute.label}: {attribute.label_of(value)}"
+
+
 def configuration_summary(session: Session, line: QuoteLine) -> list[list[str]]:
     """[label, value label] of every attribute of a configured line, as it was priced
     (a partial configuration is completed with the model's defaults, like its price)."""

@@ -28,6 +28,7 @@ from core.users import User
 from core.validation import digest
 from rules.pricing import LineRequest, PricingRequest, price_draft
 from rules.results import ManualDiscount
+from rules.stacking import explain
 from rules.schemas import CustomerPriceSchema, QuotePriceSchema
 from sales.accounts import Account, entitled, get_account
 from sales.audit import record
@@ -388,6 +389,20 @@ def customer_price(quote: Quote) -> dict[str, Any]:
 def required_approvals(quote: Quote) -> list[dict]:
     """The approvals the stored price needs (levels with stage and reasons)."""
     return list((quote.priced or {}).get("approvals", []))
+
+
+def discount_explanations(quote: Quote) -> dict[str, str]:
+    """How the discounts of each discounted line stack, in words (rules/stacking.py), by line
+    id: what the rep reads beside the approvals a line discount asks for. Free items are
+    left out, as the approval rules leave them out (rules/approvals.py)."""
+    explained = {}
+    for line in (quote.priced or {}).get("lines", []):
+        if line["free_of"] is not None:
+            continue
+        text = explain(Decimal(line["list_total"]), ((s["label"], Decimal(s["amount"])) for s in line["steps"]))
+        if text:
+            explained[line["id"]] = text
+    return explained
 
 
 def _discount(percent: Decimal | None, amount: Decimal | None) -> ManualDiscount | None:

@@ -1,8 +1,9 @@
 """End to end in a real browser (Debian's Chromium driven by Playwright) against a real server:
 a customer configures a product, sees a value disabled with its reason and requests a quote;
 the rep prices and submits it; an approver approves; the rep sends it; the customer accepts
-through the share link; an ERP key pulls the order's BOM. Besides: accounts and payments, the
-builder framed by a CRM, and an axe-core accessibility audit of every page. Screenshots of
+through the share link; an ERP key pulls the order's BOM; the rep makes the contract and the
+order and finance invoices, records a payment and credits from the pages. Besides: accounts
+and payments, the builder framed by a CRM, and an axe-core accessibility audit of every page. Screenshots of
 each step are kept in artifacts/screenshots/ (CI keeps them as test artifacts).
 """
 
@@ -200,10 +201,25 @@ def test_editing_a_configured_line_keeps_its_configuration_through_to_the_sent_p
         time.sleep(0.1)
     expect(rep.locator("#lines input[aria-label^='Quantity']").first).to_have_value("3")
     expect(rep.locator("#q-message .message.error")).to_have_count(0)
-    expect(rep.locator("#lines")).to_contain_text("cpu=e9354")
+    expect(rep.locator("#lines")).to_contain_text("AMD EPYC 9354")             # the option's label, not its code
+    expect(rep.locator("#lines")).not_to_contain_text("cpu=")
     line, priced = after["lines"][0], after["price"]["lines"][0]
     assert (line["selections"], line["quantity"], line["discount_percent"]) == (server, 3, "10")
     assert priced["list_unit_price"] == before["price"]["lines"][0]["list_unit_price"]
+
+    # "Edit" reopens the configurator with the line's options; "Save line" stays in view at the
+    # bottom of the screen however long the configurator is, and saving keeps every option
+    rep.locator("#lines button", has_text="Edit").first.click()
+    expect(rep.locator("#add-line")).to_have_text("Save line")
+    expect(rep.locator("fieldset[data-attribute=cpu] label.choice:has(input:checked)")).to_contain_text("EPYC 9354")
+    rep.evaluate("document.getElementById('add-configurator').scrollIntoView({ block: 'start' })")
+    assert rep.evaluate("""(() => { const r = document.getElementById('add-line').getBoundingClientRect();
+                                    return r.top >= 0 && r.bottom <= innerHeight; })()""")
+    rep.click("#add-line")
+    expect(rep.locator("#q-message")).to_contain_text("Line saved.")
+    kept = rep_api.get(f"/quotes/{number}").json()["lines"][0]
+    assert (kept["selections"], kept["quantity"]) == (server, 3)
+    after = rep_api.get(f"/quotes/{number}").json()
 
     if rep_api.post(f"/quotes/{number}/submit", json={}).json()["state"] == "pending_approval":
         for level in after["approvals_required"]:
@@ -245,11 +261,15 @@ def test_every_page_passes_an_axe_audit(site, browser):
     assert httpx.post(f"{url}/api/v1/quotes/{number}/submit", headers=rep).status_code == 200
     sent = httpx.post(f"{url}/api/v1/quotes/{number}/send", headers=rep)
     assert sent.status_code == 200, sent.text
-    pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url)],
-             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", "/app/accounts",
-                                  "/app/accounts/ACME", "/app/dashboard"],
+    deal, contract, order, invoice = closed_deal(site)
+    deal_pages = ["/app/contracts", f"/app/contracts/{contract}", "/app/orders", f"/app/orders/{order}",
+                  "/app/invoices", f"/app/invoices/{invoice}"]
+    pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url),
+                    "/q/no-such-link"],
+             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", f"/app/quotes/{deal}",
+                                  "/app/accounts", "/app/accounts/ACME", "/app/dashboard", *deal_pages],
              "max@example.com": ["/app/approvals"],
-             "fay@example.com": ["/app/finance", "/app/accounts/ACME", "/app/dashboard"]}
+             "fay@example.com": ["/app/finance", "/app/accounts/ACME", "/app/dashboard", *deal_pages]}
     axe = axe_api.Axe()
     probe = browser.new_page()                      # the audit can fail: an unlabelled field does
     probe.set_content("<!doctype html><html lang=en><title>t</title><main><input></main></html>")
@@ -280,6 +300,87 @@ def test_every_page_passes_an_axe_audit(site, browser):
     if (result := axe.run(page, options=WCAG)).violations_count:
         found["anonymous /configure/rack-server with a value ruled out"] = result.generate_report()
     assert not found, "\n\n".join(f"{where}:\n{report}" for where, report in found.items())
+
+
+def accepted_quote(site) -> str:
+    """A quote the customer accepted (made, approved at once, sent and accepted by the API)."""
+    url, rep = site["url"], {"Authorization": f"Bearer {site['rep_token']}"}
+    made = httpx.post(f"{url}/api/v1/quotes", headers=rep,
+                      json={"account": "ACME", "title": "Deal", "lines": [{"product": "SUP-MC-Y", "quantity": 2}]})
+    number = made.json()["number"]
+    assert httpx.post(f"{url}/api/v1/quotes/{number}/submit", headers=rep).json()["state"] == "approved"
+    token = httpx.post(f"{url}/api/v1/quotes/{number}/send", headers=rep).json()["share_link"]["token"]
+    httpx.post(f"{url}/api/v1/shared/{token}/accept", json={"name": "Jo Buyer", "email": "jo@acme.example"}
+               ).raise_for_status()
+    return number
+
+
+def closed_deal(site) -> tuple[str, str, str, int]:
+    """(quote, contract, order, invoice id) of an accepted quote taken to an issued invoice by the API."""
+    url, number = site["url"], accepted_quote(site)
+    rep, finance = ({"Authorization": f"Bearer {site[key]}"} for key in ("rep_token", "finance_token"))
+    contract = httpx.post(f"{url}/api/v1/contracts", headers=rep, json={"quote": number}).json()["number"]
+    httpx.post(f"{url}/api/v1/contracts/{contract}/send", headers=rep).raise_for_status()
+    order = httpx.post(f"{url}/api/v1/orders", headers=rep, json={"quote": number}).json()["number"]
+    draft = httpx.post(f"{url}/api/v1/orders/{order}/invoices", headers=finance, json={}).json()
+    httpx.post(f"{url}/api/v1/invoices/{draft['id']}/issue", headers=finance).raise_for_status()
+    return number, contract, order, draft["id"]
+
+
+def fits(page, width: int) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_after_acceptance_the_pages_take_the_deal_from_contract_to_payment(site, browser, width):
+    """The rep makes and sends the contract and makes the order from the accepted quote's
+    page; finance invoices the order, records the payment and credits part of it, each from
+    the page of its object; the payment shows on the invoice and on the account."""
+    url, expect = site["url"], playwright_api.expect
+    number = accepted_quote(site)
+    rep = sign_in(browser, url, "rita@example.com")
+    rep.set_viewport_size({"width": width, "height": 900})
+    rep.goto(f"{url}/app/quotes/{number}")
+    expect(rep.locator("#q-state")).to_have_text("accepted")
+    rep.click("#create-contract")
+    rep.click("#send-contract")
+    expect(rep.locator("#sign-link-url")).to_be_visible()
+    expect(rep.locator("#sign-link .copy")).to_be_visible()
+    fits(rep, width)
+    shot(rep, f"12-{width}-rep-sent-the-contract")
+    rep.click("#contract-link")
+    expect(rep.locator("#c-state")).to_have_text("Sent")
+    expect(rep.locator("#lines tr")).to_have_count(1)
+    fits(rep, width)
+    rep.click("#create-order button")
+    rep.wait_for_url("**/app/orders/*")
+    expect(rep.locator("#credit-result")).to_contain_text("Passed")
+    expect(rep.locator("#invoice-order")).to_have_count(0)             # invoicing is finance's
+    order = rep.url.rsplit("/", 1)[1]
+    fits(rep, width)
+    shot(rep, f"13-{width}-rep-made-the-order")
+
+    finance = sign_in(browser, url, "fay@example.com")
+    finance.set_viewport_size({"width": width, "height": 900})
+    finance.goto(f"{url}/app/orders")
+    finance.click(f"#rows >> text={order}")
+    finance.click("#invoice-order button[type=submit]")
+    finance.wait_for_url("**/app/invoices/*")
+    expect(finance.locator("#i-state")).to_have_text("Open")
+    expect(finance.locator("#pdf")).to_be_visible()
+    finance.fill("#p-reference", f"BANK-{width}")
+    finance.click("#record-payment button[type=submit]")
+    expect(finance.locator("#i-state")).to_have_text("Paid")
+    expect(finance.locator("#payments")).to_contain_text(f"BANK-{width}")
+    fits(finance, width)
+    shot(finance, f"14-{width}-finance-recorded-the-payment")
+    finance.fill("#cn-reason", "goodwill")
+    finance.fill("#cn-amount", "5.00")
+    finance.click("#credit-note button[type=submit]")
+    expect(finance.locator("h1")).to_contain_text("Credit note")
+    fits(finance, width)
+    finance.goto(f"{url}/app/accounts/ACME")
+    expect(finance.locator("#payments")).to_contain_text(f"BANK-{width}")
 
 
 def test_a_rep_opens_an_account_and_finance_records_a_payment(site, browser):

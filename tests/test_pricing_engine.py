@@ -15,6 +15,7 @@ from core.validation import DocumentValidationError
 from rules.engine import price_quote
 from rules.loader import load_rule_set_dict
 from rules.model import RuleSet
+from rules.stacking import explain
 from rules.results import LineInput, LinePrice, ManualDiscount, QuoteInput, QuotePrice
 
 DAY = date(2026, 6, 1)
@@ -716,6 +717,28 @@ def approve(*specs: tuple, pb: PriceBook = APPROVAL_BOOK, **quote) -> list[tuple
 
 def test_a_list_price_quote_needs_no_approval():
     assert approve(("HW", 3), payment_terms="net30") == []
+
+
+def test_an_empty_quote_needs_no_approval():
+    """Issue 19: a new quote with no lines asked for finance (its margin, 0 of 0, read as 0%,
+    below 20%): it sells nothing yet, so nothing needs approving."""
+    assert approve() == []
+    assert approve(payment_terms="net90") == []
+
+
+def test_the_waterfall_says_how_a_lines_discounts_stack():
+    """Issue 19: "line discount 26.40%" came with the 8% tier and the 20% manual discount
+    unexplained."""
+    rs = rule_set(pct("volume", 8, stacking="best_of", description="volume tier"),
+                  pct("gold", 5, description="gold customer", when={"customer_tier": ["gold"]}))
+    line = only(price(rs, BOOK, item(BOOK, "HW", 10, discount=ManualDiscount(percent=D(20)))))
+    assert explain(line.list_total, [(s.label, s.amount) for s in line.steps]) == (
+        "volume tier: 8%, then manual discount 20%: 20% of the remainder = 26.40% line discount")
+    gold = only(price(rs, BOOK, item(BOOK, "HW", 10), tier="gold"))
+    assert explain(gold.list_total, [(s.label, s.amount) for s in gold.steps]) == (
+        "volume tier: 8%, then gold customer: 5% of the remainder = 12.60% line discount")
+    plain = only(price(rule_set(), BOOK, item(BOOK, "HW", 1)))
+    assert explain(plain.list_total, [(s.label, s.amount) for s in plain.steps]) is None
 
 
 def test_line_discounts_above_the_thresholds():

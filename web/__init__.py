@@ -10,8 +10,11 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     """Mount the pages on the app (api/app.py calls this)."""
-    from web import accounts, dashboard, finance, quotes, share, signin, storefront  # noqa: F401 (their routes)
+    from web import (accounts, dashboard, finance, invoices, orders, quotes, share, signin,  # noqa: F401 (their routes)
+                     storefront)
+    from sales.documents import charge, number, state
     from web.shell import blp
 
+    app.jinja_env.filters.update(state=state, number=number, charge=charge)
     app.register_blueprint(share.blp)
     app.register_blueprint(blp)

@@ -18,6 +18,7 @@ from core.db import session_scope
 from core.fxrates import NoRate, rates_on
 from core.users import User
 from sales import access, analytics
+from sales.documents import state
 from web.shell import blp, page
 
 
@@ -45,8 +46,8 @@ def dashboard():
                 converted = _converted(session, to, sales, dso, months, today)
             except NoRate as exc:
                 problem = exc.reason
-    charts = [_chart("outcomes", "Decided quotes", [("won", sales.won), ("lost", sales.lost)] if sales.won + sales.lost else []),
-              _chart("pipeline", "Pipeline: quotes by status", [(s, n) for s, (n, _v) in sales.pipeline.items()])]
+    charts = [_chart("outcomes", "Decided quotes", [("Won", sales.won), ("Lost", sales.lost)] if sales.won + sales.lost else []),
+              _chart("pipeline", "Pipeline: quotes by status", [(state(s), n) for s, (n, _v) in sales.pipeline.items()])]
     charts += _charts_in(converted, dso) if converted else _charts(sales, dso, months)
     return page("pages/dashboard.html", sales=sales, charts=charts, currencies=offered, chosen=to or "",
                 converted=converted, problem=problem)
@@ -69,9 +70,9 @@ def _charts(sales, dso, months) -> list[dict]:
     charts = []
     for code in sorted({c for _n, values in sales.pipeline.values() for c in values}):
         charts.append(_chart(f"pipeline-{code}", f"Pipeline value by status ({code})",
-                             [(s, values.get(code, 0)) for s, (_n, values) in sales.pipeline.items() if values.get(code)]))
+                             [(state(s), values.get(code, 0)) for s, (_n, values) in sales.pipeline.items() if values.get(code)]))
         if code in sales.deal_size:
-            charts.append(_chart(f"deal-{code}", f"Average deal size ({code})", [("won quotes", sales.deal_size[code])]))
+            charts.append(_chart(f"deal-{code}", f"Average deal size ({code})", [("Won quotes", sales.deal_size[code])]))
         charts.append(_chart(f"discount-{code}", f"Discount given per rep ({code})",
                              [(rep, by[code]) for rep, by in sales.discount_by_rep.items() if code in by]))
     if dso:
@@ -87,8 +88,8 @@ def _charts(sales, dso, months) -> list[dict]:
 def _charts_in(converted: dict, dso) -> list[dict]:
     """The charts with every currency's amounts together in the reporting currency."""
     sales, to = converted["sales"], converted["sales"].currency
-    charts = [_chart(f"pipeline-{to}", f"Pipeline value by status (in {to})", [(s, v) for s, v in sales.pipeline.items() if v]),
-              _chart(f"deal-{to}", f"Average deal size (in {to})", [("won quotes", sales.deal_size)] if sales.deal_size else []),
+    charts = [_chart(f"pipeline-{to}", f"Pipeline value by status (in {to})", [(state(s), v) for s, v in sales.pipeline.items() if v]),
+              _chart(f"deal-{to}", f"Average deal size (in {to})", [("Won quotes", sales.deal_size)] if sales.deal_size else []),
               _chart(f"discount-{to}", f"Discount given per rep (in {to})", list(sales.discount_by_rep.items()))]
     if converted["dso"]:
         together = [(f"all, in {to}", converted["dso"].value)] if converted["dso"].value is not None else []

@@ -3,7 +3,7 @@
 billing portal. The JSON twins are api/share.py (/api/v1/shared), api/orders.py
 (/api/v1/signing) and api/portal.py (/api/v1/portal).
 
-The token in the URL is the only credential; an unknown or expired one is a 404. So no answer
+The token in the URL is the only credential; an unknown or expired one is a 404 page. So no answer
 is cached or leaks the address as a referrer, and nobody may frame these pages: a framing page
 could overlay the accept or sign button (clickjacking), and no CRM needs the customer's link.
 """
@@ -19,7 +19,7 @@ from api.blueprint import db_session, refuse_unstorable
 from api.documents import served
 from core import docstore
 from core.permissions import PUBLIC
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput, NotFound
 from billing import portal
 from sales import acceptance, contracts
 from sales.quote_data import document_data
@@ -32,6 +32,13 @@ blp = Blueprint("share", __name__, template_folder="templates")
 def _private(response: Response) -> Response:
     response.headers.update(page_headers() | {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
     return response
+
+
+@blp.errorhandler(NotFound)
+def _gone(_exc: NotFound):
+    """An unknown, expired or withdrawn link: a page that says so, not the API's JSON (what
+    went wrong stays unsaid beyond that: nothing to probe tokens with)."""
+    return render_template("share/error.html", company=current_app.extensions["cpq_settings"].company), 404
 
 
 def _form():

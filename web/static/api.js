@@ -4,7 +4,8 @@ const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ||
 
 export class ApiError extends Error {
   constructor(status, error) {
-    super(error?.message || `HTTP ${status}`);
+    const message = error?.message || `HTTP ${status}`;
+    super(status === 403 ? `You are not allowed to do this (${message}).` : message);
     this.status = status;
     this.error = error || {};
   }
@@ -26,6 +27,12 @@ export async function api(method, path, body) {
 export function money(amount, currency) {
   if (amount === null || amount === undefined || amount === "") return "";
   return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(Number(amount));
+}
+
+// A state as people read it ('partially_paid' → 'Partially paid'), as sales/documents.py's state()
+export function stateLabel(code) {
+  const text = String(code ?? "").replaceAll("_", " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function el(tag, attrs = {}, ...children) {

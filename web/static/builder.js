@@ -1,15 +1,20 @@
 // The rep's quote builder: lines, discounts, the waterfall and the approvals the quote will
 // need (both recomputed by the server on every save), submit, send, PDF, revisions and the
-// ERP's progress. In an iframe it tells its parent: quote.saved, quote.submitted, quote.sent.
+// ERP's progress, and once the customer accepts, the contract and the order. In an iframe it
+// tells its parent: quote.saved, quote.submitted, quote.sent.
 import { api, el, money, showError, tell } from "./api.js";
+import { shareLink } from "./actions.js";
 import { Configurator } from "./configurator.js";
+import { status } from "./tables.js";
 
 export function start(root, staticBase) {
   const number = root.dataset.number;
   const canWrite = root.dataset.canWrite === "true";
+  const can = (permission) => root.dataset.permissions.split(" ").includes(permission);
   const $ = (id) => document.getElementById(id);
   let quote = null;
   let configurator = null;
+  let editing = null;                 // the key of the line reopened in the configurator
 
   const say = (text, kind = "info") => $("q-message").replaceChildren(el("div", { class: `message ${kind}`, role: kind === "error" ? "alert" : "status" }, text));
 
@@ -45,12 +50,14 @@ export function start(root, staticBase) {
       disc.addEventListener("change", () => save(line.key, { discount_percent: disc.value === "" ? null : disc.value }));
       const remove = el("button", { type: "button", "aria-label": `Remove ${line.product}`, disabled: !editable,
         onclick: () => act(api("DELETE", `/quotes/${number}/lines/${line.key}`), "quote.saved") }, "Remove");
-      const chosen = Object.entries(line.selections || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+      const edit = editable && configurable(line) ? el("button", { type: "button", "aria-label": `Edit ${priced.name || line.product}`,
+        onclick: () => reopen(line) }, "Edit") : null;
+      const chosen = (line.chosen || []).join("; ");
       return el("tr", { "data-line": line.key },
         el("td", {}, priced.name || line.product, chosen ? el("div", { class: "muted" }, chosen) : null),
         el("td", { class: "num" }, qty), el("td", { class: "num" }, disc),
         el("td", { class: "num" }, money(priced.list_total, c)), el("td", { class: "num" }, money(priced.net_total, c)),
-        el("td", {}, remove));
+        el("td", { class: "line-actions" }, edit, remove));
     }));
     if (!quote.lines.length) $("lines").replaceChildren(el("tr", {}, el("td", { colspan: 6 }, "No lines yet.")));
     $("header-discount").value = quote.discount_percent ?? "";
@@ -64,6 +71,7 @@ export function start(root, staticBase) {
     $("pdf").href = `/api/v1/quotes/${number}/pdf`;
     $("add-section").hidden = !editable;
     $("revise-form").hidden = !canWrite || !REVISABLE.includes(quote.state);
+    renderAfterSale();
     $("fulfilment").replaceChildren(...(quote.fulfilment || []).map((order) => el("div", { class: "card" },
       el("strong", {}, `Order ${order.number}`), ` · ${order.state}`,
       order.erp_order_number ? ` · ERP ${order.erp_order_number}` : " · not yet in the ERP",
@@ -88,13 +96,89 @@ export function start(root, staticBase) {
     $("waterfall").replaceChildren(...rows);
   }
 
+  // The levels the quote needs, then each reason once with the levels it asks for, and how
+  // each discounted line's discounts stack (the figure the discount rules test).
   function renderApprovals() {
     const needed = quote.approvals_required || [];
     const steps = Object.fromEntries((quote.approval_steps || []).map((s) => [s.level, s]));
-    if (!needed.length) { $("approvals").replaceChildren(el("p", { class: "ok" }, "No approval needed.")); return; }
-    $("approvals").replaceChildren(el("ul", {}, ...needed.map((a) => el("li", { "data-level": a.level },
-      el("strong", {}, a.label), ` (stage ${a.stage})`, steps[a.level] ? el("span", { class: "status" }, ` ${steps[a.level].status}`) : null,
-      el("div", { class: "muted" }, a.reasons.map((r) => r.detail || r.description).join("; "))))));
+    const names = Object.fromEntries((quote.price?.lines || []).map((l) => [l.id, l.name]));
+    const stacked = Object.entries(quote.discount_explanations || {});
+    const how = stacked.length ? [el("h3", {}, "How the discounts stack"), el("ul", { id: "stacking" },
+      ...stacked.map(([id, text]) => el("li", {}, el("strong", {}, names[id] || id), `: ${text}`)))] : [];
+    if (!needed.length) { $("approvals").replaceChildren(el("p", { class: "ok" }, "No approval needed."), ...how); return; }
+    const reasons = new Map();
+    for (const a of needed) for (const r of a.reasons) {
+      if (!reasons.has(r.rule)) reasons.set(r.rule, { text: r.detail || r.description, levels: [] });
+      reasons.get(r.rule).levels.push(a.label);
+    }
+    $("approvals").replaceChildren(
+      el("ul", {}, ...needed.map((a) => el("li", { "data-level": a.level },
+        el("strong", {}, a.label), ` (stage ${a.stage})`, steps[a.level] ? [" ", status(steps[a.level].status)] : null))),
+      el("h3", {}, "Why"),
+      el("ul", { id: "reasons" }, ...[...reasons.values()].map((r) => el("li", {}, r.text, el("span", { class: "muted" }, ` (${r.levels.join(", ")})`)))),
+      ...how);
+  }
+
+  // After the customer accepts: the contract (made, then sent for signature) and the order,
+  // each linking to its page, offered to those who may make them.
+  async function renderAfterSale() {
+    const box = $("after-sale");
+    box.hidden = quote.state !== "accepted" || quote.kind !== "sale";
+    if (box.hidden) return;
+    const deal = $("deal");
+    const items = [];
+    try {
+      const [contract] = can("contracts:read") ? await api("GET", `/contracts?quote=${encodeURIComponent(number)}`) : [];
+      if (contract) {
+        items.push(el("p", {}, el("a", { id: "contract-link", href: `/app/contracts/${contract.number}` }, `Contract ${contract.number}`), " ", status(contract.state)));
+        if (contract.state === "draft" && can("contracts:write")) items.push(button("send-contract", "Send the contract for signature", async () => {
+          const sent = await api("POST", `/contracts/${contract.number}/send`);
+          await renderAfterSale();
+          shareLink($("sign-link"), "Send this signing link to the customer:", sent.url, "sign-link-url");
+        }));
+      } else if (can("contracts:write")) {
+        items.push(button("create-contract", "Create the contract", () => api("POST", "/contracts", { quote: number }).then(renderAfterSale)));
+      }
+      items.push(el("div", { id: "sign-link" }));
+      const [order] = quote.fulfilment || [];
+      if (order) items.push(el("p", {}, el("a", { id: "order-link", href: `/app/orders/${order.number}` }, `Order ${order.number}`), " ", status(order.state)));
+      else if (can("orders:write")) items.push(button("create-order", "Create the order", async () => {
+        const made = await api("POST", "/orders", { quote: number });
+        location.href = `/app/orders/${made.number}`;
+      }));
+      deal.replaceChildren(...items);
+    } catch (error) { showError(deal, error); }
+  }
+
+  function button(id, label, action) {
+    return el("p", {}, el("button", { type: "button", id, class: "primary", onclick: async (event) => {
+      event.target.disabled = true;
+      try { await action(); } catch (error) { say(error.message, "error"); event.target.disabled = false; }
+    } }, label));
+  }
+
+  const configurable = (line) => !line.configuration && [...$("add-product").options].some((o) => o.value === line.product && !o.dataset.plain);
+
+  // "Edit" reopens the configurator below with the line's choices; saving keeps every one of
+  // them (and what was changed) on the same line.
+  async function reopen(line) {
+    editing = line.key;
+    $("add-product").value = line.product;
+    $("add-quantity").value = line.quantity;
+    $("add-title").textContent = "Edit a line";
+    $("add-line").textContent = "Save line";
+    $("cancel-edit").hidden = false;
+    $("add-section").scrollIntoView({ block: "start" });
+    configurator = new Configurator($("add-configurator"), { product: line.product, priceBook: quote.price_book });
+    await configurator.start(line.selections || {});
+  }
+
+  function stopEditing() {
+    editing = null; configurator = null;
+    $("add-configurator").replaceChildren();
+    $("add-title").textContent = "Add a product";
+    $("add-line").textContent = "Add to quote";
+    $("cancel-edit").hidden = true;
   }
 
   // Edits go out one after another, each with the lock version the one before returned, so a
@@ -124,13 +208,16 @@ export function start(root, staticBase) {
     configurator = new Configurator($("add-configurator"), { product: option.value, priceBook: quote.price_book });
     await configurator.start();
   });
-  $("add-product").addEventListener("change", () => { configurator = null; $("add-configurator").replaceChildren(); });
+  $("add-product").addEventListener("change", stopEditing);
+  $("cancel-edit").addEventListener("click", stopEditing);
   $("add-line").addEventListener("click", async () => {
     const product = $("add-product").value;
     const selections = configurator && configurator.product === product ? configurator.selections : {};
-    if (await act(api("POST", `/quotes/${number}/lines`, { product, selections, quantity: parseInt($("add-quantity").value, 10) || 1 }), "quote.saved")) {
-      configurator = null; $("add-configurator").replaceChildren(); say("Line added.");
-    }
+    const quantity = parseInt($("add-quantity").value, 10) || 1;
+    const saved = editing
+      ? await save(editing, { product, selections, quantity })
+      : await act(api("POST", `/quotes/${number}/lines`, { product, selections, quantity }), "quote.saved");
+    if (saved) { say(editing ? "Line saved." : "Line added."); stopEditing(); }
   });
   $("revise-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -144,7 +231,7 @@ export function start(root, staticBase) {
     try {
       const sent = await api("POST", `/quotes/${number}/send`, { link_days: 30 });
       quote = sent.quote; render();
-      $("share").replaceChildren(el("p", {}, "Share this link with the customer: ", el("a", { id: "share-link", href: sent.share_link.url }, sent.share_link.url)));
+      shareLink($("share"), "Share this link with the customer:", sent.share_link.url);
       tell("quote.sent", { number: quote.number, revision: quote.revision, state: quote.state });
     } catch (error) { say(error.message, "error"); }
   });
