@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fx_schemas import ConversionSchema, RateSchema, ReportingQuery
 from api.mail_schemas import MailMessageSchema
+from api.usage_schemas import Period
 from api.schemas import Day, Flag, Timestamp, decimal_in, decimal_string, document_status
 from billing.models import INVOICE_STATES
 from core.serialize import InCurrency, Money, MoneyMap, UnitAmount
@@ -372,6 +373,36 @@ class PortalPaymentSchema(Schema):
     unapplied = Money(metadata={"description": "credit not yet used by an invoice"})
 
 
+class PortalSubscriptionSchema(Schema):
+    product = fields.String()
+    state = fields.String()
+    quantity = decimal_string()
+    unit_price = UnitAmount()
+    amount = Money(metadata={"description": "per billing period (`charge`), for the quantity"})
+    charge = fields.String(metadata={"enum": ["monthly", "quarterly", "semiannual", "annual"]})
+    currency = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    term_months = fields.Integer()
+    next_billing_date = fields.Date(allow_none=True, metadata={"description": "null: every period is billed"})
+
+
+class PortalMeterSchema(Schema):
+    name = fields.String()
+    unit = fields.String()
+    quantity = decimal_string()
+    amount = Money(allow_none=True, metadata={"description": "its price so far; null while it has none"})
+
+
+class PortalUsageSchema(Schema):
+    """The open period's usage, priced as it stands."""
+    period = Period()
+    closes_at = Timestamp()
+    currency = fields.String()
+    total = Money()
+    meters = fields.List(InCurrency(PortalMeterSchema))
+
+
 class PortalAccountSchema(Schema):
     code = fields.String()
     name = fields.String()
@@ -386,6 +417,8 @@ class PortalSchema(Schema):
     contracts = fields.List(fields.Nested(PortalContractSchema))
     invoices = fields.List(fields.Nested(PortalInvoiceSchema))
     payments = fields.List(fields.Nested(PortalPaymentSchema))
+    subscriptions = fields.List(fields.Nested(PortalSubscriptionSchema))
+    usage = fields.Nested(PortalUsageSchema)
 
 
 class RevokedSchema(Schema):

@@ -13,6 +13,7 @@ from api.order_schemas import FulfilmentSchema
 from api.schemas import ChangeSchema, Day, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string, document_status
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
+from sales.accounts import CONSOLIDATION, LAST_BILLING_DAY
 from rules.schemas import ApprovalReasonSchema, CustomerPriceSchema, QuotePriceSchema, RequiredApprovalSchema
 from sales.models import KINDS, STATES
 from sales.quotes import LineSpec
@@ -56,6 +57,11 @@ class AccountInSchema(ChangeSchema):
     billing_address = fields.Nested(AddressSchema)
     shipping_address = fields.Nested(AddressSchema)
     contacts = fields.List(fields.Nested(ContactSchema))
+    invoice_consolidation = fields.String(validate=validate.OneOf(CONSOLIDATION), metadata={
+        "description": "per_document: an invoice per order or usage period; per_billing_day: everything due, "
+                       "on one invoice per currency on the billing day"})
+    billing_day = fields.Integer(strict=True, validate=validate.Range(1, LAST_BILLING_DAY),
+                                 metadata={"description": "day of the month consolidated invoices are made"})
 
 
 class AccountOutSchema(Schema):
@@ -72,6 +78,8 @@ class AccountOutSchema(Schema):
     billing_address = fields.Dict()
     shipping_address = fields.Dict()
     contacts = fields.List(fields.Nested(ContactSchema))
+    invoice_consolidation = fields.String()
+    billing_day = fields.Integer()
     created_at = Timestamp()
     updated_at = Timestamp()
 

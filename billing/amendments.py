@@ -199,7 +199,7 @@ def _credit(session: Session, credits: list[tuple[BillingPeriod, SubscriptionVer
 def _billed_lines(session: Session, row: BillingPeriod) -> list[tuple[Invoice, InvoiceLine]]:
     """The invoice lines that billed a period (its own, then amendments' charges), latest first."""
     found = session.exec(select(Invoice, InvoiceLine).join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-                         .where(Invoice.order_id == row.order_id, Invoice.kind == "invoice", Invoice.state != "void",
+                         .where(InvoiceLine.order_id == row.order_id, Invoice.kind == "invoice", Invoice.state != "void",
                                 InvoiceLine.order_line_key == row.line_key,
                                 InvoiceLine.period_start >= row.period_start,
                                 InvoiceLine.period_end == row.period_end)

@@ -94,7 +94,8 @@ def credit_note(session: Session, invoice: Invoice,
     for (item, quantity, _amount), line in zip(credits, taxed.lines):
         source = item.line
         description = source.description if quantity else f"Price adjustment: {source.description}"
-        session.add(InvoiceLine(invoice_id=note.id, position=source.position, order_line_key=source.order_line_key,
+        session.add(InvoiceLine(invoice_id=note.id, position=source.position, order_id=source.order_id,
+                                order_line_key=source.order_line_key,
                                 product=source.product, description=description[:500], quantity=quantity,
                                 unit_price=unit_price(line.gross if original.tax_inclusive else line.net, quantity),
                                 net_amount=line.net, tax_category=source.tax_category, tax_rate=source.tax_rate,

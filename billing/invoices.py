@@ -52,6 +52,8 @@ class Charge:
     order_line_key: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    order_id: int | None = None             # the order it bills, where it is not the invoice's own
+    part: int = 0                           # of a consolidated invoice (billing.consolidation)
 
 
 def label(invoice: Invoice) -> str:
@@ -95,7 +97,8 @@ def draft_many(session: Session, drafts: list[Draft], today: date) -> list[Invoi
         its = [InvoiceLine(invoice_id=0, position=i, order_line_key=c.order_line_key, product=c.product,
                            description=c.description[:500], quantity=c.quantity, unit_price=ZERO, net_amount=ZERO,
                            tax_category=c.category, tax_rate=ZERO, tax_amount=ZERO,
-                           period_start=c.period_start, period_end=c.period_end)
+                           period_start=c.period_start, period_end=c.period_end, part=c.part,
+                           order_id=c.order_id if c.order_id is not None else d.order.id if d.order else None)
                for i, c in enumerate(d.charges, 1)]
         _tax(invoice, its, [c.amount for c in d.charges], d.account, None, rates)    # taxed before anything is written
         invoices.append(invoice)
@@ -124,13 +127,22 @@ def _tax(invoice: Invoice, lines: list[InvoiceLine], priced: list[Decimal], acco
          inclusive: bool | None, rates: tax.TaxRates) -> tax.Taxation:
     """Tax the lines (priced amounts: net, or gross for inclusive prices) with `rates` for the
     buyer as they are now. `inclusive` None takes the buyer's price mode; a draft keeps the
-    mode it was priced in."""
+    mode it was priced in. Each part of a consolidated invoice is taxed on its own, as the
+    document it replaces would be, so consolidating changes no amount."""
     taxation = rates.taxation(account.billing_address, account.tax_id, account.segment)
     invoice.tax_inclusive = taxation.inclusive if inclusive is None else inclusive
     cur = currency(invoice.currency)
     rated = [(amount, ln.tax_category, taxation.rate(ln.tax_category, f"lines[{ln.position}].tax_category"))
              for ln, amount in zip(lines, priced)]
-    result = tax.compute(rated, cur, invoice.tax_inclusive, taxation.reverse_charge)
+    parts: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        parts.setdefault(line.part, []).append(i)
+    taxed: list[tax.TaxedLine] = [None] * len(lines)
+    for members in parts.values():
+        part = tax.compute([rated[i] for i in members], cur, invoice.tax_inclusive, taxation.reverse_charge)
+        for i, line_tax in zip(members, part.lines):
+            taxed[i] = line_tax
+    result = tax.summarise(taxed, taxation.reverse_charge)
     for line, amount, (_, _, rate), taxed in zip(lines, priced, rated, result.lines):
         line.tax_rate, line.net_amount, line.tax_amount = rate, taxed.net, taxed.tax
         line.unit_price = unit_price(amount, line.quantity)

@@ -76,6 +76,8 @@ class InvoiceLine(SQLModel, table=True):
     tax_amount: Decimal = Field(sa_type=Amount)
     period_start: date | None = None
     period_end: date | None = None
+    order_id: int | None = Field(default=None, foreign_key="sales_order.id", index=True)   # the order it bills
+    part: int = 0              # of a consolidated invoice: the document it replaces, taxed on its own
 
 
 class InvoiceEvent(SQLModel, table=True):

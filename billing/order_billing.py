@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from billing import credit_notes, schedule
-from billing.invoices import Charge, draft, label, priced_amount
+from billing import consolidation, credit_notes, schedule
+from billing.consolidation import Due
+from billing.invoices import Charge, Draft, label, priced_amount
 from billing.models import BillingPeriod, Invoice, InvoiceLine
 from billing.terms import parse_terms
 from core.db import lock_row
@@ -44,18 +45,29 @@ def invoice_order(session: Session, order: Order, today: date, *, milestone: str
     if (milestone is not None) != (order.billing == "milestones"):
         reason = "name the milestone to invoice" if milestone is None else f"{what} bills {order.billing}"
         raise InvalidInput("milestone", reason)
+    due = _owed(session, order, today, milestone)
+    if due is None:
+        raise InvalidTransition(what, order.state, "invoice it", "nothing is due")
+    return consolidation.bill(session, [due], today)[0]
+
+
+def _owed(session: Session, order: Order, today: date, milestone: str | None) -> Due | None:
+    """What the order owes now (see invoice_order; an order billed by milestones owes its
+    periods unless a milestone is named), or None."""
     cur = currency(order.currency)
     lines = _order_lines(session, order.id)
     one_time = [ln for ln in lines if ln.charge == "one_time" and ln.quantity > 0]
     reason = f"Order {order.number}"
-    if order.billing == "milestones":
+    if milestone is not None:
         charges, reason = _milestone(session, order, one_time, milestone, cur)
+    elif order.billing == "milestones":
+        charges = []
     else:
         charges = _deliveries(session, order, one_time, cur)
     periods = _due_periods(session, order, [ln for ln in lines if ln.charge != "one_time"], today, cur)
     if not charges and not periods:
-        raise InvalidTransition(what, order.state, "invoice it", "nothing is due")
-    return order_invoice(session, order, lines, charges, periods, reason, today)
+        return None
+    return order_due(session, order, lines, charges, periods, reason)
 
 
 def invoices_of(session: Session, order: Order) -> list[Invoice]:
@@ -65,32 +77,50 @@ def invoices_of(session: Session, order: Order) -> list[Invoice]:
 
 def bill_due_periods(session: Session, today: date) -> list[Invoice]:
     """One draft invoice per order for its recurring periods due on `today` (safe to rerun:
-    a period is billed once)."""
+    a period is billed once). Accounts invoiced per billing day wait for it (due_on_billing_day)."""
     by_order: dict[int, list[BillingPeriod]] = {}
     for period in schedule.due_periods(session, today):
         by_order.setdefault(period.order_id, []).append(period)
-    invoices = []
+    dues = []
     for order_id, periods in by_order.items():
         order = session.get(Order, order_id)
-        invoices.append(order_invoice(session, order, _order_lines(session, order_id), [], periods,
-                                       f"Order {order.number}: recurring charges", today))
-    return invoices
+        if session.get(Account, order.account_id).invoice_consolidation == "per_billing_day":
+            continue
+        dues.append(order_due(session, order, _order_lines(session, order_id), [], periods,
+                              f"Order {order.number}: recurring charges"))
+    return consolidation.bill(session, dues, today)
+
+
+def due_on_billing_day(session: Session, account: Account, today: date) -> list[Due]:
+    """What each billable order of the account owes on `today`, as invoice_order would bill it
+    (deliveries, and periods due, billing started where it has not; no milestone)."""
+    orders_of = session.exec(select(Order).where(Order.account_id == account.id,
+                                                 Order.state.in_(schedule.BILLABLE_ORDER_STATES),
+                                                 Order.billing.in_(BILLING)).order_by(Order.id).with_for_update())
+    return [due for due in (_owed(session, order, today, None) for order in orders_of) if due is not None]
 
 
 def order_invoice(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
-                   periods: list[BillingPeriod], reason: str, today: date) -> Invoice:
-    """The draft of `charges` and `periods`, on the terms agreed on the order's quote; the
-    periods are marked billed by it."""
+                  periods: list[BillingPeriod], reason: str, today: date) -> Invoice:
+    """The draft of `charges` and `periods` (order_due)."""
+    return consolidation.bill(session, [order_due(session, order, lines, charges, periods, reason)], today)[0]
+
+
+def order_due(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
+              periods: list[BillingPeriod], reason: str) -> Due:
+    """What `charges` and `periods` bill, on the terms agreed on the order's quote; the
+    periods are marked billed by the invoice that takes them."""
     terms = session.get(Quote, order.quote_id).payment_terms
     parse_terms(terms)
-    invoice = draft(session, session.get(Account, order.account_id),
-                    charges + [_period_charge(p, lines) for p in periods], currency(order.currency), terms,
-                    reason, today, order)
-    for period in periods:
-        period.invoice_id = invoice.id
-        session.add(period)
-    session.flush()
-    return invoice
+    draft = Draft(session.get(Account, order.account_id), charges + [_period_charge(p, lines) for p in periods],
+                  currency(order.currency), terms, reason, order)
+
+    def settle(invoice: Invoice) -> None:
+        for period in periods:
+            period.invoice_id = invoice.id
+            session.add(period)
+
+    return Due(draft, settle)
 
 
 def _order_lines(session: Session, order_id: int) -> list[OrderLine]:
@@ -117,7 +147,7 @@ def _billed(session: Session, order: Order) -> dict[str, tuple[Decimal, Decimal]
     """Quantity and priced amount of each one-time line on the order's invoices (drafts
     included, voided ones not: what a voided invoice billed can be invoiced again)."""
     rows = session.exec(select(InvoiceLine, Invoice.tax_inclusive).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                        .where(Invoice.order_id == order.id, Invoice.kind == "invoice", Invoice.state != "void",
+                        .where(InvoiceLine.order_id == order.id, Invoice.kind == "invoice", Invoice.state != "void",
                                InvoiceLine.period_start.is_(None), InvoiceLine.order_line_key.is_not(None)))
     billed: dict[str, tuple[Decimal, Decimal]] = {}
     for line, inclusive in rows:

@@ -1,6 +1,6 @@
 """The customer's billing portal: through a link sent to a billing contact, everything of
-their account's billing at once: contracts, invoices and credit notes (PDF and e-invoice),
-payments and the balance.
+their account's billing at once: contracts, subscriptions, usage of the open period priced so
+far, invoices and credit notes (PDF and e-invoice), payments and the balance.
 
 The link is like a share link: a random 256-bit token stored only as its SHA-256, valid for a
 number of days, revocable; an unknown, expired or revoked one is simply not found. What it
@@ -10,19 +10,21 @@ internal notes or other accounts' data.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
-from billing import ledger, payments
-from billing.models import Invoice, Payment
+from billing import consolidation, ledger, payments, rating
+from billing.models import BillingPeriod, Invoice, Payment
+from billing.usage_models import DEFAULT_GRACE_DAYS, period_of
 from core import docstore
 from core.db import aware, timestamp, utcnow
 from core.errors import InvalidInput, NotFound
 from core.tokens import new_token, token_hash
 from sales.accounts import Account, contacts_of
-from sales.order_models import Contract
+from sales import subscriptions
+from sales.order_models import Contract, Subscription
 
 MAX_DAYS = 90
 VISIBLE_INVOICE_STATES = ("open", "partially_paid", "paid", "void", "uncollectible")
@@ -79,8 +81,10 @@ def invoice_of(session: Session, account: Account, invoice_id: int) -> Invoice:
     return invoice
 
 
-def overview(session: Session, account: Account) -> dict:
-    """What the customer sees: plain values, listed field by field."""
+def overview(session: Session, account: Account, now: datetime | None = None, *,
+             grace_days: int = DEFAULT_GRACE_DAYS) -> dict:
+    """What the customer sees (as of `now`): plain values, listed field by field."""
+    now = now or utcnow()
     invoices = list(session.exec(select(Invoice).where(Invoice.account_id == account.id,
                                                        Invoice.state.in_(VISIBLE_INVOICE_STATES))
                                  .order_by(Invoice.issue_date.desc(), Invoice.id.desc())))
@@ -104,4 +108,44 @@ def overview(session: Session, account: Account) -> dict:
                       "has_einvoice": (i.id, "cii") in rendered} for i in invoices],
         "payments": [{"reference": p.reference, "received_on": p.received_on, "amount": p.amount,
                       "currency": p.currency, "unapplied": p.unapplied, "method": p.method} for p in received],
+        "subscriptions": _subscriptions(session, account, now.date()),
+        "usage": _usage(session, account, now, grace_days),
     }
+
+
+def _subscriptions(session: Session, account: Account, today: date) -> list[dict]:
+    """Each subscription as it stands today: the version in force, and when it is billed next."""
+    found = session.exec(select(Subscription).where(Subscription.account_id == account.id)
+                         .order_by(Subscription.start_date, Subscription.id)).all()
+    versions = subscriptions.versions_by_subscription(session, [s.id for s in found])
+    out = []
+    for s in found:
+        version = subscriptions.in_force(versions[s.id], today)
+        out.append({"product": s.name, "state": s.state, "quantity": version.quantity, "unit_price": version.unit_price,
+                    "amount": version.amount, "charge": s.charge, "currency": s.currency, "start_date": s.start_date,
+                    "end_date": s.end_date, "term_months": s.term_months,
+                    "next_billing_date": _next_billing(session, account, s, today)})
+    return out
+
+
+def _next_billing(session: Session, account: Account, subscription: Subscription, today: date) -> date | None:
+    """The day its next unbilled period is invoiced (the account's billing day where it has
+    one); its start while billing has not begun; none once every period is billed."""
+    stored = session.exec(select(BillingPeriod.bill_on, BillingPeriod.invoice_id)
+                          .where(BillingPeriod.order_id == subscription.order_id,
+                                 BillingPeriod.line_key == subscription.line_key)
+                          .order_by(BillingPeriod.bill_on)).all()
+    ends = subscription.cancelled_on or subscription.end_date + timedelta(days=1)
+    due = next((day for day, invoice_id in stored if invoice_id is None and day < ends),
+               None if stored else subscription.start_date)
+    return None if due is None else consolidation.billing_date(account, max(due, today))
+
+
+def _usage(session: Session, account: Account, now: datetime, grace_days: int) -> dict:
+    """The open period's usage per meter, priced so far (rating.running_usage): quantities and
+    amounts only."""
+    running = rating.running_usage(session, account, period_of(now), now, grace_days=grace_days)
+    return {"period": running.period, "closes_at": running.closes_at, "currency": running.currency,
+            "total": running.total,
+            "meters": [{"name": m.name or m.meter, "unit": m.unit, "quantity": m.quantity,
+                        "amount": m.rated.total if m.rated else None} for m in running.meters]}

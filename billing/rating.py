@@ -4,12 +4,13 @@ priced as it stands.
 `rate_period` sums each account's usage per meter in one statement (GROUP BY account and
 meter, accounts already rated left out), prices each sum with its metered price
 (catalog.metered.rate, rounded once per line), and drafts one invoice per account through
-billing.invoices: a line per meter, and a true-up line where a minimum commitment was not
+billing.consolidation: a line per meter, and a true-up line where a minimum commitment was not
 reached. A `UsageCharge` per meter keeps the usage summary (quantity, allowance used, tiers
 applied) and closes the account's period. Rating is idempotent: an account is rated once per
 period, and a period whose accounts are all rated is skipped. An account that cannot be
 billed (no price for a meter, no tax jurisdiction) is reported and left for the next run; the
-others are not held up. Rules: docs/usage.md.
+others are not held up. An account invoiced per billing day is rated on that day instead, its
+usage a part of the day's invoice (`due_on_billing_day`). Rules: docs/usage.md.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from billing import invoices, tax
+from billing import consolidation, invoices, tax
+from billing.consolidation import Due
 from billing.invoices import Charge
 from billing.models import Invoice
 from billing.terms import parse_terms
@@ -88,24 +90,31 @@ class RatingRun:
 
 def rate_period(session: Session, period: date, now: datetime, *, grace_days: int = DEFAULT_GRACE_DAYS) -> RatingRun:
     """Rate every account with unrated usage in `period` (its first day), once its grace has
-    ended, in the caller's transaction; the period's row stays locked until it commits."""
+    ended, in the caller's transaction; the period's row stays locked until it commits.
+    Accounts invoiced per billing day are rated on that day (due_on_billing_day)."""
     run = RatingRun(period)
     if now < closes_at(period, grace_days):
         raise InvalidTransition(f"usage period {period_label(period)}", "open", "rate it",
                                 f"it takes late records until {closes_at(period, grace_days):%Y-%m-%d %H:%M} UTC")
-    row = session.exec(select(UsagePeriod).where(UsagePeriod.period == period).with_for_update()
-                       .execution_options(populate_existing=True)).first()
+    row = _close(session, period, now)
     if row is None or row.complete:
         return run                                  # no usage, or every account rated already
-    row.rated_at = row.rated_at or now              # closed to records from now on
     usage = _unrated_sums(session, period)
-    prices = UsagePrices(session)
+    prices, rates = UsagePrices(session), tax.get_tax_rates(session)
     ids = sorted(usage)
+    waiting = False
     for start in range(0, len(ids), ACCOUNTS_AT_ONCE):
         accounts = session.exec(select(Account).where(Account.id.in_(ids[start:start + ACCOUNTS_AT_ONCE]))
                                 .order_by(Account.id)).all()
-        _rate_accounts(session, accounts, usage, period, prices, now, run)
-    row.complete = not run.failed
+        now_due = [a for a in accounts if a.invoice_consolidation != "per_billing_day"]
+        waiting = waiting or len(now_due) < len(accounts)
+        rated = _rate_accounts(now_due, usage, period, prices, run, rates)
+        if rated:
+            drafted = consolidation.draft_all(session, [d for _a, _m, d in rated], now.date())
+            _record(session, period, rated, drafted, now)
+            run.invoices += [invoice.id for invoice in drafted]
+            run.charges += sum(len(metered) for _account, metered, _draft in rated)
+    row.complete = not run.failed and not waiting
     session.add(row)
     session.flush()
     return run
@@ -113,32 +122,63 @@ def rate_period(session: Session, period: date, now: datetime, *, grace_days: in
 
 def close_due_periods(session: Session, now: datetime, *, grace_days: int = DEFAULT_GRACE_DAYS) -> list[RatingRun]:
     """Rate every period whose grace has ended and that is not rated yet (the daily job)."""
+    return [rate_period(session, p, now, grace_days=grace_days) for p in _closed_unrated(session, now, grace_days)]
+
+
+def due_on_billing_day(session: Session, account: Account, now: datetime, *,
+                       grace_days: int = DEFAULT_GRACE_DAYS) -> tuple[list[Due], list[Unrated]]:
+    """The account's usage of every closed period it is not rated for, rated: a due per period
+    (its charges are written by the invoice that takes it), and why any could not be."""
+    dues, failed = [], []
+    prices, rates = UsagePrices(session), tax.get_tax_rates(session)
+    for period in _closed_unrated(session, now, grace_days):
+        usage = _unrated_sums(session, period, account.id)
+        if not usage:
+            continue
+        _close(session, period, now)
+        run = RatingRun(period)
+        for rated in _rate_accounts([account], usage, period, prices, run, rates):
+            dues.append(Due(rated[2], lambda invoice, rated=rated, period=period:
+                            _record(session, period, [rated], [invoice], now)))
+        failed += run.failed
+    return dues, failed
+
+
+def _closed_unrated(session: Session, now: datetime, grace_days: int) -> list[date]:
     due = session.exec(select(UsagePeriod.period).where(UsagePeriod.complete.is_(False))
                        .order_by(UsagePeriod.period)).all()
-    return [rate_period(session, p, now, grace_days=grace_days) for p in due if closes_at(p, grace_days) <= now]
+    return [p for p in due if closes_at(p, grace_days) <= now]
 
 
-def _unrated_sums(session: Session, period: date) -> dict[int, dict[str, tuple[Decimal, int]]]:
+def _close(session: Session, period: date, now: datetime) -> UsagePeriod | None:
+    """The period's row, locked, closed to records from now on."""
+    row = session.exec(select(UsagePeriod).where(UsagePeriod.period == period).with_for_update()
+                       .execution_options(populate_existing=True)).first()
+    if row is not None and not row.complete:
+        row.rated_at = row.rated_at or now
+    return row
+
+
+def _unrated_sums(session: Session, period: date, account_id: int | None = None) -> dict[int, dict[str, tuple[Decimal, int]]]:
     """account id -> meter -> (quantity, records), summed by the database, for the accounts of
-    the period not rated yet."""
+    the period not rated yet (or the one account)."""
     record, charge = UsageRecord.__table__, UsageCharge.__table__
     rated = sa.exists().where(charge.c.account_id == record.c.account_id, charge.c.period == period)
-    rows = session.execute(sa.select(record.c.account_id, record.c.meter, sa.func.sum(record.c.quantity),
-                                     sa.func.count())
-                           .where(record.c.period == period, ~rated)
-                           .group_by(record.c.account_id, record.c.meter))
+    query = (sa.select(record.c.account_id, record.c.meter, sa.func.sum(record.c.quantity), sa.func.count())
+             .where(record.c.period == period, ~rated).group_by(record.c.account_id, record.c.meter))
+    if account_id is not None:
+        query = query.where(record.c.account_id == account_id)
     usage: dict[int, dict[str, tuple[Decimal, int]]] = defaultdict(dict)
-    for account_id, meter, quantity, count in rows:
+    for account_id, meter, quantity, count in session.execute(query):
         usage[account_id][meter] = (quantity, count)
     return usage
 
 
-def _rate_accounts(session: Session, accounts: list[Account], usage: dict, period: date, prices: UsagePrices,
-                   now: datetime, run: RatingRun) -> None:
-    """Draft the accounts' invoices together (billing.invoices.draft_many: a few statements
-    for all), then their charges in one multi-row INSERT."""
-    rates = tax.get_tax_rates(session)
-    drafts, rated = [], []
+def _rate_accounts(accounts: list[Account], usage: dict, period: date, prices: UsagePrices, run: RatingRun,
+                   rates: tax.TaxRates) -> list[tuple[Account, list[MeterUsage], invoices.Draft]]:
+    """Each account's usage priced per meter, and the draft that bills it; an account that
+    cannot be billed goes to `run.failed`."""
+    rated = []
     for account in accounts:
         metered = [_priced(account, meter, quantity, count, period, prices)
                    for meter, (quantity, count) in sorted(usage[account.id].items())]
@@ -151,17 +191,19 @@ def _rate_accounts(session: Session, accounts: list[Account], usage: dict, perio
         except DomainError as exc:
             run.failed.append(Unrated(account.code, str(exc)))
             continue
-        drafts.append(invoices.Draft(account, [c for m in metered for c in _lines(m, period)],
-                                     currency(account.currency), terms, f"Usage {period_label(period)}"))
-        rated.append((account, metered))
-    if not drafts:
-        return
-    drafted = invoices.draft_many(session, drafts, now.date())
+        rated.append((account, metered, invoices.Draft(account, [c for m in metered for c in _lines(m, period)],
+                                                       currency(account.currency), terms,
+                                                       f"Usage {period_label(period)}")))
+    return rated
+
+
+def _record(session: Session, period: date, rated: list[tuple[Account, list[MeterUsage], invoices.Draft]],
+            drafted: list[Invoice], now: datetime) -> None:
+    """The charges of the rated accounts (closing their period) on the invoices that took
+    them, in one multi-row INSERT."""
     session.execute(sa.insert(UsageCharge.__table__), [_charge_row(account, period, m, invoice, now)
-                                                      for (account, metered), invoice in zip(rated, drafted)
+                                                      for (account, metered, _draft), invoice in zip(rated, drafted)
                                                       for m in metered])
-    run.invoices += [invoice.id for invoice in drafted]
-    run.charges += sum(len(metered) for _account, metered in rated)
 
 
 def _priced(account: Account, meter: str, quantity: Decimal, records: int, period: date,

@@ -38,6 +38,10 @@ CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: fields that control what the account may be sold at, and the permission that changes each:
 #: whoever lacks it may leave the field as it is, never change it
 CONTROLLED = {"credit_limit": "accounts:credit", "channel": "accounts:pricing", "price_books": "accounts:pricing"}
+#: how an account's invoices are made: one per source document (an order's charges, a usage
+#: period), or everything due gathered on one invoice per currency on its billing day
+CONSOLIDATION = ("per_document", "per_billing_day")
+LAST_BILLING_DAY = 28                           # every month has it
 
 
 class Account(SQLModel, table=True):
@@ -56,6 +60,8 @@ class Account(SQLModel, table=True):
     price_books: list = Field(default_factory=list, sa_type=JSON)   # books it is entitled to besides those
     billing_address: dict = Field(default_factory=dict, sa_type=JSON)
     shipping_address: dict = Field(default_factory=dict, sa_type=JSON)
+    invoice_consolidation: str = Field(default="per_document", max_length=16)
+    billing_day: int = 1                            # of the month, for per_billing_day
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
@@ -88,10 +94,12 @@ class AccountData:
     billing_address: Mapping[str, str] | None = None
     shipping_address: Mapping[str, str] | None = None
     contacts: tuple[Mapping[str, Any], ...] = ()
+    invoice_consolidation: str = "per_document"
+    billing_day: int = 1
 
 
 FIELDS = ("code", "name", "currency", "tax_id", "segment", "tier", "credit_limit", "payment_terms", "channel",
-          "price_books", "billing_address", "shipping_address", "contacts")
+          "price_books", "billing_address", "shipping_address", "contacts", "invoice_consolidation", "billing_day")
 CONTACT_FIELDS = ("name", "email", "phone", "title", "primary")
 
 
@@ -160,13 +168,21 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
         contacts.append(_contact(c, at(f"contacts[{i}]"), errors))
     if sum(1 for c in contacts if c and c.get("primary")) > 1:
         errors.append((at("contacts"), "at most one primary contact"))
+    consolidation = raw.get("invoice_consolidation") or "per_document"
+    if consolidation not in CONSOLIDATION:
+        errors.append((at("invoice_consolidation"), f"must be one of {', '.join(CONSOLIDATION)}"))
+    billing_day = raw.get("billing_day", 1)
+    if isinstance(billing_day, str) and billing_day.strip().isdigit():      # a CSV cell
+        billing_day = int(billing_day)
+    if isinstance(billing_day, bool) or not isinstance(billing_day, int) or not 1 <= billing_day <= LAST_BILLING_DAY:
+        errors.append((at("billing_day"), f"expected a day of the month from 1 to {LAST_BILLING_DAY}"))
     if errors:
         return None, errors
     if limit is not None:
         limit = currency(code_cur).round(limit)         # exact already: only the scale changes
     return AccountData(code, name, code_cur, tax_id, segment, tier, limit, terms, channel, tuple(sorted(set(books))),
                        addresses["billing_address"], addresses["shipping_address"],
-                       tuple(c for c in contacts if c)), []
+                       tuple(c for c in contacts if c), consolidation, billing_day), []
 
 
 def _address(raw, where: str, errors: list) -> dict:
@@ -300,6 +316,7 @@ def account_dicts(session: Session, accounts: list[Account]) -> list[dict[str, A
              "tier": a.tier, "credit_limit": a.credit_limit, "payment_terms": a.payment_terms,
              "channel": a.channel, "price_books": list(a.price_books),
              "billing_address": dict(a.billing_address), "shipping_address": dict(a.shipping_address),
+             "invoice_consolidation": a.invoice_consolidation, "billing_day": a.billing_day,
              "contacts": [{"name": c.name, "email": c.email, "phone": c.phone, "title": c.title,
                            "primary": c.primary} for c in contacts[a.id]]} for a in accounts]
 
@@ -316,6 +333,7 @@ def _write(session: Session, data: AccountData, account: Account | None = None,
     account.payment_terms, account.channel, account.price_books = data.payment_terms, data.channel, list(data.price_books)
     account.billing_address = dict(data.billing_address or {})
     account.shipping_address = dict(data.shipping_address or data.billing_address or {})
+    account.invoice_consolidation, account.billing_day = data.invoice_consolidation, data.billing_day
     account.updated_at = utcnow()
     session.add(account)
     session.flush()

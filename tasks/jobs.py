@@ -1,6 +1,7 @@
 """The daily jobs: expire quotes, quote renewals and end what was renewed or declined, move
 contracts through their key dates, issue the recurring invoices that are due, rate the usage
-periods whose grace has ended (draft invoices, issued by finance after review), and dun
+periods whose grace has ended (draft invoices, issued by finance after review), make the
+consolidated invoices of the accounts whose billing day it is, and dun
 overdue invoices. Each step is its own transaction and safe to run any number of times, so a
 missed or repeated day does no harm. The scheduler runs them daily; `cpq jobs run` runs them
 by hand (for another day, say)."""
@@ -13,10 +14,11 @@ from typing import Callable
 from celery import shared_task
 from sqlalchemy.engine import Engine
 
-from billing import collections, invoices, order_billing, rating
+from billing import billing_days, collections, invoices, order_billing, rating
 from core import queue
 from core.db import session_scope
 from sales import contracts, renewals, workflow
+from sales.accounts import Account
 
 
 def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[str]], None],
@@ -29,6 +31,7 @@ def run(engine: Engine, day: date, company: dict, report: Callable[[str, list[st
         ("billing", lambda s: [f"{invoices.issue(s, d, day, company=company).number}: issued"
                                for d in order_billing.bill_due_periods(s, day)]),
         ("usage", lambda s: _usage(s, day, usage_grace_days)),
+        ("billing day", lambda s: _billing_day(s, day, company, usage_grace_days)),
         ("dunning", lambda s: _dunning(s, day)),
     ]
     for name, step in steps:
@@ -44,6 +47,16 @@ def _usage(session, day: date, grace_days: int) -> list[str]:
         out.append(f"{run.period:%Y-%m}: {len(run.invoices)} draft invoices")
         out += [f"{run.period:%Y-%m}: {f.account} not rated ({f.reason})" for f in run.failed]
     return out
+
+
+def _billing_day(session, day: date, company: dict, grace_days: int) -> list[str]:
+    """The consolidated invoices of the accounts whose billing day it is: issued, unless they
+    bill usage (drafts for review, as rating's)."""
+    billed = billing_days.bill(session, day, datetime.combine(day, time(), timezone.utc), grace_days=grace_days)
+    out = [f"draft #{i.id} ({session.get(Account, i.account_id).code}): bills usage, for review"
+           if i.id in billed.with_usage else f"{invoices.issue(session, i, day, company=company).number}: issued"
+           for i in billed.invoices]
+    return out + [f"{f.account}: usage not rated ({f.reason})" for f in billed.failed]
 
 
 def _dunning(session, day) -> list[str]:

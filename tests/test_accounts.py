@@ -338,3 +338,16 @@ def test_domain_import_is_all_or_nothing(engine):
         result = accounts.import_accounts(session, accounts.parse_accounts_file(CSV, "accounts.csv"))
         assert (result.created, result.updated) == (("GLOBEX",), ("ACME",))
         assert accounts.get_account(session, "GLOBEX").currency == "EUR"
+
+
+def test_the_invoice_consolidation_and_billing_day_are_set_and_shown(api):
+    created = ok(call(api, "post", "/accounts", ACME), 201)
+    assert (created["invoice_consolidation"], created["billing_day"]) == ("per_document", 1)
+    changed = ok(call(api, "patch", "/accounts/ACME", {"invoice_consolidation": "per_billing_day", "billing_day": 15}))
+    assert (changed["invoice_consolidation"], changed["billing_day"]) == ("per_billing_day", 15)
+    assert ok(call(api, "patch", "/accounts/ACME", {"billing_day": 28}))["invoice_consolidation"] == "per_billing_day"
+    for body, field in (({"billing_day": 29}, "billing_day"), ({"billing_day": "5"}, "billing_day"),
+                        ({"invoice_consolidation": "weekly"}, "invoice_consolidation")):
+        error = error_of(call(api, "patch", "/accounts/ACME", body), 422)
+        assert field in error["fields"], error
+    assert ok(call(api, "get", "/accounts/ACME"))["billing_day"] == 28

@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime, timezone
 from pathlib import Path
 
 import io
@@ -24,6 +25,8 @@ import httpx
 import pypdf
 import pytest
 
+from sqlmodel import select
+
 from billing_flow import issued_invoice
 from core.apikeys import create_key
 from core.db import session_scope
@@ -31,6 +34,7 @@ from core.settings import PROJECT_ROOT
 from core.users import create_user
 from live_server import load_demo, serve
 from rules.store import approval_levels
+from sales.order_models import Subscription
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -491,9 +495,17 @@ def test_a_customer_opens_their_billing_portal_and_downloads_an_invoice(app, sit
     url = site["url"]
     expect = playwright_api.expect
     with session_scope(app.extensions["cpq_engine"]) as session:
-        invoice = issued_invoice(session, "ACME", [("rails", "one_time", 2, "150.00")])
+        invoice = issued_invoice(session, "ACME", [("rails", "one_time", 2, "150.00"),
+                                                   ("fleet", "monthly", 5, "49.50", 24)])
         number, gross = invoice.number, f"USD {invoice.gross_total:,.2f}"
+        subscription = session.exec(select(Subscription).where(Subscription.order_id == invoice.order_id)).one().id
     finance = {"Authorization": f"Bearer {site['finance_token']}"}
+    now = datetime.now(timezone.utc).isoformat()               # this month: usage to date
+    usage = httpx.post(f"{url}/api/v1/usage", headers=finance, json={"records": [
+        {"account": "ACME", "meter": "solar_api_calls", "quantity": quantity, "event_time": now,
+         "idempotency_key": f"fleet-{n}", "subscription_id": subscription}
+        for n, quantity in enumerate(["12000", "13000"])]})
+    assert usage.status_code == 201, usage.text
     contact = httpx.get(f"{url}/api/v1/accounts/ACME", headers=finance).json()["contacts"][0]["email"]
     link = httpx.post(f"{url}/api/v1/accounts/ACME/portal-links", headers=finance, json={"email": contact})
     assert link.status_code == 201, link.text
@@ -503,6 +515,10 @@ def test_a_customer_opens_their_billing_portal_and_downloads_an_invoice(app, sit
     expect(customer.locator("#balance-h + p")).to_contain_text(f"You owe {gross}")
     row = customer.locator("tr", has_text=number)
     expect(row).to_contain_text(gross)
+    expect(customer.locator("tr", has_text="Item fleet")).to_contain_text("USD 49.50 monthly")
+    used = customer.locator("section", has=customer.locator("#usage-h")).locator("tr", has_text="Solar fleet API calls")
+    expect(used).to_contain_text("25,000 call")          # 10,000 included, 15,000 at 0.002
+    expect(used).to_contain_text("USD 30.00")
     shot(customer, "10-customer-billing-portal")
     with customer.expect_download() as download:
         row.get_by_role("link", name=f"PDF of {number}").click()

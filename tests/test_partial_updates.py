@@ -160,7 +160,8 @@ ADDRESS = st.fixed_dictionaries({"street": TEXT, "city": TEXT, "country": st.sam
 ACCOUNT = {
     "name": TEXT, "tax_id": st.one_of(st.none(), TEXT), "segment": st.sampled_from([None, "enterprise", "smb"]),
     "tier": st.sampled_from([None, "gold", "silver"]), "credit_limit": st.one_of(st.none(), _decimal_text(0, 99999)),
-    "payment_terms": st.sampled_from(["net30", "net60"]), "billing_address": ADDRESS, "shipping_address": ADDRESS,
+    "payment_terms": st.sampled_from(["net30", "net60"]), "billing_address": ADDRESS,
+    "invoice_consolidation": st.sampled_from(["per_document", "per_billing_day"]), "billing_day": st.integers(1, 28), "shipping_address": ADDRESS,
     "contacts": st.lists(st.fixed_dictionaries({"name": TEXT, "email": st.sampled_from(["a@x.com", "b@y.org"])}),
                          max_size=1, unique_by=lambda c: c["email"]),
 }

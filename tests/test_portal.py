@@ -46,7 +46,7 @@ def test_finance_sends_a_contact_a_link_and_nobody_else_may(env):
 def test_the_portal_shows_the_accounts_billing_as_a_projection(billed):
     env, issued, contract, link = billed
     view = ok(call(env, "get", f"/portal/{link['token']}", None))
-    assert set(view) == {"account", "currency", "balance", "contracts", "invoices", "payments"}
+    assert set(view) == {"account", "currency", "balance", "contracts", "invoices", "payments", "subscriptions", "usage"}
     assert view["account"] == {"code": "ACME", "name": "Acme Corp", "currency": "USD"}
     [invoice] = view["invoices"]
     assert invoice["number"] == issued["number"] and invoice["payment_reference"] == issued["payment_reference"]
@@ -57,6 +57,28 @@ def test_the_portal_shows_the_accounts_billing_as_a_projection(billed):
     assert [p["reference"] for p in view["payments"]] == ["BANK-1"]
     assert [c["number"] for c in view["contracts"]] == [contract]
     assert "cost" not in str(view) and "margin" not in str(view) and "seller" not in view["invoices"][0]
+
+
+def test_the_portal_shows_subscriptions_and_the_usage_of_the_open_period_priced_so_far(billed):
+    env, _issued, contract, link = billed
+    now = utcnow()
+    ok(call(env, "post", "/usage", "finance", {"records": [
+        {"account": "ACME", "meter": "solar_api_calls", "quantity": quantity, "event_time": now.isoformat(),
+         "idempotency_key": key} for key, quantity in (("a", "12000"), ("b", "13000.5"))]}), 201)
+    view = ok(call(env, "get", f"/portal/{link['token']}", None))
+    internal = ok(call(env, "get", f"/subscriptions?contract={contract}", "finance"))
+    assert [s["product"] for s in view["subscriptions"]] == [s["name"] for s in internal]
+    for shown, sub in zip(view["subscriptions"], internal):
+        assert set(shown) == {"product", "state", "quantity", "unit_price", "amount", "charge", "currency",
+                              "start_date", "end_date", "term_months", "next_billing_date"}
+        assert (shown["quantity"], shown["amount"]) == (sub["current"]["quantity"], sub["current"]["amount"])
+        assert shown["next_billing_date"] > now.date().isoformat() >= sub["start_date"]   # the first period is billed
+    usage = view["usage"]
+    assert usage["period"] == f"{now:%Y-%m}" and usage["currency"] == "USD"
+    assert usage["meters"] == [{"name": "Solar fleet API calls", "unit": "call", "quantity": "25000.5",
+                                "amount": "30.00"}]          # 10,000 included, 15,000.5 at 0.002, rounded once
+    assert usage["total"] == ok(call(env, "get", "/accounts/ACME/usage", "finance"))["total"] == "30.00"
+    assert "price_book" not in str(usage) and "tiers" not in str(usage)
 
 
 def test_the_customer_downloads_their_invoice_and_no_one_elses(billed):

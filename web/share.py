@@ -137,9 +137,10 @@ def contract_sign(token):
 @requires(PUBLIC)
 def portal_page(token):
     """The customer's billing portal: balance, invoices and credit notes to download,
-    payments, contracts."""
+    payments, contracts, subscriptions and usage to date."""
+    settings = current_app.extensions["cpq_settings"]
     with db_session() as session:
-        view = portal.overview(session, portal.open_link(session, token))
+        view = portal.overview(session, portal.open_link(session, token), grace_days=settings.usage_grace_days)
         html = render_template("share/portal.html", token=token, view=view,
-                               company=current_app.extensions["cpq_settings"].company)
+                               company=settings.company)
     return html
