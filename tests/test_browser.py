@@ -245,7 +245,8 @@ def test_every_page_passes_an_axe_audit(site, browser):
     assert httpx.post(f"{url}/api/v1/quotes/{number}/submit", headers=rep).status_code == 200
     sent = httpx.post(f"{url}/api/v1/quotes/{number}/send", headers=rep)
     assert sent.status_code == 200, sent.text
-    pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url)],
+    pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url),
+                    "/q/no-such-link"],
              "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", "/app/accounts",
                                   "/app/accounts/ACME", "/app/dashboard"],
              "max@example.com": ["/app/approvals"],

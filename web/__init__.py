@@ -10,8 +10,9 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     """Mount the pages on the app (api/app.py calls this)."""
-    from web import accounts, dashboard, finance, quotes, share, signin, storefront  # noqa: F401 (their routes)
+    from web import accounts, dashboard, finance, i18n, quotes, share, signin, storefront  # noqa: F401 (their routes)
     from web.shell import blp
 
+    i18n.init_app(app)
     app.register_blueprint(share.blp)
     app.register_blueprint(blp)

@@ -3,7 +3,8 @@
 billing portal. The JSON twins are api/share.py (/api/v1/shared), api/orders.py
 (/api/v1/signing) and api/portal.py (/api/v1/portal).
 
-The token in the URL is the only credential; an unknown or expired one is a 404. So no answer
+Each page is in the language of the account it shows (web/i18n.py). The token in the URL is
+the only credential; an unknown or expired one is a 404 page in the browser's language. So no answer
 is cached or leaks the address as a referrer, and nobody may frame these pages: a framing page
 could overlay the accept or sign button (clickjacking), and no CRM needs the customer's link.
 """
@@ -19,10 +20,11 @@ from api.blueprint import db_session, refuse_unstorable
 from api.documents import served
 from core import docstore
 from core.permissions import PUBLIC
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput, NotFound
 from billing import portal
 from sales import acceptance, contracts
 from sales.quote_data import document_data
+from web.i18n import use_language
 from web.shell import page_headers
 
 blp = Blueprint("share", __name__, template_folder="templates")
@@ -32,6 +34,12 @@ blp = Blueprint("share", __name__, template_folder="templates")
 def _private(response: Response) -> Response:
     response.headers.update(page_headers() | {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
     return response
+
+
+@blp.errorhandler(NotFound)
+def _unknown_link(exc: NotFound):
+    """A bad, expired or withdrawn link: a page that says so, not the API's JSON."""
+    return render_template("share/error.html", company=current_app.extensions["cpq_settings"].company), 404
 
 
 def _form():
@@ -47,7 +55,8 @@ def page(token):
         shared = acceptance.open_link(session, token)
         doc = document_data(session, shared.quote, current_app.extensions["cpq_settings"].company,
                             draft=False, decision=shared.decision)
-        html = render_template("share/quote.html", token=token, shared=shared, doc=doc,
+        use_language(doc["language"])
+        html = render_template("share/quote.html", token=token, shared=shared, doc=doc, company=doc["company"],
                                error=request.args.get("error"), today=date.today())
     return html
 
@@ -98,7 +107,8 @@ def contract_page(token):
     with db_session() as session:
         contract = contracts.open_link(session, token)
         doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
-        html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
+        use_language(doc["language"])
+        html = render_template("share/contract.html", token=token, contract=contract, doc=doc, company=doc["company"],
                                document=docstore.facts(session, "contract", contract.id),
                                error=request.args.get("error"))
     return html
@@ -132,7 +142,9 @@ def portal_page(token):
     """The customer's billing portal: balance, invoices and credit notes to download,
     payments, contracts."""
     with db_session() as session:
-        view = portal.overview(session, portal.open_link(session, token))
+        account = portal.open_link(session, token)
+        use_language(account.language)
+        view = portal.overview(session, account)
         html = render_template("share/portal.html", token=token, view=view,
                                company=current_app.extensions["cpq_settings"].company)
     return html
