@@ -54,9 +54,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.before_request(check_request_text)
     register_blueprints(app)
     from billing.remittance import printed
-    from sales.documents import money, number
-    # the customer's pages write amounts, quantities and payment references as the PDFs do
-    app.jinja_env.filters.update(money=money, number=number, printed_reference=printed)
+    # the customer's pages write payment references as the PDFs do (amounts: web/i18n.py)
+    app.jinja_env.filters.update(printed_reference=printed)
     # Last, on purpose: extensions such as flask-smorest's Api install their own
     # HTTPException handler; registering ours afterwards keeps one error format.
     register_error_handlers(app)

@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from api.order_schemas import FulfilmentSchema
 from api.schemas import ChangeSchema, Day, Flag, Selections, Stored, Timestamp, decimal_in, decimal_string, document_status
+from core.locales import LANGUAGES
 from core.serialize import InCurrency, Money
 from core.validation import MAX_INTEGER
 from sales.accounts import CONSOLIDATION, LAST_BILLING_DAY
@@ -52,6 +53,8 @@ class AccountInSchema(ChangeSchema):
     payment_terms = fields.String(validate=validate.Length(min=1, max=32))
     channel = fields.String(allow_none=True, validate=validate.Length(max=32),
                             metadata={"description": "the sales channel, e.g. partner (accounts:pricing)"})
+    language = fields.String(validate=validate.OneOf(LANGUAGES),
+                             metadata={"description": "of the customer's documents, letters and pages (default en)"})
     price_books = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50),
                               metadata={"description": "price books it is entitled to by name (accounts:pricing)"})
     billing_address = fields.Nested(AddressSchema)
@@ -74,6 +77,7 @@ class AccountOutSchema(Schema):
     credit_limit = Money(allow_none=True)
     payment_terms = fields.String()
     channel = fields.String(allow_none=True)
+    language = fields.String()
     price_books = fields.List(fields.String())
     billing_address = fields.Dict()
     shipping_address = fields.Dict()

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Mapping
 
@@ -29,10 +30,10 @@ from billing.models import DunningNotice, Invoice, LedgerEntry, Payment
 from billing.payments import OPEN_STATES, balance_due
 from core.db import compared, lock_rows, utcnow
 from core.errors import DomainError, InvalidInput
+from core import locales
 from core.money import HUNDRED, ROUNDING, ZERO, currency
 from core.settings import PROJECT_ROOT
 from sales.accounts import Account
-from sales.documents import money
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 _UPPER_BOUNDS = (0, 30, 60, 90)            # the last day past due of each bucket but "90+"
@@ -243,12 +244,14 @@ def _dun(session: Session, invoice: Invoice, level: DunningLevel, policy: Dunnin
     if fee:
         fee_invoice = issue_fee_invoice(
             session, account, fee, invoice.currency,
-            f"Late fee: invoice {invoice.number}, {days} days overdue (reminder {level.level})", today,
+            locales.translations(account.language).gettext(
+                "Late fee: invoice %(invoice)s, %(days)s days overdue (reminder %(level)s)")
+            % {"invoice": invoice.number, "days": days, "level": level.level}, today,
             original_invoice_id=invoice.id)
-    letter = render_letter(level.template, account=account.name, account_code=account.code,
+    letter = render_letter(level.template, account.language, account=account.name, account_code=account.code,
                            invoice=invoice.number, currency=invoice.currency, gross_total=invoice.gross_total,
-                           amount_paid=invoice.amount_paid, amount_due=due, due_date=invoice.due_date.isoformat(),
-                           days_overdue=days, level=level.level, today=today.isoformat(), fee=fee,
+                           amount_paid=invoice.amount_paid, amount_due=due, due_date=invoice.due_date,
+                           days_overdue=days, level=level.level, today=today, fee=fee,
                            fee_invoice=fee_invoice.number if fee_invoice else None)
     notice = DunningNotice(invoice_id=invoice.id, level=level.level, sent_on=today, days_overdue=days,
                            fee_invoice_id=fee_invoice.id if fee_invoice else None, letter=letter)
@@ -262,14 +265,20 @@ def _dun(session: Session, invoice: Invoice, level: DunningLevel, policy: Dunnin
 
 # ---- letters -----------------------------------------------------------------------------
 
-# Sandboxed although the shipped letters are trusted: letters are the templates a finance
-# team edits, and a template should read the values it is given and nothing else.
-_LETTERS = jinja2.sandbox.SandboxedEnvironment(
-    loader=jinja2.FileSystemLoader(PROJECT_ROOT / "web" / "templates" / "letters"),
-    undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=True)
-_LETTERS.filters["money"] = money
+@lru_cache(maxsize=None)
+def _letters(language: str) -> jinja2.sandbox.SandboxedEnvironment:
+    """The letters in one language (its catalog, its locale's amounts and dates). Sandboxed
+    although the shipped letters are trusted: letters are the templates a finance team edits,
+    and a template should read the values it is given and nothing else."""
+    env = jinja2.sandbox.SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(PROJECT_ROOT / "web" / "templates" / "letters"),
+        undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(locales.translations(language), newstyle=True)
+    env.filters.update(money=partial(locales.money, language=language), day=partial(locales.day, language=language))
+    return env
 
 
-def render_letter(template: str, **context) -> str:
-    return _LETTERS.get_template(template).render(**context)
+def render_letter(template: str, language: str = locales.DEFAULT, **context) -> str:
+    """A letter in `language` (an account's)."""
+    return _letters(locales.language_of(language)).get_template(template).render(**context)

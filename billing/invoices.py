@@ -24,7 +24,7 @@ from billing import einvoice, ledger, remittance, tax
 from billing import mail as billing_mail
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
-from core import docstore, webhooks
+from core import docstore, locales, webhooks
 from core.db import lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import ROUNDING, ZERO, Currency, currency
@@ -264,7 +264,7 @@ def _seller(company: Mapping | None, rates: tax.TaxRates) -> dict:
 
 def _buyer(account: Account, taxation: tax.Taxation, rates: tax.TaxRates) -> dict:
     return {"code": account.code, "name": account.name, "tax_id": account.tax_id, "segment": account.segment,
-            "billing_address": dict(account.billing_address),
+            "billing_address": dict(account.billing_address), "language": account.language,
             "tax": {"jurisdiction": taxation.jurisdiction.code, "name": taxation.jurisdiction.name,
                     "note": taxation.note, "rates": rates.label}}
 
@@ -307,8 +307,10 @@ def issue_fee_invoice(session: Session, account: Account, amount: Decimal, curre
 # ---- the document --------------------------------------------------------------------------
 
 def document_data(invoice: Invoice, lines: list[InvoiceLine], original: Invoice | None) -> dict:
-    """The invoice as the plain data its PDF shows (amounts as exact decimal text)."""
+    """The invoice as the plain data its PDF shows (amounts as exact decimal text), in the
+    language issuing recorded with the buyer (English for invoices issued before languages)."""
     cur = currency(invoice.currency)
+    language = locales.language_of(invoice.buyer.get("language"))
     terms = parse_terms(invoice.payment_terms)
     discount = None
     if terms.discount_percent is not None:
@@ -316,9 +318,10 @@ def document_data(invoice: Invoice, lines: list[InvoiceLine], original: Invoice 
                     "amount": str(terms.discount_amount(invoice.gross_total, cur))}
     notes = [invoice.buyer["tax"]["note"]] if invoice.buyer.get("tax", {}).get("note") else []
     return {
-        "kind": invoice.kind, "number": invoice.number, "currency": cur.code,
+        "kind": invoice.kind, "language": language, "number": invoice.number, "currency": cur.code,
         "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
-        "terms": terms.label, "discount": discount, "company": invoice.seller, "buyer": invoice.buyer,
+        "terms": terms.label(locales.translations(language).gettext), "discount": discount,
+        "company": invoice.seller, "buyer": invoice.buyer,
         "original": original.number if original else None,
         "original_date": original.issue_date.isoformat() if original else None,
         "reason": invoice.reason, "tax_inclusive": invoice.tax_inclusive, "reverse_charge": invoice.reverse_charge,

@@ -16,7 +16,7 @@ from billing.models import DunningNotice, Invoice
 from core import docstore, mail
 from core.mail import MailMessage
 from sales.accounts import Account
-from sales.documents import money
+from core.locales import money
 from sales.mail import account_recipients, day
 
 if TYPE_CHECKING:                 # billing.portal reads payments, which read invoices, which send mail

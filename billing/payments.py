@@ -32,9 +32,9 @@ from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
 from core import webhooks
 from core.db import lock_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.locales import money
 from core.money import HUNDRED, ZERO, Currency, CurrencyError, currency
 from sales.accounts import Account
-from sales.documents import money
 
 OPEN_STATES = ("open", "partially_paid")
 CLOSED_STATES = ("paid", "uncollectible", "void")

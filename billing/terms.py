@@ -43,15 +43,16 @@ class PaymentTerms:
         """What paying by the discount date takes off `gross`, rounded once to the currency."""
         return cur.round(gross * self.discount_percent / HUNDRED) if self.discount_percent else ZERO
 
-    @property
-    def label(self) -> str:
-        """How the invoice states the terms: 'Net 30 days', '2% within 10 days, net 30 days'."""
+    def label(self, gettext=str) -> str:
+        """How the invoice states the terms: 'Net 30 days', '2% within 10 days, net 30 days',
+        in the language of `gettext` (a catalog's, core.locales)."""
         if self.net_days == 0:
-            return "Due on receipt"
-        net = f"net {self.net_days} days"
+            return gettext("Due on receipt")
         if self.discount_percent is None:
-            return net.capitalize()
-        return f"{self.discount_percent.normalize():f}% within {self.discount_days} days, {net}"
+            return gettext("Net %(days)s days") % {"days": self.net_days}
+        return gettext("%(percent)s%% within %(discount_days)s days, net %(days)s days") % {
+            "percent": f"{self.discount_percent.normalize():f}", "discount_days": self.discount_days,
+            "days": self.net_days}
 
 
 def parse_terms(code: str, field_name: str = "payment_terms") -> PaymentTerms:

@@ -23,6 +23,7 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 from catalog.pricebook import PriceBook
 from core.db import Amount, children, utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
+from core.locales import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES
 from core.money import CurrencyError, currency
 from core.users import EMAIL_RE
 from core.validation import DocumentError, DocumentValidationError, check_plain, parse_json, parse_yaml, to_decimal
@@ -56,6 +57,7 @@ class Account(SQLModel, table=True):
     currency: str = Field(max_length=3)
     credit_limit: Decimal | None = Field(default=None, sa_type=Amount)   # in `currency`
     payment_terms: str = Field(default=DEFAULT_TERMS, max_length=32)
+    language: str = Field(default=DEFAULT_LANGUAGE, max_length=8)   # of its documents, letters and pages
     channel: str | None = Field(default=None, max_length=32)   # e.g. partner: the price books it is sold on
     price_books: list = Field(default_factory=list, sa_type=JSON)   # books it is entitled to besides those
     billing_address: dict = Field(default_factory=dict, sa_type=JSON)
@@ -90,6 +92,7 @@ class AccountData:
     credit_limit: Decimal | None = None
     payment_terms: str = DEFAULT_TERMS
     channel: str | None = None
+    language: str = DEFAULT_LANGUAGE
     price_books: tuple[str, ...] = ()
     billing_address: Mapping[str, str] | None = None
     shipping_address: Mapping[str, str] | None = None
@@ -99,7 +102,8 @@ class AccountData:
 
 
 FIELDS = ("code", "name", "currency", "tax_id", "segment", "tier", "credit_limit", "payment_terms", "channel",
-          "price_books", "billing_address", "shipping_address", "contacts", "invoice_consolidation", "billing_day")
+          "language", "price_books", "billing_address", "shipping_address", "contacts", "invoice_consolidation",
+          "billing_day")
 CONTACT_FIELDS = ("name", "email", "phone", "title", "primary")
 
 
@@ -155,6 +159,9 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
     tier = text("tier", limit=32)
     terms = text("payment_terms", pattern=TERMS_RE, limit=32) or DEFAULT_TERMS
     channel = text("channel", pattern=CHANNEL_RE, limit=32)
+    language = text("language", limit=8) or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        errors.append((at("language"), f"must be one of {', '.join(LANGUAGES)}"))
     books = raw.get("price_books") or []
     if not isinstance(books, list) or not all(isinstance(b, str) and 0 < len(b) <= 100 for b in books):
         errors.append((at("price_books"), "expected a list of price book names"))
@@ -180,7 +187,8 @@ def validate(raw: Mapping[str, Any], where: str = "") -> tuple[AccountData | Non
         return None, errors
     if limit is not None:
         limit = currency(code_cur).round(limit)         # exact already: only the scale changes
-    return AccountData(code, name, code_cur, tax_id, segment, tier, limit, terms, channel, tuple(sorted(set(books))),
+    return AccountData(code, name, code_cur, tax_id, segment, tier, limit, terms, channel, language,
+                       tuple(sorted(set(books))),
                        addresses["billing_address"], addresses["shipping_address"],
                        tuple(c for c in contacts if c), consolidation, billing_day), []
 
@@ -314,7 +322,7 @@ def account_dicts(session: Session, accounts: list[Account]) -> list[dict[str, A
     contacts = children(session, Contact.account_id, [a.id for a in accounts], Contact.primary.desc(), Contact.id)
     return [{"code": a.code, "name": a.name, "currency": a.currency, "tax_id": a.tax_id, "segment": a.segment,
              "tier": a.tier, "credit_limit": a.credit_limit, "payment_terms": a.payment_terms,
-             "channel": a.channel, "price_books": list(a.price_books),
+             "channel": a.channel, "language": a.language, "price_books": list(a.price_books),
              "billing_address": dict(a.billing_address), "shipping_address": dict(a.shipping_address),
              "invoice_consolidation": a.invoice_consolidation, "billing_day": a.billing_day,
              "contacts": [{"name": c.name, "email": c.email, "phone": c.phone, "title": c.title,
@@ -331,6 +339,7 @@ def _write(session: Session, data: AccountData, account: Account | None = None,
     account.name, account.currency, account.tax_id = data.name, data.currency, data.tax_id
     account.segment, account.tier, account.credit_limit = data.segment, data.tier, data.credit_limit
     account.payment_terms, account.channel, account.price_books = data.payment_terms, data.channel, list(data.price_books)
+    account.language = data.language
     account.billing_address = dict(data.billing_address or {})
     account.shipping_address = dict(data.shipping_address or data.billing_address or {})
     account.invoice_consolidation, account.billing_day = data.invoice_consolidation, data.billing_day

@@ -122,7 +122,8 @@ def create_from_quote(session: Session, actor: User, quote_number: str, today: d
 def document_data(session: Session, contract: Contract, company: dict) -> dict:
     quote = session.get(Quote, contract.quote_id)
     account = session.get(Account, contract.account_id)
-    return {"company": company, "number": contract.number, "quote": f"{quote.number} revision {quote.revision}",
+    return {"company": company, "language": account.language, "number": contract.number,
+            "quote": quote.number, "quote_revision": quote.revision,
             "account": {"name": account.name, "code": account.code, "tax_id": account.tax_id,
                         "billing_address": dict(account.billing_address)},
             "currency": contract.currency, "start_date": contract.start_date.isoformat(),

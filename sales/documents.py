@@ -16,6 +16,10 @@ configuration (a Pango font map and its caches) is not documented as safe to sha
 threads: a worker renders one document at a time, but web threads may render drafts side
 by side.
 
+A document is rendered in `doc["language"]` (its account's, or for an issued invoice the one
+it recorded; English when absent): its catalog's texts and its locale's amounts and dates
+(core/locales.py, docs/i18n.md).
+
 Templates use StrictUndefined: a key missing from `doc` is a bug in the code that built it,
 and should fail loudly rather than print a blank on a customer-facing document.
 """
@@ -27,64 +31,37 @@ import hashlib
 import re
 import threading
 import zlib
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from functools import lru_cache, partial
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from core import gcpause
-from core.money import CurrencyError, currency
+from core import gcpause, locales
 from core.settings import PROJECT_ROOT
 
 WEB_DIR = PROJECT_ROOT / "web"
 TEMPLATE = "documents/quote.html"
 STYLESHEET = WEB_DIR / "static" / "documents" / "quote.css"
 
-CHARGES = {"one_time": "one-time", "monthly": "monthly", "quarterly": "quarterly",
-           "semiannual": "semi-annual", "annual": "annual"}
-
 
 # ---- formatting (Jinja filters) ----------------------------------------------------------
+# Amounts, numbers and dates come from core.locales, bound to the document's language by its
+# environment (_environment); the labels below are translated there too.
 
-def _decimal(amount) -> Decimal:
-    try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation:
-        raise ValueError(f"not a decimal amount: {amount!r}") from None
-    if not value.is_finite():
-        raise ValueError(f"not a finite amount: {amount!r}")
-    return value
+def N_(text: str) -> str:
+    """Marks `text` for the message catalogs (pybabel extract); it is translated where shown."""
+    return text
 
 
-def amount(amount_str, currency_code: str) -> str:
-    """'1234.5' → '1,234.50' for USD. Decimal only, never float. An amount already in the
-    currency's minor units is shown with exactly that many decimals; one that is not (a bug
-    upstream) is shown with all its digits rather than silently rounded on a legal document."""
-    value = _decimal(amount_str)
-    try:
-        cur = currency(currency_code)
-    except CurrencyError:
-        cur = None
-    if cur is not None and cur.is_exact(value):
-        value = value.quantize(cur.quantum)
-    return format(value, ",f")
+CHARGES = {"one_time": N_("one-time"), "monthly": N_("monthly"), "quarterly": N_("quarterly"),
+           "semiannual": N_("semi-annual"), "annual": N_("annual")}
 
 
-def money(amount_str, currency_code: str) -> str:
-    """'1234.50', 'USD' → 'USD 1,234.50'; 'JPY' '1200' → 'JPY 1,200'; 'KWD' '12.345' → 'KWD 12.345'."""
-    return f"{currency_code} {amount(amount_str, currency_code)}"
-
-
-def number(value) -> str:
-    """A quantity: '1500' → '1,500', '2.5' → '2.5' (as given, with separators)."""
-    return format(_decimal(value), ",f")
-
-
-def charge(line_or_code: dict | str) -> str:
+def charge(line_or_code: dict | str, gettext=str) -> str:
     """A line's (or a charge code's) label: 'one_time' → 'one-time'; the term of a recurring
     line goes on its own line in the template."""
     code = line_or_code["charge"] if isinstance(line_or_code, dict) else line_or_code
-    return CHARGES.get(code, str(code).replace("_", " "))
+    return gettext(CHARGES[code]) if code in CHARGES else str(code).replace("_", " ")
 
 
 def state(code: str) -> str:
@@ -92,27 +69,14 @@ def state(code: str) -> str:
     return str(code).replace("_", " ").capitalize()
 
 
-def payment_terms(code: str | None) -> str:
+def payment_terms(code: str | None, gettext=str) -> str:
     """'net30' → 'Net 30 days'; anything else is shown readably as given."""
     if not code:
         return ""
     m = re.fullmatch(r"net[ _-]?(\d+)", code.strip(), re.IGNORECASE)
     if m:
-        return f"Net {int(m.group(1))} days"
+        return gettext(N_("Net %(days)s days")) % {"days": int(m.group(1))}
     return code.replace("_", " ").capitalize()
-
-
-def timestamp(value: str) -> str:
-    """ISO 8601 → '2026-11-24 10:00 UTC' (or with its own offset); unparseable values as given."""
-    try:
-        at = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if at.tzinfo is None:
-        return at.strftime("%Y-%m-%d %H:%M")
-    if at.utcoffset() == timezone.utc.utcoffset(None):
-        return at.strftime("%Y-%m-%d %H:%M UTC")
-    return at.strftime("%Y-%m-%d %H:%M UTC%z")
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -164,28 +128,39 @@ def colour(value: str | None, default: str = "#1f4e79") -> str:
 
 
 def is_zero(value) -> bool:
-    return value is None or _decimal(value) == 0
+    return value is None or Decimal(str(value)) == 0
 
 
 def _difference(a: str, b: str) -> str:
-    return str(_decimal(a) - _decimal(b))
+    return str(Decimal(str(a)) - Decimal(str(b)))
 
 
 # ---- rendering ---------------------------------------------------------------------------
 
-_env = Environment(
-    loader=FileSystemLoader(PROJECT_ROOT / "web" / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters.update(money=money, amount=amount, number=number, charge=charge,
-                    payment_terms=payment_terms, timestamp=timestamp,
-                    paragraphs=paragraphs, address_lines=address_lines, grouped=grouped,
-                    config_summary=config_summary, by_period=by_period,
-                    colour=colour)
-_env.tests["zero"] = is_zero
+@lru_cache(maxsize=None)
+def _environment(language: str) -> Environment:
+    """The templates in one language: its catalog for {% trans %} and _(), and filters that
+    format for its locale. One environment per language, made once, so documents in several
+    languages can render side by side in threads."""
+    env = Environment(
+        loader=FileSystemLoader(PROJECT_ROOT / "web" / "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    catalog = locales.translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)
+    env.filters.update({name: partial(f, language=language) for name, f in (
+        ("money", locales.money), ("amount", locales.amount), ("number", locales.number),
+        ("day", locales.day), ("timestamp", locales.timestamp))})
+    env.filters.update(charge=partial(charge, gettext=catalog.gettext),
+                       payment_terms=partial(payment_terms, gettext=catalog.gettext),
+                       paragraphs=paragraphs, address_lines=address_lines, grouped=grouped,
+                       config_summary=config_summary, by_period=by_period, colour=colour)
+    env.tests["zero"] = is_zero
+    return env
 
 
 _per_thread = threading.local()
@@ -229,8 +204,9 @@ def render_html(doc: dict, template: str = TEMPLATE) -> str:
     one_time_discount = totals.get("one_time_discount")
     if one_time_discount is None and "one_time_list" in totals:     # quotes
         one_time_discount = _difference(totals["one_time_list"], totals["one_time_net"])
-    return _env.get_template(template).render(
-        doc=doc, one_time_discount=one_time_discount)
+    language = locales.language_of(doc.get("language"))
+    return _environment(language).get_template(template).render(
+        doc=doc, language=language, one_time_discount=one_time_discount)
 
 
 def render_pdf(doc: dict, template: str = TEMPLATE) -> bytes:

@@ -19,7 +19,7 @@ from core.mail import MailMessage
 from core.tokens import token_hash
 from core.users import User
 from sales.accounts import Account, contacts_of
-from sales.documents import money
+from core.locales import money
 from sales.models import Quote, ShareLink
 from sales.order_models import Contract
 

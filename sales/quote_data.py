@@ -47,7 +47,8 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
         signature = {"name": decision.name, "email": decision.email, "at": decision.at.isoformat(),
                      "sha256": decision.document_sha256}
     return {
-        "company": company, "number": quote.number, "revision": quote.revision, "title": quote.title,
+        "company": company, "language": account.language, "number": quote.number, "revision": quote.revision,
+        "title": quote.title,
         "date": (quote.priced_on or quote.created_at.date()).isoformat(),
         "expires_on": quote.expires_on.isoformat(), "currency": quote.currency,
         "payment_terms": quote.payment_terms, "draft": draft,

@@ -217,7 +217,7 @@ def test_a_custom_policy(session, acme):
 
 def test_letters_render_in_a_sandbox_and_need_every_value(session):
     with pytest.raises(SecurityError):
-        collections._LETTERS.from_string("{{ x.__class__.__mro__[1].__subclasses__() }}").render(x="")
+        collections._letters("en").from_string("{{ x.__class__.__mro__[1].__subclasses__() }}").render(x="")
     with pytest.raises(UndefinedError):
         render_letter("dunning_1.txt", account="A")
 

@@ -11,7 +11,7 @@ import json
 import pypdf
 
 from quote_flow import act, call, create, customer, env, ok  # noqa: F401
-from sales.documents import amount
+from core.locales import amount
 
 LINES = [{"product": "rack-server", "quantity": 4, "selections": {"cpu": "e9354", "gpu": "l4"},
           "discount_percent": "20"}, {"product": "SUP-MC-Y", "quantity": 4}]

@@ -16,7 +16,8 @@ import pytest
 from bench.documents import sample_doc
 from core.settings import PROJECT_ROOT
 from sales import documents
-from sales.documents import money, page_count, render_html, render_pdf
+from core.locales import money
+from sales.documents import page_count, render_html, render_pdf
 
 
 def small_doc(**changes) -> dict:

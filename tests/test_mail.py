@@ -23,7 +23,7 @@ from core.settings import DEFAULT_DEMO_DIR, Settings, SmtpServer
 from core.users import create_user
 from sales import contracts
 from sales.accounts import Account, create_account
-from sales.documents import money
+from core.locales import money
 from sales.order_models import Contract
 from billing_flow import issue as open_invoice, order_for
 from mail_server import smtp  # noqa: F401

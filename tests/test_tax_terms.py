@@ -50,7 +50,7 @@ def test_terms_give_due_and_discount_dates(code, due, discount_date, percent, la
     assert terms.due_date(ISSUED) == due
     assert terms.discount_date(ISSUED) == discount_date
     assert terms.discount_percent == percent
-    assert terms.label == label
+    assert terms.label() == label
 
 
 @pytest.mark.parametrize("code, reason", [

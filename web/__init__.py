@@ -10,11 +10,12 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     """Mount the pages on the app (api/app.py calls this)."""
-    from web import (accounts, dashboard, finance, invoices, orders, quotes, share, signin,  # noqa: F401 (their routes)
-                     storefront)
-    from sales.documents import charge, number, state
+    from web import (accounts, dashboard, finance, i18n, invoices, orders, quotes, share,  # noqa: F401 (their routes)
+                     signin, storefront)
+    from sales.documents import state
     from web.shell import blp
 
-    app.jinja_env.filters.update(state=state, number=number, charge=charge)
+    i18n.init_app(app)
+    app.jinja_env.filters.update(state=state)
     app.register_blueprint(share.blp)
     app.register_blueprint(blp)

@@ -10,6 +10,7 @@ from flask import current_app
 from api.auth import caller, requires
 from api.sales_schemas import AccountOutSchema
 from billing import collections
+from core import locales
 from core.db import session_scope
 from sales.accounts import DEFAULT_TERMS, SEGMENTS, account_dict, get_account
 from web.shell import blp, page
@@ -28,5 +29,5 @@ def account_page(code):
         account = get_account(session, code)
         facts = AccountOutSchema().dump(account_dict(session, account))    # as the API shows it
         aged = collections.aging(session, date.today(), account) if "collections:read" in caller().permissions else None
-    return page("pages/account.html", account=facts, segments=SEGMENTS,
+    return page("pages/account.html", account=facts, segments=SEGMENTS, languages=locales.names(),
                 aged=aged.accounts.get(facts["code"]) if aged else None)

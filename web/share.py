@@ -3,7 +3,8 @@
 billing portal. The JSON twins are api/share.py (/api/v1/shared), api/orders.py
 (/api/v1/signing) and api/portal.py (/api/v1/portal).
 
-The token in the URL is the only credential; an unknown or expired one is a 404 page. So no answer
+Each page is in the language of the account it shows (web/i18n.py). The token in the URL is
+the only credential; an unknown or expired one is a 404 page in the browser's language. So no answer
 is cached or leaks the address as a referrer, and nobody may frame these pages: a framing page
 could overlay the accept or sign button (clickjacking), and no CRM needs the customer's link.
 """
@@ -23,6 +24,7 @@ from core.errors import DomainError, InvalidInput, NotFound
 from billing import portal
 from sales import acceptance, contracts
 from sales.quote_data import document_data
+from web.i18n import use_language
 from web.shell import page_headers
 
 blp = Blueprint("share", __name__, template_folder="templates")
@@ -54,7 +56,8 @@ def page(token):
         shared = acceptance.open_link(session, token)
         doc = document_data(session, shared.quote, current_app.extensions["cpq_settings"].company,
                             draft=False, decision=shared.decision)
-        html = render_template("share/quote.html", token=token, shared=shared, doc=doc,
+        use_language(doc["language"])
+        html = render_template("share/quote.html", token=token, shared=shared, doc=doc, company=doc["company"],
                                error=request.args.get("error"), today=date.today())
     return html
 
@@ -105,7 +108,8 @@ def contract_page(token):
     with db_session() as session:
         contract = contracts.open_link(session, token)
         doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
-        html = render_template("share/contract.html", token=token, contract=contract, doc=doc,
+        use_language(doc["language"])
+        html = render_template("share/contract.html", token=token, contract=contract, doc=doc, company=doc["company"],
                                document=docstore.facts(session, "contract", contract.id),
                                error=request.args.get("error"))
     return html
@@ -140,7 +144,9 @@ def portal_page(token):
     payments, contracts, subscriptions and usage to date."""
     settings = current_app.extensions["cpq_settings"]
     with db_session() as session:
-        view = portal.overview(session, portal.open_link(session, token), grace_days=settings.usage_grace_days)
+        account = portal.open_link(session, token)
+        use_language(account.language)
+        view = portal.overview(session, account, grace_days=settings.usage_grace_days)
         html = render_template("share/portal.html", token=token, view=view,
                                company=settings.company)
     return html

@@ -1,0 +1,61 @@
+"""The language of a page (Flask-Babel): the account's, on a page that shows one of its
+documents (quote, contract, billing portal: `use_language`), otherwise on a customer's page
+the best of the browser's Accept-Language among the languages spoken (core.locales), and
+English on staff pages, whose text is English. Amounts, numbers and dates on pages format
+through core.locales, as the PDFs do, in the page's language.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from flask import Flask, g, request
+from flask_babel import Babel, Domain, get_locale, gettext, refresh
+
+from core import locales
+from sales import documents
+
+#: blueprints of pages a customer reads (web/share.py), which follow the browser's language
+CUSTOMER_PAGES = {"share"}
+
+
+def _language() -> str:
+    if getattr(g, "cpq_language", None):
+        return g.cpq_language
+    if request.blueprint in CUSTOMER_PAGES:
+        return request.accept_languages.best_match(locales.LANGUAGES, locales.DEFAULT)
+    return locales.DEFAULT
+
+
+def language() -> str:
+    """The language of the page being rendered."""
+    return str(get_locale() or locales.DEFAULT)
+
+
+def use_language(value: str | None) -> None:
+    """Render this request's page in `value` (an account's language)."""
+    g.cpq_language = locales.language_of(value)
+    refresh()
+
+
+class _Catalogs(Domain):
+    """Flask-Babel's message domain, reading the catalogs core.locales compiles (no .mo files)."""
+
+    def get_translations(self):
+        return locales.translations(language())
+
+
+def init_app(app: Flask) -> None:
+    babel = Babel(app, locale_selector=_language, default_locale=locales.DEFAULT)
+    babel.domain_instance = _Catalogs()          # overrides Babel's cached Domain of .mo files
+    app.jinja_env.filters.update(money=_in_page_language(locales.money), amount=_in_page_language(locales.amount),
+                                 number=_in_page_language(locales.number), day=_in_page_language(locales.day),
+                                 timestamp=_in_page_language(locales.timestamp),
+                                 charge=partial(documents.charge, gettext=gettext), by_period=documents.by_period)
+    app.jinja_env.globals["page_language"] = language
+
+
+def _in_page_language(format_):
+    def in_page_language(*args):
+        return format_(*args, language=language())
+    return in_page_language
