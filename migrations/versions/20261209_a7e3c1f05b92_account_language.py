@@ -4,7 +4,7 @@ The language of an account's documents, letters and customer pages (en, fr, sv, 
 accounts made before are English, as everything they were sent was.
 
 Revision ID: a7e3c1f05b92
-Revises: 4d97a6b9625d
+Revises: b7c3e1f0a9d2
 Create Date: 2026-12-09 04:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'a7e3c1f05b92'
-down_revision: Union[str, Sequence[str], None] = '4d97a6b9625d'
+down_revision: Union[str, Sequence[str], None] = 'b7c3e1f0a9d2'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -7,7 +7,7 @@ it came from (tax is computed per part, as on the separate document it replaces;
 lines there are, each of which is on an invoice of one part).
 
 Revision ID: b7c3e1f0a9d2
-Revises: 4d97a6b9625d
+Revises: b7e2c4a91f03
 Create Date: 2026-12-09 09:00:00.000000
 
 """
@@ -20,7 +20,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'b7c3e1f0a9d2'
-down_revision: Union[str, Sequence[str], None] = '4d97a6b9625d'
+down_revision: Union[str, Sequence[str], None] = 'b7e2c4a91f03'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
