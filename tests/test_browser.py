@@ -152,6 +152,8 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     expect(link).to_be_visible()
     expect(rep.locator("#q-state")).to_have_text("sent")
     shot(rep, "5-rep-sent")
+    rep.click("#email-send")                          # the link again, by e-mail to the primary contact
+    expect(rep.locator("#q-message")).to_contain_text("E-mail to ")
     customer.goto(link.get_attribute("href"))
     customer.fill("#name", "Peter Gibbons")
     customer.fill("#email", "peter@initech.example")
@@ -246,7 +248,8 @@ def test_every_page_passes_an_axe_audit(site, browser):
     sent = httpx.post(f"{url}/api/v1/quotes/{number}/send", headers=rep)
     assert sent.status_code == 200, sent.text
     pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url)],
-             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", "/app/accounts",
+             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", f"/app/quotes/{number}",
+                                  "/app/accounts",
                                   "/app/accounts/ACME", "/app/dashboard"],
              "max@example.com": ["/app/approvals"],
              "fay@example.com": ["/app/finance", "/app/accounts/ACME", "/app/dashboard"]}
