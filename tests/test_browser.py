@@ -157,6 +157,8 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     expect(link).to_be_visible()
     expect(rep.locator("#q-state")).to_have_text("sent")
     shot(rep, "5-rep-sent")
+    rep.click("#email-send")                          # the link again, by e-mail to the primary contact
+    expect(rep.locator("#q-message")).to_contain_text("E-mail to ")
     customer.goto(link.get_attribute("href"))
     customer.fill("#name", "Peter Gibbons")
     customer.fill("#email", "peter@initech.example")
@@ -270,7 +272,8 @@ def test_every_page_passes_an_axe_audit(site, browser):
                   "/app/invoices", f"/app/invoices/{invoice}"]
     pages = {None: ["/", "/configure/rack-server", "/login", sent.json()["share_link"]["url"].removeprefix(url),
                     "/q/no-such-link"],
-             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", f"/app/quotes/{deal}",
+             "rita@example.com": ["/app/quotes", f"/app/quotes/{made.json()['number']}", f"/app/quotes/{number}",
+                                  f"/app/quotes/{deal}",
                                   "/app/accounts", "/app/accounts/ACME", "/app/dashboard", *deal_pages],
              "max@example.com": ["/app/approvals"],
              "fay@example.com": ["/app/finance", "/app/accounts/ACME", "/app/dashboard", *deal_pages]}

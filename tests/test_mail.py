@@ -4,9 +4,11 @@ share links, signature requests, portal links), checked at a real local SMTP ser
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlmodel import select
 
 from api.app import create_app
@@ -14,6 +16,7 @@ from billing import collections
 from billing.invoices import issue
 from billing.order_billing import invoice_order
 from billing.tax import load_demo_tax_rates
+from cli.main import cli
 from core import mail, queue
 from core.db import session_scope, utcnow
 from core.docstore import Document
@@ -161,6 +164,20 @@ def test_attachments_wait_for_their_documents_and_a_failed_one_fails_the_message
     [message] = outbox(engine)
     assert message.status == "failed" and smtp.arrived == []
     assert message.last_error == "attachment INV-1.pdf: the document failed to render (TemplateError: broken)"
+
+
+def test_the_cli_lists_shows_and_retries_the_outbox(engine, database_url):
+    compose(engine, settings_for(database_url))
+    compose(engine, settings_for(database_url), to=[])
+    env = {"DATABASE_URL": database_url, "CPQ_SMTP_URL": "", "CPQ_QUEUE_URL": ""}
+    listed = CliRunner().invoke(cli, ["mail", "list"], env=env, catch_exceptions=False).output.splitlines()
+    assert [line.split()[:2] for line in listed] == [["2", "failed"], ["1", "pending"]]
+    assert "Your billing portal at Northwind" in listed[1] and "(no recipient: account ACME" in listed[0]
+    shown = CliRunner().invoke(cli, ["mail", "show", "1"], env=env, catch_exceptions=False).output
+    assert "To: jo@acme.example" in shown and "https://cpq.example/p/abc" in shown
+    retried = CliRunner().invoke(cli, ["mail", "retry", "2", "--json"], env=env, catch_exceptions=False).output
+    assert json.loads(retried)["status"] == "pending"
+    assert "Error: unknown mail message 9" in CliRunner().invoke(cli, ["mail", "show", "9"], env=env).output
 
 
 # ---- what sends e-mail -------------------------------------------------------------------
