@@ -50,9 +50,11 @@ def test_the_navigation_lists_contracts_orders_and_invoices_to_who_may_read_them
     assert 'href="/app/contracts"' in approver and 'href="/app/invoices"' not in approver
     status, refused = page(env, "/app/invoices", "manager")
     assert status == 403 and "invoices:read" in refused
-    for path in ("/app/contracts", "/app/orders", "/app/invoices"):
+    for path, heading in (("/app/contracts", "Contracts"), ("/app/orders", "Orders"), ("/app/invoices", "Invoices")):
         status, html = page(env, path, "finance")
-        assert status == 200 and 'id="rows"' in html and 'id="filters"' in html
+        assert status == 200 and f"<h1>{heading}</h1>" in html and f"<title>{heading} · " in html
+        assert 'id="rows"' in html and f'aria-label="Filter {heading.lower()}"' in html
+        assert f'tables.listed("/{heading.lower()}"' in html
         assert env.client.get(path).status_code == 302                     # to sign in
 
 

@@ -1,7 +1,7 @@
 """The web pages: the customer's configurator and share links, and for signed-in people the
-quotes, accounts, approvals, finance and dashboard pages. One module per page family; the
-page shell (web/shell.py) holds what they share. Templates and scripts are beside them
-(web/templates, web/static)."""
+quotes, accounts, approvals, contracts, orders, invoices, finance and dashboard pages. One
+module per page family; the page shell (web/shell.py) holds what they share. Templates and
+scripts are beside them (web/templates, web/static)."""
 
 from __future__ import annotations
 
