@@ -24,7 +24,7 @@ from core.errors import InvalidTransition
 from core.settings import DEFAULT_DEMO_DIR
 from core.money import currency
 from core.users import create_user
-from sales.accounts import create_account, get_account, update_account
+from sales.accounts import Account, create_account, get_account, update_account
 from sales.order_models import Order
 from tasks import jobs
 from billing_flow import order_for
@@ -185,3 +185,15 @@ def test_the_daily_jobs_issue_a_consolidated_invoice_without_usage_and_leave_one
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), timezone.utc)
+
+
+@pytest.mark.parametrize("how, due, invoiced", [
+    ("per_document", date(2026, 3, 20), date(2026, 3, 20)),
+    ("per_billing_day", date(2026, 3, 10), date(2026, 3, 15)),
+    ("per_billing_day", date(2026, 3, 15), date(2026, 3, 15)),
+    ("per_billing_day", date(2026, 3, 16), date(2026, 4, 15)),
+    ("per_billing_day", date(2026, 12, 31), date(2027, 1, 15)),
+])
+def test_what_is_due_is_invoiced_on_the_accounts_billing_day(how, due, invoiced):
+    account = Account(code="A", name="A", currency="USD", invoice_consolidation=how, billing_day=15)
+    assert consolidation.billing_date(account, due) == invoiced
