@@ -86,6 +86,8 @@ def test_amounts_keep_the_currencys_minor_units_in_every_language():
     assert locales.money("12.345", "KWD", "de") == f"12,345{NBSP}KWD"
     assert locales.money("0.30000000000000004", "USD", "fr").startswith("0,30000000000000004")   # never rounded away
     assert locales.amount("1234.5", "EUR", "fr") == f"1{NNBSP}234,50"
+    assert [locales.number(v, lang) for v, lang in [("16.50", "en"), ("16.50", "fr"), ("1500", "de"), ("1E+3", "en")]] \
+        == ["16.50", "16,50", "1.500", "1,000"]                         # quantities and percentages as given
     with pytest.raises(ValueError):
         locales.money("NaN", "EUR", "fr")
 
