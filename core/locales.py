@@ -88,8 +88,9 @@ def _decimal(value) -> Decimal:
 
 @lru_cache(maxsize=None)
 def _pattern(language: str, minor_units: int, with_currency: bool):
-    """The locale's currency (or plain decimal) pattern with exactly the currency's minor
-    units: CLDR's own digits for a currency sometimes differ from ISO 4217's."""
+    """The locale's currency (or plain decimal) pattern with exactly `minor_units` decimals:
+    the currency's ISO 4217 minor units (CLDR's own digits for a currency sometimes differ),
+    or a number's own."""
     locale = Locale.parse(language)
     if with_currency:
         source = _ENGLISH_MONEY if language == "en" else locale.currency_formats["standard"].pattern
@@ -132,9 +133,12 @@ def amount(value, currency_code: str, language: str = DEFAULT) -> str:
 
 
 def number(value, language: str = DEFAULT) -> str:
-    """A quantity or a percentage as given, with the locale's separators: '1500' → '1,500',
-    '2.5' → '2.5' (en), '2,5' (fr)."""
-    return format_decimal(_decimal(value), locale=language_of(language), decimal_quantization=False)
+    """A quantity or a percentage as given, its decimals included, with the locale's
+    separators: '1500' → '1,500', '16.50' → '16.50' (en), '16,50' (fr)."""
+    given = _decimal(value)
+    language = language_of(language)
+    return format_decimal(given, format=_pattern(language, max(0, -given.as_tuple().exponent), False),
+                          locale=language, decimal_quantization=False)
 
 
 def day(value: date | str, language: str = DEFAULT) -> str:

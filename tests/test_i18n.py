@@ -25,7 +25,7 @@ from billing_flow import issued_invoice, make_account
 from core import locales
 from core.db import session_scope
 from core.settings import PROJECT_ROOT
-from quote_flow import act, call, env, error_of, ok  # noqa: F401
+from quote_flow import act, call, customer, env, error_of, ok  # noqa: F401
 from sales import documents
 from sales.accounts import update_account
 from sales.models import Quote
@@ -86,6 +86,8 @@ def test_amounts_keep_the_currencys_minor_units_in_every_language():
     assert locales.money("12.345", "KWD", "de") == f"12,345{NBSP}KWD"
     assert locales.money("0.30000000000000004", "USD", "fr").startswith("0,30000000000000004")   # never rounded away
     assert locales.amount("1234.5", "EUR", "fr") == f"1{NNBSP}234,50"
+    assert [locales.number(v, lang) for v, lang in [("16.50", "en"), ("16.50", "fr"), ("1500", "de"), ("1E+3", "en")]] \
+        == ["16.50", "16,50", "1.500", "1,000"]                         # quantities and percentages as given
     with pytest.raises(ValueError):
         locales.money("NaN", "EUR", "fr")
 
@@ -150,6 +152,18 @@ def test_a_french_accounts_quote_pdf_is_in_french_with_french_amounts(env, tmp_p
     assert "Devis" in text and "Conditions de paiement" in text and "Valeur totale du contrat" in text
     assert f"5{NNBSP}130,00{NBSP}€" in text or "5 130,00 €" in text        # 3 years of 1,710.00 EUR
     assert "Quote" not in text and "EUR 5,130.00" not in text
+
+
+def test_a_french_accounts_contract_page_and_pdf_are_in_french(env, tmp_path):
+    french_account(env)
+    number, token = sent_quote(env, "ACME-FR")
+    assert customer(env, token, "accept", email="jo@acme.fr").status_code == 200
+    contract = ok(call(env, "post", "/contracts", body={"quote": number}), 201)
+    link = ok(call(env, "post", f"/contracts/{contract['number']}/send"))["token"]
+    page = env.client.get(f"/c/{link}").get_data(as_text=True)
+    assert '<html lang="fr">' in page and "Signer ce contrat" in page and f"5{NNBSP}130,00{NBSP}€" in page
+    text = pdf_text(env.client.get(f"/c/{link}/pdf").data, tmp_path)
+    assert f"Contrat {contract['number']}" in text and "Valeur du contrat" in text and "36 mois" in text
 
 
 def test_documents_stay_deterministic_in_every_language(env):
