@@ -246,8 +246,8 @@ def test_a_customer_changes_their_mind_through_a_conflict(site, browser, width):
     l40s.locator("input").focus()
     reason = page.locator(f"#{l40s.locator('input').get_attribute('aria-describedby')}")
     expect(reason).to_have_text("Needs other changes: GPUs need a 2U chassis.")   # the rule's message, not chassis=c1u10sff: …
-    box, pill = reason.bounding_box(), l40s.bounding_box()
-    assert box["y"] >= pill["y"] + pill["height"] - 1                # below the choices, covering none of them
+    assert reason.evaluate("""e => e.getBoundingClientRect().top >=
+        e.closest("fieldset").querySelector(".choices").getBoundingClientRect().bottom - 1""")   # below the choices, over none
     expect(gpu.locator("label.choice", has_text="None")).to_have_count(1)
     expect(page.locator("fieldset[data-attribute=rails] .delta").first).not_to_be_empty()   # price differences
     shot(page, f"5-configurator-ruled-out-{width}")
@@ -271,6 +271,28 @@ def test_a_customer_changes_their_mind_through_a_conflict(site, browser, width):
     none.locator("input").press("ArrowRight")                        # arrows move and pick
     expect(rails.locator("input").nth(1)).to_be_checked()
     expect(rails.locator("input").nth(1)).to_be_focused()
+
+    held = []                                    # answers held back, then let through newest first
+    hold = lambda route: held.append(route)                             # noqa: E731
+    page.route("**/api/v1/products/rack-server/configure", hold)
+    chassis.locator("label.choice").nth(1).click()                      # 2U LFF: takes 3.5" drives
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#busy-note")).to_be_visible()                  # "Updating…": the price is stale
+    chosen = rails.locator("label.choice").nth(1)
+    expect(chosen.locator("input")).to_be_checked()                     # the last answer's choice…
+    assert chosen.locator(".pill").evaluate("e => getComputedStyle(e).borderStyle") == "dashed"   # …no longer looks chosen
+    chassis.locator("label.choice").nth(2).click()                      # 2U SFF: no 3.5" drives
+    while len(held) < 2:
+        page.wait_for_timeout(50)
+    held[1].continue_()
+    expect(chassis.locator("input").nth(2)).to_be_checked()
+    with page.expect_response("**/api/v1/products/rack-server/configure"):
+        held[0].continue_()                                             # the older answer comes last: ignored
+    page.wait_for_timeout(500)
+    page.unroute("**/api/v1/products/rack-server/configure", hold)
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "false")
+    lff = page.locator("""fieldset[data-attribute=drive_type] label[data-value='"sata_hdd_lff"'] input""")
+    assert lff.get_attribute("data-ruled-out") == "true"               # the domains are the newest answer's (SFF bays)
 
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     bar = page.locator("#price-bar")
