@@ -6,6 +6,8 @@ result for the response schema to dump. Errors are raised, not returned (see api
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Response
 
 from api import schemas as s
@@ -56,8 +58,8 @@ def model_version(product, version):
 def configure(args, product):
     """Validate selections and narrow every attribute to the values still possible."""
     model = _model(product, args["version"])
-    return s.Configured(model, get_configurator(model).configure(args["selections"],
-                                                                 explain=args["explain"]))
+    return s.Configured(model, get_configurator(model).configure(args["selections"], explain=args["explain"]),
+                        args["lang"])
 
 
 @blp.post("/products/<product>/explain")
@@ -67,7 +69,19 @@ def configure(args, product):
 def explain(args, product):
     """Why `attribute` cannot take `value` given the other selections (if it cannot)."""
     model = _model(product, args["version"])
-    return get_configurator(model).explain(args["selections"], args["attribute"], args["value"])
+    found = get_configurator(model).explain(args["selections"], args["attribute"], args["value"])
+    return replace(found, conflict=s.in_language(found.conflict, model, args["lang"]))
+
+
+@blp.post("/products/<product>/switch")
+@blp.requires(PUBLIC)
+@blp.arguments(s.SwitchRequest)
+@blp.response(200, s.SwitchSchema)
+def switch(args, product):
+    """Pick `attribute` = `value` whatever was chosen before: the fewest earlier selections to
+    drop so that it holds (exact minimum), with labels, and the selections after the switch."""
+    model = _model(product, args["version"])
+    return s.Switched(model, get_configurator(model).switch(args["selections"], args["attribute"], args["value"]))
 
 
 @blp.post("/products/<product>/complete")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.schemas import ChangeSchema, Flag, Selections, Timestamp
+from core.serialize import InCurrency, Money
 from core.permissions import KEY_SCOPES
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
@@ -191,6 +192,27 @@ class StorefrontPriceInSchema(Schema):
                                metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
     promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
                               validate=validate.Length(max=5))
+
+
+class OptionPricesInSchema(Schema):
+    selections = Selections(load_default=dict)
+    quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
+    price_book = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
+                               metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
+
+
+class ValuePriceSchema(Schema):
+    attribute = fields.String()
+    value = fields.Raw()
+    difference = Money(metadata={"description": "list price with this value picked minus the current one"})
+
+
+class OptionPricesSchema(Schema):
+    currency = fields.String()
+    price_book = fields.String()
+    total = Money(metadata={"description": "the current configuration's list price, for the quantity"})
+    values = fields.List(InCurrency(ValuePriceSchema), metadata={
+        "description": "each value that fits the other selections and is not the current one"})
 
 
 class QuoteRequestSchema(Schema):

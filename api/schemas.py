@@ -15,9 +15,9 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 from marshmallow.utils import missing as missing_
 
-from catalog.model import ProductModel
+from catalog.model import LANGUAGES, ProductModel
 from core.serialize import InCurrency, UnitAmount, decimal_string  # noqa: F401  (decimal_string: re-exported for the API modules)
-from configurator.results import ConfigureResult
+from configurator.results import ConfigureResult, Conflict, Correction, RuleRef
 from core.validation import DECIMAL, MAX_INTEGER
 
 SCALAR_REASON = "expected a single value (text, number, true/false or null)"
@@ -181,6 +181,11 @@ def _version():
                           allow_none=True, metadata={"description": "model version; latest if omitted"})
 
 
+def _lang():
+    return fields.String(load_default="en", validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "language of the rules' messages (English where the model has none in it)"})
+
+
 # ---- requests -----------------------------------------------------------------------------
 
 class ConfigureRequest(Schema):
@@ -188,9 +193,19 @@ class ConfigureRequest(Schema):
     version = _version()
     explain = Flag(load_default=False,
                              metadata={"description": "say why each excluded value is excluded"})
+    lang = _lang()
 
 
 class ExplainRequest(Schema):
+    selections = Selections(load_default=dict)
+    attribute = fields.String(required=True)
+    value = Scalar(required=True, allow_none=True)
+    version = _version()
+    lang = _lang()
+
+
+class SwitchRequest(Schema):
+    """Pick `attribute` = `value` whatever the selections: the answer says what it removes."""
     selections = Selections(load_default=dict)
     attribute = fields.String(required=True)
     value = Scalar(required=True, allow_none=True)
@@ -239,6 +254,7 @@ class EnumValueSchema(Schema):
     label = fields.String()
     description = fields.String()
     properties = fields.Dict(keys=fields.String(), values=decimal_string())
+    image = fields.String(metadata={"description": "URL of a picture of the value; empty if none"})
 
 
 class AttributeSchema(Schema):
@@ -259,6 +275,8 @@ class AttributeSchema(Schema):
 class RuleSchema(Schema):
     id = fields.String()
     message = fields.String()
+    messages = fields.Dict(keys=fields.String(), values=fields.String(),
+                           metadata={"description": "the message per language, when translated"})
     kind = fields.String()
     source = fields.String()
 
@@ -270,6 +288,7 @@ class ProductModelSchema(Schema):
     description = fields.String()
     cost_currency = fields.String()
     digest = fields.String()
+    image = fields.String(metadata={"description": "URL of a picture of the product; empty if none"})
     groups = fields.List(fields.Nested(GroupSchema))
     attributes = fields.List(fields.Nested(AttributeSchema))
     rules = fields.List(fields.Nested(RuleSchema))
@@ -305,11 +324,20 @@ class AttributeStateSchema(Schema):
     excluded = fields.List(fields.Nested(ExcludedSchema))
 
 
+def in_language(conflict: Conflict | None, model: ProductModel, lang: str) -> Conflict | None:
+    """The conflict with its rules' messages in `lang` (the engine names rules in English)."""
+    if conflict is None or lang == "en":
+        return conflict
+    return Conflict(conflict.selections, tuple(RuleRef(r.id, model.rule(r.id).message_in(lang))
+                                               for r in conflict.rules))
+
+
 @dataclass(frozen=True)
 class Configured:
     """A configure result with the model it was computed on (for labels and groups)."""
     model: ProductModel
     result: ConfigureResult
+    lang: str = "en"
 
 
 class ConfigureResponse(Schema):
@@ -333,11 +361,51 @@ class ConfigureResponse(Schema):
                 "id": state.id, "label": attribute.label, "group": attribute.group,
                 "selected": state.selected, "value": state.value, "decided": state.decided,
                 "domain": state.domain,
-                "excluded": [{"value": v, "reason": state.reasons.get(v)} for v in state.excluded],
+                "excluded": [{"value": v, "reason": in_language(state.reasons.get(v), model, data.lang)}
+                             for v in state.excluded],
             })
         return {"product": result.product, "version": result.version, "valid": result.valid,
                 "complete": result.complete, "selections": result.selections,
-                "applied": result.applied, "attributes": states, "conflicts": result.conflicts}
+                "applied": result.applied, "attributes": states,
+                "conflicts": [in_language(c, model, data.lang) for c in result.conflicts]}
+
+
+class PickSchema(Schema):
+    attribute = fields.String()
+    label = fields.String(metadata={"description": "the attribute's label"})
+    value = fields.Raw()
+    value_label = fields.String()
+
+
+@dataclass(frozen=True)
+class Switched:
+    """A correction with the model it was computed on (for labels)."""
+    model: ProductModel
+    correction: Correction
+
+
+class SwitchSchema(Schema):
+    attribute = fields.String()
+    label = fields.String()
+    value = fields.Raw()
+    value_label = fields.String()
+    possible = Flag(metadata={"description": "false: no configuration has this value at all"})
+    removes = fields.List(fields.Nested(PickSchema), metadata={
+        "description": "the fewest earlier selections to drop so that the pick holds (none when it fits)"})
+    selections = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "the selections after the switch (empty when not possible)"})
+
+    @pre_dump
+    def _with_labels(self, data: Switched, **_kwargs) -> dict:
+        model, found = data.model, data.correction
+
+        def pick(attr, value):
+            attribute = model.attribute(attr)
+            return {"attribute": attr, "label": attribute.label, "value": value,
+                    "value_label": attribute.label_of(value)}
+
+        return {**pick(found.attribute, found.value), "possible": found.possible,
+                "removes": [pick(a, v) for a, v in found.removes.items()], "selections": found.selections}
 
 
 class ExplanationSchema(Schema):

@@ -14,7 +14,9 @@ from api import integration_schemas as xs
 from api.auth import caller, current_user
 from api.blueprint import Blueprint, db_session
 from api.errors import ApiError
+from api.idempotency import respond
 from core.permissions import PUBLIC
+from rules.option_prices import option_prices as prices_of_options
 from rules.pricing import LineRequest, PricingRequest, price_draft
 from rules.schemas import CustomerPriceSchema
 from sales import inbound
@@ -49,17 +51,31 @@ def price(data, product):
         return price_draft(session, request)
 
 
+@blp.post("/products/<product>/option-prices")
+@blp.requires(PUBLIC)
+@blp.arguments(xs.OptionPricesInSchema)
+@blp.response(200, xs.OptionPricesSchema)
+def option_prices(data, product):
+    """What picking each other value would add to or take off the list price (for the quantity):
+    the configurator shows it beside every value. List prices only, as a customer sees them."""
+    with db_session() as session:
+        return prices_of_options(session, offered_price_book(data["price_book"]), product, data["selections"],
+                                 data["quantity"])
+
+
 @blp.post("/quote-requests")
 @blp.requires(PUBLIC)
 @blp.arguments(xs.QuoteRequestSchema)
 @blp.response(201, xs.QuoteRequestedSchema)
 def request_quote(data):
-    """Ask for a quote: kept as a request for a rep to match to an account or convert into a new one."""
+    """Ask for a quote: kept as a request for a rep to match to an account or convert into a new one.
+    Idempotency-Key supported (the page sends one per filled-in form, so a second click sends nothing new)."""
     book = offered_price_book(data["price_book"])
     with db_session() as session:
         contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"])
-        request = inbound.request_quote(session, data["product"], data["selections"], data["quantity"], contact, book)
-        return {"reference": request.reference}
+        return respond(session, 201, lambda: (inbound.request_quote(session, data["product"], data["selections"],
+                                                                    data["quantity"], contact, book), True),
+                       lambda request: xs.QuoteRequestedSchema().dump({"reference": request.reference}))
 
 
 # the reps' side: review, match, convert or dismiss ------------------------------------------------

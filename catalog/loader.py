@@ -14,7 +14,7 @@ from typing import Any
 from catalog import expr as ex
 from catalog.expr_parser import AttrInfo, ExprError, parse_condition, parse_number
 from core.validation import (MAX_INTEGER, Reader, digest, parse_yaml, read_file)
-from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
+from catalog.model import (ANY, BOOL, ENUM, INT, LANGUAGES, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
 PRODUCT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -23,6 +23,7 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_]+$")
 RESERVED_CODES = {"none", "true", "false"}
 MAX_INT_DOMAIN = 1000
 RULE_KINDS = ("requires", "excludes", "constraint", "table")
+IMAGE_RE = re.compile(r"^(https://|/)[^\s\"'<>]+$")    # an absolute https URL or a path on this site
 
 
 def load_model_file(path: str | Path) -> ProductModel:
@@ -51,7 +52,7 @@ class _Builder(Reader):
     # the model -----------------------------------------------------------------------------
     def build(self, data: Any) -> ProductModel:
         top = self.mapping(data, "", ("product", "name", "version", "description", "cost_currency",
-                                      "groups", "attributes", "rules", "components"))
+                                      "image", "groups", "attributes", "rules", "components"))
         if top is None:
             self.check()
         product = self.text(top, "product", "", required=True, pattern=PRODUCT_RE)
@@ -61,6 +62,7 @@ class _Builder(Reader):
             self.error("version", f"must be an integer from 1 to {MAX_INTEGER}")
         description = self.text(top, "description", "")
         currency = self.text(top, "cost_currency", "", default="USD", pattern=re.compile(r"^[A-Z]{3}$"))
+        image = self.text(top, "image", "", pattern=IMAGE_RE)
         groups = self.groups(top)
         source = dict(top)
         attributes = self.attributes(top, {g.id for g in groups})
@@ -75,7 +77,7 @@ class _Builder(Reader):
         return ProductModel(product=product, name=name, version=version, description=description,
                             cost_currency=currency, groups=tuple(groups), attributes=tuple(attributes),
                             rules=tuple(rules), components=tuple(components), digest=digest(source),
-                            source=source)
+                            source=source, image=image)
 
     def groups(self, top: dict) -> list[Group]:
         out, seen = [], set()
@@ -161,7 +163,7 @@ class _Builder(Reader):
             vpath = f"{path}.values[{j}]"
             if isinstance(raw, str):
                 raw = {"code": raw}
-            v = self.mapping(raw, vpath, ("code", "label", "description", "properties"))
+            v = self.mapping(raw, vpath, ("code", "label", "description", "properties", "image"))
             if v is None:
                 continue
             code = v.get("code")
@@ -178,7 +180,8 @@ class _Builder(Reader):
             seen.add(code)
             out.append(EnumValue(code, self.text(v, "label", vpath, default=code),
                                  self.text(v, "description", vpath),
-                                 self.decimals(v.get("properties"), f"{vpath}.properties")))
+                                 self.decimals(v.get("properties"), f"{vpath}.properties"),
+                                 self.text(v, "image", vpath, pattern=IMAGE_RE)))
         return tuple(out)
 
     def components(self, raw_list: list, path: str, infos: dict, props: frozenset,
@@ -237,7 +240,7 @@ class _Builder(Reader):
             if rid in seen:
                 self.error(f"{path}.id", f"duplicate rule {rid!r}")
             seen.add(rid)
-            message = self.text(m, "message", path, required=True)
+            message, messages = self.message(m, path)
             kinds = [k for k in RULE_KINDS if k in m]
             if len(kinds) != 1:
                 self.error(path, f"a rule needs exactly one of {', '.join(RULE_KINDS)}")
@@ -251,12 +254,24 @@ class _Builder(Reader):
                                                   "allowed" if table.allowed else "forbidden":
                                                       [list(r) for r in table.rows]}}
                     out.append(Rule(rid, message, kind, table=table,
-                                    source=f"table over {', '.join(table.attributes)}"))
+                                    source=f"table over {', '.join(table.attributes)}", messages=messages))
                 continue
             node, text = self.rule_expression(kind, body, f"{path}.{kind}", infos, props)
             if node is not None:
-                out.append(Rule(rid, message, kind, expr=node, source=text))
+                out.append(Rule(rid, message, kind, expr=node, source=text, messages=messages))
         return out, sources
+
+    def message(self, m: dict, path: str) -> tuple[str, dict[str, str]]:
+        """A rule's message: one text, or a text per language (English required, the fallback)."""
+        raw = m.get("message")
+        if not isinstance(raw, dict):
+            return self.text(m, "message", path, required=True), {}
+        where = f"{path}.message"
+        self.mapping(raw, where, LANGUAGES)
+        if "en" not in raw:
+            self.error(f"{where}.en", "is required (the message shown in any other language)")
+        messages = {lang: self.text(raw, lang, where) for lang in LANGUAGES if lang in raw}
+        return messages.get("en", ""), messages
 
     def rule_expression(self, kind: str, body: Any, path: str, infos: dict, props: frozenset):
         if kind == "constraint":
@@ -390,5 +405,5 @@ def _expand_totals(rules: list[Rule], components: list[Component]) -> list[Rule]
     def sub(node):
         return rollup(components, node.prop) if isinstance(node, ex.Total) else None
 
-    return [Rule(r.id, r.message, r.kind, ex.replace(r.expr, sub), r.table, r.source)
+    return [Rule(r.id, r.message, r.kind, ex.replace(r.expr, sub), r.table, r.source, r.messages)
             if r.expr is not None else r for r in rules]

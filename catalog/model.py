@@ -17,6 +17,7 @@ NONE = "none"          # the explicit "not chosen" value of optional attributes
 ANY = "*"              # table cell that matches any value
 
 ENUM, INT, BOOL = "enum", "int", "bool"
+LANGUAGES = ("en", "fr", "sv", "nl", "de")   # languages a model's messages may be written in
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class EnumValue:
     label: str
     description: str = ""
     properties: Mapping[str, Decimal] = field(default_factory=dict)
+    image: str = ""                # URL of a picture of the value, for the configurator page
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,11 @@ class Rule:
     expr: ex.Node | None = None    # the rule as one boolean expression (not for tables)
     table: Table | None = None
     source: str = ""               # the rule as written, for display
+    messages: Mapping[str, str] = field(default_factory=dict)   # language -> message, when translated
+
+    def message_in(self, lang: str | None) -> str:
+        """The message in `lang`, or the English one when the model gives none in it."""
+        return self.messages.get(lang or "en", self.message)
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,7 @@ class ProductModel:
     digest: str                    # sha256 of the canonical source; identifies the content
     source: Mapping = field(default_factory=dict, repr=False, compare=False)
     """The model as a plain dict with table files inlined: what the database stores."""
+    image: str = ""                # URL of a picture of the product
 
     def __post_init__(self):
         object.__setattr__(self, "_by_id", {a.id: a for a in self.attributes})

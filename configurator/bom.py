@@ -9,26 +9,40 @@ from decimal import Decimal
 from typing import Mapping
 
 from catalog import expr as ex
-from catalog.model import Component, ProductModel, Value
+from catalog.model import ProductModel, Value
 from configurator.results import Bom, BomLine, FlatLine
+from core.cache import LruCache
 
 ZERO = Decimal(0)
 
 
-def build(model: ProductModel, assignment: Mapping[str, Value]) -> Bom:
+_COMPILED: LruCache[tuple] = LruCache(32)
+
+
+def _compiled(model: ProductModel) -> tuple:
+    """The component tree as (component, condition or None, quantity, children) with its
+    expressions compiled, once per model version: pricing builds a BOM per priced
+    configuration, and compiling each time was half the work."""
     def prop(attr, value, name):
         return model.attribute(attr).property(value, name)
 
-    def lines(components: tuple[Component, ...], parent_qty: Decimal, level: int) -> list[BomLine]:
+    def walk(components) -> tuple:
+        return tuple((c, None if c.when is None else ex.compile_fn(c.when, prop), ex.compile_fn(c.quantity, prop),
+                      walk(c.children)) for c in components)
+    return _COMPILED.get(model.digest, lambda: walk(model.components))
+
+
+def build(model: ProductModel, assignment: Mapping[str, Value]) -> Bom:
+    def lines(components: tuple, parent_qty: Decimal, level: int) -> list[BomLine]:
         out = []
-        for c in components:
-            if c.when is not None and not ex.compile_fn(c.when, prop)(assignment):
+        for c, when, quantity, children in components:
+            if when is not None and not when(assignment):
                 continue
-            qty = ex.compile_fn(c.quantity, prop)(assignment)
+            qty = quantity(assignment)
             if qty <= 0:
                 continue
             extended = qty * parent_qty
-            kids = tuple(lines(c.children, extended, level + 1))
+            kids = tuple(lines(children, extended, level + 1))
             own_cost = c.properties.get("cost", ZERO)
             own_weight = c.properties.get("weight", ZERO)
             unit_cost = own_cost + sum((k.quantity * k.unit_cost for k in kids), ZERO)
@@ -38,7 +52,7 @@ def build(model: ProductModel, assignment: Mapping[str, Value]) -> Bom:
                                dict(c.properties), kids))
         return out
 
-    tree = tuple(lines(model.components, Decimal(1), 1))
+    tree = tuple(lines(_compiled(model), Decimal(1), 1))
     flat: dict[str, list] = {}
 
     def explode(items):

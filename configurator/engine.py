@@ -28,7 +28,7 @@ from configurator.encode import RuleEncoder, encode, flatten
 from configurator.explain import Explainer
 from configurator.propagate import Propagation
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
-                                  Explanation, RuleRef, SelectionError)
+                                  Correction, Explanation, RuleRef, SelectionError)
 
 SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
@@ -181,15 +181,20 @@ class Configurator(Propagation):
     def _minimal_conflict(self, background: list[int], selections: Mapping[str, Value]) -> Conflict | None:
         sel_lits = {self.enc.lit[(a, v)]: (a, v) for a, v in selections.items()}
         with self._lock:
-            if self._explainer is None:     # built on first use: about 20 ms per 10k rules
-                self._explainer = Explainer(self.enc, self._solver_name)
-            found = self._explainer.conflict(background, list(sel_lits))
+            found = self._explanations().conflict(background, list(sel_lits))
         if found is None:
             return None
         rule_of = self._explainer.rule_of
         picks = {sel_lits[x][0]: sel_lits[x][1] for x in found if x in sel_lits}
         rules = tuple(RuleRef(rule_of[x], self.model.rule(rule_of[x]).message) for x in found if x in rule_of)
         return Conflict(picks, rules)
+
+    def _explanations(self) -> Explainer:
+        """The explanation solver, built on first use (about 20 ms per 10k rules)."""
+        with self._lock:
+            if self._explainer is None:
+                self._explainer = Explainer(self.enc, self._solver_name)
+            return self._explainer
 
     def conflict(self, selections: Mapping[str, Value]) -> Conflict:
         found = self._minimal_conflict([], selections)
@@ -203,14 +208,17 @@ class Configurator(Propagation):
         others = {a: v for a, v in selections.items() if a != attr}
         return self._minimal_conflict([self.enc.lit[(attr, value)]], others)
 
-    def explain(self, raw: Mapping[str, object], attr: str, value: object) -> Explanation:
-        selections = self.parse_selections(raw)
+    def _pick(self, attr: str, value: object) -> Value:
         if not self.model.has_attribute(attr):
             raise SelectionError("attribute", "unknown attribute")
         try:
-            value = self.model.attribute(attr).coerce(value)
+            return self.model.attribute(attr).coerce(value)
         except ValueError as exc:
             raise SelectionError("value", str(exc)) from None
+
+    def explain(self, raw: Mapping[str, object], attr: str, value: object) -> Explanation:
+        selections = self.parse_selections(raw)
+        value = self._pick(attr, value)
         others = {a: v for a, v in selections.items() if a != attr}
         lits = self._lits(others)
         possible = self.possible(lits)
@@ -219,6 +227,23 @@ class Configurator(Propagation):
         if possible[self.enc.lit[(attr, value)]]:
             return Explanation(attr, value, True)
         return Explanation(attr, value, False, self._reason(others, attr, value))
+
+    def switch(self, raw: Mapping[str, object], attr: str, value: object) -> Correction:
+        """Pick `attr` = `value` whatever was chosen before: the smallest set of the other
+        selections to drop so that the pick holds (a minimum correction set, exact), and the
+        selections after dropping them. A previous value of `attr` is replaced, not dropped."""
+        selections = self.parse_selections(raw)
+        value = self._pick(attr, value)
+        others = {a: v for a, v in selections.items() if a != attr}
+        sel_lits = self._lits(others)
+        with self._lock:
+            found = self._explanations().correction([self.enc.lit[(attr, value)]], sel_lits)
+        if found is None:
+            return Correction(attr, value, False)
+        dropped = {self.enc.value_of[x][0] for x in found}
+        after = {a: v for a, v in selections.items() if a not in dropped}
+        after[attr] = value
+        return Correction(attr, value, True, {a: others[a] for a in others if a in dropped}, after)
 
     # completion ----------------------------------------------------------------------------
     def complete(self, raw: Mapping[str, object], minimize: str | None = None) -> Completion:
@@ -299,17 +324,24 @@ class Configurator(Propagation):
 
     # bill of materials ---------------------------------------------------------------------
     def bom(self, raw: Mapping[str, object]):
-        """The BOM of a complete valid configuration (attributes decided by rules may be omitted)."""
-        result = self.configure(raw)
-        if not result.valid:
-            raise InvalidConfiguration(result.conflicts)
-        undecided = [a.id for a in result.attributes if not a.decided]
-        if undecided:
-            raise IncompleteConfiguration(undecided)
-        assignment = result.assignment()
+        """The BOM of a complete valid configuration (attributes decided by rules may be omitted).
+
+        A configuration that gives every attribute (a completion, as pricing passes) needs no
+        propagation: the plain rules alone say whether it is valid."""
+        assignment = self.parse_selections(raw)
+        if len(assignment) < len(self.model.attributes):
+            result = self.configure(assignment)
+            if not result.valid:
+                raise InvalidConfiguration(result.conflicts)
+            undecided = [a.id for a in result.attributes if not a.decided]
+            if undecided:
+                raise IncompleteConfiguration(undecided)
+            assignment = result.assignment()
         broken = reference.violations(self.model, assignment, self._predicates())
-        if broken:      # the SAT encoding and the plain rules disagree: never ship that BOM
-            raise RuntimeError(f"encoding error: {[r.id for r in broken]} violated by {assignment}")
+        if broken:
+            if self.consistent(assignment):   # the SAT encoding and the plain rules disagree: never ship that BOM
+                raise RuntimeError(f"encoding error: {[r.id for r in broken]} violated by {assignment}")
+            raise InvalidConfiguration((self.conflict(assignment),))
         return bom_module.build(self.model, assignment)
 
     def _predicates(self) -> list:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Collection, Sequence, TypeVar
 
+from pysat.examples.hitman import Hitman
 from pysat.solvers import Solver
 
 from configurator.tables import rejections
@@ -137,6 +138,30 @@ class Explainer:
         if self.consistent(background + everything):
             return None
         return minimal_conflict(background, self._core(everything), self._check)
+
+    def correction(self, background: list[int], items: list[int]) -> list[int] | None:
+        """A minimum-cardinality subset of `items` whose removal makes background + the other
+        items consistent, or None if background is inconsistent on its own.
+
+        Implicit hitting sets: every unsatisfiable core among the items is a conflict that any
+        correction must break, so a smallest set hitting the cores found so far (pysat's
+        Hitman, MaxSAT underneath) is a lower bound; once removing it leaves a consistent
+        rest it is a correction, and no smaller one exists. Each failed try adds its core.
+        """
+        self._import()
+        self._hard, self._rejects = set(), {}
+        rules = list(self.rule_of)
+        if not self.consistent(background + rules):
+            return None
+        if self.consistent(background + rules + items):
+            return []
+        with Hitman(bootstrap_with=[self._core(items) or items], htype="sorted") as hitman:
+            while True:
+                drop = set(hitman.get())
+                kept = [x for x in items if x not in drop]
+                if self.consistent(background + rules + kept):
+                    return [x for x in items if x in drop]
+                hitman.hit(self._core(kept) or kept)
 
     def _core(self, items: list[int]) -> list[int]:
         """The items in the core of the last (unsatisfiable) check. A table's complete encoding

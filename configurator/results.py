@@ -46,6 +46,18 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """What picking `attribute` = `value` takes: the fewest earlier selections to drop (`removes`)
+    so that it holds, and the selections after the switch. `possible` is False when no
+    configuration has the value at all (then nothing is proposed)."""
+    attribute: str
+    value: Value
+    possible: bool
+    removes: dict[str, Value] = field(default_factory=dict)
+    selections: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AttributeState:
     id: str
     selected: Value | None               # what the user chose, if anything

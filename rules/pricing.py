@@ -21,6 +21,7 @@ from catalog import expr as ex
 from catalog.model import ProductModel
 from catalog.pricebook import PriceBook, PricingError
 from catalog.store import get_model, get_price_book
+from configurator import bom as bom_module
 from configurator.engine import get_configurator
 from configurator.results import SelectionError
 from configurator.store import get_configuration
@@ -65,8 +66,8 @@ class PricingRequest:
 
 
 def price_draft(session: Session, request: PricingRequest) -> QuotePrice:
-    book = _named(lambda: get_price_book(session, request.price_book, request.price_book_version), "price_book")
-    rule_set = _named(lambda: get_rule_set(session, request.rule_set, request.rule_set_version), "rule_set")
+    book = named(lambda: get_price_book(session, request.price_book, request.price_book_version), "price_book")
+    rule_set = named(lambda: get_rule_set(session, request.rule_set, request.rule_set_version), "rule_set")
     day = request.day or date.today()
     if not book.valid_on(day):
         raise PricingError("price_book", f"price book {book.name} is not valid on {day.isoformat()}")
@@ -81,22 +82,28 @@ def resolve_line(session: Session, book: PriceBook, line: LineRequest, index: in
     where = f"lines[{index}]"
     product, selections, version = line.product, dict(line.selections), line.model_version
     if line.configuration is not None:
-        saved = _named(lambda: get_configuration(session, line.configuration), f"{where}.configuration")
+        saved = named(lambda: get_configuration(session, line.configuration), f"{where}.configuration")
         if product is not None and product != saved.product:
             raise PricingError(f"{where}.product", f"configuration {saved.id} is a {saved.product}")
         product, selections, version = saved.product, dict(saved.selections), saved.model_version
     if product is None:
         raise PricingError(f"{where}.product", "give a product or a configuration")
-    model = _model(session, product, version, where)
-    key = (book.digest, product, model.digest if model else None,
-           tuple(sorted((k, repr(v)) for k, v in selections.items())))
-    list_price, values, complete = _RESOLVED.get(
-        key, lambda: _list_price(book, product, model, selections, where))
+    model = model_of(session, product, version, where)
+    list_price, values, complete = resolved_list_price(book, product, model, selections, where)
     return LineInput(line.id or str(index + 1), product, Decimal(line.quantity), list_price, values,
                      line.term_months, line.discount, complete, line.contract_price)
 
 
-def _model(session: Session, product: str, version: int | None, where: str) -> ProductModel | None:
+def resolved_list_price(book: PriceBook, product: str, model: ProductModel | None, selections: Mapping,
+                        where: str = "lines[0]"):
+    """(list price, the completed values, whether the selections were complete), cached per
+    price book, model and selections: a configurator asks for the same ones again and again."""
+    key = (book.digest, product, model.digest if model else None,
+           tuple(sorted((k, repr(v)) for k, v in selections.items())))
+    return _RESOLVED.get(key, lambda: _list_price(book, product, model, dict(selections), where))
+
+
+def model_of(session: Session, product: str, version: int | None, where: str) -> ProductModel | None:
     """The product's model, or None for a plain product (one with no model)."""
     try:
         return get_model(session, product, version)
@@ -121,16 +128,23 @@ def _list_price(book: PriceBook, product: str, model: ProductModel | None,
     if completion is None or not completion.valid:
         raise PricingError(f"{where}.selections", "; ".join(c.message for c in result.conflicts))
     values = completion.assignment
-    bom = configurator.bom(values)
+    return completed_list_price(book, product, model, values, where), values, result.complete
+
+
+def completed_list_price(book: PriceBook, product: str, model: ProductModel, values: Mapping, where: str = "lines[0]",
+                         verify: bool = True):
+    """The unit list price of a complete, valid configuration: options, BOM components and cost.
+    `verify=False` skips checking the configuration against the plain rules before its BOM is
+    built (`Configurator.bom`), for previews of the solver's own completions."""
+    bom = get_configurator(model).bom(values) if verify else bom_module.build(model, values)
     bom_cost = None
     if book.cost_from_bom:
         if book.cost_rate is None and model.cost_currency != book.currency.code:
             raise PricingError("price_book", f"{product} costs are in {model.cost_currency}, the price "
                                              f"book in {book.currency.code}: give cost_from_bom.rate")
         bom_cost = _rolled_up(model, book.cost_from_bom)(values)
-    price = book.list_price(product, values, {line.part: line.quantity for line in bom.flat}, bom_cost,
-                            field_name=f"{where}.product")
-    return price, values, result.complete
+    return book.list_price(product, values, {line.part: line.quantity for line in bom.flat}, bom_cost,
+                           field_name=f"{where}.product")
 
 
 _ROLLUPS: LruCache = LruCache(64)
@@ -143,7 +157,7 @@ def _rolled_up(model: ProductModel, prop: str):
     return _ROLLUPS.get((model.digest, prop), lambda: ex.compile_fn(model.objective(prop), value_prop))
 
 
-def _named(lookup, field_name: str):
+def named(lookup, field_name: str):
     """Run a lookup; an unknown name becomes a PricingError naming the request field."""
     try:
         return lookup()

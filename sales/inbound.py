@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import pycountry
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
@@ -70,6 +71,8 @@ def request_quote(session: Session, product: str, selections: dict, quantity: in
     """Keep a request for a rep to review (after pricing it, so bad selections are refused now)."""
     if not EMAIL_RE.match(contact.email.strip()):
         raise InvalidInput("email", "is not an email address")
+    if pycountry.countries.get(alpha_2=contact.country.upper()) is None:
+        raise InvalidInput("country", "is not an ISO 3166-1 two-letter country code")
     price_draft(session, PricingRequest(price_book=price_book, lines=(
         LineRequest(product=product, quantity=quantity, selections=dict(selections)),)))
     request = QuoteRequest(reference=f"REQ-{next_number(session, 'quote-request'):05d}", company=contact.company,

@@ -56,13 +56,13 @@ def test_latest_model_and_a_given_version(api):
     assert [g["id"] for g in v1["groups"]] == ["body", "light"]
     base, bulbs, dimmer, shade = v1["attributes"]
     assert base["values"][1] == {"code": "large", "label": "Large base", "description": "",
-                                 "properties": {"cost": "25", "watts": "90"}}
+                                 "properties": {"cost": "25", "watts": "90"}, "image": ""}
     assert (base["default"], base["group"], base["type"]) == ("small", "body", "enum")
     assert (bulbs["min"], bulbs["max"], bulbs["step"], bulbs["domain"]) == (1, 3, 1, [1, 2, 3])
     assert dimmer["domain"] == [False, True]
     assert shade["optional"] and shade["domain"] == ["none", "linen", "glass", "ghost"]
     assert v1["rules"][0] == {"id": "large_needs_dimmer", "message": "A large base needs a dimmer.",
-                              "kind": "requires", "source": "if base = large then dimmer"}
+                              "kind": "requires", "source": "if base = large then dimmer", "messages": {}}
 
 
 def test_unknown_product_and_version_are_404(api):
@@ -173,6 +173,49 @@ def test_bom_of_an_invalid_configuration_is_422_with_conflicts(api):
     assert error["conflicts"][0]["rules"][0]["id"] == "large_needs_dimmer"
 
 
+# ---- changing one's mind, languages, pictures -----------------------------------------------
+
+def test_switch_proposes_the_fewest_selections_to_drop_with_labels(api):
+    body = post(api, "/products/lamp/switch", {"selections": {"base": "small", "dimmer": False, "shade": "linen"},
+                                               "attribute": "base", "value": "large"}).get_json()
+    assert body == {"attribute": "base", "label": "Base", "value": "large", "value_label": "Large base",
+                    "possible": True,
+                    "removes": [{"attribute": "dimmer", "label": "Dimmer", "value": False, "value_label": "No"}],
+                    "selections": {"base": "large", "shade": "linen"}}
+    dead = post(api, "/products/lamp/switch", {"attribute": "shade", "value": "ghost"}).get_json()
+    assert dead["possible"] is False and dead["removes"] == [] and dead["selections"] == {}
+
+
+def test_rule_messages_in_the_language_asked_with_english_as_fallback(app, api):
+    source = lamp_source(version=3)
+    source["rules"][0]["message"] = {"en": "A large base needs a dimmer.",
+                                     "fr": "Un grand socle exige un variateur."}
+    with session_scope(app.extensions["cpq_engine"]) as session:
+        save_model(session, load_model_dict(source))
+
+    def reason(lang):
+        body = post(api, "/products/lamp/configure",
+                    {"selections": {"base": "large"}, "explain": True, "lang": lang}).get_json()
+        dimmer = next(a for a in body["attributes"] if a["id"] == "dimmer")
+        return dimmer["excluded"][0]["reason"]["rules"][0]["message"]
+
+    assert reason("fr") == "Un grand socle exige un variateur."
+    assert reason("de") == reason("en") == "A large base needs a dimmer."
+    explained = post(api, "/products/lamp/explain", {"selections": {"base": "large"}, "attribute": "dimmer",
+                                                     "value": False, "lang": "fr"}).get_json()
+    assert explained["conflict"]["rules"][0]["message"] == "Un grand socle exige un variateur."
+
+
+def test_pictures_of_the_product_and_its_values(app, api):
+    source = lamp_source(version=3, image="/static/lamp.png")
+    source["attributes"][0]["values"][0]["image"] = "https://example.com/small.png"
+    with session_scope(app.extensions["cpq_engine"]) as session:
+        save_model(session, load_model_dict(source))
+    body = api.get(f"{API}/products/lamp").get_json()
+    assert body["image"] == "/static/lamp.png"
+    assert [v["image"] for v in body["attributes"][0]["values"]] == ["https://example.com/small.png", ""]
+
+
 # ---- bad input -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("path", "body", "field", "reason"), [
@@ -195,6 +238,11 @@ def test_bom_of_an_invalid_configuration_is_422_with_conflicts(api):
     ("complete", {"selections": {}, "minimize": "price"}, "minimize",
      "unknown property 'price'; expected one of cost, watts, weight"),
     ("bom", {"selections": {"base": {"x": 1}}}, "selections.base", "expected a single value"),
+    ("switch", {"selections": {}, "attribute": "base"}, "value", "Missing data"),
+    ("switch", {"selections": {}, "attribute": "colour", "value": "red"}, "attribute", "unknown attribute"),
+    ("switch", {"selections": {"base": "huge"}, "attribute": "dimmer", "value": True}, "selections.base",
+     "unknown value 'huge'"),
+    ("configure", {"selections": {}, "lang": "xx"}, "lang", "Must be one of"),
 ])
 def test_bad_input_is_422_naming_the_field(api, path, body, field, reason):
     error = error_of(post(api, f"/products/lamp/{path}", body), 422)

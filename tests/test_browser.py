@@ -92,7 +92,7 @@ def test_from_the_customers_configuration_to_the_erps_bom(site, browser):
     customer = browser.new_page(viewport={"width": 390, "height": 844})          # phone width
     customer.goto(f"{url}/configure/rack-server")
     customer.get_by_text('1U, 10 x 2.5" SFF bays').click()
-    gpu = customer.locator("fieldset[data-attribute=gpu] input[aria-disabled=true]").first
+    gpu = customer.locator("fieldset[data-attribute=gpu] input[data-ruled-out]").first
     expect(gpu).to_be_attached()
     reason = customer.locator(f"#{gpu.get_attribute('aria-describedby')}")
     gpu.focus()
@@ -249,6 +249,85 @@ def test_editing_a_configured_line_keeps_its_configuration_through_to_the_sent_p
     shot(rep, "11-rep-sees-an-accepted-quote-as-final")
 
 
+@pytest.mark.parametrize("width", [1280, 375])
+def test_a_customer_changes_their_mind_through_a_conflict(site, browser, width):
+    """Issue 19: a ruled-out value looks unavailable and says why in the model's words; picking
+    it anyway proposes the fewest earlier choices to drop, and one click applies the switch.
+    "None" is a choice, each value shows its price difference, the price bar stays in view, and
+    arrow keys move and pick within an attribute."""
+    url, expect = site["url"], playwright_api.expect
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto(f"{url}/configure/rack-server")
+    chassis = page.locator("fieldset[data-attribute=chassis]")
+    chassis.get_by_text('1U, 10 x 2.5" SFF bays').click()
+    expect(chassis.locator("input").first).to_be_checked()
+    gpu = page.locator("fieldset[data-attribute=gpu]")
+    l40s = gpu.locator("label.choice", has_text="L40S")
+    expect(l40s.locator("input")).to_have_attribute("data-ruled-out", "true")
+    assert "line-through" in l40s.locator(".pill").evaluate("e => getComputedStyle(e).textDecorationLine")
+    l40s.locator("input").focus()
+    reason = page.locator(f"#{l40s.locator('input').get_attribute('aria-describedby')}")
+    expect(reason).to_have_text("Needs other changes: GPUs need a 2U chassis.")   # the rule's message, not chassis=c1u10sff: …
+    assert reason.evaluate("""e => e.getBoundingClientRect().top >=
+        e.closest("fieldset").querySelector(".choices").getBoundingClientRect().bottom - 1""")   # below the choices, over none
+    expect(gpu.locator("label.choice", has_text="None")).to_have_count(1)
+    expect(page.locator("fieldset[data-attribute=rails] .delta").first).not_to_be_empty()   # price differences
+    shot(page, f"5-configurator-ruled-out-{width}")
+
+    l40s.click()                                                     # picking it anyway proposes the switch
+    dialog = page.locator("dialog.switch")
+    expect(dialog).to_contain_text("Switch to NVIDIA L40S")
+    expect(dialog).to_contain_text('This removes: 1U, 10 x 2.5" SFF bays (Chassis)')
+    page.screenshot(path=str(SHOTS / f"6-configurator-switch-proposed-{width}.png"))     # the screen as seen
+    dialog.get_by_role("button", name="Switch").click()
+    expect(dialog).to_have_count(0)
+    expect(l40s.locator("input")).to_be_checked()
+    expect(chassis.get_by_label('1U, 10 x 2.5" SFF bays')).not_to_be_checked()
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "false")
+
+    rails = page.locator("fieldset[data-attribute=rails]")
+    none = rails.locator("""label[data-value='"none"']""")
+    expect(none).to_contain_text("None")
+    none.click()                                                     # "none" is a choice like any other
+    expect(none.locator("input")).to_be_checked()
+    none.locator("input").press("ArrowRight")                        # arrows move and pick
+    expect(rails.locator("input").nth(1)).to_be_checked()
+    expect(rails.locator("input").nth(1)).to_be_focused()
+
+    held = []                                    # answers held back, then let through newest first
+    hold = lambda route: held.append(route)                             # noqa: E731
+    page.route("**/api/v1/products/rack-server/configure", hold)
+    chassis.locator("label.choice").nth(1).click()                      # 2U LFF: takes 3.5" drives
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#busy-note")).to_be_visible()                  # "Updating…": the price is stale
+    chosen = rails.locator("label.choice").nth(1)
+    expect(chosen.locator("input")).to_be_checked()                     # the last answer's choice…
+    assert chosen.locator(".pill").evaluate("e => getComputedStyle(e).borderStyle") == "dashed"   # …no longer looks chosen
+    chassis.locator("label.choice").nth(2).click()                      # 2U SFF: no 3.5" drives
+    while len(held) < 2:
+        page.wait_for_timeout(50)
+    held[1].continue_()
+    expect(chassis.locator("input").nth(2)).to_be_checked()
+    with page.expect_response("**/api/v1/products/rack-server/configure"):
+        held[0].continue_()                                             # the older answer comes last: ignored
+    page.wait_for_timeout(500)
+    page.unroute("**/api/v1/products/rack-server/configure", hold)
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "false")
+    lff = page.locator("""fieldset[data-attribute=drive_type] label[data-value='"sata_hdd_lff"'] input""")
+    assert lff.get_attribute("data-ruled-out") == "true"               # the domains are the newest answer's (SFF bays)
+
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    bar = page.locator("#price-bar")
+    expect(page.locator("#bar-total")).not_to_have_text("…")
+    assert 0 <= bar.bounding_box()["y"] <= 1 and bar.is_visible()   # sticky: total and progress stay in view
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "false")
+    found = [(v["id"], [n["target"] for n in v["nodes"]]) for v in axe_api.Axe().run(page, options=WCAG).response["violations"]
+             if v["impact"] in ("serious", "critical")]
+    assert not found, found
+    shot(page, f"7-configurator-switched-{width}")
+
+
 #: The WCAG 2.1 A and AA rules of axe-core; best-practice rules are advice, not failures.
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
@@ -303,7 +382,7 @@ def test_every_page_passes_an_axe_audit(site, browser):
     page = browser.new_page()                       # with values ruled out and a reason showing
     page.goto(f"{url}/configure/rack-server")
     page.get_by_text('1U, 10 x 2.5" SFF bays').click()
-    page.locator("fieldset[data-attribute=gpu] input[aria-disabled=true]").first.focus()
+    page.locator("fieldset[data-attribute=gpu] input[data-ruled-out]").first.focus()
     if (result := axe.run(page, options=WCAG)).violations_count:
         found["anonymous /configure/rack-server with a value ruled out"] = result.generate_report()
     assert not found, "\n\n".join(f"{where}:\n{report}" for where, report in found.items())

@@ -40,6 +40,23 @@ def test_a_valid_model_loads_with_typed_domains():
     assert len(model.digest) == 64
 
 
+def test_messages_per_language_and_pictures():
+    data = with_rules({"id": "r", "message": {"en": "Needs a TPM.", "sv": "Kräver TPM."}, "constraint": "tpm"},
+                      {"id": "q", "message": "Plain.", "constraint": "count < 8"})
+    data["image"] = "https://example.com/demo.png"
+    data["attributes"] = [{**data["attributes"][0], "values": [{"code": "s", "image": "/static/s.png"}, "m"]},
+                          *data["attributes"][1:]]
+    model = load_model_dict(data)
+    assert model.image == "https://example.com/demo.png"
+    assert [v.image for v in model.attribute("size").values] == ["/static/s.png", ""]
+    rule, plain = model.rules
+    assert (rule.message, rule.message_in("sv"), rule.message_in("fr"), rule.message_in(None)) == \
+        ("Needs a TPM.", "Kräver TPM.", "Needs a TPM.", "Needs a TPM.")
+    assert plain.message_in("de") == "Plain."
+    found, _ = errors_of({**data, "image": "javascript:alert(1)"})
+    assert any(p == "image" for p, _ in found)
+
+
 def test_every_error_is_reported_with_its_path():
     data = {"product": "Bad Code", "version": "one", "extra": 1,
             "attributes": [{"id": "x", "type": "enum", "values": ["a", "a"], "default": "zz"},
@@ -63,6 +80,9 @@ def test_every_error_is_reported_with_its_path():
     ({"id": "r", "message": "m", "excludes": ["tpm"]}, "rules[0].excludes", "at least two"),
     ({"id": "r", "constraint": "tpm"}, "rules[0].message", "is required"),
     ({"id": "r", "message": "m"}, "rules[0]", "exactly one of"),
+    ({"id": "r", "message": {"fr": "m"}, "constraint": "tpm"}, "rules[0].message.en", "is required"),
+    ({"id": "r", "message": {"en": "m", "xx": "m"}, "constraint": "tpm"}, "rules[0].message.xx", "unknown field"),
+    ({"id": "r", "message": {"en": "m", "de": 3}, "constraint": "tpm"}, "rules[0].message.de", "non-empty text"),
     ({"id": "r", "message": "m", "table": {"attributes": ["size", "count"], "allowed": [["s", 1], ["m", 99]]}},
      "rules[0].table.allowed[1][1]", "99 is not a value of count"),
     ({"id": "r", "message": "m", "table": {"attributes": ["size", "nope"], "allowed": []}},

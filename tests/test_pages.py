@@ -5,6 +5,7 @@ policy for embedding, and the dashboard's figures."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -186,3 +187,42 @@ def test_the_account_pages_show_credit_to_finance_and_let_only_finance_change_it
     missing = env.client.get("/app/accounts/NOPE", headers=as_("rep"))
     assert missing.status_code == 404 and missing.mimetype == "text/html" and b"unknown account" in missing.data
     assert env.client.get("/app/accounts/ACME").status_code == 302
+
+
+def test_each_value_shows_what_it_would_change_in_the_list_price(env):
+    """The difference of a value is the list price with it picked minus the current one, for the
+    quantity: the same figures the price box shows after the click. List prices only."""
+    def listed(selections):
+        priced = ok(env.client.post("/api/v1/products/rack-server/price", json={"selections": selections, "quantity": 3}))
+        return Decimal(priced["lines"][0]["list_total"])
+
+    current = {"chassis": "c1u10sff"}
+    options = ok(env.client.post("/api/v1/products/rack-server/option-prices",
+                                 json={"selections": current, "quantity": 3, "price_book": "list-eur"}))
+    assert options["currency"] == "EUR" and "cost" not in str(options) and "margin" not in str(options)
+    options = ok(env.client.post("/api/v1/products/rack-server/option-prices", json={"selections": current, "quantity": 3}))
+    assert Decimal(options["total"]) == listed(current)
+    differences = {(v["attribute"], v["value"]): Decimal(v["difference"]) for v in options["values"]}
+    assert differences[("chassis", "c2u24sff")] == listed({"chassis": "c2u24sff"}) - listed(current)
+    assert differences[("rails", "none")] == listed({**current, "rails": "none"}) - listed(current)
+    assert ("chassis", "c1u10sff") not in differences             # the current value
+    assert not any(a == "gpu" and v != "none" for a, v in differences)   # GPUs need a 2U chassis: a switch
+    bad = env.client.post("/api/v1/products/rack-server/option-prices", json={"selections": {"chassis": "c9"}})
+    assert "selections.chassis" in error_of(bad, 422)["fields"]
+    clash = env.client.post("/api/v1/products/rack-server/option-prices",
+                            json={"selections": {"chassis": "c1u10sff", "gpu": "l4"}})
+    assert "GPUs need a 2U chassis" in error_of(clash, 422)["fields"]["selections"][0]
+
+
+@pytest.mark.parametrize("country", ["XX", "ZZ", "EU"])
+def test_a_quote_request_needs_an_iso_3166_country(env, country):
+    error = error_of(env.client.post("/api/v1/quote-requests", json=REQUEST | {"country": country}), 422)
+    assert list(error["fields"]) == ["country"]
+
+
+def test_a_quote_request_sent_twice_with_one_key_is_kept_once(env):
+    headers = {"Idempotency-Key": "form-1"}
+    first = env.client.post("/api/v1/quote-requests", json=REQUEST | {"country": "fr"}, headers=headers)
+    again = env.client.post("/api/v1/quote-requests", json=REQUEST | {"country": "fr"}, headers=headers)
+    assert ok(first, 201) == ok(again, 201) and again.headers["Idempotent-Replayed"] == "true"
+    assert len(ok(call(env, "get", "/quote-requests?state=open", "rep"))) == 1
