@@ -18,7 +18,7 @@ from configurator.flips import Flips
 from configurator.tables import rejections
 
 POOL_SIZE = 512          # verified solutions kept from one propagation for the next
-BATCH = 8                # open values assumed together in one propagation probe
+BATCH = 16               # open values assumed together in one propagation probe
 LINK_MAX = 16            # rules over at most this many attributes keep their values out of one batch
 FLIPS = True             # try one-flip neighbours of known solutions before SAT probes
 FLIP_POOL = 4            # known solutions whose one-flip neighbours are tried before any SAT call
