@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+if sys.path[0] != str(ROOT):     # first even when PYTHONPATH names it: this file would shadow the package
     sys.path.insert(0, str(ROOT))
 
 from bench import explanations  # noqa: E402
@@ -267,7 +267,7 @@ def verdict(ok: bool | None) -> str:
 
 
 def grid(head: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(row[i]) for row in rows if len(row) > i)) for i, h in enumerate(head)]
+    widths = [max([len(h)] + [len(row[i]) for row in rows if len(row) > i]) for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(head), line(["-" * w for w in widths])]
     for row in rows:

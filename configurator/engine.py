@@ -37,6 +37,11 @@ STATES_PER_ATTRIBUTE = 64  # unselected attribute states kept for reuse, per att
 _NEGATE = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
+def _both(a: bytes, b: bytes) -> bytes:
+    """The values possible in both masks: one AND of two big integers (masks hold 0/1 bytes)."""
+    return (int.from_bytes(a, "little") & int.from_bytes(b, "little")).to_bytes(len(a), "little")
+
+
 class InvalidConfiguration(ValueError):
     def __init__(self, conflicts: tuple[Conflict, ...]):
         super().__init__("; ".join(c.message for c in conflicts))
@@ -68,6 +73,7 @@ class Configurator(Propagation):
         self._cache: OrderedDict = OrderedDict()
         self.root = self._possible([], None)      # values possible with nothing selected
         self._root_pool, self._root_witness = self._pool, self._witness   # kept: every session starts there
+        self._root_mask = None if self.root is None else self._mask(self.root)
 
     # selections ----------------------------------------------------------------------------
     def parse_selections(self, raw: Mapping[str, object], field: str = "selections") -> dict[str, Value]:
@@ -97,16 +103,23 @@ class Configurator(Propagation):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            candidates = None if self.root is None else set(self.root)
-            for x in lits if candidates is not None else ():        # a value impossible for a subset stays impossible
+            bound = self._root_mask                 # a value impossible for a subset stays impossible
+            for x in lits if bound is not None else ():
                 sub = self._cache.get(key - {x}, b"")
                 if sub is None:
-                    candidates = None
+                    bound = None
                     break
                 if sub:
-                    candidates = {y for y in candidates if sub[y]}
-            found = None if candidates is None else self._possible(lits, frozenset(candidates))
-            result = None if found is None else self._mask(found)
+                    bound = _both(bound, sub)
+            result = None
+            if bound is not None:
+                candidates = frozenset(compress(range(len(bound)), bound))
+                found = self._possible(lits, candidates)
+                if found is not None:
+                    mask = bytearray(bound)
+                    for x in candidates - found:
+                        mask[x] = 0
+                    result = bytes(mask)
             self._cache[key] = result
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)

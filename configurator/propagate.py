@@ -18,10 +18,10 @@ from configurator.flips import Flips
 from configurator.tables import rejections
 
 POOL_SIZE = 512          # verified solutions kept from one propagation for the next
-BATCH = 8                # open values assumed together in one propagation probe
+BATCH = 16               # open values assumed together in one propagation probe
 LINK_MAX = 16            # rules over at most this many attributes keep their values out of one batch
 FLIPS = True             # try one-flip neighbours of known solutions before SAT probes
-FLIP_POOL = 4            # known solutions whose one-flip neighbours are tried before any SAT call
+FLIP_POOL = 16           # known solutions whose one-flip neighbours are tried before any SAT call
 FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes still run every 8th time ...
 FLIP_WAIT_MAX = 64       # ... then ever more rarely, down to every 64th time
 LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
@@ -97,9 +97,12 @@ class Propagation:
             if chosen is None:
                 return None
             pool = [frozenset(chosen)]
-        possible = set().union(*pool)
-        universe = range(1, self._nvalues + 1) if candidates is None else candidates
-        open_ = {x for x in universe if x not in possible and x not in ruled_out}
+        values = (frozenset(range(1, self._nvalues + 1)) if candidates is None else candidates) - ruled_out
+        open_ = set(values)
+        for sol in pool:             # (set difference runs over the smaller side: open_ shrinks fast)
+            open_ = open_ - sol
+            if not open_:
+                break
         witness: dict = {}
         flips = self._flips
         fixed = set() if flips is None else {flips.attr_of[x] for x in lits}
@@ -108,11 +111,11 @@ class Propagation:
                 found = self._neighbours(sorted(sol), sol, open_, fixed)
                 for y, old in found:
                     witness[y] = (sol, old)
-                possible.update(y for y, _ in found)
                 open_.difference_update(y for y, _ in found)
                 if not open_:
                     break
-        covered = [-y for y in possible]
+        covered = [-y for y in values.difference(open_)]
+        proven: set = set()         # open values shown impossible; the rest get covered
         attr_of, linked = self._attr_of, self._linked
         while open_:
             started = perf_counter()
@@ -145,26 +148,28 @@ class Propagation:
                     if culprits[0] == x:
                         break                   # x proven impossible, no retry needed
                     open_.discard(culprits[0])  # a companion proven impossible: drop it for good
+                    proven.add(culprits[0])
                 batch = [x] + [y for y in batch[1:] if y not in core]
-            if chosen is not None:
-                solution = frozenset(chosen)
-                pool.append(solution)
-                fresh = solution - possible
-                possible |= fresh
-                open_ -= fresh
+            if chosen is None:
+                proven.add(x)
+                continue
+            solution = frozenset(chosen)
+            pool.append(solution)
+            fresh = open_.intersection(solution)
+            open_ -= fresh
+            covered.append(-x)
+            covered += [-y for y in fresh]
+            self._sat_rate += 0.05 * ((len(fresh) + 1) / max(perf_counter() - started, 1e-6) - self._sat_rate)
+            if flips is not None and open_:
+                found = self._neighbours(chosen, solution, open_, fixed)
+                for y, old in found:
+                    witness[y] = (solution, old)
+                fresh = [y for y, _ in found]
+                open_.difference_update(fresh)
                 covered += [-y for y in fresh]
-                self._sat_rate += 0.05 * (len(fresh) / max(perf_counter() - started, 1e-6) - self._sat_rate)
-                if flips is not None and open_:
-                    found = self._neighbours(chosen, solution, open_, fixed)
-                    for y, old in found:
-                        witness[y] = (solution, old)
-                    fresh = [y for y, _ in found]
-                    possible.update(fresh)
-                    open_.difference_update(fresh)
-                    covered += [-y for y in fresh]
         self._pool = pool[-POOL_SIZE:]
         self._witness = witness
-        return frozenset(possible)
+        return values - proven
 
     def _repairs(self, wanted: set, implied: list[int], ruled_out: set) -> list[frozenset]:
         """Known solutions without the current selections, repaired to hold them

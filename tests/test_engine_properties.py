@@ -188,3 +188,30 @@ def test_repaired_solutions_are_valid(enum_limit, data, raw):
             assignment = dict(engine.enc.value_of[x] for x in new)
             assert reference.violations(model, assignment) == []
             assert set(lits) <= set(new)
+
+
+@COMMON
+@given(data=models(), steps=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4), st.booleans()),
+                                     min_size=1, max_size=8))
+def test_a_session_of_clicks_matches_enumeration(enum_limit, data, steps):
+    """One engine through a session, as the configurator page uses it: each click picks a
+    value still offered (or drops a pick), and every answer is exact although it is built
+    from what earlier clicks left (known solutions, witnesses, cached subsets, learnt proofs)."""
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    selections: dict = {}
+    result = engine.configure(selections)
+    for attr_index, value_index, drop in steps:
+        attr = list(DOMAINS)[attr_index]
+        if drop and selections:
+            del selections[attr if attr in selections else next(iter(selections))]
+        else:
+            offered = next(s for s in result.attributes if s.id == attr).domain
+            if not offered or attr in selections:
+                continue
+            selections[attr] = offered[value_index % len(offered)]
+        result = engine.configure(dict(selections))
+        expected = reference.domains(model, selections)
+        assert result.valid == (expected is not None)
+        if expected is not None:
+            assert {s.id: set(s.domain) for s in result.attributes} == expected
