@@ -27,6 +27,7 @@ from rules.model import Rule, RuleSet
 from rules.results import Outcome
 
 _ABSENT = object()
+MAX_PLANS = 4096            # kinds of line kept per set of quote verdicts (RuleSet.plans)
 
 
 class Selection:
@@ -140,7 +141,9 @@ class QuoteRules:
                 reason = first_failure(rule.quote_conditions, facts)
                 if reason is not None:
                     self.verdicts[rule.id] = Outcome(rule.id, False, reason)
-        self._plans: dict[tuple, Plan] = {}
+        # lines see nothing of the quote but these verdicts (line conditions test line facts
+        # only), so quotes that fail the same rules for the same reasons share their plans
+        self._plans = rule_set.plans((facts.currency, *filter(None, self.verdicts.values())))
 
     def screen(self, product: str) -> tuple[tuple[Outcome, ...], tuple[Rule, ...]]:
         """The outcomes of the product's line rules whose quote conditions fail, and the
@@ -157,6 +160,8 @@ class QuoteRules:
             kind += tuple(_value_key(values.get(a, _ABSENT)) for a in attributes)
         plan = self._plans.get(kind)
         if plan is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
             plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line)
         return plan.select(self.facts, line)
 
