@@ -24,7 +24,6 @@ Every other figure is a sum of rounded amounts, so totals reconcile to the minor
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from operator import itemgetter
 from typing import Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
@@ -209,17 +208,16 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
         return applied
     running = base
     best = None
-    offers = []
+    refused = []
     for rule in best_of:
         if rule.id in skipped:
             continue
         amount = rule.action.discount(running, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
-        else:
-            offers.append((rule, amount))
-            if best is None or amount > best[1]:        # the first of equal offers wins
-                best = (rule, amount)
+            refused.append(rule.id)
+        elif best is None or amount > best[1]:        # the first of equal offers wins
+            best = (rule, amount)
     if best is not None:
         rule, amount = best
         if amount > running:
@@ -227,8 +225,7 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
         applied.append((rule, amount))
         considered.append(rule.applied)
         running -= amount
-        reason = f"{rule.id} gives a larger discount"
-        considered.extend(Outcome(r.id, False, reason) for r, _ in offers if r is not rule)
+        considered += selection.outbid(rule, skipped + tuple(refused))
     additive_base = running
     # additive rules each on the same base (together never below zero), compounding ones each
     # on the running amount
@@ -264,28 +261,17 @@ def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: 
            exact: list, quantum: Decimal) -> Decimal:
     """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
     net never ends below it, and never above the list total."""
-    candidates = []
-    out = []
-    for rule in selection.floors:
-        if rule.id in skipped:
-            out.append(rule.id)
-            continue
-        value = rule.action.unit_floor(basis)
-        if value.__class__ is str:
-            p.considered.append(Outcome(rule.id, False, value))
-            out.append(rule.id)
-        else:
-            candidates.append((value, rule))
-    if not candidates:
+    floors = selection.floor(skipped, basis)
+    p.considered += floors.considered
+    winner = floors.winner
+    if winner is None:
         return running
-    value, winner = max(candidates, key=itemgetter(0))
-    p.considered.extend(selection.beaten(winner, tuple(out)))
-    p.floor = min((value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
+    p.floor = min((floors.value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
     if running >= p.floor:
-        p.considered.append(Outcome(winner.id, False, "the price is above this floor"))
+        p.considered.append(floors.above)
         return running
     exact.append(("floor", winner.id, winner.description, running - p.floor))
-    p.considered.append(Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+    p.considered.append(floors.applied)
     return p.floor
 
 
