@@ -157,28 +157,33 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
     p.considered = considered
 
-    exact: list[tuple[str, str | None, str, Decimal]] = []      # kind, rule, label, amount
-    automatic = ZERO
+    applied = stack(selection, skipped, p.list_total, basis, considered)
+    heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
+    exact = [amount for _, amount in applied]          # and its exact amount
+    automatic = sum(exact, ZERO)
     cap = rule_set.max_line_discount_percent
-    for rule, amount in stack(selection, skipped, p.list_total, basis, considered):
-        exact.append(("rule", rule.id, rule.description, amount))
-        automatic += amount
-        raised = rule.max_discount_percent         # an applied rule may lift the cap
-        if raised is not None and cap is not None and raised > cap:
-            cap = raised
-    if cap is not None and automatic > p.list_total * cap / HUNDRED:
-        excess = automatic - p.list_total * cap / HUNDRED
-        exact.append(("cap", None, f"capped at the {cap}% maximum discount", -excess))
-        automatic -= excess
+    if cap is not None and selection.lifts_cap:
+        for rule, _ in applied:
+            raised = rule.max_discount_percent     # an applied rule may lift the cap
+            if raised is not None and raised > cap:
+                cap = raised
+    if cap is not None:
+        limit = p.list_total * cap / HUNDRED
+        if automatic > limit:
+            excess = automatic - limit
+            heads.append(("cap", None, f"capped at the {cap}% maximum discount"))
+            exact.append(-excess)
+            automatic -= excess
     running = p.list_total - automatic
     if line.discount is not None:
         amount = _manual(line.discount, running)
-        exact.append(("manual", None, _manual_label(line.discount), amount))
+        heads.append(("manual", None, _manual_label(line.discount)))
+        exact.append(amount)
         running -= amount
-    running = _floor(selection, skipped, basis, p, running, exact, cur.quantum)
+    running = _floor(selection, skipped, basis, p, running, heads, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
-    rounded = round_to_total([e[3] for e in exact], p.list_total - p.net, cur.quantum)
-    p.steps = [Step(kind, rid, label, amount) for (kind, rid, label, _), amount in zip(exact, rounded)]
+    rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
+    p.steps = [Step(kind, rid, label, amount) for (kind, rid, label), amount in zip(heads, rounded)]
     return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 
@@ -229,19 +234,30 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     additive_base = running
     # additive rules each on the same base (together never below zero), compounding ones each
     # on the running amount
-    for group, same_base in ((additive, True), (compounding, False)):
-        for rule in group:
-            if rule.id in skipped:
-                continue
-            amount = rule.action.discount(additive_base if same_base else running, basis)
-            if amount.__class__ is str:
-                considered.append(Outcome(rule.id, False, amount))
-                continue
-            if amount > running:
-                amount = running
-            applied.append((rule, amount))
-            considered.append(rule.applied)
-            running -= amount
+    for rule in additive:
+        if skipped and rule.id in skipped:
+            continue
+        amount = rule.action.discount(additive_base, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+            continue
+        if amount > running:
+            amount = running
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
+    for rule in compounding:
+        if skipped and rule.id in skipped:
+            continue
+        amount = rule.action.discount(running, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+            continue
+        if amount > running:
+            amount = running
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
     return applied
 
 
@@ -258,7 +274,7 @@ def _manual_label(discount: ManualDiscount) -> str:
 
 
 def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: _Line, running: Decimal,
-           exact: list, quantum: Decimal) -> Decimal:
+           heads: list, exact: list, quantum: Decimal) -> Decimal:
     """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
     net never ends below it, and never above the list total."""
     floors = selection.floor(skipped, basis)
@@ -270,7 +286,8 @@ def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: 
     if running >= p.floor:
         p.considered.append(floors.above)
         return running
-    exact.append(("floor", winner.id, winner.description, running - p.floor))
+    heads.append(("floor", winner.id, winner.description))
+    exact.append(running - p.floor)
     p.considered.append(floors.applied)
     return p.floor
 

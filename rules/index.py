@@ -37,7 +37,7 @@ class Selection:
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "_rules", "_excluded", "_outbid", "_floors")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
 
     def __init__(self, rules: Iterable[Rule]):
         self._rules = tuple(rules)
@@ -46,6 +46,7 @@ class Selection:
             slots[rule.slot].append(rule)
         self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
         self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
+        self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
         self._excluded: dict = {}
         self._outbid: dict = {}
         self._floors: dict = {}

@@ -50,6 +50,11 @@ class Rule:
         return 5 if isinstance(self.action, FreeItem) else STACKING.index(self.stacking)
 
     @cached_property
+    def step(self) -> tuple[str, str, str]:
+        """The kind, rule and label of its waterfall step when it applies to a line."""
+        return ("rule", self.id, self.description)
+
+    @cached_property
     def applied(self) -> Outcome:
         """The outcome of this rule when it applies (the same every time)."""
         return Outcome(self.id, True, f"applied: {self.action.describe()}")
