@@ -9,8 +9,10 @@ engine rounds each line once (docs/pricing.md).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Mapping, NamedTuple
 
 from core.money import HUNDRED, ZERO
@@ -95,11 +97,15 @@ class Volume:
     mode: str
     tiers: tuple[Tier, ...]
 
+    @cached_property
+    def _starts(self) -> tuple[Decimal, ...]:
+        return tuple(t.start for t in self.tiers)
+
     def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
         qty = basis.quantity
-        if qty < self.tiers[0].start:
+        reached = self.tiers[:bisect_right(self._starts, qty)]       # the tiers from which qty counts
+        if not reached:
             return f"quantity {qty} is below the first tier ({self.tiers[0].start})"
-        reached = [t for t in self.tiers if t.start <= qty]
         if self.mode == "all_units":
             return self._whole(reached[-1], base, basis)
         if self.mode == "block":

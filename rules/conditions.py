@@ -66,13 +66,17 @@ class OneOf:
     def line_fact(self) -> str | None:
         return self.fact if self.line else None
 
+    @cached_property
+    def _expected(self) -> str:
+        return _names(self.values)
+
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         actual = getattr(line if self.line else quote, self.fact)
         if actual in self.values:
             return None
         if actual is None:
-            return f"no {self.label} given (needs {_names(self.values)})"
-        return f"{self.label} {_show(actual)} is not {_names(self.values)}"
+            return f"no {self.label} given (needs {self._expected})"
+        return f"{self.label} {_show(actual)} is not {self._expected}"
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,15 @@ class DateWindow:
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         if self.start is not None and quote.day < self.start:
-            return f"not valid before {self.start.isoformat()}"
+            return self._reasons[0]
         if self.end is not None and quote.day > self.end:
-            return f"expired on {self.end.isoformat()}"
+            return self._reasons[1]
         return None
+
+    @cached_property
+    def _reasons(self) -> tuple[str, str]:
+        return (f"not valid before {self.start.isoformat()}" if self.start else "",
+                f"expired on {self.end.isoformat()}" if self.end else "")
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,11 @@ class PromoCode:
     line_fact = None
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
-        return None if self.code in quote.promo_codes else f"promo code {self.code} not applied"
+        return None if self.code in quote.promo_codes else self._missing
+
+    @cached_property
+    def _missing(self) -> str:
+        return f"promo code {self.code} not applied"
 
 
 @dataclass(frozen=True)

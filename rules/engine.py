@@ -24,7 +24,6 @@ Every other figure is a sum of rounded amounts, so totals reconcile to the minor
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from operator import itemgetter
 from typing import Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
@@ -158,28 +157,33 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
     p.considered = considered
 
-    exact: list[tuple[str, str | None, str, Decimal]] = []      # kind, rule, label, amount
-    automatic = ZERO
+    applied = stack(selection, skipped, p.list_total, basis, considered)
+    heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
+    exact = [amount for _, amount in applied]          # and its exact amount
+    automatic = sum(exact, ZERO)
     cap = rule_set.max_line_discount_percent
-    for rule, amount in stack(selection, skipped, p.list_total, basis, considered):
-        exact.append(("rule", rule.id, rule.description, amount))
-        automatic += amount
-        raised = rule.max_discount_percent         # an applied rule may lift the cap
-        if raised is not None and cap is not None and raised > cap:
-            cap = raised
-    if cap is not None and automatic > p.list_total * cap / HUNDRED:
-        excess = automatic - p.list_total * cap / HUNDRED
-        exact.append(("cap", None, f"capped at the {cap}% maximum discount", -excess))
-        automatic -= excess
+    if cap is not None and selection.lifts_cap:
+        for rule, _ in applied:
+            raised = rule.max_discount_percent     # an applied rule may lift the cap
+            if raised is not None and raised > cap:
+                cap = raised
+    if cap is not None:
+        limit = p.list_total * cap / HUNDRED
+        if automatic > limit:
+            excess = automatic - limit
+            heads.append(("cap", None, f"capped at the {cap}% maximum discount"))
+            exact.append(-excess)
+            automatic -= excess
     running = p.list_total - automatic
     if line.discount is not None:
         amount = _manual(line.discount, running)
-        exact.append(("manual", None, _manual_label(line.discount), amount))
+        heads.append(("manual", None, _manual_label(line.discount)))
+        exact.append(amount)
         running -= amount
-    running = _floor(selection, skipped, basis, p, running, exact, cur.quantum)
+    running = _floor(selection, skipped, basis, p, running, heads, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
-    rounded = round_to_total([e[3] for e in exact], p.list_total - p.net, cur.quantum)
-    p.steps = [Step(kind, rid, label, amount) for (kind, rid, label, _), amount in zip(exact, rounded)]
+    rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
+    p.steps = [Step(kind, rid, label, amount) for (kind, rid, label), amount in zip(heads, rounded)]
     return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 
@@ -209,17 +213,16 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
         return applied
     running = base
     best = None
-    offers = []
+    refused = []
     for rule in best_of:
         if rule.id in skipped:
             continue
         amount = rule.action.discount(running, basis)
         if amount.__class__ is str:
             considered.append(Outcome(rule.id, False, amount))
-        else:
-            offers.append((rule, amount))
-            if best is None or amount > best[1]:        # the first of equal offers wins
-                best = (rule, amount)
+            refused.append(rule.id)
+        elif best is None or amount > best[1]:        # the first of equal offers wins
+            best = (rule, amount)
     if best is not None:
         rule, amount = best
         if amount > running:
@@ -227,24 +230,34 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
         applied.append((rule, amount))
         considered.append(rule.applied)
         running -= amount
-        reason = f"{rule.id} gives a larger discount"
-        considered.extend(Outcome(r.id, False, reason) for r, _ in offers if r is not rule)
+        considered += selection.outbid(rule, skipped + tuple(refused))
     additive_base = running
     # additive rules each on the same base (together never below zero), compounding ones each
     # on the running amount
-    for group, same_base in ((additive, True), (compounding, False)):
-        for rule in group:
-            if rule.id in skipped:
-                continue
-            amount = rule.action.discount(additive_base if same_base else running, basis)
-            if amount.__class__ is str:
-                considered.append(Outcome(rule.id, False, amount))
-                continue
-            if amount > running:
-                amount = running
-            applied.append((rule, amount))
-            considered.append(rule.applied)
-            running -= amount
+    for rule in additive:
+        if skipped and rule.id in skipped:
+            continue
+        amount = rule.action.discount(additive_base, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+            continue
+        if amount > running:
+            amount = running
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
+    for rule in compounding:
+        if skipped and rule.id in skipped:
+            continue
+        amount = rule.action.discount(running, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+            continue
+        if amount > running:
+            amount = running
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
     return applied
 
 
@@ -261,31 +274,21 @@ def _manual_label(discount: ManualDiscount) -> str:
 
 
 def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: _Line, running: Decimal,
-           exact: list, quantum: Decimal) -> Decimal:
+           heads: list, exact: list, quantum: Decimal) -> Decimal:
     """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
     net never ends below it, and never above the list total."""
-    candidates = []
-    out = []
-    for rule in selection.floors:
-        if rule.id in skipped:
-            out.append(rule.id)
-            continue
-        value = rule.action.unit_floor(basis)
-        if value.__class__ is str:
-            p.considered.append(Outcome(rule.id, False, value))
-            out.append(rule.id)
-        else:
-            candidates.append((value, rule))
-    if not candidates:
+    floors = selection.floor(skipped, basis)
+    p.considered += floors.considered
+    winner = floors.winner
+    if winner is None:
         return running
-    value, winner = max(candidates, key=itemgetter(0))
-    p.considered.extend(selection.beaten(winner, tuple(out)))
-    p.floor = min((value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
+    p.floor = min((floors.value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
     if running >= p.floor:
-        p.considered.append(Outcome(winner.id, False, "the price is above this floor"))
+        p.considered.append(floors.above)
         return running
-    exact.append(("floor", winner.id, winner.description, running - p.floor))
-    p.considered.append(Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+    heads.append(("floor", winner.id, winner.description))
+    exact.append(running - p.floor)
+    p.considered.append(floors.applied)
     return p.floor
 
 

@@ -18,15 +18,18 @@ on every line, and tests/test_rules_index.py holds the first to it.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from itertools import compress
-from operator import not_
+from operator import itemgetter, not_
 from typing import Iterable, NamedTuple
 
+from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
 from rules.results import Outcome
 
 _ABSENT = object()
+MAX_PLANS = 4096            # kinds of line kept per set of quote verdicts (RuleSet.plans)
 
 
 class Selection:
@@ -34,7 +37,7 @@ class Selection:
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "_rules", "_excluded", "_beaten")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
 
     def __init__(self, rules: Iterable[Rule]):
         self._rules = tuple(rules)
@@ -43,8 +46,10 @@ class Selection:
             slots[rule.slot].append(rule)
         self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
         self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
+        self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
         self._excluded: dict = {}
-        self._beaten: dict = {}
+        self._outbid: dict = {}
+        self._floors: dict = {}
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
                 skipped: tuple[str, ...]) -> None:
@@ -64,15 +69,53 @@ class Selection:
             start = i + 1
         considered += outcomes[start:]
 
-    def beaten(self, winner: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
-        """The outcomes of the floors below `winner` (`out`: floors that do not apply here)."""
-        key = (winner.id, out)
-        found = self._beaten.get(key)
+    def outbid(self, best: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules that `best` outbids (`out`: those that do not
+        apply here)."""
+        key = (best.id, out)
+        found = self._outbid.get(key)
         if found is None:
-            reason = f"a higher floor applies ({winner.id})"
-            found = self._beaten[key] = tuple(Outcome(r.id, False, reason) for r in self.floors
-                                              if r is not winner and r.id not in out)
+            reason = f"{best.id} gives a larger discount"
+            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
+                                              if r is not best and r.id not in out)
         return found
+
+    def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
+        """The highest unit floor of those that apply (less `skipped`). A floor depends only on
+        the line's unit cost and currency, so lines share the answer."""
+        key = (skipped, basis.unit_cost, basis.currency)
+        found = self._floors.get(key)
+        if found is None:
+            considered, candidates, out = [], [], set(skipped)
+            for rule in self.floors:
+                if rule.id in out:
+                    continue
+                value = rule.action.unit_floor(basis)
+                if value.__class__ is str:
+                    considered.append(Outcome(rule.id, False, value))
+                    out.add(rule.id)
+                else:
+                    candidates.append((value, rule))
+            if not candidates:
+                found = self._floors[key] = Floors(tuple(considered), None, None, None, None)
+                return found
+            value, winner = max(candidates, key=itemgetter(0))
+            reason = f"a higher floor applies ({winner.id})"
+            considered += [Outcome(r.id, False, reason) for r in self.floors if r is not winner and r.id not in out]
+            found = self._floors[key] = Floors(
+                tuple(considered), value, winner, Outcome(winner.id, False, "the price is above this floor"),
+                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+        return found
+
+
+class Floors(NamedTuple):
+    """The floors of a line: the outcomes of those that do not count, the highest unit floor
+    and its rule (None without one), and the rule's outcome when the price is above it or not."""
+    considered: tuple[Outcome, ...]
+    value: Decimal | None
+    winner: Rule | None
+    above: Outcome | None
+    applied: Outcome | None
 
 
 class Plan:
@@ -140,7 +183,9 @@ class QuoteRules:
                 reason = first_failure(rule.quote_conditions, facts)
                 if reason is not None:
                     self.verdicts[rule.id] = Outcome(rule.id, False, reason)
-        self._plans: dict[tuple, Plan] = {}
+        # lines see nothing of the quote but these verdicts (line conditions test line facts
+        # only), so quotes that fail the same rules for the same reasons share their plans
+        self._plans = rule_set.plans((facts.currency, *filter(None, self.verdicts.values())))
 
     def screen(self, product: str) -> tuple[tuple[Outcome, ...], tuple[Rule, ...]]:
         """The outcomes of the product's line rules whose quote conditions fail, and the
@@ -157,6 +202,8 @@ class QuoteRules:
             kind += tuple(_value_key(values.get(a, _ABSENT)) for a in attributes)
         plan = self._plans.get(kind)
         if plan is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
             plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line)
         return plan.select(self.facts, line)
 

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Mapping, NamedTuple, Union
 
+from core.cache import LruCache
 from rules.results import Outcome
 from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Volume
 from rules.conditions import PLAN_FACTS
@@ -47,6 +48,11 @@ class Rule:
         if isinstance(self.action, Floor):
             return 4
         return 5 if isinstance(self.action, FreeItem) else STACKING.index(self.stacking)
+
+    @cached_property
+    def step(self) -> tuple[str, str, str]:
+        """The kind, rule and label of its waterfall step when it applies to a line."""
+        return ("rule", self.id, self.description)
 
     @cached_property
     def applied(self) -> Outcome:
@@ -124,6 +130,7 @@ class RuleSet:
         object.__setattr__(self, "_by_product", {p: tuple(rs) for p, rs in by_product.items()})
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
         object.__setattr__(self, "_line_cache", {})
+        object.__setattr__(self, "_plans", LruCache(16))
 
     def line_rules(self, product: str) -> tuple[Rule, ...]:
         """Line rules that can apply to `product`, in priority order."""
@@ -137,6 +144,12 @@ class RuleSet:
             cached = self._line_cache[product] = Candidates(tuple(merged), tuple(r.id for r in merged),
                                                             tuple(sorted(tested)))
         return cached
+
+    def plans(self, verdicts: tuple) -> dict:
+        """The plans (rules.index) of the kinds of line priced on quotes with these quote-level
+        verdicts, kept with the set: repricing a quote, or another quote with the same facts,
+        starts with them."""
+        return self._plans.get(verdicts, dict)
 
     @property
     def quote_rules(self) -> tuple[Rule, ...]:

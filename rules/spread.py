@@ -27,13 +27,17 @@ class Spread:
         self.per_quantum = 10 ** (scale - cur.minor_units)
         self.units = [int(p.net.scaleb(scale)) for p in lines]
         self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
-        self.one_time = [p.charge == "one_time" for p in lines]
+        self.one_time = [i for i, p in enumerate(lines) if p.charge == "one_time"]
+        self.steps = [p.steps for p in lines]
         self.moved: set[int] = set()          # lines whose Decimal net is behind their units
 
     def __call__(self, kind: str, rule: str | None, label: str, exact: Decimal, fixed: bool) -> Step | None:
         """Spread `exact`; returns the step as given (None when nothing was)."""
-        units, floors, one_time, per_quantum = self.units, self.floors, self.one_time, self.per_quantum
-        eligible = [i for i, u in enumerate(units) if u > 0 and (not fixed or one_time[i])]
+        units, floors, per_quantum = self.units, self.floors, self.per_quantum
+        if fixed:
+            eligible = [i for i in self.one_time if units[i] > 0]
+        else:
+            eligible = [i for i, u in enumerate(units) if u > 0]
         if not eligible:
             return None
         weights = [units[i] for i in eligible]
@@ -41,30 +45,31 @@ class Spread:
         quanta, rest = divmod(total, per_quantum)
         if rest:
             raise ValueError(f"{Decimal(total).scaleb(-self.scale)} is not a multiple of {self.cur.quantum}")
-        quantum, lines, moved = self.cur.quantum, self.lines, self.moved
+        quantum, lines, steps, moved = self.cur.quantum, self.lines, self.steps, self.moved
         given, cut = 0, ZERO                  # in quanta, and the shares that floors cut
         for i, part in zip(eligible, split_units(quanta, weights)):
             if not part:
                 continue
             share = part * per_quantum
             floor = floors[i]
-            if floor is not None and share > units[i] - floor:     # the floor takes the rest
-                if units[i] <= floor:
+            if floor is not None:
+                if share > units[i] - floor:     # the floor takes the rest
+                    if units[i] <= floor:
+                        continue
+                    self.settle(i)
+                    p = lines[i]
+                    amount = p.net - p.floor
+                    p.net -= amount
+                    units[i] = floor
+                    cut += amount
+                    steps[i].append(Step(kind, rule, label, amount))
                     continue
-                self.settle(i)
-                p = lines[i]
-                amount = p.net - p.floor
-                p.net -= amount
-                units[i] = floor
-                cut += amount
-                p.steps.append(Step(kind, rule, label, amount))
-                continue
-            if floor is not None and share < 0:    # nothing is added to a line with a floor
-                continue
+                if share < 0:                    # nothing is added to a line with a floor
+                    continue
             units[i] -= share
             moved.add(i)
             given += part
-            lines[i].steps.append(Step(kind, rule, label, quantum * part))
+            steps[i].append(Step(kind, rule, label, quantum * part))
         given = quantum * given + cut
         return Step(kind, rule, label, given) if given else None
 

@@ -99,20 +99,40 @@ def cases(draw):
     book = load_price_book_dict({"pricebook": "prop", "version": 1, "currency": "USD", "products": {
         "P0": {"price": "100.00", "cost": "50.00"}, "P1": {"price": "80.00"},
         "P2": {"price": "20.00", "cost": "5.00", "charge": "monthly", "term_months": 12}}})
+    return rule_set, book, draw(quotes()), draw(line_lists(book))
+
+
+@st.composite
+def line_lists(draw, book) -> list[LineInput]:
     lines = []
     for i in range(draw(st.integers(1, 8))):
         product = draw(st.sampled_from(PRODUCTS))
         chosen = draw(st.dictionaries(st.sampled_from(["size", "n", "flag"]), values, max_size=3))
         lines.append(LineInput(f"l{i}", product, draw(quantities), book.list_price(product), chosen))
-    quote = QuoteInput("USD", DAY, tier=draw(st.sampled_from([None, "gold"])),
-                       discount=draw(st.sampled_from([None, ManualDiscount(percent=Decimal(3))])))
-    return rule_set, book, quote, lines
+    return lines
+
+
+def quotes():
+    return st.builds(QuoteInput, st.just("USD"), st.just(DAY), tier=st.sampled_from([None, "gold"]),
+                     discount=st.sampled_from([None, ManualDiscount(percent=Decimal(3))]))
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_random_rule_sets_price_the_same_through_the_index(case):
     assert_same(*case)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.data())
+def test_quotes_priced_one_after_another_share_plans_and_price_the_same(case, data):
+    """A rule set keeps the plans of quotes with the same quote-level verdicts (RuleSet.plans):
+    a quote priced after others on the same set, with the same facts or not, still prices as
+    the plain path does."""
+    rule_set, book, quote, lines = case
+    assert_same(rule_set, book, quote, lines)
+    for _ in range(3):
+        assert_same(rule_set, book, data.draw(st.sampled_from([quote]) | quotes()), data.draw(line_lists(book)))
 
 
 def test_a_quantity_and_a_value_read_as_written():
