@@ -4,7 +4,7 @@ sending a message again. Sending itself is `cpq worker` (core/mail_delivery.py).
 from __future__ import annotations
 
 from api import mail_schemas as ms
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from core import mail
 
 blp = Blueprint("mail", __name__, url_prefix="/api/v1", description="The e-mail outbox")
@@ -26,7 +26,9 @@ def outbox(query):
 def message(message_id):
     """One message with its text and HTML bodies, as sent (or to be sent)."""
     with db_session() as session:
-        return mail.get_message(session, message_id)
+        message = mail.get_message(session, message_id)
+        text, html = mail.bodies(message, app_settings())
+        return message.model_dump() | {"text": text, "html": html}
 
 
 @blp.post("/mail/<int:message_id>/retry")

@@ -30,6 +30,7 @@ class MailMessageSchema(Schema):
     recipients = fields.List(fields.String())
     subject = fields.String()
     attachments = fields.List(fields.Nested(AttachmentSchema))
+    sealed = fields.Boolean(metadata={"description": "its bodies are stored encrypted (they carry a link)"})
     status = fields.String(metadata={"description": "pending (waiting for SMTP, its documents or a retry), sent "
                                                     "or failed"})
     attempts = fields.Integer()

@@ -21,6 +21,7 @@ from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
 from billing import credit, order_billing, revenue
 from core import docstore
+from core.crypto import SecretBox
 from core.db import by_id, children
 from core.permissions import PUBLIC
 from core.errors import InvalidTransition
@@ -136,7 +137,7 @@ def send_contract(data, number):
         contract, token = contracts.send_for_signature(session, user, number)
         url = url_for("share.contract_page", token=token, _external=True)
         sent = sales_mail.signature_request(session, contract, token, url, str(_settings().company["name"]),
-                                            data["to"]) if data["email"] else None
+                                            SecretBox.from_settings(_settings()), data["to"]) if data["email"] else None
         return {"contract": contract_view(session, contract), "token": token, "url": url, "mail": sent}
 
 

@@ -15,6 +15,7 @@ from api.blueprint import Blueprint, app_settings, db_session
 from api.documents import DOCUMENT_RESPONSES, served
 from billing import mail as billing_mail
 from billing import portal
+from core.crypto import SecretBox
 from core.permissions import PUBLIC
 from sales.accounts import get_account
 
@@ -32,8 +33,9 @@ def invite(data, code):
         link, token = portal.invite(session, get_account(session, code), data["email"], data["days"],
                                     caller().user_id)
         url = url_for("share.portal_page", token=token, _external=True)
-        sent = billing_mail.portal_link(session, link, url, str(app_settings().company["name"])) \
-            if data["send_email"] else None
+        settings = app_settings()
+        sent = billing_mail.portal_link(session, link, url, str(settings.company["name"]),
+                                        SecretBox.from_settings(settings)) if data["send_email"] else None
         return {"email": link.email, "token": token, "expires_at": link.expires_at, "url": url, "mail": sent}
 
 

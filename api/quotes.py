@@ -20,6 +20,7 @@ from api.idempotency import respond
 from api.orders import order_view
 from api.visibility import seeing_quote
 from core import docstore
+from core.crypto import SecretBox
 from sales import acceptance, access, audit, orders, quote_data, quotes, workflow
 from sales import mail as sales_mail
 from sales.accounts import Account
@@ -263,8 +264,10 @@ def email(data, number):
         user = seeing_quote(session, number)
         link = _link(session, workflow.share(session, user, number, data["link_days"]))
         quote = quotes.get_quote(session, number)
+        settings = app_settings()
         return sales_mail.share_quote(session, quote, user, link["url"], link["expires_at"],
-                                      str(app_settings().company["name"]), data["to"], data["message"])
+                                      str(settings.company["name"]), SecretBox.from_settings(settings), data["to"],
+                                      data["message"])
 
 
 def _link(session, token: str) -> dict:

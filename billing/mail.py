@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from billing.models import DunningNotice, Invoice
 from core import docstore, mail
+from core.crypto import SecretBox
 from core.mail import MailMessage
 from sales.accounts import Account
 from core.locales import money
@@ -42,9 +43,9 @@ def dunning_letter(session: Session, notice: DunningNotice, invoice: Invoice, ac
                         account_recipients(session, account), f"invoice {invoice.number}, reminder {notice.level}")
 
 
-def portal_link(session: Session, link: PortalLink, url: str, company: str) -> MailMessage:
-    """A billing portal link, to the contact it was made for."""
+def portal_link(session: Session, link: PortalLink, url: str, company: str, seal: SecretBox) -> MailMessage:
+    """A billing portal link, to the contact it was made for (stored sealed: core/mail.py)."""
     account = session.get(Account, link.account_id)
     return mail.compose(session, "portal_link",
                         {"account": account.name, "url": url, "expires": day(link.expires_at), "company": company},
-                        [link.email], f"account {account.code}")
+                        [link.email], f"account {account.code}", seal=seal)

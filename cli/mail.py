@@ -7,6 +7,7 @@ import click
 from api.mail_schemas import MailMessageBodySchema, MailMessageSchema
 from cli.common import database, emit_json, json_option
 from core import mail
+from core.settings import Settings
 
 
 @click.group("mail")
@@ -38,7 +39,9 @@ def mail_list(status, limit, as_json):
 def mail_show(message_id, as_json):
     """One message with its text body (the HTML with --json)."""
     with database() as session:
-        row = MailMessageBodySchema().dump(mail.get_message(session, message_id))
+        message = mail.get_message(session, message_id)
+        text, html = mail.bodies(message, Settings.from_env())
+        row = MailMessageBodySchema().dump(message.model_dump() | {"text": text, "html": html})
     if as_json:
         return emit_json(row)
     click.echo(f"To: {', '.join(row['recipients'])}\nSubject: {row['subject']}\nStatus: {row['status']}"

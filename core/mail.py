@@ -24,9 +24,10 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core import queue
+from core.crypto import SecretBox
 from core.db import timestamp, utcnow
 from core.errors import NotFound
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from core.tokens import new_id
 from core.users import EMAIL_RE
 
@@ -48,6 +49,7 @@ class MailMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     text: str = Field(sa_type=sa.Text)
     html: str = Field(sa_type=sa.Text)
+    sealed: bool = False                                     # bodies encrypted: they carry a link's token
     attachments: list = Field(default_factory=list, sa_type=JSON)   # [{"document_id", "filename"}]
     status: str = Field(default=PENDING, max_length=16)
     attempts: int = 0
@@ -91,14 +93,18 @@ def recipients(addresses: Iterable[str]) -> tuple[list[str], list[str]]:
 
 
 def compose(session: Session, template: str, context: Mapping[str, Any], to: Iterable[str], about: str,
-            attachments: Iterable[tuple[int, str]] = ()) -> MailMessage:
+            attachments: Iterable[tuple[int, str]] = (), seal: SecretBox | None = None) -> MailMessage:
     """Write a message to send after the commit; `attachments` are (document id, file name).
-    With nobody to send to, or an address that is none (a contact's, stored long ago), it is
-    written failed, so the gap shows in the outbox and the change that caused it still stands."""
+    With `seal`, its bodies are stored encrypted: a link's token is stored only as its hash
+    elsewhere, and the outbox must not give it away either. With nobody to send to, or an
+    address that is none (a contact's, stored long ago), it is written failed, so the gap shows
+    in the outbox and the change that caused it still stands."""
     subject, text, html = render(template, context)
+    if seal is not None:
+        text, html = seal.seal(text), seal.seal(html)
     good, bad = recipients(to)
     message = MailMessage(template=template, about=about[:120], recipients=good, subject=subject[:300],
-                          text=text, html=html,
+                          text=text, html=html, sealed=seal is not None,
                           attachments=[{"document_id": d, "filename": name} for d, name in attachments])
     if bad or not good:
         message.status, message.next_attempt_at = FAILED, None
@@ -109,6 +115,15 @@ def compose(session: Session, template: str, context: Mapping[str, Any], to: Ite
     if message.status == PENDING:
         queue.enqueue(session, DELIVER, once=True)
     return message
+
+
+def bodies(message: MailMessage, settings: Settings) -> tuple[str, str]:
+    """The message's text and HTML, decrypted when sealed (raises UnreadableSecret, or
+    MissingKey without the keys)."""
+    if not message.sealed:
+        return message.text, message.html
+    box = SecretBox.from_settings(settings)
+    return box.open(message.text), box.open(message.html)
 
 
 def list_messages(session: Session, status: str | None = None, limit: int = 100) -> list[MailMessage]:

@@ -27,7 +27,8 @@ from sqlmodel import Session, select
 from core import docstore
 from core.db import aware, session_scope, utcnow
 from core.docstore import Document
-from core.mail import FAILED, PENDING, SENT, MailMessage
+from core.crypto import MissingKey, UnreadableSecret
+from core.mail import FAILED, PENDING, SENT, MailMessage, bodies
 from core.settings import Settings, SmtpServer
 from core.webhook_delivery import DeliveryRun, backoff
 
@@ -59,8 +60,9 @@ def build(message: MailMessage, files: list[tuple[str, str, bytes]], settings: S
     email["To"] = ", ".join(message.recipients)
     email["Date"] = format_datetime(aware(message.created_at))
     email["Message-ID"] = f"<{message.message_id}@{parseaddr(sender)[1].rpartition('@')[2] or 'localhost'}>"
-    email.set_content(message.text)
-    email.add_alternative(message.html, subtype="html")
+    text, html = bodies(message, settings)
+    email.set_content(text)
+    email.add_alternative(html, subtype="html")
     for filename, mime, body in files:
         maintype, _, subtype = mime.partition("/")
         email.add_attachment(body, maintype=maintype, subtype=subtype, filename=filename)
@@ -113,6 +115,10 @@ def _attempt(session: Session, message: MailMessage, settings: Settings, send: C
             error, permanent = f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}", exc.smtp_code >= 500
         except (smtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except UnreadableSecret as exc:                 # a key was dropped: no retry reads it
+            error, permanent = str(exc), True
+        except MissingKey as exc:                       # the worker lacks SECRET_KEY: retried once it has it
+            error = str(exc)
     message.attempts += 1
     message.last_error = (error or note)[:500]
     if not error:

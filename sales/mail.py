@@ -15,6 +15,7 @@ from typing import Iterable
 from sqlmodel import Session
 
 from core import docstore, mail
+from core.crypto import SecretBox
 from core.mail import MailMessage
 from core.tokens import token_hash
 from core.users import User
@@ -38,8 +39,9 @@ def day(moment: datetime | date) -> str:
 
 
 def share_quote(session: Session, quote: Quote, sender: User, url: str, expires_at: datetime, company: str,
-                to: Iterable[str] | None = None, note: str = "") -> MailMessage:
-    """The quote's share link, with its PDF attached once rendered."""
+                seal: SecretBox, to: Iterable[str] | None = None, note: str = "") -> MailMessage:
+    """The quote's share link, with its PDF attached once rendered (stored sealed, as every
+    e-mail carrying a link: core/mail.py)."""
     account = session.get(Account, quote.account_id)
     document = docstore.facts(session, "quote", quote.id)
     total = money(quote.contract_value, quote.currency) if quote.contract_value is not None else ""
@@ -48,10 +50,10 @@ def share_quote(session: Session, quote: Quote, sender: User, url: str, expires_
                          "total": total, "url": url, "valid_until": quote.expires_on.isoformat(),
                          "expires": day(expires_at), "company": company, "message": note.strip()},
                         account_recipients(session, account, to), f"quote {quote.number}",
-                        [(document.id, f"{quote.number}.pdf")] if document is not None else [])
+                        [(document.id, f"{quote.number}.pdf")] if document is not None else [], seal)
 
 
-def signature_request(session: Session, contract: Contract, token: str, url: str, company: str,
+def signature_request(session: Session, contract: Contract, token: str, url: str, company: str, seal: SecretBox,
                       to: Iterable[str] | None = None) -> MailMessage:
     """The contract's signing link (its PDF is on the page the link opens)."""
     expires_at = session.get(ShareLink, token_hash(token)).expires_at
@@ -59,7 +61,7 @@ def signature_request(session: Session, contract: Contract, token: str, url: str
     return mail.compose(session, "contract_signature",
                         {"account": account.name, "contract": contract.number, "url": url,
                          "expires": day(expires_at), "company": company},
-                        account_recipients(session, account, to), f"contract {contract.number}")
+                        account_recipients(session, account, to), f"contract {contract.number}", seal=seal)
 
 
 def renewal_quote(session: Session, quote: Quote, contract: Contract, rep: User, notice_by: date) -> MailMessage:

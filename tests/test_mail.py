@@ -269,6 +269,10 @@ def test_a_rep_emails_a_quotes_share_link_with_its_pdf(env, smtp):
     outbox_ = ok(call(env, "get", "/mail?status=sent", "finance"))
     assert [m["id"] for m in outbox_] == [message["id"]] and "text" not in outbox_[0]
     assert url in ok(call(env, "get", f"/mail/{message['id']}", "finance"))["text"]
+    with session_scope(env.engine) as session:                  # stored, the token is sealed like a secret
+        stored = session.get(MailMessage, message["id"])
+        token = url.rsplit("/", 1)[1]
+        assert stored.sealed and token not in stored.text and token not in stored.html
     assert error_of(call(env, "get", "/mail", "rep"), 403)
     assert error_of(call(env, "get", "/mail?status=lost", "finance"), 422)["fields"]["status"]
 

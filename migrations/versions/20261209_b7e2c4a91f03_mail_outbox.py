@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('subject', text(length=300), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('html', sa.Text(), nullable=False),
+    sa.Column('sealed', sa.Boolean(), nullable=False),
     sa.Column('attachments', sa.JSON(), nullable=False),
     sa.Column('status', text(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
