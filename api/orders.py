@@ -72,6 +72,17 @@ def order_view(session, order: Order) -> dict:
     return order_views(session, [order])[0]
 
 
+def _listed(session, table, *conditions, query: dict) -> list:
+    """A page of contracts or orders, newest first: those `conditions` allow (None: no
+    condition), of the state and account the query names."""
+    q = select(table).where(*(c for c in conditions if c is not None))
+    if query["state"]:
+        q = q.where(table.state == query["state"])
+    if query["account"]:
+        q = q.where(table.account_id == get_account(session, query["account"]).id)
+    return list(session.exec(q.order_by(table.id.desc()).offset(query["offset"]).limit(query["limit"])))
+
+
 # contracts -----------------------------------------------------------------------------------
 
 @blp.post("/contracts")
@@ -95,15 +106,10 @@ def create_contract(data):
 def list_contracts(query):
     """Contracts, newest first, by state, account or the quote they came from."""
     with db_session() as session:
+        made_from = Contract.quote_id.in_(select(Quote.id).where(Quote.number == query["quote"])) \
+            if query["quote"] else None
         visible = access.contract_filter(session, current_user(session))
-        q = select(Contract) if visible is None else select(Contract).where(visible)
-        if query["state"]:
-            q = q.where(Contract.state == query["state"])
-        if query["account"]:
-            q = q.where(Contract.account_id == get_account(session, query["account"]).id)
-        if query["quote"]:
-            q = q.where(Contract.quote_id.in_(select(Quote.id).where(Quote.number == query["quote"])))
-        rows = session.exec(q.order_by(Contract.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
+        rows = _listed(session, Contract, visible, made_from, query=query)
         return [contract_view(session, c) for c in rows]
 
 
@@ -222,13 +228,7 @@ def create_order(data):
 def list_orders(query):
     with db_session() as session:
         visible = access.order_filter(session, current_user(session))
-        q = select(Order) if visible is None else select(Order).where(visible)
-        if query["state"]:
-            q = q.where(Order.state == query["state"])
-        if query["account"]:
-            q = q.where(Order.account_id == get_account(session, query["account"]).id)
-        rows = session.exec(q.order_by(Order.id.desc()).offset(query["offset"]).limit(query["limit"])).all()
-        return order_views(session, rows)
+        return order_views(session, _listed(session, Order, visible, query=query))
 
 
 @blp.get("/orders/<number>")

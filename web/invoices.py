@@ -32,8 +32,9 @@ def invoice_page(invoice_id):
         shown = bs.InvoiceSchema().dump(invoice_view(session, invoice))
         notes = bs.InvoiceSchema(many=True).dump(invoice_views(session, credit_notes.credit_notes_of(session, invoice)))
         paid = None
-        if "payments:read" in caller().permissions:
-            paid = [p | {"to_invoice": str(sum(Decimal(a["amount"]) for a in p["allocations"] if a["invoice"] == invoice.id))}
-                    for p in bs.PaymentSchema(many=True).dump(payment_views(session, payments.payments_of(session, invoice)))]
+        if "payments:read" in caller().permissions:        # each with what it paid of this invoice
+            views = bs.PaymentSchema(many=True).dump(payment_views(session, payments.payments_of(session, invoice)))
+            paid = [p | {"to_invoice": str(sum(Decimal(a["amount"]) for a in p["allocations"]
+                                                if a["invoice"] == invoice.id))} for p in views]
     return page("pages/invoice.html", invoice=shown, credit_notes=notes, payments=paid,
                 methods=payments.METHODS, creditable=CREDITABLE)
