@@ -202,15 +202,17 @@ class OptionPricesInSchema(Schema):
 
 
 class ValuePriceSchema(Schema):
+    """`difference`: the list price with this value picked minus the current one."""
     attribute = fields.String()
     value = fields.Raw()
-    difference = Money(metadata={"description": "list price with this value picked minus the current one"})
+    difference = Money()
 
 
 class OptionPricesSchema(Schema):
+    """`total`: the current configuration's list price, for the quantity."""
     currency = fields.String()
     price_book = fields.String()
-    total = Money(metadata={"description": "the current configuration's list price, for the quantity"})
+    total = Money()
     values = fields.List(InCurrency(ValuePriceSchema), metadata={
         "description": "each value that fits the other selections and is not the current one"})
 
