@@ -185,15 +185,6 @@ class ImportReportSchema(Schema):
     dry_run = fields.Boolean()
 
 
-class StorefrontPriceInSchema(Schema):
-    selections = Selections(load_default=dict)
-    quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
-    price_book = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100),
-                               metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
-    promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
-                              validate=validate.Length(max=5))
-
-
 class OptionPricesInSchema(Schema):
     selections = Selections(load_default=dict)
     quantity = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10000))
@@ -201,16 +192,23 @@ class OptionPricesInSchema(Schema):
                                metadata={"description": "default: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS)"})
 
 
+class StorefrontPriceInSchema(OptionPricesInSchema):
+    promo_codes = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+                              validate=validate.Length(max=5))
+
+
 class ValuePriceSchema(Schema):
+    """`difference`: the list price with this value picked minus the current one."""
     attribute = fields.String()
     value = fields.Raw()
-    difference = Money(metadata={"description": "list price with this value picked minus the current one"})
+    difference = Money()
 
 
 class OptionPricesSchema(Schema):
+    """`total`: the current configuration's list price, for the quantity."""
     currency = fields.String()
     price_book = fields.String()
-    total = Money(metadata={"description": "the current configuration's list price, for the quantity"})
+    total = Money()
     values = fields.List(InCurrency(ValuePriceSchema), metadata={
         "description": "each value that fits the other selections and is not the current one"})
 

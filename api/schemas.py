@@ -196,20 +196,17 @@ class ConfigureRequest(Schema):
     lang = _lang()
 
 
-class ExplainRequest(Schema):
-    selections = Selections(load_default=dict)
-    attribute = fields.String(required=True)
-    value = Scalar(required=True, allow_none=True)
-    version = _version()
-    lang = _lang()
-
-
 class SwitchRequest(Schema):
     """Pick `attribute` = `value` whatever the selections: the answer says what it removes."""
     selections = Selections(load_default=dict)
     attribute = fields.String(required=True)
     value = Scalar(required=True, allow_none=True)
     version = _version()
+
+
+class ExplainRequest(SwitchRequest):
+    """Why `attribute` cannot take `value` given the other selections."""
+    lang = _lang()
 
 
 class CompleteRequest(Schema):
