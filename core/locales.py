@@ -1,5 +1,5 @@
 """The customer's languages: their message catalogs, and how amounts, numbers and dates read
-in each (Babel's CLDR data). Pages, PDFs and letters all format through here, so a French
+in each (Babel's CLDR data). Pages, PDFs, letters and e-mails all format through here, so a French
 customer reads "1 234,50 €" on the page and in the PDF alike.
 
 The catalogs are the `.po` files under web/translations (docs/i18n.md); they are compiled in
