@@ -185,6 +185,39 @@ def test_the_cli_lists_shows_and_retries_the_outbox(engine, database_url):
     assert "Error: unknown mail message 9" in CliRunner().invoke(cli, ["mail", "show", "9"], env=env).output
 
 
+# ---- the customer's language --------------------------------------------------------------
+
+LINK = {"account": "Acme", "company": "Northwind", "url": "https://cpq.example/x/abc", "expires": date(2026, 4, 14)}
+CUSTOMER_MAIL = {
+    "quote_share": {**LINK, "quote": "Q-1", "title": "Servers", "sender": "Rep", "total": "1234.5",
+                    "currency": "EUR", "valid_until": date(2026, 4, 30), "message": ""},
+    "contract_signature": {**LINK, "contract": "C-1"},
+    "contract_reminder": {"account": "Acme", "contract": "C-1", "kind": "expiry", "due": date(2026, 6, 30),
+                          "renews_on": date(2026, 7, 1), "end_date": date(2026, 6, 30)},
+    "invoice": {"account": "Acme", "company": "Northwind", "invoice": "INV-1", "credit_note": False, "total": "1234.5",
+                "currency": "EUR", "issue_date": date(2026, 3, 15), "due_date": date(2026, 4, 14),
+                "payment_reference": "RF18", "einvoice": True},
+    "portal_link": LINK,
+}
+
+
+@pytest.mark.parametrize("language", locales.LANGUAGES)
+@pytest.mark.parametrize("template", CUSTOMER_MAIL)
+def test_every_customer_email_reads_in_every_language(template, language):
+    subject, text, html = mail.render(template, CUSTOMER_MAIL[template], language)
+    assert f'<html lang="{language}">' in html
+    if language == "en":
+        assert "Dear Acme," in text and "Kind regards" in text
+    else:                                               # no English words and no ISO dates left
+        assert subject != mail.render(template, CUSTOMER_MAIL[template])[0]
+        assert "Dear" not in text and "regards" not in text and "2026-" not in text
+    dates = [locales.day(d, language) for d in CUSTOMER_MAIL[template].values() if isinstance(d, date)]
+    assert any(d in text and d in html for d in dates)
+    if "total" in CUSTOMER_MAIL[template]:
+        assert locales.money("1234.5", "EUR", language) in text
+        assert f'<strong>{locales.money("1234.5", "EUR", language)}</strong>' in html
+
+
 # ---- what sends e-mail -------------------------------------------------------------------
 
 @pytest.fixture
