@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping
 
@@ -274,8 +274,7 @@ def _letters(language: str) -> jinja2.sandbox.SandboxedEnvironment:
         loader=jinja2.FileSystemLoader(PROJECT_ROOT / "web" / "templates" / "letters"),
         undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(locales.translations(language), newstyle=True)
-    env.filters.update(money=partial(locales.money, language=language), day=partial(locales.day, language=language))
+    locales.install(env, language)
     return env
 
 

@@ -1,5 +1,5 @@
 """The customer's languages: their message catalogs, and how amounts, numbers and dates read
-in each (Babel's CLDR data). Pages, PDFs and letters all format through here, so a French
+in each (Babel's CLDR data). Pages, PDFs, letters and e-mails all format through here, so a French
 customer reads "1 234,50 €" on the page and in the PDF alike.
 
 The catalogs are the `.po` files under web/translations (docs/i18n.md); they are compiled in
@@ -16,7 +16,7 @@ import io
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from babel import Locale
 from babel.dates import format_date
@@ -72,6 +72,18 @@ def translations(language: str) -> Translations:
         return Translations()                    # NullTranslations with Babel's extra methods
     with _lock:                                  # compiled once per process, even with threads
         return _compiled(language)
+
+
+def install(env, language: str):
+    """Make a Jinja environment (with the `jinja2.ext.i18n` extension) speak `language`: its
+    catalog for {% trans %} and _(), and the filters `money(currency)`, `amount(currency)`,
+    `number`, `day` and `timestamp` formatting for its locale. Documents, letters and e-mails
+    all get their language this one way. Returns the catalog, for filters of the caller's own."""
+    language = language_of(language)
+    catalog = translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)
+    env.filters.update({f.__name__: partial(f, language=language) for f in (money, amount, number, day, timestamp)})
+    return catalog
 
 
 # ---- numbers, amounts and dates -----------------------------------------------------------------

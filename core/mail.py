@@ -2,8 +2,9 @@
 
 `compose` renders a message from its templates (web/templates/mail/<template>.txt and .html;
 the subject is the text template's `{% set subject %}` block, so all wording stays in the
-templates) and writes it, pending, in the caller's transaction: the change and its e-mail
-commit together or not at all. `core/mail_delivery.py` sends it later from a worker, never
+templates) in the customer's language (core/locales.py, docs/i18n.md) and writes it, pending,
+in the caller's transaction: the change and its e-mail commit together or not at all. The
+language is fixed when it is written, as the words are. `core/mail_delivery.py` sends it later from a worker, never
 inside a request. Attachments are documents (core/docstore.py) named by id: the message waits
 while one is pending, and fails, saying which, when one failed to render.
 
@@ -16,14 +17,16 @@ by the API and `cpq mail list`, until the service is configured.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 import jinja2
 import jinja2.sandbox
 import sqlalchemy as sa
+from markupsafe import Markup
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
-from core import queue
+from core import locales, queue
 from core.crypto import SecretBox
 from core.db import timestamp, utcnow
 from core.errors import NotFound
@@ -62,20 +65,42 @@ class MailMessage(SQLModel, table=True):
 # Sandboxed like the dunning letters: these are templates an operator edits, and a template
 # should read the values it is given and nothing else.
 _FOLDER = PROJECT_ROOT / "web" / "templates" / "mail"
-_TEXT = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(_FOLDER), undefined=jinja2.StrictUndefined,
-                                            autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                                            keep_trailing_newline=True)
-_HTML = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(_FOLDER), undefined=jinja2.StrictUndefined,
-                                            autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
-def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, text, html) of a message template."""
-    text = _TEXT.get_template(f"{template}.txt").make_module(dict(context))
+def _strong(value) -> Markup:
+    """A value in bold inside a translated HTML sentence, whose text stays the plain text's."""
+    return Markup("<strong>{}</strong>").format(value)
+
+
+@lru_cache(maxsize=None)
+def _environments(language: str) -> tuple[jinja2.Environment, jinja2.Environment]:
+    """The (text, HTML) templates in one language: its catalog and its locale's amounts and
+    dates (core.locales.install), made once per language."""
+    text = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(_FOLDER),
+                                               undefined=jinja2.StrictUndefined, autoescape=False,
+                                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                                               extensions=["jinja2.ext.i18n"])
+    html = jinja2.sandbox.SandboxedEnvironment(loader=jinja2.FileSystemLoader(_FOLDER),
+                                               undefined=jinja2.StrictUndefined, autoescape=True,
+                                               trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+    for env in (text, html):
+        locales.install(env, language)
+    text.filters["strong"] = str
+    html.filters["strong"] = _strong
+    return text, html
+
+
+def render(template: str, context: Mapping[str, Any], language: str = locales.DEFAULT) -> tuple[str, str, str]:
+    """(subject, text, html) of a message template in `language` (a customer's; staff mail is
+    English). The templates also get `language` itself, for the HTML's `lang`."""
+    language = locales.language_of(language)
+    text_env, html_env = _environments(language)
+    context = {**context, "language": language}
+    text = text_env.get_template(f"{template}.txt").make_module(context)
     subject = " ".join(str(getattr(text, "subject", "")).split())
     if not subject:
         raise ValueError(f"mail template {template}.txt sets no subject")
-    return subject, str(text), _HTML.get_template(f"{template}.html").render(context)
+    return subject, str(text), html_env.get_template(f"{template}.html").render(context)
 
 
 def recipients(addresses: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -93,13 +118,15 @@ def recipients(addresses: Iterable[str]) -> tuple[list[str], list[str]]:
 
 
 def compose(session: Session, template: str, context: Mapping[str, Any], to: Iterable[str], about: str,
-            attachments: Iterable[tuple[int, str]] = (), seal: SecretBox | None = None) -> MailMessage:
-    """Write a message to send after the commit; `attachments` are (document id, file name).
+            attachments: Iterable[tuple[int, str]] = (), seal: SecretBox | None = None,
+            language: str = locales.DEFAULT) -> MailMessage:
+    """Write a message, rendered in `language`, to send after the commit; `attachments` are
+    (document id, file name).
     With `seal`, its bodies are stored encrypted: a link's token is stored only as its hash
     elsewhere, and the outbox must not give it away either. With nobody to send to, or an
     address that is none (a contact's, stored long ago), it is written failed, so the gap shows
     in the outbox and the change that caused it still stands."""
-    subject, text, html = render(template, context)
+    subject, text, html = render(template, context, language)
     if seal is not None:
         text, html = seal.seal(text), seal.seal(html)
     good, bad = recipients(to)

@@ -150,11 +150,7 @@ def _environment(language: str) -> Environment:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    catalog = locales.translations(language)
-    env.install_gettext_translations(catalog, newstyle=True)
-    env.filters.update({name: partial(f, language=language) for name, f in (
-        ("money", locales.money), ("amount", locales.amount), ("number", locales.number),
-        ("day", locales.day), ("timestamp", locales.timestamp))})
+    catalog = locales.install(env, language)
     env.filters.update(charge=partial(charge, gettext=catalog.gettext),
                        payment_terms=partial(payment_terms, gettext=catalog.gettext),
                        paragraphs=paragraphs, address_lines=address_lines, grouped=grouped,

@@ -1,6 +1,7 @@
 """The e-mails of selling, written in the transaction of what causes them (core/mail.py): a
 quote's share link, a contract's signature request, the customer's reminders of a contract's
-renewal notice deadline and expiry, and the rep's reminder of a renewal quote.
+renewal notice deadline and expiry, and the rep's reminder of a renewal quote. The customer's
+are in the account's language (docs/i18n.md); the rep's in English, as staff pages are.
 
 Share and signing links are credentials shown once, so the front end that made the link
 gives its address here, in the same transaction. A customer's e-mail goes to the addresses
@@ -20,7 +21,6 @@ from core.mail import MailMessage
 from core.tokens import token_hash
 from core.users import User
 from sales.accounts import Account, contacts_of
-from core.locales import money
 from sales.models import Quote, ShareLink
 from sales.order_models import Contract
 
@@ -33,24 +33,20 @@ def account_recipients(session: Session, account: Account, to: Iterable[str] | N
     return [contacts[0].email] if contacts else []
 
 
-def day(moment: datetime | date) -> str:
-    """The day of a date or moment, as the templates show it."""
-    return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
-
-
 def share_quote(session: Session, quote: Quote, sender: User, url: str, expires_at: datetime, company: str,
                 seal: SecretBox, to: Iterable[str] | None = None, note: str = "") -> MailMessage:
     """The quote's share link, with its PDF attached once rendered (stored sealed, as every
     e-mail carrying a link: core/mail.py)."""
     account = session.get(Account, quote.account_id)
     document = docstore.facts(session, "quote", quote.id)
-    total = money(quote.contract_value, quote.currency) if quote.contract_value is not None else ""
     return mail.compose(session, "quote_share",
                         {"account": account.name, "quote": quote.number, "title": quote.title, "sender": sender.name,
-                         "total": total, "url": url, "valid_until": quote.expires_on.isoformat(),
-                         "expires": day(expires_at), "company": company, "message": note.strip()},
+                         "total": quote.contract_value, "currency": quote.currency, "url": url,
+                         "valid_until": quote.expires_on, "expires": expires_at, "company": company,
+                         "message": note.strip()},
                         account_recipients(session, account, to), f"quote {quote.number}",
-                        [(document.id, f"{quote.number}.pdf")] if document is not None else [], seal)
+                        [(document.id, f"{quote.number}.pdf")] if document is not None else [], seal,
+                        account.language)
 
 
 def signature_request(session: Session, contract: Contract, token: str, url: str, company: str, seal: SecretBox,
@@ -59,9 +55,10 @@ def signature_request(session: Session, contract: Contract, token: str, url: str
     expires_at = session.get(ShareLink, token_hash(token)).expires_at
     account = session.get(Account, contract.account_id)
     return mail.compose(session, "contract_signature",
-                        {"account": account.name, "contract": contract.number, "url": url,
-                         "expires": day(expires_at), "company": company},
-                        account_recipients(session, account, to), f"contract {contract.number}", seal=seal)
+                        {"account": account.name, "contract": contract.number, "url": url, "expires": expires_at,
+                         "company": company},
+                        account_recipients(session, account, to), f"contract {contract.number}", seal=seal,
+                        language=account.language)
 
 
 def renewal_quote(session: Session, quote: Quote, contract: Contract, rep: User, notice_by: date) -> MailMessage:
@@ -78,7 +75,7 @@ def contract_reminder(session: Session, contract: Contract, kind: str, due: date
     given by `due`) or `expiry` (it ends on `due`)."""
     account = session.get(Account, contract.account_id)
     return mail.compose(session, "contract_reminder",
-                        {"account": account.name, "contract": contract.number, "kind": kind, "due": due.isoformat(),
-                         "renews_on": (contract.end_date + timedelta(days=1)).isoformat(),
-                         "end_date": contract.end_date.isoformat()},
-                        account_recipients(session, account), f"contract {contract.number}")
+                        {"account": account.name, "contract": contract.number, "kind": kind, "due": due,
+                         "renews_on": contract.end_date + timedelta(days=1), "end_date": contract.end_date},
+                        account_recipients(session, account), f"contract {contract.number}",
+                        language=account.language)

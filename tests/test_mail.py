@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from api.app import create_app
-from billing import collections
+from billing import collections, portal
+from billing import mail as billing_mail
 from billing.invoices import issue
 from billing.order_billing import invoice_order
 from billing.tax import load_demo_tax_rates
@@ -26,6 +27,8 @@ from core.settings import DEFAULT_DEMO_DIR, Settings, SmtpServer
 from core.users import create_user
 from sales import contracts
 from sales.accounts import Account, create_account
+from core import locales
+from core.crypto import SecretBox
 from core.locales import money
 from sales.order_models import Contract
 from billing_flow import issue as open_invoice, order_for
@@ -40,6 +43,8 @@ TODAY = date(2026, 3, 15)
 CONTACT = {"name": "Jo Buyer", "email": "jo@acme.example", "primary": True}
 ACME = {"code": "ACME", "name": "Acme Corp", "currency": "USD", "contacts": [CONTACT],
         "billing_address": {"street": "500 Industrial Way", "city": "Austin", "region": "TX", "country": "US"}}
+SELLER = {"name": "Test Seller", "address": ["1 Street"], "email": "billing@seller.example",
+          "website": "seller.example", "colour": "#123456"}
 
 
 def settings_for(database_url: str, smtp_url: str = "") -> Settings:
@@ -180,6 +185,39 @@ def test_the_cli_lists_shows_and_retries_the_outbox(engine, database_url):
     assert "Error: unknown mail message 9" in CliRunner().invoke(cli, ["mail", "show", "9"], env=env).output
 
 
+# ---- the customer's language --------------------------------------------------------------
+
+LINK = {"account": "Acme", "company": "Northwind", "url": "https://cpq.example/x/abc", "expires": date(2026, 4, 14)}
+CUSTOMER_MAIL = {
+    "quote_share": {**LINK, "quote": "Q-1", "title": "Servers", "sender": "Rep", "total": "1234.5",
+                    "currency": "EUR", "valid_until": date(2026, 4, 30), "message": ""},
+    "contract_signature": {**LINK, "contract": "C-1"},
+    "contract_reminder": {"account": "Acme", "contract": "C-1", "kind": "expiry", "due": date(2026, 6, 30),
+                          "renews_on": date(2026, 7, 1), "end_date": date(2026, 6, 30)},
+    "invoice": {"account": "Acme", "company": "Northwind", "invoice": "INV-1", "credit_note": False, "total": "1234.5",
+                "currency": "EUR", "issue_date": date(2026, 3, 15), "due_date": date(2026, 4, 14),
+                "payment_reference": "RF18", "einvoice": True},
+    "portal_link": LINK,
+}
+
+
+@pytest.mark.parametrize("language", locales.LANGUAGES)
+@pytest.mark.parametrize("template", CUSTOMER_MAIL)
+def test_every_customer_email_reads_in_every_language(template, language):
+    subject, text, html = mail.render(template, CUSTOMER_MAIL[template], language)
+    assert f'<html lang="{language}">' in html
+    if language == "en":
+        assert "Dear Acme," in text and "Kind regards" in text
+    else:                                               # no English words and no ISO dates left
+        assert subject != mail.render(template, CUSTOMER_MAIL[template])[0]
+        assert "Dear" not in text and "regards" not in text and "2026-" not in text
+    dates = [locales.day(d, language) for d in CUSTOMER_MAIL[template].values() if isinstance(d, date)]
+    assert any(d in text and d in html for d in dates)
+    if "total" in CUSTOMER_MAIL[template]:
+        assert locales.money("1234.5", "EUR", language) in text
+        assert f'<strong>{locales.money("1234.5", "EUR", language)}</strong>' in html
+
+
 # ---- what sends e-mail -------------------------------------------------------------------
 
 @pytest.fixture
@@ -197,13 +235,13 @@ def test_an_issued_invoice_is_emailed_with_its_pdf_and_einvoice(engine, database
     with queue.bound(engine, settings_for(database_url, smtp.url)), session_scope(engine) as session:
         order = order_for(session, acme, user, [("hw", "one_time", 3, "1000.00")])
         invoice = issue(session, invoice_order(session, order, TODAY), TODAY,
-                        company={"name": "Test Seller", "address": ["1 Street"], "email": "billing@seller.example",
-                                 "website": "seller.example", "colour": "#123456"})
+                        company=SELLER)
         number, total = invoice.number, money(invoice.gross_total, "USD")
     [arrived] = smtp.arrived
     assert arrived.rcpt_tos == ["jo@acme.example"]
     assert arrived.subject == f"Invoice {number} from Test Seller"
-    assert f"invoice {number} of {total}" in arrived.text and "due on\n2026-04-14" in arrived.text
+    assert f"invoice {number} of {total}, dated 2026-03-15 and due on 2026-04-14." in arrived.text
+    assert '<html lang="en">' in arrived.html and f"<strong>{number}</strong>" in arrived.html
     files = arrived.attachments
     assert set(files) == {f"{number}.pdf", f"{number}.xml"}
     assert files[f"{number}.pdf"][0] == "application/pdf" and files[f"{number}.pdf"][1].startswith(b"%PDF-")
@@ -211,6 +249,44 @@ def test_an_issued_invoice_is_emailed_with_its_pdf_and_einvoice(engine, database
     assert xml[0] == "application/xml"
     assert b"CrossIndustryInvoice" in (xml[1] if isinstance(xml[1], bytes) else xml[1].encode())
     assert number.encode() in (xml[1] if isinstance(xml[1], bytes) else xml[1].encode())
+
+
+def test_a_french_accounts_invoice_is_emailed_in_french(engine, database_url, smtp, billing):
+    """In the language issuing recorded, as its PDF: words, amount and dates (docs/i18n.md)."""
+    user, _acme, _bare = billing
+    with session_scope(engine) as session:
+        french = create_account(session, {**ACME, "code": "ACME-FR", "name": "Acme France", "language": "fr"}).id
+    with queue.bound(engine, settings_for(database_url, smtp.url)), session_scope(engine) as session:
+        order = order_for(session, french, user, [("hw", "one_time", 3, "1000.00")])
+        invoice = issue(session, invoice_order(session, order, TODAY), TODAY, company=SELLER)
+        number, total = invoice.number, money(invoice.gross_total, "USD", language="fr")
+        english, due = money(invoice.gross_total, "USD"), locales.day(invoice.due_date, "fr")
+        session.get(Account, french).language = "de"        # changed after issue: its e-mail stays French
+    [arrived] = smtp.arrived
+    assert arrived.subject == f"Facture {number} de Test Seller"
+    text = " ".join(arrived.text.split())
+    assert total not in (english, "") and due == "14 avr. 2026"
+    assert text.startswith("Madame, Monsieur, Veuillez trouver ci-joint la facture")
+    assert f"facture {number} d’un montant de {' '.join(total.split())}, datée du 15 mars 2026" in text
+    assert f"payable au plus tard le {' '.join(due.split())}." in text and "Cordialement, Test Seller" in text
+    assert '<html lang="fr">' in arrived.html and f"<strong>{total}</strong>" in arrived.html
+
+
+def test_a_german_accounts_portal_link_is_emailed_in_german(engine, database_url, smtp, billing):
+    settings = settings_for(database_url, smtp.url)
+    with queue.bound(engine, settings), session_scope(engine) as session:
+        german = create_account(session, {**ACME, "code": "ACME-DE", "name": "Acme GmbH", "language": "de"})
+        link, token = portal.invite(session, german, "jo@acme.example", 14, None)
+        billing_mail.portal_link(session, link, f"https://cpq.example/p/{token}", "Northwind",
+                                 SecretBox.from_settings(settings))
+        expires = locales.day(link.expires_at, "de")
+    [arrived] = smtp.arrived
+    assert arrived.subject == "Ihr Abrechnungsportal bei Northwind"
+    text = " ".join(arrived.text.split())
+    assert text.startswith("Sehr geehrte Damen und Herren, Ihre Verträge, Rechnungen, Gutschriften")
+    assert f"funktioniert bis zum {expires}. Bitte leiten Sie ihn nicht weiter." in text
+    assert f"https://cpq.example/p/{token}" in arrived.text and "Mit freundlichen Grüßen Northwind" in text
+    assert '<html lang="de">' in arrived.html and ">Abrechnungsportal öffnen</a>" in arrived.html
 
 
 def test_dunning_letters_are_emailed_and_a_missing_contact_shows(engine, database_url, smtp, billing):
@@ -241,7 +317,7 @@ def test_a_contracts_key_dates_are_emailed_to_the_customer_once(engine, database
                 contracts.run_jobs(session, day)
     [arrived] = smtp.arrived
     assert arrived.rcpt_tos == ["jo@acme.example"] and arrived.subject == f"Contract {number} renews on 2028-01-01"
-    assert f"unless notice of\nnon-renewal is given by {deadline.isoformat()}" in arrived.text
+    assert f"unless notice of non-renewal is given by {deadline.isoformat()}" in arrived.text
 
 
 # ---- through the API -----------------------------------------------------------------------
