@@ -76,7 +76,7 @@ def order_invoice(session: Session, order: Order, lines: list[OrderLine], charge
                    periods: list[BillingPeriod], reason: str, today: date) -> Invoice:
     """The draft of `charges` and `periods`, on the terms agreed on the order's quote; the
     periods are marked billed by it."""
-    terms = session.get(Quote, order.quote_id).payment_terms
+    terms = session.exec(select(Quote.payment_terms).where(Quote.id == order.quote_id)).one()   # not its price
     parse_terms(terms)
     invoice = draft(session, session.get(Account, order.account_id),
                     charges + [_period_charge(p, lines) for p in periods], currency(order.currency), terms,
