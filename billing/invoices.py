@@ -113,16 +113,6 @@ def draft_many(session: Session, drafts: list[Draft], today: date) -> list[Invoi
     return invoices
 
 
-def _apply_tax(session: Session, invoice: Invoice, lines: list[InvoiceLine], priced: list[Decimal],
-               account: Account, inclusive: bool | None) -> tuple[tax.TaxRates, tax.Taxation]:
-    """Tax the lines with the active rates (`_tax`) and store them."""
-    rates = tax.get_tax_rates(session)
-    taxation = _tax(invoice, lines, priced, account, inclusive, rates)
-    session.add_all([*lines, invoice])
-    session.flush()
-    return rates, taxation
-
-
 def _tax(invoice: Invoice, lines: list[InvoiceLine], priced: list[Decimal], account: Account,
          inclusive: bool | None, rates: tax.TaxRates) -> tax.Taxation:
     """Tax the lines (priced amounts: net, or gross for inclusive prices) with `rates` for the
@@ -189,35 +179,38 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
         raise InvalidTransition(label(invoice), invoice.state, "issue it", "it has no lines")
     account = session.get(Account, invoice.account_id)
     original = session.get(Invoice, invoice.original_id) if invoice.original_id else None
+    # what is read comes first, so that the invoice's facts are written in one flush
+    number_series = series(invoice.kind, today)
+    number = f"{number_series}-{next_number(session, number_series):05d}"
     if original is None:
-        rates, taxation = _apply_tax(session, invoice, lines, [priced_amount(ln, invoice.tax_inclusive) for ln in lines],
-                                     account, invoice.tax_inclusive)
+        rates = tax.get_tax_rates(session)
+        taxation = _tax(invoice, lines, [priced_amount(ln, invoice.tax_inclusive) for ln in lines], account,
+                        invoice.tax_inclusive, rates)
         invoice.seller = _seller(company, rates)
         invoice.buyer = _buyer(account, taxation, rates)
         terms = parse_terms(invoice.payment_terms)
     else:
         invoice.seller, invoice.buyer = original.seller, original.buyer
         terms = parse_terms(DUE_ON_RECEIPT)
-    invoice.series = series(invoice.kind, today)
-    invoice.number = f"{invoice.series}-{next_number(session, invoice.series):05d}"
+    invoice.series, invoice.number = number_series, number
     if invoice.kind == "invoice":
         invoice.payment_reference = remittance.invoice_reference(invoice.number)
     invoice.issue_date, invoice.due_date = today, terms.due_date(today)
     invoice.discount_date, invoice.discount_percent = terms.discount_date(today), terms.discount_percent
     invoice.issued_at = invoice.updated_at = utcnow()
     invoice.state = "open"
-    session.add(invoice)
+    session.add_all([*lines, invoice])
     session.flush()
-    docstore.request(session, "invoice", invoice.id, "pdf")          # rendered after the commit
-    if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS:   # EN 16931 allows 2 decimals
-        docstore.request(session, "invoice", invoice.id, "cii")
+    # rendered after the commit; EN 16931 allows 2 decimals
+    docstore.request_formats(session, "invoice", invoice.id,
+                             ("pdf", "cii") if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS else ("pdf",))
     billing_mail.invoice_issued(session, invoice, account)              # sent once both are rendered
     sign = 1 if invoice.kind == "invoice" else -1
     ledger.post(session, invoice.account_id, today, entry_kind, sign * invoice.gross_total, invoice.currency,
                 invoice_id=invoice.id, memo=f"{invoice.number} {invoice.reason}")
     if original is not None:
         _apply_credit(session, original, invoice)
-    webhooks.emit(session, "invoice.issued", summary(invoice, account, original))
+    webhooks.emit(session, "invoice.issued", lambda: summary(invoice, account, original))
     return invoice
 
 

@@ -110,7 +110,7 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
               periods: list[BillingPeriod], reason: str) -> Due:
     """What `charges` and `periods` bill, on the terms agreed on the order's quote; the
     periods are marked billed by the invoice that takes them."""
-    terms = session.get(Quote, order.quote_id).payment_terms
+    terms = session.exec(select(Quote.payment_terms).where(Quote.id == order.quote_id)).one()   # not its price
     parse_terms(terms)
     draft = Draft(session.get(Account, order.account_id), charges + [_period_charge(p, lines) for p in periods],
                   currency(order.currency), terms, reason, order)

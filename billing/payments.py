@@ -93,7 +93,7 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
     for invoice, part in plan:
         _settle(session, payment, invoice, part)
     session.flush()
-    webhooks.emit(session, "payment.received", summary(payment, account) | {
+    webhooks.emit(session, "payment.received", lambda: summary(payment, account) | {
         "allocated_to": [invoice.number for invoice, _part in plan]})
     return payment
 

@@ -28,7 +28,7 @@ from core.errors import InvalidInput
 from core.money import HUNDRED, ZERO, Currency, allocate
 from core.settings import DEFAULT_DEMO_DIR
 from core.validation import (MAX_INTEGER, Reader, digest, join, parse_yaml, read_file)
-from core.versioned import DocumentVersion, built, get_document, save_document
+from core.versioned import DocumentVersion, built, save_document
 from sales.accounts import COUNTRY_RE, SEGMENTS
 
 KIND = "tax_rates"
@@ -314,7 +314,7 @@ def save_tax_rates(session: Session, rates: TaxRates, activate: bool = False) ->
 
 def get_tax_rates(session: Session, name: str = STANDARD, version: int | None = None) -> TaxRates:
     """Stored tax rates (the active version when `version` is None); raises NotFound."""
-    return built(_BUILT, get_document(session, KIND, name, version), load_tax_rates_dict)
+    return built(session, _BUILT, KIND, name, version, load_tax_rates_dict)
 
 
 def load_demo_tax_rates(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[DocumentVersion]:

@@ -25,8 +25,7 @@ from core.errors import NotFound, VersionConflict
 from core.settings import DEFAULT_DEMO_DIR
 from core.validation import MAX_INTEGER
 from core.cache import LruCache
-from core.versioned import (DocumentVersion, built, get_document, is_newest,
-                            save_document)
+from core.versioned import DocumentVersion, built, is_newest, save_document
 
 
 
@@ -166,7 +165,7 @@ def save_price_book(session: Session, book: PriceBook, activate: bool = False) -
 
 def get_price_book(session: Session, name: str, version: int | None = None) -> PriceBook:
     """A stored price book (the active version when `version` is None); raises NotFound."""
-    return built(_BOOKS, get_document(session, PRICE_BOOK, name, version), load_price_book_dict)
+    return built(session, _BOOKS, PRICE_BOOK, name, version, load_price_book_dict)
 
 
 def load_demo_price_books(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[DocumentVersion]:

@@ -54,19 +54,34 @@ Facts = sa.Row
 def request(session: Session, kind: str, ref: int, fmt: str = "pdf", source: str = "") -> Facts | Document:
     """Ask for a document (rendered after the commit); asking again for the same `source`
     changes nothing, for another source (a changed draft) it is rendered anew."""
-    found = facts(session, kind, ref, fmt)
-    if found is not None and found.source == source:
-        return found
-    if found is None:
-        found = Document(kind=kind, ref=ref, format=fmt, source=source)
-    else:
-        found = session.get(Document, found.id)
-        found.status, found.source, found.sha256, found.size, found.content = PENDING, source, None, None, None
-        found.attempts, found.error, found.requested_at, found.ready_at = 0, "", utcnow(), None
-    session.add(found)
-    session.flush()
-    queue.enqueue(session, RENDER, found.id)
-    return found
+    return request_formats(session, kind, ref, (fmt,), source)[0]
+
+
+def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, ...],
+                    source: str = "") -> list[Facts | Document]:
+    """`request` for an object's documents in several formats, read and written at once."""
+    stored = {row.format: row for row in session.exec(select(*_FACTS).where(
+        Document.kind == kind, Document.ref == ref, Document.format.in_(formats)))}
+    out, asked = [], []
+    for fmt in formats:
+        found = stored.get(fmt)
+        if found is not None and found.source == source:
+            out.append(found)
+            continue
+        if found is None:
+            found = Document(kind=kind, ref=ref, format=fmt, source=source)
+        else:
+            found = session.get(Document, found.id)
+            found.status, found.source, found.sha256, found.size, found.content = PENDING, source, None, None, None
+            found.attempts, found.error, found.requested_at, found.ready_at = 0, "", utcnow(), None
+        session.add(found)
+        out.append(found)
+        asked.append(found)
+    if asked:
+        session.flush()
+        for document in asked:
+            queue.enqueue(session, RENDER, document.id)
+    return out
 
 
 def facts(session: Session, kind: str, ref: int, fmt: str = "pdf") -> Facts | None:

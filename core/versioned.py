@@ -78,6 +78,7 @@ def save_document(session: Session, kind: str, name: str, version: int, digest: 
 
 
 def activate_document(session: Session, kind: str, name: str, version: int) -> None:
+    session.info.pop(_KNOWN, None)
     if find_document(session, kind, name, version) is None:
         raise NotFound(f"{kind.replace('_', ' ')} {name!r} has no version {version}")
     active = session.get(ActiveDocument, (kind, name), with_for_update=True)
@@ -90,18 +91,46 @@ def activate_document(session: Session, kind: str, name: str, version: int) -> N
 
 def get_document(session: Session, kind: str, name: str, version: int | None = None) -> DocumentVersion:
     """A stored version; the active one when `version` is None. Raises NotFound."""
+    number, _ = _version_digest(session, kind, name, version)
+    return find_document(session, kind, name, number)
+
+
+def _version_digest(session: Session, kind: str, name: str, version: int | None) -> tuple[int, str]:
+    """The number and digest of a stored version (the active one when `version` is None), in
+    one statement and without its source, once per transaction. Raises NotFound."""
+    known = session.info.setdefault(_KNOWN, {})
+    found = known.get((kind, name, version))
+    if found is None:
+        found = known[kind, name, version] = _find_version_digest(session, kind, name, version)
+    return found
+
+
+_KNOWN = "cpq_document_versions"       # session.info: what _version_digest found in this transaction
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_versions(session: Session, transaction) -> None:
+    if transaction.parent is None:          # the transaction itself, not a flush or savepoint in it
+        session.info.pop(_KNOWN, None)
+
+
+def _find_version_digest(session: Session, kind: str, name: str, version: int | None) -> tuple[int, str]:
     label = kind.replace("_", " ")
     if not isinstance(name, str) or len(name) > 100 or "\x00" in name:
         raise NotFound(f"unknown {label} {name!r}")
+    query = select(DocumentVersion.version, DocumentVersion.digest).where(
+        DocumentVersion.kind == kind, DocumentVersion.name == name)
     if version is None:
-        active = session.get(ActiveDocument, (kind, name))
-        if active is None:
+        found = session.exec(query.join(ActiveDocument, sa.and_(
+            ActiveDocument.kind == DocumentVersion.kind, ActiveDocument.name == DocumentVersion.name,
+            ActiveDocument.version == DocumentVersion.version))).first()
+        if found is None:
             raise NotFound(f"unknown {label} {name!r}")
-        version = active.version
-    row = find_document(session, kind, name, version) if 1 <= version <= MAX_INTEGER else None
-    if row is None:
+        return tuple(found)
+    found = session.exec(query.where(DocumentVersion.version == version)).first() if 1 <= version <= MAX_INTEGER else None
+    if found is None:
         raise NotFound(f"{label} {name!r} has no version {version}")
-    return row
+    return tuple(found)
 
 
 def active_version(session: Session, kind: str, name: str) -> int | None:
@@ -137,7 +166,11 @@ def find_document(session: Session, kind: str, name: str, version: int) -> Docum
         DocumentVersion.version == version)).first()
 
 
-def built(cache: LruCache, row: DocumentVersion, build: Callable[[Any, str], T]) -> T:
-    """The object `build(source, file)` makes of `row`, cached."""
-    return cache.get((row.kind, row.name, row.version, row.digest),
-                     lambda: build(row.source, f"{row.kind.replace('_', ' ')} {row.name} version {row.version}"))
+def built(session: Session, cache: LruCache, kind: str, name: str, version: int | None,
+          build: Callable[[Any, str], T]) -> T:
+    """The object `build(source, file)` makes of a stored version (the active one when
+    `version` is None), cached by its digest: a request reads the version's number and digest
+    only, and the source (large JSON) only to build what is not cached. Raises NotFound."""
+    number, digest = _version_digest(session, kind, name, version)
+    return cache.get((kind, name, number, digest), lambda: build(
+        find_document(session, kind, name, number).source, f"{kind.replace('_', ' ')} {name} version {number}"))

@@ -225,17 +225,18 @@ def reencrypt_secrets(session: Session, box: SecretBox) -> int:
     return len(subscriptions)
 
 
-def emit(session: Session, event_type: str, data: Mapping[str, Any],
+def emit(session: Session, event_type: str, data: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
          only: WebhookSubscription | None = None) -> WebhookEvent | None:
     """Write an event and its pending deliveries in the caller's transaction. Nothing is
-    written when no subscription wants it (the outbox holds only what must go out)."""
+    written when no subscription wants it (the outbox holds only what must go out), and
+    `data` given as a function is built only when one does."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     targets = [only] if only is not None else [
         s for s in session.exec(select(WebhookSubscription).where(WebhookSubscription.active)) if s.wants(event_type)]
     if not targets:
         return None
-    event = WebhookEvent(type=event_type, data=dict(data))
+    event = WebhookEvent(type=event_type, data=dict(data() if callable(data) else data))
     session.add(event)
     session.flush()
     for subscription in targets:
@@ -247,7 +248,7 @@ def emit_for(session: Session, kind: str, action: str, data: Callable[[], Mappin
     """Emit the event an audited action stands for, if any (`data` is built only then)."""
     event_type = ACTIONS.get((kind, action))
     if event_type is not None:
-        emit(session, event_type, data())
+        emit(session, event_type, data)
 
 
 def deliveries_of(session: Session, subscription_id: int, limit: int = 100) -> list[WebhookDelivery]:

@@ -197,7 +197,7 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     winner = None
     losers = []
     for rule in exclusive:
-        if rule.id in skipped:
+        if skipped and rule.id in skipped:
             continue
         amount = rule.action.discount(base, basis)
         if amount.__class__ is str:
@@ -215,7 +215,7 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     best = None
     refused = []
     for rule in best_of:
-        if rule.id in skipped:
+        if skipped and rule.id in skipped:
             continue
         amount = rule.action.discount(running, basis)
         if amount.__class__ is str:

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from core.settings import DEFAULT_DEMO_DIR
 from core.cache import LruCache
-from core.versioned import DocumentVersion, built, get_document, is_newest, list_documents, save_document
+from core.versioned import DocumentVersion, built, is_newest, list_documents, save_document
 from rules.loader import load_rule_set_dict, load_rule_set_file
 from rules.model import KIND, RuleSet
 
@@ -22,7 +22,7 @@ def save_rule_set(session: Session, rule_set: RuleSet, activate: bool = False) -
 
 def get_rule_set(session: Session, name: str, version: int | None = None) -> RuleSet:
     """A stored rule set (the active version when `version` is None); raises NotFound."""
-    return built(_BUILT, get_document(session, KIND, name, version), load_rule_set_dict)
+    return built(session, _BUILT, KIND, name, version, load_rule_set_dict)
 
 
 def load_demo_rule_sets(session: Session, directory: str | Path = DEFAULT_DEMO_DIR) -> list[DocumentVersion]:

@@ -50,12 +50,18 @@ class Shared:
 
 def open_link(session: Session, token: str) -> Shared:
     """What a share link shows; an unknown or expired link is not found (nothing leaks)."""
-    link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
-    if link is None or link.quote_id is None or aware(link.expires_at) < utcnow():
-        raise NotFound("this link is unknown or has expired")
+    link = _link(session, token)
     quote = session.get(Quote, link.quote_id)
     return Shared(quote, docstore.facts(session, "quote", quote.id), session.get(Decision, quote.id),
                   not quote.latest, aware(link.expires_at))
+
+
+def _link(session: Session, token: str) -> ShareLink:
+    """A quote's share link that is known and has not expired (else NotFound)."""
+    link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
+    if link is None or link.quote_id is None or aware(link.expires_at) < utcnow():
+        raise NotFound("this link is unknown or has expired")
+    return link
 
 
 def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,
@@ -72,8 +78,7 @@ def decline(session: Session, token: str, name: str, email: str, ip: str, user_a
 
 def _decide(session: Session, token: str, accepted: bool, name: str, email: str, ip: str,
             user_agent: str, today: date, document_sha256: str | None, reason: str) -> Decision:
-    shared = open_link(session, token)
-    quote = session.get(Quote, shared.quote.id, with_for_update=True)
+    quote = session.get(Quote, _link(session, token).quote_id, with_for_update=True)
     earlier = session.get(Decision, quote.id)
     action = "accept it" if accepted else "decline it"
     if earlier is not None:

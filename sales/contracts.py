@@ -159,19 +159,18 @@ def send_for_signature(session: Session, actor: User, number: str) -> tuple[Cont
     return contract, token
 
 
-def open_link(session: Session, token: str) -> Contract:
+def open_link(session: Session, token: str, *, lock: bool = False) -> Contract:
     link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
     if link is None or link.contract_id is None or aware(link.expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
-    return session.get(Contract, link.contract_id)
+    return session.get(Contract, link.contract_id, with_for_update=lock)
 
 
 def sign(session: Session, token: str, name: str, email: str, ip: str, user_agent: str, today: date,
          document_sha256: str | None = None) -> Contract:
     """The customer's e-signature; signing again is harmless. A contract that starts today
     becomes active at once (later starts are activated by the job)."""
-    contract = open_link(session, token)
-    contract = get_contract(session, contract.number, lock=True)
+    contract = open_link(session, token, lock=True)
     if contract.signed_at is not None:
         return contract
     if contract.state != "sent":

@@ -119,12 +119,6 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     account = session.get(Account, quote.account_id)
     priced = quote.priced
     cur = currency(quote.currency)
-    order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
-                  contract_id=contract.id if contract else None, account_id=account.id, state="open",
-                  currency=quote.currency, one_time_total=ZERO, contract_value=ZERO, billing=billing,
-                  milestones=milestones)
-    session.add(order)
-    session.flush()
     sources = {ln.key: ln for ln in session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))}
     first_year = ZERO
     lines = []
@@ -137,24 +131,29 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
         periods_a_year = 1 if line["charge"] == "one_time" else 12 // PERIOD_MONTHS[line["charge"]]
         value = coterm(line) if amendment and line["charge"] != "one_time" else Decimal(line["contract_value"])
         first_year += min(net * periods_a_year, value)
-        lines.append(OrderLine(order_id=order.id, key=line["id"], position=len(lines), product=line["product"],
+        lines.append(OrderLine(order_id=0, key=line["id"], position=len(lines), product=line["product"],
                                name=line["name"], configuration=configuration, model_version=version, bom=bom,
                                quantity=Decimal(line["quantity"]), charge=line["charge"],
                                term_months=line["term_months"], list_total=Decimal(line["list_total"]),
                                net_total=net, contract_value=value))
+    checked = credit_check(account, cur.round(first_year))
+    # the order is written once, with its totals and credit check
+    order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
+                  contract_id=contract.id if contract else None, account_id=account.id,
+                  state="open" if checked["passed"] else "credit_hold", currency=quote.currency,
+                  one_time_total=cur.round(sum((ln.net_total for ln in lines if ln.charge == "one_time"), ZERO)),
+                  contract_value=cur.round(sum((ln.contract_value for ln in lines), ZERO)), billing=billing,
+                  milestones=milestones, credit_check=checked)
+    session.add(order)
+    session.flush()
+    for line in lines:
+        line.order_id = order.id
     session.add_all(lines)
-    order.one_time_total = cur.round(sum((ln.net_total for ln in lines if ln.charge == "one_time"), ZERO))
-    order.contract_value = cur.round(sum((ln.contract_value for ln in lines), ZERO))
     session.flush()
     if amendment:
         subscriptions.create_for_order(session, order, lines, quote.effective_date, contract.end_date)
     else:
         subscriptions.create_for_order(session, order, lines, subscriptions.service_start(session, order))
-    order.credit_check = credit_check(account, cur.round(first_year))
-    if not order.credit_check["passed"]:
-        order.state = "credit_hold"
-    session.add(order)
-    session.flush()
     source_label = f"{quote.number} revision {quote.revision}" + (f", contract {contract.number}" if contract else "")
     _record(session, order, actor, "create", None, order.state, f"from {source_label}", order.credit_check)
     return order, True

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Callable
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from catalog.pricebook import KIND as PRICE_BOOK_KIND
@@ -147,6 +148,33 @@ def test_activation_reaches_the_next_request_without_a_restart(engine):
     with session_scope(engine) as session:
         activate_document(session, RULES.kind, "store-test", 2)
     assert priced() == (2, 2, Decimal("40.00"), Decimal("36.00"))       # now less 10%
+
+
+def test_a_transaction_reads_the_active_version_once_and_the_next_reads_it_again(engine):
+    """core.versioned reads a name's active version (number and digest) once per transaction:
+    a later lookup in it runs no statement, and the session's next transaction sees what
+    another session activated meanwhile."""
+    with session_scope(engine) as session:
+        RULES.save(session, RULES.document(1))
+        RULES.save(session, RULES.document(2, variant=2))
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        with Session(engine) as session:
+            assert get_rule_set(session, "store-test").version == 1
+            read = len(statements)
+            assert get_rule_set(session, "store-test").version == 1
+            assert len(statements) == read
+            session.commit()
+            with session_scope(engine) as other:
+                activate_document(other, RULES.kind, "store-test", 2)
+            assert get_rule_set(session, "store-test").version == 2
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def test_the_demo_documents_load_once(session):
