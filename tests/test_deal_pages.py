@@ -121,7 +121,7 @@ def test_a_link_that_does_not_work_is_a_page_for_the_customer_not_json(env):
         response = env.client.get(path)
         assert response.status_code == 404 and response.mimetype == "text/html", path
         text = response.get_data(as_text=True)
-        assert "This link does not work" in text and "new link" in text, path
+        assert "Link not found" in text and "new link" in text, path
         assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     declined = env.client.post("/q/nope/accept", data={"name": "Jo", "email": "jo@acme.com", "agree": "yes"})
     assert declined.status_code == 404 and declined.mimetype == "text/html"

@@ -120,7 +120,7 @@ def test_a_quote_header_patch_changes_exactly_what_it_names(env, data):
     assert {k: after[k] for k in body if not _same(body[k], after[k])} == {}
     derived = {"lock_version", "updated_at", "terms"}
     if PRICE_FIELDS & set(body):
-        derived |= {"price", "one_time_net", "contract_value", "approvals_required"}
+        derived |= {"price", "one_time_net", "contract_value", "approvals_required", "discount_explanations"}
     assert unchanged_except(before, after, set(body), derived) == {}
 
 
@@ -145,7 +145,8 @@ def test_a_line_patch_changes_exactly_what_it_names(env, data, which):
     lines_after = {line["key"]: line for line in after["lines"]}
     line = lines_after[which]
     assert {k: line[k] for k in body if not _same(body[k], line[k])} == {}
-    assert unchanged_except(lines_before[which], line, set(body), set()) == {}
+    derived = {"chosen"} if "selections" in body else set()      # the chosen values' labels
+    assert unchanged_except(lines_before[which], line, set(body), derived) == {}
     others = [k for k in lines_before if k != which]
     assert [lines_before[k] for k in others] == [lines_after[k] for k in others]
     priced_before = {p["id"]: p for p in quote["price"]["lines"]}
@@ -153,7 +154,8 @@ def test_a_line_patch_changes_exactly_what_it_names(env, data, which):
     if not {"selections", "quantity", "term_months"} & set(body):
         assert priced_after[which]["list_total"] == priced_before[which]["list_total"]
     assert unchanged_except(quote, after, set(), {
-        "lines", "lock_version", "updated_at", "price", "one_time_net", "contract_value", "approvals_required"}) == {}
+        "lines", "lock_version", "updated_at", "price", "one_time_net", "contract_value", "approvals_required",
+        "discount_explanations"}) == {}
 
 
 ADDRESS = st.fixed_dictionaries({"street": TEXT, "city": TEXT, "country": st.sampled_from(["US", "DE", "FR"])})
