@@ -48,7 +48,9 @@ class Money(fields.Decimal):
     description = "in the currency's minor units"
 
     def __init__(self, *, currency_field: str = "currency", **kwargs):
-        kwargs.setdefault("metadata", {**_AMOUNT, "description": self.description})
+        # a field's own description joins the type, never replaces it (a bare description
+        # documented an amount as a number: schemathesis ST108)
+        kwargs["metadata"] = {**_AMOUNT, "description": self.description, **kwargs.get("metadata", {})}
         super().__init__(as_string=True, **kwargs)
         self.currency_field = currency_field
 

@@ -234,30 +234,19 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     additive_base = running
     # additive rules each on the same base (together never below zero), compounding ones each
     # on the running amount
-    for rule in additive:
-        if skipped and rule.id in skipped:
-            continue
-        amount = rule.action.discount(additive_base, basis)
-        if amount.__class__ is str:
-            considered.append(Outcome(rule.id, False, amount))
-            continue
-        if amount > running:
-            amount = running
-        applied.append((rule, amount))
-        considered.append(rule.applied)
-        running -= amount
-    for rule in compounding:
-        if skipped and rule.id in skipped:
-            continue
-        amount = rule.action.discount(running, basis)
-        if amount.__class__ is str:
-            considered.append(Outcome(rule.id, False, amount))
-            continue
-        if amount > running:
-            amount = running
-        applied.append((rule, amount))
-        considered.append(rule.applied)
-        running -= amount
+    for group, compounds in ((additive, False), (compounding, True)):
+        for rule in group:
+            if skipped and rule.id in skipped:
+                continue
+            amount = rule.action.discount(running if compounds else additive_base, basis)
+            if amount.__class__ is str:
+                considered.append(Outcome(rule.id, False, amount))
+                continue
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            considered.append(rule.applied)
+            running -= amount
     return applied
 
 

@@ -65,7 +65,8 @@ def declared_badly(app) -> dict[str, str]:
         elif isinstance(field, fields.List):
             visit(where, name, field.inner)
         elif isinstance(field, MONEY_TYPES):
-            return
+            if isinstance(field, Money) and field.metadata.get("type") != "string":
+                found[where] = "an amount documented as something other than a decimal string"
         elif isinstance(field, fields.Dict):
             if field.value_field is None or isinstance(field.value_field, fields.Raw) and type(field.value_field) is fields.Raw:
                 if where not in OPAQUE and "selections" not in where and "assignment" not in where:
@@ -88,6 +89,7 @@ def test_the_walk_catches_an_amount_declared_any_other_way(app):
     class Careless(Schema):
         fee = fields.Decimal(as_string=True)
         breakdown = fields.Dict()
+        described = Money(metadata={"description": "a field's own words keep the type"})
 
     view = next(iter(app.view_functions.values()))
     view._apidoc = {"response": {"responses": {200: [{"schema": Careless}]}}}
