@@ -35,12 +35,16 @@ def test_every_reference_made_checks_and_is_found_again_in_either_form(body):
 
 
 @given(body=BODY, position=st.integers(4, 24), char=st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-def test_a_mistyped_character_is_never_taken_for_the_reference(body, position, char):
+def test_a_mistyped_character_of_the_same_kind_is_never_taken_for_the_reference(body, position, char):
     reference = remittance.creditor_reference(body)
     position = min(position, len(reference) - 1)
     typo = reference[:position] + char + reference[position + 1:]
-    if typo != reference:
-        assert not remittance.is_reference(typo)          # mod 97 catches every single substitution
+    # MOD 97-10 (ISO 7064) catches every substitution of a digit by a digit or a letter by a
+    # letter; a letter for a digit (or back) lengthens the numeric form and is caught 96 times
+    # in 97 only (hypothesis found RF54YYNZ0OBA7 with O for 0), which is why a payment is
+    # matched only to an invoice with exactly that reference (billing/bank_import.py)
+    if typo != reference and reference[position].isdigit() == char.isdigit():
+        assert not remittance.is_reference(typo)
 
 
 def test_a_printed_reference_followed_by_more_groups_is_still_found():
