@@ -36,6 +36,7 @@ from core.settings import Settings
 
 TASK_MODULES = ("tasks.documents", "tasks.webhooks", "tasks.mail", "tasks.jobs")
 _QUEUED = "cpq_queued"                          # session.info key: tasks waiting for the commit
+_SAVEPOINTS = "cpq_savepoints"                  # session.info key: {savepoint: tasks queued before it}
 
 #: The periodic jobs (Celery beat): one scheduler for every worker.
 SCHEDULE = {
@@ -123,8 +124,23 @@ def enqueue(session: Session, name: str, *args, once: bool = False) -> None:
         queued.append((name, args))
 
 
+@sa.event.listens_for(Session, "after_transaction_create")
+def _mark(session: Session, transaction) -> None:
+    """A savepoint remembers how many tasks were queued when it began."""
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(session.info.get(_QUEUED, ()))
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
+    """Send the queued tasks once the outermost transaction commits. SQLAlchemy also calls
+    this when a savepoint is released, before anything is committed: its tasks then wait for
+    the commit (a worker would not see its rows yet, and the commit may still fail)."""
+    nested = session.get_nested_transaction()
+    if nested is not None:
+        session.info.get(_SAVEPOINTS, {}).pop(nested, None)
+        return
+    session.info.pop(_SAVEPOINTS, None)
     queued = session.info.pop(_QUEUED, [])
     if not queued:
         return
@@ -139,6 +155,14 @@ def _send(session: Session) -> None:
             app.send_task(name, args=list(args))
 
 
-@sa.event.listens_for(Session, "after_rollback")
-def _drop(session: Session) -> None:
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop(session: Session, previous_transaction) -> None:
+    """A rolled-back savepoint drops the tasks queued inside it; a rollback of the whole
+    transaction drops them all."""
+    mark = session.info.get(_SAVEPOINTS, {}).pop(previous_transaction, None)
+    if previous_transaction.nested:
+        if mark is not None and _QUEUED in session.info:
+            del session.info[_QUEUED][mark:]
+        return
+    session.info.pop(_SAVEPOINTS, None)
     session.info.pop(_QUEUED, None)

@@ -52,6 +52,31 @@ def test_nothing_is_sent_for_a_transaction_that_rolls_back(env, monkeypatch):
     assert sent_tasks == []
 
 
+def test_tasks_queued_in_a_savepoint_wait_for_the_commit_and_go_with_its_rollback(env, monkeypatch):
+    """SQLAlchemy reports a released savepoint as a commit: its tasks must still wait for the
+    real one (on PostgreSQL a worker saw no rows yet: dunning e-mails were never sent), and a
+    savepoint rolled back takes only its own tasks with it."""
+    seen = []
+    monkeypatch.setattr("tasks.documents.render.apply",
+                        lambda args: seen.append((tuple(args), _committed(env, args[0]))))
+    with session_scope(env.engine) as session:
+        with session.begin_nested():
+            kept = docstore.request(session, "invoice", 901, "pdf").id
+        assert seen == []                                      # released, not committed
+        try:
+            with session.begin_nested():
+                docstore.request(session, "invoice", 902, "pdf")
+                raise RuntimeError("this one fails")
+        except RuntimeError:
+            pass
+    assert seen == [((kept,), True)]
+
+
+def _committed(env, document_id: int) -> bool:
+    with session_scope(env.engine) as session:
+        return session.get(Document, document_id) is not None
+
+
 def _pending_again(env, document_id: int, **changes) -> None:
     with session_scope(env.engine) as session:
         document = session.get(Document, document_id)
