@@ -128,7 +128,7 @@ export class Configurator {
     let answer;
     try {
       answer = await api("POST", this.path("switch"),
-        { selections: this.selections, attribute: attribute.id, value, lang: this.lang });
+        { selections: this.selections, attribute: attribute.id, value });
     } catch (error) {
       if (seq === this.seq) { showError(this.root, error); this.busy(false); }
       return;
