@@ -10,6 +10,7 @@ each step are kept in artifacts/screenshots/ (CI keeps them as test artifacts).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -326,6 +327,29 @@ def test_a_customer_changes_their_mind_through_a_conflict(site, browser, width):
              if v["impact"] in ("serious", "critical")]
     assert not found, found
     shot(page, f"7-configurator-switched-{width}")
+
+
+def test_the_configurator_speaks_the_browsers_language(site, browser):
+    """A French browser gets the configurator in French: its buttons, the switch it proposes and
+    its amounts (the words come from the page's catalog, the rule's message from the model)."""
+    url, expect = site["url"], playwright_api.expect
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{url}/configure/rack-server")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("#complete")).to_have_text("Compléter pour moi")
+    expect(page.locator("#progress-text")).to_contain_text(" sur ")
+    expect(page.locator("#bar-total")).to_have_text(re.compile(r"\d,\d\d"))     # 1 234,50: a decimal comma
+    page.locator("fieldset[data-attribute=chassis]").get_by_text('1U, 10 x 2.5" SFF bays').click()
+    l40s = page.locator("fieldset[data-attribute=gpu] label.choice", has_text="L40S")
+    expect(l40s.locator("input")).to_have_attribute("data-ruled-out", "true")
+    l40s.click()
+    dialog = page.locator("dialog.switch")
+    expect(dialog.locator("h2")).to_have_text("Passer à NVIDIA L40S 48 GB (dual-slot, 350 W) ?")
+    expect(dialog).to_contain_text('Cela retire : 1U, 10 x 2.5" SFF bays (Chassis).')
+    dialog.get_by_role("button", name="Conserver mes choix").click()
+    expect(dialog).to_have_count(0)
+    context.close()
 
 
 #: The WCAG 2.1 A and AA rules of axe-core; best-practice rules are advice, not failures.

@@ -5,6 +5,8 @@ where no account is known. English stays as it was."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
@@ -242,3 +244,38 @@ def test_dunning_letters_are_written_in_the_accounts_language(env):
     assert f"échue le {locales.day(due, 'fr')}" in letter and "7 jours" in letter
     assert locales.money(gross, "EUR", "fr") in letter and "Compte client : LEFRANC" in letter
     assert gross > Decimal(1000)                                  # a group separator to format
+
+
+# ---- the customer's pages of the storefront (web/storefront.py) -------------------------------
+
+def test_the_configurator_follows_the_browsers_language(env):
+    page = env.client.get("/configure/rack-server", headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"})
+    text = page.get_data(as_text=True)
+    assert '<html lang="fr">' in text
+    for french in ("Demander un devis", "Compléter pour moi", "Pays (2 lettres)", "Votre prix"):
+        assert french in text, french
+    assert "Request a quote" not in text and "Complete for me" not in text
+    words = _script_words(text, "configurator-messages")                     # the configurator.js texts
+    assert words["switch_to"] == "Passer à {value} ?" and words["none"] == "Aucun"
+    assert _script_words(text, "page-messages")["progress"] == "{decided} sur {total}"
+    english = env.client.get("/configure/rack-server").get_data(as_text=True)
+    assert '<html lang="en">' in english and "Request a quote" in english
+    assert _script_words(english, "configurator-messages")["switch_to"] == "Switch to {value}?"
+
+
+def _script_words(page: str, id_: str) -> dict:
+    return json.loads(re.search(f'<script type="application/json" id="{id_}">(.*?)</script>', page, re.S).group(1))
+
+
+def test_a_language_picked_on_a_customer_page_holds_for_the_visit_but_not_on_staff_pages(env):
+    home = env.client.get("/?lang=de", headers={"Accept-Language": "fr"})
+    assert '<html lang="de">' in home.get_data(as_text=True) and "Produkt konfigurieren" in home.get_data(as_text=True)
+    assert "cpq_lang=de" in home.headers["Set-Cookie"]
+    page = env.client.get("/configure/rack-server", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="de">' in page and "Angebot anfordern" in page
+    links = env.client.get("/configure/rack-server?price_book=list-eur").get_data(as_text=True)
+    assert 'href="/configure/rack-server?price_book=list-eur&amp;lang=sv"' in links       # the page, in Swedish
+    login = env.client.get("/login", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="en">' in login                                      # staff pages stay English
+    env.client.get("/?lang=xx")                                              # not a language: ignored
+    assert '<html lang="de">' in env.client.get("/").get_data(as_text=True)

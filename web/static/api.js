@@ -24,9 +24,10 @@ export async function api(method, path, body, extraHeaders = {}) {
   return data;
 }
 
+// An amount as the API gives it (a decimal string), formatted in the page's language (<html lang>).
 export function money(amount, currency) {
   if (amount === null || amount === undefined || amount === "") return "";
-  return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(Number(amount));
+  return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "currency", currency }).format(Number(amount));
 }
 
 // A state as people read it ('partially_paid' → 'Partially paid'), as sales/documents.py's state()

@@ -3,19 +3,28 @@
 // price and what each other value would change in it. Any value can be picked: one that
 // conflicts with earlier choices asks the engine for the fewest of them to drop, and the page
 // offers that switch ("Switch to …? This removes: …"). Each attribute is a radio group: one tab
-// stop, arrow keys move and pick. Answers that arrive after a newer pick are ignored.
+// stop, arrow keys move and pick. Answers that arrive after a newer pick are ignored. Its words
+// are the page's, in the page's language (pages/_configurator_messages.html).
 import { api, el, money, showError } from "./api.js";
 
 const key = (value) => JSON.stringify(value);
 const LANGUAGES = ["en", "fr", "sv", "nl", "de"];        // those the models' messages may be written in
+// The texts a page renders in its language into <script type="application/json" id=…>: `say(key,
+// { name: value })` puts each value where the text has `{name}`.
+export function wordsOf(id) {
+  const words = JSON.parse(document.getElementById(id).textContent);
+  return (key, values = {}) => words[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+}
+let said;
+const say = (key, values) => (said ??= wordsOf("configurator-messages"))(key, values);
 const pageLanguage = () => LANGUAGES.find((l) => document.documentElement.lang.startsWith(l)) || "en";
 // A price difference with its sign: "+$120.00", "−$50.00"; nothing when it is zero.
 const signed = (amount, currency) => (amount === undefined || Number(amount) === 0 ? ""
   : amount.startsWith("-") ? `−${money(amount.slice(1), currency)}` : `+${money(amount, currency)}`);
 
 function valueLabel(attribute, code) {
-  if (attribute.type === "bool") return code ? "Yes" : "No";
-  if (code === "none") return "None";
+  if (attribute.type === "bool") return say(code ? "yes" : "no");
+  if (code === "none") return say("none");
   const value = (attribute.values || []).find((v) => v.code === code);
   return value ? value.label : String(code);
 }
@@ -126,14 +135,14 @@ export class Configurator {
     }
     if (seq !== this.seq) return;
     this.busy(false);
-    if (!answer.possible) return this.say(`${answer.value_label} is not available in any configuration.`);
+    if (!answer.possible) return this.announce(say("unavailable", { value: answer.value_label }));
     if (!answer.removes.length) { this.selections = answer.selections; return this.refresh(focusId); }
     const dialog = el("dialog", { class: "switch", "aria-labelledby": "switch-title" },
-      el("h2", { id: "switch-title" }, `Switch to ${answer.value_label}?`),
-      el("p", {}, "This removes: ", answer.removes.map((r) => `${r.value_label} (${r.label})`).join(", "), "."),
+      el("h2", { id: "switch-title" }, say("switch_to", { value: answer.value_label })),
+      el("p", {}, say("removes", { values: answer.removes.map((r) => `${r.value_label} (${r.label})`).join(", ") })),
       el("p", { class: "actions" },
-        el("button", { type: "button", class: "primary", value: "switch", onclick: () => dialog.close("switch") }, "Switch"),
-        el("button", { type: "button", value: "keep", onclick: () => dialog.close("keep") }, "Keep my choices")));
+        el("button", { type: "button", class: "primary", value: "switch", onclick: () => dialog.close("switch") }, say("switch")),
+        el("button", { type: "button", value: "keep", onclick: () => dialog.close("keep") }, say("keep"))));
     dialog.addEventListener("close", () => {
       dialog.remove();
       if (dialog.returnValue === "switch" && seq === this.seq) {
@@ -145,7 +154,7 @@ export class Configurator {
     dialog.showModal();
   }
 
-  say(text) {
+  announce(text) {
     const status = this.root.querySelector(".configurator-status");
     if (status) status.textContent = text;
   }
@@ -186,7 +195,8 @@ export class Configurator {
         onchange: (e) => e.target.value === "" ? this.pick(attribute.id, "", id) : choose(JSON.parse(e.target.value), id) },
         el("option", { value: "" }, "—"));
       for (const value of values) {
-        const label = valueLabel(attribute, value) + (reasons[key(value)] ? " (needs other changes)" : "");
+        const label = reasons[key(value)] ? say("needs_changes", { value: valueLabel(attribute, value) })
+          : valueLabel(attribute, value);
         select.append(el("option", { value: key(value), title: reasons[key(value)], "data-label": label,
           "data-delta": `${attribute.id}=${key(value)}`, selected: current !== undefined && key(current) === key(value) }, label));
       }
@@ -216,7 +226,7 @@ export class Configurator {
           el("small", { class: "delta", "data-delta": `${attribute.id}=${key(value)}` })));
       choices.append(label);
       if (reason) {
-        const text = el("span", { class: "why", id: `${id}-why` }, `Needs other changes: ${reason}`);
+        const text = el("span", { class: "why", id: `${id}-why` }, say("why", { reason }));
         why.append(text);
         const show = (on) => text.classList.toggle("shown", on);
         for (const [node, on, off] of [[input, "focus", "blur"], [label, "mouseenter", "mouseleave"]]) {
@@ -270,14 +280,14 @@ export function renderPrice(where, priced, error) {
   const c = priced.currency;
   const rows = [];
   for (const line of priced.lines) {
-    rows.push(el("div", { class: "price-row" }, el("span", {}, `List (${line.quantity} × ${line.name})`),
+    rows.push(el("div", { class: "price-row" }, el("span", {}, say("list", { quantity: line.quantity, name: line.name })),
                  el("span", { "data-amount": "list" }, money(line.list_total, c))));
     for (const step of line.steps) rows.push(el("div", { class: "price-row ok" }, el("span", {}, step.label),
                                                 el("span", {}, money(step.amount, c))));
   }
-  rows.push(el("div", { class: "price-row total" }, el("span", {}, "One-time total"),
+  rows.push(el("div", { class: "price-row total" }, el("span", {}, say("one_time_total")),
                el("span", { "data-amount": "total" }, money(priced.totals.one_time_net, c))));
   for (const [period, amount] of Object.entries(priced.totals.recurring || {}))
-    rows.push(el("div", { class: "price-row" }, el("span", {}, `Recurring (${period})`), el("span", {}, money(amount, c))));
+    rows.push(el("div", { class: "price-row" }, el("span", {}, say("recurring", { period })), el("span", {}, money(amount, c))));
   where.replaceChildren(...rows);
 }
