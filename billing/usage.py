@@ -210,8 +210,10 @@ class _Account(NamedTuple):
 
 def _accounts(session: Session, codes: set[str]) -> dict[str, _Account]:
     """The accounts with these codes, given as one JSON parameter (a batch may name ten
-    thousand accounts: as many parameters would cost more than the query); their price book
-    lists come as text, read once per distinct list."""
+    thousand accounts: as many parameters would cost more than the query), locked FOR KEY
+    SHARE as a foreign key would lock them, once per batch rather than once per record (so
+    none is deleted under the batch); their price book lists come as text, read once per
+    distinct list."""
     table = Account.__table__
     listed = json.dumps(list(codes))
     if session.get_bind().dialect.name == "postgresql":
@@ -219,7 +221,7 @@ def _accounts(session: Session, codes: set[str]) -> dict[str, _Account]:
     else:
         wanted = sa.select(sa.column("value")).select_from(sa.func.json_each(sa.bindparam("codes", listed, sa.Text())))
     query = sa.select(table.c.id, table.c.code, table.c.currency, table.c.channel, sa.cast(table.c.price_books, sa.Text)) \
-        .where(table.c.code.in_(wanted))
+        .where(table.c.code.in_(wanted)).with_for_update(read=True, key_share=True)
     books: dict[str | None, tuple[str, ...]] = {}
     found = {}
     for account_id, code, cur, channel, listed in session.execute(query).all():
