@@ -33,6 +33,7 @@ from sqlmodel import Session
 from billing.usage_models import DEFAULT_GRACE_DAYS, UsagePeriod, UsageRecord, closes_at, period_label, period_of
 from billing.usage_prices import UsagePrices
 from catalog.metered import METER_RE, QUANTITY_DECIMALS, QUANTUM
+from core import gcpause
 from core.validation import (MAX_INTEGER, DocumentError, DocumentValidationError, join, parse_json, text_problem,
                              to_decimal)
 from sales.accounts import CODE_RE, Account
@@ -81,18 +82,20 @@ def ingest(session: Session, rows: Iterable[tuple[str, Any]], now: datetime, *,
     duplicates: list[tuple[str, str]] = []
     iterator = iter(rows)
     while chunk := list(islice(iterator, BATCH)):
-        received += len(chunk)
-        reported = len(errors)
-        checked = [_check(where, raw, now, errors, file) for where, raw in chunk]
-        records, known = _admit(session, [r for r in checked if r is not None], now, grace_days, prices, errors, file)
-        if len(errors) > reported:                  # in the order of the rows (wheres and fields have no dots)
-            position = {where: i for i, (where, _raw) in enumerate(chunk)}
-            errors[reported:] = sorted(errors[reported:], key=lambda e: position.get(e.path.split(".")[0], 0))
-        if errors:
-            continue                                # nothing more is written; the rest is still checked
-        added, again = _insert(session, records, now)
-        accepted += added
-        duplicates += again + known
+        with gcpause.paused():                      # tens of thousands of objects a batch keeps, no cycles
+            received += len(chunk)
+            reported = len(errors)
+            checked = [_check(where, raw, now, errors, file) for where, raw in chunk]
+            records, known = _admit(session, [r for r in checked if r is not None], now, grace_days, prices,
+                                    errors, file)
+            if len(errors) > reported:              # in the order of the rows (wheres and fields have no dots)
+                position = {where: i for i, (where, _raw) in enumerate(chunk)}
+                errors[reported:] = sorted(errors[reported:], key=lambda e: position.get(e.path.split(".")[0], 0))
+            if errors:
+                continue                            # nothing more is written; the rest is still checked
+            added, again = _insert(session, records, now)
+            accepted += added
+            duplicates += again + known
     if errors:
         raise DocumentValidationError(errors, KIND)
     return Ingested(received, accepted, tuple(duplicates))
