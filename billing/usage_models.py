@@ -41,11 +41,13 @@ class Quantity(sa.types.TypeDecorator):
 class UsageRecord(SQLModel, table=True):
     """One reported use of a meter, written once, in bulk (billing/usage.py), never changed.
     Its key is the account and the idempotency key the meter gave it: no surrogate id, whose
-    sequence and second index would cost every insert and serve no reader."""
+    sequence and second index would cost every insert and serve no reader. No foreign key to
+    the account either: its trigger looked up and locked the account of every row, half the
+    database's work of ingestion; ingestion checks and locks a batch's accounts at once."""
     __tablename__ = "usage_record"
     __table_args__ = (sa.Index("ix_usage_record_period_account", "period", "account_id"),)
 
-    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    account_id: int = Field(primary_key=True)       # an account.id (see above)
     idempotency_key: str = Field(max_length=100, primary_key=True)
     subscription_id: int | None = None          # no foreign key until subscriptions exist
     meter: str = Field(max_length=40)

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from billing import rating, usage
@@ -280,6 +281,17 @@ def test_a_batch_waits_for_a_rating_in_progress_and_then_finds_the_period_closed
     batch.join(30)
     assert outcome == {"refused": ["usage period 2026-03 is closed: it was rated on 2026-04-04"]}
     assert [k for k, _q, _p in stored(db)] == ["a"]
+
+
+def test_a_batch_in_progress_keeps_its_accounts_from_being_deleted(db, database_url):
+    """usage_record has no foreign key (billing/usage_models.py): a batch locks its accounts."""
+    postgres_only(database_url)
+    with session_scope(db) as session:
+        usage.ingest(session, rows(record("a")), MARCH)
+        with db.connect() as other:
+            other.execute(sa.text("SET lock_timeout = '200ms'"))
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                other.execute(sa.text("DELETE FROM account WHERE code = 'ACME'"))
 
 
 def test_rating_waits_for_a_batch_in_progress_and_bills_it(db, database_url):
