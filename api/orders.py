@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlmodel import select
 
 from api import mail_schemas as ms
@@ -15,7 +15,7 @@ from api import sales_schemas as ss
 from api.bom_csv import order_bom_csv
 from api.auth import client, current_user
 from api.etag import conditional
-from api.blueprint import Blueprint, db_session, json_or
+from api.blueprint import Blueprint, app_settings, db_session, json_or
 from api.documents import DOCUMENT_RESPONSES, served
 from api.idempotency import respond
 from api.visibility import seeing_contract, seeing_order, seeing_quote
@@ -34,9 +34,6 @@ from sales.order_models import Contract, Order, OrderLine, Shipment
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Contracts, orders and fulfilment")
 signing = Blueprint("signing", __name__, url_prefix="/api/v1", description="The customer's contract signature")
 
-
-def _settings():
-    return current_app.extensions["cpq_settings"]
 
 
 def contract_view(session, contract: Contract) -> dict:
@@ -142,8 +139,8 @@ def send_contract(data, number):
         user = seeing_contract(session, number)
         contract, token = contracts.send_for_signature(session, user, number)
         url = url_for("share.contract_page", token=token, _external=True)
-        sent = sales_mail.signature_request(session, contract, token, url, str(_settings().company["name"]),
-                                            SecretBox.from_settings(_settings()), data["to"]) if data["email"] else None
+        sent = sales_mail.signature_request(session, contract, token, url, str(app_settings().company["name"]),
+                                            SecretBox.from_settings(app_settings()), data["to"]) if data["email"] else None
         return {"contract": contract_view(session, contract), "token": token, "url": url, "mail": sent}
 
 
@@ -216,7 +213,7 @@ def create_order(data):
     with db_session() as session:
         user = seeing_quote(session, data["quote"])
         return respond(session, 201, lambda: credit.place_order(
-            session, user, data["quote"], date.today(), require_contract=_settings().orders_from == "contract",
+            session, user, data["quote"], date.today(), require_contract=app_settings().orders_from == "contract",
             billing=data["billing"], milestones=data["milestones"]),
             lambda o: os_.OrderSchema().dump(order_view(session, o)))
 
@@ -307,7 +304,7 @@ def cancel(data, number):
         user = seeing_order(session, number)
         return order_view(session, order_billing.cancel_order(
             session, user, number, data["reason"], date.today(), credit_invoices=data["credit_invoices"],
-            company=_settings().company))
+            company=app_settings().company))
 
 
 @blp.put("/orders/<number>/erp-number")

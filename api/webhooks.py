@@ -4,11 +4,10 @@ delivery log of each subscription. Delivery itself is `cpq worker` (core/webhook
 
 from __future__ import annotations
 
-from flask import current_app
 
 from api import integration_schemas as xs
 from api.auth import caller
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from core import webhooks
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhook subscriptions and deliveries")
@@ -36,7 +35,7 @@ def subscriptions():
 def subscribe(data):
     """Subscribe a URL to event types ('*' for all); the signing secret is in this answer only."""
     with db_session() as session:
-        subscription, secret = webhooks.subscribe(session, _settings(), data["url"], data["events"], caller().label,
+        subscription, secret = webhooks.subscribe(session, app_settings(), data["url"], data["events"], caller().label,
                                                   data["description"])
         return {"subscription": subscription, "secret": secret}
 
@@ -56,7 +55,7 @@ def subscription(subscription_id):
 def change(data, subscription_id):
     """Change the URL, event types or description, or pause it (`active: false`)."""
     with db_session() as session:
-        return webhooks.change(session, _settings(), subscription_id, **data)
+        return webhooks.change(session, app_settings(), subscription_id, **data)
 
 
 @blp.post("/webhooks/<int:subscription_id>/rotate-secret")
@@ -65,7 +64,7 @@ def change(data, subscription_id):
 def rotate(subscription_id):
     """A new secret (shown once); deliveries carry signatures with both for 24 hours."""
     with db_session() as session:
-        subscription, secret = webhooks.rotate_secret(session, _settings(), subscription_id)
+        subscription, secret = webhooks.rotate_secret(session, app_settings(), subscription_id)
         return {"subscription": subscription, "secret": secret}
 
 
@@ -98,9 +97,6 @@ def retry(subscription_id, delivery_id):
     with db_session() as session:
         return _delivery_view(session, webhooks.redeliver(session, subscription_id, delivery_id))
 
-
-def _settings():
-    return current_app.extensions["cpq_settings"]
 
 
 def _delivery_view(session, delivery: webhooks.WebhookDelivery) -> dict:
