@@ -60,6 +60,12 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> En
     A file database is put in WAL mode, so readers never block a writer's commit (nor the
     other way round), and a writer waits up to ``SQLITE_BUSY_TIMEOUT`` seconds for the write
     lock instead of failing with "database is locked" when several web workers write at once.
+
+    Python's driver opens a SQLite transaction only at the first INSERT, UPDATE or DELETE;
+    reads before it run outside any transaction. Two things SQLAlchemy relies on would break:
+    a savepoint opened first would itself begin (and on release commit) the transaction, and
+    rows "locked" for update would be read before the write lock is held. So a savepoint and
+    :func:`lock_rows` first begin the transaction with the write lock (:func:`hold_write_lock`).
     """
     url = normalise_url(url)
     parsed = make_url(url)
@@ -82,9 +88,28 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> En
                 cursor.execute(pragma)
             cursor.close()
 
+        @sa.event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(connection, _name):
+            hold_write_lock(connection)
+
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # survive server restarts between requests
     return sa.create_engine(url, **kwargs)
+
+
+def hold_write_lock(connection: sa.Connection) -> None:
+    """On SQLite, begin the database transaction holding the write lock unless one is open.
+
+    Python's driver has then already begun it at a write, which took the lock. BEGIN
+    IMMEDIATE waits (up to the busy timeout) for another writer to finish; reading first and
+    taking the lock at the first write could not wait, and would fail once another writer had
+    committed since the read. PostgreSQL needs none of this.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -177,8 +202,9 @@ def aware(moment: datetime) -> datetime:
 
 def lock_rows(session: Session, table, *conditions) -> list:
     """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
-    them, so a row already in the session shows its committed values. PostgreSQL locks until
-    the transaction ends; SQLite serialises writers anyway."""
+    them, so a row already in the session shows its committed values. The locks last until
+    the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
+    hold_write_lock(session.connection())
     return list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
                              .execution_options(populate_existing=True)))
 

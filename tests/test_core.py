@@ -1,11 +1,14 @@
 """Settings and database plumbing in core."""
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from core.db import create_engine, normalise_url, session_scope
+from core.db import create_engine, lock_row, normalise_url, session_scope
+from core.docstore import Document
 from core.settings import DEFAULT_DATABASE_URL, PROJECT_ROOT, Settings
 
 
@@ -73,6 +76,51 @@ def test_session_scope_commits_or_rolls_back(engine):
 
     with session_scope(engine) as session:
         assert session.execute(sa.text("SELECT n FROM scope_probe")).scalars().all() == [1]
+
+
+@pytest.mark.postgres
+def test_a_released_savepoint_goes_with_its_transactions_rollback(engine):
+    """A savepoint is part of its transaction: releasing it commits nothing. (pysqlite's own
+    transaction handling began the transaction only at the first INSERT, inside the
+    SAVEPOINT, so releasing the savepoint committed that first write for good.)"""
+    with session_scope(engine) as session:
+        session.execute(sa.text("CREATE TABLE savepoint_probe (n INTEGER)"))
+
+    with pytest.raises(RuntimeError):
+        with session_scope(engine) as session:
+            session.execute(sa.text("SELECT count(*) FROM savepoint_probe"))
+            with session.begin_nested():
+                session.execute(sa.text("INSERT INTO savepoint_probe VALUES (1)"))
+            raise RuntimeError("abort the unit of work")
+
+    with session_scope(engine) as session:
+        assert session.execute(sa.text("SELECT n FROM savepoint_probe")).scalars().all() == []
+
+
+@pytest.mark.postgres
+def test_rows_locked_for_update_are_read_under_the_lock(engine):
+    """Two transactions each read a counter through lock_rows, wait, and write it plus one:
+    the second must read after the first commits (on SQLite the read used to run before the
+    write lock, and both wrote 1)."""
+    with session_scope(engine) as session:
+        session.add(Document(kind="invoice", ref=1, format="pdf"))
+    both_started = threading.Barrier(2)
+
+    def increment():
+        both_started.wait()
+        with session_scope(engine) as session:
+            document = lock_row(session, Document, 1)
+            time.sleep(0.2)
+            document.attempts += 1
+            session.add(document)
+
+    workers = [threading.Thread(target=increment) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    with session_scope(engine) as session:
+        assert session.get(Document, 1).attempts == 2
 
 
 @pytest.mark.postgres
