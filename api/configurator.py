@@ -39,16 +39,19 @@ def list_products():
 
 @blp.get("/products/<product>")
 @blp.requires(PUBLIC)
+@blp.arguments(s.ModelQuery, location="query")
 @blp.response(200, s.ProductModelSchema)
-def latest_model(product):
-    return _model(product)
+def latest_model(query, product):
+    """The latest version, its labels and messages in `lang`."""
+    return _model(product).in_language(query["lang"])
 
 
 @blp.get("/products/<product>/versions/<int:version>")
 @blp.requires(PUBLIC)
+@blp.arguments(s.ModelQuery, location="query")
 @blp.response(200, s.ProductModelSchema)
-def model_version(product, version):
-    return _model(product, version)
+def model_version(query, product, version):
+    return _model(product, version).in_language(query["lang"])
 
 
 @blp.post("/products/<product>/configure")
@@ -58,8 +61,8 @@ def model_version(product, version):
 def configure(args, product):
     """Validate selections and narrow every attribute to the values still possible."""
     model = _model(product, args["version"])
-    return s.Configured(model, get_configurator(model).configure(args["selections"], explain=args["explain"]),
-                        args["lang"])
+    return s.Configured(model.in_language(args["lang"]),
+                        get_configurator(model).configure(args["selections"], explain=args["explain"]))
 
 
 @blp.post("/products/<product>/explain")
@@ -70,7 +73,7 @@ def explain(args, product):
     """Why `attribute` cannot take `value` given the other selections (if it cannot)."""
     model = _model(product, args["version"])
     found = get_configurator(model).explain(args["selections"], args["attribute"], args["value"])
-    return replace(found, conflict=s.in_language(found.conflict, model, args["lang"]))
+    return replace(found, conflict=s.worded(found.conflict, model.in_language(args["lang"])))
 
 
 @blp.post("/products/<product>/switch")
@@ -81,7 +84,8 @@ def switch(args, product):
     """Pick `attribute` = `value` whatever was chosen before: the fewest earlier selections to
     drop so that it holds (exact minimum), with labels, and the selections after the switch."""
     model = _model(product, args["version"])
-    return s.Switched(model, get_configurator(model).switch(args["selections"], args["attribute"], args["value"]))
+    return s.Switched(model.in_language(args["lang"]),
+                      get_configurator(model).switch(args["selections"], args["attribute"], args["value"]))
 
 
 @blp.post("/products/<product>/complete")

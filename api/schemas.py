@@ -15,7 +15,8 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 from marshmallow.utils import missing as missing_
 
-from catalog.model import LANGUAGES, ProductModel
+from catalog.model import ProductModel
+from core.locales import DEFAULT, LANGUAGES
 from core.serialize import InCurrency, UnitAmount, decimal_string  # noqa: F401  (decimal_string: re-exported for the API modules)
 from configurator.results import ConfigureResult, Conflict, Correction, RuleRef
 from core.validation import DECIMAL, MAX_INTEGER
@@ -183,7 +184,7 @@ def _version():
 
 def _lang():
     return fields.String(load_default="en", validate=validate.OneOf(LANGUAGES), metadata={
-        "description": "language of the rules' messages (English where the model has none in it)"})
+        "description": "language of the model's labels and rules' messages (English where the model has none in it)"})
 
 
 # ---- requests -----------------------------------------------------------------------------
@@ -202,11 +203,11 @@ class SwitchRequest(Schema):
     attribute = fields.String(required=True)
     value = Scalar(required=True, allow_none=True)
     version = _version()
+    lang = _lang()
 
 
 class ExplainRequest(SwitchRequest):
     """Why `attribute` cannot take `value` given the other selections."""
-    lang = _lang()
 
 
 class CompleteRequest(Schema):
@@ -225,6 +226,10 @@ class ConfigurationRequest(Schema):
     product = fields.String(required=True)
     version = _version()
     selections = Selections(load_default=dict)
+
+
+class ModelQuery(Schema):
+    lang = _lang()
 
 
 class BomQuery(Schema):
@@ -272,8 +277,8 @@ class AttributeSchema(Schema):
 class RuleSchema(Schema):
     id = fields.String()
     message = fields.String()
-    messages = fields.Dict(keys=fields.String(), values=fields.String(),
-                           metadata={"description": "the message per language, when translated"})
+    messages = fields.Function(lambda rule: rule.message.translations,
+                               metadata={"description": "the message per language, when translated"})
     kind = fields.String()
     source = fields.String()
 
@@ -321,20 +326,20 @@ class AttributeStateSchema(Schema):
     excluded = fields.List(fields.Nested(ExcludedSchema))
 
 
-def in_language(conflict: Conflict | None, model: ProductModel, lang: str) -> Conflict | None:
-    """The conflict with its rules' messages in `lang` (the engine names rules in English)."""
-    if conflict is None or lang == "en":
+def worded(conflict: Conflict | None, model: ProductModel) -> Conflict | None:
+    """The conflict with its rules' messages in the model's language (the engine, the same in
+    every language, names rules in English)."""
+    if conflict is None or model.language == DEFAULT:
         return conflict
-    return Conflict(conflict.selections, tuple(RuleRef(r.id, model.rule(r.id).message_in(lang))
-                                               for r in conflict.rules))
+    return Conflict(conflict.selections, tuple(RuleRef(r.id, model.rule(r.id).message) for r in conflict.rules))
 
 
 @dataclass(frozen=True)
 class Configured:
-    """A configure result with the model it was computed on (for labels and groups)."""
+    """A configure result with the model it was computed on, in the answer's language (for
+    labels, groups and messages)."""
     model: ProductModel
     result: ConfigureResult
-    lang: str = "en"
 
 
 class ConfigureResponse(Schema):
@@ -358,13 +363,13 @@ class ConfigureResponse(Schema):
                 "id": state.id, "label": attribute.label, "group": attribute.group,
                 "selected": state.selected, "value": state.value, "decided": state.decided,
                 "domain": state.domain,
-                "excluded": [{"value": v, "reason": in_language(state.reasons.get(v), model, data.lang)}
+                "excluded": [{"value": v, "reason": worded(state.reasons.get(v), model)}
                              for v in state.excluded],
             })
         return {"product": result.product, "version": result.version, "valid": result.valid,
                 "complete": result.complete, "selections": result.selections,
                 "applied": result.applied, "attributes": states,
-                "conflicts": [in_language(c, model, data.lang) for c in result.conflicts]}
+                "conflicts": [worded(c, model) for c in result.conflicts]}
 
 
 class PickSchema(Schema):
@@ -376,7 +381,7 @@ class PickSchema(Schema):
 
 @dataclass(frozen=True)
 class Switched:
-    """A correction with the model it was computed on (for labels)."""
+    """A correction with the model it was computed on, in the answer's language (for labels)."""
     model: ProductModel
     correction: Correction
 

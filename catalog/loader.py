@@ -14,7 +14,7 @@ from typing import Any
 from catalog import expr as ex
 from catalog.expr_parser import AttrInfo, ExprError, parse_condition, parse_number
 from core.validation import (MAX_INTEGER, Reader, digest, parse_yaml, read_file)
-from catalog.model import (ANY, BOOL, ENUM, INT, LANGUAGES, Attribute, Component, EnumValue, Group,
+from catalog.model import (ANY, BOOL, ENUM, INT, Attribute, Component, EnumValue, Group,
                            ProductModel, Rule, Table, rollup)
 
 PRODUCT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -56,11 +56,11 @@ class _Builder(Reader):
         if top is None:
             self.check()
         product = self.text(top, "product", "", required=True, pattern=PRODUCT_RE)
-        name = self.text(top, "name", "", required=True)
+        name = self.localized(top, "name", "", required=True)
         version = self.integer(top, "version", "", required=True)
         if version is not None and not 1 <= version <= MAX_INTEGER:
             self.error("version", f"must be an integer from 1 to {MAX_INTEGER}")
-        description = self.text(top, "description", "")
+        description = self.localized(top, "description", "")
         currency = self.text(top, "cost_currency", "", default="USD", pattern=re.compile(r"^[A-Z]{3}$"))
         image = self.text(top, "image", "", pattern=IMAGE_RE)
         groups = self.groups(top)
@@ -90,7 +90,7 @@ class _Builder(Reader):
             if gid in seen:
                 self.error(f"{path}.id", f"duplicate group {gid!r}")
             seen.add(gid)
-            out.append(Group(gid, self.text(m, "label", path, default=gid.replace("_", " ").title())))
+            out.append(Group(gid, self.localized(m, "label", path, default=gid.replace("_", " ").title())))
         return out
 
     def attributes(self, top: dict, group_ids: set[str]) -> list[Attribute]:
@@ -119,8 +119,8 @@ class _Builder(Reader):
             if not isinstance(optional, bool):
                 self.error(f"{path}.optional", "expected true or false")
                 optional = False
-            fields = dict(id=aid, type=kind, label=self.text(m, "label", path, default=aid.replace("_", " ").capitalize()),
-                          group=group, description=self.text(m, "description", path), optional=optional)
+            fields = dict(id=aid, type=kind, label=self.localized(m, "label", path, default=aid.replace("_", " ").capitalize()),
+                          group=group, description=self.localized(m, "description", path), optional=optional)
             if kind == ENUM:
                 fields["values"] = self.enum_values(m, path)
                 if not fields["values"]:
@@ -178,8 +178,8 @@ class _Builder(Reader):
             if code in seen:
                 self.error(f"{vpath}.code", f"duplicate value {code!r}")
             seen.add(code)
-            out.append(EnumValue(code, self.text(v, "label", vpath, default=code),
-                                 self.text(v, "description", vpath),
+            out.append(EnumValue(code, self.localized(v, "label", vpath, default=code),
+                                 self.localized(v, "description", vpath),
                                  self.decimals(v.get("properties"), f"{vpath}.properties"),
                                  self.text(v, "image", vpath, pattern=IMAGE_RE)))
         return tuple(out)
@@ -240,7 +240,7 @@ class _Builder(Reader):
             if rid in seen:
                 self.error(f"{path}.id", f"duplicate rule {rid!r}")
             seen.add(rid)
-            message, messages = self.message(m, path)
+            message = self.localized(m, "message", path, required=True)
             kinds = [k for k in RULE_KINDS if k in m]
             if len(kinds) != 1:
                 self.error(path, f"a rule needs exactly one of {', '.join(RULE_KINDS)}")
@@ -254,24 +254,12 @@ class _Builder(Reader):
                                                   "allowed" if table.allowed else "forbidden":
                                                       [list(r) for r in table.rows]}}
                     out.append(Rule(rid, message, kind, table=table,
-                                    source=f"table over {', '.join(table.attributes)}", messages=messages))
+                                    source=f"table over {', '.join(table.attributes)}"))
                 continue
             node, text = self.rule_expression(kind, body, f"{path}.{kind}", infos, props)
             if node is not None:
-                out.append(Rule(rid, message, kind, expr=node, source=text, messages=messages))
+                out.append(Rule(rid, message, kind, expr=node, source=text))
         return out, sources
-
-    def message(self, m: dict, path: str) -> tuple[str, dict[str, str]]:
-        """A rule's message: one text, or a text per language (English required, the fallback)."""
-        raw = m.get("message")
-        if not isinstance(raw, dict):
-            return self.text(m, "message", path, required=True), {}
-        where = f"{path}.message"
-        self.mapping(raw, where, LANGUAGES)
-        if "en" not in raw:
-            self.error(f"{where}.en", "is required (the message shown in any other language)")
-        messages = {lang: self.text(raw, lang, where) for lang in LANGUAGES if lang in raw}
-        return messages.get("en", ""), messages
 
     def rule_expression(self, kind: str, body: Any, path: str, infos: dict, props: frozenset):
         if kind == "constraint":
@@ -405,5 +393,5 @@ def _expand_totals(rules: list[Rule], components: list[Component]) -> list[Rule]
     def sub(node):
         return rollup(components, node.prop) if isinstance(node, ex.Total) else None
 
-    return [Rule(r.id, r.message, r.kind, ex.replace(r.expr, sub), r.table, r.source, r.messages)
+    return [Rule(r.id, r.message, r.kind, ex.replace(r.expr, sub), r.table, r.source)
             if r.expr is not None else r for r in rules]

@@ -1,30 +1,32 @@
 """Immutable product model: attributes, rules, components.
 
 A model is built once by `catalog.loader` and never changes; engines compiled from it can
-therefore be cached per (product, version, digest).
+therefore be cached per (product, version, digest). Its labels and rule messages are texts
+in several languages (`core.locales.Text`); `ProductModel.in_language` is the same model
+worded in one of them, for a customer's page or document.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from decimal import Decimal
 from typing import Mapping, Union
 
 from catalog import expr as ex
+from core.locales import DEFAULT, N_, Text, translations
 
 Value = Union[str, int, bool]
 NONE = "none"          # the explicit "not chosen" value of optional attributes
 ANY = "*"              # table cell that matches any value
 
 ENUM, INT, BOOL = "enum", "int", "bool"
-LANGUAGES = ("en", "fr", "sv", "nl", "de")   # languages a model's messages may be written in
 
 
 @dataclass(frozen=True)
 class EnumValue:
     code: str
-    label: str
-    description: str = ""
+    label: Text
+    description: Text = Text("")
     properties: Mapping[str, Decimal] = field(default_factory=dict)
     image: str = ""                # URL of a picture of the value, for the configurator page
 
@@ -33,15 +35,16 @@ class EnumValue:
 class Attribute:
     id: str
     type: str
-    label: str
+    label: Text
     group: str | None = None
-    description: str = ""
+    description: Text = Text("")
     optional: bool = False
     default: Value | None = None
     values: tuple[EnumValue, ...] = ()
     min: int | None = None
     max: int | None = None
     step: int = 1
+    language: str = DEFAULT        # the language its labels are worded in
 
     @cached_property
     def domain(self) -> tuple[Value, ...]:
@@ -61,14 +64,24 @@ class Attribute:
         return None
 
     def label_of(self, value: Value) -> str:
+        """How a value reads in the attribute's language: its label, or None, Yes or No."""
         info = self.value_info(value)
         if info is not None:
             return info.label
         if value == NONE:
-            return "None"
-        if isinstance(value, bool):
-            return "Yes" if value else "No"
-        return str(value)
+            word = N_("None")
+        elif isinstance(value, bool):
+            word = N_("Yes") if value else N_("No")
+        else:
+            return str(value)
+        return translations(self.language).gettext(word)
+
+    def in_language(self, language: str) -> "Attribute":
+        return replace(self, label=self.label.in_language(language),
+                       description=self.description.in_language(language), language=language,
+                       values=tuple(replace(v, label=v.label.in_language(language),
+                                            description=v.description.in_language(language))
+                                    for v in self.values))
 
     def property(self, value: Value, name: str) -> Decimal:
         """Numeric property of an enum value; `none` has every property equal to 0."""
@@ -117,16 +130,11 @@ class Table:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    message: str
+    message: Text
     kind: str                      # requires | excludes | constraint | table
     expr: ex.Node | None = None    # the rule as one boolean expression (not for tables)
     table: Table | None = None
     source: str = ""               # the rule as written, for display
-    messages: Mapping[str, str] = field(default_factory=dict)   # language -> message, when translated
-
-    def message_in(self, lang: str | None) -> str:
-        """The message in `lang`, or the English one when the model gives none in it."""
-        return self.messages.get(lang or "en", self.message)
 
 
 @dataclass(frozen=True)
@@ -143,15 +151,15 @@ class Component:
 @dataclass(frozen=True)
 class Group:
     id: str
-    label: str
+    label: Text
 
 
 @dataclass(frozen=True)
 class ProductModel:
     product: str
-    name: str
+    name: Text
     version: int
-    description: str
+    description: Text
     cost_currency: str
     groups: tuple[Group, ...]
     attributes: tuple[Attribute, ...]
@@ -161,10 +169,24 @@ class ProductModel:
     source: Mapping = field(default_factory=dict, repr=False, compare=False)
     """The model as a plain dict with table files inlined: what the database stores."""
     image: str = ""                # URL of a picture of the product
+    language: str = DEFAULT        # the language its labels and messages are worded in
 
     def __post_init__(self):
         object.__setattr__(self, "_by_id", {a.id: a for a in self.attributes})
         object.__setattr__(self, "_rules_by_id", {r.id: r for r in self.rules})
+        object.__setattr__(self, "_worded", {self.language: self})
+
+    def in_language(self, language: str) -> "ProductModel":
+        """The model with its labels and messages in `language`, English where it has none in
+        it (made once per language). Its digest is the model's: engines and saved
+        configurations are the same in every language."""
+        if language not in self._worded:
+            self._worded[language] = replace(
+                self, name=self.name.in_language(language), description=self.description.in_language(language),
+                language=language, groups=tuple(replace(g, label=g.label.in_language(language)) for g in self.groups),
+                attributes=tuple(a.in_language(language) for a in self.attributes),
+                rules=tuple(replace(r, message=r.message.in_language(language)) for r in self.rules))
+        return self._worded[language]
 
     def attribute(self, attr_id: str) -> Attribute:
         return self._by_id[attr_id]

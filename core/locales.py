@@ -39,6 +39,32 @@ _DATE_FORMAT = {"en": "yyyy-MM-dd"}
 _lock = threading.Lock()
 
 
+def N_(text: str) -> str:
+    """Marks `text` for the message catalogs (pybabel extract); it is translated where shown."""
+    return text
+
+
+class Text(str):
+    """A text written in several languages, such as a product model's label or rule message
+    (docs/product-model.md). It is a `str`, the text in one language (English as loaded), so
+    staff pages, the CLI and logs read it as it always was; `translations` holds every language
+    it is written in (English among them), empty when it was written in English only, and
+    `in_language` gives it in another, English where it has none in that one."""
+
+    translations: dict[str, str]
+
+    def __new__(cls, text: str, translations: dict[str, str] | None = None):
+        self = super().__new__(cls, text)
+        self.translations = dict(translations or {})
+        return self
+
+    def in_language(self, language: str) -> "Text":
+        if not self.translations:
+            return self
+        return Text(self.translations.get(language) or self.translations.get(DEFAULT, str(self)),
+                    self.translations)
+
+
 def names() -> list[tuple[str, str]]:
     """Each language with its name in itself: ('fr', 'français'), for a picker."""
     return [(code, Locale.parse(code).get_display_name(code)) for code in LANGUAGES]

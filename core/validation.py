@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from core.locales import DEFAULT, LANGUAGES, Text
+
 MAX_INTEGER = 2**31 - 1       # what every database's integer column holds
 #: an exact decimal written as text, in documents and the API alike: ASCII digits, a point, no
 #: exponent (Decimal alone also reads "1_0", other scripts' digits, spaces and 1e999999999)
@@ -209,6 +211,20 @@ class Reader:
         if pattern is not None and not pattern.match(value):
             self.error(where, f"{value!r} must match {pattern.pattern}")
         return value
+
+    def localized(self, m: dict, key: str, path: str, required: bool = False, default: str = "") -> Text:
+        """One text, or a text per language (`{en: ..., fr: ...}`): English is required, and is
+        what a language the mapping leaves out falls back to."""
+        value = m.get(key)
+        if not isinstance(value, dict):
+            return Text(self.text(m, key, path, required, default))
+        where = join(path, key)
+        self.mapping(value, where, LANGUAGES)
+        if DEFAULT not in value:
+            self.error(join(where, DEFAULT), "is required (the text shown in any other language)")
+        texts = {language: self.text(value, language, where, required=True)
+                 for language in LANGUAGES if language in value}
+        return Text(texts.get(DEFAULT, default), texts)
 
     def integer(self, m: dict, key: str, path: str, required: bool = False,
                 minimum: int | None = None, maximum: int | None = None) -> int | None:

@@ -37,6 +37,7 @@ from functools import lru_cache, partial
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from core import gcpause, locales
+from core.locales import N_
 from core.settings import PROJECT_ROOT
 
 WEB_DIR = PROJECT_ROOT / "web"
@@ -47,11 +48,6 @@ STYLESHEET = WEB_DIR / "static" / "documents" / "quote.css"
 # ---- formatting (Jinja filters) ----------------------------------------------------------
 # Amounts, numbers and dates come from core.locales, bound to the document's language by its
 # environment (_environment); the labels below are translated there too.
-
-def N_(text: str) -> str:
-    """Marks `text` for the message catalogs (pybabel extract); it is translated where shown."""
-    return text
-
 
 CHARGES = {"one_time": N_("one-time"), "monthly": N_("monthly"), "quarterly": N_("quarterly"),
            "semiannual": N_("semi-annual"), "annual": N_("annual")}

@@ -3,7 +3,9 @@
 Built from what the revision stored, as the customer may see it (its price through the
 customer's projection: no cost, margin, rule or approval), and the model versions its lines
 were configured on, so a document shows the revision as it was priced; amounts stay
-decimal strings in the currency's minor units.
+decimal strings in the currency's minor units. A line's configuration reads in the account's
+language (the model's labels in it), as the rest of the document; its name is the price
+book's, stored with the price.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlmodel import Session
 from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
+from core.locales import DEFAULT
 from core.users import User
 from sales import documents
 from sales.accounts import Account
@@ -36,7 +39,7 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
             "key": line["id"], "group": source.group if source else None, "name": line["name"],
             "product": line["product"], "quantity": line["quantity"], "charge": line["charge"],
             "term_months": line["term_months"],
-            "configuration": _summary(session, source, summaries) if source else [],
+            "configuration": _summary(session, source, account.language, summaries) if source else [],
             "list_unit_price": line["list_unit_price"], "list_total": line["list_total"],
             "discount_total": line["discount_total"], "net_total": line["net_total"],
             "contract_value": line["contract_value"],
@@ -68,10 +71,10 @@ def render(session: Session, quote_id: int, company: dict, *, draft: bool) -> tu
     return content, {"quote": quote.number, "revision": quote.revision}
 
 
-def _summary(session: Session, line: QuoteLine, seen: dict) -> list[list[str]]:
+def _summary(session: Session, line: QuoteLine, language: str, seen: dict) -> list[list[str]]:
     key = (line.product, line.configuration_id, line.model_version, repr(sorted(line.selections.items())))
     if key not in seen:
-        seen[key] = configuration_summary(session, line)
+        seen[key] = configuration_summary(session, line, language)
     return seen[key]
 
 
@@ -101,9 +104,9 @@ def _chosen(attribute, value) -> str:
     return info.label if info is not None else f"{attribute.label}: {attribute.label_of(value)}"
 
 
-def configuration_summary(session: Session, line: QuoteLine) -> list[list[str]]:
-    """[label, value label] of every attribute of a configured line, as it was priced
-    (a partial configuration is completed with the model's defaults, like its price)."""
+def configuration_summary(session: Session, line: QuoteLine, language: str = DEFAULT) -> list[list[str]]:
+    """[label, value label] of every attribute of a configured line, as it was priced (a
+    partial configuration is completed with the model's defaults, like its price), in `language`."""
     selections, version = line.selections, line.model_version
     if line.configuration_id:
         saved = get_configuration(session, line.configuration_id)
@@ -113,4 +116,5 @@ def configuration_summary(session: Session, line: QuoteLine) -> list[list[str]]:
     model = get_model(session, line.product, version)
     completion = get_configurator(model).complete(selections)
     values = completion.assignment if completion.valid else selections
-    return [[model.attribute(a).label, model.attribute(a).label_of(v)] for a, v in values.items()]
+    worded = model.in_language(language)
+    return [[worded.attribute(a).label, worded.attribute(a).label_of(v)] for a, v in values.items()]

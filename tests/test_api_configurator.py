@@ -206,6 +206,38 @@ def test_rule_messages_in_the_language_asked_with_english_as_fallback(app, api):
     assert explained["conflict"]["rules"][0]["message"] == "Un grand socle exige un variateur."
 
 
+def test_the_configurator_answers_in_french_labels_and_messages(app, api):
+    source = lamp_source(version=3, name={"en": "Desk Lamp", "fr": "Lampe de bureau"})
+    source["groups"][0]["label"] = {"en": "Body", "fr": "Corps"}
+    base, _, dimmer, _ = source["attributes"]
+    base["label"] = {"en": "Base", "fr": "Socle", "de": "Fuß"}
+    base["values"][1]["label"] = {"en": "Large base", "fr": "Grand socle"}
+    dimmer["label"] = {"en": "Dimmer", "fr": "Variateur"}
+    source["rules"][0]["message"] = {"en": "A large base needs a dimmer.", "fr": "Un grand socle exige un variateur."}
+    with session_scope(app.extensions["cpq_engine"]) as session:
+        save_model(session, load_model_dict(source))
+
+    model = api.get(f"{API}/products/lamp?lang=fr").get_json()
+    assert (model["name"], model["groups"][0]["label"], model["attributes"][0]["label"]) == ("Lampe de bureau", "Corps", "Socle")
+    assert [v["label"] for v in model["attributes"][0]["values"]] == ["Small base", "Grand socle"]   # English where not translated
+    assert model["rules"][0]["message"] == "Un grand socle exige un variateur."
+    assert model["rules"][0]["messages"] == {"en": "A large base needs a dimmer.", "fr": "Un grand socle exige un variateur."}
+    assert api.get(f"{API}/products/lamp/versions/3?lang=de").get_json()["attributes"][0]["label"] == "Fuß"
+    assert api.get(f"{API}/products/lamp").get_json()["attributes"][0]["label"] == "Base"
+
+    body = post(api, "/products/lamp/configure", {"selections": {"base": "large"}, "explain": True, "lang": "fr"}).get_json()
+    attrs = {a["id"]: a for a in body["attributes"]}
+    assert (attrs["base"]["label"], attrs["dimmer"]["label"]) == ("Socle", "Variateur")
+    assert attrs["dimmer"]["excluded"][0]["reason"]["rules"][0]["message"] == "Un grand socle exige un variateur."
+
+    switched = post(api, "/products/lamp/switch", {"selections": {"base": "small", "dimmer": False}, "attribute": "base",
+                                                   "value": "large", "lang": "fr"}).get_json()
+    assert (switched["label"], switched["value_label"]) == ("Socle", "Grand socle")
+    assert switched["removes"] == [{"attribute": "dimmer", "label": "Variateur", "value": False, "value_label": "Non"}]
+    error = error_of(api.get(f"{API}/products/lamp?lang=xx"), 422)
+    assert list(error["fields"]) == ["lang"]
+
+
 def test_pictures_of_the_product_and_its_values(app, api):
     source = lamp_source(version=3, image="/static/lamp.png")
     source["attributes"][0]["values"][0]["image"] = "https://example.com/small.png"

@@ -331,7 +331,7 @@ def test_a_customer_changes_their_mind_through_a_conflict(site, browser, width):
 
 def test_the_configurator_speaks_the_browsers_language(site, browser):
     """A French browser gets the configurator in French: its buttons, the switch it proposes and
-    its amounts (the words come from the page's catalog, the rule's message from the model)."""
+    its amounts (the words come from the page's catalog, labels and rule messages from the model)."""
     url, expect = site["url"], playwright_api.expect
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
@@ -340,13 +340,15 @@ def test_the_configurator_speaks_the_browsers_language(site, browser):
     expect(page.locator("#complete")).to_have_text("Compléter pour moi")
     expect(page.locator("#progress-text")).to_contain_text(" sur ")
     expect(page.locator("#bar-total")).to_have_text(re.compile(r"\d,\d\d"))     # 1 234,50: a decimal comma
-    page.locator("fieldset[data-attribute=chassis]").get_by_text('1U, 10 x 2.5" SFF bays').click()
+    page.locator("fieldset[data-attribute=chassis]").get_by_text('1U, 10 baies SFF 2,5"').click()
+    expect(page.locator("fieldset[data-attribute=gpu] legend")).to_contain_text("Accélérateur GPU")
     l40s = page.locator("fieldset[data-attribute=gpu] label.choice", has_text="L40S")
     expect(l40s.locator("input")).to_have_attribute("data-ruled-out", "true")
+    expect(page.locator("fieldset[data-attribute=gpu] .why-line")).to_contain_text("Les GPU nécessitent un châssis 2U.")
     l40s.click()
     dialog = page.locator("dialog.switch")
-    expect(dialog.locator("h2")).to_have_text("Passer à NVIDIA L40S 48 GB (dual-slot, 350 W) ?")
-    expect(dialog).to_contain_text('Cela retire : 1U, 10 x 2.5" SFF bays (Chassis).')
+    expect(dialog.locator("h2")).to_have_text("Passer à NVIDIA L40S 48 Go (double emplacement, 350 W) ?")
+    expect(dialog).to_contain_text('Cela retire : 1U, 10 baies SFF 2,5" (Châssis).')
     dialog.get_by_role("button", name="Conserver mes choix").click()
     expect(dialog).to_have_count(0)
     context.close()

@@ -10,6 +10,7 @@ import pytest
 
 from catalog.loader import load_model_file
 from configurator.engine import Configurator
+from core.locales import LANGUAGES
 
 DEMO = Path(__file__).resolve().parent.parent / "catalog" / "demo"
 FILES = ["rack-server.yaml", "solar-installation.yaml"]
@@ -57,6 +58,21 @@ def test_every_rule_kind_is_demonstrated(demo):
     kinds = {r.kind for r in model.rules}
     assert kinds == {"requires", "excludes", "constraint", "table"}
     assert all(r.message for r in model.rules)
+
+
+def test_every_text_a_customer_reads_is_written_in_every_language(demo):
+    model, _ = demo
+    texts = {"name": model.name, "description": model.description}
+    texts |= {f"group {g.id}": g.label for g in model.groups}
+    for a in model.attributes:
+        texts |= {f"{a.id}.label": a.label, f"{a.id}.description": a.description}
+        texts |= {f"{a.id}={v.code}": v.label for v in a.values}
+        texts |= {f"{a.id}={v.code} description": v.description for v in a.values if v.description}
+    texts |= {f"rule {r.id}": r.message for r in model.rules}
+    untranslated = [where for where, text in texts.items() if text and set(text.translations) != set(LANGUAGES)]
+    assert untranslated == []
+    french = model.in_language("fr")
+    assert french.name != model.name and all(r.message != french.rule(r.id).message for r in model.rules)
 
 
 def test_default_completion_has_a_three_level_bom_with_positive_cost(demo):
@@ -150,7 +166,9 @@ def test_solar_battery_quantities_follow_the_model(solar):
 # over an existing database fails if a shipped file changes without a new version number.
 SHIPPED = {
     ("model", "rack-server", 1): "0302b0603953c50774cadd8d64b057e6be3c09e735ed6bccba6ebd2b7dc665c4",
+    ("model", "rack-server", 2): "61777b934347c1dd0bec2a9fbeebd04496fa7ce872ca3eda384a0a563f2048b7",
     ("model", "solar-installation", 1): "4dddb35ddcc26beecedced57e5f2d1574889bf42e2ce9bd62f3273f18d876583",
+    ("model", "solar-installation", 2): "ac638c779f3efd85e9e88a73a8e591246f3ba70b7c563ce4b92d1057dd6a983c",
     ("pricebook", "list-eur", 1): "02e135abf08635e2c25fd33da46586908ed5d11fec89f71359baceabaedf1822",
     ("pricebook", "list-eur", 2): "642508116b89a6bea6e3eebc40e7832f7077a56b0b162fd48b8f7a4c2d7e3991",
     ("pricebook", "list-usd", 1): "afb89a2a835af6732ad48ab65c22259232482f3bd3bbb2012a49b88d48063fcf",

@@ -31,7 +31,7 @@ from quote_flow import act, call, customer, env, error_of, ok  # noqa: F401
 from sales import documents
 from sales.accounts import update_account
 from sales.models import Quote
-from sales.quote_data import render
+from sales.quote_data import document_data, render
 
 NNBSP, NBSP = "\u202f", "\xa0"            # CLDR's group separator in French, the space before €
 POT = locales.CATALOGS / "messages.pot"
@@ -188,6 +188,27 @@ def test_an_english_quote_reads_as_before(env, tmp_path):
     assert '<html lang="en">' in page and "Total contract value" in page     # the account's, not the browser's
 
 
+def test_a_quotes_configuration_reads_in_the_accounts_language(env):
+    """The configuration summary of a line (share page and PDF) is the model's labels in the
+    account's language; the quote builder's labels stay English."""
+    french_account(env)
+    number = ok(call(env, "post", "/quotes", "rep", {"account": "ACME-FR", "lines": [
+        {"product": "rack-server", "selections": {"chassis": "c2u24sff", "cpu": "e9354"}}]}), 201)["number"]
+    with session_scope(env.engine) as session:
+        quote = session.exec(select(Quote).where(Quote.number == number, Quote.latest)).one()
+        doc = document_data(session, quote, env.settings.company, draft=True)
+        french = dict(doc["lines"][0]["configuration"])
+        assert french["Châssis"] == '2U, 24 baies SFF 2,5"' and french["Nombre de processeurs"] == "1"
+        assert french["Modèle de processeur"] == "AMD EPYC 9354 (32 cœurs, 3,25 GHz, 280 W)"
+        assert french["Système d'exploitation préinstallé en usine"] == "Aucun" and french["Façade avant verrouillable"] == "Oui"
+        assert "Châssis: 2U, 24 baies SFF 2,5" in documents.render_html(doc)
+        update_account(session, "ACME-FR", {"language": "en"})
+        english = dict(document_data(session, quote, env.settings.company, draft=True)["lines"][0]["configuration"])
+        assert english["Chassis"] == '2U, 24 x 2.5" SFF bays' and english["Locking front bezel"] == "Yes"
+    chosen = ok(call(env, "get", f"/quotes/{number}"))["lines"][0]["chosen"]
+    assert '2U, 24 x 2.5" SFF bays' in chosen and "AMD EPYC 9354 (32C, 3.25 GHz, 280 W)" in chosen
+
+
 def test_the_share_page_of_a_german_account_is_in_german(env):
     french_account(env, "ACME-DE", "de")
     _number, token = sent_quote(env, "ACME-DE")
@@ -255,6 +276,7 @@ def test_the_configurator_follows_the_browsers_language(env):
     for french in ("Demander un devis", "Compléter pour moi", "Pays (2 lettres)", "Votre prix"):
         assert french in text, french
     assert "Request a quote" not in text and "Complete for me" not in text
+    assert "<h1>Serveur rack configurable RS7</h1>" in text                    # the model's name, in French
     words = _script_words(text, "configurator-messages")                     # the configurator.js texts
     assert words["switch_to"] == "Passer à {value} ?" and words["none"] == "Aucun"
     assert _script_words(text, "page-messages")["progress"] == "{decided} sur {total}"

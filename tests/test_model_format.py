@@ -50,11 +50,74 @@ def test_messages_per_language_and_pictures():
     assert model.image == "https://example.com/demo.png"
     assert [v.image for v in model.attribute("size").values] == ["/static/s.png", ""]
     rule, plain = model.rules
-    assert (rule.message, rule.message_in("sv"), rule.message_in("fr"), rule.message_in(None)) == \
-        ("Needs a TPM.", "Kräver TPM.", "Needs a TPM.", "Needs a TPM.")
-    assert plain.message_in("de") == "Plain."
+    assert (rule.message, rule.message.in_language("sv"), rule.message.in_language("fr")) == \
+        ("Needs a TPM.", "Kräver TPM.", "Needs a TPM.")
+    assert plain.message.in_language("de") == "Plain." and plain.message.translations == {}
+    assert (model.in_language("sv").rule("r").message, model.in_language("de").rule("r").message) == \
+        ("Kräver TPM.", "Needs a TPM.")
     found, _ = errors_of({**data, "image": "javascript:alert(1)"})
     assert any(p == "image" for p, _ in found)
+
+
+def test_labels_per_language_fall_back_to_english():
+    data = {**BASE, "name": {"en": "Demo server", "fr": "Serveur de démonstration"},
+            "description": {"en": "For tests.", "de": "Für Tests."},
+            "groups": [{"id": "main", "label": {"en": "Main", "nl": "Hoofd"}}],
+            "attributes": [{"id": "size", "type": "enum", "group": "main", "label": {"en": "Size", "fr": "Taille"},
+                            "description": {"en": "Form factor.", "sv": "Formfaktor."},
+                            "values": [{"code": "s", "label": {"en": "Small", "fr": "Petit"},
+                                        "description": {"en": "Fits 1U.", "fr": "Tient en 1U."}},
+                                       {"code": "m", "label": "Medium"}]},
+                           *BASE["attributes"][1:]]}
+    model = load_model_dict(data)
+    size = model.attribute("size")
+    # as loaded, every text is its English one (staff pages, the CLI and the BOM read it so)
+    assert (model.name, model.description, model.groups[0].label, size.label, size.values[0].label) == \
+        ("Demo server", "For tests.", "Main", "Size", "Small")
+    french = model.in_language("fr")
+    size_fr = french.attribute("size")
+    assert (french.name, french.description, french.groups[0].label) == ("Serveur de démonstration", "For tests.", "Main")
+    assert (size_fr.label, size_fr.description, size_fr.label_of("s"), size_fr.values[0].description,
+            size_fr.label_of("m")) == ("Taille", "Form factor.", "Petit", "Tient en 1U.", "Medium")
+    # the words the model does not write come from the catalogs, in the same language
+    assert (french.attribute("gpu").label_of("none"), french.attribute("tpm").label_of(True),
+            model.attribute("tpm").label_of(False), french.attribute("count").label_of(3)) == ("Aucun", "Oui", "No", "3")
+    assert (model.in_language("nl").groups[0].label, model.in_language("sv").attribute("size").description) == \
+        ("Hoofd", "Formfaktor.")
+    # the same model in every language: one digest, each language made once, English is the model itself
+    assert french.digest == model.digest and model.in_language("fr") is french and model.in_language("en") is model
+    assert french.in_language("en").attribute("size").label == "Size"
+
+
+@pytest.mark.parametrize("where, text, path, reason", [
+    ("name", {"fr": "Serveur"}, "name.en", "is required"),
+    ("name", {"en": "Server", "it": "Server"}, "name.it", "unknown field"),
+    ("name", {"en": "Server", "fr": ""}, "name.fr", "non-empty text"),
+    ("group", {"en": "Main", "de": 7}, "groups[0].label.de", "non-empty text"),
+    ("attribute", {"sv": "Storlek"}, "attributes[0].label.en", "is required"),
+    ("attribute description", ["Size"], "attributes[0].description", "non-empty text"),
+    ("value", {"en": "Small", "fr": None}, "attributes[0].values[0].label.fr", "is required"),
+    ("rule", {"fr": "Il faut un TPM."}, "rules[0].message.en", "is required"),
+])
+def test_a_bad_translation_is_named_by_its_field(where, text, path, reason):
+    data = {**with_rules({"id": "r", "message": "Needs a TPM.", "constraint": "tpm"}),
+            "groups": [{"id": "main"}]}
+    size = {**BASE["attributes"][0], "values": [{"code": "s"}, "m"]}
+    if where == "name":
+        data["name"] = text
+    elif where == "group":
+        data["groups"] = [{"id": "main", "label": text}]
+    elif where == "attribute":
+        size["label"] = text
+    elif where == "attribute description":
+        size["description"] = text
+    elif where == "value":
+        size["values"] = [{"code": "s", "label": text}, "m"]
+    else:
+        data["rules"] = [{"id": "r", "message": text, "constraint": "tpm"}]
+    data["attributes"] = [size, *BASE["attributes"][1:]]
+    found, _ = errors_of(data)
+    assert any(p == path and reason in r for p, r in found), found
 
 
 def test_every_error_is_reported_with_its_path():

@@ -43,7 +43,7 @@ def test_an_order_copies_the_accepted_lines_with_configuration_and_bom(env):
     assert result["state"] == "open" and result["quote"] == quote and result["account"] == "ACME"
     server, support = result["lines"]
     assert server["product"] == "rack-server" and server["configuration"]["cpu"] == "xg6430"
-    assert server["model_version"] == 1 and server["bom"] and {"part", "quantity", "uom"} <= set(server["bom"][0])
+    assert server["model_version"] == 2 and server["bom"] and {"part", "quantity", "uom"} <= set(server["bom"][0])
     assert support["configuration"] == {} and support["bom"] == [] and support["charge"] == "annual"
     assert result["credit_check"]["passed"] is True
 

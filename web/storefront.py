@@ -1,6 +1,9 @@
-"""The customer's pages: the products, and each product's configurator (anyone)."""
+"""The customer's pages: the products, and each product's configurator (anyone), with the
+models' names and labels in the page's language."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from flask import current_app, request
 
@@ -9,6 +12,7 @@ from api.storefront import offered_price_book
 from catalog.store import get_model, get_price_book, list_products
 from core.db import session_scope
 from core.permissions import PUBLIC
+from web.i18n import language
 from web.shell import blp, page
 
 
@@ -16,7 +20,10 @@ from web.shell import blp, page
 @requires(PUBLIC)
 def home():
     with session_scope(current_app.extensions["cpq_engine"]) as session:
-        products = list_products(session)
+        products = []
+        for product in list_products(session):
+            model = get_model(session, product.product).in_language(language())
+            products.append(replace(product, name=model.name, description=model.description))
     return page("pages/home.html", products=products)
 
 
@@ -24,7 +31,7 @@ def home():
 @requires(PUBLIC)
 def configure(product):
     with session_scope(current_app.extensions["cpq_engine"]) as session:
-        model = get_model(session, product)
+        model = get_model(session, product).in_language(language())
         book = offered_price_book(request.args.get("price_book"))
         get_price_book(session, book)
     return page("pages/configure.html", model=model, price_book=book)

@@ -4,11 +4,12 @@
 // conflicts with earlier choices asks the engine for the fewest of them to drop, and the page
 // offers that switch ("Switch to …? This removes: …"). Each attribute is a radio group: one tab
 // stop, arrow keys move and pick. Answers that arrive after a newer pick are ignored. Its words
-// are the page's, in the page's language (pages/_configurator_messages.html).
+// are the page's, in the page's language (pages/_configurator_messages.html), and so are the
+// model's labels and rule messages, which the API gives in the language it is asked for.
 import { api, el, money, showError } from "./api.js";
 
 const key = (value) => JSON.stringify(value);
-const LANGUAGES = ["en", "fr", "sv", "nl", "de"];        // those the models' messages may be written in
+const LANGUAGES = ["en", "fr", "sv", "nl", "de"];        // those the models' texts may be written in
 // The texts a page renders in its language into <script type="application/json" id=…>: `say(key,
 // { name: value })` puts each value where the text has `{name}`.
 export function wordsOf(id) {
@@ -53,7 +54,7 @@ export class Configurator {
   path(what) { return `/products/${encodeURIComponent(this.product)}/${what}`; }
 
   async start(selections = {}) {
-    this.model = await api("GET", `/products/${encodeURIComponent(this.product)}`);
+    this.model = await api("GET", `/products/${encodeURIComponent(this.product)}?lang=${this.lang}`);
     this.selections = { ...selections };
     await this.refresh();
   }
@@ -128,7 +129,7 @@ export class Configurator {
     let answer;
     try {
       answer = await api("POST", this.path("switch"),
-        { selections: this.selections, attribute: attribute.id, value });
+        { selections: this.selections, attribute: attribute.id, value, lang: this.lang });
     } catch (error) {
       if (seq === this.seq) { showError(this.root, error); this.busy(false); }
       return;
