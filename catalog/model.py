@@ -183,6 +183,18 @@ class ProductModel:
                 total = ex.Arith("+", total, ex.Prop(a.id, prop))
         return total
 
+    @cached_property
+    def parts(self) -> frozenset[str]:
+        """Every part number its BOM can hold."""
+        found: set[str] = set()
+
+        def walk(components):
+            for c in components:
+                found.add(c.part)
+                walk(c.children)
+        walk(self.components)
+        return frozenset(found)
+
     def property_names(self) -> frozenset[str]:
         """Every property a roll-up can sum: those of enum values and of components."""
         names = {n for a in self.attributes for v in a.values for n in v.properties}
