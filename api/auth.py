@@ -21,6 +21,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session
 
+from api.context import app_settings
 from api.errors import ApiError
 from core import apikeys, websessions
 from core.actor import current_actor
@@ -114,7 +115,7 @@ def _identify(session: Session) -> Caller:
             key, owner = found
             return Caller("key", owner.id, apikeys.key_permissions(key, owner), key_id=key.id,
                           label=f"API key {key.name!r} of {describe(owner)}",
-                          rate_limit=apikeys.rate_limit_of(key, current_app.extensions["cpq_settings"].rate_limit))
+                          rate_limit=apikeys.rate_limit_of(key, app_settings().rate_limit))
         user = authenticate(session, secret)
         if user is None:
             raise _unauthorized()
@@ -161,7 +162,7 @@ class RateLimited(ApiError):
 
 
 def init_app(app: Flask) -> None:
-    settings = app.extensions["cpq_settings"]
+    settings = app_settings(app)
     limits = RateLimits(settings.rate_limit_storage, settings.rate_limit, settings.rate_limit_anonymous)
     app.extensions["cpq_rate_limits"] = limits
 

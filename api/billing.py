@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, current_app
+from flask import Response
 from sqlmodel import select
 
 from api import billing_schemas as bs
 from api.fx_schemas import reporting_currency
 from api.auth import current_user
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from api.documents import DOCUMENT_RESPONSES, served
 from api.errors import ApiError
 from api.idempotency import respond
@@ -32,12 +32,12 @@ blp = Blueprint("billing", __name__, url_prefix="/api/v1",
 
 
 def _company() -> dict:
-    return dict(current_app.extensions["cpq_settings"].company)
+    return dict(app_settings().company)
 
 
 def _reporting(query: dict) -> str | None:
     """The currency a report is asked for in: ?currency=, else CPQ_REPORTING_CURRENCY."""
-    return reporting_currency(query, current_app.extensions["cpq_settings"].reporting_currency)
+    return reporting_currency(query, app_settings().reporting_currency)
 
 
 def _invoice(session, invoice_id: int, *, lock: bool = False) -> Invoice:

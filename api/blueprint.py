@@ -21,10 +21,10 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import NotFound
 
 from api.auth import requires
+from api.context import app_settings  # noqa: F401  (re-exported: API and page modules take it from here)
 from api.errors import ApiError, flatten_messages
 from core.db import session_scope
 from core.permissions import PUBLIC
-from core.settings import Settings
 from core.validation import DocumentValidationError, parse_json, parse_yaml, text_problem
 
 LOCATIONS = ("json", "query", "path", "view_args", "form", "headers", "cookies", "files")
@@ -188,8 +188,3 @@ def db_session() -> Iterator[Session]:
     with session_scope(current_app.extensions["cpq_engine"]) as session:
         session.expire_on_commit = False
         yield session
-
-
-def app_settings() -> Settings:
-    """The running app's settings (the company, the SMTP server...)."""
-    return current_app.extensions["cpq_settings"]

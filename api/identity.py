@@ -18,7 +18,7 @@ from limits import parse as parse_limit
 
 from api import integration_schemas as xs
 from api.auth import SESSION_COOKIE, RateLimited, caller, client, current_user, person_only
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from api.errors import ApiError
 from core import apikeys, websessions
 from core.permissions import PUBLIC, SIGNED_IN
@@ -86,7 +86,7 @@ def sign_in(data):
 def _cookie() -> dict:
     """The session cookie's attributes (CPQ_COOKIE_SAMESITE). SameSite=None needs Secure, and
     is Partitioned (CHIPS): a session begun in a CRM's frame belongs to that CRM's site."""
-    samesite = current_app.extensions["cpq_settings"].cookie_samesite
+    samesite = app_settings().cookie_samesite
     cross_site = samesite == "None"
     return {"httponly": True, "secure": request.is_secure or cross_site, "partitioned": cross_site,
             "samesite": samesite, "path": "/"}
@@ -180,7 +180,7 @@ def new_key(data):
     person_only()
     with db_session() as session:
         key, secret = apikeys.create_key(session, current_user(session), data["name"], data["scopes"],
-                                         data["rate_limit"], owner_limit=current_app.extensions["cpq_settings"].rate_limit)
+                                         data["rate_limit"], owner_limit=app_settings().rate_limit)
         return {"key": key, "secret": secret}
 
 

@@ -25,10 +25,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from api.auth import requires
 from api.errors import ApiError
-from core import docstore, mail
+from core import docstore, mail, webhooks
 from core.db import migrated_to_head, session_scope, utcnow
 from core.permissions import PUBLIC
-from core.webhook_delivery import due_count
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: an incoming id is kept only if it is short and plain (it goes into logs and a header)
@@ -63,8 +62,8 @@ class QueueDepths:
 
     def collect(self):
         with session_scope(self.engine) as session:
-            due, pending = due_count(session, utcnow()), docstore.pending_count(session)
-            mail_due = mail.due_count(session, utcnow())
+            due, pending = webhooks.OUTBOX.due_count(session, utcnow()), docstore.pending_count(session)
+            mail_due = mail.OUTBOX.due_count(session, utcnow())
         yield GaugeMetricFamily("cpq_webhook_deliveries_due", "Webhook deliveries due and not yet sent", value=due)
         yield GaugeMetricFamily("cpq_mail_messages_due", "E-mail messages due and not yet sent", value=mail_due)
         yield GaugeMetricFamily("cpq_documents_pending", "Documents waiting to be rendered", value=pending)

@@ -7,7 +7,7 @@ The token in the URL is the only credential; an unknown, expired or revoked one 
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import url_for
 
 from api import billing_schemas as bs
 from api.auth import caller
@@ -54,7 +54,7 @@ def revoke(code):
 def overview(token):
     with db_session() as session:
         return portal.overview(session, portal.open_link(session, token),
-                               grace_days=current_app.extensions["cpq_settings"].usage_grace_days)
+                               grace_days=app_settings().usage_grace_days)
 
 
 @blp.get("/portal/<token>/invoices/<int:invoice_id>/<any(pdf, einvoice):what>")

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
-
 from api import integration_schemas as xs
 from api.auth import caller, current_user
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from api.errors import ApiError
 from api.idempotency import respond
 from core.permissions import PUBLIC
@@ -28,7 +26,7 @@ def offered_price_book(requested: str | None) -> str:
     """The price book a public page prices with: the storefront's (CPQ_STOREFRONT_PRICE_BOOKS,
     the first by default). Anyone may see those; people who read the catalog may name any
     (the rep's builder prices with the quote's own, a partner's, say)."""
-    offered = current_app.extensions["cpq_settings"].storefront_price_books
+    offered = app_settings().storefront_price_books
     if requested is None:
         return offered[0]
     if requested not in offered and "catalog:read" not in caller().permissions:

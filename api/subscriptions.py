@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
 from sqlmodel import select
 
 from api import subscription_schemas as sub
 from api import sales_schemas as ss
 from api.auth import current_user
 from api.billing import invoice_views
-from api.blueprint import Blueprint, db_session
+from api.blueprint import Blueprint, app_settings, db_session
 from api.idempotency import respond
 from api.quotes import quote_view
 from api.visibility import seeing_contract, seeing_quote
@@ -116,7 +115,7 @@ def apply_amendment(number):
     (draft invoices, credit notes). Applying again answers 200 with the same."""
     with db_session() as session:
         user = seeing_quote(session, number)
-        company = current_app.extensions["cpq_settings"].company
+        company = app_settings().company
         return respond(session, 201, lambda: amendments.apply(session, user, number, date.today(), company=company),
                        lambda done: sub.AppliedSchema().dump(_applied_view(session, number, done)))
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from flask import current_app, request
+from flask import request
 
 from api import usage_schemas as us
-from api.blueprint import JSON_TYPES, Blueprint, db_session, declared, empty_body, invalid, read_json
+from api.blueprint import JSON_TYPES, Blueprint, app_settings, db_session, declared, empty_body, invalid, read_json
 from api.errors import ApiError
 from billing import rating, usage
 from billing.usage_models import parse_period, period_of
@@ -30,7 +30,7 @@ MAX_RECORDS = 100_000                   # per request; `cpq usage import` stream
 
 
 def _grace_days() -> int:
-    return current_app.extensions["cpq_settings"].usage_grace_days
+    return app_settings().usage_grace_days
 
 
 def _period(text: str | None, now: datetime):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from decimal import Decimal
-from typing import Mapping, Union
+from typing import Iterator, Mapping, Union
 
 from catalog import expr as ex
 from core.locales import DEFAULT, N_, Text, translations
@@ -205,16 +205,23 @@ class ProductModel:
                 total = ex.Arith("+", total, ex.Prop(a.id, prop))
         return total
 
+    def every_component(self) -> Iterator[Component]:
+        """Every component of the BOM tree, children after their parent."""
+        stack = list(reversed(self.components))
+        while stack:
+            component = stack.pop()
+            yield component
+            stack.extend(reversed(component.children))
+
+    @cached_property
+    def parts(self) -> frozenset[str]:
+        """Every part number its BOM can hold."""
+        return frozenset(c.part for c in self.every_component())
+
     def property_names(self) -> frozenset[str]:
         """Every property a roll-up can sum: those of enum values and of components."""
-        names = {n for a in self.attributes for v in a.values for n in v.properties}
-
-        def walk(components):
-            for c in components:
-                names.update(c.properties)
-                walk(c.children)
-        walk(self.components)
-        return frozenset(names)
+        return frozenset({n for a in self.attributes for v in a.values for n in v.properties}
+                         | {n for c in self.every_component() for n in c.properties})
 
     def defaults(self) -> dict[str, Value]:
         return {a.id: a.default for a in self.attributes if a.default is not None}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from functools import cached_property
 from itertools import compress
 from typing import Iterable, Mapping
 
@@ -270,40 +271,99 @@ class Configurator(Propagation):
         selections = self.parse_selections(raw)
         lits = self._lits(selections)
         with self._lock:
-            if self._solve(lits) is None:
-                return Completion(False, dict(selections), (self.conflict(selections),))
             if minimize:
-                lits = self._cheapest(lits, selections, minimize)
+                lits = None if self._solve(lits) is None else self._cheapest(lits, selections, minimize)
             else:
                 lits = self._greedy(lits, selections)
+            if lits is None:
+                return Completion(False, dict(selections), (self.conflict(selections),))
         assignment = dict(self.enc.value_of[x] for x in lits if x in self.enc.value_of)
         return Completion(True, {a.id: assignment[a.id] for a in self.model.attributes})
 
-    def _greedy(self, lits: list[int], selections: Mapping[str, Value]) -> list[int]:
-        preferred = {a.id: self._preference(a) for a in self.model.attributes}
+    def complete_each(self, raw: Mapping[str, object], picks: Iterable[tuple[str, object]]) -> list[Completion]:
+        """`complete({**raw, attr: value})` for each (attr, value) of `picks` (attributes `raw`
+        leaves open), sharing their work. Adding a pick to `raw` only takes solutions away, so
+        what is impossible for `raw` is impossible for each pick: the values its propagation
+        rules out are never probed, and those its completion passed over (proven impossible
+        after the same earlier choices) are not probed again while a pick's completion makes
+        the same choices. A pick whose value fits `raw`'s completion as a one-flip neighbour
+        starts from that solution instead of a solver call. Every pick still gets the first
+        preferred value that fits, exactly as `complete` does."""
+        selections = self.parse_selections(raw)
+        lits = self._lits(selections)
+        wanted = []
+        for attr, raw_value in picks:
+            if attr in selections:
+                raise ValueError(f"{attr} is selected: a pick must add to the selections")
+            value = self._pick(attr, raw_value)
+            wanted.append(({**selections, attr: value}, self.enc.lit[(attr, value)]))
+        with self._lock:
+            possible = self.possible(lits)
+            base = None if possible is None else self._greedy(lits, selections, possible)
+            known: dict[int, frozenset] = {}       # pick -> the base solution with just that value changed
+            if base is not None and self._flips is not None:
+                solution = frozenset(base)
+                for y, old in self._flips.neighbours(sorted(base), {x for _, x in wanted if possible[x]}, set(),
+                                                     solution):
+                    known[y] = solution - {old} | {y}
+            choice = None if base is None else {self.enc.value_of[x][0]: x for x in base}
+            out = []
+            for picked, x in wanted:
+                found = None
+                if base is not None and possible[x]:
+                    found = self._greedy(self._lits(picked), picked, possible, choice, known.get(x))
+                if found is None:
+                    out.append(Completion(False, picked, (self.conflict(picked),)))
+                    continue
+                assignment = dict(self.enc.value_of[y] for y in found)
+                out.append(Completion(True, {a.id: assignment[a.id] for a in self.model.attributes}))
+        return out
+
+    def _greedy(self, lits: list[int], selections: Mapping[str, Value], possible: bytes | None = None,
+                base: Mapping[str, int] | None = None, known: frozenset | None = None) -> list[int] | None:
+        """Each open attribute's first preferred value that still extends to a solution, in
+        model order; None if `lits` has no solution. Which solution shows a value possible does
+        not change the answer, so the first solve doubles as the consistency check, and a
+        `known` solution of `lits` spares it. Known impossible, and so not probed
+        (`complete_each`): values `possible` (the mask of a subset of `lits`) rules out, and
+        while every attribute so far has `base`'s value (the greedy completion of that
+        subset), the values `base` passed over."""
+        preferred = self._preferred
         self._solver.set_phases([xs[0] for xs in preferred.values()])
-        current = set(self._solve(lits))
+        first = known if known is not None else self._solve(lits)
+        if first is None:
+            return None
+        current = set(first)
+        chosen = dict(zip(selections, lits))
         lits = list(lits)
+        same = base is not None
         for attribute in self.model.attributes:
-            if attribute.id in selections:
-                continue
-            for x in preferred[attribute.id]:
-                if x in current:
-                    lits.append(x)
-                    break
-                model = self._solve(lits + [x])
-                if model is not None:
-                    current = set(model)
-                    lits.append(x)
-                    break
+            x = chosen.get(attribute.id)
+            if x is None:
+                passed_over = preferred[attribute.id].index(base[attribute.id]) if same else 0
+                for x in preferred[attribute.id][passed_over:]:
+                    if x in current:
+                        break
+                    if possible is not None and not possible[x]:
+                        continue
+                    model = self._solve(lits + [x])
+                    if model is not None:
+                        current = set(model)
+                        break
+                lits.append(x)
+            same = same and x == base[attribute.id]
         return lits
 
-    def _preference(self, attribute) -> list[int]:
-        lits = list(self.enc.attr_lits[attribute.id])
-        if attribute.default is not None:
-            d = lits.pop(attribute.domain.index(attribute.default))
-            lits.insert(0, d)
-        return lits
+    @cached_property
+    def _preferred(self) -> dict[str, tuple[int, ...]]:
+        """Each attribute's values in the order a completion tries them: the default first."""
+        out = {}
+        for attribute in self.model.attributes:
+            lits = list(self.enc.attr_lits[attribute.id])
+            if attribute.default is not None:
+                lits.insert(0, lits.pop(attribute.domain.index(attribute.default)))
+            out[attribute.id] = tuple(lits)
+        return out
 
     def _cheapest(self, lits: list[int], selections: Mapping[str, Value], prop: str) -> list[int]:
         known = self.model.property_names()

@@ -4,8 +4,8 @@
 the subject is the text template's `{% set subject %}` block, so all wording stays in the
 templates) in the customer's language (core/locales.py, docs/i18n.md) and writes it, pending,
 in the caller's transaction: the change and its e-mail commit together or not at all. The
-language is fixed when it is written, as the words are. `core/mail_delivery.py` sends it later from a worker, never
-inside a request. Attachments are documents (core/docstore.py) named by id: the message waits
+language is fixed when it is written, as the words are. `core/mail_delivery.py` sends it later from a worker
+(through core/outbox.py, `OUTBOX`), never inside a request. Attachments are documents (core/docstore.py) named by id: the message waits
 while one is pending, and fails, saying which, when one failed to render.
 
 A message keeps its Message-ID (`message_id`, the same on every attempt, so a receiver can
@@ -30,11 +30,12 @@ from core import locales, queue
 from core.crypto import SecretBox
 from core.db import timestamp, utcnow
 from core.errors import NotFound
+from core.outbox import FAILED, PENDING, Outbox
 from core.settings import PROJECT_ROOT, Settings
 from core.tokens import new_id
 from core.users import EMAIL_RE
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+SENT = "sent"
 STATUSES = (PENDING, SENT, FAILED)
 DELIVER = "mail.deliver"                       # the task (tasks/mail.py)
 MAX_RECIPIENTS = 20
@@ -60,6 +61,10 @@ class MailMessage(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = timestamp()
+
+
+#: the messages as an outbox (core/outbox.py)
+OUTBOX = Outbox(MailMessage, key="message_id", sent=SENT, sent_at="sent_at")
 
 
 # Sandboxed like the dunning letters: these are templates an operator edits, and a template
@@ -178,8 +183,3 @@ def retry(session: Session, message_id: int) -> MailMessage:
         queue.enqueue(session, DELIVER, once=True)
     return message
 
-
-def due_count(session: Session, moment: datetime) -> int:
-    """How many messages are due and waiting for a worker: the outbox's queue depth."""
-    return session.exec(select(sa.func.count(MailMessage.id)).where(MailMessage.status == PENDING,
-                                                                     MailMessage.next_attempt_at <= moment)).one()

@@ -1,11 +1,10 @@
-"""Sending the e-mail outbox over SMTP (`cpq worker`), with retries and exponential backoff.
+"""Sending the e-mail outbox over SMTP (`cpq worker`), with retries.
 
-Each due message is locked while it is sent (SKIP LOCKED on PostgreSQL) and marked sent in the
-same transaction, so a task that runs twice, or two workers, never send it twice; its
-Message-ID is the same on every attempt. A message whose attachments are still being rendered
-waits without using up an attempt; one whose attachment failed to render fails, saying so.
-A refusal the server calls temporary (4xx) or a lost connection is retried like a webhook
-(core/webhook_delivery.py's backoff); a permanent one (5xx) fails at once.
+Selecting due messages, locking each while it is sent and settling it in the same transaction
+(so a message never goes twice), backoff and giving up are core/outbox.py's; its Message-ID is
+the same on every attempt. A message whose attachments are still being rendered waits without
+using up an attempt; one whose attachment failed to render fails, saying so. A refusal the
+server calls temporary (4xx) or a lost connection is retried; a permanent one (5xx) fails at once.
 
 CPQ_SMTP_URL (Settings.smtp_url, read by core.settings.SmtpServer) names the server. Without
 it nothing is sent: messages stay pending in the outbox.
@@ -22,15 +21,15 @@ from email.utils import format_datetime, parseaddr
 from typing import Callable
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from core import docstore
-from core.db import aware, session_scope, utcnow
+from core.db import aware, utcnow
 from core.docstore import Document
 from core.crypto import MissingKey, UnreadableSecret
-from core.mail import FAILED, PENDING, SENT, MailMessage, bodies
+from core.mail import OUTBOX, MailMessage, bodies
+from core.outbox import DeliveryRun, Outcome
 from core.settings import Settings, SmtpServer
-from core.webhook_delivery import DeliveryRun, backoff
 
 MAX_ATTEMPTS = 12                     # about 14 hours of retrying before a message fails
 WAIT_FOR_DOCUMENTS = timedelta(seconds=10)
@@ -76,62 +75,37 @@ def deliver_due(engine: Engine, settings: Settings, *, limit: int = 100,
     if not settings.smtp_url:
         return DeliveryRun()
     send = functools.partial(smtp_send, SmtpServer.parse(settings.smtp_url))
-    run = DeliveryRun()
-    with session_scope(engine) as session:
-        due = list(session.exec(select(MailMessage.id).where(MailMessage.status == PENDING,
-                                                             MailMessage.next_attempt_at <= now())
-                                .order_by(MailMessage.next_attempt_at, MailMessage.id).limit(limit)))
-    for message_id in due:
-        with session_scope(engine) as session:
-            message = session.exec(select(MailMessage).where(MailMessage.id == message_id)
-                                   .with_for_update(skip_locked=True)).first()
-            if message is None or message.status != PENDING:
-                continue                                  # another worker has it, or had it
-            _attempt(session, message, settings, send, now(), run)
-    return run
+    return OUTBOX.deliver_due(engine, functools.partial(_attempt, settings=settings, send=send),
+                              max_attempts=MAX_ATTEMPTS, limit=limit, now=now)
 
 
-def _attempt(session: Session, message: MailMessage, settings: Settings, send: Callable[[EmailMessage], dict],
-             moment: datetime, run: DeliveryRun) -> None:
+def _attempt(session: Session, message: MailMessage, moment: datetime, *, settings: Settings,
+             send: Callable[[EmailMessage], dict]) -> Outcome | None:
+    """Send the message once, unless its attachments are still being rendered."""
     files, waiting, broken = _attachments(session, message)
     if waiting:
         message.next_attempt_at = moment + WAIT_FOR_DOCUMENTS       # not an attempt: it waits for them
         session.add(message)
-        return
-    error, permanent, note = "", False, ""
+        return None
     if broken:
-        error, permanent = broken, True
-    elif not message.recipients:
-        error, permanent = "no recipient", True
-    else:
-        try:
-            refused = send(build(message, files, settings))
-            if refused:                                   # sent to the others
-                note = "refused by the server for " + ", ".join(sorted(refused))
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _text in exc.recipients.values()]
-            error, permanent = f"every recipient refused: {exc.recipients}", all(c >= 500 for c in codes)
-        except smtplib.SMTPResponseException as exc:
-            error, permanent = f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}", exc.smtp_code >= 500
-        except (smtplib.SMTPException, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        except UnreadableSecret as exc:                 # a key was dropped: no retry reads it
-            error, permanent = str(exc), True
-        except MissingKey as exc:                       # the worker lacks SECRET_KEY: retried once it has it
-            error = str(exc)
-    message.attempts += 1
-    message.last_error = (error or note)[:500]
-    if not error:
-        message.status, message.sent_at, message.next_attempt_at = SENT, moment, None
-        run.delivered += 1
-    elif permanent or message.attempts >= MAX_ATTEMPTS:
-        message.status, message.next_attempt_at = FAILED, None
-        run.failed += 1
-    else:
-        message.next_attempt_at = moment + backoff(message.attempts)
-        run.retrying += 1
-    run.ids.append(message.message_id)
-    session.add(message)
+        return Outcome(broken, permanent=True)
+    if not message.recipients:
+        return Outcome("no recipient", permanent=True)
+    try:
+        refused = send(build(message, files, settings))
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        return Outcome(f"every recipient refused: {exc.recipients}", permanent=all(c >= 500 for c in codes))
+    except smtplib.SMTPResponseException as exc:
+        return Outcome(f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500)
+    except (smtplib.SMTPException, OSError) as exc:
+        return Outcome(f"{type(exc).__name__}: {exc}")
+    except UnreadableSecret as exc:                 # a key was dropped: no retry reads it
+        return Outcome(str(exc), permanent=True)
+    except MissingKey as exc:                       # the worker lacks SECRET_KEY: retried once it has it
+        return Outcome(str(exc))
+    note = "refused by the server for " + ", ".join(sorted(refused)) if refused else ""
+    return Outcome(note=note)                       # sent (to the others, when some were refused)
 
 
 def _attachments(session: Session, message: MailMessage) -> tuple[list[tuple[str, str, bytes]], bool, str]:

@@ -2,7 +2,8 @@
 
 `emit` is called by the domain inside the transaction that makes the change, and writes the
 event and one pending delivery per matching subscription there: the change and its
-notification commit together or not at all. `core/webhook_delivery.py` sends them later.
+notification commit together or not at all. `core/webhook_delivery.py` sends them later, through
+the outbox mechanics of core/outbox.py (`OUTBOX`).
 
 Secrets follow the Standard Webhooks convention ("whsec_" + base64 of 32 random bytes), are
 shown once and stored encrypted (core/crypto.py), since signing needs them back. A rotation
@@ -26,6 +27,7 @@ from core.crypto import SecretBox
 from core.db import aware, timestamp, utcnow
 from core.egress import Egress
 from core.errors import InvalidInput, NotFound
+from core.outbox import PENDING, Outbox
 from core.settings import Settings
 from core.tokens import new_id
 
@@ -112,13 +114,20 @@ class WebhookDelivery(SQLModel, table=True):
     delivery_id: str = Field(default_factory=lambda: "msg_" + new_id(), max_length=40, unique=True)
     subscription_id: int = Field(foreign_key="webhook_subscription.id", index=True)
     event_id: int = Field(foreign_key="webhook_event.id")
-    status: str = Field(default="pending", max_length=16)     # pending, delivered, failed
+    status: str = Field(default=PENDING, max_length=16)       # pending, delivered, failed
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     last_status_code: int | None = None
     last_error: str = Field(default="", max_length=500)
     delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = timestamp()
+
+
+#: the deliveries as an outbox (core/outbox.py): those of paused subscriptions are not due
+OUTBOX = Outbox(WebhookDelivery, key="delivery_id", sent="delivered", sent_at="delivered_at",
+                narrow=lambda query: query.join(WebhookSubscription,
+                                                WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookSubscription.active))
 
 
 class WebhookAttempt(SQLModel, table=True):
@@ -268,6 +277,6 @@ def redeliver(session: Session, subscription_id: int, delivery_id: str) -> Webho
                             .with_for_update()).first()
     if delivery is None:
         raise NotFound(f"unknown delivery {delivery_id!r}")
-    delivery.status, delivery.next_attempt_at, delivery.attempts = "pending", utcnow(), 0   # a fresh schedule
+    delivery.status, delivery.next_attempt_at, delivery.attempts = PENDING, utcnow(), 0   # a fresh schedule
     session.add(delivery)
     return delivery

@@ -98,9 +98,13 @@ def resolved_list_price(book: PriceBook, product: str, model: ProductModel | Non
                         where: str = "lines[0]"):
     """(list price, the completed values, whether the selections were complete), cached per
     price book, model and selections: a configurator asks for the same ones again and again."""
-    key = (book.digest, product, model.digest if model else None,
-           tuple(sorted((k, repr(v)) for k, v in selections.items())))
+    key = (book.digest, product, model.digest if model else None, selection_key(selections))
     return _RESOLVED.get(key, lambda: _list_price(book, product, model, dict(selections), where))
+
+
+def selection_key(selections: Mapping) -> tuple:
+    """Selections as a cache key (with the book's and model's digests, which name their content)."""
+    return tuple(sorted((k, repr(v)) for k, v in selections.items()))
 
 
 def model_of(session: Session, product: str, version: int | None, where: str) -> ProductModel | None:
@@ -131,12 +135,9 @@ def _list_price(book: PriceBook, product: str, model: ProductModel | None,
     return completed_list_price(book, product, model, values, where), values, result.complete
 
 
-def completed_list_price(book: PriceBook, product: str, model: ProductModel, values: Mapping, where: str = "lines[0]",
-                         verify: bool = True):
-    """The unit list price of a complete, valid configuration: options, BOM components and cost.
-    `verify=False` skips checking the configuration against the plain rules before its BOM is
-    built (`Configurator.bom`), for previews of the solver's own completions."""
-    bom = get_configurator(model).bom(values) if verify else bom_module.build(model, values)
+def completed_list_price(book: PriceBook, product: str, model: ProductModel, values: Mapping, where: str = "lines[0]"):
+    """The unit list price of a complete, valid configuration: options, BOM components and cost."""
+    bom = get_configurator(model).bom(values)
     bom_cost = None
     if book.cost_from_bom:
         if book.cost_rate is None and model.cost_currency != book.currency.code:
@@ -145,6 +146,17 @@ def completed_list_price(book: PriceBook, product: str, model: ProductModel, val
         bom_cost = _rolled_up(model, book.cost_from_bom)(values)
     return book.list_price(product, values, {line.part: line.quantity for line in bom.flat}, bom_cost,
                            field_name=f"{where}.product")
+
+
+def preview_unit_price(book: PriceBook, product: str, model: ProductModel, values: Mapping) -> Decimal:
+    """`completed_list_price(...).unit_price` of one of the solver's own completions (valid by
+    construction, so not checked rule by rule), without its cost (a preview shows none), and
+    with a BOM only when the book prices one of the model's parts: nothing else in a unit
+    price depends on it."""
+    parts = None
+    if not book.components.keys().isdisjoint(model.parts):
+        parts = {line.part: line.quantity for line in bom_module.build(model, values).flat}
+    return book.list_price(product, values, parts).unit_price
 
 
 _ROLLUPS: LruCache = LruCache(64)

@@ -215,3 +215,41 @@ def test_a_session_of_clicks_matches_enumeration(enum_limit, data, steps):
         assert result.valid == (expected is not None)
         if expected is not None:
             assert {s.id: set(s.domain) for s in result.attributes} == expected
+
+
+def greedy_completion(model, selections: dict) -> dict:
+    """What `complete` promises, by enumeration: each open attribute in model order takes its
+    default, else its first value, that some solution still extends."""
+    solutions = list(reference.solutions(model, selections))
+    chosen = dict(selections)
+    for attribute in model.attributes:
+        if attribute.id in chosen:
+            continue
+        order = [v for v in [attribute.default] if v is not None] + [v for v in attribute.domain
+                                                                     if v != attribute.default]
+        chosen[attribute.id] = next(v for v in order if any(
+            all(s[a] == w for a, w in chosen.items()) and s[attribute.id] == v for s in solutions))
+    return chosen
+
+
+@COMMON
+@given(data=models(), raw=selection_lists, defaults=st.lists(st.integers(0, 9), min_size=len(ATTRS),
+                                                             max_size=len(ATTRS)))
+def test_the_completions_of_each_pick_are_the_completions_one_by_one(enum_limit, data, raw, defaults):
+    """`complete_each` shares work between the picks (what the selections rule out, the values
+    their completion passed over, one-flip witnesses) yet gives every pick exactly the greedy
+    completion `complete` gives it, and a pick that does not fit a conflict."""
+    data = {**data, "attributes": [
+        {**a, "default": DOMAINS[a["id"]][d % len(DOMAINS[a["id"]])]} if d < 5 else a
+        for a, d in zip(ATTRS, defaults)]}
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    selections = pick(raw)
+    picks = [(a, v) for a in DOMAINS if a not in selections for v in DOMAINS[a]]
+    for (attr, value), completion in zip(picks, engine.complete_each(selections, picks), strict=True):
+        picked = {**selections, attr: value}
+        assert completion.assignment == engine.complete(picked).assignment
+        if reference.domains(model, picked) is None:
+            assert not completion.valid and completion.conflicts
+        else:
+            assert completion.valid and completion.assignment == greedy_completion(model, picked)

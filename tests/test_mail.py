@@ -94,7 +94,7 @@ def test_without_smtp_messages_wait_in_the_outbox(engine, database_url):
     assert message.subject == "Your billing portal at Northwind"
     assert "https://cpq.example/p/abc" in message.text and 'href="https://cpq.example/p/abc"' in message.html
     with session_scope(engine) as session:
-        assert mail.due_count(session, utcnow()) == 1
+        assert mail.OUTBOX.due_count(session, utcnow()) == 1
 
 
 def test_a_message_arrives_once_with_its_message_id(engine, database_url, smtp):

@@ -214,6 +214,38 @@ def test_each_value_shows_what_it_would_change_in_the_list_price(env):
     assert "GPUs need a 2U chassis" in error_of(clash, 422)["fields"]["selections"][0]
 
 
+def test_option_prices_follow_a_new_price_book_or_model_version_at_once(env):
+    """Option prices are kept per price book and model version: a new active price book, or a
+    new model version whose rules offer less, is answered afresh, never from what was kept."""
+    from catalog.loader import load_model_dict
+    from catalog.pricebook import load_price_book_dict
+    from catalog.store import get_model, get_price_book, save_model, save_price_book
+
+    def differences():
+        body = {"selections": {"chassis": "c1u10sff"}, "quantity": 3}
+        options = ok(env.client.post("/api/v1/products/rack-server/option-prices", json=body))
+        return {(v["attribute"], v["value"]): Decimal(v["difference"]) for v in options["values"]}
+
+    before = differences()
+    assert before == differences() and ("rails", "none") in before
+    with session_scope(env.engine) as session:
+        book = get_price_book(session, "list-usd").source
+        options = book["options"]["rack-server"]
+        chassis = {**options["chassis"], "c2u24sff": Decimal(options["chassis"]["c2u24sff"]) + 100}
+        save_price_book(session, load_price_book_dict({**book, "version": book["version"] + 1,
+                                                       "options": {**book["options"], "rack-server": {
+                                                           **options, "chassis": chassis}}}), activate=True)
+    repriced = differences()
+    assert repriced[("chassis", "c2u24sff")] == before[("chassis", "c2u24sff")] + 300
+    assert {k: v for k, v in repriced.items() if k != ("chassis", "c2u24sff")} == \
+        {k: v for k, v in before.items() if k != ("chassis", "c2u24sff")}
+    with session_scope(env.engine) as session:
+        model = get_model(session, "rack-server").source
+        save_model(session, load_model_dict({**model, "version": model["version"] + 1, "rules": [
+            *model["rules"], {"id": "rails_needed", "message": "Ship with rails.", "constraint": "rails != none"}]}))
+    assert ("rails", "none") not in differences()
+
+
 @pytest.mark.parametrize("country", ["XX", "ZZ", "EU"])
 def test_a_quote_request_needs_an_iso_3166_country(env, country):
     error = error_of(env.client.post("/api/v1/quote-requests", json=REQUEST | {"country": country}), 422)

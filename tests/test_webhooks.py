@@ -37,7 +37,8 @@ from core.crypto import SecretBox
 from core.db import aware, session_scope, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.settings import DEFAULT_DEMO_DIR, Settings
-from core.webhook_delivery import MAX_ATTEMPTS, backoff, deliver_due, http_sender
+from core.outbox import backoff
+from core.webhook_delivery import MAX_ATTEMPTS, deliver_due, http_sender
 from core.webhooks import ROTATION_GRACE, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from quote_flow import act, call, create, customer, env, error_of, ok, sent  # noqa: F401
 from sales.accounts import Account
@@ -713,12 +714,12 @@ def test_two_workers_one_after_the_other_send_a_delivery_once(engine, receiver):
 def test_a_worker_with_a_stale_list_skips_what_another_worker_sent(engine, receiver, monkeypatch):
     """Worker A reads the due list; worker B sends everything before A gets to it; A must then
     find each delivery no longer pending (the status check under the row lock) and send nothing."""
-    import core.webhook_delivery as delivery_module
+    import core.outbox as outbox_module
 
     subscribe(engine, receiver.url(), ["quote.sent"])
     emit(engine, "quote.sent", {"n": 1})
     emit(engine, "quote.sent", {"n": 2})
-    real_scope = delivery_module.session_scope
+    real_scope = outbox_module.session_scope
     scopes = []
 
     def scope_after_the_list(bound):
@@ -727,7 +728,7 @@ def test_a_worker_with_a_stale_list_skips_what_another_worker_sent(engine, recei
             assert deliver_due(engine, SETTINGS).delivered == 2       # worker B
         return real_scope(bound)
 
-    monkeypatch.setattr(delivery_module, "session_scope", scope_after_the_list)
+    monkeypatch.setattr(outbox_module, "session_scope", scope_after_the_list)
     run = deliver_due(engine, SETTINGS)                                  # worker A
     assert run.attempted == 0
     assert len(receiver.requests) == 2 and len(attempts(engine)) == 2

@@ -10,7 +10,7 @@ from flask import current_app, request
 from marshmallow import ValidationError
 
 from api.auth import caller, requires
-from api.blueprint import invalid
+from api.blueprint import app_settings, invalid
 from api.errors import flatten_messages
 from api.fx_schemas import ReportingQuery, reporting_currency
 from billing import collections, reporting, revenue
@@ -27,7 +27,7 @@ from web.shell import blp, page
 def dashboard():
     today = date.today()
     permissions = caller().permissions
-    settings = current_app.extensions["cpq_settings"]
+    settings = app_settings()
     try:
         query = ReportingQuery().load({"currency": request.args["currency"]} if request.args.get("currency") else {})
     except ValidationError as exc:

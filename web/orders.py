@@ -11,6 +11,7 @@ from api import billing_schemas as bs
 from api import order_schemas as os_
 from api.auth import requires
 from api.billing import invoice_views
+from api.blueprint import app_settings
 from api.orders import contract_view, order_view
 from api.visibility import seeing_contract, seeing_order
 from billing import order_billing
@@ -33,7 +34,7 @@ def contract_page(number):
         seeing_contract(session, number)
         contract = contracts.get_contract(session, number)
         shown = os_.ContractSchema().dump(contract_view(session, contract))
-        lines = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company) \
+        lines = contracts.document_data(session, contract, app_settings().company) \
             if contract.quote_id else None
         made = [o.number for o in orders.of_quote(session, shown["quote"])] if shown["quote"] else []
     return page("pages/contract.html", contract=shown, doc=lines, order=made[0] if made else None)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from api.auth import client, requires
-from api.blueprint import db_session, refuse_unstorable
+from api.blueprint import app_settings, db_session, refuse_unstorable
 from api.documents import served
 from core import docstore
 from core.permissions import PUBLIC
@@ -40,7 +40,7 @@ def _private(response: Response) -> Response:
 def _gone(_exc: NotFound):
     """An unknown, expired or withdrawn link: a page that says so, not the API's JSON (what
     went wrong stays unsaid beyond that: nothing to probe tokens with)."""
-    return render_template("share/error.html", company=current_app.extensions["cpq_settings"].company), 404
+    return render_template("share/error.html", company=app_settings().company), 404
 
 
 def _form():
@@ -54,7 +54,7 @@ def _form():
 def page(token):
     with db_session() as session:
         shared = acceptance.open_link(session, token)
-        doc = document_data(session, shared.quote, current_app.extensions["cpq_settings"].company,
+        doc = document_data(session, shared.quote, app_settings().company,
                             draft=False, decision=shared.decision)
         use_language(doc["language"])
         html = render_template("share/quote.html", token=token, shared=shared, doc=doc, company=doc["company"],
@@ -107,7 +107,7 @@ def contract_page(token):
     """The customer's contract signing page."""
     with db_session() as session:
         contract = contracts.open_link(session, token)
-        doc = contracts.document_data(session, contract, current_app.extensions["cpq_settings"].company)
+        doc = contracts.document_data(session, contract, app_settings().company)
         use_language(doc["language"])
         html = render_template("share/contract.html", token=token, contract=contract, doc=doc, company=doc["company"],
                                document=docstore.facts(session, "contract", contract.id),
@@ -142,7 +142,7 @@ def contract_sign(token):
 def portal_page(token):
     """The customer's billing portal: balance, invoices and credit notes to download,
     payments, contracts, subscriptions and usage to date."""
-    settings = current_app.extensions["cpq_settings"]
+    settings = app_settings()
     with db_session() as session:
         account = portal.open_link(session, token)
         use_language(account.language)

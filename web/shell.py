@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from api.auth import caller
+from api.blueprint import app_settings
 from api.errors import ApiError
 from core.db import session_scope
 from core.errors import NotFound
@@ -25,7 +26,7 @@ blp = Blueprint("pages", __name__, template_folder="templates", static_folder="s
 
 
 def page(template: str, **context):
-    settings = current_app.extensions["cpq_settings"]
+    settings = app_settings()
     who = caller()
     with session_scope(current_app.extensions["cpq_engine"]) as session:
         session.expire_on_commit = False
