@@ -36,7 +36,7 @@ from functools import lru_cache, partial
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from core import gcpause, locales
+from core import framestack, gcpause, locales
 from core.locales import N_
 from core.settings import PROJECT_ROOT
 
@@ -209,15 +209,18 @@ def render_pdf(doc: dict, template: str = TEMPLATE) -> bytes:
     reference cycles (about 700 objects a quote line) that stay alive until the PDF is
     written, so every collection during a render scans them for nothing, and more of them
     each time (a third of a 200-line quote's time, half of a 1,000-line one's). One
-    collection of the youngest generation afterwards frees them all, in this call."""
+    collection of the youngest generation afterwards frees them all, in this call.
+
+    WeasyPrint recurses deeply, and on CPython 3.11 a loop of calls across the end of a frame
+    stack chunk maps and unmaps a chunk every time: it runs with room (core/framestack.py)."""
     from weasyprint import HTML
 
     fonts, stylesheet = _weasyprint_state()
     identifier = (f"{doc['number']}/r{doc['revision']}" if "revision" in doc else doc["number"]).encode()
     html = render_html(doc, template)
     with gcpause.paused():
-        pdf = HTML(string=html, base_url=str(WEB_DIR)).write_pdf(
-            stylesheets=[stylesheet], font_config=fonts, pdf_identifier=identifier)
+        pdf = framestack.call_with_room(lambda: HTML(string=html, base_url=str(WEB_DIR)).write_pdf(
+            stylesheets=[stylesheet], font_config=fonts, pdf_identifier=identifier))
     gc.collect(0)
     return pdf
 
