@@ -76,6 +76,12 @@ def test_a_rep_converts_a_request_into_a_new_account_or_dismisses_it(env):
     assert account["name"] == "Initech" and account["currency"] == "EUR"
     assert [(c["email"], c["primary"]) for c in account["contacts"]] == [("peter@initech.example", True)]
     assert ok(call(env, "get", f"/quotes/{converted['quote_number']}", "rep"))["price_book"] == "list-eur"
+    french = ok(env.client.post("/api/v1/quote-requests", json=REQUEST | {"language": "fr"}), 201)["reference"]
+    code = ok(call(env, "post", f"/quote-requests/{french}/convert", "rep"), 201)["account_code"]
+    assert ok(call(env, "get", f"/accounts/{code}", "rep"))["language"] == "fr"        # asked in French
+    assert account["language"] == "en"
+    assert "language" in error_of(env.client.post("/api/v1/quote-requests", json=REQUEST | {"language": "xx"}),
+                                  422)["fields"]
     spam = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
     assert "reason" in error_of(call(env, "post", f"/quote-requests/{spam}/dismiss", "rep", {}), 422)["fields"]
     dismissed = ok(call(env, "post", f"/quote-requests/{spam}/dismiss", "rep", {"reason": "spam"}))
