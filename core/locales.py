@@ -161,6 +161,11 @@ def day(value: date | str, language: str = DEFAULT) -> str:
     return format_date(value, _DATE_FORMAT.get(language, "medium"), locale=language)
 
 
+def month(value: date, language: str = DEFAULT) -> str:
+    """A month standing alone: 'December 2026' (en), 'décembre 2026' (fr), 'Dezember 2026' (de)."""
+    return format_date(value, "LLLL y", locale=language_of(language))
+
+
 def timestamp(value: datetime | str, language: str = DEFAULT) -> str:
     """A moment: '2026-11-24 10:00 UTC' in English, the locale's date elsewhere; one without an
     offset is UTC (what the database keeps: SQLite gives it back naive); one with another

@@ -229,6 +229,9 @@ def test_the_billing_portal_and_invoices_speak_the_accounts_language_frozen_at_i
         assert again["language"] == "sv" and invoice.buyer["language"] == "sv"
     page = env.client.get(f"/p/{token}").get_data(as_text=True)
     assert '<html lang="de">' in page and "Rechnungen und Gutschriften" in page and "Offener Betrag" in page
+    assert "Verbrauch in diesem Monat" in page and "Keine Abonnements." in page          # every section, not some
+    assert "Subscriptions" not in page and "Usage this month" not in page and "so far" not in page
+    assert "Zahlungsweise" in page and "Quote the reference" not in page                # how to pay what is due
 
 
 def test_dunning_letters_are_written_in_the_accounts_language(env):
