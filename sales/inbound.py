@@ -145,7 +145,8 @@ def _quote(session: Session, actor: User, request: QuoteRequest, account: Accoun
            today: date) -> quotes.Quote:
     line = quotes.LineSpec(product=request.product, selections=dict(request.selections), quantity=request.quantity)
     requester = f"{request.name} <{request.email}>"
-    header = {"title": f"Web request: {request.product}",
+    offered = get_price_book(session, request.price_book).products.get(request.product)
+    header = {"title": offered.name if offered else request.product,      # the customer reads it, in any language
               "notes": f"Requested online by {requester} of {request.company} ({request.reference}). "
                        f"{request.message}".strip()}
     quote = quotes.create_quote(session, actor, account.code, header | ({"price_book": price_book} if price_book else {}),

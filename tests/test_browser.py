@@ -222,10 +222,11 @@ def test_one_deal_through_every_page_in_the_customers_language(mailing_site, bro
     # 2. the rep takes the request on, edits the configured line without losing options, discounts it
     rep = sign_in(browser, url, "rita@example.com")
     rep.set_viewport_size(size)
-    requests = rep.locator("#requests tr", has_text=reference)
-    expect(rep.locator("#requests tr")).to_have_count(1)                     # one request, not two
+    requests = rep.locator(f"#requests li[data-request='{reference}']")
+    expect(rep.locator("#requests li")).to_have_count(1)                     # one request, not two
     expect(requests).to_contain_text("Initech SARL")
     fits(rep, width)
+    shot(rep, f"journey-{width}-3b-rep-sees-the-request")
     requests.get_by_role("button", name="New account and quote").click()
     rep.wait_for_url("**/app/quotes/Q-*")
     number = rep.url.rsplit("/", 1)[1]
@@ -275,6 +276,8 @@ def test_one_deal_through_every_page_in_the_customers_language(mailing_site, bro
     expect(customer.locator("html")).to_have_attribute("lang", "fr")
     expect(customer.locator("#accept-h")).to_have_text("Accepter ce devis")
     expect(customer.locator("main")).to_contain_text(french(value))
+    expect(customer.locator("#lines-h")).to_have_text("RS7 Configurable Rack Server")       # not "Web request: …"
+    expect(customer.locator("main")).to_contain_text("offert avec la ligne 1")              # the bundle's gift, in French
     customer.fill("#name", "Pierre Gibbons")
     customer.fill("#email", "pierre@initech.example")
     customer.check("#agree")

@@ -59,6 +59,7 @@ def test_a_rep_matches_a_request_to_an_account_and_the_quote_is_made_there(env):
     quote = ok(call(env, "get", f"/quotes/{matched['quote_number']}", "rep"))
     assert quote["state"] == "draft" and quote["account"] == "ACME" and quote["lines"][0]["quantity"] == 2
     assert "peter@initech.example" in quote["notes"] and reference in quote["notes"] and "by Friday" in quote["notes"]
+    assert quote["title"] == "RS7 Configurable Rack Server"        # the customer reads it: the product, not "Web request: rack-server"
     again = error_of(call(env, "post", f"/quote-requests/{reference}/match", "rep", {"account": "ACME"}), 409)
     assert again["state"] == "quoted"
     assert error_of(call(env, "post", "/quote-requests/REQ-99999/match", "rep", {"account": "ACME"}), 404)
