@@ -154,6 +154,41 @@ def approve_everything(browser, url: str, number: str) -> None:
     approver.context.close()
 
 
+def contract_and_order(rep, width: int, name: str) -> str:
+    """On the accepted quote's page the rep makes the contract and sends it for signature, then
+    makes the order on the contract's page (invoicing it is finance's); the order's number."""
+    expect = playwright_api.expect
+    expect(rep.locator("#q-state")).to_have_text("accepted")
+    rep.click("#create-contract")
+    rep.click("#send-contract")
+    expect(rep.locator("#sign-link-url")).to_be_visible()
+    expect(rep.locator("#sign-link .copy")).to_be_visible()
+    fits(rep, width)
+    shot(rep, f"{name}-rep-sent-the-contract")
+    rep.click("#contract-link")
+    expect(rep.locator("#c-state")).to_have_text("Sent")
+    expect(rep.locator("#lines tr").first).to_be_visible()
+    fits(rep, width)
+    rep.click("#create-order button")
+    rep.wait_for_url("**/app/orders/*")
+    expect(rep.locator("#credit-result")).to_contain_text("Passed")
+    expect(rep.locator("#invoice-order")).to_have_count(0)
+    fits(rep, width)
+    shot(rep, f"{name}-rep-made-the-order")
+    return rep.url.rsplit("/", 1)[1]
+
+
+def invoice_the_order(finance, url: str, order: str) -> str:
+    """Finance finds the order in the list and issues its invoice from its page; the invoice's id."""
+    finance.goto(f"{url}/app/orders")
+    finance.click(f"#rows >> text={order}")
+    finance.click("#invoice-order button[type=submit]")
+    finance.wait_for_url("**/app/invoices/*")
+    playwright_api.expect(finance.locator("#i-state")).to_have_text("Open")
+    playwright_api.expect(finance.locator("#pdf")).to_be_visible()
+    return finance.url.rsplit("/", 1)[1]
+
+
 def french(amount: str) -> re.Pattern:
     """An amount in euros as a French page writes it ("1 234,50 €"), whichever space Babel or
     the browser puts between the groups and before the sign."""
@@ -288,21 +323,8 @@ def test_one_deal_through_every_page_in_the_customers_language(mailing_site, bro
 
     # 5. the rep makes and sends the contract, and the order; the ERP pulls its BOM
     rep.reload()
-    expect(rep.locator("#q-state")).to_have_text("accepted")
-    rep.click("#create-contract")
-    rep.click("#send-contract")
-    expect(rep.locator("#sign-link-url")).to_be_visible()
-    signing = mail_to(smtp, "pierre@initech.example", "/c/")
-    assert '<html lang="fr">' in signing.html
-    rep.click("#contract-link")
-    expect(rep.locator("#c-state")).to_have_text("Sent")
-    fits(rep, width)
-    rep.click("#create-order button")
-    rep.wait_for_url("**/app/orders/*")
-    expect(rep.locator("#credit-result")).to_contain_text("Passed")
-    order = rep.url.rsplit("/", 1)[1]
-    fits(rep, width)
-    shot(rep, f"journey-{width}-7-rep-made-the-order")
+    order = contract_and_order(rep, width, f"journey-{width}-7")
+    assert '<html lang="fr">' in mail_to(smtp, "pierre@initech.example", "/c/").html     # the signature request
     erp = {"Authorization": f"Bearer {mailing_site['erp']}"}
     feed = httpx.get(f"{url}/api/v1/erp/orders?after=0", headers=erp).json()
     assert [o["number"] for o in feed["orders"]] == [order]
@@ -312,11 +334,7 @@ def test_one_deal_through_every_page_in_the_customers_language(mailing_site, bro
     # … finance issues the invoice from the order's page: it is e-mailed in French with its PDF
     finance = sign_in(browser, url, "fay@example.com")
     finance.set_viewport_size(size)
-    finance.goto(f"{url}/app/orders/{order}")
-    finance.click("#invoice-order button[type=submit]")
-    finance.wait_for_url("**/app/invoices/*")
-    expect(finance.locator("#i-state")).to_have_text("Open")
-    invoice = httpx.get(f"{url}/api/v1/invoices/{finance.url.rsplit('/', 1)[1]}",
+    invoice = httpx.get(f"{url}/api/v1/invoices/{invoice_the_order(finance, url, order)}",
                         headers={"Authorization": f"Bearer {mailing_site['finance_token']}"}).json()
     fits(finance, width)
     shot(finance, f"journey-{width}-8-finance-issued-the-invoice")
@@ -596,33 +614,11 @@ def test_after_acceptance_the_pages_take_the_deal_from_contract_to_payment(site,
     rep = sign_in(browser, url, "rita@example.com")
     rep.set_viewport_size({"width": width, "height": 900})
     rep.goto(f"{url}/app/quotes/{number}")
-    expect(rep.locator("#q-state")).to_have_text("accepted")
-    rep.click("#create-contract")
-    rep.click("#send-contract")
-    expect(rep.locator("#sign-link-url")).to_be_visible()
-    expect(rep.locator("#sign-link .copy")).to_be_visible()
-    fits(rep, width)
-    shot(rep, f"12-{width}-rep-sent-the-contract")
-    rep.click("#contract-link")
-    expect(rep.locator("#c-state")).to_have_text("Sent")
-    expect(rep.locator("#lines tr")).to_have_count(1)
-    fits(rep, width)
-    rep.click("#create-order button")
-    rep.wait_for_url("**/app/orders/*")
-    expect(rep.locator("#credit-result")).to_contain_text("Passed")
-    expect(rep.locator("#invoice-order")).to_have_count(0)             # invoicing is finance's
-    order = rep.url.rsplit("/", 1)[1]
-    fits(rep, width)
-    shot(rep, f"13-{width}-rep-made-the-order")
+    order = contract_and_order(rep, width, f"12-{width}")
 
     finance = sign_in(browser, url, "fay@example.com")
     finance.set_viewport_size({"width": width, "height": 900})
-    finance.goto(f"{url}/app/orders")
-    finance.click(f"#rows >> text={order}")
-    finance.click("#invoice-order button[type=submit]")
-    finance.wait_for_url("**/app/invoices/*")
-    expect(finance.locator("#i-state")).to_have_text("Open")
-    expect(finance.locator("#pdf")).to_be_visible()
+    invoice_the_order(finance, url, order)
     finance.fill("#p-reference", f"BANK-{width}")
     finance.click("#record-payment button[type=submit]")
     expect(finance.locator("#i-state")).to_have_text("Paid")
