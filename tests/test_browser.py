@@ -1,10 +1,13 @@
 """End to end in a real browser (Debian's Chromium driven by Playwright) against a real server:
-a customer configures a product, sees a value disabled with its reason and requests a quote;
-the rep prices and submits it; an approver approves; the rep sends it; the customer accepts
-through the share link; an ERP key pulls the order's BOM; the rep makes the contract and the
-order and finance invoices, records a payment and credits from the pages. Besides: accounts
-and payments, the builder framed by a CRM, and an axe-core accessibility audit of every page. Screenshots of
-each step are kept in artifacts/screenshots/ (CI keeps them as test artifacts).
+one deal through every page in the customer's language, at desktop and phone width, its
+e-mail arriving at a local SMTP server: a French customer configures, changes their mind
+through a conflict and requests a quote; the rep takes it on, edits and discounts it; an
+approver approves; the customer accepts the e-mailed quote; the rep makes the contract and the
+order; finance invoices it; the customer pays by the portal's details and the bank statement
+records it. Besides: the configurator's details, editing a configured line, credit notes,
+accounts and payments, the builder framed by a CRM, and an axe-core accessibility audit of
+every page. Screenshots of each step are kept in artifacts/screenshots/ (CI keeps them as
+test artifacts).
 """
 
 from __future__ import annotations
