@@ -525,6 +525,42 @@ def test_a_customer_changes_their_mind_through_a_conflict(site, browser, width):
     shot(page, f"7-configurator-switched-{width}")
 
 
+def tab_until(page, selector: str, limit: int = 60) -> int:
+    """Tab presses until the focus is on `selector` (fails past `limit`)."""
+    for stops in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return stops
+    raise AssertionError(f"{selector} not reached in {limit} stops")
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_keyboard_reaches_the_price_and_the_request_in_a_few_stops(site, browser, width):
+    """Issue 19: tab order reaches the price and the main action without 30 stops. The price bar
+    (the running total and "Request a quote") comes right after the header, each attribute
+    is one stop (its choices are one radio group: arrows move within it), and the request's
+    button is a few stops after the main action."""
+    url, expect = site["url"], playwright_api.expect
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto(f"{url}/configure/rack-server")
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "false", timeout=30_000)   # a cold model
+    expect(page.locator("#bar-total")).not_to_have_text("…")
+    assert tab_until(page, "#price-bar a") <= 10                           # the header's links, then the bar
+    assert page.locator("#price-bar").evaluate("(bar) => bar.contains(document.getElementById('bar-total'))")
+    attributes = page.locator("fieldset[data-attribute]").count()
+    assert attributes > 15
+    assert tab_until(page, "#quantity") == attributes + 1                 # one stop per attribute, then the price box
+    page.reload()
+    expect(page.locator("#configurator")).to_have_attribute("aria-busy", "false")
+    assert tab_until(page, "a[href='#main']") == 1                          # skip the header…
+    page.keyboard.press("Enter")
+    assert tab_until(page, "#price-bar a") == 1                             # …straight to the price and the action
+    page.keyboard.press("Enter")
+    expect(page.locator("#company")).to_be_focused()
+    assert tab_until(page, "#request button[type=submit]") <= 5             # company, name, email, country, message
+    page.close()
+
+
 #: The WCAG 2.1 A and AA rules of axe-core; best-practice rules are advice, not failures.
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
