@@ -280,8 +280,10 @@ def test_one_deal_through_every_page_in_the_customers_language(mailing_site, bro
     expect(rep.locator("#add-configurator fieldset[data-attribute=gpu] label.choice:has(input:checked)")
            ).to_contain_text("L40S")
     rep.fill("#add-quantity", "2")
+    expect(rep.locator("#cancel-edit")).to_be_visible()
     rep.click("#add-line")
     expect(rep.locator("#q-message")).to_contain_text("Line saved.")
+    expect(rep.locator("#cancel-edit")).to_be_hidden()                     # no longer editing
     edited = rep_api.get(f"/quotes/{number}").json()["lines"][0]
     assert (edited["selections"], edited["quantity"]) == (before["lines"][0]["selections"], 2)
     discount = rep.locator("#lines input[aria-label^='Discount']").first
