@@ -341,6 +341,9 @@ def test_one_deal_through_every_page_in_the_customers_language(mailing_site, bro
     finance.set_viewport_size(size)
     invoice = httpx.get(f"{url}/api/v1/invoices/{invoice_the_order(finance, url, order)}",
                         headers={"Authorization": f"Bearer {mailing_site['finance_token']}"}).json()
+    assert finance.locator("#totals dd").evaluate_all("""(amounts) => amounts.every((dd) => {
+        const text = document.createRange(); text.selectNodeContents(dd);
+        return text.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(dd).fontSize); })""")  # on one line
     fits(finance, width)
     shot(finance, f"journey-{width}-8-finance-issued-the-invoice")
     invoice_mail = mail_to(smtp, "pierre@initech.example", invoice["number"])
