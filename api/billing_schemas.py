@@ -348,6 +348,13 @@ class PortalContractSchema(Schema):
     contract_value = Money()
 
 
+class PortalTransferSchema(Schema):
+    reference = fields.String(metadata={"description": "the RF creditor reference to quote, as printed"})
+    iban = fields.String(allow_none=True)
+    bic = fields.String(allow_none=True)
+    company = fields.String(metadata={"description": "the payee"})
+
+
 class PortalInvoiceSchema(Schema):
     id = fields.Integer()
     number = fields.String()
@@ -360,6 +367,8 @@ class PortalInvoiceSchema(Schema):
     amount_paid = Money()
     balance = Money(allow_none=True, metadata={"description": "what is still due (null on a credit note)"})
     payment_reference = fields.String(allow_none=True)
+    transfer = fields.Nested(PortalTransferSchema, allow_none=True,
+                             metadata={"description": "how to pay what is still due by bank transfer; null once paid"})
     document_status = document_status()
     has_einvoice = fields.Boolean()
 

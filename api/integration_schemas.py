@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from api.schemas import ChangeSchema, Flag, Selections, Timestamp
 from core.serialize import InCurrency, Money
+from core.locales import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES
 from core.permissions import KEY_SCOPES
 from core.users import MIN_PASSWORD, ROLES
 from core.webhooks import EVENT_TYPES, WILDCARD
@@ -225,6 +226,9 @@ class QuoteRequestSchema(Schema):
     country = fields.String(required=True, validate=validate.Length(equal=2),
                             metadata={"description": "ISO 3166 alpha-2"})
     message = fields.String(load_default="", validate=validate.Length(max=2000))
+    language = fields.String(load_default=DEFAULT_LANGUAGE, validate=validate.OneOf(LANGUAGES),
+                             metadata={"description": "the requester's (the configurator page's): a converted "
+                                                      "account's documents and pages are in it"})
 
 
 class QuoteRequestedSchema(Schema):
@@ -242,6 +246,7 @@ class QuoteRequestViewSchema(Schema):
     name = fields.String()
     email = fields.String()
     country = fields.String()
+    language = fields.String()
     message = fields.String()
     product = fields.String()
     selections = fields.Dict()

@@ -70,7 +70,8 @@ def request_quote(data):
     Idempotency-Key supported (the page sends one per filled-in form, so a second click sends nothing new)."""
     book = offered_price_book(data["price_book"])
     with db_session() as session:
-        contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"])
+        contact = inbound.Requester(data["company"], data["name"], data["email"], data["country"], data["message"],
+                                    data["language"])
         return respond(session, 201, lambda: (inbound.request_quote(session, data["product"], data["selections"],
                                                                     data["quantity"], contact, book), True),
                        lambda request: xs.QuoteRequestedSchema().dump({"reference": request.reference}))

@@ -99,7 +99,7 @@ def sample_doc(lines: int = 200, seed: int = 1, draft: bool = False) -> dict:
             "list_unit_price": _money(unit), "list_total": _money(list_total),
             "discount_total": _money(discount), "net_total": _money(net),
             "contract_value": _money(net * periods),
-            "notes": "Delivery in two batches; second batch after site survey." if i % 17 == 0 else "",
+            "notes": "Delivery in two batches; second batch after site survey." if i % 17 == 0 else "", "free_of": None,
         })
         if charge == "one_time":
             one_time_list += list_total

@@ -236,18 +236,28 @@ def summary(invoice: Invoice, account: Account, original: Invoice | None = None)
             "original": original.number if original else None}
 
 
-def _how_to_pay(invoice: Invoice) -> dict | None:
-    """The reference to quote, the seller's bank account, and for a balance in euros the SEPA
-    QR code a banking app scans (EPC069-12) — what an invoice shows so a payment finds it."""
+def transfer_details(invoice: Invoice) -> dict | None:
+    """The reference to quote and the seller's bank account: what the invoice and the customer's
+    billing portal show so a bank transfer finds its invoice (billing/bank_import.py)."""
     if invoice.kind != "invoice" or not invoice.payment_reference:
+        return None
+    seller = invoice.seller or {}
+    return {"reference": remittance.printed(invoice.payment_reference), "iban": seller.get("iban"),
+            "bic": seller.get("bic"), "company": seller.get("name", "")}
+
+
+def _how_to_pay(invoice: Invoice) -> dict | None:
+    """The transfer details and, for a balance in euros, the SEPA QR code a banking app scans
+    (EPC069-12)."""
+    details = transfer_details(invoice)
+    if details is None:
         return None
     seller = invoice.seller or {}
     qr = None                          # for the whole amount: the document shows what was issued
     if invoice.currency == "EUR" and seller.get("iban") and invoice.gross_total > 0:
         qr = remittance.qr_svg(remittance.epc_payload(seller.get("name", ""), seller["iban"], invoice.gross_total,
                                                       invoice.payment_reference, seller.get("bic", "")))
-    return {"reference": remittance.printed(invoice.payment_reference), "iban": seller.get("iban"),
-            "bic": seller.get("bic"), "qr": qr}
+    return {**details, "qr": qr}
 
 
 def _seller(company: Mapping | None, rates: tax.TaxRates) -> dict:

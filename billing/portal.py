@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
-from billing import consolidation, ledger, payments, rating
+from billing import consolidation, invoices as invoicing, ledger, payments, rating
 from billing.models import BillingPeriod, Invoice, Payment
 from billing.usage_models import DEFAULT_GRACE_DAYS, period_of
 from core import docstore
@@ -104,6 +104,7 @@ def overview(session: Session, account: Account, now: datetime | None = None, *,
                       "due_date": i.due_date, "currency": i.currency, "gross_total": i.gross_total,
                       "amount_paid": i.amount_paid, "balance": payments.balance_due(i) if i.kind == "invoice" else None,
                       "payment_reference": i.payment_reference,
+                      "transfer": invoicing.transfer_details(i) if i.kind == "invoice" and payments.balance_due(i) > 0 else None,
                       "document_status": rendered[i.id, "pdf"].status if (i.id, "pdf") in rendered else None,
                       "has_einvoice": (i.id, "cii") in rendered} for i in invoices],
         "payments": [{"reference": p.reference, "received_on": p.received_on, "amount": p.amount,

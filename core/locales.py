@@ -103,12 +103,12 @@ def translations(language: str) -> Translations:
 def install(env, language: str):
     """Make a Jinja environment (with the `jinja2.ext.i18n` extension) speak `language`: its
     catalog for {% trans %} and _(), and the filters `money(currency)`, `amount(currency)`,
-    `number`, `day` and `timestamp` formatting for its locale. Documents, letters and e-mails
+    `number`, `day`, `month` and `timestamp` formatting for its locale. Documents, letters and e-mails
     all get their language this one way. Returns the catalog, for filters of the caller's own."""
     language = language_of(language)
     catalog = translations(language)
     env.install_gettext_translations(catalog, newstyle=True)
-    env.filters.update({f.__name__: partial(f, language=language) for f in (money, amount, number, day, timestamp)})
+    env.filters.update({f.__name__: partial(f, language=language) for f in (money, amount, number, day, month, timestamp)})
     return catalog
 
 
@@ -185,6 +185,11 @@ def day(value: date | str, language: str = DEFAULT) -> str:
         value = date.fromisoformat(str(value))
     language = language_of(language)
     return format_date(value, _DATE_FORMAT.get(language, "medium"), locale=language)
+
+
+def month(value: date, language: str = DEFAULT) -> str:
+    """A month standing alone: 'December 2026' (en), 'décembre 2026' (fr), 'Dezember 2026' (de)."""
+    return format_date(value, "LLLL y", locale=language_of(language))
 
 
 def timestamp(value: datetime | str, language: str = DEFAULT) -> str:

@@ -21,6 +21,7 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 from catalog.store import get_price_book
 from core.db import timestamp, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
+from core.locales import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES
 from core.sequences import next_number
 from core.users import EMAIL_RE, User
 from rules.pricing import LineRequest, PricingRequest, price_draft
@@ -40,6 +41,7 @@ class QuoteRequest(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=254)
     country: str = Field(max_length=2)
+    language: str = Field(default=DEFAULT_LANGUAGE, max_length=8)     # the configurator's: the new account's
     message: str = Field(default="", max_length=2000)
     product: str = Field(max_length=100)
     selections: dict = Field(default_factory=dict, sa_type=JSON)
@@ -64,6 +66,7 @@ class Requester:
     email: str
     country: str
     message: str = ""
+    language: str = DEFAULT_LANGUAGE                 # the page's, so a converted account speaks it
 
 
 def request_quote(session: Session, product: str, selections: dict, quantity: int, contact: Requester,
@@ -73,11 +76,13 @@ def request_quote(session: Session, product: str, selections: dict, quantity: in
         raise InvalidInput("email", "is not an email address")
     if pycountry.countries.get(alpha_2=contact.country.upper()) is None:
         raise InvalidInput("country", "is not an ISO 3166-1 two-letter country code")
+    if contact.language not in LANGUAGES:
+        raise InvalidInput("language", f"must be one of {', '.join(LANGUAGES)}")
     price_draft(session, PricingRequest(price_book=price_book, lines=(
         LineRequest(product=product, quantity=quantity, selections=dict(selections)),)))
     request = QuoteRequest(reference=f"REQ-{next_number(session, 'quote-request'):05d}", company=contact.company,
                            name=contact.name, email=contact.email.strip().lower(), country=contact.country.upper(),
-                           message=contact.message, product=product, selections=dict(selections),
+                           language=contact.language, message=contact.message, product=product, selections=dict(selections),
                            quantity=quantity, price_book=price_book)
     session.add(request)
     session.flush()
@@ -114,12 +119,13 @@ def match(session: Session, actor: User, reference: str, account_code: str, toda
 
 
 def convert(session: Session, actor: User, reference: str, today: date) -> quotes.Quote:
-    """A new account from the requester's details (they are its primary contact), and the quote there."""
+    """A new account from the requester's details (they are its primary contact; its documents and
+    pages in the language they asked in), and the quote there."""
     request = _open(session, reference, "convert")
     account = create_account(session, {
         "code": f"WEB-{next_number(session, 'web-account'):05d}", "name": request.company,
         "currency": get_price_book(session, request.price_book).currency.code,
-        "billing_address": {"country": request.country},
+        "billing_address": {"country": request.country}, "language": request.language,
         "contacts": [{"name": request.name, "email": request.email, "primary": True}]})
     return _quote(session, actor, request, account, request.price_book, today)
 
@@ -139,7 +145,8 @@ def _quote(session: Session, actor: User, request: QuoteRequest, account: Accoun
            today: date) -> quotes.Quote:
     line = quotes.LineSpec(product=request.product, selections=dict(request.selections), quantity=request.quantity)
     requester = f"{request.name} <{request.email}>"
-    header = {"title": f"Web request: {request.product}",
+    offered = get_price_book(session, request.price_book).products.get(request.product)
+    header = {"title": offered.name if offered else request.product,      # the customer reads it, in any language
               "notes": f"Requested online by {requester} of {request.company} ({request.reference}). "
                        f"{request.message}".strip()}
     quote = quotes.create_quote(session, actor, account.code, header | ({"price_book": price_book} if price_book else {}),

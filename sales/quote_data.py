@@ -43,7 +43,8 @@ def document_data(session: Session, quote: Quote, company: dict, draft: bool,
             "list_unit_price": line["list_unit_price"], "list_total": line["list_total"],
             "discount_total": line["discount_total"], "net_total": line["net_total"],
             "contract_value": line["contract_value"],
-            "notes": (source.notes if source else "") or ("free with line " + line["free_of"] if line["free_of"] else ""),
+            "notes": source.notes if source else "",
+            "free_of": line["free_of"],                   # a bundle's gift: the templates say so in the language
         })
     signature = None
     if decision is not None and decision.accepted:

@@ -168,6 +168,19 @@ def test_a_french_accounts_contract_page_and_pdf_are_in_french(env, tmp_path):
     assert f"Contrat {contract['number']}" in text and "Valeur du contrat" in text and "36 mois" in text
 
 
+def test_a_bundles_free_line_says_so_in_the_accounts_language(env, tmp_path):
+    french_account(env)
+    server = {"product": "rack-server", "selections": {"gpu": "l40s"}}          # deployment comes free
+    number = ok(call(env, "post", "/quotes", "rep", {"account": "ACME-FR", "lines": [server]}), 201)["number"]
+    if act(env, number, "submit")["state"] == "pending_approval":
+        for level in ok(call(env, "get", f"/quotes/{number}"))["approvals_required"]:
+            ok(call(env, "post", f"/quotes/{number}/approve", "manager", {"level": level["level"]}))
+    token = act(env, number, "send")["share_link"]["token"]
+    page = env.client.get(f"/q/{token}").get_data(as_text=True)
+    assert "offert avec la ligne 1" in page and "free with line" not in page
+    assert "offert avec la ligne 1" in " ".join(pdf_text(env.client.get(f"/q/{token}/pdf").data, tmp_path).split())
+
+
 def test_documents_stay_deterministic_in_every_language(env):
     french_account(env)
     number, _token = sent_quote(env, "ACME-FR")
@@ -250,6 +263,9 @@ def test_the_billing_portal_and_invoices_speak_the_accounts_language_frozen_at_i
         assert again["language"] == "sv" and invoice.buyer["language"] == "sv"
     page = env.client.get(f"/p/{token}").get_data(as_text=True)
     assert '<html lang="de">' in page and "Rechnungen und Gutschriften" in page and "Offener Betrag" in page
+    assert "Verbrauch in diesem Monat" in page and "Keine Abonnements." in page          # every section, not some
+    assert "Subscriptions" not in page and "Usage this month" not in page and "so far" not in page
+    assert "Zahlungsweise" in page and "Quote the reference" not in page                # how to pay what is due
 
 
 def test_dunning_letters_are_written_in_the_accounts_language(env):

@@ -59,6 +59,7 @@ def test_a_rep_matches_a_request_to_an_account_and_the_quote_is_made_there(env):
     quote = ok(call(env, "get", f"/quotes/{matched['quote_number']}", "rep"))
     assert quote["state"] == "draft" and quote["account"] == "ACME" and quote["lines"][0]["quantity"] == 2
     assert "peter@initech.example" in quote["notes"] and reference in quote["notes"] and "by Friday" in quote["notes"]
+    assert quote["title"] == "RS7 Configurable Rack Server"        # the customer reads it: the product, not "Web request: rack-server"
     again = error_of(call(env, "post", f"/quote-requests/{reference}/match", "rep", {"account": "ACME"}), 409)
     assert again["state"] == "quoted"
     assert error_of(call(env, "post", "/quote-requests/REQ-99999/match", "rep", {"account": "ACME"}), 404)
@@ -76,6 +77,12 @@ def test_a_rep_converts_a_request_into_a_new_account_or_dismisses_it(env):
     assert account["name"] == "Initech" and account["currency"] == "EUR"
     assert [(c["email"], c["primary"]) for c in account["contacts"]] == [("peter@initech.example", True)]
     assert ok(call(env, "get", f"/quotes/{converted['quote_number']}", "rep"))["price_book"] == "list-eur"
+    french = ok(env.client.post("/api/v1/quote-requests", json=REQUEST | {"language": "fr"}), 201)["reference"]
+    code = ok(call(env, "post", f"/quote-requests/{french}/convert", "rep"), 201)["account_code"]
+    assert ok(call(env, "get", f"/accounts/{code}", "rep"))["language"] == "fr"        # asked in French
+    assert account["language"] == "en"
+    assert "language" in error_of(env.client.post("/api/v1/quote-requests", json=REQUEST | {"language": "xx"}),
+                                  422)["fields"]
     spam = ok(env.client.post("/api/v1/quote-requests", json=REQUEST), 201)["reference"]
     assert "reason" in error_of(call(env, "post", f"/quote-requests/{spam}/dismiss", "rep", {}), 422)["fields"]
     dismissed = ok(call(env, "post", f"/quote-requests/{spam}/dismiss", "rep", {"reason": "spam"}))

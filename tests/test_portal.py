@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from billing import remittance
 from billing.portal import PortalLink
 from core.db import session_scope, utcnow
 from quote_flow import call, env, error_of, ok  # noqa: F401
@@ -51,7 +52,9 @@ def test_the_portal_shows_the_accounts_billing_as_a_projection(billed):
     [invoice] = view["invoices"]
     assert invoice["number"] == issued["number"] and invoice["payment_reference"] == issued["payment_reference"]
     assert set(invoice) == {"id", "number", "kind", "state", "issue_date", "due_date", "currency", "gross_total",
-                            "amount_paid", "balance", "payment_reference", "document_status", "has_einvoice"}
+                            "amount_paid", "balance", "payment_reference", "transfer", "document_status", "has_einvoice"}
+    assert invoice["transfer"] == {"reference": remittance.printed(issued["payment_reference"]), "iban": None,
+                                   "bic": None, "company": "Northwind Systems Inc."}   # what to quote, to whom
     assert Decimal(invoice["balance"]) == Decimal(issued["gross_total"]) - 10
     assert view["balance"] == invoice["balance"]
     assert [p["reference"] for p in view["payments"]] == ["BANK-1"]

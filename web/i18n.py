@@ -72,7 +72,7 @@ def init_app(app: Flask) -> None:
     babel.domain_instance = _Catalogs()          # overrides Babel's cached Domain of .mo files
     app.jinja_env.filters.update(money=_in_page_language(locales.money), amount=_in_page_language(locales.amount),
                                  number=_in_page_language(locales.number), day=_in_page_language(locales.day),
-                                 timestamp=_in_page_language(locales.timestamp),
+                                 month=_in_page_language(locales.month), timestamp=_in_page_language(locales.timestamp),
                                  charge=partial(documents.charge, gettext=gettext), by_period=documents.by_period)
     app.jinja_env.globals["page_language"] = language
     app.jinja_env.globals["language_names"] = locales.names

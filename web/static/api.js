@@ -11,12 +11,14 @@ export class ApiError extends Error {
   }
 }
 
+// `body`: a value sent as JSON, or a Blob (a file) sent as it is, with its own type.
 export async function api(method, path, body, extraHeaders = {}) {
   const headers = { Accept: "application/json", ...extraHeaders };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = raw ? body.type : "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = csrf();
   const response = await fetch(`/api/v1${path}`, {
-    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+    method, headers, credentials: "same-origin", body: body === undefined || raw ? body : JSON.stringify(body),
   });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
