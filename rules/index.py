@@ -18,104 +18,17 @@ on every line, and tests/test_rules_index.py holds the first to it.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from itertools import compress
-from operator import itemgetter, not_
-from typing import Iterable, NamedTuple
+from operator import not_
+from typing import NamedTuple
 
-from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
 from rules.results import Outcome
+from rules.stack import Selection
 
 _ABSENT = object()
 MAX_PLANS = 4096            # kinds of line kept per set of quote verdicts (RuleSet.plans)
-
-
-class Selection:
-    """Rules whose conditions hold for the lines of a plan, as the waterfall uses them (by
-    `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
-    Lines share the outcomes that name a winner."""
-
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
-
-    def __init__(self, rules: Iterable[Rule]):
-        self._rules = tuple(rules)
-        slots = ([], [], [], [], [], [])
-        for rule in self._rules:
-            slots[rule.slot].append(rule)
-        self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
-        self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
-        self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
-        self._excluded: dict = {}
-        self._outbid: dict = {}
-        self._floors: dict = {}
-
-    def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
-                skipped: tuple[str, ...]) -> None:
-        """Add the outcomes of the price rules that the exclusive `winner` shuts out, in
-        priority order: every other stacking mode, and the exclusive rules after it that would
-        apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
-        found = self._excluded.get((winner.id, losers))
-        if found is None:
-            reason = f"exclusive rule {winner.id} applies"
-            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
-                             if 0 < r.slot < 4 or r.id in losers)
-            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
-        outcomes, position = found
-        start = 0
-        for i in sorted(position[r] for r in skipped if r in position):
-            considered += outcomes[start:i]
-            start = i + 1
-        considered += outcomes[start:]
-
-    def outbid(self, best: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
-        """The outcomes of the `best_of` rules that `best` outbids (`out`: those that do not
-        apply here)."""
-        key = (best.id, out)
-        found = self._outbid.get(key)
-        if found is None:
-            reason = f"{best.id} gives a larger discount"
-            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
-                                              if r is not best and r.id not in out)
-        return found
-
-    def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
-        """The highest unit floor of those that apply (less `skipped`). A floor depends only on
-        the line's unit cost and currency, so lines share the answer."""
-        key = (skipped, basis.unit_cost, basis.currency)
-        found = self._floors.get(key)
-        if found is None:
-            considered, candidates, out = [], [], set(skipped)
-            for rule in self.floors:
-                if rule.id in out:
-                    continue
-                value = rule.action.unit_floor(basis)
-                if value.__class__ is str:
-                    considered.append(Outcome(rule.id, False, value))
-                    out.add(rule.id)
-                else:
-                    candidates.append((value, rule))
-            if not candidates:
-                found = self._floors[key] = Floors(tuple(considered), None, None, None, None)
-                return found
-            value, winner = max(candidates, key=itemgetter(0))
-            reason = f"a higher floor applies ({winner.id})"
-            considered += [Outcome(r.id, False, reason) for r in self.floors if r is not winner and r.id not in out]
-            found = self._floors[key] = Floors(
-                tuple(considered), value, winner, Outcome(winner.id, False, "the price is above this floor"),
-                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
-        return found
-
-
-class Floors(NamedTuple):
-    """The floors of a line: the outcomes of those that do not count, the highest unit floor
-    and its rule (None without one), and the rule's outcome when the price is above it or not."""
-    considered: tuple[Outcome, ...]
-    value: Decimal | None
-    winner: Rule | None
-    above: Outcome | None
-    applied: Outcome | None
 
 
 class Plan:

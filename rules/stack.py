@@ -1,0 +1,169 @@
+"""How a line's price rules stack (docs/pricing.md, the waterfall's step 2), in two forms.
+
+`stack` applies a `Selection` to one amount, testing every rule: the reference, used for the
+quote rules and by the plain path. `Stacking` makes the same decisions once for all the lines
+of a plan (rules.index) with one quantity: whether an action applies at all (an amount rather
+than a reason) depends only on the currency and the quantity (rules/actions.py), so the
+exclusive rule that wins, the rules that are refused and every outcome except the `best_of`
+winner's are settled once, and a line computes only the amounts of the rules that apply.
+tests/test_rules_index.py holds the two to the same results.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from operator import itemgetter
+from typing import Iterable, NamedTuple
+
+from rules.actions import LineBasis
+from rules.model import Rule
+from rules.results import Outcome
+
+
+class Selection:
+    """Rules whose conditions hold for the lines of a plan, as the waterfall uses them (by
+    `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
+    Lines share the outcomes that name a winner."""
+
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
+
+    def __init__(self, rules: Iterable[Rule]):
+        self._rules = tuple(rules)
+        slots = ([], [], [], [], [], [])
+        for rule in self._rules:
+            slots[rule.slot].append(rule)
+        self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
+        self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
+        self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
+        self._excluded: dict = {}
+        self._outbid: dict = {}
+        self._floors: dict = {}
+
+    def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
+                skipped: tuple[str, ...]) -> None:
+        """Add the outcomes of the price rules that the exclusive `winner` shuts out, in
+        priority order: every other stacking mode, and the exclusive rules after it that would
+        apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
+        found = self._excluded.get((winner.id, losers))
+        if found is None:
+            reason = f"exclusive rule {winner.id} applies"
+            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
+                             if 0 < r.slot < 4 or r.id in losers)
+            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
+        outcomes, position = found
+        start = 0
+        for i in sorted(position[r] for r in skipped if r in position):
+            considered += outcomes[start:i]
+            start = i + 1
+        considered += outcomes[start:]
+
+    def outbid(self, best: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules that `best` outbids (`out`: those that do not
+        apply here)."""
+        key = (best.id, out)
+        found = self._outbid.get(key)
+        if found is None:
+            reason = f"{best.id} gives a larger discount"
+            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
+                                              if r is not best and r.id not in out)
+        return found
+
+    def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
+        """The highest unit floor of those that apply (less `skipped`). A floor depends only on
+        the line's unit cost and currency, so lines share the answer."""
+        key = (skipped, basis.unit_cost, basis.currency)
+        found = self._floors.get(key)
+        if found is None:
+            considered, candidates, out = [], [], set(skipped)
+            for rule in self.floors:
+                if rule.id in out:
+                    continue
+                value = rule.action.unit_floor(basis)
+                if value.__class__ is str:
+                    considered.append(Outcome(rule.id, False, value))
+                    out.add(rule.id)
+                else:
+                    candidates.append((value, rule))
+            if not candidates:
+                found = self._floors[key] = Floors(tuple(considered), None, None, None, None)
+                return found
+            value, winner = max(candidates, key=itemgetter(0))
+            reason = f"a higher floor applies ({winner.id})"
+            considered += [Outcome(r.id, False, reason) for r in self.floors if r is not winner and r.id not in out]
+            found = self._floors[key] = Floors(
+                tuple(considered), value, winner, Outcome(winner.id, False, "the price is above this floor"),
+                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+        return found
+
+
+class Floors(NamedTuple):
+    """The floors of a line: the outcomes of those that do not count, the highest unit floor
+    and its rule (None without one), and the rule's outcome when the price is above it or not."""
+    considered: tuple[Outcome, ...]
+    value: Decimal | None
+    winner: Rule | None
+    above: Outcome | None
+    applied: Outcome | None
+
+
+def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: LineBasis,
+          considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
+    """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
+    behaviour; returns the applied rules with their exact discounts and records every rule's
+    outcome."""
+    exclusive, best_of, additive, compounding = selection.groups
+    applied: list[tuple[Rule, Decimal]] = []
+    winner = None
+    losers = []
+    for rule in exclusive:
+        if skipped and rule.id in skipped:
+            continue
+        amount = rule.action.discount(base, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+        elif winner is None:
+            winner = rule
+            applied.append((rule, amount if amount < base else base))
+        else:
+            losers.append(rule.id)
+    if winner is not None:
+        considered.append(winner.applied)
+        selection.exclude(considered, winner, tuple(losers), skipped)
+        return applied
+    running = base
+    best = None
+    refused = []
+    for rule in best_of:
+        if skipped and rule.id in skipped:
+            continue
+        amount = rule.action.discount(running, basis)
+        if amount.__class__ is str:
+            considered.append(Outcome(rule.id, False, amount))
+            refused.append(rule.id)
+        elif best is None or amount > best[1]:        # the first of equal offers wins
+            best = (rule, amount)
+    if best is not None:
+        rule, amount = best
+        if amount > running:
+            amount = running
+        applied.append((rule, amount))
+        considered.append(rule.applied)
+        running -= amount
+        considered += selection.outbid(rule, skipped + tuple(refused))
+    additive_base = running
+    # additive rules each on the same base (together never below zero), compounding ones each
+    # on the running amount
+    for group, compounds in ((additive, False), (compounding, True)):
+        for rule in group:
+            if skipped and rule.id in skipped:
+                continue
+            amount = rule.action.discount(running if compounds else additive_base, basis)
+            if amount.__class__ is str:
+                considered.append(Outcome(rule.id, False, amount))
+                continue
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            considered.append(rule.applied)
+            running -= amount
+    return applied
