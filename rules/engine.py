@@ -155,10 +155,9 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
         p.steps = [Step("contract", None, "price as contracted", p.list_total - p.net)]
         return [p]
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
-    considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
+    considered, applied, selection, skipped = rules.select(
+        LineFacts(line.product, line.quantity, lp.charge, line.values), p.list_total, basis)
     p.considered = considered
-
-    applied = stack(selection, skipped, p.list_total, basis, considered)
     heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
     exact = [amount for _, amount in applied]          # and its exact amount
     automatic = sum(exact, ZERO)

@@ -18,17 +18,20 @@ on every line, and tests/test_rules_index.py holds the first to it.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from itertools import compress
 from operator import not_
 from typing import NamedTuple
 
+from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
 from rules.results import Outcome
-from rules.stack import Selection
+from rules.stack import Selection, Stacking, stack
 
 _ABSENT = object()
 MAX_PLANS = 4096            # kinds of line kept per set of quote verdicts (RuleSet.plans)
+MAX_QUANTITIES = 256        # quantities kept per plan
 
 
 class Plan:
@@ -57,11 +60,13 @@ class Plan:
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules)
-        self._by_quantity: dict[str, tuple[tuple[Outcome, ...], tuple[str, ...]]] = {}
+        self._by_quantity: dict[str, tuple[tuple[Outcome, ...], Stacking]] = {}
 
-    def select(self, facts: QuoteFacts, line: LineFacts) -> Selected:
-        """The checks see nothing of a line but its quantity (the rest is the plan's kind), so
-        lines with the same quantity, as written (reasons show it), share the answer."""
+    def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
+        """The checks see nothing of a line but its quantity (the rest is the plan's kind), and
+        whether a price rule applies depends only on the quantity and the currency (one per
+        plan), so lines with the same quantity, as written (reasons show it), share how their
+        rules stack and compute only the amounts."""
         found = self._by_quantity.get(str(line.quantity))
         if found is None:
             considered = list(self.head)
@@ -72,14 +77,22 @@ class Plan:
                     skipped.append(rule)
                     considered.append(Outcome(rule, False, reason))
                 considered += tail
-            found = self._by_quantity[str(line.quantity)] = tuple(considered), tuple(skipped)
-        return Selected(list(found[0]), self.selection, found[1])
+            if len(self._by_quantity) >= MAX_QUANTITIES:
+                self._by_quantity.clear()
+            skipped = tuple(skipped)
+            found = self._by_quantity[str(line.quantity)] = (
+                tuple(considered), self.selection.stacking(skipped, basis))
+        before, stacking = found
+        applied, considered = stacking.apply(base, basis, before)
+        return Selected(considered, applied, self.selection, stacking.skipped)
 
 
 class Selected(NamedTuple):
-    """A line's rules: the outcomes of the candidates that do not apply, in the order the line
-    lists them, and the selection whose rules apply, less `skipped`."""
+    """A line's rules: the outcomes so far of the candidates, in the order the line lists
+    them, the price rules applied with their exact discounts, and the selection whose rules
+    apply, less `skipped` (its floors and free items are decided after)."""
     considered: list[Outcome]
+    applied: list[tuple[Rule, Decimal]]
     selection: Selection
     skipped: tuple[str, ...]
 
@@ -107,7 +120,8 @@ class QuoteRules:
         verdicts = list(map(self.verdicts.__getitem__, candidates.ids))
         return tuple(filter(None, verdicts)), tuple(compress(candidates.rules, map(not_, verdicts)))
 
-    def select(self, line: LineFacts) -> Selected:
+    def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
+        """The line's rules, stacked on `base` (the line's list total)."""
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:
@@ -118,7 +132,7 @@ class QuoteRules:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line)
-        return plan.select(self.facts, line)
+        return plan.select(self.facts, line, base, basis)
 
 
 def _value_key(value) -> tuple | None:
@@ -129,7 +143,7 @@ def _value_key(value) -> tuple | None:
 class PlainRules(QuoteRules):
     """The reference: every candidate's quote and line conditions tested on every line."""
 
-    def select(self, line: LineFacts) -> Selected:
+    def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         rules = self.rule_set.line_rules(line.product)
         reasons = [first_failure(r.quote_conditions, self.facts) for r in rules]
         considered = [Outcome(r.id, False, why) for r, why in zip(rules, reasons) if why is not None]
@@ -141,4 +155,5 @@ class PlainRules(QuoteRules):
                     passed.append(rule)
                 else:
                     considered.append(Outcome(rule.id, False, why))
-        return Selected(considered, Selection(passed), ())
+        selection = Selection(passed)
+        return Selected(considered, stack(selection, (), base, basis, considered), selection, ())

@@ -2,10 +2,10 @@
 
 `stack` applies a `Selection` to one amount, testing every rule: the reference, used for the
 quote rules and by the plain path. `Stacking` makes the same decisions once for all the lines
-of a plan (rules.index) with one quantity: whether an action applies at all (an amount rather
-than a reason) depends only on the currency and the quantity (rules/actions.py), so the
-exclusive rule that wins, the rules that are refused and every outcome except the `best_of`
-winner's are settled once, and a line computes only the amounts of the rules that apply.
+of a plan (rules.index) with one quantity: whether an action applies at all depends only on
+the currency and the quantity (`refusal`, rules/actions.py), so the exclusive rule that wins,
+the rules that are refused and every outcome except the `best_of` winner's are settled once,
+and a line computes only the amounts of the rules that apply.
 tests/test_rules_index.py holds the two to the same results.
 """
 
@@ -19,13 +19,16 @@ from rules.actions import LineBasis
 from rules.model import Rule
 from rules.results import Outcome
 
+MAX_KEPT = 256              # stackings and floors kept per selection
+
 
 class Selection:
     """Rules whose conditions hold for the lines of a plan, as the waterfall uses them (by
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors",
+                 "_stackings")
 
     def __init__(self, rules: Iterable[Rule]):
         self._rules = tuple(rules)
@@ -38,6 +41,18 @@ class Selection:
         self._excluded: dict = {}
         self._outbid: dict = {}
         self._floors: dict = {}
+        self._stackings: dict[tuple, Stacking] = {}
+
+    def stacking(self, skipped: tuple[str, ...], basis: LineBasis) -> Stacking:
+        """How the rules (less `skipped`) stack for lines with the quantity, as written, and
+        the currency of `basis`."""
+        key = (basis.currency, skipped, str(basis.quantity))
+        found = self._stackings.get(key)
+        if found is None:
+            if len(self._stackings) >= MAX_KEPT:
+                self._stackings.clear()
+            found = self._stackings[key] = Stacking(self, skipped, basis)
+        return found
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
                 skipped: tuple[str, ...]) -> None:
@@ -74,6 +89,8 @@ class Selection:
         key = (skipped, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
         if found is None:
+            if len(self._floors) >= MAX_KEPT:
+                self._floors.clear()
             considered, candidates, out = [], [], set(skipped)
             for rule in self.floors:
                 if rule.id in out:
@@ -167,3 +184,98 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
             considered.append(rule.applied)
             running -= amount
     return applied
+
+
+class Stacking:
+    """`stack` decided for the lines of one selection with one currency and quantity (less
+    `skipped`): the outcomes up to the `best_of` winner's (`head`), the exclusive `winner`
+    or the `best_of` offers and the additive and compounding rules that apply, and the
+    outcomes after them (`tail`). Built from one line's `base` and `basis`: which rules
+    apply, and why the others do not, would be the same for any line with that quantity."""
+
+    __slots__ = ("skipped", "head", "winner", "offers", "rules", "tail", "_selection", "_out", "_outbid")
+
+    def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis):
+        exclusive, best_of, additive, compounding = selection.groups
+        self.skipped = skipped
+        head: list[Outcome] = []
+        self.winner, self.offers, self.rules, self.tail = None, (), (), ()
+        losers = []
+        for rule in exclusive:
+            if rule.id in skipped:
+                continue
+            reason = rule.action.refusal(basis)
+            if reason is not None:
+                head.append(Outcome(rule.id, False, reason))
+            elif self.winner is None:
+                self.winner = rule
+            else:
+                losers.append(rule.id)
+        if self.winner is not None:
+            head.append(self.winner.applied)
+            selection.exclude(head, self.winner, tuple(losers), skipped)
+            self.head = tuple(head)
+            return
+        offers, refused = [], []
+        for rule in best_of:
+            if rule.id in skipped:
+                continue
+            reason = rule.action.refusal(basis)
+            if reason is None:
+                offers.append(rule)
+            else:
+                head.append(Outcome(rule.id, False, reason))
+                refused.append(rule.id)
+        self.offers = tuple(offers)
+        self._selection, self._out, self._outbid = selection, skipped + tuple(refused), {}
+        rules, tail = [], []
+        for group, compounds in ((additive, False), (compounding, True)):
+            for rule in group:
+                if rule.id in skipped:
+                    continue
+                reason = rule.action.refusal(basis)
+                if reason is None:
+                    rules.append((rule, compounds))
+                    tail.append(rule.applied)
+                else:
+                    tail.append(Outcome(rule.id, False, reason))
+        self.head, self.rules, self.tail = tuple(head), tuple(rules), tuple(tail)
+
+    def apply(self, base: Decimal, basis: LineBasis,
+              before: tuple[Outcome, ...]) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
+        """What `stack` gives for a line of this quantity: the applied rules with their exact
+        discounts, and the line's outcomes so far (`before` and then those of its price rules)."""
+        considered = [*before, *self.head]
+        winner = self.winner
+        if winner is not None:
+            amount = winner.action.amount(base, basis)
+            return [(winner, amount if amount < base else base)], considered
+        applied: list[tuple[Rule, Decimal]] = []
+        running = base
+        if self.offers:
+            best, most = None, None
+            for rule in self.offers:
+                amount = rule.action.amount(running, basis)
+                if best is None or amount > most:        # the first of equal offers wins
+                    best, most = rule, amount
+            if most > running:
+                most = running
+            applied.append((best, most))
+            considered += self._outcomes(best)
+            running -= most
+        additive_base = running
+        for rule, compounds in self.rules:
+            amount = rule.action.amount(running if compounds else additive_base, basis)
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            running -= amount
+        considered += self.tail
+        return applied, considered
+
+    def _outcomes(self, best: Rule) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules when `best` wins, its own first."""
+        found = self._outbid.get(best.id)
+        if found is None:
+            found = self._outbid[best.id] = (best.applied, *self._selection.outbid(best, self._out))
+        return found
