@@ -12,8 +12,11 @@ and monthly charges), all loaded through the real loaders.
 
 "Pricing" is `rules.engine.price_quote` alone, on LineInputs built beforehand with
 `book.list_price(product, values)`: each size is priced once to warm up (the first call also
-fills the rule set's per-product rule cache; it is shown as "first"), then timed over several
-repetitions; min and median are reported, with lines/s. One priced 1,000-line quote is then
+fills the rule set's per-product rule cache; it is shown as "first"), then a new quote of that
+size (other lines, so other bundles and totals) is priced in each of several repetitions:
+process CPU time (the target) and wall time, median of at least 5, with lines/s. Repricing the
+first quote, which finds everything the rule set kept for it, is shown apart. One priced
+1,000-line quote is then
 checked (waterfalls and totals reconcile to the cent) and described, so the figures are seen
 to come from real work. The service path `rules.pricing.price_draft` (price book and rule
 set from the database, every line resolved, promo usage read) is timed separately for a
@@ -49,7 +52,7 @@ from bench import pricing_generate as pg  # noqa: E402
 TARGETS_MS = {1_000: 100.0, 10_000: 1_000.0}
 SIZES = (10, 100, 1_000, 10_000)
 REPS = {10: 200, 100: 50, 1_000: 15, 10_000: 5}
-QUICK_REPS = {10: 30, 100: 10, 1_000: 5}
+QUICK_REPS = {10: 30, 100: 10, 1_000: 7}
 SERVICE_LINES = 1_000
 
 
@@ -141,6 +144,14 @@ def check_and_describe(result, lines_in) -> dict:
     }
 
 
+def fresh_quotes(book, catalog, n: int, seed: int, count: int) -> list[list]:
+    """`count` quotes of `n` lines that no quote before them shares: a rule set keeps what it
+    decided for quotes with the same quote-level verdicts (RuleSet.plans), and a quote priced
+    again would find all of it, where a new quote (its lines and so its bundles and totals
+    differ) finds little."""
+    return [build_lines(book, pg.quote_lines(catalog, n, seed + 7 * k)) for k in range(1, count + 1)]
+
+
 def engine_bench(rs, book, catalog, args) -> tuple[list[dict], dict]:
     from rules.engine import price_quote
     quote = quote_input(book)
@@ -152,33 +163,38 @@ def engine_bench(rs, book, catalog, args) -> tuple[list[dict], dict]:
         t = time.perf_counter()
         price_quote(rs, book, quote, lines)                   # warm-up (fills the rule cache once)
         first = time.perf_counter() - t
+        no_gc_reps = max(2, reps[n] // 3) if n >= 1_000 else 0
+        quotes = iter(fresh_quotes(book, catalog, n, args.seed, reps[n] + no_gc_reps))
         cpu: list[float] = []
-        times = timed(lambda: price_quote(rs, book, quote, lines), reps[n], cpu)
+        times = timed(lambda: price_quote(rs, book, quote, next(quotes)), reps[n], cpu)
         mn, med = min(times), statistics.median(times)
+        again_cpu: list[float] = []                           # diagnostic: the first quote priced again
+        timed(lambda: price_quote(rs, book, quote, lines), max(3, reps[n] // 3), again_cpu)
         no_gc = None
-        if n >= 1_000:                                        # diagnostic: the garbage collector's share
+        if no_gc_reps:                                        # diagnostic: the garbage collector's share
             gc.collect()
             gc.disable()
             try:
-                no_gc = statistics.median(timed(lambda: price_quote(rs, book, quote, lines),
-                                                max(2, reps[n] // 3)))
+                no_gc = statistics.median(timed(lambda: price_quote(rs, book, quote, next(quotes)), no_gc_reps))
             finally:
                 gc.enable()
         target = TARGETS_MS.get(n)
+        cpu_med = statistics.median(cpu) * 1000
         row = {"lines": n, "reps": len(times), "first_ms": first * 1000, "min_ms": mn * 1000,
                "median_ms": med * 1000, "max_ms": max(times) * 1000, "lines_per_s": n / med,
-               "cpu_median_ms": statistics.median(cpu) * 1000,
+               "cpu_median_ms": cpu_med, "again_cpu_median_ms": statistics.median(again_cpu) * 1000,
                "no_gc_median_ms": None if no_gc is None else no_gc * 1000,
-               "target_ms": target, "met": None if target is None else med * 1000 <= target}
+               "target_ms": target, "met": None if target is None else cpu_med <= target}
         rows.append(row)
         if n == 1_000:
             facts = check_and_describe(price_quote(rs, book, quote, lines), lines)
-        del lines                                             # nothing of this size stays alive
-        print(f"  {n:>6,} lines: first {fmt(row['first_ms'])} ms, min {fmt(row['min_ms'])} ms, "
-              f"median {fmt(row['median_ms'])} ms (CPU {fmt(row['cpu_median_ms'])} ms) over {len(times)} reps, "
-              f"{row['lines_per_s']:,.0f} lines/s"
-              + ("" if no_gc is None else f" (median with the GC off: {fmt(no_gc * 1000)} ms)")
-              + ("" if target is None else f"  target <= {target:.0f} ms: {'MET' if row['met'] else 'MISSED'}"),
+        del lines, quotes                                     # nothing of this size stays alive
+        print(f"  {n:>6,} lines: first {fmt(row['first_ms'])} ms; {len(times)} new quotes: "
+              f"CPU median {fmt(cpu_med)} ms, wall min {fmt(row['min_ms'])} ms, median {fmt(row['median_ms'])} ms, "
+              f"{row['lines_per_s']:,.0f} lines/s; the first quote again: CPU median "
+              f"{fmt(row['again_cpu_median_ms'])} ms"
+              + ("" if no_gc is None else f" (wall median with the GC off: {fmt(no_gc * 1000)} ms)")
+              + ("" if target is None else f"  target CPU <= {target:.0f} ms: {'MET' if row['met'] else 'MISSED'}"),
               flush=True)
     return rows, facts
 
@@ -328,13 +344,14 @@ def fmt(ms: float) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ["lines", "reps", "first ms", "min ms", "median ms", "CPU ms", "GC off ms", "lines/s", "ms/1k lines",
-            "target", "met"]
+    head = ["lines", "reps", "first ms", "min ms", "median ms", "CPU ms", "again CPU", "GC off ms", "lines/s",
+            "CPU ms/1k lines", "CPU target", "met"]
     body = []
     for r in rows:
         body.append([f"{r['lines']:,}", str(r["reps"]), fmt(r["first_ms"]), fmt(r["min_ms"]),
-                     fmt(r["median_ms"]), fmt(r["cpu_median_ms"]), "-" if r["no_gc_median_ms"] is None else fmt(r["no_gc_median_ms"]),
-                     f"{r['lines_per_s']:,.0f}", fmt(r["median_ms"] * 1000 / r["lines"]),
+                     fmt(r["median_ms"]), fmt(r["cpu_median_ms"]), fmt(r["again_cpu_median_ms"]),
+                     "-" if r["no_gc_median_ms"] is None else fmt(r["no_gc_median_ms"]),
+                     f"{r['lines_per_s']:,.0f}", fmt(r["cpu_median_ms"] * 1000 / r["lines"]),
                      "-" if r["target_ms"] is None else f"<= {r['target_ms']:.0f} ms",
                      "-" if r["met"] is None else ("MET" if r["met"] else "MISSED")])
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
@@ -423,10 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     for n, target in TARGETS_MS.items():
         row = next((r for r in rows if r["lines"] == n), None)
         if row is None:
-            print(f"  {n:,} lines <= {target:.0f} ms: not measured (--quick)")
+            print(f"  {n:,} lines <= {target:.0f} ms CPU: not measured (--quick)")
         else:
-            print(f"  {n:,} lines <= {target:.0f} ms: {'MET' if row['met'] else 'MISSED'} "
-                  f"(median {fmt(row['median_ms'])} ms, {row['median_ms'] / target:.1f}x the target)")
+            print(f"  {n:,} new-quote lines <= {target:.0f} ms CPU: {'MET' if row['met'] else 'MISSED'} "
+                  f"(CPU median {fmt(row['cpu_median_ms'])} ms, {row['cpu_median_ms'] / target:.1f}x the target; "
+                  f"wall median {fmt(row['median_ms'])} ms)")
     if service:
         print(f"  service path, {SERVICE_LINES:,} lines: median {fmt(service['median_ms'])} ms "
               f"(engine {fmt(service['median_engine_ms'])} ms)")
