@@ -1,12 +1,12 @@
-"""How a line's price rules stack (docs/pricing.md, the waterfall's step 2), in two forms.
+"""How price rules stack on a line (docs/pricing.md, the waterfall's step 2) or the quote.
 
-`stack` applies a `Selection` to one amount, testing every rule: the reference, used for the
-quote rules and by the plain path. `Stacking` makes the same decisions once for all the lines
-of a plan (rules.index) with one quantity: whether an action applies at all depends only on
-the currency and the quantity (`refusal`, rules/actions.py), so the exclusive rule that wins,
-the rules that are refused and every outcome except the `best_of` winner's are settled once,
-and a line computes only the amounts of the rules that apply.
-tests/test_rules_index.py holds the two to the same results.
+A `Selection` holds the rules whose conditions hold, by stacking mode. Whether an action
+applies at all depends only on the currency and the quantity (`refusal`, rules/actions.py),
+so a `Stacking` settles, once for all the lines of a selection with one quantity, the
+exclusive rule that wins, the rules that are refused and every outcome but the `best_of`
+winner's; each line then computes only the amounts of the rules that apply. rules.index
+keeps a plan's stackings by quantity; `stack` makes one for a single amount (the quote
+rules, the plain path).
 """
 
 from __future__ import annotations
@@ -128,61 +128,8 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
     behaviour; returns the applied rules with their exact discounts and records every rule's
     outcome."""
-    exclusive, best_of, additive, compounding = selection.groups
-    applied: list[tuple[Rule, Decimal]] = []
-    winner = None
-    losers = []
-    for rule in exclusive:
-        if skipped and rule.id in skipped:
-            continue
-        amount = rule.action.discount(base, basis)
-        if amount.__class__ is str:
-            considered.append(Outcome(rule.id, False, amount))
-        elif winner is None:
-            winner = rule
-            applied.append((rule, amount if amount < base else base))
-        else:
-            losers.append(rule.id)
-    if winner is not None:
-        considered.append(winner.applied)
-        selection.exclude(considered, winner, tuple(losers), skipped)
-        return applied
-    running = base
-    best = None
-    refused = []
-    for rule in best_of:
-        if skipped and rule.id in skipped:
-            continue
-        amount = rule.action.discount(running, basis)
-        if amount.__class__ is str:
-            considered.append(Outcome(rule.id, False, amount))
-            refused.append(rule.id)
-        elif best is None or amount > best[1]:        # the first of equal offers wins
-            best = (rule, amount)
-    if best is not None:
-        rule, amount = best
-        if amount > running:
-            amount = running
-        applied.append((rule, amount))
-        considered.append(rule.applied)
-        running -= amount
-        considered += selection.outbid(rule, skipped + tuple(refused))
-    additive_base = running
-    # additive rules each on the same base (together never below zero), compounding ones each
-    # on the running amount
-    for group, compounds in ((additive, False), (compounding, True)):
-        for rule in group:
-            if skipped and rule.id in skipped:
-                continue
-            amount = rule.action.discount(running if compounds else additive_base, basis)
-            if amount.__class__ is str:
-                considered.append(Outcome(rule.id, False, amount))
-                continue
-            if amount > running:
-                amount = running
-            applied.append((rule, amount))
-            considered.append(rule.applied)
-            running -= amount
+    applied, outcomes = Stacking(selection, skipped, basis).apply(base, basis, ())
+    considered += outcomes
     return applied
 
 
