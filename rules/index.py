@@ -10,8 +10,9 @@ line was most of the pricing time. Yet what decides a candidate's fate is
   the product's rules test), so decided once per kind, in a `Plan`;
 - its conditions on the quantity (and those after them): tested once per quantity in a plan,
   and only a few rules have them.
-A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line) and
-the applicable ones grouped for the waterfall (`Selection`). `QuoteRules.select` and
+A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line), the
+applicable ones grouped for the waterfall (`Selection`), and, per quantity, how they stack
+(`rules.stack.Stacking`: a line computes only the amounts). `QuoteRules.select` and
 `PlainRules.select` give the same answer; the plain one tests every candidate's conditions
 on every line, and tests/test_rules_index.py holds the first to it.
 """
@@ -79,9 +80,8 @@ class Plan:
                 considered += tail
             if len(self._by_quantity) >= MAX_QUANTITIES:
                 self._by_quantity.clear()
-            skipped = tuple(skipped)
             found = self._by_quantity[str(line.quantity)] = (
-                tuple(considered), self.selection.stacking(skipped, basis))
+                tuple(considered), Stacking(self.selection, tuple(skipped), basis))
         before, stacking = found
         applied, considered = stacking.apply(base, basis, before)
         return Selected(considered, applied, self.selection, stacking.skipped)

@@ -19,7 +19,7 @@ from rules.actions import LineBasis
 from rules.model import Rule
 from rules.results import Outcome
 
-MAX_KEPT = 256              # stackings and floors kept per selection
+MAX_FLOORS = 256            # unit costs whose floors a selection keeps
 
 
 class Selection:
@@ -27,8 +27,7 @@ class Selection:
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors",
-                 "_stackings")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
 
     def __init__(self, rules: Iterable[Rule]):
         self._rules = tuple(rules)
@@ -41,18 +40,6 @@ class Selection:
         self._excluded: dict = {}
         self._outbid: dict = {}
         self._floors: dict = {}
-        self._stackings: dict[tuple, Stacking] = {}
-
-    def stacking(self, skipped: tuple[str, ...], basis: LineBasis) -> Stacking:
-        """How the rules (less `skipped`) stack for lines with the quantity, as written, and
-        the currency of `basis`."""
-        key = (basis.currency, skipped, str(basis.quantity))
-        found = self._stackings.get(key)
-        if found is None:
-            if len(self._stackings) >= MAX_KEPT:
-                self._stackings.clear()
-            found = self._stackings[key] = Stacking(self, skipped, basis)
-        return found
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
                 skipped: tuple[str, ...]) -> None:
@@ -89,7 +76,7 @@ class Selection:
         key = (skipped, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
         if found is None:
-            if len(self._floors) >= MAX_KEPT:
+            if len(self._floors) >= MAX_FLOORS:
                 self._floors.clear()
             considered, candidates, out = [], [], set(skipped)
             for rule in self.floors:
