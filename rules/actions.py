@@ -133,9 +133,9 @@ class Volume(PriceAction):
         reached = self._reached(basis.quantity)
         if not reached:
             return f"quantity {basis.quantity} is below the first tier ({self.tiers[0].start})"
-        priced = reached if self.mode == "graduated" else reached[-1:]
-        if any(t.price is not None and basis.currency not in t.price for t in priced):
-            return _no_amount(basis)
+        for tier in reached if self.mode == "graduated" else reached[-1:]:    # the tiers it prices by
+            if tier.price is not None and basis.currency not in tier.price:
+                return _no_amount(basis)
         return None
 
     def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
