@@ -61,15 +61,15 @@ class Plan:
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules)
-        self._by_quantity: dict[str, tuple[tuple[Outcome, ...], Stacking]] = {}
+        self._by_quantity: dict[str, Stacking] = {}
 
     def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         """The checks see nothing of a line but its quantity (the rest is the plan's kind), and
         whether a price rule applies depends only on the quantity and the currency (one per
         plan), so lines with the same quantity, as written (reasons show it), share how their
         rules stack and compute only the amounts."""
-        found = self._by_quantity.get(str(line.quantity))
-        if found is None:
+        stacking = self._by_quantity.get(str(line.quantity))
+        if stacking is None:
             considered = list(self.head)
             skipped = []
             for (rule, conditions), tail in zip(self.checks, self.tails):
@@ -80,10 +80,9 @@ class Plan:
                 considered += tail
             if len(self._by_quantity) >= MAX_QUANTITIES:
                 self._by_quantity.clear()
-            found = self._by_quantity[str(line.quantity)] = (
-                tuple(considered), Stacking(self.selection, tuple(skipped), basis))
-        before, stacking = found
-        applied, considered = stacking.apply(base, basis, before)
+            stacking = self._by_quantity[str(line.quantity)] = Stacking(
+                self.selection, tuple(skipped), basis, considered)
+        applied, considered = stacking.apply(base, basis)
         return Selected(considered, applied, self.selection, stacking.skipped)
 
 

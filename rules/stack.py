@@ -115,25 +115,28 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
     behaviour; returns the applied rules with their exact discounts and records every rule's
     outcome."""
-    applied, outcomes = Stacking(selection, skipped, basis).apply(base, basis, ())
+    applied, outcomes = Stacking(selection, skipped, basis).apply(base, basis)
     considered += outcomes
     return applied
 
 
 class Stacking:
     """`stack` decided for the lines of one selection with one currency and quantity (less
-    `skipped`): the outcomes up to the `best_of` winner's (`head`), the exclusive `winner`
+    `skipped`): the outcomes up to the `best_of` winner's (`head`, after those `before`), the exclusive `winner`
     or the `best_of` offers and the additive and compounding rules that apply, and the
-    outcomes after them (`tail`). Built from one line's `base` and `basis`: which rules
-    apply, and why the others do not, would be the same for any line with that quantity."""
+    outcomes after them (`tail`). Which rules apply, and why the others do not, depends on
+    nothing else (`refusal`, rules/actions.py). Plans keep one per quantity: it holds no
+    container it does not need, since the collector walks every one that a quote leaves."""
 
-    __slots__ = ("skipped", "head", "winner", "offers", "rules", "tail", "_selection", "_out", "_outbid")
+    __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail",
+                 "_selection", "_out", "_outbid")
 
-    def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis):
+    def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis,
+                 before: Iterable[Outcome] = ()):
         exclusive, best_of, additive, compounding = selection.groups
-        self.skipped = skipped
-        head: list[Outcome] = []
-        self.winner, self.offers, self.rules, self.tail = None, (), (), ()
+        self.skipped, self._selection, self._out, self._outbid = skipped, selection, None, None
+        self.winner, self.offers, self.additive, self.compounding, self.tail = None, (), (), (), ()
+        head = list(before)
         losers = []
         for rule in exclusive:
             if rule.id in skipped:
@@ -160,26 +163,33 @@ class Stacking:
             else:
                 head.append(Outcome(rule.id, False, reason))
                 refused.append(rule.id)
-        self.offers = tuple(offers)
-        self._selection, self._out, self._outbid = selection, skipped + tuple(refused), {}
-        rules, tail = [], []
-        for group, compounds in ((additive, False), (compounding, True)):
-            for rule in group:
-                if rule.id in skipped:
-                    continue
-                reason = rule.action.refusal(basis)
-                if reason is None:
-                    rules.append((rule, compounds))
-                    tail.append(rule.applied)
-                else:
-                    tail.append(Outcome(rule.id, False, reason))
-        self.head, self.rules, self.tail = tuple(head), tuple(rules), tuple(tail)
+        if offers:
+            self.offers, self._out = tuple(offers), skipped + tuple(refused)
+        tail: list[Outcome] = []
+        self.head, self.additive, self.compounding = (
+            tuple(head), self._applying(additive, skipped, basis, tail), self._applying(compounding, skipped, basis, tail))
+        self.tail = tuple(tail)
 
-    def apply(self, base: Decimal, basis: LineBasis,
-              before: tuple[Outcome, ...]) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
+    @staticmethod
+    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis,
+                  tail: list[Outcome]) -> tuple[Rule, ...]:
+        """The rules of `group` that apply (less `skipped`); every rule's outcome goes to `tail`."""
+        out = []
+        for rule in group:
+            if rule.id in skipped:
+                continue
+            reason = rule.action.refusal(basis)
+            if reason is None:
+                out.append(rule)
+                tail.append(rule.applied)
+            else:
+                tail.append(Outcome(rule.id, False, reason))
+        return tuple(out)
+
+    def apply(self, base: Decimal, basis: LineBasis) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far (`before` and then those of its price rules)."""
-        considered = [*before, *self.head]
+        discounts, and the line's outcomes so far."""
+        considered = list(self.head)
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)
@@ -197,9 +207,15 @@ class Stacking:
             applied.append((best, most))
             considered += self._outcomes(best)
             running -= most
-        additive_base = running
-        for rule, compounds in self.rules:
-            amount = rule.action.amount(running if compounds else additive_base, basis)
+        additive_base = running          # additive rules each on the same base (together never
+        for rule in self.additive:       # below zero), compounding ones on the running amount
+            amount = rule.action.amount(additive_base, basis)
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            running -= amount
+        for rule in self.compounding:
+            amount = rule.action.amount(running, basis)
             if amount > running:
                 amount = running
             applied.append((rule, amount))
@@ -209,6 +225,8 @@ class Stacking:
 
     def _outcomes(self, best: Rule) -> tuple[Outcome, ...]:
         """The outcomes of the `best_of` rules when `best` wins, its own first."""
+        if self._outbid is None:
+            self._outbid = {}
         found = self._outbid.get(best.id)
         if found is None:
             found = self._outbid[best.id] = (best.applied, *self._selection.outbid(best, self._out))
