@@ -166,9 +166,9 @@ class Stacking:
         if offers:
             self.offers, self._out = tuple(offers), skipped + tuple(refused)
         tail: list[Outcome] = []
-        self.head, self.additive, self.compounding = (
-            tuple(head), self._applying(additive, skipped, basis, tail), self._applying(compounding, skipped, basis, tail))
-        self.tail = tuple(tail)
+        self.additive = self._applying(additive, skipped, basis, tail)
+        self.compounding = self._applying(compounding, skipped, basis, tail)
+        self.head, self.tail = tuple(head), tuple(tail)
 
     @staticmethod
     def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis,
