@@ -5,6 +5,11 @@ Every price-changing action answers one question: given the amount the line stan
 discount. Money amounts in rules are given per currency (`{USD: 50, EUR: 45}`); a rule with no
 amount in the quote's currency does not apply, and says so. Nothing is rounded here: the
 engine rounds each line once (docs/pricing.md).
+
+A price action answers in two parts: `refusal`, why it does not apply to a line (None when
+it does), which reads only the currency and the quantity, so that rules.stack decides it
+once for all the lines with that quantity; and `amount`, the discount when it applies.
+`discount` is the two together.
 """
 
 from __future__ import annotations
@@ -31,15 +36,31 @@ class LineBasis(NamedTuple):
 
 def _amount(amounts: Amounts, basis: LineBasis) -> Decimal | str:
     value = amounts.get(basis.currency)
-    return f"no amount in {basis.currency}" if value is None else value
+    return _no_amount(basis) if value is None else value
+
+
+def _no_amount(basis: LineBasis) -> str:
+    return f"no amount in {basis.currency}"
+
+
+class PriceAction:
+    """What the price actions share: `discount` from `refusal` and `amount`."""
+
+    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
+        """The discount on `base` (negative for a surcharge), or why there is none."""
+        reason = self.refusal(basis)
+        return self.amount(base, basis) if reason is None else reason
+
+    def refusal(self, basis: LineBasis) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)
-class Percent:
+class Percent(PriceAction):
     percent: Decimal
     surcharge: bool = False
 
-    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
+    def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
         amount = base * self.percent / HUNDRED
         return -amount if self.surcharge else amount
 
@@ -48,16 +69,17 @@ class Percent:
 
 
 @dataclass(frozen=True)
-class AmountOff:
+class AmountOff(PriceAction):
     """A fixed amount off (or on, as a surcharge) each unit, or the whole quote."""
     amounts: Amounts
     per_unit: bool = True
     surcharge: bool = False
 
-    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
-        value = _amount(self.amounts, basis)
-        if isinstance(value, str):
-            return value
+    def refusal(self, basis: LineBasis) -> str | None:
+        return None if basis.currency in self.amounts else _no_amount(basis)
+
+    def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
+        value = self.amounts[basis.currency]
         total = value * basis.quantity if self.per_unit else value
         return -total if self.surcharge else total if total < base else base
 
@@ -68,12 +90,14 @@ class AmountOff:
 
 
 @dataclass(frozen=True)
-class SetPrice:
+class SetPrice(PriceAction):
     amounts: Amounts
 
-    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
-        value = _amount(self.amounts, basis)
-        return value if isinstance(value, str) else base - value * basis.quantity
+    def refusal(self, basis: LineBasis) -> str | None:
+        return None if basis.currency in self.amounts else _no_amount(basis)
+
+    def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
+        return base - self.amounts[basis.currency] * basis.quantity
 
     def describe(self) -> str:
         return "price " + ", ".join(f"{c} {a}" for c, a in sorted(self.amounts.items()))
@@ -87,7 +111,7 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class Volume:
+class Volume(PriceAction):
     """Quantity tiers, sorted by `start`; the top tier holds for any larger quantity.
 
     all_units: the tier the quantity reaches prices every unit;
@@ -101,16 +125,26 @@ class Volume:
     def _starts(self) -> tuple[Decimal, ...]:
         return tuple(t.start for t in self.tiers)
 
-    def discount(self, base: Decimal, basis: LineBasis) -> Decimal | str:
-        qty = basis.quantity
-        reached = self.tiers[:bisect_right(self._starts, qty)]       # the tiers from which qty counts
+    def _reached(self, qty: Decimal) -> tuple[Tier, ...]:
+        """The tiers from which `qty` counts."""
+        return self.tiers[:bisect_right(self._starts, qty)]
+
+    def refusal(self, basis: LineBasis) -> str | None:
+        reached = self._reached(basis.quantity)
         if not reached:
-            return f"quantity {qty} is below the first tier ({self.tiers[0].start})"
+            return f"quantity {basis.quantity} is below the first tier ({self.tiers[0].start})"
+        for tier in reached if self.mode == "graduated" else reached[-1:]:    # the tiers it prices by
+            if tier.price is not None and basis.currency not in tier.price:
+                return _no_amount(basis)
+        return None
+
+    def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
+        qty = basis.quantity
+        reached = self._reached(qty)
         if self.mode == "all_units":
             return self._whole(reached[-1], base, basis)
         if self.mode == "block":
-            fee = _amount(reached[-1].price, basis)
-            return fee if isinstance(fee, str) else base - fee
+            return base - reached[-1].price[basis.currency]
         # graduated: units start..next_start-1 at each tier's price
         unit_base = base / qty
         target = ZERO
@@ -120,18 +154,14 @@ class Volume:
             if tier.percent is not None:
                 target += units * unit_base * (HUNDRED - tier.percent) / HUNDRED
             else:
-                price = _amount(tier.price, basis)
-                if isinstance(price, str):
-                    return price
-                target += units * price
+                target += units * tier.price[basis.currency]
         return base - target
 
     @staticmethod
-    def _whole(tier: Tier, base: Decimal, basis: LineBasis) -> Decimal | str:
+    def _whole(tier: Tier, base: Decimal, basis: LineBasis) -> Decimal:
         if tier.percent is not None:
             return base * tier.percent / HUNDRED
-        price = _amount(tier.price, basis)
-        return price if isinstance(price, str) else base - price * basis.quantity
+        return base - tier.price[basis.currency] * basis.quantity
 
     def describe(self) -> str:
         return f"{self.mode.replace('_', '-')} volume tiers"

@@ -32,11 +32,12 @@ from core.money import HUNDRED, ONE, ZERO, Currency, percent_of, round_to_total
 from rules import approvals as ap
 from rules.actions import AmountOff, LineBasis
 from rules.conditions import DateWindow, LineFacts, QuoteFacts
-from rules.index import PlainRules, QuoteRules, Selection
+from rules.index import PlainRules, QuoteRules
 from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
                            QuotePrice, Step, Totals)
 from rules.spread import Spread
+from rules.stack import Selection, stack
 
 
 def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
@@ -154,10 +155,9 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
         p.steps = [Step("contract", None, "price as contracted", p.list_total - p.net)]
         return [p]
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
-    considered, selection, skipped = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values))
+    considered, applied, selection, skipped = rules.select(
+        LineFacts(line.product, line.quantity, lp.charge, line.values), p.list_total, basis)
     p.considered = considered
-
-    applied = stack(selection, skipped, p.list_total, basis, considered)
     heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
     exact = [amount for _, amount in applied]          # and its exact amount
     automatic = sum(exact, ZERO)
@@ -185,69 +185,6 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
     p.steps = [Step(kind, rid, label, amount) for (kind, rid, label), amount in zip(heads, rounded)]
     return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
-
-
-def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: LineBasis,
-          considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
-    """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
-    behaviour; returns the applied rules with their exact discounts and records every rule's
-    outcome."""
-    exclusive, best_of, additive, compounding = selection.groups
-    applied: list[tuple[Rule, Decimal]] = []
-    winner = None
-    losers = []
-    for rule in exclusive:
-        if skipped and rule.id in skipped:
-            continue
-        amount = rule.action.discount(base, basis)
-        if amount.__class__ is str:
-            considered.append(Outcome(rule.id, False, amount))
-        elif winner is None:
-            winner = rule
-            applied.append((rule, amount if amount < base else base))
-        else:
-            losers.append(rule.id)
-    if winner is not None:
-        considered.append(winner.applied)
-        selection.exclude(considered, winner, tuple(losers), skipped)
-        return applied
-    running = base
-    best = None
-    refused = []
-    for rule in best_of:
-        if skipped and rule.id in skipped:
-            continue
-        amount = rule.action.discount(running, basis)
-        if amount.__class__ is str:
-            considered.append(Outcome(rule.id, False, amount))
-            refused.append(rule.id)
-        elif best is None or amount > best[1]:        # the first of equal offers wins
-            best = (rule, amount)
-    if best is not None:
-        rule, amount = best
-        if amount > running:
-            amount = running
-        applied.append((rule, amount))
-        considered.append(rule.applied)
-        running -= amount
-        considered += selection.outbid(rule, skipped + tuple(refused))
-    additive_base = running
-    # additive rules each on the same base (together never below zero), compounding ones each
-    # on the running amount
-    for group, compounds in ((additive, False), (compounding, True)):
-        for rule in group:
-            if skipped and rule.id in skipped:
-                continue
-            amount = rule.action.discount(running if compounds else additive_base, basis)
-            if amount.__class__ is str:
-                considered.append(Outcome(rule.id, False, amount))
-                continue
-            if amount > running:
-                amount = running
-            applied.append((rule, amount))
-            considered.append(rule.applied)
-            running -= amount
-    return applied
 
 
 def _manual(discount: ManualDiscount, running: Decimal) -> Decimal:

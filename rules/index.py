@@ -10,8 +10,9 @@ line was most of the pricing time. Yet what decides a candidate's fate is
   the product's rules test), so decided once per kind, in a `Plan`;
 - its conditions on the quantity (and those after them): tested once per quantity in a plan,
   and only a few rules have them.
-A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line) and
-the applicable ones grouped for the waterfall (`Selection`). `QuoteRules.select` and
+A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line), the
+applicable ones grouped for the waterfall (`Selection`), and, per quantity, how they stack
+(`rules.stack.Stacking`: a line computes only the amounts). `QuoteRules.select` and
 `PlainRules.select` give the same answer; the plain one tests every candidate's conditions
 on every line, and tests/test_rules_index.py holds the first to it.
 """
@@ -20,102 +21,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 from itertools import compress
-from operator import itemgetter, not_
-from typing import Iterable, NamedTuple
+from operator import not_
+from typing import NamedTuple
 
 from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
 from rules.results import Outcome
+from rules.stack import Selection, Stacking, stack
 
 _ABSENT = object()
 MAX_PLANS = 4096            # kinds of line kept per set of quote verdicts (RuleSet.plans)
-
-
-class Selection:
-    """Rules whose conditions hold for the lines of a plan, as the waterfall uses them (by
-    `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
-    Lines share the outcomes that name a winner."""
-
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
-
-    def __init__(self, rules: Iterable[Rule]):
-        self._rules = tuple(rules)
-        slots = ([], [], [], [], [], [])
-        for rule in self._rules:
-            slots[rule.slot].append(rule)
-        self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
-        self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
-        self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
-        self._excluded: dict = {}
-        self._outbid: dict = {}
-        self._floors: dict = {}
-
-    def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
-                skipped: tuple[str, ...]) -> None:
-        """Add the outcomes of the price rules that the exclusive `winner` shuts out, in
-        priority order: every other stacking mode, and the exclusive rules after it that would
-        apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
-        found = self._excluded.get((winner.id, losers))
-        if found is None:
-            reason = f"exclusive rule {winner.id} applies"
-            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
-                             if 0 < r.slot < 4 or r.id in losers)
-            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
-        outcomes, position = found
-        start = 0
-        for i in sorted(position[r] for r in skipped if r in position):
-            considered += outcomes[start:i]
-            start = i + 1
-        considered += outcomes[start:]
-
-    def outbid(self, best: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
-        """The outcomes of the `best_of` rules that `best` outbids (`out`: those that do not
-        apply here)."""
-        key = (best.id, out)
-        found = self._outbid.get(key)
-        if found is None:
-            reason = f"{best.id} gives a larger discount"
-            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
-                                              if r is not best and r.id not in out)
-        return found
-
-    def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
-        """The highest unit floor of those that apply (less `skipped`). A floor depends only on
-        the line's unit cost and currency, so lines share the answer."""
-        key = (skipped, basis.unit_cost, basis.currency)
-        found = self._floors.get(key)
-        if found is None:
-            considered, candidates, out = [], [], set(skipped)
-            for rule in self.floors:
-                if rule.id in out:
-                    continue
-                value = rule.action.unit_floor(basis)
-                if value.__class__ is str:
-                    considered.append(Outcome(rule.id, False, value))
-                    out.add(rule.id)
-                else:
-                    candidates.append((value, rule))
-            if not candidates:
-                found = self._floors[key] = Floors(tuple(considered), None, None, None, None)
-                return found
-            value, winner = max(candidates, key=itemgetter(0))
-            reason = f"a higher floor applies ({winner.id})"
-            considered += [Outcome(r.id, False, reason) for r in self.floors if r is not winner and r.id not in out]
-            found = self._floors[key] = Floors(
-                tuple(considered), value, winner, Outcome(winner.id, False, "the price is above this floor"),
-                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
-        return found
-
-
-class Floors(NamedTuple):
-    """The floors of a line: the outcomes of those that do not count, the highest unit floor
-    and its rule (None without one), and the rule's outcome when the price is above it or not."""
-    considered: tuple[Outcome, ...]
-    value: Decimal | None
-    winner: Rule | None
-    above: Outcome | None
-    applied: Outcome | None
+MAX_QUANTITIES = 256        # quantities kept per plan
 
 
 class Plan:
@@ -144,13 +61,15 @@ class Plan:
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules)
-        self._by_quantity: dict[str, tuple[tuple[Outcome, ...], tuple[str, ...]]] = {}
+        self._by_quantity: dict[str, Stacking] = {}
 
-    def select(self, facts: QuoteFacts, line: LineFacts) -> Selected:
-        """The checks see nothing of a line but its quantity (the rest is the plan's kind), so
-        lines with the same quantity, as written (reasons show it), share the answer."""
-        found = self._by_quantity.get(str(line.quantity))
-        if found is None:
+    def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
+        """The checks see nothing of a line but its quantity (the rest is the plan's kind), and
+        whether a price rule applies depends only on the quantity and the currency (one per
+        plan), so lines with the same quantity, as written (reasons show it), share how their
+        rules stack and compute only the amounts."""
+        stacking = self._by_quantity.get(str(line.quantity))
+        if stacking is None:
             considered = list(self.head)
             skipped = []
             for (rule, conditions), tail in zip(self.checks, self.tails):
@@ -159,14 +78,20 @@ class Plan:
                     skipped.append(rule)
                     considered.append(Outcome(rule, False, reason))
                 considered += tail
-            found = self._by_quantity[str(line.quantity)] = tuple(considered), tuple(skipped)
-        return Selected(list(found[0]), self.selection, found[1])
+            if len(self._by_quantity) >= MAX_QUANTITIES:
+                self._by_quantity.clear()
+            stacking = self._by_quantity[str(line.quantity)] = Stacking(
+                self.selection, tuple(skipped), basis, considered)
+        applied, considered = stacking.apply(base, basis)
+        return Selected(considered, applied, self.selection, stacking.skipped)
 
 
 class Selected(NamedTuple):
-    """A line's rules: the outcomes of the candidates that do not apply, in the order the line
-    lists them, and the selection whose rules apply, less `skipped`."""
+    """A line's rules: the outcomes so far of the candidates, in the order the line lists
+    them, the price rules applied with their exact discounts, and the selection whose rules
+    apply, less `skipped` (its floors and free items are decided after)."""
     considered: list[Outcome]
+    applied: list[tuple[Rule, Decimal]]
     selection: Selection
     skipped: tuple[str, ...]
 
@@ -194,7 +119,8 @@ class QuoteRules:
         verdicts = list(map(self.verdicts.__getitem__, candidates.ids))
         return tuple(filter(None, verdicts)), tuple(compress(candidates.rules, map(not_, verdicts)))
 
-    def select(self, line: LineFacts) -> Selected:
+    def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
+        """The line's rules, stacked on `base` (the line's list total)."""
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:
@@ -205,7 +131,7 @@ class QuoteRules:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line)
-        return plan.select(self.facts, line)
+        return plan.select(self.facts, line, base, basis)
 
 
 def _value_key(value) -> tuple | None:
@@ -216,7 +142,7 @@ def _value_key(value) -> tuple | None:
 class PlainRules(QuoteRules):
     """The reference: every candidate's quote and line conditions tested on every line."""
 
-    def select(self, line: LineFacts) -> Selected:
+    def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         rules = self.rule_set.line_rules(line.product)
         reasons = [first_failure(r.quote_conditions, self.facts) for r in rules]
         considered = [Outcome(r.id, False, why) for r, why in zip(rules, reasons) if why is not None]
@@ -228,4 +154,5 @@ class PlainRules(QuoteRules):
                     passed.append(rule)
                 else:
                     considered.append(Outcome(rule.id, False, why))
-        return Selected(considered, Selection(passed), ())
+        selection = Selection(passed)
+        return Selected(considered, stack(selection, (), base, basis, considered), selection, ())

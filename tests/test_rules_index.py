@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from bench import pricing as bench
 from bench import pricing_generate as generated
 from catalog.pricebook import load_price_book_dict
+from rules.actions import LineBasis
 from rules.engine import price_quote
 from rules.loader import load_rule_set_dict
 from rules.results import LineInput, ManualDiscount, QuoteInput
@@ -150,3 +151,20 @@ def test_a_quantity_and_a_value_read_as_written():
     assert reasons == [["quantity 5 is below 10", "size is true, not s"],
                        ["quantity 5.0 is below 10", "size is 1, not s"],
                        ["quantity 5 is below 10", "size is 1, not s"]]
+
+
+@settings(max_examples=200)
+@given(line_actions, st.sampled_from(["USD", "EUR"]), quantities,
+       st.sampled_from(["0.00", "10.00", "99.99"]).map(Decimal), st.sampled_from([None, Decimal("5.00")]))
+def test_whether_a_price_action_applies_reads_only_the_currency_and_the_quantity(raw, code, qty, unit, cost):
+    """rules.stack decides `refusal` once per quantity for the lines of a plan, whatever
+    their prices; `discount` is the refusal or else the amount."""
+    rule = load_rule_set_dict({"ruleset": "a", "version": 1, "rules": [{"id": "r", **raw}]}).rules[0]
+    action = rule.action
+    if not hasattr(action, "refusal"):                    # floors and free items are not price actions
+        return
+    basis = LineBasis(code, qty, unit, cost)
+    reason = action.refusal(basis)
+    assert reason == action.refusal(LineBasis(code, qty, Decimal("1234.56"), None))
+    base = unit * qty
+    assert action.discount(base, basis) == (reason if reason is not None else action.amount(base, basis))

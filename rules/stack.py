@@ -1,0 +1,233 @@
+"""How price rules stack on a line (docs/pricing.md, the waterfall's step 2) or the quote.
+
+A `Selection` holds the rules whose conditions hold, by stacking mode. Whether an action
+applies at all depends only on the currency and the quantity (`refusal`, rules/actions.py),
+so a `Stacking` settles, once for all the lines of a selection with one quantity, the
+exclusive rule that wins, the rules that are refused and every outcome but the `best_of`
+winner's; each line then computes only the amounts of the rules that apply. rules.index
+keeps a plan's stackings by quantity; `stack` makes one for a single amount (the quote
+rules, the plain path).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from operator import itemgetter
+from typing import Iterable, NamedTuple
+
+from rules.actions import LineBasis
+from rules.model import Rule
+from rules.results import Outcome
+
+MAX_FLOORS = 256            # unit costs whose floors a selection keeps
+
+
+class Selection:
+    """Rules whose conditions hold for the lines of a plan, as the waterfall uses them (by
+    `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
+    Lines share the outcomes that name a winner."""
+
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
+
+    def __init__(self, rules: Iterable[Rule]):
+        self._rules = tuple(rules)
+        slots = ([], [], [], [], [], [])
+        for rule in self._rules:
+            slots[rule.slot].append(rule)
+        self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
+        self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
+        self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
+        self._excluded: dict = {}
+        self._outbid: dict = {}
+        self._floors: dict = {}
+
+    def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
+                skipped: tuple[str, ...]) -> None:
+        """Add the outcomes of the price rules that the exclusive `winner` shuts out, in
+        priority order: every other stacking mode, and the exclusive rules after it that would
+        apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
+        found = self._excluded.get((winner.id, losers))
+        if found is None:
+            reason = f"exclusive rule {winner.id} applies"
+            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
+                             if 0 < r.slot < 4 or r.id in losers)
+            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
+        outcomes, position = found
+        start = 0
+        for i in sorted(position[r] for r in skipped if r in position):
+            considered += outcomes[start:i]
+            start = i + 1
+        considered += outcomes[start:]
+
+    def outbid(self, best: Rule, out: tuple[str, ...]) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules that `best` outbids (`out`: those that do not
+        apply here)."""
+        key = (best.id, out)
+        found = self._outbid.get(key)
+        if found is None:
+            reason = f"{best.id} gives a larger discount"
+            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
+                                              if r is not best and r.id not in out)
+        return found
+
+    def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
+        """The highest unit floor of those that apply (less `skipped`). A floor depends only on
+        the line's unit cost and currency, so lines share the answer."""
+        key = (skipped, basis.unit_cost, basis.currency)
+        found = self._floors.get(key)
+        if found is None:
+            if len(self._floors) >= MAX_FLOORS:
+                self._floors.clear()
+            considered, candidates, out = [], [], set(skipped)
+            for rule in self.floors:
+                if rule.id in out:
+                    continue
+                value = rule.action.unit_floor(basis)
+                if value.__class__ is str:
+                    considered.append(Outcome(rule.id, False, value))
+                    out.add(rule.id)
+                else:
+                    candidates.append((value, rule))
+            if not candidates:
+                found = self._floors[key] = Floors(tuple(considered), None, None, None, None)
+                return found
+            value, winner = max(candidates, key=itemgetter(0))
+            reason = f"a higher floor applies ({winner.id})"
+            considered += [Outcome(r.id, False, reason) for r in self.floors if r is not winner and r.id not in out]
+            found = self._floors[key] = Floors(
+                tuple(considered), value, winner, Outcome(winner.id, False, "the price is above this floor"),
+                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+        return found
+
+
+class Floors(NamedTuple):
+    """The floors of a line: the outcomes of those that do not count, the highest unit floor
+    and its rule (None without one), and the rule's outcome when the price is above it or not."""
+    considered: tuple[Outcome, ...]
+    value: Decimal | None
+    winner: Rule | None
+    above: Outcome | None
+    applied: Outcome | None
+
+
+def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: LineBasis,
+          considered: list[Outcome]) -> list[tuple[Rule, Decimal]]:
+    """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
+    behaviour; returns the applied rules with their exact discounts and records every rule's
+    outcome."""
+    applied, outcomes = Stacking(selection, skipped, basis).apply(base, basis)
+    considered += outcomes
+    return applied
+
+
+class Stacking:
+    """`stack` decided for the lines of one selection with one currency and quantity (less
+    `skipped`): the outcomes up to the `best_of` winner's (`head`, after those `before`), the exclusive `winner`
+    or the `best_of` offers and the additive and compounding rules that apply, and the
+    outcomes after them (`tail`). Which rules apply, and why the others do not, depends on
+    nothing else (`refusal`, rules/actions.py). Plans keep one per quantity: it holds no
+    container it does not need, since the collector walks every one that a quote leaves."""
+
+    __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail",
+                 "_selection", "_out", "_outbid")
+
+    def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis,
+                 before: Iterable[Outcome] = ()):
+        exclusive, best_of, additive, compounding = selection.groups
+        self.skipped, self._selection, self._out, self._outbid = skipped, selection, None, None
+        self.winner, self.offers, self.additive, self.compounding, self.tail = None, (), (), (), ()
+        head = list(before)
+        losers = []
+        for rule in exclusive:
+            if rule.id in skipped:
+                continue
+            reason = rule.action.refusal(basis)
+            if reason is not None:
+                head.append(Outcome(rule.id, False, reason))
+            elif self.winner is None:
+                self.winner = rule
+            else:
+                losers.append(rule.id)
+        if self.winner is not None:
+            head.append(self.winner.applied)
+            selection.exclude(head, self.winner, tuple(losers), skipped)
+            self.head = tuple(head)
+            return
+        offers, refused = [], []
+        for rule in best_of:
+            if rule.id in skipped:
+                continue
+            reason = rule.action.refusal(basis)
+            if reason is None:
+                offers.append(rule)
+            else:
+                head.append(Outcome(rule.id, False, reason))
+                refused.append(rule.id)
+        if offers:
+            self.offers, self._out = tuple(offers), skipped + tuple(refused)
+        tail: list[Outcome] = []
+        self.additive = self._applying(additive, skipped, basis, tail)
+        self.compounding = self._applying(compounding, skipped, basis, tail)
+        self.head, self.tail = tuple(head), tuple(tail)
+
+    @staticmethod
+    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis,
+                  tail: list[Outcome]) -> tuple[Rule, ...]:
+        """The rules of `group` that apply (less `skipped`); every rule's outcome goes to `tail`."""
+        out = []
+        for rule in group:
+            if rule.id in skipped:
+                continue
+            reason = rule.action.refusal(basis)
+            if reason is None:
+                out.append(rule)
+                tail.append(rule.applied)
+            else:
+                tail.append(Outcome(rule.id, False, reason))
+        return tuple(out)
+
+    def apply(self, base: Decimal, basis: LineBasis) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
+        """What `stack` gives for a line of this quantity: the applied rules with their exact
+        discounts, and the line's outcomes so far."""
+        considered = list(self.head)
+        winner = self.winner
+        if winner is not None:
+            amount = winner.action.amount(base, basis)
+            return [(winner, amount if amount < base else base)], considered
+        applied: list[tuple[Rule, Decimal]] = []
+        running = base
+        if self.offers:
+            best, most = None, None
+            for rule in self.offers:
+                amount = rule.action.amount(running, basis)
+                if best is None or amount > most:        # the first of equal offers wins
+                    best, most = rule, amount
+            if most > running:
+                most = running
+            applied.append((best, most))
+            considered += self._outcomes(best)
+            running -= most
+        additive_base = running          # additive rules each on the same base (together never
+        for rule in self.additive:       # below zero), compounding ones on the running amount
+            amount = rule.action.amount(additive_base, basis)
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            running -= amount
+        for rule in self.compounding:
+            amount = rule.action.amount(running, basis)
+            if amount > running:
+                amount = running
+            applied.append((rule, amount))
+            running -= amount
+        considered += self.tail
+        return applied, considered
+
+    def _outcomes(self, best: Rule) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules when `best` wins, its own first."""
+        if self._outbid is None:
+            self._outbid = {}
+        found = self._outbid.get(best.id)
+        if found is None:
+            found = self._outbid[best.id] = (best.applied, *self._selection.outbid(best, self._out))
+        return found
