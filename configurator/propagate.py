@@ -131,85 +131,81 @@ class Propagation:
                     break
         covered = [-y for y in values.difference(open_)]
         proven: set = set()         # open values shown impossible; the rest get covered
-        attr_of, linked = self._attr_of, self._linked
         rest_impossible = False     # the last probe proved its value impossible: try all the rest at once
         some_open = None            # activation literal of "some open value holds" (made on first use)
         while open_:
             started = perf_counter()
             if rest_impossible:
-                rest_impossible = False
                 if some_open is None:
                     some_open = solver.nof_vars() + 1
                 chosen = self._some_open(lits, some_open, open_, covered)
                 if chosen is None:
                     proven |= open_
                     break
-                solution = frozenset(chosen)
-                pool.append(solution)
-                fresh = open_.intersection(solution)
-                open_ -= fresh
-                covered += [-y for y in fresh]
-                self._sat_rate += 0.05 * (len(fresh) / max(perf_counter() - started, 1e-6) - self._sat_rate)
-                self._cover(chosen, solution, open_, fixed, witness, covered)
-                continue
-            x = open_.pop()
-            # Assume a few open values of other attributes with x: a solution then covers
-            # them all. If that fails, the core names the companions to drop, x stays.
-            batch, seen = [x], set(linked[attr_of[x]])
-            for y in open_:
-                if len(batch) == BATCH:
-                    break
-                if attr_of[y] not in seen:
-                    seen |= linked[attr_of[y]]
-                    batch.append(y)
-            # steer towards uncovered values and away from covered ones (the solver's phase
-            # saving overwrites them on every satisfiable call, so they are set again for each
-            # probe; a call that fails on its assumptions changes few of them)
-            solver.set_phases(list(open_) + covered)
-            while True:
-                chosen = self._solve(lits + batch)
-                if chosen is not None or len(batch) == 1:
-                    break
-                core = set(solver.get_core() or batch)
-                culprits = [y for y in batch if y in core]
-                if len(culprits) <= 1:          # the selections alone exclude that value
-                    if not culprits:
-                        break                   # (cannot happen: the selections have a solution)
-                    reasons = [-z for z in lits if z in core]
-                    if len(reasons) <= LEARN_REASONS:   # a short consequence: later calls get it by UP
-                        self._learn([reasons + [-culprits[0]]])
-                    if culprits[0] == x:
-                        break                   # x proven impossible, no retry needed
-                    open_.discard(culprits[0])  # a companion proven impossible: drop it for good
-                    proven.add(culprits[0])
-                batch = [x] + [y for y in batch[1:] if y not in core]
-            if chosen is None:
-                proven.add(x)
-                rest_impossible = True
-                continue
+                x, rest_impossible = None, False
+            else:
+                x = open_.pop()
+                chosen = self._probe(lits, x, open_, covered, proven)
+                if chosen is None:
+                    proven.add(x)
+                    rest_impossible = True
+                    continue
+                covered.append(-x)
             solution = frozenset(chosen)
             pool.append(solution)
             fresh = open_.intersection(solution)
             open_ -= fresh
-            covered.append(-x)
             covered += [-y for y in fresh]
-            self._sat_rate += 0.05 * ((len(fresh) + 1) / max(perf_counter() - started, 1e-6) - self._sat_rate)
-            self._cover(chosen, solution, open_, fixed, witness, covered)
+            gained = len(fresh) + (x is not None)
+            self._sat_rate += 0.05 * (gained / max(perf_counter() - started, 1e-6) - self._sat_rate)
+            if flips is not None and open_:
+                found = self._neighbours(chosen, solution, open_, fixed)
+                for y, old in found:
+                    witness[y] = (solution, old)
+                fresh = [y for y, _ in found]
+                open_.difference_update(fresh)
+                covered += [-y for y in fresh]
         if some_open is not None:
             self._retire(some_open)
         self._pool = pool[-POOL_SIZE:]
         self._witness = witness
         return values - proven
 
-    def _cover(self, chosen, solution, open_: set, fixed, witness: dict, covered: list) -> None:
-        """Cover the open values that a one-flip neighbour of a new solution holds."""
-        if self._flips is not None and open_:
-            found = self._neighbours(chosen, solution, open_, fixed)
-            for y, old in found:
-                witness[y] = (solution, old)
-            fresh = [y for y, _ in found]
-            open_.difference_update(fresh)
-            covered += [-y for y in fresh]
+    def _probe(self, lits: list[int], x: int, open_: set, covered: list, proven: set) -> list[int] | None:
+        """A solution with the selections, `x` and as many other open values as a batch holds,
+        or None if `x` is impossible. Companions the call proves impossible leave `open_` for
+        `proven`."""
+        solver, attr_of, linked = self._solver, self._attr_of, self._linked
+        # Assume a few open values of other attributes with x: a solution then covers
+        # them all. If that fails, the core names the companions to drop, x stays.
+        batch, seen = [x], set(linked[attr_of[x]])
+        for y in open_:
+            if len(batch) == BATCH:
+                break
+            if attr_of[y] not in seen:
+                seen |= linked[attr_of[y]]
+                batch.append(y)
+        # steer towards uncovered values and away from covered ones (the solver's phase
+        # saving overwrites them on every satisfiable call, so they are set again for each
+        # probe; a call that fails on its assumptions changes few of them)
+        solver.set_phases(list(open_) + covered)
+        while True:
+            chosen = self._solve(lits + batch)
+            if chosen is not None or len(batch) == 1:
+                return chosen
+            core = set(solver.get_core() or batch)
+            culprits = [y for y in batch if y in core]
+            if len(culprits) <= 1:          # the selections alone exclude that value
+                if not culprits:
+                    return None             # (cannot happen: the selections have a solution)
+                reasons = [-z for z in lits if z in core]
+                if len(reasons) <= LEARN_REASONS:   # a short consequence: later calls get it by UP
+                    self._learn([reasons + [-culprits[0]]])
+                if culprits[0] == x:
+                    return None             # x proven impossible, no retry needed
+                open_.discard(culprits[0])  # a companion proven impossible: drop it for good
+                proven.add(culprits[0])
+            batch = [x] + [y for y in batch[1:] if y not in core]
 
     def _some_open(self, lits: list[int], some_open: int, open_: set, covered: list) -> list[int] | None:
         """A solution with the selections and at least one open value, or None: then every
