@@ -203,6 +203,8 @@ def run_model(name: str, args) -> dict:
                 result = cfg.configure(sel)
             dt = clock.wall
             after = probe.snapshot()
+            if probe.solver is not cfg._solver:     # rebuilt during the click (its last calls go uncounted)
+                probe.attach(cfg._solver)
             spent += dt
             steps += 1
             if not result.valid:

@@ -49,6 +49,11 @@ class SolverProbe:
     def __init__(self, solver):
         self.calls = self.sat = self.unsat = self.props = 0
         self.seconds = 0.0
+        self.attach(solver)
+
+    def attach(self, solver):
+        """Count this solver's calls from now on (the engine rebuilds its solver now and then)."""
+        self.solver = solver
         self._solve, self._prop = solver.solve, solver.propagate
         solver.solve, solver.propagate = self.solve, self.propagate
 

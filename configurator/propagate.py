@@ -3,7 +3,8 @@
 `Propagation` owns the incremental SAT solver (glucose under assumptions, with the large
 tables checked lazily) and the known solutions that spare it calls: solutions of the last
 propagation and of the root analysis, their one-flip witnesses, repairs of solutions that
-lack a new pick, and batched probes for what is left (docs/configurator.md, Propagation).
+lack a new pick, batched probes for what is left, and one call that proves every remaining
+value impossible at once (docs/configurator.md, Propagation).
 `Configurator` builds on it; answers are cached there.
 """
 from __future__ import annotations
@@ -28,15 +29,18 @@ LEARN_REASONS = 2        # a value proven impossible by at most this many select
 REPAIR_BELOW = 8         # fewer known solutions than this hold the selections: repair others
 REPAIR_TRIES = 16        # known solutions tried for repair ...
 REPAIR_MISSES = 3        # ... until this many fail in a row
+RETIRED_MAX = 0.25       # the solver is rebuilt once retired activation literals outnumber a quarter of its variables
 
 
 class Propagation:
     """The propagation solver and what it keeps between interactions."""
 
     def __init__(self, enc, solver: str):
-        self._solver = Solver(name=solver, bootstrap_with=enc.structure)
-        for clauses in enc.rule_clauses.values():
-            self._solver.append_formula(clauses)
+        self._enc, self._solver_name = enc, solver
+        self._learnt: list[list[int]] = []         # short proofs added to the solver (kept for a rebuild)
+        self._lazy = list(enc.lazy.values())
+        self._solver = self._new_solver()
+        self._base_vars = self._solver.nof_vars()
         self._nvalues = len(enc.value_of)
         self._pool: list[frozenset] = []           # verified solutions of the last propagation
         self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
@@ -46,7 +50,6 @@ class Propagation:
         self._sat_rate = 0.0                       # ... and by SAT probes (moving averages)
         self._flip_wait = FLIP_RETRY // 2          # neighbour checks skipped after one that lost ...
         self._flip_skip = 0                        # ... and how many are still to skip
-        self._lazy = list(enc.lazy.values())
         self._attr_of = {x: attr for x, (attr, _) in enc.value_of.items()}
         # attributes that share a (small) rule: their values are kept out of one probe batch,
         # where they would clash more often than values of unrelated attributes
@@ -58,6 +61,18 @@ class Propagation:
                     linked[a].update(scope)
         self._linked = linked
         self._flips = Flips(enc) if FLIPS else None
+
+    def _new_solver(self) -> Solver:
+        """The encoding's clauses with everything learnt so far: the lazy tables' nogoods (they
+        follow from their tables, whichever solver found them) and the short proofs."""
+        enc = self._enc
+        solver = Solver(name=self._solver_name, bootstrap_with=enc.structure)
+        for clauses in enc.rule_clauses.values():
+            solver.append_formula(clauses)
+        for table in self._lazy:
+            solver.append_formula(table.nogoods)
+        solver.append_formula(self._learnt)
+        return solver
 
     def _solve(self, assumptions: list[int]) -> list[int] | None:
         """A solution under `assumptions` as its true value variables (one per attribute, in
@@ -116,50 +131,33 @@ class Propagation:
                     break
         covered = [-y for y in values.difference(open_)]
         proven: set = set()         # open values shown impossible; the rest get covered
-        attr_of, linked = self._attr_of, self._linked
+        rest_impossible = False     # the last probe proved its value impossible: try all the rest at once
+        some_open = None            # activation literal of "some open value holds" (made on first use)
         while open_:
             started = perf_counter()
-            x = open_.pop()
-            # Assume a few open values of other attributes with x: a solution then covers
-            # them all. If that fails, the core names the companions to drop, x stays.
-            batch, seen = [x], set(linked[attr_of[x]])
-            for y in open_:
-                if len(batch) == BATCH:
+            if rest_impossible:
+                if some_open is None:
+                    some_open = solver.nof_vars() + 1
+                chosen = self._some_open(lits, some_open, open_, covered)
+                if chosen is None:
+                    proven |= open_
                     break
-                if attr_of[y] not in seen:
-                    seen |= linked[attr_of[y]]
-                    batch.append(y)
-            # steer towards uncovered values and away from covered ones (the solver's phase
-            # saving overwrites them on every satisfiable call, so they are set again for each
-            # probe; a call that fails on its assumptions changes few of them)
-            solver.set_phases(list(open_) + covered)
-            while True:
-                chosen = self._solve(lits + batch)
-                if chosen is not None or len(batch) == 1:
-                    break
-                core = set(solver.get_core() or batch)
-                culprits = [y for y in batch if y in core]
-                if len(culprits) <= 1:          # the selections alone exclude that value
-                    if not culprits:
-                        break                   # (cannot happen: the selections have a solution)
-                    reasons = [-z for z in lits if z in core]
-                    if len(reasons) <= LEARN_REASONS:   # a short consequence: later calls get it by UP
-                        solver.add_clause(reasons + [-culprits[0]])
-                    if culprits[0] == x:
-                        break                   # x proven impossible, no retry needed
-                    open_.discard(culprits[0])  # a companion proven impossible: drop it for good
-                    proven.add(culprits[0])
-                batch = [x] + [y for y in batch[1:] if y not in core]
-            if chosen is None:
-                proven.add(x)
-                continue
+                x, rest_impossible = None, False
+            else:
+                x = open_.pop()
+                chosen = self._probe(lits, x, open_, covered, proven)
+                if chosen is None:
+                    proven.add(x)
+                    rest_impossible = True
+                    continue
+                covered.append(-x)
             solution = frozenset(chosen)
             pool.append(solution)
             fresh = open_.intersection(solution)
             open_ -= fresh
-            covered.append(-x)
             covered += [-y for y in fresh]
-            self._sat_rate += 0.05 * ((len(fresh) + 1) / max(perf_counter() - started, 1e-6) - self._sat_rate)
+            gained = len(fresh) + (x is not None)
+            self._sat_rate += 0.05 * (gained / max(perf_counter() - started, 1e-6) - self._sat_rate)
             if flips is not None and open_:
                 found = self._neighbours(chosen, solution, open_, fixed)
                 for y, old in found:
@@ -167,9 +165,83 @@ class Propagation:
                 fresh = [y for y, _ in found]
                 open_.difference_update(fresh)
                 covered += [-y for y in fresh]
+        if some_open is not None:
+            self._retire(some_open)
         self._pool = pool[-POOL_SIZE:]
         self._witness = witness
         return values - proven
+
+    def _probe(self, lits: list[int], x: int, open_: set, covered: list, proven: set) -> list[int] | None:
+        """A solution with the selections, `x` and as many other open values as a batch holds,
+        or None if `x` is impossible. Companions the call proves impossible leave `open_` for
+        `proven`."""
+        solver, attr_of, linked = self._solver, self._attr_of, self._linked
+        # Assume a few open values of other attributes with x: a solution then covers
+        # them all. If that fails, the core names the companions to drop, x stays.
+        batch, seen = [x], set(linked[attr_of[x]])
+        for y in open_:
+            if len(batch) == BATCH:
+                break
+            if attr_of[y] not in seen:
+                seen |= linked[attr_of[y]]
+                batch.append(y)
+        # steer towards uncovered values and away from covered ones (the solver's phase
+        # saving overwrites them on every satisfiable call, so they are set again for each
+        # probe; a call that fails on its assumptions changes few of them)
+        solver.set_phases(list(open_) + covered)
+        while True:
+            chosen = self._solve(lits + batch)
+            if chosen is not None or len(batch) == 1:
+                return chosen
+            core = set(solver.get_core() or batch)
+            culprits = [y for y in batch if y in core]
+            if len(culprits) <= 1:          # the selections alone exclude that value
+                if not culprits:
+                    return None             # (cannot happen: the selections have a solution)
+                reasons = [-z for z in lits if z in core]
+                if len(reasons) <= LEARN_REASONS:   # a short consequence: later calls get it by UP
+                    self._learn([reasons + [-culprits[0]]])
+                if culprits[0] == x:
+                    return None             # x proven impossible, no retry needed
+                open_.discard(culprits[0])  # a companion proven impossible: drop it for good
+                proven.add(culprits[0])
+            batch = [x] + [y for y in batch[1:] if y not in core]
+
+    def _some_open(self, lits: list[int], some_open: int, open_: set, covered: list) -> list[int] | None:
+        """A solution with the selections and at least one open value, or None: then every
+        open value is impossible, proven by one call instead of one per value.
+
+        Probes assume a batch of open values and cover many per solution, but a value that is
+        impossible costs a call of its own. Once a probe proves one, the rest are often
+        impossible too (on the generated model a pick can leave 390 values that unit
+        propagation does not rule out, each with a proof of its own): one call then settles
+        them, and if it finds a solution instead, the batched probes go on.
+        The clause hangs on `some_open`, and each call of a propagation adds a stronger one
+        (the open values only shrink), so one activation literal serves a whole propagation.
+        """
+        solver = self._solver
+        solver.add_clause([-some_open, *open_])
+        solver.set_phases(list(open_) + covered)
+        chosen = self._solve(lits + [some_open])
+        if chosen is None:
+            core = set(solver.get_core() or ())
+            reasons = [-z for z in lits if z in core]
+            if len(reasons) <= LEARN_REASONS:       # short proofs, as for single values
+                self._learn([reasons + [-y] for y in open_])
+        return chosen
+
+    def _learn(self, clauses: list[list[int]]) -> None:
+        self._learnt += clauses
+        self._solver.append_formula(clauses)
+
+    def _retire(self, literal: int) -> None:
+        """Switch an activation literal off for good. Each one costs the solver a variable
+        (and every model read a value), so the solver is rebuilt with what it learnt once
+        they outnumber a quarter of its own variables."""
+        self._solver.add_clause([-literal])
+        if self._solver.nof_vars() - self._base_vars > RETIRED_MAX * self._base_vars:
+            self._solver.delete()
+            self._solver = self._new_solver()
 
     def _repairs(self, wanted: set, implied: list[int], ruled_out: set) -> list[frozenset]:
         """Known solutions without the current selections, repaired to hold them

@@ -15,6 +15,7 @@ from catalog import expr as ex
 from catalog.loader import load_model_dict
 from configurator import encode as encode_module
 from configurator import explain as explain_module
+from configurator import propagate as propagate_module
 from configurator import reference
 from configurator.engine import Configurator
 
@@ -253,3 +254,37 @@ def test_the_completions_of_each_pick_are_the_completions_one_by_one(enum_limit,
             assert not completion.valid and completion.conflicts
         else:
             assert completion.valid and completion.assignment == greedy_completion(model, picked)
+
+
+@COMMON
+@given(data=models(), raw=selection_lists)
+def test_one_call_proves_the_rest_impossible_or_finds_a_solution(enum_limit, data, raw, monkeypatch):
+    """`_some_open` says None only when every value asked about is impossible under the
+    selections, and otherwise returns a valid configuration with the selections and one of
+    them; the solver rebuilt afterwards (with what it learnt) still answers exactly."""
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    selections = pick(raw)
+    expected = reference.domains(model, selections)
+    if expected is None:
+        return
+    lits = engine._lits(selections)
+    possible = {engine.enc.lit[(a, v)] for a, values in expected.items() for v in values}
+    impossible = set(engine.enc.value_vars) - possible
+    asked = [impossible] + [impossible | {y} for y in sorted(possible - set(lits))[:3]]
+    for values in asked:
+        literal = engine._solver.nof_vars() + 1
+        chosen = engine._some_open(lits, literal, set(values), [])
+        engine._retire(literal)
+        if values == impossible:
+            assert chosen is None
+            continue
+        assert chosen is not None and set(lits) <= set(chosen) and values & set(chosen)
+        assert reference.violations(model, dict(engine.enc.value_of[x] for x in chosen)) == []
+    monkeypatch.setattr(propagate_module, "RETIRED_MAX", -1)      # rebuild on the next retirement
+    solver = engine._solver
+    engine._retire(engine._solver.nof_vars() + 1)
+    assert engine._solver is not solver
+    engine._cache.clear()
+    result = engine.configure(selections)
+    assert {s.id: set(s.domain) for s in result.attributes} == expected
