@@ -202,9 +202,9 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
     session.add_all([*lines, invoice])
     session.flush()
     # rendered after the commit; EN 16931 allows 2 decimals
-    docstore.request_formats(session, "invoice", invoice.id,
-                             ("pdf", "cii") if currency(invoice.currency).minor_units <= einvoice.MAX_DECIMALS else ("pdf",))
-    billing_mail.invoice_issued(session, invoice, account)              # sent once both are rendered
+    documents = docstore.request_formats(session, "invoice", invoice.id, ("pdf", "cii") if currency(
+        invoice.currency).minor_units <= einvoice.MAX_DECIMALS else ("pdf",))
+    billing_mail.invoice_issued(session, invoice, account, documents)    # sent once both are rendered
     sign = 1 if invoice.kind == "invoice" else -1
     ledger.post(session, invoice.account_id, today, entry_kind, sign * invoice.gross_total, invoice.currency,
                 invoice_id=invoice.id, memo=f"{invoice.number} {invoice.reason}")

@@ -24,11 +24,11 @@ if TYPE_CHECKING:                 # billing.portal reads payments, which read in
     from billing.portal import PortalLink
 
 
-def invoice_issued(session: Session, invoice: Invoice, account: Account) -> MailMessage:
-    """The issued invoice (or credit note) with its documents attached."""
-    documents = [(docstore.facts(session, "invoice", invoice.id, fmt), suffix) for fmt, suffix in
-                 (("pdf", "pdf"), ("cii", "xml"))]
-    attachments = [(found.id, f"{invoice.number}.{suffix}") for found, suffix in documents if found is not None]
+def invoice_issued(session: Session, invoice: Invoice, account: Account,
+                   documents: list[docstore.Facts | docstore.Document]) -> MailMessage:
+    """The issued invoice (or credit note) with its `documents` attached (as requested)."""
+    suffixes = {"pdf": "pdf", "cii": "xml"}
+    attachments = [(found.id, f"{invoice.number}.{suffixes[found.format]}") for found in documents]
     return mail.compose(session, "invoice",
                         {"account": account.name, "invoice": invoice.number, "credit_note": invoice.kind != "invoice",
                          "total": invoice.gross_total, "currency": invoice.currency, "issue_date": invoice.issue_date,

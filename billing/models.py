@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
-from core.db import Amount, forbid_updates, timestamp
+from core.db import Amount, forbid_updates, owned, timestamp
 from core.actor import current_actor
 from core.errors import ImmutableRecord
 
@@ -253,9 +253,16 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
 
 
 def _stored_states(session, ids: set[int | None]) -> dict[int, str]:
-    """The stored state of each of these invoices (absent: not stored yet)."""
-    wanted = sorted(i for i in ids if i is not None)
-    table, states = Invoice.__table__, {}
+    """The stored state of each of these invoices (absent: not stored yet); one the transaction
+    owns (core.db.owned) is known without reading it."""
+    states = {}
+    for invoice_id in ids:
+        row = owned(session, Invoice, invoice_id) if invoice_id is not None else None
+        history = sa.inspect(row).attrs.state.history if row is not None else None
+        if history is not None and (history.unchanged or history.deleted):
+            states[invoice_id] = (history.unchanged or history.deleted)[0]
+    wanted = sorted(i for i in ids if i is not None and i not in states)
+    table = Invoice.__table__
     for start in range(0, len(wanted), 10_000):
         states.update(session.connection().execute(
             sa.select(table.c.id, table.c.state).where(table.c.id.in_(wanted[start:start + 10_000]))).all())

@@ -207,15 +207,13 @@ def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: 
                  cur: Currency) -> list[BillingPeriod]:
     """The unbilled periods of the order's recurring lines to bill now: each line's first
     (billing starts with the order) and any other whose day has come."""
-    firsts = set()
-    for line in lines:
-        periods = schedule.schedule_line(session, order, line, cur)
-        firsts.add(periods[0].id)
+    firsts = {schedule.schedule_line(session, order, line, cur)[0].id for line in lines}
     due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
-    for period in session.exec(select(BillingPeriod).where(BillingPeriod.id.in_(firsts),
-                                                           BillingPeriod.invoice_id.is_(None))
-                               .with_for_update()):
-        due[period.id] = period
+    if firsts - set(due):                            # a first period not due yet (a later start)
+        for period in session.exec(select(BillingPeriod).where(BillingPeriod.id.in_(firsts - set(due)),
+                                                               BillingPeriod.invoice_id.is_(None))
+                                   .with_for_update()):
+            due[period.id] = period
     return sorted(due.values(), key=lambda p: (p.line_key, p.period_start))
 
 

@@ -81,8 +81,8 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
         plan = _oldest_due_first(invoices, amount, received_on)
     else:
         plan = _explicit_plan(session, account, allocations, amount, cur, received_on)
-    payment = Payment(account_id=account.id, amount=amount, currency=cur.code, method=method,
-                      reference=reference, received_on=received_on, unapplied=amount)
+    payment = Payment(account_id=account.id, amount=amount, currency=cur.code, method=method, reference=reference,
+                      received_on=received_on, unapplied=amount - sum((part for _, part in plan), ZERO))
     try:
         with session.begin_nested():        # a concurrent recording of the same reference...
             session.add(payment)
@@ -91,7 +91,7 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
     ledger.post(session, account.id, received_on, "payment", -amount, cur.code, payment_id=payment.id,
                 memo=f"{method} {reference}")
     for invoice, part in plan:
-        _settle(session, payment, invoice, part)
+        _allocate(session, payment, invoice, part)
     session.flush()
     webhooks.emit(session, "payment.received", lambda: summary(payment, account) | {
         "allocated_to": [invoice.number for invoice, _part in plan]})
@@ -237,11 +237,18 @@ def _check_payable(invoice: Invoice, amount: Decimal, on: date, field: str) -> N
 
 
 def _settle(session: Session, payment: Payment, invoice: Invoice, amount: Decimal) -> PaymentAllocation:
-    """Allocate to a locked invoice; if that leaves exactly the early-payment discount, the
-    discount is written off and the invoice is paid."""
+    """Allocate part of the payment's unapplied credit to a locked invoice (_allocate)."""
+    payment.unapplied -= amount
+    session.add(payment)
+    return _allocate(session, payment, invoice, amount)
+
+
+def _allocate(session: Session, payment: Payment, invoice: Invoice, amount: Decimal) -> PaymentAllocation:
+    """Allocate to a locked invoice money the payment's unapplied no longer counts (a new
+    payment is written with what its plan leaves); if that leaves exactly the early-payment
+    discount, the discount is written off and the invoice is paid."""
     allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
     session.add(allocation)
-    payment.unapplied -= amount
     invoice.amount_paid += amount
     discount = early_payment_discount(invoice, payment.received_on)
     if discount and balance_due(invoice) == discount:
@@ -249,7 +256,7 @@ def _settle(session: Session, payment: Payment, invoice: Invoice, amount: Decima
                    f"early payment discount {invoice.discount_percent}% on {invoice.number}", payment.id)
     invoice.state = "paid" if invoice.amount_paid == invoice.gross_total else "partially_paid"
     invoice.updated_at = utcnow()
-    session.add_all([payment, invoice])
+    session.add(invoice)
     return allocation
 
 

@@ -64,8 +64,9 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> En
     Python's driver opens a SQLite transaction only at the first INSERT, UPDATE or DELETE;
     reads before it run outside any transaction. Two things SQLAlchemy relies on would break:
     a savepoint opened first would itself begin (and on release commit) the transaction, and
-    rows "locked" for update would be read before the write lock is held. So a savepoint and
-    :func:`lock_rows` first begin the transaction with the write lock (:func:`hold_write_lock`).
+    rows read "for update" would be read before the write lock is held. So a savepoint and a
+    SELECT ... FOR UPDATE (which SQLite does not know: the clause is left out) first begin the
+    transaction with the write lock (:func:`hold_write_lock`).
     """
     url = normalise_url(url)
     parsed = make_url(url)
@@ -91,6 +92,11 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> En
         @sa.event.listens_for(engine, "savepoint")
         def _begin_before_savepoint(connection, _name):
             hold_write_lock(connection)
+
+        @sa.event.listens_for(engine, "before_execute")
+        def _lock_before_reading_for_update(connection, statement, *_args):
+            if getattr(statement, "_for_update_arg", None) is not None:   # with_for_update()
+                hold_write_lock(connection)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # survive server restarts between requests
@@ -200,17 +206,67 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+#: session.info key: the identity keys of the rows the transaction inserted or locked, by
+#: class: nobody else changes them before it ends, so what the session loaded or wrote of them
+#: is what is stored (only keys: no row is kept alive for this)
+_OWNED = "cpq.owned_rows"
+
+
 def lock_rows(session: Session, table, *conditions) -> list:
     """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
     them, so a row already in the session shows its committed values. The locks last until
     the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
-    hold_write_lock(session.connection())
-    return list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
-                             .execution_options(populate_existing=True)))
+    return own(session, list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
+                                          .execution_options(populate_existing=True))))
 
 
 def lock_row(session: Session, table, row_id: int):
     return lock_rows(session, table, table.id == row_id)[0]
+
+
+def own(session: Session, rows: list) -> list:
+    """Note rows just read with a row lock (on SQLite: under the write lock) as the
+    transaction's (`owned`). Returns them."""
+    for row in rows:
+        _note(session, sa.inspect(row).identity_key)
+    return rows
+
+
+def _note(session: Session, key: tuple) -> None:
+    session.info.setdefault(_OWNED, {}).setdefault(key[0], set()).add(key)
+
+
+def owned(session: Session, table, row_id: int | None):
+    """The row as the session holds it if this transaction inserted it or holds its lock
+    (what it loaded or flushed of it is then what is stored), else None."""
+    key = sa.orm.util.identity_key(table, row_id)
+    return session.identity_map.get(key) if key in session.info.get(_OWNED, {}).get(table, ()) else None
+
+
+def owned_where(session: Session, table, **values):
+    """The row of `table` the transaction owns (`owned`) with these values of a unique key, if
+    the session holds it, else None: the very object a query by them would return."""
+    for key in session.info.get(_OWNED, {}).get(table, ()):
+        row = session.identity_map.get(key)
+        if row is not None and all(getattr(row, k) == v for k, v in values.items()):
+            return row
+    return None
+
+
+@sa.event.listens_for(sa.orm.Session, "pending_to_persistent")
+def _inserted(session, instance) -> None:
+    _note(session, sa.inspect(instance).identity_key)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_soft_rollback")
+def _rolled_back(session, _previous) -> None:       # a savepoint too: what it wrote is gone
+    session.info.pop(_OWNED, None)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
+def _ended(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_OWNED, None)
 
 
 def by_id(session: Session, table, ids: Iterable[int | None]) -> dict[int, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core import docstore
 from core.db import aware, utcnow
@@ -50,18 +50,22 @@ class Shared:
 
 def open_link(session: Session, token: str) -> Shared:
     """What a share link shows; an unknown or expired link is not found (nothing leaks)."""
-    link = _link(session, token)
-    quote = session.get(Quote, link.quote_id)
+    link, quote = _linked(session, token)
     return Shared(quote, docstore.facts(session, "quote", quote.id), session.get(Decision, quote.id),
                   not quote.latest, aware(link.expires_at))
 
 
-def _link(session: Session, token: str) -> ShareLink:
-    """A quote's share link that is known and has not expired (else NotFound)."""
-    link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
-    if link is None or link.quote_id is None or aware(link.expires_at) < utcnow():
+def _linked(session: Session, token: str, *, lock: bool = False) -> tuple[ShareLink, Quote]:
+    """A quote's share link that is known and has not expired (else NotFound), and its quote
+    (`lock`: locked for writing), read in one statement."""
+    query = None
+    if isinstance(token, str) and len(token) <= 100:
+        query = select(ShareLink, Quote).join(Quote, Quote.id == ShareLink.quote_id).where(
+            ShareLink.token_hash == token_hash(token))
+    found = session.exec(query.with_for_update(of=Quote) if lock else query).first() if query is not None else None
+    if found is None or aware(found[0].expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
-    return link
+    return found[0], found[1]
 
 
 def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,
@@ -78,7 +82,7 @@ def decline(session: Session, token: str, name: str, email: str, ip: str, user_a
 
 def _decide(session: Session, token: str, accepted: bool, name: str, email: str, ip: str,
             user_agent: str, today: date, document_sha256: str | None, reason: str) -> Decision:
-    quote = session.get(Quote, _link(session, token).quote_id, with_for_update=True)
+    quote = _linked(session, token, lock=True)[1]
     earlier = session.get(Decision, quote.id)
     action = "accept it" if accepted else "decline it"
     if earlier is not None:

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from core import docstore, webhooks
 from core.dates import add_months
-from core.db import aware, utcnow
+from core.db import aware, own, owned_where, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
@@ -71,11 +71,16 @@ def label(contract: Contract) -> str:
 
 
 def get_contract(session: Session, number: str, *, lock: bool = False) -> Contract:
+    """A contract by number; `lock` takes a row lock for writing (one the transaction made or
+    locked already is not read again)."""
+    contract = owned_where(session, Contract, number=number)
+    if contract is not None:
+        return contract
     query = select(Contract).where(Contract.number == number)
     contract = session.exec(query.with_for_update() if lock else query).first() if isinstance(number, str) else None
     if contract is None:
         raise NotFound(f"unknown contract {number!r}")
-    return contract
+    return own(session, [contract])[0] if lock else contract
 
 
 def history(session: Session, contract: Contract) -> list[ContractEvent]:

@@ -99,22 +99,24 @@ def test_a_released_savepoint_goes_with_its_transactions_rollback(engine):
 
 @pytest.mark.postgres
 def test_rows_locked_for_update_are_read_under_the_lock(engine):
-    """Two transactions each read a counter through lock_rows, wait, and write it plus one:
-    the second must read after the first commits (on SQLite the read used to run before the
-    write lock, and both wrote 1)."""
+    """Two transactions each read a counter for update (lock_rows, session.get), wait, and
+    write it plus one: the second must read after the first commits (on SQLite the read used
+    to run before the write lock, and both wrote 1)."""
     with session_scope(engine) as session:
         session.add(Document(kind="invoice", ref=1, format="pdf"))
     both_started = threading.Barrier(2)
 
-    def increment():
+    def increment(read):
         both_started.wait()
         with session_scope(engine) as session:
-            document = lock_row(session, Document, 1)
+            document = read(session)
             time.sleep(0.2)
             document.attempts += 1
             session.add(document)
 
-    workers = [threading.Thread(target=increment) for _ in range(2)]
+    readers = (lambda session: lock_row(session, Document, 1),
+               lambda session: session.get(Document, 1, with_for_update=True))
+    workers = [threading.Thread(target=increment, args=(read,)) for read in readers]
     for worker in workers:
         worker.start()
     for worker in workers:
