@@ -117,8 +117,8 @@ def conflicting_bundle(engine):
     are new, but whose last item is partner-eur version 1 with other content."""
     load_demo(engine)
     stored = export(engine)
-    model = copy.deepcopy(find(stored, "models", "product", "rack-server", 1))
-    model["version"] = 2
+    model = copy.deepcopy(find(stored, "models", "product", "rack-server", 2))
+    model["version"] = 3
     new_book = copy.deepcopy(find(stored, "price_books", "pricebook", "list-eur", 2))
     new_book["version"] = 3
     changed = copy.deepcopy(find(stored, "price_books", "pricebook", "partner-eur", 1))
@@ -130,7 +130,7 @@ def conflicting_bundle(engine):
 def assert_conflict_wrote_nothing(engine, before) -> None:
     assert state(engine) == before
     with session_scope(engine) as session:
-        assert find_version(session, "rack-server", 2) is None
+        assert find_version(session, "rack-server", 3) is None
         assert versioned.find_document(session, PRICE_BOOK, "list-eur", 3) is None
         assert get_price_book(session, "list-eur").version == 2
 
@@ -209,10 +209,10 @@ def test_a_database_imports_its_own_export_as_all_existing(engine):
 def test_every_problem_is_reported_at_once_and_nothing_is_written(engine, demo_bundle):
     load_demo(engine)
     bundle = copy.deepcopy(demo_bundle)
-    good_new = copy.deepcopy(find(bundle, "models", "product", "rack-server", 1))
-    good_new["version"] = 2                                        # valid, and new: must not be written
-    bad_model = copy.deepcopy(find(bundle, "models", "product", "solar-installation", 1))
-    bad_model["version"] = 2
+    good_new = copy.deepcopy(find(bundle, "models", "product", "rack-server", 2))
+    good_new["version"] = 3                                        # valid, and new: must not be written
+    bad_model = copy.deepcopy(find(bundle, "models", "product", "solar-installation", 2))
+    bad_model["version"] = 3
     bad_model["attributes"][0]["label"] = 17
     bundle["models"] = [good_new, bad_model]
     bundle["price_books"][0]["currency"] = "XXX"
