@@ -250,3 +250,37 @@ def test_tinyhtml5_parses_the_same_with_a_regex_cache_that_hits():
         assert not any(isinstance(characters, re.Pattern) for characters, _ in inputstream.characters_until_regex)
     finally:
         inputstream.characters_until_regex = saved
+
+
+def test_lean_user_agent_sheet_gives_the_same_bytes(monkeypatch):
+    """sales/pdf_ua.py drops the stock sheet's footnote and note rules and scopes ::marker to
+    list items: exactly those lines change, and a quote (draft, configurations, notes), a
+    signed quote and an invoice render to the bytes the stock sheet gives."""
+    from weasyprint import HTML
+    from weasyprint.html import UA
+
+    from bench.documents import sample_invoice
+    from billing.invoices import TEMPLATE as INVOICE
+    from sales import pdf_ua
+
+    stock, lean = UA.splitlines(), pdf_ua.lean_source().splitlines()
+    assert sorted(set(stock) - set(lean)) == sorted(
+        line for line in stock if line.startswith((*pdf_ua.DROPPED, "::marker")))
+    assert len(stock) - len(lean) == len(pdf_ua.DROPPED)
+    assert [line for line in lean if line not in stock] == [
+        line for line in lean if line.startswith(pdf_ua.LIST_ITEMS + " {")]
+
+    signed = small_doc(signature={"name": "Pat", "email": "pat@contoso.example",
+                                  "at": "2026-11-24T10:00:00+00:00", "sha256": "ab" * 32})
+    cases = [(sample_doc(12, draft=True), documents.TEMPLATE), (signed, documents.TEMPLATE),
+             (sample_invoice(2), INVOICE)]
+    lean_pdfs = [render_pdf(doc, template) for doc, template in cases]
+    monkeypatch.setattr(pdf_ua, "LeanHTML", HTML)
+    assert [render_pdf(doc, template) for doc, template in cases] == lean_pdfs
+
+
+def test_documents_float_nothing_to_footnotes_or_notes():
+    """The lean user agent sheet (sales/pdf_ua.py) has no footnote or note rules."""
+    sources = [documents.STYLESHEET, *(PROJECT_ROOT / "web" / "templates" / "documents").glob("*.html")]
+    for path in sources:
+        assert not re.search(r"float\s*:\s*(footnote|note)|::(footnote|note)-", path.read_text()), path
