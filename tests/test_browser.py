@@ -91,6 +91,9 @@ def mailing_site(engine, database_url, smtp):
 @pytest.fixture
 def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # A page that renders a document or waits for a worker can take seconds on a busy machine
+    # (make test runs a test per core): wait up to 20 s for what a page should show, not 5.
+    playwright_api.expect.set_options(timeout=20_000)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
@@ -125,9 +128,10 @@ def sign_in(browser, url: str, email: str):
     return page
 
 
-def mail_to(smtp, address: str, about: str, tries: int = 100):
+def mail_to(smtp, address: str, about: str, tries: int = 300):
     """The newest message that arrived for `address` with `about` in its text (sent after the
-    commit of the request that wrote it: waits a little for it)."""
+    commit of the request that wrote it, and after its documents are rendered: waits up to
+    30 s for it on a busy machine)."""
     for _ in range(tries):
         found = [a for a in smtp.arrived if address in a.rcpt_tos and about in a.text]
         if found:
