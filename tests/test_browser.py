@@ -105,7 +105,10 @@ def shot(page, name: str) -> None:
 
 
 def overflow(page, width: int) -> str:
-    """Why the page scrolls sideways at `width` (its widest innermost elements), or ''."""
+    """Why the page scrolls sideways at `width` (its widest innermost elements), or ''. Measured
+    once the page has loaded: a page reloaded after an action can show its new text before its
+    stylesheet applies, and unstyled tables are wide."""
+    page.wait_for_load_state("load")
     if (wide := page.evaluate("document.documentElement.scrollWidth")) <= width:
         return ""
     culprits = page.evaluate("""(w) => [...document.querySelectorAll('body *')]
