@@ -176,6 +176,7 @@ def contract_and_order(rep, width: int, name: str) -> str:
     fits(rep, width)
     shot(rep, f"{name}-rep-sent-the-contract")
     rep.click("#contract-link")
+    rep.wait_for_url("**/app/contracts/*")             # loaded, with the script that handles its forms
     expect(rep.locator("#c-state")).to_have_text("Sent")
     expect(rep.locator("#lines tr").first).to_be_visible()
     fits(rep, width)
@@ -192,6 +193,7 @@ def invoice_the_order(finance, url: str, order: str) -> str:
     """Finance finds the order in the list and issues its invoice from its page; the invoice's id."""
     finance.goto(f"{url}/app/orders")
     finance.click(f"#rows >> text={order}")
+    finance.wait_for_url(f"**/app/orders/{order}")     # loaded: its script handles the form (a click before it submitted natively)
     finance.click("#invoice-order button[type=submit]")
     finance.wait_for_url("**/app/invoices/*")
     playwright_api.expect(finance.locator("#i-state")).to_have_text("Open")
