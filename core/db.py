@@ -95,7 +95,11 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> En
 
         @sa.event.listens_for(engine, "before_execute")
         def _lock_before_reading_for_update(connection, statement, *_args):
-            if getattr(statement, "_for_update_arg", None) is not None:   # with_for_update()
+            # with_for_update(); but not SKIP LOCKED, a claim that must never wait: an outbox
+            # attempt (core/outbox.py) holds its row through an SMTP or HTTP call, and the
+            # database's write lock held that long would stall every web request's write
+            for_update = getattr(statement, "_for_update_arg", None)
+            if for_update is not None and not for_update.skip_locked:
                 hold_write_lock(connection)
 
         return engine

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from sqlmodel import Session, select
+
 from core.db import create_engine, lock_row, normalise_url, session_scope
 from core.docstore import Document
 from core.settings import DEFAULT_DATABASE_URL, PROJECT_ROOT, Settings
@@ -123,6 +125,19 @@ def test_rows_locked_for_update_are_read_under_the_lock(engine):
         worker.join()
     with session_scope(engine) as session:
         assert session.get(Document, 1).attempts == 2
+
+
+def test_a_skip_locked_claim_on_sqlite_takes_no_write_lock(tmp_path):
+    """An outbox claims its row with SKIP LOCKED and then talks to an SMTP or HTTP server: on
+    SQLite that claim must not hold the database's write lock, which every writer waits for."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'claim.db'}")
+    Document.__table__.create(engine)
+    with Session(engine) as session:
+        session.exec(select(Document).with_for_update(skip_locked=True)).all()
+        assert not session.connection().connection.dbapi_connection.in_transaction
+        session.exec(select(Document).with_for_update()).all()
+        assert session.connection().connection.dbapi_connection.in_transaction
+    engine.dispose()
 
 
 @pytest.mark.postgres
