@@ -40,8 +40,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key
     app.config.update({k: v for k, v in overrides.items() if k not in _SETTINGS_FIELDS})
     app.extensions["cpq_settings"] = settings
-    app.extensions["cpq_engine"] = create_engine(settings.database_url)
-    queue.bind(settings, app.extensions["cpq_engine"])      # for tasks run in this process (CPQ_QUEUE_URL unset)
+    app.extensions["cpq_engine"] = engine = create_engine(settings.database_url)
+    queue.bind(settings, engine)  # for tasks run in this process (CPQ_QUEUE_URL unset)
 
     if settings.proxy_hops:
         hops = settings.proxy_hops

@@ -21,7 +21,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session
 
-from api.context import app_settings
+from api.context import app_engine, app_settings
 from api.errors import ApiError
 from core import apikeys, websessions
 from core.actor import current_actor
@@ -170,7 +170,7 @@ def init_app(app: Flask) -> None:
     def _authorize():
         permission = permission_of(request.endpoint)
         current_actor.set("anonymous")                 # until the credentials say otherwise
-        with session_scope(app.extensions["cpq_engine"]) as session:
+        with session_scope(app_engine(app)) as session:
             who = _identify(session)
         g.caller = who
         current_actor.set(who.label)

@@ -14,14 +14,14 @@ from functools import wraps
 from typing import Iterable, Iterator
 
 import flask_smorest
-from flask import current_app, request
+from flask import request
 from sqlmodel import Session
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import NotFound
 
 from api.auth import requires
-from api.context import app_settings  # noqa: F401  (re-exported: API and page modules take it from here)
+from api.context import app_engine, app_settings  # noqa: F401  (app_settings re-exported: API and page modules take it from here)
 from api.errors import ApiError, flatten_messages
 from core.db import session_scope
 from core.permissions import PUBLIC
@@ -180,11 +180,12 @@ def document_body(kind: str):
 
 @contextmanager
 def db_session() -> Iterator[Session]:
-    """A unit of work on the app's database for one request.
+    """A unit of work on the app's database for one request, API view or page.
 
     Objects stay readable after the commit (``expire_on_commit`` off) because flask-smorest
-    dumps the view's return value after the view, and so after the session, has finished.
+    dumps the view's return value, and a page renders its template, after the session has
+    finished.
     """
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with session_scope(app_engine()) as session:
         session.expire_on_commit = False
         yield session

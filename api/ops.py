@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from api.auth import requires
+from api.context import app_engine
 from api.errors import ApiError
 from core import docstore, mail, webhooks
 from core.db import migrated_to_head, session_scope, utcnow
@@ -99,7 +100,7 @@ def init_app(app: Flask) -> None:
     def readyz():
         """Ready for traffic: the database at the newest migration, the rate-limit store answering."""
         _database_answers()
-        if not migrated_to_head(current_app.extensions["cpq_engine"]):
+        if not migrated_to_head(app_engine()):
             raise ApiError(503, "not_ready", "the database is not migrated to the newest revision; run `cpq db upgrade`")
         if not current_app.extensions["cpq_rate_limits"].limiter.storage.check():
             raise ApiError(503, "not_ready", "the rate-limit store (CPQ_RATE_LIMIT_STORAGE) does not answer")
@@ -115,7 +116,7 @@ def init_app(app: Flask) -> None:
         else:
             workers = REGISTRY
         queues = CollectorRegistry()
-        queues.register(QueueDepths(current_app.extensions["cpq_engine"]))
+        queues.register(QueueDepths(app_engine()))
         return Response(generate_latest(workers) + generate_latest(queues), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -128,7 +129,7 @@ def _loggable_path() -> str:
 
 def _database_answers() -> None:
     try:
-        with current_app.extensions["cpq_engine"].connect() as conn:
+        with app_engine().connect() as conn:
             conn.exec_driver_sql("SELECT 1")
     except Exception as exc:  # any driver error means the same thing here: no database
         current_app.logger.warning("database check failed: %s", exc)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
-
 from api.auth import caller, requires
+from api.blueprint import db_session
 from api.sales_schemas import AccountOutSchema
 from billing import collections
 from core import locales
-from core.db import session_scope
 from sales.accounts import DEFAULT_TERMS, SEGMENTS, account_dict, get_account
 from web.shell import blp, page
 
@@ -25,7 +23,7 @@ def accounts_page():
 @blp.get("/app/accounts/<code>")
 @requires("accounts:read")
 def account_page(code):
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         account = get_account(session, code)
         facts = AccountOutSchema().dump(account_dict(session, account))    # as the API shows it
         aged = collections.aging(session, date.today(), account) if "collections:read" in caller().permissions else None

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, request
+from flask import request
 from marshmallow import ValidationError
 
 from api.auth import caller, requires
-from api.blueprint import app_settings, invalid
+from api.blueprint import app_settings, db_session, invalid
 from api.errors import flatten_messages
 from api.fx_schemas import ReportingQuery, reporting_currency
 from billing import collections, reporting, revenue
-from core.db import session_scope
 from core.fxrates import NoRate, rates_on
 from core.users import User
 from sales import access, analytics
@@ -34,7 +33,7 @@ def dashboard():
         raise invalid(flatten_messages(exc.messages)) from None
     to = reporting_currency(query, settings.reporting_currency)
     converted, problem = None, None
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         user = session.get(User, caller().user_id)
         sales = analytics.figures(session, access.quote_filter(session, user))
         dso = collections.dso(session, today) if "collections:read" in permissions else {}

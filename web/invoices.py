@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import current_app
-
 from api import billing_schemas as bs
 from api.auth import caller, requires
 from api.billing import invoice_view, invoice_views, payment_views, readable_invoice
+from api.blueprint import db_session
 from billing import credit_notes, payments
 from billing.credit_notes import CREDITABLE
 from billing.models import INVOICE_STATES
-from core.db import session_scope
 from web.shell import blp, page
 
 
@@ -27,7 +25,7 @@ def invoices_page():
 @blp.get("/app/invoices/<int:invoice_id>")
 @requires("invoices:read")
 def invoice_page(invoice_id):
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         invoice = readable_invoice(session, invoice_id)
         shown = bs.InvoiceSchema().dump(invoice_view(session, invoice))
         notes = bs.InvoiceSchema(many=True).dump(invoice_views(session, credit_notes.credit_notes_of(session, invoice)))

@@ -5,17 +5,14 @@ API checks them again."""
 
 from __future__ import annotations
 
-from flask import current_app
-
 from api import billing_schemas as bs
 from api import order_schemas as os_
 from api.auth import requires
 from api.billing import invoice_views
-from api.blueprint import app_settings
+from api.blueprint import app_settings, db_session
 from api.orders import contract_view, order_view
 from api.visibility import seeing_contract, seeing_order
 from billing import order_billing
-from core.db import session_scope
 from sales import contracts, orders
 from sales.order_models import CONTRACT_STATES, ORDER_STATES
 from web.shell import blp, page
@@ -30,7 +27,7 @@ def contracts_page():
 @blp.get("/app/contracts/<number>")
 @requires("contracts:read")
 def contract_page(number):
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         seeing_contract(session, number)
         contract = contracts.get_contract(session, number)
         shown = os_.ContractSchema().dump(contract_view(session, contract))
@@ -49,7 +46,7 @@ def orders_page():
 @blp.get("/app/orders/<number>")
 @requires("orders:read")
 def order_page(number):
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         seeing_order(session, number)
         order = orders.get_order(session, number)
         shown = os_.OrderSchema().dump(order_view(session, order))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 from api.auth import current_user, requires
+from api.blueprint import db_session
 from catalog.store import get_price_book, list_products
-from core.db import session_scope
 from sales import access
 from sales.accounts import list_accounts
 from sales.models import STATES
@@ -17,7 +15,7 @@ from web.shell import blp, page
 @blp.get("/app/quotes")
 @requires("quotes:read")
 def quotes():
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         accounts = [{"code": a.code, "name": a.name} for a in list_accounts(session, limit=None)]
     return page("pages/quotes.html", states=STATES, accounts=accounts)
 
@@ -25,7 +23,7 @@ def quotes():
 @blp.get("/app/quotes/<number>")
 @requires("quotes:read")
 def quote(number):
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         shown = access.check_quote(session, current_user(session), get_quote(session, number))
         products = [{"product": p.product, "name": p.name} for p in list_products(session)]
         book = get_price_book(session, shown.price_book, shown.price_book_version)

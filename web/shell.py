@@ -11,12 +11,11 @@ the postMessage protocol); the customer's pages (web/share.py) by nobody.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from api.auth import caller
-from api.blueprint import app_settings
+from api.blueprint import app_settings, db_session
 from api.errors import ApiError
-from core.db import session_scope
 from core.errors import NotFound
 from core.users import User
 from core.websessions import WebSession
@@ -28,8 +27,7 @@ blp = Blueprint("pages", __name__, template_folder="templates", static_folder="s
 def page(template: str, **context):
     settings = app_settings()
     who = caller()
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
-        session.expire_on_commit = False
+    with db_session() as session:
         user = session.get(User, who.user_id) if who.user_id else None
         web = session.get(WebSession, who.session_id) if who.session_id else None
         context.setdefault("user", user)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import current_app, request
+from flask import request
 
 from api.auth import requires
+from api.blueprint import db_session
 from api.storefront import offered_price_book
 from catalog.store import get_model, get_price_book, list_products
-from core.db import session_scope
 from core.permissions import PUBLIC
 from web.i18n import language
 from web.shell import blp, page
@@ -19,7 +19,7 @@ from web.shell import blp, page
 @blp.get("/")
 @requires(PUBLIC)
 def home():
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         products = []
         for product in list_products(session):
             model = get_model(session, product.product).in_language(language())
@@ -30,7 +30,7 @@ def home():
 @blp.get("/configure/<product>")
 @requires(PUBLIC)
 def configure(product):
-    with session_scope(current_app.extensions["cpq_engine"]) as session:
+    with db_session() as session:
         model = get_model(session, product).in_language(language())
         book = offered_price_book(request.args.get("price_book"))
         get_price_book(session, book)
