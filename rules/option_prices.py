@@ -24,7 +24,7 @@ from sqlmodel import Session
 from catalog.model import ProductModel, Value
 from catalog.pricebook import PriceBook, PricingError
 from catalog.store import get_price_book
-from configurator.engine import get_configurator
+from configurator.engine import Configurator, get_configurator
 from core.cache import LruCache
 from rules.pricing import model_of, named, preview_unit_price, resolved_list_price, selection_key
 
@@ -56,18 +56,20 @@ def option_prices(session: Session, price_book: str, product: str, raw: Mapping[
         raise PricingError("selections", configurator.conflict(selections).message)
     current, values, _ = resolved_list_price(book, product, model, selections)
     differences = _DIFFERENCES.get((book.digest, model.digest, selection_key(selections)),
-                                   lambda: _differences(book, product, model, selections, values, current.unit_price))
+                                   lambda: _differences(book, product, model, configurator, selections, values,
+                                                        current.unit_price))
     return OptionPrices(book.currency.code, book.name, current.unit_price * quantity,
                         tuple(ValuePrice(attribute, value, unit * quantity) for attribute, value, unit in differences))
 
 
-def _differences(book: PriceBook, product: str, model: ProductModel, selections: Mapping[str, Value],
-                 values: Mapping[str, Value], current: Decimal) -> tuple[tuple[str, Value, Decimal], ...]:
+def _differences(book: PriceBook, product: str, model: ProductModel, configurator: Configurator,
+                 selections: Mapping[str, Value], values: Mapping[str, Value],
+                 current: Decimal) -> tuple[tuple[str, Value, Decimal], ...]:
     """(attribute, value, unit price difference) of every value on offer but the current ones,
     in model order. The open attributes' values are picks added to the selections; a selected
     attribute's are picks added to the other selections (what fits them: exact propagation,
-    cached). Each group is completed together (`Configurator.complete_each`)."""
-    configurator = get_configurator(model)
+    cached). Each group is completed together (`Configurator.complete_each`). `configurator`
+    is `model`'s, the one the caller already has."""
     states = configurator.configure(selections).attributes          # in model order
     groups = [(selections, [(s.id, v) for s in states if s.id not in selections for v in s.domain])]
     for k, attribute in enumerate(model.attributes):
