@@ -14,8 +14,10 @@ from billing import bank_import, remittance
 from billing.models import BankTransaction, Payment
 from billing.payments import check_account
 from billing_flow import DAY, D, acme, issue, make_account, session  # noqa: F401
+from core.db import session_scope
 from core.errors import InvalidInput, InvalidTransition
 from quote_flow import call, env, error_of, ok  # noqa: F401
+from sales.accounts import Account
 
 pytestmark = pytest.mark.postgres
 
@@ -155,7 +157,6 @@ def test_the_cli_imports_a_statement_and_matches_by_hand(engine, database_url, t
     from click.testing import CliRunner
 
     from cli.main import cli
-    from core.db import session_scope
     with session_scope(engine) as s:
         invoice = issue(s, make_account(s, "ACME"), "25.00", date(2026, 3, 31), number="INV-2026-00005")
         reference = invoice.payment_reference
@@ -175,3 +176,33 @@ def test_the_cli_imports_a_statement_and_matches_by_hand(engine, database_url, t
     bad.write_text("id,date,amount,currency,remittance\nX,2026-13-01,1,USD,x\n")
     result = CliRunner().invoke(cli, ["bank", "import", str(bad)], env=env)
     assert result.exit_code == 1 and "line 2.date" in result.output
+
+
+def test_finance_matches_a_waiting_transfer_from_the_finance_page_once(env):
+    """What the finance page's "Transfers to match" shows and calls: the waiting transfers with
+    date, amount, payer and text, the open invoices to offer, and the match, which a double
+    click makes once; a transfer in another currency than the invoice stays waiting."""
+    with session_scope(env.engine) as s:
+        invoice = open_invoice(s, s.exec(select(Account).where(Account.code == "ACME")).one(), "100.00")
+        invoice_id, number = invoice.id, invoice.number
+    statement = b"id,date,amount,currency,remittance,payer\nW1,2026-03-02,100.00,USD,for the racks,Acme Corp\n" \
+                b"W2,2026-03-02,50.00,EUR,euro transfer,Acme GmbH\n"
+    ok(call(env, "post", "/bank-statements", "finance", data=statement, content_type="text/csv"))
+    finance = {"Authorization": f"Bearer {env.tokens['finance']}"}
+    html = env.client.get("/app/finance", headers=finance).get_data(as_text=True)
+    assert 'id="transfers"' in html and "Transfers to match" in html and "/bank-transactions?limit=100" in html
+    waiting = {t["bank_ref"]: t for t in ok(call(env, "get", "/bank-transactions?limit=100", "finance"))}
+    assert [(t["booked_on"], t["amount"], t["currency"], t["payer"], t["remittance"]) for t in waiting.values()] == [
+        ("2026-03-02", "100.00", "USD", "Acme Corp", "for the racks"), ("2026-03-02", "50.00", "EUR", "Acme GmbH", "euro transfer")]
+    assert number in [i["number"] for i in ok(call(env, "get", "/invoices?state=open&limit=500", "finance"))]
+
+    path = f"/bank-transactions/{waiting['W1']['id']}/match"
+    assert error_of(call(env, "post", path, "rep", {"invoice": number}), 403)
+    first, second = (ok(call(env, "post", path, "finance", {"invoice": number})) for _ in range(2))     # a double click
+    assert first == second and (first["status"], first["invoice"]) == ("matched", number)
+    assert [p["reference"] for p in ok(call(env, "get", "/payments", "finance"))] == ["W1"]
+    assert ok(call(env, "get", f"/invoices/{invoice_id}", "finance"))["state"] == "paid"
+
+    wrong = error_of(call(env, "post", f"/bank-transactions/{waiting['W2']['id']}/match", "finance", {"invoice": number}), 422)
+    assert wrong["fields"] == {"invoice": [f"{number} is in USD; the transfer is in EUR"]}
+    assert [t["bank_ref"] for t in ok(call(env, "get", "/bank-transactions?limit=100", "finance"))] == ["W2"]

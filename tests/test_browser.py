@@ -733,6 +733,38 @@ def test_a_rep_opens_an_account_and_finance_records_a_payment(site, browser):
     expect(rep.locator("#f-credit")).to_have_value("5000.00")
 
 
+
+def test_finance_matches_a_waiting_transfer_on_a_phone(site, browser):
+    """A transfer that named no invoice waits on the finance page (at 375 px: no sideways
+    scrolling, no axe violation): one in another currency is refused next to its form, and a
+    double click on Match pays the invoice once."""
+    url, expect = site["url"], playwright_api.expect
+    finance_api = {"Authorization": f"Bearer {site['finance_token']}"}
+    number = httpx.get(f"{url}/api/v1/invoices/{closed_deal(site)[3]}", headers=finance_api).json()["number"]
+    statement = (b"id,date,amount,currency,remittance,payer\nP1,2026-03-02,5.00,EUR,euro transfer,Acme GmbH\n"
+                 b"P2,2026-03-02,1.00,USD,a long free text that names no invoice of ours,Acme Corporation\n")
+    httpx.post(f"{url}/api/v1/bank-statements", headers=finance_api | {"Content-Type": "text/csv"},
+               content=statement).raise_for_status()
+    finance = sign_in(browser, url, "fay@example.com")
+    finance.set_viewport_size({"width": 375, "height": 900})
+    finance.goto(f"{url}/app/finance")
+    rows = finance.locator("#transfers tr")
+    expect(rows).to_have_count(2)
+    assert not (result := axe_api.Axe().run(finance, options=WCAG)).violations_count, result.generate_report()
+    fits(finance, 375)
+    euro, dollar = rows.nth(0), rows.nth(1)
+    euro.locator("input").fill(number)
+    euro.locator("button").click()
+    expect(euro.locator(".message.error")).to_contain_text("the transfer is in EUR")
+    dollar.locator("input").fill(number)
+    dollar.locator("button").dblclick()
+    expect(finance.locator("#message .message.info")).to_contain_text(f"paid {number}")
+    expect(rows).to_have_count(1)
+    fits(finance, 375)
+    shot(finance, "15-375-finance-matched-a-transfer")
+    payments = httpx.get(f"{url}/api/v1/payments", headers=finance_api).json()
+    assert [p["reference"] for p in payments] == ["P2"]
+
 @contextmanager
 def crm(frame_url: str):
     """A stand-in CRM on its own origin: a page that frames `frame_url` and keeps every

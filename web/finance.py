@@ -1,4 +1,5 @@
-"""The finance page: credit holds, invoices, payments and receivables by age."""
+"""The finance page: credit holds, invoices, payments, the bank transfers to match by hand, and
+receivables by age."""
 
 from __future__ import annotations
 
