@@ -43,7 +43,7 @@ class Plan:
     __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
     def __init__(self, failed: tuple[Outcome, ...], passed: tuple[Rule, ...], facts: QuoteFacts,
-                 line: LineFacts):
+                 line: LineFacts, floors: dict):
         head: list[Outcome] = list(failed)
         checks, tails, rules = [], [], []
         listed = head
@@ -60,7 +60,7 @@ class Plan:
                     tails.append(listed)
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
-        self.selection = Selection(rules)
+        self.selection = Selection(rules, floors)
         self._by_quantity: dict[str, Stacking] = {}
 
     def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
@@ -130,7 +130,8 @@ class QuoteRules:
         if plan is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line)
+            plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line,
+                                                 self.rule_set.floors)
         return plan.select(self.facts, line, base, basis)
 
 

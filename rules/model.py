@@ -60,6 +60,19 @@ class Rule:
         return Outcome(self.id, True, f"applied: {self.action.describe()}")
 
     @cached_property
+    def _shut_out(self) -> dict[str, Outcome]:
+        return {}
+
+    def excluding(self, ids) -> tuple[Outcome, ...]:
+        """The outcomes of the rules `ids` when this exclusive rule applies: kept per rule,
+        since the same few winners shut out the same rules on every quote's lines."""
+        known = self._shut_out
+        for rid in ids:
+            if rid not in known:
+                known[rid] = Outcome(rid, False, f"exclusive rule {self.id} applies")
+        return tuple(map(known.__getitem__, ids))
+
+    @cached_property
     def line_split(self) -> tuple[tuple, tuple]:
         """Its line conditions before the first one on a fact outside PLAN_FACTS (the
         quantity), and from there on: rules.index decides the first part once per kind of
@@ -131,6 +144,7 @@ class RuleSet:
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
         object.__setattr__(self, "_line_cache", {})
         object.__setattr__(self, "_plans", LruCache(16))
+        object.__setattr__(self, "floors", {})      # rules.stack.Selection.floor, for every quote
 
     def line_rules(self, product: str) -> tuple[Rule, ...]:
         """Line rules that can apply to `product`, in priority order."""

@@ -19,7 +19,7 @@ from rules.actions import LineBasis
 from rules.model import Rule
 from rules.results import Outcome
 
-MAX_FLOORS = 256            # unit costs whose floors a selection keeps
+MAX_FLOORS = 4096           # floors kept (per rule set, or per selection without one)
 
 
 class Selection:
@@ -27,9 +27,12 @@ class Selection:
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_shut_out", "_excluded", "_outbid",
+                 "_floor_ids", "_floors")
 
-    def __init__(self, rules: Iterable[Rule]):
+    def __init__(self, rules: Iterable[Rule], floors: dict | None = None):
+        """`floors`: where the floors decided are kept (RuleSet.floors, shared by the selections
+        of every quote), else with the selection."""
         self._rules = tuple(rules)
         slots = ([], [], [], [], [], [])
         for rule in self._rules:
@@ -37,9 +40,11 @@ class Selection:
         self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
         self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
         self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
+        self._shut_out = [r.id for r in self._rules if 0 < r.slot < 4]     # by an exclusive winner
         self._excluded: dict = {}
         self._outbid: dict = {}
-        self._floors: dict = {}
+        self._floor_ids = tuple(r.id for r in self.floors)
+        self._floors: dict = {} if floors is None else floors
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
                 skipped: tuple[str, ...]) -> None:
@@ -48,11 +53,15 @@ class Selection:
         apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
         found = self._excluded.get((winner.id, losers))
         if found is None:
-            reason = f"exclusive rule {winner.id} applies"
-            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
-                             if 0 < r.slot < 4 or r.id in losers)
-            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
-        outcomes, position = found
+            ids = self._shut_out if not losers else [r.id for r in self._rules if 0 < r.slot < 4 or r.id in losers]
+            found = self._excluded[winner.id, losers] = [winner.excluding(ids), None]
+        outcomes = found[0]
+        if not skipped:
+            considered += outcomes
+            return
+        position = found[1]
+        if position is None:
+            position = found[1] = {o.rule: i for i, o in enumerate(outcomes)}
         start = 0
         for i in sorted(position[r] for r in skipped if r in position):
             considered += outcomes[start:i]
@@ -72,8 +81,9 @@ class Selection:
 
     def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
         """The highest unit floor of those that apply (less `skipped`). A floor depends only on
-        the line's unit cost and currency, so lines share the answer."""
-        key = (skipped, basis.unit_cost, basis.currency)
+        the floor rules, the line's unit cost and the currency, so lines share the answer, and
+        so do the selections with the same floor rules."""
+        key = (self._floor_ids, skipped, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
         if found is None:
             if len(self._floors) >= MAX_FLOORS:
