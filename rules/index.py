@@ -55,7 +55,7 @@ class Plan:
                     listed.append(Outcome(rule.id, False, reason))
                     continue
                 if per_line:
-                    checks.append((rule.id, per_line))
+                    checks.append(rule)
                     listed = []
                     tails.append(listed)
             rules.append(rule)
@@ -67,22 +67,23 @@ class Plan:
         """The checks see nothing of a line but its quantity (the rest is the plan's kind), and
         whether a price rule applies depends only on the quantity and the currency (one per
         plan), so lines with the same quantity, as written (reasons show it), share how their
-        rules stack and compute only the amounts."""
-        stacking = self._by_quantity.get(str(line.quantity))
+        rules stack and compute only the amounts. A stacking holds the outcomes after the
+        plan's `head`, which the line lists first."""
+        quantity = str(line.quantity)
+        stacking = self._by_quantity.get(quantity)
         if stacking is None:
-            considered = list(self.head)
-            skipped = []
-            for (rule, conditions), tail in zip(self.checks, self.tails):
-                reason = first_failure(conditions, facts, line)
-                if reason is not None:
-                    skipped.append(rule)
-                    considered.append(Outcome(rule, False, reason))
+            considered, skipped = [], []
+            key = (facts.currency, quantity)
+            for rule, tail in zip(self.checks, self.tails):
+                failed = rule.check(facts, line, key)
+                if failed is not None:
+                    skipped.append(rule.id)
+                    considered.append(failed)
                 considered += tail
             if len(self._by_quantity) >= MAX_QUANTITIES:
                 self._by_quantity.clear()
-            stacking = self._by_quantity[str(line.quantity)] = Stacking(
-                self.selection, tuple(skipped), basis, considered)
-        applied, considered = stacking.apply(base, basis)
+            stacking = self._by_quantity[quantity] = Stacking(self.selection, tuple(skipped), basis, considered)
+        applied, considered = stacking.apply(base, basis, self.head)
         return Selected(considered, applied, self.selection, stacking.skipped)
 
 

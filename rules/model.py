@@ -15,11 +15,12 @@ from typing import Mapping, NamedTuple, Union
 
 from core.cache import LruCache
 from rules.results import Outcome
-from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Volume
-from rules.conditions import PLAN_FACTS
+from rules.actions import AmountOff, Floor, FreeItem, LineBasis, Percent, PriceAction, SetPrice, Volume
+from rules.conditions import PLAN_FACTS, first_failure
 
 KIND = "rule_set"
 STACKING = ("exclusive", "best_of", "additive", "compounding")
+MAX_KEPT = 512              # outcomes a rule keeps by currency and quantity
 
 Action = Union[Percent, AmountOff, SetPrice, Volume, Floor, FreeItem]
 
@@ -63,6 +64,41 @@ class Rule:
     def _shut_out(self) -> dict[str, Outcome]:
         return {}
 
+    @cached_property
+    def _refusals(self) -> dict:
+        return {}
+
+    @cached_property
+    def _checks(self) -> dict | None:
+        """Where `check` keeps its outcomes when its conditions read only the quantity (None
+        when they read more)."""
+        return {} if all(c.line_fact == "quantity" for c in self.line_split[1]) else None
+
+    def refusal(self, basis: LineBasis, key: tuple[str, str]) -> Outcome | None:
+        """The outcome of this price rule when its action does not apply to lines of the
+        currency and quantity (`key`: both, the quantity as written), else None. An action's
+        refusal reads nothing else (rules/actions.py), so it is kept per rule for every quote."""
+        if self.action.__class__.refusal is PriceAction.refusal:       # never refuses
+            return None
+        found = self._refusals.get(key, _UNSET)
+        if found is _UNSET:
+            reason = self.action.refusal(basis)
+            found = _keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason))
+        return found
+
+    def check(self, facts, line, key: tuple[str, str]) -> Outcome | None:
+        """The outcome of the line conditions that rules.index tests on each line (`line_split`)
+        when one fails, else None; kept per currency and quantity (`key`) when they read only
+        the quantity."""
+        known = self._checks
+        found = _UNSET if known is None else known.get(key, _UNSET)
+        if found is _UNSET:
+            reason = first_failure(self.line_split[1], facts, line)
+            found = None if reason is None else Outcome(self.id, False, reason)
+            if known is not None:
+                _keep(known, key, found)
+        return found
+
     def excluding(self, ids) -> tuple[Outcome, ...]:
         """The outcomes of the rules `ids` when this exclusive rule applies: kept per rule,
         since the same few winners shut out the same rules on every quote's lines."""
@@ -82,6 +118,17 @@ class Rule:
             if condition.line_fact is not None and condition.line_fact not in PLAN_FACTS:
                 return self.line_conditions[:i], self.line_conditions[i:]
         return self.line_conditions, ()
+
+
+_UNSET = object()
+
+
+def _keep(known: dict, key, value):
+    """`value`, kept in `known` under `key` (emptied when full)."""
+    if len(known) >= MAX_KEPT:
+        known.clear()
+    known[key] = value
+    return value
 
 
 class Candidates(NamedTuple):

@@ -146,14 +146,15 @@ class Stacking:
         exclusive, best_of, additive, compounding = selection.groups
         self.skipped, self._selection, self._out, self._outbid = skipped, selection, None, None
         self.winner, self.offers, self.additive, self.compounding, self.tail = None, (), (), (), ()
+        key = (basis.currency, str(basis.quantity))
         head = list(before)
         losers = []
         for rule in exclusive:
             if rule.id in skipped:
                 continue
-            reason = rule.action.refusal(basis)
-            if reason is not None:
-                head.append(Outcome(rule.id, False, reason))
+            refused = rule.refusal(basis, key)
+            if refused is not None:
+                head.append(refused)
             elif self.winner is None:
                 self.winner = rule
             else:
@@ -163,43 +164,44 @@ class Stacking:
             selection.exclude(head, self.winner, tuple(losers), skipped)
             self.head = tuple(head)
             return
-        offers, refused = [], []
+        offers, out = [], []
         for rule in best_of:
             if rule.id in skipped:
                 continue
-            reason = rule.action.refusal(basis)
-            if reason is None:
+            refused = rule.refusal(basis, key)
+            if refused is None:
                 offers.append(rule)
             else:
-                head.append(Outcome(rule.id, False, reason))
-                refused.append(rule.id)
+                head.append(refused)
+                out.append(rule.id)
         if offers:
-            self.offers, self._out = tuple(offers), skipped + tuple(refused)
+            self.offers, self._out = tuple(offers), skipped + tuple(out)
         tail: list[Outcome] = []
-        self.additive = self._applying(additive, skipped, basis, tail)
-        self.compounding = self._applying(compounding, skipped, basis, tail)
+        self.additive = self._applying(additive, skipped, basis, key, tail)
+        self.compounding = self._applying(compounding, skipped, basis, key, tail)
         self.head, self.tail = tuple(head), tuple(tail)
 
     @staticmethod
-    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis,
+    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis, key: tuple[str, str],
                   tail: list[Outcome]) -> tuple[Rule, ...]:
         """The rules of `group` that apply (less `skipped`); every rule's outcome goes to `tail`."""
         out = []
         for rule in group:
             if rule.id in skipped:
                 continue
-            reason = rule.action.refusal(basis)
-            if reason is None:
+            refused = rule.refusal(basis, key)
+            if refused is None:
                 out.append(rule)
                 tail.append(rule.applied)
             else:
-                tail.append(Outcome(rule.id, False, reason))
+                tail.append(refused)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
+    def apply(self, base: Decimal, basis: LineBasis,
+              before: tuple[Outcome, ...] = ()) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far."""
-        considered = list(self.head)
+        discounts, and the line's outcomes so far (after `before`, which the plan lists first)."""
+        considered = [*before, *self.head]
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)
