@@ -43,18 +43,18 @@ class Plan:
     __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
     def __init__(self, failed: tuple[Outcome, ...], passed: tuple[Rule, ...], facts: QuoteFacts,
-                 line: LineFacts, floors: dict):
+                 line: LineFacts, kind: tuple, floors: dict):
         head: list[Outcome] = list(failed)
         checks, tails, rules = [], [], []
         listed = head
+        key = (facts.currency, kind)
         for rule in passed:
             if rule.line_conditions:
-                decided, per_line = rule.line_split
-                reason = first_failure(decided, facts, line)
-                if reason is not None:
-                    listed.append(Outcome(rule.id, False, reason))
+                outcome = rule.decided(facts, line, key)
+                if outcome is not None:
+                    listed.append(outcome)
                     continue
-                if per_line:
+                if rule.line_split[1]:
                     checks.append(rule)
                     listed = []
                     tails.append(listed)
@@ -131,7 +131,7 @@ class QuoteRules:
         if plan is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line,
+            plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line, kind,
                                                  self.rule_set.floors)
         return plan.select(self.facts, line, base, basis)
 

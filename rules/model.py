@@ -65,7 +65,20 @@ class Rule:
         return {}
 
     @cached_property
+    def _outbid(self) -> dict[str, Outcome]:
+        return {}
+
+    @cached_property
+    def refuses(self) -> bool:
+        """Whether its action may not apply to a line (False: a percentage always does)."""
+        return type(self.action).refusal is not PriceAction.refusal
+
+    @cached_property
     def _refusals(self) -> dict:
+        return {}
+
+    @cached_property
+    def _decided(self) -> dict:
         return {}
 
     @cached_property
@@ -78,12 +91,22 @@ class Rule:
         """The outcome of this price rule when its action does not apply to lines of the
         currency and quantity (`key`: both, the quantity as written), else None. An action's
         refusal reads nothing else (rules/actions.py), so it is kept per rule for every quote."""
-        if self.action.__class__.refusal is PriceAction.refusal:       # never refuses
+        if not self.refuses:
             return None
         found = self._refusals.get(key, _UNSET)
         if found is _UNSET:
             reason = self.action.refusal(basis)
             found = _keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason))
+        return found
+
+    def decided(self, facts, line, key: tuple) -> Outcome | None:
+        """The outcome of the line conditions that rules.index decides once per kind of line
+        (`line_split`) when one fails, else None; kept per currency and kind (`key`), which
+        settle all they read."""
+        found = self._decided.get(key, _UNSET)
+        if found is _UNSET:
+            reason = first_failure(self.line_split[0], facts, line)
+            found = _keep(self._decided, key, None if reason is None else Outcome(self.id, False, reason))
         return found
 
     def check(self, facts, line, key: tuple[str, str]) -> Outcome | None:
@@ -102,11 +125,11 @@ class Rule:
     def excluding(self, ids) -> tuple[Outcome, ...]:
         """The outcomes of the rules `ids` when this exclusive rule applies: kept per rule,
         since the same few winners shut out the same rules on every quote's lines."""
-        known = self._shut_out
-        for rid in ids:
-            if rid not in known:
-                known[rid] = Outcome(rid, False, f"exclusive rule {self.id} applies")
-        return tuple(map(known.__getitem__, ids))
+        return _outcomes(self._shut_out, ids, f"exclusive rule {self.id} applies")
+
+    def outbidding(self, ids) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules `ids` when this one gives the larger discount."""
+        return _outcomes(self._outbid, ids, f"{self.id} gives a larger discount")
 
     @cached_property
     def line_split(self) -> tuple[tuple, tuple]:
@@ -121,6 +144,14 @@ class Rule:
 
 
 _UNSET = object()
+
+
+def _outcomes(known: dict[str, Outcome], ids, reason: str) -> tuple[Outcome, ...]:
+    """The outcomes of the rules `ids` (not applied, for `reason`), each made once in `known`."""
+    for rid in ids:
+        if rid not in known:
+            known[rid] = Outcome(rid, False, reason)
+    return tuple(map(known.__getitem__, ids))
 
 
 def _keep(known: dict, key, value):

@@ -15,6 +15,8 @@ from decimal import Decimal
 from core.money import ZERO, Currency, split_units
 from rules.results import Step
 
+_new = tuple.__new__        # Step(...) without the named tuple's Python-level __new__ (per step)
+
 
 class Spread:
     """The discounts of one quote, spread one after the other over its lines (each with
@@ -52,24 +54,21 @@ class Spread:
                 continue
             share = part * per_quantum
             floor = floors[i]
-            if floor is not None:
-                if share > units[i] - floor:     # the floor takes the rest
-                    if units[i] <= floor:
-                        continue
-                    self.settle(i)
-                    p = lines[i]
-                    amount = p.net - p.floor
-                    p.net -= amount
-                    units[i] = floor
-                    cut += amount
-                    steps[i].append(Step(kind, rule, label, amount))
+            if floor is not None and (share > units[i] - floor or share < 0):
+                if share < 0 or units[i] <= floor:   # nothing is added to a line with a floor
                     continue
-                if share < 0:                    # nothing is added to a line with a floor
-                    continue
+                self.settle(i)                       # the floor takes the rest
+                p = lines[i]
+                amount = p.net - p.floor
+                p.net -= amount
+                units[i] = floor
+                cut += amount
+                steps[i].append(_new(Step, (kind, rule, label, amount)))
+                continue
             units[i] -= share
             moved.add(i)
             given += part
-            steps[i].append(Step(kind, rule, label, quantum * part))
+            steps[i].append(_new(Step, (kind, rule, label, quantum * part)))
         given = quantum * given + cut
         return Step(kind, rule, label, given) if given else None
 

@@ -74,9 +74,8 @@ class Selection:
         key = (best.id, out)
         found = self._outbid.get(key)
         if found is None:
-            reason = f"{best.id} gives a larger discount"
-            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
-                                              if r is not best and r.id not in out)
+            found = self._outbid[key] = best.outbidding([r.id for r in self.groups[1]
+                                                         if r is not best and r.id not in out])
         return found
 
     def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
@@ -152,7 +151,7 @@ class Stacking:
         for rule in exclusive:
             if rule.id in skipped:
                 continue
-            refused = rule.refusal(basis, key)
+            refused = rule.refusal(basis, key) if rule.refuses else None
             if refused is not None:
                 head.append(refused)
             elif self.winner is None:
@@ -168,7 +167,7 @@ class Stacking:
         for rule in best_of:
             if rule.id in skipped:
                 continue
-            refused = rule.refusal(basis, key)
+            refused = rule.refusal(basis, key) if rule.refuses else None
             if refused is None:
                 offers.append(rule)
             else:
@@ -189,7 +188,7 @@ class Stacking:
         for rule in group:
             if rule.id in skipped:
                 continue
-            refused = rule.refusal(basis, key)
+            refused = rule.refusal(basis, key) if rule.refuses else None
             if refused is None:
                 out.append(rule)
                 tail.append(rule.applied)
