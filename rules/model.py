@@ -221,7 +221,8 @@ class RuleSet:
         object.__setattr__(self, "_by_product", {p: tuple(rs) for p, rs in by_product.items()})
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
         object.__setattr__(self, "_line_cache", {})
-        object.__setattr__(self, "_plans", LruCache(16))
+        object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
+        object.__setattr__(self, "_quote_plans", LruCache(16))
         object.__setattr__(self, "floors", {})      # rules.stack.Selection.floor, for every quote
 
     def line_rules(self, product: str) -> tuple[Rule, ...]:
@@ -237,11 +238,11 @@ class RuleSet:
                                                             tuple(sorted(tested)))
         return cached
 
-    def plans(self, verdicts: tuple) -> dict:
+    def quote_plans(self, verdicts: tuple) -> dict:
         """The plans (rules.index) of the kinds of line priced on quotes with these quote-level
-        verdicts, kept with the set: repricing a quote, or another quote with the same facts,
-        starts with them."""
-        return self._plans.get(verdicts, dict)
+        verdicts, each with the quote's own outcomes: repricing a quote, or another quote with
+        the same facts, starts with them."""
+        return self._quote_plans.get(verdicts, dict)
 
     @property
     def quote_rules(self) -> tuple[Rule, ...]:

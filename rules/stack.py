@@ -196,11 +196,12 @@ class Stacking:
                 tail.append(refused)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis,
+    def apply(self, base: Decimal, basis: LineBasis, failed: tuple[Outcome, ...] = (),
               before: tuple[Outcome, ...] = ()) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far (after `before`, which the plan lists first)."""
-        considered = [*before, *self.head]
+        discounts, and the line's outcomes so far (after `failed` and `before`, which the quote
+        and the plan list first)."""
+        considered = [*failed, *before, *self.head]
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)
