@@ -29,7 +29,9 @@ class Spread:
         self.per_quantum = 10 ** (scale - cur.minor_units)
         self.units = [int(p.net.scaleb(scale)) for p in lines]
         self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
-        self.one_time = [i for i, p in enumerate(lines) if p.charge == "one_time"]
+        # a line at zero (a free item) or below takes no share, so never moves: left out
+        self.priced = [i for i, u in enumerate(self.units) if u > 0]
+        self.one_time = [i for i in self.priced if lines[i].charge == "one_time"]
         self.steps = [p.steps for p in lines]
         self.moved: set[int] = set()          # lines whose Decimal net is behind their units
 
@@ -39,7 +41,7 @@ class Spread:
         if fixed:
             eligible = [i for i in self.one_time if units[i] > 0]
         else:
-            eligible = [i for i, u in enumerate(units) if u > 0]
+            eligible = [i for i in self.priced if units[i] > 0]
         if not eligible:
             return None
         weights = [units[i] for i in eligible]

@@ -27,8 +27,8 @@ class Selection:
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_shut_out", "_excluded", "_outbid",
-                 "_floor_ids", "_floors")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floor_ids",
+                 "_floors")
 
     def __init__(self, rules: Iterable[Rule], floors: dict | None = None):
         """`floors`: where the floors decided are kept (RuleSet.floors, shared by the selections
@@ -40,7 +40,6 @@ class Selection:
         self.groups = tuple(map(tuple, slots[:4]))      # price rules by stacking mode
         self.floors, self.frees = tuple(slots[4]), tuple(slots[5])
         self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
-        self._shut_out = [r.id for r in self._rules if 0 < r.slot < 4]     # by an exclusive winner
         self._excluded: dict = {}
         self._outbid: dict = {}
         self._floor_ids = tuple(r.id for r in self.floors)
@@ -53,7 +52,7 @@ class Selection:
         apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
         found = self._excluded.get((winner.id, losers))
         if found is None:
-            ids = self._shut_out if not losers else [r.id for r in self._rules if 0 < r.slot < 4 or r.id in losers]
+            ids = [r.id for r in self._rules if 0 < r.slot < 4 or r.id in losers]
             found = self._excluded[winner.id, losers] = [winner.excluding(ids), None]
         outcomes = found[0]
         if not skipped:
