@@ -36,11 +36,9 @@ from rules.conditions import DateWindow, LineFacts, QuoteFacts
 from rules.index import PlainRules, QuoteRules
 from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
-                           QuotePrice, Step, Totals)
+                           QuotePrice, Step, Totals, tuple_new)
 from rules.spread import Spread
 from rules.stack import Selection, stack
-
-_new = tuple.__new__        # Step(...) without the named tuple's Python-level __new__ (per step)
 
 
 def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
@@ -201,7 +199,7 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     running = _floor(selection, skipped, basis, p, running, heads, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
     rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
-    p.steps = [_new(Step, (*head, amount)) for head, amount in zip(heads, rounded)]
+    p.steps = [tuple_new(Step, (*head, amount)) for head, amount in zip(heads, rounded)]
     return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 

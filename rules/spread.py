@@ -13,9 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.money import ZERO, Currency, split_units
-from rules.results import Step
-
-_new = tuple.__new__        # Step(...) without the named tuple's Python-level __new__ (per step)
+from rules.results import Step, tuple_new
 
 
 class Spread:
@@ -65,12 +63,12 @@ class Spread:
                 p.net -= amount
                 units[i] = floor
                 cut += amount
-                steps[i].append(_new(Step, (kind, rule, label, amount)))
+                steps[i].append(tuple_new(Step, (kind, rule, label, amount)))
                 continue
             units[i] -= share
             moved.add(i)
             given += part
-            steps[i].append(_new(Step, (kind, rule, label, quantum * part)))
+            steps[i].append(tuple_new(Step, (kind, rule, label, quantum * part)))
         given = quantum * given + cut
         return Step(kind, rule, label, given) if given else None
 
