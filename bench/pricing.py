@@ -146,9 +146,9 @@ def check_and_describe(result, lines_in) -> dict:
 
 def fresh_quotes(book, catalog, n: int, seed: int, count: int) -> list[list]:
     """`count` quotes of `n` lines that no quote before them shares: a rule set keeps what it
-    decided for quotes with the same quote-level verdicts (RuleSet.plans), and a quote priced
-    again would find all of it, where a new quote (its lines and so its bundles and totals
-    differ) finds little."""
+    decided for quotes with the same quote-level verdicts (RuleSet.quote_plans), and a quote
+    priced again would find all of it, where a new quote (its lines and so its bundles and
+    totals differ) finds only some plans (RuleSet.plans) and few of its stackings."""
     return [build_lines(book, pg.quote_lines(catalog, n, seed + 7 * k)) for k in range(1, count + 1)]
 
 

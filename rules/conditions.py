@@ -174,6 +174,10 @@ class AttributeIs:
     maximum: Decimal | None = None
     line_fact = "values"
 
+    @cached_property
+    def _expected(self) -> str:
+        return _names(self.values)
+
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         if self.attribute not in line.values:
             return f"{self.attribute} is not decided"
@@ -181,7 +185,7 @@ class AttributeIs:
         if self.values is not None:
             if actual in self.values:
                 return None
-            return f"{self.attribute} is {_show(actual)}, not {_names(self.values)}"
+            return f"{self.attribute} is {_show(actual)}, not {self._expected}"
         if isinstance(actual, bool) or not isinstance(actual, (int, Decimal)):
             return f"{self.attribute} is not a number"
         if self.minimum is not None and actual < self.minimum:

@@ -23,6 +23,7 @@ Every other figure is a sum of rounded amounts, so totals reconcile to the minor
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import ROUND_CEILING, Decimal
 from typing import Sequence
 
@@ -35,7 +36,7 @@ from rules.conditions import DateWindow, LineFacts, QuoteFacts
 from rules.index import PlainRules, QuoteRules
 from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
-                           QuotePrice, Step, Totals)
+                           QuotePrice, Step, Totals, tuple_new)
 from rules.spread import Spread
 from rules.stack import Selection, stack
 
@@ -115,33 +116,47 @@ def _promotions(rule_set: RuleSet, quote: QuoteInput, facts: QuoteFacts,
 class _Line:
     """A line being priced; quote-level steps are added after every line has its net."""
 
-    __slots__ = ("input", "name", "list_total", "periods", "steps", "net", "floor",
+    __slots__ = ("product", "quantity", "complete", "name", "list_total", "periods", "steps", "net", "floor",
                  "considered", "free_of", "id", "charge", "term", "list_price", "contract")
 
     def result(self) -> LinePrice:
         lp = self.list_price
-        return LinePrice(self.id, self.input.product, self.name, self.input.quantity, self.charge,
-                         self.term, self.periods, lp.elements, lp.unit_price, self.list_total,
-                         tuple(self.steps), self.net, lp.unit_cost, tuple(self.considered),
-                         self.input.complete, self.free_of)
+        return _line_price(self.id, self.product, self.name, self.quantity, self.charge,
+                           self.term, self.periods, lp.elements, lp.unit_price, self.list_total,
+                           tuple(self.steps), self.net, lp.unit_cost, tuple(self.considered),
+                           self.complete, self.free_of)
 
 
-def _periods(charge: str, term: int | None, field_name: str) -> Decimal:
+_LINE_PRICE_FIELDS = tuple(f.name for f in fields(LinePrice))
+
+
+def _line_price(*values) -> LinePrice:
+    """LinePrice(*values), less its frozen __init__'s object.__setattr__ per field (a quote
+    makes thousands): the same object, field for field."""
+    made = object.__new__(LinePrice)
+    made.__dict__.update(zip(_LINE_PRICE_FIELDS, values))
+    return made
+
+
+def _periods(charge: str, term: int | None, index: int) -> Decimal:
     if charge == "one_time":
         return ONE
     months = PERIOD_MONTHS[charge]
     if term % months:
-        raise PricingError(field_name, f"{charge} charges need a term in whole periods of {months} months")
+        raise PricingError(f"lines[{index}].term_months",
+                           f"{charge} charges need a term in whole periods of {months} months")
     return Decimal(term // months)
 
 
-def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
+def _new_line(line_id: str, product: str, quantity: Decimal, term_months: int | None, list_price,
+              index: int, name: str, complete: bool = True) -> _Line:
     p = _Line()
-    p.input, p.id, p.list_price, p.name = line, line.id, list_price, name
+    p.id, p.product, p.quantity, p.complete, p.list_price, p.name = (line_id, product, quantity, complete,
+                                                                      list_price, name)
     p.charge = list_price.charge
-    p.term = None if p.charge == "one_time" else (line.term_months or list_price.term_months)
-    p.periods = _periods(p.charge, p.term, f"lines[{index}].term_months")
-    p.list_total = list_price.unit_price * line.quantity
+    p.term = None if p.charge == "one_time" else (term_months or list_price.term_months)
+    p.periods = _periods(p.charge, p.term, index)
+    p.list_total = list_price.unit_price * quantity
     p.steps, p.considered, p.floor, p.free_of, p.contract = [], [], None, None, False
     return p
 
@@ -149,7 +164,8 @@ def _new_line(line: LineInput, list_price, index: int, name: str) -> _Line:
 def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteRules,
                 line: LineInput, index: int) -> list[_Line]:
     lp = line.list_price
-    p = _new_line(line, lp, index, lp.elements[0].label if lp.elements else line.product)
+    p = _new_line(line.id, line.product, line.quantity, line.term_months, lp, index,
+                  lp.elements[0].label if lp.elements else line.product, line.complete)
     if line.contract_price is not None:              # kept from the contract: no rule changes it
         p.net, p.contract = line.contract_price, True
         p.steps = [Step("contract", None, "price as contracted", p.list_total - p.net)]
@@ -183,7 +199,7 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     running = _floor(selection, skipped, basis, p, running, heads, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
     rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
-    p.steps = [Step(kind, rid, label, amount) for (kind, rid, label), amount in zip(heads, rounded)]
+    p.steps = [tuple_new(Step, (*head, amount)) for head, amount in zip(heads, rounded)]
     return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 
@@ -229,8 +245,8 @@ def _free_items(frees: tuple[Rule, ...], skipped: tuple[str, ...], book: PriceBo
             source.considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
             continue
         list_price = book.plain_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
-        free = LineInput(f"{line.id}/{rule.id}", rule.action.product, qty, list_price)
-        p = _new_line(free, list_price, index, list_price.elements[0].label)
+        p = _new_line(f"{line.id}/{rule.id}", rule.action.product, qty, None, list_price, index,
+                      list_price.elements[0].label)
         p.net, p.free_of = ZERO.quantize(book.currency.quantum), line.id
         p.steps = [Step("free", rule.id, rule.description, p.list_total)]
         source.considered.append(rule.applied)

@@ -31,58 +31,61 @@ from rules.results import Outcome
 from rules.stack import Selection, Stacking, stack
 
 _ABSENT = object()
-MAX_PLANS = 4096            # kinds of line kept per set of quote verdicts (RuleSet.plans)
+MAX_PLANS = 2048            # plans a rule set keeps (RuleSet.plans)
 MAX_QUANTITIES = 256        # quantities kept per plan
 
 
 class Plan:
-    """One kind of line on one quote: the outcomes of the candidates that cannot apply, in
-    the order lines list them, the rules tested on each line (`checks`, each followed by the
-    outcomes listed after it, `tails`), and the Selection of the others."""
+    """One kind of line, for the quotes on which the same candidates pass their quote
+    conditions (`passed`): the outcomes of those whose line conditions fail, in the order lines
+    list them after the quote's own (`head`), the rules tested on each line (`checks`, each
+    followed by the outcomes listed after it, `tails`), and the Selection of the others."""
 
     __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
-    def __init__(self, failed: tuple[Outcome, ...], passed: tuple[Rule, ...], facts: QuoteFacts,
-                 line: LineFacts):
-        head: list[Outcome] = list(failed)
+    def __init__(self, passed: tuple[Rule, ...], facts: QuoteFacts, line: LineFacts, kind: tuple,
+                 floors: dict):
+        head: list[Outcome] = []
         checks, tails, rules = [], [], []
         listed = head
+        key = (facts.currency, kind)
         for rule in passed:
             if rule.line_conditions:
-                decided, per_line = rule.line_split
-                reason = first_failure(decided, facts, line)
-                if reason is not None:
-                    listed.append(Outcome(rule.id, False, reason))
+                outcome = rule.decided(facts, line, key)
+                if outcome is not None:
+                    listed.append(outcome)
                     continue
-                if per_line:
-                    checks.append((rule.id, per_line))
+                if rule.line_split[1]:
+                    checks.append(rule)
                     listed = []
                     tails.append(listed)
             rules.append(rule)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
-        self.selection = Selection(rules)
+        self.selection = Selection(rules, floors)
         self._by_quantity: dict[str, Stacking] = {}
 
-    def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
+    def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis,
+               failed: tuple[Outcome, ...]) -> Selected:
         """The checks see nothing of a line but its quantity (the rest is the plan's kind), and
         whether a price rule applies depends only on the quantity and the currency (one per
         plan), so lines with the same quantity, as written (reasons show it), share how their
-        rules stack and compute only the amounts."""
-        stacking = self._by_quantity.get(str(line.quantity))
+        rules stack and compute only the amounts. A stacking holds the outcomes after the
+        plan's `head`, which the line lists first."""
+        quantity = str(line.quantity)
+        stacking = self._by_quantity.get(quantity)
         if stacking is None:
-            considered = list(self.head)
-            skipped = []
-            for (rule, conditions), tail in zip(self.checks, self.tails):
-                reason = first_failure(conditions, facts, line)
-                if reason is not None:
-                    skipped.append(rule)
-                    considered.append(Outcome(rule, False, reason))
+            considered, skipped = [], []
+            key = (facts.currency, quantity)
+            for rule, tail in zip(self.checks, self.tails):
+                outcome = rule.check(facts, line, key)
+                if outcome is not None:
+                    skipped.append(rule.id)
+                    considered.append(outcome)
                 considered += tail
             if len(self._by_quantity) >= MAX_QUANTITIES:
                 self._by_quantity.clear()
-            stacking = self._by_quantity[str(line.quantity)] = Stacking(
-                self.selection, tuple(skipped), basis, considered)
-        applied, considered = stacking.apply(base, basis)
+            stacking = self._by_quantity[quantity] = Stacking(self.selection, tuple(skipped), basis, considered)
+        applied, considered = stacking.apply(base, basis, failed, self.head)
         return Selected(considered, applied, self.selection, stacking.skipped)
 
 
@@ -108,30 +111,42 @@ class QuoteRules:
                 reason = first_failure(rule.quote_conditions, facts)
                 if reason is not None:
                     self.verdicts[rule.id] = Outcome(rule.id, False, reason)
-        # lines see nothing of the quote but these verdicts (line conditions test line facts
-        # only), so quotes that fail the same rules for the same reasons share their plans
-        self._plans = rule_set.plans((facts.currency, *filter(None, self.verdicts.values())))
+        # by kind of line: the outcomes of the candidates whose quote conditions fail, and the
+        # plan; kept for quotes that fail the same rules for the same reasons (a quote priced again)
+        self._plans = rule_set.quote_plans((facts.currency, *filter(None, self.verdicts.values())))
 
-    def screen(self, product: str) -> tuple[tuple[Outcome, ...], tuple[Rule, ...]]:
-        """The outcomes of the product's line rules whose quote conditions fail, and the
-        rules whose quote conditions hold."""
+    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes, tuple[Rule, ...]]:
+        """The outcomes of the product's line rules whose quote conditions fail, which of its
+        candidates fail them (1) or not (0), and the rules whose quote conditions hold."""
         candidates = self.rule_set.candidates(product)
         verdicts = list(map(self.verdicts.__getitem__, candidates.ids))
-        return tuple(filter(None, verdicts)), tuple(compress(candidates.rules, map(not_, verdicts)))
+        return (tuple(filter(None, verdicts)), bytes(map(bool, verdicts)),
+                tuple(compress(candidates.rules, map(not_, verdicts))))
 
     def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
-        """The line's rules, stacked on `base` (the line's list total)."""
+        """The line's rules, stacked on `base` (the line's list total). A plan sees nothing of
+        the quote but which candidates' quote conditions hold (line conditions test line facts
+        and the currency only), so quotes share the plans of a kind of line whose candidates
+        pass and fail alike (RuleSet.plans); why they fail is the quote's own, listed first."""
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:
             values = line.values
             kind += tuple(_value_key(values.get(a, _ABSENT)) for a in attributes)
-        plan = self._plans.get(kind)
-        if plan is None:
+        found = self._plans.get(kind)
+        if found is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[kind] = Plan(*self.screen(line.product), self.facts, line)
-        return plan.select(self.facts, line, base, basis)
+            failed, failing, passed = self.screen(line.product)
+            shared = self.rule_set.plans
+            key = (self.facts.currency, kind, failing)
+            plan = shared.get(key)
+            if plan is None:
+                if len(shared) >= MAX_PLANS:
+                    shared.clear()
+                plan = shared[key] = Plan(passed, self.facts, line, kind, self.rule_set.floors)
+            found = self._plans[kind] = failed, plan
+        return found[1].select(self.facts, line, base, basis, found[0])
 
 
 def _value_key(value) -> tuple | None:

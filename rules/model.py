@@ -15,11 +15,12 @@ from typing import Mapping, NamedTuple, Union
 
 from core.cache import LruCache
 from rules.results import Outcome
-from rules.actions import AmountOff, Floor, FreeItem, Percent, SetPrice, Volume
-from rules.conditions import PLAN_FACTS
+from rules.actions import AmountOff, Floor, FreeItem, LineBasis, Percent, PriceAction, SetPrice, Volume
+from rules.conditions import PLAN_FACTS, first_failure
 
 KIND = "rule_set"
 STACKING = ("exclusive", "best_of", "additive", "compounding")
+MAX_KEPT = 512              # outcomes a rule keeps by currency and quantity
 
 Action = Union[Percent, AmountOff, SetPrice, Volume, Floor, FreeItem]
 
@@ -60,6 +61,77 @@ class Rule:
         return Outcome(self.id, True, f"applied: {self.action.describe()}")
 
     @cached_property
+    def _shut_out(self) -> dict[str, Outcome]:
+        return {}
+
+    @cached_property
+    def _outbid(self) -> dict[str, Outcome]:
+        return {}
+
+    @cached_property
+    def refuses(self) -> bool:
+        """Whether its action may not apply to a line (False: a percentage always does)."""
+        return type(self.action).refusal is not PriceAction.refusal
+
+    @cached_property
+    def _refusals(self) -> dict:
+        return {}
+
+    @cached_property
+    def _decided(self) -> dict:
+        return {}
+
+    @cached_property
+    def _checks(self) -> dict | None:
+        """Where `check` keeps its outcomes when its conditions read only the quantity (None
+        when they read more)."""
+        return {} if all(c.line_fact == "quantity" for c in self.line_split[1]) else None
+
+    def refusal(self, basis: LineBasis, key: tuple[str, str]) -> Outcome | None:
+        """The outcome of this price rule when its action does not apply to lines of the
+        currency and quantity (`key`: both, the quantity as written), else None. An action's
+        refusal reads nothing else (rules/actions.py), so it is kept per rule for every quote."""
+        if not self.refuses:
+            return None
+        found = self._refusals.get(key, _UNSET)
+        if found is _UNSET:
+            reason = self.action.refusal(basis)
+            found = _keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason))
+        return found
+
+    def decided(self, facts, line, key: tuple) -> Outcome | None:
+        """The outcome of the line conditions that rules.index decides once per kind of line
+        (`line_split`) when one fails, else None; kept per currency and kind (`key`), which
+        settle all they read."""
+        found = self._decided.get(key, _UNSET)
+        if found is _UNSET:
+            reason = first_failure(self.line_split[0], facts, line)
+            found = _keep(self._decided, key, None if reason is None else Outcome(self.id, False, reason))
+        return found
+
+    def check(self, facts, line, key: tuple[str, str]) -> Outcome | None:
+        """The outcome of the line conditions that rules.index tests on each line (`line_split`)
+        when one fails, else None; kept per currency and quantity (`key`) when they read only
+        the quantity."""
+        known = self._checks
+        found = _UNSET if known is None else known.get(key, _UNSET)
+        if found is _UNSET:
+            reason = first_failure(self.line_split[1], facts, line)
+            found = None if reason is None else Outcome(self.id, False, reason)
+            if known is not None:
+                _keep(known, key, found)
+        return found
+
+    def excluding(self, ids) -> tuple[Outcome, ...]:
+        """The outcomes of the rules `ids` when this exclusive rule applies: kept per rule,
+        since the same few winners shut out the same rules on every quote's lines."""
+        return _outcomes(self._shut_out, ids, f"exclusive rule {self.id} applies")
+
+    def outbidding(self, ids) -> tuple[Outcome, ...]:
+        """The outcomes of the `best_of` rules `ids` when this one gives the larger discount."""
+        return _outcomes(self._outbid, ids, f"{self.id} gives a larger discount")
+
+    @cached_property
     def line_split(self) -> tuple[tuple, tuple]:
         """Its line conditions before the first one on a fact outside PLAN_FACTS (the
         quantity), and from there on: rules.index decides the first part once per kind of
@@ -69,6 +141,25 @@ class Rule:
             if condition.line_fact is not None and condition.line_fact not in PLAN_FACTS:
                 return self.line_conditions[:i], self.line_conditions[i:]
         return self.line_conditions, ()
+
+
+_UNSET = object()
+
+
+def _outcomes(known: dict[str, Outcome], ids, reason: str) -> tuple[Outcome, ...]:
+    """The outcomes of the rules `ids` (not applied, for `reason`), each made once in `known`."""
+    for rid in ids:
+        if rid not in known:
+            known[rid] = Outcome(rid, False, reason)
+    return tuple(map(known.__getitem__, ids))
+
+
+def _keep(known: dict, key, value):
+    """`value`, kept in `known` under `key` (emptied when full)."""
+    if len(known) >= MAX_KEPT:
+        known.clear()
+    known[key] = value
+    return value
 
 
 class Candidates(NamedTuple):
@@ -130,7 +221,9 @@ class RuleSet:
         object.__setattr__(self, "_by_product", {p: tuple(rs) for p, rs in by_product.items()})
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
         object.__setattr__(self, "_line_cache", {})
-        object.__setattr__(self, "_plans", LruCache(16))
+        object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
+        object.__setattr__(self, "_quote_plans", LruCache(16))
+        object.__setattr__(self, "floors", {})      # rules.stack.Selection.floor, for every quote
 
     def line_rules(self, product: str) -> tuple[Rule, ...]:
         """Line rules that can apply to `product`, in priority order."""
@@ -145,11 +238,11 @@ class RuleSet:
                                                             tuple(sorted(tested)))
         return cached
 
-    def plans(self, verdicts: tuple) -> dict:
+    def quote_plans(self, verdicts: tuple) -> dict:
         """The plans (rules.index) of the kinds of line priced on quotes with these quote-level
-        verdicts, kept with the set: repricing a quote, or another quote with the same facts,
-        starts with them."""
-        return self._plans.get(verdicts, dict)
+        verdicts, each with the quote's own outcomes: repricing a quote, or another quote with
+        the same facts, starts with them."""
+        return self._quote_plans.get(verdicts, dict)
 
     @property
     def quote_rules(self) -> tuple[Rule, ...]:

@@ -55,6 +55,11 @@ class Step(NamedTuple):
     amount: Decimal
 
 
+# a named tuple made without its Python-level __new__, where thousands are made per quote:
+# tuple_new(Step, (kind, rule, label, amount)) is Step(kind, rule, label, amount)
+tuple_new = tuple.__new__
+
+
 class Outcome(NamedTuple):
     """Whether a rule (or promo code) applied, and why or why not."""
     rule: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.money import ZERO, Currency, split_units
-from rules.results import Step
+from rules.results import Step, tuple_new
 
 
 class Spread:
@@ -27,7 +27,9 @@ class Spread:
         self.per_quantum = 10 ** (scale - cur.minor_units)
         self.units = [int(p.net.scaleb(scale)) for p in lines]
         self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
-        self.one_time = [i for i, p in enumerate(lines) if p.charge == "one_time"]
+        # a line at zero (a free item) or below takes no share, so never moves: left out
+        self.priced = [i for i, u in enumerate(self.units) if u > 0]
+        self.one_time = [i for i in self.priced if lines[i].charge == "one_time"]
         self.steps = [p.steps for p in lines]
         self.moved: set[int] = set()          # lines whose Decimal net is behind their units
 
@@ -37,7 +39,7 @@ class Spread:
         if fixed:
             eligible = [i for i in self.one_time if units[i] > 0]
         else:
-            eligible = [i for i, u in enumerate(units) if u > 0]
+            eligible = [i for i in self.priced if units[i] > 0]
         if not eligible:
             return None
         weights = [units[i] for i in eligible]
@@ -52,24 +54,21 @@ class Spread:
                 continue
             share = part * per_quantum
             floor = floors[i]
-            if floor is not None:
-                if share > units[i] - floor:     # the floor takes the rest
-                    if units[i] <= floor:
-                        continue
-                    self.settle(i)
-                    p = lines[i]
-                    amount = p.net - p.floor
-                    p.net -= amount
-                    units[i] = floor
-                    cut += amount
-                    steps[i].append(Step(kind, rule, label, amount))
+            if floor is not None and (share > units[i] - floor or share < 0):
+                if share < 0 or units[i] <= floor:   # nothing is added to a line with a floor
                     continue
-                if share < 0:                    # nothing is added to a line with a floor
-                    continue
+                self.settle(i)                       # the floor takes the rest
+                p = lines[i]
+                amount = p.net - p.floor
+                p.net -= amount
+                units[i] = floor
+                cut += amount
+                steps[i].append(tuple_new(Step, (kind, rule, label, amount)))
+                continue
             units[i] -= share
             moved.add(i)
             given += part
-            steps[i].append(Step(kind, rule, label, quantum * part))
+            steps[i].append(tuple_new(Step, (kind, rule, label, quantum * part)))
         given = quantum * given + cut
         return Step(kind, rule, label, given) if given else None
 

@@ -19,7 +19,7 @@ from rules.actions import LineBasis
 from rules.model import Rule
 from rules.results import Outcome
 
-MAX_FLOORS = 256            # unit costs whose floors a selection keeps
+MAX_FLOORS = 4096           # floors kept (per rule set, or per selection without one)
 
 
 class Selection:
@@ -27,9 +27,12 @@ class Selection:
     `Rule.slot`), in priority order; a line skips those its quantity rules out (`skipped`).
     Lines share the outcomes that name a winner."""
 
-    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floors")
+    __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floor_ids",
+                 "_floors")
 
-    def __init__(self, rules: Iterable[Rule]):
+    def __init__(self, rules: Iterable[Rule], floors: dict | None = None):
+        """`floors`: where the floors decided are kept (RuleSet.floors, shared by the selections
+        of every quote), else with the selection."""
         self._rules = tuple(rules)
         slots = ([], [], [], [], [], [])
         for rule in self._rules:
@@ -39,7 +42,8 @@ class Selection:
         self.lifts_cap = any(r.max_discount_percent is not None for r in self._rules)
         self._excluded: dict = {}
         self._outbid: dict = {}
-        self._floors: dict = {}
+        self._floor_ids = tuple(r.id for r in self.floors)
+        self._floors: dict = {} if floors is None else floors
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
                 skipped: tuple[str, ...]) -> None:
@@ -48,11 +52,15 @@ class Selection:
         apply (`losers`); built once per winner, then sliced around the `skipped` rules."""
         found = self._excluded.get((winner.id, losers))
         if found is None:
-            reason = f"exclusive rule {winner.id} applies"
-            outcomes = tuple(Outcome(r.id, False, reason) for r in self._rules
-                             if 0 < r.slot < 4 or r.id in losers)
-            found = self._excluded[winner.id, losers] = outcomes, {o.rule: i for i, o in enumerate(outcomes)}
-        outcomes, position = found
+            ids = [r.id for r in self._rules if 0 < r.slot < 4 or r.id in losers]
+            found = self._excluded[winner.id, losers] = [winner.excluding(ids), None]
+        outcomes = found[0]
+        if not skipped:
+            considered += outcomes
+            return
+        position = found[1]
+        if position is None:
+            position = found[1] = {o.rule: i for i, o in enumerate(outcomes)}
         start = 0
         for i in sorted(position[r] for r in skipped if r in position):
             considered += outcomes[start:i]
@@ -65,15 +73,15 @@ class Selection:
         key = (best.id, out)
         found = self._outbid.get(key)
         if found is None:
-            reason = f"{best.id} gives a larger discount"
-            found = self._outbid[key] = tuple(Outcome(r.id, False, reason) for r in self.groups[1]
-                                              if r is not best and r.id not in out)
+            found = self._outbid[key] = best.outbidding([r.id for r in self.groups[1]
+                                                         if r is not best and r.id not in out])
         return found
 
     def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
         """The highest unit floor of those that apply (less `skipped`). A floor depends only on
-        the line's unit cost and currency, so lines share the answer."""
-        key = (skipped, basis.unit_cost, basis.currency)
+        the floor rules, the line's unit cost and the currency, so lines share the answer, and
+        so do the selections with the same floor rules."""
+        key = (self._floor_ids, skipped, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
         if found is None:
             if len(self._floors) >= MAX_FLOORS:
@@ -136,14 +144,15 @@ class Stacking:
         exclusive, best_of, additive, compounding = selection.groups
         self.skipped, self._selection, self._out, self._outbid = skipped, selection, None, None
         self.winner, self.offers, self.additive, self.compounding, self.tail = None, (), (), (), ()
+        key = (basis.currency, str(basis.quantity))
         head = list(before)
         losers = []
         for rule in exclusive:
             if rule.id in skipped:
                 continue
-            reason = rule.action.refusal(basis)
-            if reason is not None:
-                head.append(Outcome(rule.id, False, reason))
+            refused = rule.refusal(basis, key) if rule.refuses else None
+            if refused is not None:
+                head.append(refused)
             elif self.winner is None:
                 self.winner = rule
             else:
@@ -153,43 +162,45 @@ class Stacking:
             selection.exclude(head, self.winner, tuple(losers), skipped)
             self.head = tuple(head)
             return
-        offers, refused = [], []
+        offers, out = [], []
         for rule in best_of:
             if rule.id in skipped:
                 continue
-            reason = rule.action.refusal(basis)
-            if reason is None:
+            refused = rule.refusal(basis, key) if rule.refuses else None
+            if refused is None:
                 offers.append(rule)
             else:
-                head.append(Outcome(rule.id, False, reason))
-                refused.append(rule.id)
+                head.append(refused)
+                out.append(rule.id)
         if offers:
-            self.offers, self._out = tuple(offers), skipped + tuple(refused)
+            self.offers, self._out = tuple(offers), skipped + tuple(out)
         tail: list[Outcome] = []
-        self.additive = self._applying(additive, skipped, basis, tail)
-        self.compounding = self._applying(compounding, skipped, basis, tail)
+        self.additive = self._applying(additive, skipped, basis, key, tail)
+        self.compounding = self._applying(compounding, skipped, basis, key, tail)
         self.head, self.tail = tuple(head), tuple(tail)
 
     @staticmethod
-    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis,
+    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis, key: tuple[str, str],
                   tail: list[Outcome]) -> tuple[Rule, ...]:
         """The rules of `group` that apply (less `skipped`); every rule's outcome goes to `tail`."""
         out = []
         for rule in group:
             if rule.id in skipped:
                 continue
-            reason = rule.action.refusal(basis)
-            if reason is None:
+            refused = rule.refusal(basis, key) if rule.refuses else None
+            if refused is None:
                 out.append(rule)
                 tail.append(rule.applied)
             else:
-                tail.append(Outcome(rule.id, False, reason))
+                tail.append(refused)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
+    def apply(self, base: Decimal, basis: LineBasis, failed: tuple[Outcome, ...] = (),
+              before: tuple[Outcome, ...] = ()) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far."""
-        considered = list(self.head)
+        discounts, and the line's outcomes so far (after `failed` and `before`, which the quote
+        and the plan list first)."""
+        considered = [*failed, *before, *self.head]
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)

@@ -168,3 +168,58 @@ def test_whether_a_price_action_applies_reads_only_the_currency_and_the_quantity
     assert reason == action.refusal(LineBasis(code, qty, Decimal("1234.56"), None))
     base = unit * qty
     assert action.discount(base, basis) == (reason if reason is not None else action.amount(base, basis))
+
+
+# what a rule set keeps between quotes ------------------------------------------------------
+
+KEPT_RULES = {"ruleset": "kept", "version": 1, "max_line_discount_percent": 60, "rules": [
+    {"id": "ent", "when": {"customer_segment": ["enterprise"]}, "stacking": "exclusive", "discount_percent": 12},
+    {"id": "june", "when": {"valid": {"from": "2026-06-01", "until": "2026-06-30"}}, "discount_percent": 5},
+    {"id": "eur", "stacking": "best_of", "discount_amount": {"EUR": "3.00"}},
+    {"id": "vol", "stacking": "best_of",
+     "volume": {"mode": "all_units", "tiers": [{"from": 5, "discount_percent": 8}]}},
+    {"id": "big", "when": {"quantity": {"min": 10}}, "stacking": "compounding", "discount_percent": 4},
+    {"id": "large", "when": {"attributes": {"size": ["l"]}}, "stacking": "additive", "discount_percent": 6},
+    {"id": "floor", "floor": {"price": {"USD": "70.00", "EUR": "60.00"}}},
+    {"id": "cost", "floor": {"cost_plus_percent": 30}},
+    {"id": "gift", "when": {"with_products": {"P1": 2}}, "free_item": {"product": "P1", "quantity": 1}}]}
+
+
+def kept_book(currency: str):
+    return load_price_book_dict({"pricebook": f"kept-{currency.lower()}", "version": 1, "currency": currency,
+                                 "products": {"P0": {"price": "100.00", "cost": "50.00"},
+                                              "P1": {"price": "80.00", "cost": "75.00"}}})
+
+
+def test_what_a_rule_set_keeps_from_a_quote_never_prices_a_quote_with_other_facts():
+    """Plans (RuleSet.plans and quote_plans), floors (RuleSet.floors) and the outcomes rules keep
+    (Rule.refusal, check, decided, excluding) are shared between quotes: a quote that differs in
+    segment, currency, date, configured attributes or quantities, priced after the others on
+    the same rule set, prices as it does on a rule set that kept nothing, and as the plain path."""
+    shared = load_rule_set_dict(KEPT_RULES)
+    books = {c: kept_book(c) for c in ("USD", "EUR")}
+    june, july = date(2026, 6, 15), date(2026, 7, 15)
+
+    def lines(book, size="l", quantities=("5", "12"), p1="2"):
+        return [LineInput("a", "P0", Decimal(quantities[0]), book.list_price("P0"), {"size": size}),
+                LineInput("b", "P0", Decimal(quantities[1]), book.list_price("P0"), {"size": size}),
+                LineInput("c", "P1", Decimal(p1), book.list_price("P1"))]
+
+    cases = [("USD", QuoteInput("USD", june, segment="enterprise"), {}),
+             ("USD", QuoteInput("USD", june, segment="smb"), {}),
+             ("EUR", QuoteInput("EUR", june, segment="smb"), {}),
+             ("USD", QuoteInput("USD", july, segment="smb"), {}),
+             ("USD", QuoteInput("USD", july, segment="smb"), {"size": "s"}),
+             ("USD", QuoteInput("USD", july, segment="smb"), {"quantities": ("5.0", "12"), "p1": "1"}),
+             ("USD", QuoteInput("USD", june, segment="enterprise"), {})]
+    seen = []
+    for currency, quote, changes in cases:
+        book = books[currency]
+        quote_lines = lines(book, **changes)
+        kept = assert_same(shared, book, quote, quote_lines)
+        fresh = price_quote(load_rule_set_dict(KEPT_RULES), book, quote, quote_lines)
+        assert kept == fresh and repr(kept) == repr(fresh)
+        seen.append(repr([(ln.steps, ln.considered) for ln in kept.lines]))
+    assert len(set(seen)) == len(cases) - 1        # every change of facts changes the explanations
+    assert seen[0] == seen[-1]
+    assert shared.plans and shared.floors           # and the rule set did keep what it decided
