@@ -189,8 +189,8 @@ class Flips:
 
         A table is judged by one set lookup of its cells among its rows without `*`, and by
         its row bitsets only when it has rows with `*` that the lookup cannot see: a repair
-        that fails changes about 90 attributes on the generated model, and the bitsets of
-        every table over them took 0.2 ms."""
+        that fails changes about 90 attributes on the generated model, and judging their
+        tables took 0.21 ms with bitsets, 0.17 ms so."""
         first, tables, clauses, value_of = self.first, self.tables, self.clauses, self.value_of
         present = set(new)
         seen_tables, seen_clauses, seen_exprs = set(), set(), set()
