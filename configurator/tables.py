@@ -77,6 +77,20 @@ def _row_supports_slow(unique, index):
     return support, exact
 
 
+def cells_key(positions: tuple[int, ...]):
+    """A function from a solution's true value variables (one per attribute, in model order)
+    to the tuple of its cells at `positions`, computed in C."""
+    if len(positions) == 1:
+        return lambda chosen, k=positions[0]: (chosen[k],)
+    return operator.itemgetter(*positions)
+
+
+def exact_cells(exact, first) -> frozenset:
+    """`row_supports`' rows without `*` as tuples of value variables (`first`: each position's
+    first variable), the form `cells_key` gives a solution's cells in."""
+    return frozenset(tuple(map(operator.add, first, cells)) for cells in exact)
+
+
 class LazyTable:
     """A large allowed table kept out of the CNF.
 
@@ -103,12 +117,9 @@ class LazyTable:
         self.lits = lits                       # position -> value variables, in domain order
         self.first = [xs[0] for xs in lits]    # position -> its attribute's first variable
         self.positions = positions             # position -> attribute index in the model
-        # chosen variables (one per attribute, in model order) -> the table's cells
-        self.key = (lambda chosen, k=positions[0]: (chosen[k],)) if len(positions) == 1 \
-            else operator.itemgetter(*positions)
+        self.key = cells_key(positions)
         self.support, exact = row_supports(rows, domains)
-        first = self.first
-        self.exact = frozenset(tuple(map(operator.add, first, cells)) for cells in exact)
+        self.exact = exact_cells(exact, self.first)
 
     def implied_clauses(self) -> list[list[int]]:
         out = []
