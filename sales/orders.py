@@ -76,6 +76,12 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
             reason: str = "", data: dict | None = None) -> None:
     order.change_seq = next_number(session, CHANGES)
     session.add(order)
+    _log(session, order, actor, action, from_state, to_state, reason, data)
+
+
+def _log(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
+         reason: str, data: dict | None) -> None:
+    """The event of a change numbered already (`_record`; a new order takes its number as it is written)."""
     session.add(OrderEvent(order_id=order.id, actor=describe(actor)[:254], action=action, from_state=from_state,
                            to_state=to_state, reason=reason[:2000], data=dict(data or {})))
     webhooks.emit_for(session, "order", action, lambda: {
@@ -137,13 +143,13 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
                                term_months=line["term_months"], list_total=Decimal(line["list_total"]),
                                net_total=net, contract_value=value))
     checked = credit_check(account, cur.round(first_year))
-    # the order is written once, with its totals and credit check
+    # the order is written once, with its totals, credit check and change number
     order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
                   contract_id=contract.id if contract else None, account_id=account.id,
                   state="open" if checked["passed"] else "credit_hold", currency=quote.currency,
                   one_time_total=cur.round(sum((ln.net_total for ln in lines if ln.charge == "one_time"), ZERO)),
                   contract_value=cur.round(sum((ln.contract_value for ln in lines), ZERO)), billing=billing,
-                  milestones=milestones, credit_check=checked)
+                  milestones=milestones, credit_check=checked, change_seq=next_number(session, CHANGES))
     session.add(order)
     session.flush()
     for line in lines:
@@ -155,7 +161,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     else:
         subscriptions.create_for_order(session, order, lines, subscriptions.service_start(session, order))
     source_label = f"{quote.number} revision {quote.revision}" + (f", contract {contract.number}" if contract else "")
-    _record(session, order, actor, "create", None, order.state, f"from {source_label}", order.credit_check)
+    _log(session, order, actor, "create", None, order.state, f"from {source_label}", order.credit_check)
     return order, True
 
 
