@@ -207,6 +207,7 @@ def change(session: Session, settings: Settings, subscription_id: int, *, url: s
     if description is not None:
         subscription.description = description.strip()[:200]
     session.add(subscription)
+    session.flush()                 # `emit` reads what is written, without flushing the session
     return subscription
 
 
@@ -235,7 +236,9 @@ def reencrypt_secrets(session: Session, box: SecretBox) -> int:
 
 
 #: what `emit` needs of the active subscriptions, read on every change that sends an event: two
-#: columns, not ORM objects (most changes find none that wants it)
+#: columns, not ORM objects (most changes find none that wants it), and without flushing the
+#: session first (a flush there splits the caller's writes into more statements); what changes
+#: a subscription flushes at once (`subscribe`, `change`)
 _ACTIVE = sa.select(WebhookSubscription.__table__.c.id, WebhookSubscription.__table__.c.events).where(
     WebhookSubscription.__table__.c.active)
 
@@ -248,7 +251,7 @@ def emit(session: Session, event_type: str, data: Mapping[str, Any] | Callable[[
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     targets = [only.id] if only is not None else [
-        subscription_id for subscription_id, events in session.execute(_ACTIVE)
+        subscription_id for subscription_id, events in session.connection().execute(_ACTIVE)
         if _wants(events, event_type)]
     if not targets:
         return None
