@@ -25,8 +25,7 @@ def post(session: Session, account_id: int, on: date, kind: str, amount: Decimal
         raise ValueError(f"unknown ledger entry kind {kind!r}")
     entry = LedgerEntry(account_id=account_id, on=on, kind=kind, amount=amount, currency=currency,
                         invoice_id=invoice_id, payment_id=payment_id, memo=memo[:500])
-    session.add(entry)
-    session.flush()
+    session.add(entry)              # written with the transaction's next flush
     return entry
 
 

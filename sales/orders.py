@@ -24,7 +24,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core import webhooks
-from core.db import utcnow
+from core.db import lock_rows, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
@@ -47,11 +47,15 @@ def label(order: Order) -> str:
 
 
 def get_order(session: Session, number: str, *, lock: bool = False) -> Order:
-    query = select(Order).where(Order.number == number)
-    order = session.exec(query.with_for_update() if lock else query).first() if isinstance(number, str) else None
-    if order is None:
+    """An order by number; `lock` takes its row lock for writing (core.db.lock_rows: read afresh
+    and owned by the transaction, so billing it does not lock it again)."""
+    found = []
+    if isinstance(number, str):
+        condition = Order.number == number
+        found = lock_rows(session, Order, condition) if lock else list(session.exec(select(Order).where(condition)))
+    if not found:
         raise NotFound(f"unknown order {number!r}")
-    return order
+    return found[0]
 
 
 def of_quote(session: Session, quote_number: str) -> list[Order]:
