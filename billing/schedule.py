@@ -248,7 +248,8 @@ def first_period(session: Session, order: Order, line: OrderLine, cur: Currency)
              "amount": p.amount, "bill_on": p.start}
             for p in subscription_periods(session, subscription, cur)]
     table = BillingPeriod.__table__
-    return session.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().first()
+    inserted = session.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return inserted.scalars().first()
 
 
 def subscription_periods(session: Session, subscription: Subscription, cur: Currency) -> list[Period]:
