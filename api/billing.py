@@ -97,7 +97,7 @@ def invoice_order(data, number):
     """A draft invoice for what the order owes now (by its billing: on order, on shipment,
     or the named milestone). Idempotency-Key supported."""
     with db_session() as session:
-        order = orders.get_order(session, number)
+        order = orders.get_order(session, number, lock=True)      # billing it locks it: once
         return respond(session, 201,
                        lambda: (order_billing.invoice_order(session, order, date.today(), milestone=data["milestone"]), True),
                        lambda i: bs.InvoiceSchema().dump(invoice_view(session, i)))

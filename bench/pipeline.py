@@ -150,7 +150,7 @@ def request_path(engine, stages: Stages, rep_id: str, sent: list[tuple[str, str]
             s, s.get(User, rep_id), number, today, require_contract=False)[0].number)
 
         def invoice(s):
-            draft = order_billing.invoice_order(s, orders.get_order(s, order_number), today)
+            draft = order_billing.invoice_order(s, orders.get_order(s, order_number, lock=True), today)  # as the API
             return invoices.issue(s, draft, today, company=COMPANY).gross_total
         gross = stages.step(engine, "invoice", invoice)
         stages.step(engine, "payment", lambda s: payments.record_payment(

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing.models import LedgerEntry
-from core.money import ZERO
+from core.money import ZERO, trim
 
 KINDS = ("invoice", "credit_note", "payment", "refund", "late_fee", "write_off")
 
@@ -24,18 +25,23 @@ def post(session: Session, account_id: int, on: date, kind: str, amount: Decimal
         raise ValueError(f"unknown ledger entry kind {kind!r}")
     entry = LedgerEntry(account_id=account_id, on=on, kind=kind, amount=amount, currency=currency,
                         invoice_id=invoice_id, payment_id=payment_id, memo=memo[:500])
-    session.add(entry)
-    session.flush()
+    session.add(entry)              # written with the transaction's next flush
     return entry
 
 
 def balance(session: Session, account_id: int, currency: str | None = None) -> Decimal:
-    """What the account owes (negative: it has credit), from its entries. Summed in Python,
-    exactly, on both databases (SQLite would sum text columns as floats)."""
-    query = select(LedgerEntry.amount).where(LedgerEntry.account_id == account_id)
+    """What the account owes (negative: it has credit), from its entries, exactly: summed by
+    PostgreSQL (NUMERIC), in Python on SQLite (which would sum its text amounts as floats), so
+    an order's credit check does not read every entry the account ever had. Trimmed like a
+    stored amount (core.money.trim), so both databases give the same figure."""
+    conditions = [LedgerEntry.account_id == account_id]
     if currency is not None:
-        query = query.where(LedgerEntry.currency == currency)
-    return sum(session.exec(query).all(), ZERO)
+        conditions.append(LedgerEntry.currency == currency)
+    if session.get_bind().dialect.name == "sqlite":
+        total = sum(session.exec(select(LedgerEntry.amount).where(*conditions)).all(), ZERO)
+    else:
+        total = session.exec(select(sa.func.sum(LedgerEntry.amount)).where(*conditions)).one() or ZERO
+    return trim(total)
 
 
 def entries(session: Session, account_id: int) -> list[LedgerEntry]:

@@ -207,7 +207,7 @@ def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: 
                  cur: Currency) -> list[BillingPeriod]:
     """The unbilled periods of the order's recurring lines to bill now: each line's first
     (billing starts with the order) and any other whose day has come."""
-    firsts = {schedule.schedule_line(session, order, line, cur)[0].id for line in lines}
+    firsts = {schedule.first_period(session, order, line, cur) for line in lines}
     due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
     if firsts - set(due):                            # a first period not due yet (a later start)
         for period in session.exec(select(BillingPeriod).where(BillingPeriod.id.in_(firsts - set(due)),

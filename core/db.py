@@ -225,7 +225,10 @@ def lock_rows(session: Session, table, *conditions) -> list:
 
 
 def lock_row(session: Session, table, row_id: int):
-    return lock_rows(session, table, table.id == row_id)[0]
+    """`lock_rows` of one row; one the transaction owns already (`owned`: it inserted or locked
+    it) is not read again, since what the session holds of it is what is stored."""
+    row = owned(session, table, row_id)
+    return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
 
 
 def own(session: Session, rows: list) -> list:

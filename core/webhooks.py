@@ -87,7 +87,7 @@ class WebhookSubscription(SQLModel, table=True):
     created_at: datetime = timestamp()
 
     def wants(self, event_type: str) -> bool:
-        return self.active and (event_type in self.events or (WILDCARD in self.events and event_type != "ping"))
+        return self.active and _wants(self.events, event_type)
 
     def signing_secrets(self, box: SecretBox, now: datetime) -> list[str]:
         keep = self.previous_secret and self.previous_secret_until and aware(self.previous_secret_until) > now
@@ -207,6 +207,7 @@ def change(session: Session, settings: Settings, subscription_id: int, *, url: s
     if description is not None:
         subscription.description = description.strip()[:200]
     session.add(subscription)
+    session.flush()                 # `emit` reads what is written, without flushing the session
     return subscription
 
 
@@ -234,6 +235,14 @@ def reencrypt_secrets(session: Session, box: SecretBox) -> int:
     return len(subscriptions)
 
 
+#: what `emit` needs of the active subscriptions, read on every change that sends an event: two
+#: columns, not ORM objects (most changes find none that wants it), and without flushing the
+#: session first (a flush there splits the caller's writes into more statements); what changes
+#: a subscription flushes at once (`subscribe`, `change`)
+_ACTIVE = sa.select(WebhookSubscription.__table__.c.id, WebhookSubscription.__table__.c.events).where(
+    WebhookSubscription.__table__.c.active)
+
+
 def emit(session: Session, event_type: str, data: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
          only: WebhookSubscription | None = None) -> WebhookEvent | None:
     """Write an event and its pending deliveries in the caller's transaction. Nothing is
@@ -241,16 +250,21 @@ def emit(session: Session, event_type: str, data: Mapping[str, Any] | Callable[[
     `data` given as a function is built only when one does."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    targets = [only] if only is not None else [
-        s for s in session.exec(select(WebhookSubscription).where(WebhookSubscription.active)) if s.wants(event_type)]
+    targets = [only.id] if only is not None else [
+        subscription_id for subscription_id, events in session.connection().execute(_ACTIVE)
+        if _wants(events, event_type)]
     if not targets:
         return None
     event = WebhookEvent(type=event_type, data=dict(data() if callable(data) else data))
     session.add(event)
     session.flush()
-    for subscription in targets:
-        session.add(WebhookDelivery(subscription_id=subscription.id, event_id=event.id))
+    for subscription_id in targets:
+        session.add(WebhookDelivery(subscription_id=subscription_id, event_id=event.id))
     return event
+
+
+def _wants(events: list, event_type: str) -> bool:
+    return event_type in events or (WILDCARD in events and event_type != "ping")
 
 
 def emit_for(session: Session, kind: str, action: str, data: Callable[[], Mapping[str, Any]]) -> None:

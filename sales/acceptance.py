@@ -83,7 +83,9 @@ def decline(session: Session, token: str, name: str, email: str, ip: str, user_a
 def _decide(session: Session, token: str, accepted: bool, name: str, email: str, ip: str,
             user_agent: str, today: date, document_sha256: str | None, reason: str) -> Decision:
     quote = _linked(session, token, lock=True)[1]
-    earlier = session.get(Decision, quote.id)
+    # a decision moves its quote out of "sent" for good (a change makes a new revision), so only
+    # a quote past it can have one: a retry, answered with the first decision
+    earlier = session.get(Decision, quote.id) if quote.state != "sent" else None
     action = "accept it" if accepted else "decline it"
     if earlier is not None:
         if earlier.accepted == accepted:

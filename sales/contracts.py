@@ -61,9 +61,8 @@ def note(session: Session, contract: Contract, actor, action: str, reason: str =
 def _move(session: Session, contract: Contract, actor, action: str, to: str, reason: str = "") -> Contract:
     _record(session, contract, actor, action, contract.state, to, reason)
     contract.state, contract.updated_at = to, utcnow()
-    session.add(contract)
-    session.flush()
-    return contract
+    session.add(contract)            # written with the transaction's next flush (signing and
+    return contract                  # activating at once: one UPDATE)
 
 
 def label(contract: Contract) -> str:

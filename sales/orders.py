@@ -24,7 +24,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core import webhooks
-from core.db import utcnow
+from core.db import lock_rows, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
@@ -47,11 +47,15 @@ def label(order: Order) -> str:
 
 
 def get_order(session: Session, number: str, *, lock: bool = False) -> Order:
-    query = select(Order).where(Order.number == number)
-    order = session.exec(query.with_for_update() if lock else query).first() if isinstance(number, str) else None
-    if order is None:
+    """An order by number; `lock` takes its row lock for writing (core.db.lock_rows: read afresh
+    and owned by the transaction, so billing it does not lock it again)."""
+    found = []
+    if isinstance(number, str):
+        condition = Order.number == number
+        found = lock_rows(session, Order, condition) if lock else list(session.exec(select(Order).where(condition)))
+    if not found:
         raise NotFound(f"unknown order {number!r}")
-    return order
+    return found[0]
 
 
 def of_quote(session: Session, quote_number: str) -> list[Order]:
@@ -76,6 +80,12 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
             reason: str = "", data: dict | None = None) -> None:
     order.change_seq = next_number(session, CHANGES)
     session.add(order)
+    _log(session, order, actor, action, from_state, to_state, reason, data)
+
+
+def _log(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
+         reason: str, data: dict | None) -> None:
+    """The event of a change numbered already (`_record`; a new order takes its number as it is written)."""
     session.add(OrderEvent(order_id=order.id, actor=describe(actor)[:254], action=action, from_state=from_state,
                            to_state=to_state, reason=reason[:2000], data=dict(data or {})))
     webhooks.emit_for(session, "order", action, lambda: {
@@ -137,13 +147,13 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
                                term_months=line["term_months"], list_total=Decimal(line["list_total"]),
                                net_total=net, contract_value=value))
     checked = credit_check(account, cur.round(first_year))
-    # the order is written once, with its totals and credit check
+    # the order is written once, with its totals, credit check and change number
     order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
                   contract_id=contract.id if contract else None, account_id=account.id,
                   state="open" if checked["passed"] else "credit_hold", currency=quote.currency,
                   one_time_total=cur.round(sum((ln.net_total for ln in lines if ln.charge == "one_time"), ZERO)),
                   contract_value=cur.round(sum((ln.contract_value for ln in lines), ZERO)), billing=billing,
-                  milestones=milestones, credit_check=checked)
+                  milestones=milestones, credit_check=checked, change_seq=next_number(session, CHANGES))
     session.add(order)
     session.flush()
     for line in lines:
@@ -155,7 +165,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     else:
         subscriptions.create_for_order(session, order, lines, subscriptions.service_start(session, order))
     source_label = f"{quote.number} revision {quote.revision}" + (f", contract {contract.number}" if contract else "")
-    _record(session, order, actor, "create", None, order.state, f"from {source_label}", order.credit_check)
+    _log(session, order, actor, "create", None, order.state, f"from {source_label}", order.credit_check)
     return order, True
 
 
