@@ -114,14 +114,17 @@ class QuoteRules:
         # by kind of line: the outcomes of the candidates whose quote conditions fail, and the
         # plan; kept for quotes that fail the same rules for the same reasons (a quote priced again)
         self._plans = rule_set.quote_plans((facts.currency, *filter(None, self.verdicts.values())))
+        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes]] = {}
 
-    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes, tuple[Rule, ...]]:
-        """The outcomes of the product's line rules whose quote conditions fail, which of its
-        candidates fail them (1) or not (0), and the rules whose quote conditions hold."""
-        candidates = self.rule_set.candidates(product)
-        verdicts = list(map(self.verdicts.__getitem__, candidates.ids))
-        return (tuple(filter(None, verdicts)), bytes(map(bool, verdicts)),
-                tuple(compress(candidates.rules, map(not_, verdicts))))
+    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes]:
+        """The outcomes of the product's line rules whose quote conditions fail, and which of
+        its candidates fail them (1) or not (0): once per product on the quote, which the
+        product's kinds of line share."""
+        found = self._screens.get(product)
+        if found is None:
+            verdicts = list(map(self.verdicts.__getitem__, self.rule_set.candidates(product).ids))
+            found = self._screens[product] = tuple(filter(None, verdicts)), bytes(map(bool, verdicts))
+        return found
 
     def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         """The line's rules, stacked on `base` (the line's list total). A plan sees nothing of
@@ -137,13 +140,14 @@ class QuoteRules:
         if found is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            failed, failing, passed = self.screen(line.product)
+            failed, failing = self.screen(line.product)
             shared = self.rule_set.plans
             key = (self.facts.currency, kind, failing)
             plan = shared.get(key)
             if plan is None:
                 if len(shared) >= MAX_PLANS:
                     shared.clear()
+                passed = tuple(compress(self.rule_set.candidates(line.product).rules, map(not_, failing)))
                 plan = shared[key] = Plan(passed, self.facts, line, kind, self.rule_set.floors)
             found = self._plans[kind] = failed, plan
         return found[1].select(self.facts, line, base, basis, found[0])
