@@ -22,7 +22,7 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import compress
 from operator import not_
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
@@ -37,29 +37,26 @@ MAX_QUANTITIES = 256        # quantities kept per plan
 
 class Plan:
     """One kind of line, for the quotes on which the same candidates pass their quote
-    conditions (`passed`): the outcomes of those whose line conditions fail, in the order lines
+    conditions: the outcomes of those whose line conditions fail, in the order lines
     list them after the quote's own (`head`), the rules tested on each line (`checks`, each
     followed by the outcomes listed after it, `tails`), and the Selection of the others."""
 
     __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
-    def __init__(self, passed: tuple[Rule, ...], facts: QuoteFacts, line: LineFacts, kind: tuple,
-                 floors: dict):
+    def __init__(self, decided: Iterable[Rule | Outcome], floors: dict):
+        """`decided`: the candidates that pass their quote conditions, as `decide` gives them."""
         head: list[Outcome] = []
         checks, tails, rules = [], [], []
         listed = head
-        key = (facts.currency, kind)
-        for rule in passed:
-            if rule.line_conditions:
-                outcome = rule.decided(facts, line, key)
-                if outcome is not None:
-                    listed.append(outcome)
-                    continue
-                if rule.line_split[1]:
-                    checks.append(rule)
-                    listed = []
-                    tails.append(listed)
-            rules.append(rule)
+        for entry in decided:
+            if entry.__class__ is Outcome:
+                listed.append(entry)
+                continue
+            if entry.line_split[1]:
+                checks.append(entry)
+                listed = []
+                tails.append(listed)
+            rules.append(entry)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules, floors)
         self._by_quantity: dict[str, Stacking] = {}
@@ -147,10 +144,31 @@ class QuoteRules:
             if plan is None:
                 if len(shared) >= MAX_PLANS:
                     shared.clear()
-                passed = tuple(compress(self.rule_set.candidates(line.product).rules, map(not_, failing)))
-                plan = shared[key] = Plan(passed, self.facts, line, kind, self.rule_set.floors)
+                decided = compress(self.decide(line, kind), map(not_, failing))
+                plan = shared[key] = Plan(decided, self.rule_set.floors)
             found = self._plans[kind] = failed, plan
         return found[1].select(self.facts, line, base, basis, found[0])
+
+
+    def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:
+        """The product's candidates, each as its outcome when the line conditions that a plan
+        decides (`Rule.line_split`) fail, else as the rule: those conditions read the kind of
+        line and the currency only, so this is kept per rule set (RuleSet.kinds), and the
+        plans of every quote with that kind take the candidates that pass their quote
+        conditions from it."""
+        kinds = self.rule_set.kinds
+        key = (self.facts.currency, kind)
+        found = kinds.get(key)
+        if found is None:
+            if len(kinds) >= MAX_PLANS:
+                kinds.clear()
+            found = kinds[key] = tuple(self._decided(rule, line)
+                                       for rule in self.rule_set.candidates(line.product).rules)
+        return found
+
+    def _decided(self, rule: Rule, line: LineFacts) -> Rule | Outcome:
+        reason = first_failure(rule.line_split[0], self.facts, line)
+        return rule if reason is None else Outcome(rule.id, False, reason)
 
 
 def _value_key(value) -> tuple | None:
