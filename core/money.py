@@ -143,15 +143,9 @@ def split_units(units: int, weights: Sequence[int]) -> list[int]:
     parts = [x // weight_sum for x in products]
     missing = units - sum(parts)
     if missing:
-        # the parts whose remainders are above the `missing`-th largest get one more unit, then
-        # the first ones at it: as sorting the parts by remainder, in half the time (a quote's
-        # spread splits each quote-level discount over a thousand lines)
         remainders = [x % weight_sum for x in products]
-        threshold = sorted(remainders)[len(remainders) - missing]
-        parts = [p + (r > threshold) for p, r in zip(parts, remainders)]
-        i = -1
-        for _ in range(missing - sum(map(threshold.__lt__, remainders))):
-            i = remainders.index(threshold, i + 1)
+        order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
+        for i in order[:missing]:
             parts[i] += 1
     return parts
 
