@@ -8,13 +8,14 @@ never enables a collector that was off before the first one entered.
 
 What such a block leaves behind (a priced quote: some 50,000 named tuples, which the collector
 never untracks, as it does plain tuples of strings and numbers) would still be scanned by the
-first young collection after it, and again in the middle generation: a fifth of a new
+first young collection after it, and again in the middle generation: a tenth of a new
 quote's time at 5,000 rules. A block that makes no cycles says so (`acyclic=True`), and
 when every block of a pause did, its survivors go straight to the oldest generation
 unscanned (`gc.freeze()` then `gc.unfreeze()`: two list splices). They are freed by their
-reference counts as before; the full collections still scan them. So do they scan whatever
-other threads left young at that moment (a cycle there is collected later, not leaked), and
-anything the program had itself frozen with `gc.freeze()` (nothing here does) is thawed.
+reference counts as before, and full collections still scan them. Whatever other threads
+left young at that moment goes there too (a cycle among it waits for a full collection; it is
+not leaked), and anything the program had frozen itself with `gc.freeze()` (nothing here
+does) is thawed.
 """
 
 from __future__ import annotations

@@ -149,7 +149,6 @@ class QuoteRules:
             found = self._plans[kind] = failed, plan
         return found[1].select(self.facts, line, base, basis, found[0])
 
-
     def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:
         """The product's candidates, each as its outcome when the line conditions that a plan
         decides (`Rule.line_split`) fail, else as the rule: those conditions read the kind of
