@@ -22,7 +22,7 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import compress
 from operator import not_
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
@@ -37,29 +37,26 @@ MAX_QUANTITIES = 256        # quantities kept per plan
 
 class Plan:
     """One kind of line, for the quotes on which the same candidates pass their quote
-    conditions (`passed`): the outcomes of those whose line conditions fail, in the order lines
+    conditions: the outcomes of those whose line conditions fail, in the order lines
     list them after the quote's own (`head`), the rules tested on each line (`checks`, each
     followed by the outcomes listed after it, `tails`), and the Selection of the others."""
 
     __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
 
-    def __init__(self, passed: tuple[Rule, ...], facts: QuoteFacts, line: LineFacts, kind: tuple,
-                 floors: dict):
+    def __init__(self, decided: Iterable[Rule | Outcome], floors: dict):
+        """`decided`: the candidates that pass their quote conditions, as `decide` gives them."""
         head: list[Outcome] = []
         checks, tails, rules = [], [], []
         listed = head
-        key = (facts.currency, kind)
-        for rule in passed:
-            if rule.line_conditions:
-                outcome = rule.decided(facts, line, key)
-                if outcome is not None:
-                    listed.append(outcome)
-                    continue
-                if rule.line_split[1]:
-                    checks.append(rule)
-                    listed = []
-                    tails.append(listed)
-            rules.append(rule)
+        for entry in decided:
+            if entry.__class__ is Outcome:
+                listed.append(entry)
+                continue
+            if entry.line_split[1]:
+                checks.append(entry)
+                listed = []
+                tails.append(listed)
+            rules.append(entry)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules, floors)
         self._by_quantity: dict[str, Stacking] = {}
@@ -114,14 +111,17 @@ class QuoteRules:
         # by kind of line: the outcomes of the candidates whose quote conditions fail, and the
         # plan; kept for quotes that fail the same rules for the same reasons (a quote priced again)
         self._plans = rule_set.quote_plans((facts.currency, *filter(None, self.verdicts.values())))
+        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes]] = {}
 
-    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes, tuple[Rule, ...]]:
-        """The outcomes of the product's line rules whose quote conditions fail, which of its
-        candidates fail them (1) or not (0), and the rules whose quote conditions hold."""
-        candidates = self.rule_set.candidates(product)
-        verdicts = list(map(self.verdicts.__getitem__, candidates.ids))
-        return (tuple(filter(None, verdicts)), bytes(map(bool, verdicts)),
-                tuple(compress(candidates.rules, map(not_, verdicts))))
+    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes]:
+        """The outcomes of the product's line rules whose quote conditions fail, and which of
+        its candidates fail them (1) or not (0): once per product on the quote, which the
+        product's kinds of line share."""
+        found = self._screens.get(product)
+        if found is None:
+            verdicts = list(map(self.verdicts.__getitem__, self.rule_set.candidates(product).ids))
+            found = self._screens[product] = tuple(filter(None, verdicts)), bytes(map(bool, verdicts))
+        return found
 
     def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         """The line's rules, stacked on `base` (the line's list total). A plan sees nothing of
@@ -137,16 +137,37 @@ class QuoteRules:
         if found is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            failed, failing, passed = self.screen(line.product)
+            failed, failing = self.screen(line.product)
             shared = self.rule_set.plans
             key = (self.facts.currency, kind, failing)
             plan = shared.get(key)
             if plan is None:
                 if len(shared) >= MAX_PLANS:
                     shared.clear()
-                plan = shared[key] = Plan(passed, self.facts, line, kind, self.rule_set.floors)
+                decided = compress(self.decide(line, kind), map(not_, failing))
+                plan = shared[key] = Plan(decided, self.rule_set.floors)
             found = self._plans[kind] = failed, plan
         return found[1].select(self.facts, line, base, basis, found[0])
+
+    def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:
+        """The product's candidates, each as its outcome when the line conditions that a plan
+        decides (`Rule.line_split`) fail, else as the rule: those conditions read the kind of
+        line and the currency only, so this is kept per rule set (RuleSet.kinds), and the
+        plans of every quote with that kind take the candidates that pass their quote
+        conditions from it."""
+        kinds = self.rule_set.kinds
+        key = (self.facts.currency, kind)
+        found = kinds.get(key)
+        if found is None:
+            if len(kinds) >= MAX_PLANS:
+                kinds.clear()
+            found = kinds[key] = tuple(self._decided(rule, line)
+                                       for rule in self.rule_set.candidates(line.product).rules)
+        return found
+
+    def _decided(self, rule: Rule, line: LineFacts) -> Rule | Outcome:
+        reason = first_failure(rule.line_split[0], self.facts, line)
+        return rule if reason is None else Outcome(rule.id, False, reason)
 
 
 def _value_key(value) -> tuple | None:

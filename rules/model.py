@@ -78,10 +78,6 @@ class Rule:
         return {}
 
     @cached_property
-    def _decided(self) -> dict:
-        return {}
-
-    @cached_property
     def _checks(self) -> dict | None:
         """Where `check` keeps its outcomes when its conditions read only the quantity (None
         when they read more)."""
@@ -97,16 +93,6 @@ class Rule:
         if found is _UNSET:
             reason = self.action.refusal(basis)
             found = _keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason))
-        return found
-
-    def decided(self, facts, line, key: tuple) -> Outcome | None:
-        """The outcome of the line conditions that rules.index decides once per kind of line
-        (`line_split`) when one fails, else None; kept per currency and kind (`key`), which
-        settle all they read."""
-        found = self._decided.get(key, _UNSET)
-        if found is _UNSET:
-            reason = first_failure(self.line_split[0], facts, line)
-            found = _keep(self._decided, key, None if reason is None else Outcome(self.id, False, reason))
         return found
 
     def check(self, facts, line, key: tuple[str, str]) -> Outcome | None:
@@ -224,6 +210,7 @@ class RuleSet:
         object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
         object.__setattr__(self, "_quote_plans", LruCache(16))
         object.__setattr__(self, "floors", {})      # rules.stack.Selection.floor, for every quote
+        object.__setattr__(self, "kinds", {})       # rules.index.QuoteRules.decide, for every quote
 
     def line_rules(self, product: str) -> tuple[Rule, ...]:
         """Line rules that can apply to `product`, in priority order."""

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog.pricebook import PriceBook, load_price_book_dict
-from core.money import ROUNDING, allocate, currency, round_to_total
+from core.money import ROUNDING, allocate, currency, round_to_total, split_units
 from rules.engine import price_quote
 from rules.loader import load_rule_set_dict
 from rules.results import LineInput, ManualDiscount, QuoteInput, QuotePrice
@@ -281,6 +281,20 @@ def test_allocate_splits_exactly_and_fairly(units, ws, quantum):
         assert abs(part - total * weight / weight_sum) < quantum
         if weight == 0:
             assert part == 0
+
+
+@settings(max_examples=500)
+@given(st.integers(-10**6, 10**6),
+       st.lists(st.integers(0, 8) | st.integers(0, 10**9), min_size=1, max_size=40).filter(any))
+def test_split_units_gives_the_largest_remainders_one_more_unit_ties_to_the_earlier(units, ws):
+    """Against the definition: sort the parts by remainder (stable, so ties keep their order)
+    and give the first ones the units left over (small weights make many ties)."""
+    size, weight_sum = abs(units), sum(ws)
+    expected = [size * w // weight_sum for w in ws]
+    by_remainder = sorted(range(len(ws)), key=lambda i: -(size * ws[i] % weight_sum))
+    for i in by_remainder[:size - sum(expected)]:
+        expected[i] += 1
+    assert split_units(units, ws) == [part if units >= 0 else -part for part in expected]
 
 
 @settings(max_examples=300)
