@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, select
@@ -229,6 +230,24 @@ def lock_row(session: Session, table, row_id: int):
     it) is not read again, since what the session holds of it is what is stored."""
     row = owned(session, table, row_id)
     return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
+
+
+def insert_ignoring(session: Session, table, *conflict: str):
+    """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING on the session's
+    database (PostgreSQL or SQLite: both have it, each in its own dialect's insert)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def insert_new(session: Session, row, *conflict: str):
+    """Insert `row` (a new ORM object, not added) unless a row with its values of the unique
+    columns `conflict` exists: the stored row, owned by the transaction (`owned`), or None.
+    One statement where a savepoint around a plain INSERT takes three, and a concurrent
+    insert of the same key is waited for (PostgreSQL), not raised."""
+    table = type(row)
+    values = {c.key: getattr(row, c.key) for c in table.__table__.c if getattr(row, c.key) is not None}
+    stored = session.scalars(insert_ignoring(session, table, *conflict).values(**values).returning(table)).first()
+    return own(session, [stored])[0] if stored is not None else None
 
 
 def own(session: Session, rows: list) -> list:
