@@ -213,8 +213,12 @@ def aware(moment: datetime) -> datetime:
 
 #: session.info key: the identity keys of the rows the transaction inserted or locked, by
 #: class: nobody else changes them before it ends, so what the session loaded or wrote of them
-#: is what is stored (only keys: no row is kept alive for this)
+#: is what is stored (only keys: no inserted row is kept alive for this)
 _OWNED = "cpq.owned_rows"
+#: session.info key: the rows the transaction locked, kept alive until it ends: the session
+#: holds rows weakly, and a locked row dropped by the code that read it (a quote locked to make
+#: its contract) would be read again by the next step of the transaction that needs it
+_LOCKED = "cpq.locked_rows"
 
 
 def lock_rows(session: Session, table, *conditions) -> list:
@@ -255,6 +259,7 @@ def own(session: Session, rows: list) -> list:
     transaction's (`owned`). Returns them."""
     for row in rows:
         _note(session, sa.inspect(row).identity_key)
+    session.info.setdefault(_LOCKED, []).extend(rows)
     return rows
 
 
@@ -286,13 +291,18 @@ def _inserted(session, instance) -> None:
 
 @sa.event.listens_for(sa.orm.Session, "after_soft_rollback")
 def _rolled_back(session, _previous) -> None:       # a savepoint too: what it wrote is gone
-    session.info.pop(_OWNED, None)
+    _forget(session)
 
 
 @sa.event.listens_for(sa.orm.Session, "after_transaction_end")
 def _ended(session, transaction) -> None:
     if transaction.parent is None:
-        session.info.pop(_OWNED, None)
+        _forget(session)
+
+
+def _forget(session) -> None:
+    session.info.pop(_OWNED, None)
+    session.info.pop(_LOCKED, None)
 
 
 def by_id(session: Session, table, ids: Iterable[int | None]) -> dict[int, Any]:
