@@ -236,6 +236,16 @@ def lock_row(session: Session, table, row_id: int):
     return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
 
 
+def append(session: Session, table, **values) -> None:
+    """Write a row of an append-only `table` (an event, a ledger entry) with a Core INSERT now,
+    its other fields at their defaults: no object is built or flushed for a row nothing in
+    the transaction reads back as one (queries see it). What it points to must be stored."""
+    for name, field in table.model_fields.items():
+        if name not in values and name != "id":
+            values[name] = field.get_default(call_default_factory=True)
+    session.connection().execute(table.__table__.insert().values(**values))
+
+
 def insert_ignoring(session: Session, table, *conflict: str):
     """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING on the session's
     database (PostgreSQL or SQLite: both have it, each in its own dialect's insert)."""
