@@ -267,9 +267,11 @@ def insert_new(session: Session, row, *conflict: str):
 def own(session: Session, rows: list) -> list:
     """Note rows just read with a row lock (on SQLite: under the write lock) as the
     transaction's (`owned`). Returns them."""
+    locked = session.info.setdefault(_LOCKED, {})
     for row in rows:
-        _note(session, sa.inspect(row).identity_key)
-    session.info.setdefault(_LOCKED, []).extend(rows)
+        key = sa.inspect(row).identity_key
+        _note(session, key)
+        locked[key] = row
     return rows
 
 
