@@ -24,8 +24,8 @@ def post(session: Session, account_id: int, on: date, kind: str, amount: Decimal
          invoice_id: int | None = None, payment_id: int | None = None, memo: str = "") -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
-    append(session, LedgerEntry, account_id=account_id, on=on, kind=kind, amount=amount, currency=currency,
-           invoice_id=invoice_id, payment_id=payment_id, memo=memo[:500])
+    append(session, LedgerEntry, dict(account_id=account_id, on=on, kind=kind, amount=amount, currency=currency,
+                                      invoice_id=invoice_id, payment_id=payment_id, memo=memo[:500]))
 
 
 def balance(session: Session, account_id: int, currency: str | None = None) -> Decimal:

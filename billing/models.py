@@ -249,8 +249,7 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
         if (frozen or obj.state == "draft") and issued(obj.id):
             what = ", ".join(sorted(frozen)) if frozen else "its state back to draft"
             raise ImmutableRecord(f"invoice {obj.number} is issued: {what} cannot change")
-    for obj in changed:             # written at once (core.db.append): only once no change was refused
-        _audit_state(session, obj)
+    append(session, InvoiceEvent, *filter(None, map(_state_event, changed)))   # once no change was refused
 
 
 def _stored_states(session, ids: set[int | None]) -> dict[int, str]:
@@ -274,8 +273,10 @@ sa.event.listen(sa.orm.Session, "before_flush", _refuse_changes_to_issued)
 
 
 
-def _audit_state(session, invoice: Invoice) -> None:
+def _state_event(invoice: Invoice) -> dict | None:
+    """The InvoiceEvent of the invoice's change of state in this flush, if it changes."""
     history = sa.inspect(invoice).attrs.state.history
     if history.deleted and history.added and history.deleted[0] != history.added[0]:
-        append(session, InvoiceEvent, invoice_id=invoice.id, actor=current_actor.get()[:254],
-               from_state=history.deleted[0], to_state=history.added[0])
+        return dict(invoice_id=invoice.id, actor=current_actor.get()[:254], from_state=history.deleted[0],
+                    to_state=history.added[0])
+    return None

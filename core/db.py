@@ -236,14 +236,15 @@ def lock_row(session: Session, table, row_id: int):
     return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
 
 
-def append(session: Session, table, **values) -> None:
-    """Write a row of an append-only `table` (an event, a ledger entry) with a Core INSERT now,
-    its other fields at their defaults: no object is built or flushed for a row nothing in
-    the transaction reads back as one (queries see it). What it points to must be stored."""
-    for name, field in table.model_fields.items():
-        if name not in values and name != "id":
-            values[name] = field.get_default(call_default_factory=True)
-    session.connection().execute(table.__table__.insert().values(**values))
+def append(session: Session, table, *rows: dict) -> None:
+    """Write rows of an append-only `table` (events, ledger entries) with one Core INSERT now,
+    their other fields at their defaults: no object is built or flushed for rows nothing in
+    the transaction reads back as objects (queries see them). What they point to must be stored."""
+    if rows:
+        defaults = [(name, field) for name, field in table.model_fields.items() if name != "id"]
+        rows = [{name: row[name] if name in row else field.get_default(call_default_factory=True)
+                 for name, field in defaults} for row in rows]
+        session.connection().execute(table.__table__.insert(), rows)
 
 
 def insert_ignoring(session: Session, table, *conflict: str):

@@ -22,9 +22,9 @@ def record(session: Session, quote: Quote, actor: User | str | None, action: str
            from_state: str | None, to_state: str | None, reason: str = "",
            data: Mapping[str, Any] | None = None) -> None:
     """`actor` is a user, or a plain description for the customer or the system."""
-    append(session, QuoteEvent, quote_id=quote.id, actor_id=actor.id if isinstance(actor, User) else None,
-           actor=describe(actor)[:254], action=action, from_state=from_state, to_state=to_state,
-           reason=(reason or "")[:2000], data=dict(data or {}))
+    append(session, QuoteEvent, dict(quote_id=quote.id, actor_id=actor.id if isinstance(actor, User) else None,
+                                     actor=describe(actor)[:254], action=action, from_state=from_state,
+                                     to_state=to_state, reason=(reason or "")[:2000], data=dict(data or {})))
     webhooks.emit_for(session, "quote", action, lambda: summary(session, quote) | {"state": to_state or quote.state})
 
 

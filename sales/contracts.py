@@ -44,8 +44,9 @@ EXPIRY_LEAD_DAYS = 30             # remind this long before a contract that will
 
 def _record(session: Session, contract: Contract, actor, action: str, from_state: str | None,
             to_state: str | None, reason: str = "", dedupe_key: str | None = None) -> None:
-    append(session, ContractEvent, contract_id=contract.id, actor=describe(actor)[:254], action=action,
-           from_state=from_state, to_state=to_state, reason=reason[:2000], dedupe_key=dedupe_key)
+    append(session, ContractEvent, dict(contract_id=contract.id, actor=describe(actor)[:254], action=action,
+                                        from_state=from_state, to_state=to_state, reason=reason[:2000],
+                                        dedupe_key=dedupe_key))
     webhooks.emit_for(session, "contract", action, lambda: {
         "number": contract.number, "state": to_state or contract.state,
         "account": session.get(Account, contract.account_id).code, "currency": contract.currency,

@@ -86,8 +86,9 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
 def _log(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
          reason: str, data: dict | None) -> None:
     """The event of a change numbered already (`_record`; a new order takes its number as it is written)."""
-    append(session, OrderEvent, order_id=order.id, actor=describe(actor)[:254], action=action, from_state=from_state,
-           to_state=to_state, reason=reason[:2000], data=dict(data or {}))
+    append(session, OrderEvent, dict(order_id=order.id, actor=describe(actor)[:254], action=action,
+                                     from_state=from_state, to_state=to_state, reason=reason[:2000],
+                                     data=dict(data or {})))
     webhooks.emit_for(session, "order", action, lambda: {
         "number": order.number, "state": to_state or order.state, "erp_order_number": order.erp_order_number,
         "account": session.get(Account, order.account_id).code, "change": order.change_seq, **(data or {})})
