@@ -14,19 +14,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing.models import LedgerEntry
+from core.db import append
 from core.money import ZERO, trim
 
 KINDS = ("invoice", "credit_note", "payment", "refund", "late_fee", "write_off")
 
 
 def post(session: Session, account_id: int, on: date, kind: str, amount: Decimal, currency: str, *,
-         invoice_id: int | None = None, payment_id: int | None = None, memo: str = "") -> LedgerEntry:
+         invoice_id: int | None = None, payment_id: int | None = None, memo: str = "") -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
-    entry = LedgerEntry(account_id=account_id, on=on, kind=kind, amount=amount, currency=currency,
-                        invoice_id=invoice_id, payment_id=payment_id, memo=memo[:500])
-    session.add(entry)              # written with the transaction's next flush
-    return entry
+    append(session, LedgerEntry, dict(account_id=account_id, on=on, kind=kind, amount=amount, currency=currency,
+                                      invoice_id=invoice_id, payment_id=payment_id, memo=memo[:500]))
 
 
 def balance(session: Session, account_id: int, currency: str | None = None) -> Decimal:

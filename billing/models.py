@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
-from core.db import Amount, forbid_updates, owned, timestamp
+from core.db import Amount, append, forbid_updates, owned, timestamp
 from core.actor import current_actor
 from core.errors import ImmutableRecord
 
@@ -82,7 +82,7 @@ class InvoiceLine(SQLModel, table=True):
 
 class InvoiceEvent(SQLModel, table=True):
     """Audit trail of invoices: every state change (issue, payment, credit, void, write-off),
-    recorded by the flush that makes it, with who acted (core.actor)."""
+    recorded by the flush that makes it (once it passes the checks), with who acted (core.actor)."""
     __tablename__ = "invoice_event"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -243,13 +243,13 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
     for obj in lines:
         if issued(obj.invoice_id):
             raise ImmutableRecord(f"the lines of issued invoice #{obj.invoice_id} cannot change")
-    for obj in session.dirty:
-        if isinstance(obj, Invoice):
-            _audit_state(session, obj)
-            frozen = _changed(obj) - TRACKED
-            if (frozen or obj.state == "draft") and issued(obj.id):
-                what = ", ".join(sorted(frozen)) if frozen else "its state back to draft"
-                raise ImmutableRecord(f"invoice {obj.number} is issued: {what} cannot change")
+    changed = [obj for obj in session.dirty if isinstance(obj, Invoice)]
+    for obj in changed:
+        frozen = _changed(obj) - TRACKED
+        if (frozen or obj.state == "draft") and issued(obj.id):
+            what = ", ".join(sorted(frozen)) if frozen else "its state back to draft"
+            raise ImmutableRecord(f"invoice {obj.number} is issued: {what} cannot change")
+    append(session, InvoiceEvent, *filter(None, map(_state_event, changed)))   # once no change was refused
 
 
 def _stored_states(session, ids: set[int | None]) -> dict[int, str]:
@@ -273,8 +273,10 @@ sa.event.listen(sa.orm.Session, "before_flush", _refuse_changes_to_issued)
 
 
 
-def _audit_state(session, invoice: Invoice) -> None:
+def _state_event(invoice: Invoice) -> dict | None:
+    """The InvoiceEvent of the invoice's change of state in this flush, if it changes."""
     history = sa.inspect(invoice).attrs.state.history
     if history.deleted and history.added and history.deleted[0] != history.added[0]:
-        session.add(InvoiceEvent(invoice_id=invoice.id, actor=current_actor.get()[:254],
-                                 from_state=history.deleted[0], to_state=history.added[0]))
+        return dict(invoice_id=invoice.id, actor=current_actor.get()[:254], from_state=history.deleted[0],
+                    to_state=history.added[0])
+    return None

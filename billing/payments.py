@@ -23,14 +23,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing import ledger
 from billing.invoices import label
 from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
 from core import webhooks
-from core.db import lock_row, lock_rows, utcnow
+from core.db import insert_new, lock_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.locales import money
 from core.money import HUNDRED, ZERO, Currency, CurrencyError, currency
@@ -83,10 +82,8 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
         plan = _explicit_plan(session, account, allocations, amount, cur, received_on)
     payment = Payment(account_id=account.id, amount=amount, currency=cur.code, method=method, reference=reference,
                       received_on=received_on, unapplied=amount - sum((part for _, part in plan), ZERO))
-    try:
-        with session.begin_nested():        # a concurrent recording of the same reference...
-            session.add(payment)
-    except sa.exc.IntegrityError:           # ...won the race: replay it like any repeat
+    payment = insert_new(session, payment, "account_id", "reference")
+    if payment is None:                     # a concurrent recording of the same reference won: replay it
         return _replay(_by_reference(session, account.id, reference), amount)
     ledger.post(session, account.id, received_on, "payment", -amount, cur.code, payment_id=payment.id,
                 memo=f"{method} {reference}")

@@ -34,6 +34,7 @@ from billing.usage_models import DEFAULT_GRACE_DAYS, UsagePeriod, UsageRecord, c
 from billing.usage_prices import UsagePrices
 from catalog.metered import METER_RE, QUANTITY_DECIMALS, QUANTUM
 from core import gcpause
+from core.db import insert_ignoring
 from core.validation import (MAX_INTEGER, DocumentError, DocumentValidationError, join, parse_json, text_problem,
                              to_decimal)
 from sales.accounts import CODE_RE, Account
@@ -269,15 +270,9 @@ def hold_periods(session: Session, periods: list[date]) -> dict[date, datetime |
     if not periods:
         return {}
     table = UsagePeriod.__table__
-    session.execute(_dialect(session).insert(table).on_conflict_do_nothing(index_elements=["period"]),
-                    [{"period": p} for p in periods])
+    session.execute(insert_ignoring(session, table, "period"), [{"period": p} for p in periods])
     return dict(session.execute(sa.select(table.c.period, table.c.rated_at).where(table.c.period.in_(periods))
                                 .order_by(table.c.period).with_for_update(read=True)).all())
-
-
-def _dialect(session: Session):
-    """The dialect module whose insert has ON CONFLICT DO NOTHING."""
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 COLUMNS = ("account_id", "subscription_id", "meter", "quantity", "event_time", "period", "idempotency_key")

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, select
@@ -212,8 +213,12 @@ def aware(moment: datetime) -> datetime:
 
 #: session.info key: the identity keys of the rows the transaction inserted or locked, by
 #: class: nobody else changes them before it ends, so what the session loaded or wrote of them
-#: is what is stored (only keys: no row is kept alive for this)
+#: is what is stored (only keys: no inserted row is kept alive for this)
 _OWNED = "cpq.owned_rows"
+#: session.info key: the rows the transaction locked, kept alive until it ends: the session
+#: holds rows weakly, and a locked row dropped by the code that read it (a quote locked to make
+#: its contract) would be read again by the next step of the transaction that needs it
+_LOCKED = "cpq.locked_rows"
 
 
 def lock_rows(session: Session, table, *conditions) -> list:
@@ -231,11 +236,43 @@ def lock_row(session: Session, table, row_id: int):
     return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
 
 
+def append(session: Session, table, *rows: dict) -> None:
+    """Write rows of an append-only `table` (events, ledger entries) with one Core INSERT now,
+    their other fields at their defaults: no object is built or flushed for rows nothing in
+    the transaction reads back as objects (queries see them). What they point to must be stored."""
+    if rows:
+        defaults = [(name, field) for name, field in table.model_fields.items() if name != "id"]
+        rows = [{name: row[name] if name in row else field.get_default(call_default_factory=True)
+                 for name, field in defaults} for row in rows]
+        session.connection().execute(table.__table__.insert(), rows)
+
+
+def insert_ignoring(session: Session, table, *conflict: str):
+    """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING on the session's
+    database (PostgreSQL or SQLite: both have it, each in its own dialect's insert)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def insert_new(session: Session, row, *conflict: str):
+    """Insert `row` (a new ORM object, not added) unless a row with its values of the unique
+    columns `conflict` exists: the stored row, owned by the transaction (`owned`), or None.
+    One statement where a savepoint around a plain INSERT takes three, and a concurrent
+    insert of the same key is waited for (PostgreSQL), not raised."""
+    table = type(row)
+    values = {c.key: getattr(row, c.key) for c in table.__table__.c if getattr(row, c.key) is not None}
+    stored = session.scalars(insert_ignoring(session, table, *conflict).values(**values).returning(table)).first()
+    return own(session, [stored])[0] if stored is not None else None
+
+
 def own(session: Session, rows: list) -> list:
     """Note rows just read with a row lock (on SQLite: under the write lock) as the
     transaction's (`owned`). Returns them."""
+    locked = session.info.setdefault(_LOCKED, {})
     for row in rows:
-        _note(session, sa.inspect(row).identity_key)
+        key = sa.inspect(row).identity_key
+        _note(session, key)
+        locked[key] = row
     return rows
 
 
@@ -267,13 +304,18 @@ def _inserted(session, instance) -> None:
 
 @sa.event.listens_for(sa.orm.Session, "after_soft_rollback")
 def _rolled_back(session, _previous) -> None:       # a savepoint too: what it wrote is gone
-    session.info.pop(_OWNED, None)
+    _forget(session)
 
 
 @sa.event.listens_for(sa.orm.Session, "after_transaction_end")
 def _ended(session, transaction) -> None:
     if transaction.parent is None:
-        session.info.pop(_OWNED, None)
+        _forget(session)
+
+
+def _forget(session) -> None:
+    session.info.pop(_OWNED, None)
+    session.info.pop(_LOCKED, None)
 
 
 def by_id(session: Session, table, ids: Iterable[int | None]) -> dict[int, Any]:

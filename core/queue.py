@@ -146,13 +146,15 @@ def _send(session: Session) -> None:
         return
     settings = (_context.get() or (None, _process[0] or Settings.from_env()))[1]
     app = celery_app(settings)
-    for name, args in queued:
-        if app.conf.task_always_eager:              # in-process: after the commit, on this database
-            app.loader.import_default_modules()
+    if app.conf.task_always_eager:                  # in-process: after the commit, on this database
+        app.loader.import_default_modules()
+        for name, args in queued:
             with bound(session.get_bind(), settings):
                 app.tasks[name].apply(args=args)
-        else:
-            app.send_task(name, args=list(args))
+        return
+    with app.producer_or_acquire() as producer:     # one broker connection for the commit's tasks
+        for name, args in queued:
+            app.send_task(name, args=list(args), producer=producer)
 
 
 @sa.event.listens_for(Session, "after_soft_rollback")

@@ -1,7 +1,8 @@
 """The audit trail of quotes: who did what, when, from which state to which, and why.
 
-Events are added to the caller's session, so they commit or roll back with the change they
-describe: there is never a change without its event, nor an event without its change.
+Events are written in the caller's transaction (core.db.append), so they commit or roll back
+with the change they describe: there is never a change without its event, nor an event
+without its change.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Mapping
 from sqlmodel import Session, select
 
 from core import webhooks
+from core.db import append
 from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteEvent
@@ -18,15 +20,12 @@ from sales.models import Quote, QuoteEvent
 
 def record(session: Session, quote: Quote, actor: User | str | None, action: str,
            from_state: str | None, to_state: str | None, reason: str = "",
-           data: Mapping[str, Any] | None = None) -> QuoteEvent:
+           data: Mapping[str, Any] | None = None) -> None:
     """`actor` is a user, or a plain description for the customer or the system."""
-    event = QuoteEvent(quote_id=quote.id, actor_id=actor.id if isinstance(actor, User) else None,
-                       actor=describe(actor)[:254], action=action,
-                       from_state=from_state, to_state=to_state, reason=(reason or "")[:2000],
-                       data=dict(data or {}))
-    session.add(event)
+    append(session, QuoteEvent, dict(quote_id=quote.id, actor_id=actor.id if isinstance(actor, User) else None,
+                                     actor=describe(actor)[:254], action=action, from_state=from_state,
+                                     to_state=to_state, reason=(reason or "")[:2000], data=dict(data or {})))
     webhooks.emit_for(session, "quote", action, lambda: summary(session, quote) | {"state": to_state or quote.state})
-    return event
 
 
 def summary(session: Session, quote: Quote) -> dict:

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from core import docstore, webhooks
 from core.dates import add_months
-from core.db import aware, own, owned_where, utcnow
+from core.db import append, aware, own, owned_where, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
@@ -44,8 +44,9 @@ EXPIRY_LEAD_DAYS = 30             # remind this long before a contract that will
 
 def _record(session: Session, contract: Contract, actor, action: str, from_state: str | None,
             to_state: str | None, reason: str = "", dedupe_key: str | None = None) -> None:
-    session.add(ContractEvent(contract_id=contract.id, actor=describe(actor)[:254], action=action, from_state=from_state,
-                              to_state=to_state, reason=reason[:2000], dedupe_key=dedupe_key))
+    append(session, ContractEvent, dict(contract_id=contract.id, actor=describe(actor)[:254], action=action,
+                                        from_state=from_state, to_state=to_state, reason=reason[:2000],
+                                        dedupe_key=dedupe_key))
     webhooks.emit_for(session, "contract", action, lambda: {
         "number": contract.number, "state": to_state or contract.state,
         "account": session.get(Account, contract.account_id).code, "currency": contract.currency,

@@ -24,7 +24,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core import webhooks
-from core.db import lock_rows, utcnow
+from core.db import append, lock_rows, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
@@ -86,8 +86,9 @@ def _record(session: Session, order: Order, actor, action: str, from_state: str 
 def _log(session: Session, order: Order, actor, action: str, from_state: str | None, to_state: str | None,
          reason: str, data: dict | None) -> None:
     """The event of a change numbered already (`_record`; a new order takes its number as it is written)."""
-    session.add(OrderEvent(order_id=order.id, actor=describe(actor)[:254], action=action, from_state=from_state,
-                           to_state=to_state, reason=reason[:2000], data=dict(data or {})))
+    append(session, OrderEvent, dict(order_id=order.id, actor=describe(actor)[:254], action=action,
+                                     from_state=from_state, to_state=to_state, reason=reason[:2000],
+                                     data=dict(data or {})))
     webhooks.emit_for(session, "order", action, lambda: {
         "number": order.number, "state": to_state or order.state, "erp_order_number": order.erp_order_number,
         "account": session.get(Account, order.account_id).code, "change": order.change_seq, **(data or {})})

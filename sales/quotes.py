@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from catalog.store import get_model, get_price_book
 from configurator.store import get_configuration
+from core.db import own
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.sequences import next_number
 from core.users import User
@@ -75,13 +76,13 @@ def get_quote(session: Session, number: str, revision: int | None = None, *, loc
     """A revision of a quote (default: the latest). `lock` takes a row lock for writing."""
     query = select(Quote).where(Quote.number == number)
     query = query.where(Quote.revision == revision) if revision is not None else query.where(Quote.latest)
-    if lock:
-        query = query.with_for_update()
+    if lock:                        # re-read under the lock: then what the session holds is stored (core.db.own)
+        query = query.with_for_update().execution_options(populate_existing=True)
     quote = session.exec(query).first() if isinstance(number, str) else None
     if quote is None:
         which = f" revision {revision}" if revision is not None else ""
         raise NotFound(f"unknown quote {number!r}{which}")
-    return quote
+    return own(session, [quote])[0] if lock else quote
 
 
 def revisions(session: Session, number: str) -> list[Quote]:
