@@ -733,7 +733,6 @@ def test_a_rep_opens_an_account_and_finance_records_a_payment(site, browser):
     expect(rep.locator("#f-credit")).to_have_value("5000.00")
 
 
-
 def test_finance_matches_a_waiting_transfer_on_a_phone(site, browser):
     """A transfer that named no invoice waits on the finance page (at 375 px: no sideways
     scrolling, no axe violation): one in another currency is refused next to its form, and a
@@ -764,6 +763,7 @@ def test_finance_matches_a_waiting_transfer_on_a_phone(site, browser):
     shot(finance, "15-375-finance-matched-a-transfer")
     payments = httpx.get(f"{url}/api/v1/payments", headers=finance_api).json()
     assert [p["reference"] for p in payments] == ["P2"]
+
 
 @contextmanager
 def crm(frame_url: str):
