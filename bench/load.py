@@ -105,6 +105,11 @@ def empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+async def latest_version(http: httpx.AsyncClient) -> int:
+    """The product's newest model version (the demo's version changes as the demo grows)."""
+    return (await http.get(f"{API}/products/{PRODUCT}")).raise_for_status().json()["version"]
+
+
 async def selection_pool(http: httpx.AsyncClient, rng: random.Random, size: int = 300) -> list[dict]:
     """Partial selections made by random walks: each pick is a value still in its attribute's
     domain given the picks before it, so every selection is valid and most are different."""
@@ -127,13 +132,14 @@ async def selection_pool(http: httpx.AsyncClient, rng: random.Random, size: int 
 # ---- scenarios ----------------------------------------------------------------------------------
 
 class Scenarios:
-    def __init__(self, rep: str, manager: str, pool: list[dict]):
+    def __init__(self, rep: str, manager: str, version: int, pool: list[dict]):
         self.rep = {"Authorization": f"Bearer {rep}"}
+        self.version = version
         self.manager = {"Authorization": f"Bearer {manager}"}
         self.pool = pool
 
     async def browse(self, http, rng, tally):
-        path = rng.choice([f"{API}/products", f"{API}/products/{PRODUCT}", f"{API}/products/{PRODUCT}/versions/1"])
+        path = rng.choice([f"{API}/products", f"{API}/products/{PRODUCT}", f"{API}/products/{PRODUCT}/versions/{self.version}"])
         await timed(tally, http.get(path))
 
     async def configure(self, http, rng, tally):
@@ -199,11 +205,11 @@ def run_all(label: str, server: Server, rep: str, manager: str, args) -> None:
           f"{'errors':>6} {'wall s':>7} {'client cpu s':>12} {'server cpu s':>12}")
     rng = random.Random(args.seed)
 
-    async def pool():
+    async def model():
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            return await selection_pool(http, rng)
+            return await latest_version(http), await selection_pool(http, rng)
 
-    scenarios = Scenarios(rep, manager, asyncio.run(pool()))
+    scenarios = Scenarios(rep, manager, *asyncio.run(model()))
     for name in args.only or SCENARIOS:
         clients = args.clients
         server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
