@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from catalog.store import get_model, get_price_book
 from configurator.store import get_configuration
-from core.db import own
+from core.db import lock_rows
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.sequences import next_number
 from core.users import User
@@ -73,16 +73,17 @@ PRICE_FIELDS = ("price_book", "rule_set", "channel", "payment_terms", "promo_cod
 # reading -----------------------------------------------------------------------------------
 
 def get_quote(session: Session, number: str, revision: int | None = None, *, lock: bool = False) -> Quote:
-    """A revision of a quote (default: the latest). `lock` takes a row lock for writing."""
-    query = select(Quote).where(Quote.number == number)
-    query = query.where(Quote.revision == revision) if revision is not None else query.where(Quote.latest)
-    if lock:                        # re-read under the lock: then what the session holds is stored (core.db.own)
-        query = query.with_for_update().execution_options(populate_existing=True)
-    quote = session.exec(query).first() if isinstance(number, str) else None
+    """A revision of a quote (default: the latest). `lock` takes its row lock for writing
+    (core.db.lock_rows: read afresh and owned by the transaction)."""
+    quote = None
+    if isinstance(number, str):
+        where = (Quote.number == number, Quote.revision == revision if revision is not None else Quote.latest)
+        quote = next(iter(lock_rows(session, Quote, *where)), None) if lock else \
+            session.exec(select(Quote).where(*where)).first()
     if quote is None:
         which = f" revision {revision}" if revision is not None else ""
         raise NotFound(f"unknown quote {number!r}{which}")
-    return own(session, [quote])[0] if lock else quote
+    return quote
 
 
 def revisions(session: Session, number: str) -> list[Quote]:
