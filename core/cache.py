@@ -1,4 +1,5 @@
-"""A small thread-safe LRU cache for values that are expensive to build."""
+"""A small thread-safe LRU cache for values that are expensive to build, and `keep` for memos
+on hot paths."""
 
 from __future__ import annotations
 
@@ -7,6 +8,16 @@ from collections import OrderedDict
 from typing import Callable, Generic, Hashable, TypeVar
 
 T = TypeVar("T")
+
+
+def keep(store: dict, key: Hashable, value: T, limit: int) -> T:
+    """`value`, stored in `store` under `key`, the store emptied first when it holds `limit`
+    entries: for memos on hot paths (pricing) where an LRU's bookkeeping would cost more than
+    rebuilding what a clear drops."""
+    if len(store) >= limit:
+        store.clear()
+    store[key] = value
+    return value
 
 
 class LruCache(Generic[T]):

@@ -24,6 +24,7 @@ from itertools import compress
 from operator import not_
 from typing import Iterable, NamedTuple
 
+from core.cache import keep
 from rules.actions import LineBasis
 from rules.conditions import LineFacts, QuoteFacts, first_failure
 from rules.model import Rule, RuleSet
@@ -79,9 +80,8 @@ class Plan:
                     skipped.append(rule.id)
                     considered.append(outcome)
                 considered += tail
-            if len(self._by_quantity) >= MAX_QUANTITIES:
-                self._by_quantity.clear()
-            stacking = self._by_quantity[quantity] = Stacking(self.selection, tuple(skipped), basis, considered)
+            stacking = keep(self._by_quantity, quantity, Stacking(self.selection, tuple(skipped), basis, considered),
+                            MAX_QUANTITIES)
         applied, considered = stacking.apply(base, basis, failed, self.head)
         return Selected(considered, applied, self.selection, stacking.skipped)
 
@@ -135,18 +135,14 @@ class QuoteRules:
             kind += tuple(_value_key(values.get(a, _ABSENT)) for a in attributes)
         found = self._plans.get(kind)
         if found is None:
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
             failed, failing = self.screen(line.product)
             shared = self.rule_set.plans
             key = (self.facts.currency, kind, failing)
             plan = shared.get(key)
             if plan is None:
-                if len(shared) >= MAX_PLANS:
-                    shared.clear()
                 decided = compress(self.decide(line, kind), map(not_, failing))
-                plan = shared[key] = Plan(decided, self.rule_set.floors)
-            found = self._plans[kind] = failed, plan
+                plan = keep(shared, key, Plan(decided, self.rule_set.floors), MAX_PLANS)
+            found = keep(self._plans, kind, (failed, plan), MAX_PLANS)
         return found[1].select(self.facts, line, base, basis, found[0])
 
     def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:
@@ -159,10 +155,8 @@ class QuoteRules:
         key = (self.facts.currency, kind)
         found = kinds.get(key)
         if found is None:
-            if len(kinds) >= MAX_PLANS:
-                kinds.clear()
-            found = kinds[key] = tuple(self._decided(rule, line)
-                                       for rule in self.rule_set.candidates(line.product).rules)
+            rules = self.rule_set.candidates(line.product).rules
+            found = keep(kinds, key, tuple(self._decided(rule, line) for rule in rules), MAX_PLANS)
         return found
 
     def _decided(self, rule: Rule, line: LineFacts) -> Rule | Outcome:

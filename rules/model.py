@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Mapping, NamedTuple, Union
 
-from core.cache import LruCache
+from core.cache import LruCache, keep
 from rules.results import Outcome
 from rules.actions import AmountOff, Floor, FreeItem, LineBasis, Percent, PriceAction, SetPrice, Volume
 from rules.conditions import PLAN_FACTS, first_failure
@@ -92,7 +92,7 @@ class Rule:
         found = self._refusals.get(key, _UNSET)
         if found is _UNSET:
             reason = self.action.refusal(basis)
-            found = _keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason))
+            found = keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason), MAX_KEPT)
         return found
 
     def check(self, facts, line, key: tuple[str, str]) -> Outcome | None:
@@ -105,7 +105,7 @@ class Rule:
             reason = first_failure(self.line_split[1], facts, line)
             found = None if reason is None else Outcome(self.id, False, reason)
             if known is not None:
-                _keep(known, key, found)
+                keep(known, key, found, MAX_KEPT)
         return found
 
     def excluding(self, ids) -> tuple[Outcome, ...]:
@@ -138,14 +138,6 @@ def _outcomes(known: dict[str, Outcome], ids, reason: str) -> tuple[Outcome, ...
         if rid not in known:
             known[rid] = Outcome(rid, False, reason)
     return tuple(map(known.__getitem__, ids))
-
-
-def _keep(known: dict, key, value):
-    """`value`, kept in `known` under `key` (emptied when full)."""
-    if len(known) >= MAX_KEPT:
-        known.clear()
-    known[key] = value
-    return value
 
 
 class Candidates(NamedTuple):

@@ -15,6 +15,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Iterable, NamedTuple
 
+from core.cache import keep
 from rules.actions import LineBasis
 from rules.model import Rule
 from rules.results import Outcome
@@ -84,8 +85,6 @@ class Selection:
         key = (self._floor_ids, skipped, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
         if found is None:
-            if len(self._floors) >= MAX_FLOORS:
-                self._floors.clear()
             considered, candidates, out = [], [], set(skipped)
             for rule in self.floors:
                 if rule.id in out:
@@ -97,14 +96,13 @@ class Selection:
                 else:
                     candidates.append((value, rule))
             if not candidates:
-                found = self._floors[key] = Floors(tuple(considered), None, None, None, None)
-                return found
+                return keep(self._floors, key, Floors(tuple(considered), None, None, None, None), MAX_FLOORS)
             value, winner = max(candidates, key=itemgetter(0))
             reason = f"a higher floor applies ({winner.id})"
             considered += [Outcome(r.id, False, reason) for r in self.floors if r is not winner and r.id not in out]
-            found = self._floors[key] = Floors(
+            found = keep(self._floors, key, Floors(
                 tuple(considered), value, winner, Outcome(winner.id, False, "the price is above this floor"),
-                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}"))
+                Outcome(winner.id, True, f"applied: raised to the {winner.action.describe()}")), MAX_FLOORS)
         return found
 
 
