@@ -4,7 +4,13 @@
 # make test  - install (if needed), run the whole test suite on SQLite
 # make test-postgres - run the database tests against $$DATABASE_URL (a throwaway database)
 
-PYTHON ?= python3.11
+# The interpreter: a distribution's build of 3.11 where there is one (Debian's and Ubuntu's are
+# compiled with profile-guided and link-time optimisation: pricing and PDF rendering measured
+# about a quarter less CPU than with a plain source build), else python3.11 from the PATH.
+# It needs venv's ensurepip (Debian: python3.11-venv). PYTHON=... chooses another.
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(or $(firstword $(foreach p,/usr/bin/python3.11 python3.11,$(if $(shell $(p) -c 'import ensurepip' 2>/dev/null && echo ok),$(p)))),python3.11)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -18,8 +24,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the dependencies may have changed.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 # A random secret made on the first run and kept (var/ is not in git); SECRET_KEY wins if set.
