@@ -230,10 +230,19 @@ def lock_rows(session: Session, table, *conditions) -> list:
 
 
 def lock_row(session: Session, table, row_id: int):
-    """`lock_rows` of one row; one the transaction owns already (`owned`: it inserted or locked
-    it) is not read again, since what the session holds of it is what is stored."""
+    """`lock_rows` of one row (None if there is none); one the transaction owns already
+    (`owned`: it inserted or locked it) is not read again, since what the session holds of it
+    is what is stored."""
     row = owned(session, table, row_id)
-    return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
+    return row if row is not None else find_row(session, table, table.id == row_id, lock=True)
+
+
+def find_row(session: Session, table, *conditions, lock: bool = False):
+    """The row of `table` meeting `conditions` (a unique key's values), or None; `lock` takes
+    its lock for writing (`lock_rows`: read afresh and owned by the transaction)."""
+    if lock:
+        return next(iter(lock_rows(session, table, *conditions)), None)
+    return session.exec(select(table).where(*conditions)).first()
 
 
 def append(session: Session, table, *rows: dict) -> None:
