@@ -222,11 +222,11 @@ _LOCKED = "cpq.locked_rows"
 
 
 def lock_rows(session: Session, table, *conditions) -> list:
-    """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
-    them, so a row already in the session shows its committed values. The locks last until
-    the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
-    return own(session, list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
-                                          .execution_options(populate_existing=True))))
+    """Lock the rows in primary key order (concurrent lockers queue instead of deadlocking) and
+    re-read them, so a row already in the session shows its committed values. The locks last
+    until the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
+    return own(session, list(session.exec(select(table).where(*conditions).order_by(*table.__table__.primary_key)
+                                          .with_for_update().execution_options(populate_existing=True))))
 
 
 def lock_row(session: Session, table, row_id: int):

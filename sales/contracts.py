@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from core import docstore, webhooks
 from core.dates import add_months
-from core.db import append, aware, find_row, lock_row, owned_where, utcnow
+from core.db import append, aware, find_row, lock_row, lock_rows, owned_where, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
@@ -283,8 +283,7 @@ def _remind_once(session: Session, contract: Contract, kind: str, due: date, tex
 def run_jobs(session: Session, today: date) -> list[str]:
     """Activate, remind, renew and expire, as of `today`; returns what was done."""
     done = []
-    for contract in session.exec(select(Contract).where(Contract.state.in_(("signed", "active")))
-                                 .order_by(Contract.id).with_for_update()).all():
+    for contract in lock_rows(session, Contract, Contract.state.in_(("signed", "active"))):
         if contract.state == "signed" and contract.start_date <= today:
             _move(session, contract, "system", "activate", "active", f"starts {contract.start_date.isoformat()}")
             done.append(f"{contract.number}: activated")

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from catalog.pricebook import PERIOD_MONTHS
 from core.dates import add_months
-from core.db import children, lock_row, utcnow
+from core.db import children, lock_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, ZERO, currency
 from sales.models import Quote, QuoteLine
@@ -171,8 +171,7 @@ def add_version(session: Session, subscription: Subscription, effective_from: da
 
 def end_due(session: Session, today: date) -> list[Subscription]:
     """Active subscriptions whose term is over are ended (safe to rerun)."""
-    due = list(session.exec(select(Subscription).where(Subscription.state == "active",
-                                                       Subscription.end_date < today).with_for_update()))
+    due = lock_rows(session, Subscription, Subscription.state == "active", Subscription.end_date < today)
     for subscription in due:
         subscription.state, subscription.updated_at = "ended", utcnow()
         session.add(subscription)
