@@ -250,10 +250,24 @@ def append(session: Session, table, *rows: dict) -> None:
     their other fields at their defaults: no object is built or flushed for rows nothing in
     the transaction reads back as objects (queries see them). What they point to must be stored."""
     if rows:
-        defaults = [(name, field) for name, field in table.model_fields.items() if name != "id"]
-        rows = [{name: row[name] if name in row else field.get_default(call_default_factory=True)
-                 for name, field in defaults} for row in rows]
+        fields = _filled(table)
+        rows = [{name: row[name] if name in row else make() if make else default for name, default, make in fields}
+                for row in rows]
         session.connection().execute(table.__table__.insert(), rows)
+
+
+@cache
+def _filled(table) -> tuple[tuple[str, Any, Any], ...]:
+    """`append`'s fields of `table` but its id, once per class: (name, default, what makes a
+    default per row: its factory, or a copy of a mutable default, as pydantic gives; else None)."""
+    fields = []
+    for name, field in table.model_fields.items():
+        if name != "id":
+            make = field.default_factory
+            if make is None and field.get_default() is not field.default:
+                make = field.get_default
+            fields.append((name, field.default, make))
+    return tuple(fields)
 
 
 def insert_ignoring(session: Session, table, *conflict: str):
