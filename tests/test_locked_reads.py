@@ -11,7 +11,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable
 
 import pytest
 from sqlmodel import Session
@@ -37,20 +36,14 @@ class Made:
     request: str
 
 
-@dataclass(frozen=True)
-class Case:
-    read: Callable                  # (session, made, lock) -> row
-    column: str
-    value: object
-
-
+#: how each getter reads its row (session, made, lock) -> row, and a change another transaction makes
 CASES = {
-    "get_contract": Case(lambda s, m, lock: contracts.get_contract(s, m.contract, lock=lock), "notice_days", 30),
-    "contract link": Case(lambda s, m, lock: contracts.open_link(s, CONTRACT_TOKEN, lock=lock), "notice_days", 30),
-    "get_subscription": Case(lambda s, m, lock: subscriptions.get_subscription(s, m.subscription, lock=lock),
-                             "anchor_day", 15),
-    "get_request": Case(lambda s, m, lock: inbound.get_request(s, m.request, lock=lock), "message", "changed"),
-    "quote link": Case(lambda s, m, lock: acceptance._linked(s, QUOTE_TOKEN, lock=lock)[1], "title", "changed"),
+    "get_contract": (lambda s, m, lock: contracts.get_contract(s, m.contract, lock=lock), "notice_days", 30),
+    "contract link": (lambda s, m, lock: contracts.open_link(s, CONTRACT_TOKEN, lock=lock), "notice_days", 30),
+    "get_subscription": (lambda s, m, lock: subscriptions.get_subscription(s, m.subscription, lock=lock),
+                         "anchor_day", 15),
+    "get_request": (lambda s, m, lock: inbound.get_request(s, m.request, lock=lock), "message", "changed"),
+    "quote link": (lambda s, m, lock: acceptance._linked(s, QUOTE_TOKEN, lock=lock)[1], "title", "changed"),
 }
 
 
@@ -73,31 +66,31 @@ def made(setup) -> tuple:
         return engine, Made(contract.number, subscription.id, request.reference)
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES)
-def test_a_row_locked_after_another_transaction_changed_it_shows_the_change(made, case):
+@pytest.mark.parametrize("read, column, value", CASES.values(), ids=CASES)
+def test_a_row_locked_after_another_transaction_changed_it_shows_the_change(made, read, column, value):
     """Mine read the row unlocked; theirs locks it, changes it and commits while mine waits for
     the lock: what mine then holds is theirs, and mine owns it."""
     engine, rows = made
     with Session(engine) as mine:
-        seen = case.read(mine, rows, False)
+        seen = read(mine, rows, False)
         theirs_locked = threading.Event()
 
         def theirs():
             with Session(engine) as session:
-                row = case.read(session, rows, True)
+                row = read(session, rows, True)
                 theirs_locked.set()
                 time.sleep(0.3)                         # mine is waiting for the lock by now
-                setattr(row, case.column, case.value)
+                setattr(row, column, value)
                 session.add(row)
                 session.commit()
 
         thread = threading.Thread(target=theirs)
         thread.start()
         assert theirs_locked.wait(30)
-        locked = case.read(mine, rows, True)
+        locked = read(mine, rows, True)
         thread.join(30)
         assert locked is seen
-        assert getattr(locked, case.column) == case.value
+        assert getattr(locked, column) == value
         assert owned(mine, type(locked), locked.id) is locked
         mine.rollback()
 
