@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
+from api import billing as api_billing
+from billing import rating
+from billing.models import Invoice
+from billing.usage_models import UsagePeriod
 from core.db import owned, utcnow
 from core.errors import NotFound
 from core.tokens import token_hash
@@ -27,6 +32,7 @@ from subscription_flow import contract_order, setup  # noqa: F401  (a fixture)
 pytestmark = pytest.mark.postgres
 
 QUOTE_TOKEN, CONTRACT_TOKEN = "quote-token", "contract-token"
+PERIOD = date(2026, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Made:
     contract: str
     subscription: int
     request: str
+    invoice: int
 
 
 #: how each getter reads its row (session, made, lock) -> row, and a change another transaction makes
@@ -44,6 +51,9 @@ CASES = {
                          "anchor_day", 15),
     "get_request": (lambda s, m, lock: inbound.get_request(s, m.request, lock=lock), "message", "changed"),
     "quote link": (lambda s, m, lock: acceptance._linked(s, QUOTE_TOKEN, lock=lock)[1], "title", "changed"),
+    "invoice API": (lambda s, m, lock: api_billing._invoice(s, m.invoice, lock=lock), "reason", "changed"),
+    "usage period": (lambda s, m, lock: rating._close(s, PERIOD, utcnow()) if lock else s.get(UsagePeriod, PERIOD),
+                     "complete", True),
 }
 
 
@@ -58,12 +68,13 @@ def made(setup) -> tuple:
                                     term_months=12, start_date=contract.start_date, end_date=contract.end_date)
         request = QuoteRequest(reference="REQ-T1", company="Acme", name="Ann", email="ann@example.com",
                                country="US", product="SUP", price_book="list")
+        invoice = Invoice(series="T", account_id=contract.account_id, currency="USD", payment_terms="net30")
         expires = utcnow() + timedelta(days=30)
-        session.add_all([subscription, request,
+        session.add_all([subscription, request, invoice, UsagePeriod(period=PERIOD),
                          ShareLink(token_hash=token_hash(QUOTE_TOKEN), quote_id=contract.quote_id, expires_at=expires),
                          ShareLink(token_hash=token_hash(CONTRACT_TOKEN), contract_id=contract.id, expires_at=expires)])
         session.commit()
-        return engine, Made(contract.number, subscription.id, request.reference)
+        return engine, Made(contract.number, subscription.id, request.reference, invoice.id)
 
 
 @pytest.mark.parametrize("read, column, value", CASES.values(), ids=CASES)
@@ -91,7 +102,7 @@ def test_a_row_locked_after_another_transaction_changed_it_shows_the_change(made
         thread.join(30)
         assert locked is seen
         assert getattr(locked, column) == value
-        assert owned(mine, type(locked), locked.id) is locked
+        assert owned(mine, type(locked), sa.inspect(locked).identity[0]) is locked
         mine.rollback()
 
 
@@ -100,6 +111,7 @@ def test_a_row_locked_after_another_transaction_changed_it_shows_the_change(made
     lambda s: subscriptions.get_subscription(s, 10**6, lock=True),
     lambda s: inbound.get_request(s, "REQ-NONE", lock=True),
     lambda s: acceptance._linked(s, "no-such-token", lock=True),
+    lambda s: api_billing._invoice(s, 10**6, lock=True),
 ])
 def test_locking_a_row_that_does_not_exist_is_not_found(engine, read):
     with Session(engine) as session, pytest.raises(NotFound):
