@@ -18,7 +18,7 @@ from billing.consolidation import Due
 from billing.invoices import Charge, Draft, label, priced_amount
 from billing.models import BillingPeriod, Invoice, InvoiceLine
 from billing.terms import parse_terms
-from core.db import lock_row
+from core.db import lock_row, lock_rows
 from core.errors import Forbidden, InvalidInput, InvalidTransition
 from core.money import HUNDRED, ZERO, Currency, allocate, currency
 from core.validation import to_decimal
@@ -94,9 +94,8 @@ def bill_due_periods(session: Session, today: date) -> list[Invoice]:
 def due_on_billing_day(session: Session, account: Account, today: date) -> list[Due]:
     """What each billable order of the account owes on `today`, as invoice_order would bill it
     (deliveries, and periods due, billing started where it has not; no milestone)."""
-    orders_of = session.exec(select(Order).where(Order.account_id == account.id,
-                                                 Order.state.in_(schedule.BILLABLE_ORDER_STATES),
-                                                 Order.billing.in_(BILLING)).order_by(Order.id).with_for_update())
+    orders_of = lock_rows(session, Order, Order.account_id == account.id, Order.state.in_(schedule.BILLABLE_ORDER_STATES),
+                          Order.billing.in_(BILLING))
     return [due for due in (_owed(session, order, today, None) for order in orders_of) if due is not None]
 
 
@@ -210,9 +209,8 @@ def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: 
     firsts = {schedule.first_period(session, order, line, cur) for line in lines}
     due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
     if firsts - set(due):                            # a first period not due yet (a later start)
-        for period in session.exec(select(BillingPeriod).where(BillingPeriod.id.in_(firsts - set(due)),
-                                                               BillingPeriod.invoice_id.is_(None))
-                                   .with_for_update()):
+        for period in lock_rows(session, BillingPeriod, BillingPeriod.id.in_(firsts - set(due)),
+                                BillingPeriod.invoice_id.is_(None)):
             due[period.id] = period
     return sorted(due.values(), key=lambda p: (p.line_key, p.period_start))
 

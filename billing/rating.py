@@ -34,6 +34,7 @@ from billing.usage_models import (DEFAULT_GRACE_DAYS, UsageCharge, UsagePeriod, 
 from catalog.store import get_price_book
 from billing.usage_prices import UsagePrices
 from catalog.metered import Rated, Step, rate
+from core.db import find_row
 from core.errors import DomainError, InvalidTransition
 from core.money import currency
 from sales.accounts import Account
@@ -152,8 +153,7 @@ def _closed_unrated(session: Session, now: datetime, grace_days: int) -> list[da
 
 def _close(session: Session, period: date, now: datetime) -> UsagePeriod | None:
     """The period's row, locked, closed to records from now on."""
-    row = session.exec(select(UsagePeriod).where(UsagePeriod.period == period).with_for_update()
-                       .execution_options(populate_existing=True)).first()
+    row = find_row(session, UsagePeriod, UsagePeriod.period == period, lock=True)
     if row is not None and not row.complete:
         row.rated_at = row.rated_at or now
     return row

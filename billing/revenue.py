@@ -43,6 +43,7 @@ from sqlmodel import Session, select
 from billing import revenue_changes
 from billing.models import RevenueLine
 from catalog.pricebook import PERIOD_MONTHS
+from core.db import lock_row
 from core.errors import InvalidInput
 from core.money import ZERO, Currency, allocate, currency
 from sales.accounts import Account
@@ -115,7 +116,7 @@ def schedule(session: Session, contract: Contract) -> list[RevenueLine]:
     amendments, credit notes and termination (billing/revenue_changes.py); run again after
     a delivery or an order change. The same facts always give the same rows. The
     transaction price it ends with is kept on the contract for the report."""
-    contract = session.exec(select(Contract).where(Contract.id == contract.id).with_for_update()).one()
+    contract = lock_row(session, Contract, contract.id)
     worked = revenue_changes.plan(session, contract)
     rows = [RevenueLine(contract_id=contract.id, obligation=key, period=period, amount=amount,
                         currency=contract.currency, basis=worked.basis[key])

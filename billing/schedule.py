@@ -49,6 +49,7 @@ from sqlmodel import Session, select
 
 from billing.models import BillingPeriod
 from catalog.pricebook import PERIOD_MONTHS
+from core.db import lock_rows
 from core.errors import InvalidInput
 from core.dates import add_months
 from core.money import ZERO, Currency
@@ -262,15 +263,13 @@ def subscription_periods(session: Session, subscription: Subscription, cur: Curr
 
 def due_periods(session: Session, today: date, order_id: int | None = None) -> list[BillingPeriod]:
     """Unbilled periods to bill on `today` (billed in advance: from their first day) of open
-    and fulfilled orders, locked so that two billing runs cannot take the same period."""
-    query = (select(BillingPeriod).join(Order, Order.id == BillingPeriod.order_id)
-             .where(BillingPeriod.invoice_id.is_(None), BillingPeriod.bill_on <= today,
-                    Order.state.in_(BILLABLE_ORDER_STATES))
-             .order_by(BillingPeriod.order_id, BillingPeriod.line_key, BillingPeriod.period_start)
-             .with_for_update(of=BillingPeriod))
+    and fulfilled orders, locked so that two billing runs cannot take the same period (the
+    orders are not: a subquery), by order, line and start."""
+    conditions = [BillingPeriod.invoice_id.is_(None), BillingPeriod.bill_on <= today,
+                  BillingPeriod.order_id.in_(select(Order.id).where(Order.state.in_(BILLABLE_ORDER_STATES)))]
     if order_id is not None:
-        query = query.where(BillingPeriod.order_id == order_id)
-    return list(session.exec(query))
+        conditions.append(BillingPeriod.order_id == order_id)
+    return sorted(lock_rows(session, BillingPeriod, *conditions), key=lambda p: (p.order_id, p.line_key, p.period_start))
 
 
 def unbill(session: Session, invoice_id: int) -> None:

@@ -30,6 +30,7 @@ from configurator.explain import Explainer
 from configurator.propagate import Propagation
 from configurator.results import (AttributeState, Completion, ConfigureResult, Conflict,
                                   Correction, Explanation, RuleRef, SelectionError)
+from core.cache import LruCache
 
 SOLVER = "glucose4"       # fastest here on both the generated model and Automotive01
 CACHE_SIZE = 4096
@@ -424,21 +425,10 @@ class Configurator(Propagation):
         return self._rule_predicates
 
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_LOCK = threading.Lock()
 MAX_MODELS = 32
+_CONFIGURATORS: LruCache[Configurator] = LruCache(MAX_MODELS)
 
 
 def get_configurator(model: ProductModel) -> Configurator:
     """The compiled configurator for a model version (compiled once per content digest)."""
-    with _CACHE_LOCK:
-        found = _CACHE.get(model.digest)
-        if found is not None:
-            _CACHE.move_to_end(model.digest)
-            return found
-    compiled = Configurator(model)
-    with _CACHE_LOCK:
-        _CACHE[model.digest] = compiled
-        while len(_CACHE) > MAX_MODELS:
-            _CACHE.popitem(last=False)
-    return compiled
+    return _CONFIGURATORS.get(model.digest, lambda: Configurator(model))

@@ -222,18 +222,27 @@ _LOCKED = "cpq.locked_rows"
 
 
 def lock_rows(session: Session, table, *conditions) -> list:
-    """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
-    them, so a row already in the session shows its committed values. The locks last until
-    the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
-    return own(session, list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
-                                          .execution_options(populate_existing=True))))
+    """Lock the rows in primary key order (concurrent lockers queue instead of deadlocking) and
+    re-read them, so a row already in the session shows its committed values. The locks last
+    until the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
+    return own(session, list(session.exec(select(table).where(*conditions).order_by(*table.__table__.primary_key)
+                                          .with_for_update().execution_options(populate_existing=True))))
 
 
 def lock_row(session: Session, table, row_id: int):
-    """`lock_rows` of one row; one the transaction owns already (`owned`: it inserted or locked
-    it) is not read again, since what the session holds of it is what is stored."""
+    """`lock_rows` of one row (None if there is none); one the transaction owns already
+    (`owned`: it inserted or locked it) is not read again, since what the session holds of it
+    is what is stored."""
     row = owned(session, table, row_id)
-    return row if row is not None else lock_rows(session, table, table.id == row_id)[0]
+    return row if row is not None else find_row(session, table, table.id == row_id, lock=True)
+
+
+def find_row(session: Session, table, *conditions, lock: bool = False):
+    """The row of `table` meeting `conditions` (a unique key's values), or None; `lock` takes
+    its lock for writing (`lock_rows`: read afresh and owned by the transaction)."""
+    if lock:
+        return next(iter(lock_rows(session, table, *conditions)), None)
+    return session.exec(select(table).where(*conditions)).first()
 
 
 def append(session: Session, table, *rows: dict) -> None:
@@ -241,10 +250,24 @@ def append(session: Session, table, *rows: dict) -> None:
     their other fields at their defaults: no object is built or flushed for rows nothing in
     the transaction reads back as objects (queries see them). What they point to must be stored."""
     if rows:
-        defaults = [(name, field) for name, field in table.model_fields.items() if name != "id"]
-        rows = [{name: row[name] if name in row else field.get_default(call_default_factory=True)
-                 for name, field in defaults} for row in rows]
+        fields = _filled(table)
+        rows = [{name: row[name] if name in row else make() if make else default for name, default, make in fields}
+                for row in rows]
         session.connection().execute(table.__table__.insert(), rows)
+
+
+@cache
+def _filled(table) -> tuple[tuple[str, Any, Any], ...]:
+    """`append`'s fields of `table` but its id, once per class: (name, default, what makes a
+    default per row: its factory, or a copy of a mutable default, as pydantic gives; else None)."""
+    fields = []
+    for name, field in table.model_fields.items():
+        if name != "id":
+            make = field.default_factory
+            if make is None and field.get_default() is not field.default:
+                make = field.get_default
+            fields.append((name, field.default, make))
+    return tuple(fields)
 
 
 def insert_ignoring(session: Session, table, *conflict: str):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
 from core import queue, webhooks
-from core.db import timestamp, utcnow
+from core.db import lock_row, timestamp, utcnow
 from core.errors import DomainError
 
 KINDS = ("quote", "preview", "contract", "invoice")
@@ -128,7 +128,7 @@ def store(session: Session, document_id: int, body: bytes, about: dict) -> Docum
     """Keep rendered bytes with their SHA-256, unless the document is ready already (a render
     that ran twice); returns it when stored. `about` (its number...) goes into the
     `document.ready` event."""
-    document = session.exec(select(Document).where(Document.id == document_id).with_for_update()).first()
+    document = lock_row(session, Document, document_id)
     if document is None or document.status == READY:
         return None
     document.content, document.size = body, len(body)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel
 
+from core.db import insert_ignoring
+
 
 class Sequence(SQLModel, table=True):
     __tablename__ = "sequence"
@@ -27,10 +29,6 @@ def next_number(session: Session, series: str) -> int:
     number = session.execute(advance).scalar()
     if number is None:
         # First use: insert the row, or lose the race to a concurrent first use and take theirs.
-        try:
-            with session.begin_nested():
-                session.add(Sequence(series=series, last=0))
-        except sa.exc.IntegrityError:
-            pass
+        session.execute(insert_ignoring(session, Sequence, "series").values(series=series, last=0))
         number = session.execute(advance).scalar_one()
     return number

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core.cache import LruCache
-from core.db import forbid_updates, utcnow
+from core.db import find_row, forbid_updates, utcnow
 from core.errors import NotFound, VersionConflict
 from core.validation import MAX_INTEGER
 
@@ -81,7 +81,7 @@ def activate_document(session: Session, kind: str, name: str, version: int) -> N
     session.info.pop(_KNOWN, None)
     if find_document(session, kind, name, version) is None:
         raise NotFound(f"{kind.replace('_', ' ')} {name!r} has no version {version}")
-    active = session.get(ActiveDocument, (kind, name), with_for_update=True)
+    active = find_row(session, ActiveDocument, ActiveDocument.kind == kind, ActiveDocument.name == name, lock=True)
     if active is None:
         session.add(ActiveDocument(kind=kind, name=name, version=version))
     else:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core.crypto import SecretBox
-from core.db import aware, timestamp, utcnow
+from core.db import aware, find_row, lock_row, lock_rows, timestamp, utcnow
 from core.egress import Egress
 from core.errors import InvalidInput, NotFound
 from core.outbox import PENDING, Outbox
@@ -188,7 +188,8 @@ def list_subscriptions(session: Session) -> list[WebhookSubscription]:
 
 
 def get_subscription(session: Session, subscription_id: int, *, lock: bool = False) -> WebhookSubscription:
-    subscription = session.get(WebhookSubscription, subscription_id, with_for_update=lock)
+    subscription = (lock_row(session, WebhookSubscription, subscription_id) if lock
+                    else session.get(WebhookSubscription, subscription_id))
     if subscription is None:
         raise NotFound(f"unknown webhook subscription {subscription_id}")
     return subscription
@@ -226,7 +227,7 @@ def rotate_secret(session: Session, settings: Settings, subscription_id: int,
 def reencrypt_secrets(session: Session, box: SecretBox) -> int:
     """Encrypt every stored secret with the box's first key (after a new key was put first);
     how many subscriptions were rewritten."""
-    subscriptions = list(session.exec(select(WebhookSubscription).with_for_update()))
+    subscriptions = lock_rows(session, WebhookSubscription)
     for subscription in subscriptions:
         subscription.secret = box.reseal(subscription.secret)
         if subscription.previous_secret:
@@ -286,9 +287,8 @@ def attempts_of(session: Session, delivery: WebhookDelivery) -> list[WebhookAtte
 
 def redeliver(session: Session, subscription_id: int, delivery_id: str) -> WebhookDelivery:
     """Queue a delivery again now (e.g. after the receiver was fixed); it keeps its id."""
-    delivery = session.exec(select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id,
-                                                          WebhookDelivery.subscription_id == subscription_id)
-                            .with_for_update()).first()
+    delivery = find_row(session, WebhookDelivery, WebhookDelivery.delivery_id == delivery_id,
+                        WebhookDelivery.subscription_id == subscription_id, lock=True)
     if delivery is None:
         raise NotFound(f"unknown delivery {delivery_id!r}")
     delivery.status, delivery.next_attempt_at, delivery.attempts = PENDING, utcnow(), 0   # a fresh schedule

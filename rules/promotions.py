@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, func, select
 
-from core.db import forbid_updates, utcnow
+from core.db import forbid_updates, insert_ignoring, utcnow
 from core.errors import DomainError, NotFound
 from rules.model import RuleSet
 
@@ -105,10 +105,5 @@ def _add(session: Session, code: str, delta: int) -> int:
 
 
 def _ensure_counter(session: Session, code: str) -> None:
-    if session.get(PromoCounter, code) is not None:
-        return
-    try:
-        with session.begin_nested():      # another transaction may create it at the same time
-            session.add(PromoCounter(code=code, used=0))
-    except sa.exc.IntegrityError:
-        pass
+    if session.get(PromoCounter, code) is None:       # another transaction may create it at the same time
+        session.execute(insert_ignoring(session, PromoCounter, "code").values(code=code, used=0))

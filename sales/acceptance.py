@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlmodel import Session, select
 
 from core import docstore
-from core.db import aware, utcnow
+from core.db import aware, lock_row, utcnow
 from core.docstore import Document
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.tokens import new_token, token_hash
@@ -56,16 +56,17 @@ def open_link(session: Session, token: str) -> Shared:
 
 
 def _linked(session: Session, token: str, *, lock: bool = False) -> tuple[ShareLink, Quote]:
-    """A quote's share link that is known and has not expired (else NotFound), and its quote
-    (`lock`: locked for writing), read in one statement."""
+    """A quote's share link that is known and has not expired (else NotFound), and its quote,
+    read in one statement (`lock`: then locked for writing, core.db.lock_row)."""
     query = None
     if isinstance(token, str) and len(token) <= 100:
         query = select(ShareLink, Quote).join(Quote, Quote.id == ShareLink.quote_id).where(
             ShareLink.token_hash == token_hash(token))
-    found = session.exec(query.with_for_update(of=Quote) if lock else query).first() if query is not None else None
+    found = session.exec(query).first() if query is not None else None
     if found is None or aware(found[0].expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
-    return found[0], found[1]
+    link, quote = found
+    return link, lock_row(session, Quote, quote.id) if lock else quote
 
 
 def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,

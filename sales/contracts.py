@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from core import docstore, webhooks
 from core.dates import add_months
-from core.db import append, aware, own, owned_where, utcnow
+from core.db import append, aware, find_row, lock_row, lock_rows, owned_where, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
@@ -71,16 +71,14 @@ def label(contract: Contract) -> str:
 
 
 def get_contract(session: Session, number: str, *, lock: bool = False) -> Contract:
-    """A contract by number; `lock` takes a row lock for writing (one the transaction made or
-    locked already is not read again)."""
+    """A contract by number; `lock` takes its row lock for writing (core.db.lock_rows: read
+    afresh and owned by the transaction; one it made or locked already is not read again)."""
     contract = owned_where(session, Contract, number=number)
-    if contract is not None:
-        return contract
-    query = select(Contract).where(Contract.number == number)
-    contract = session.exec(query.with_for_update() if lock else query).first() if isinstance(number, str) else None
+    if contract is None and isinstance(number, str):
+        contract = find_row(session, Contract, Contract.number == number, lock=lock)
     if contract is None:
         raise NotFound(f"unknown contract {number!r}")
-    return own(session, [contract])[0] if lock else contract
+    return contract
 
 
 def history(session: Session, contract: Contract) -> list[ContractEvent]:
@@ -168,7 +166,7 @@ def open_link(session: Session, token: str, *, lock: bool = False) -> Contract:
     link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
     if link is None or link.contract_id is None or aware(link.expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
-    return session.get(Contract, link.contract_id, with_for_update=lock)
+    return lock_row(session, Contract, link.contract_id) if lock else session.get(Contract, link.contract_id)
 
 
 def sign(session: Session, token: str, name: str, email: str, ip: str, user_agent: str, today: date,
@@ -285,8 +283,7 @@ def _remind_once(session: Session, contract: Contract, kind: str, due: date, tex
 def run_jobs(session: Session, today: date) -> list[str]:
     """Activate, remind, renew and expire, as of `today`; returns what was done."""
     done = []
-    for contract in session.exec(select(Contract).where(Contract.state.in_(("signed", "active")))
-                                 .order_by(Contract.id).with_for_update()).all():
+    for contract in lock_rows(session, Contract, Contract.state.in_(("signed", "active"))):
         if contract.state == "signed" and contract.start_date <= today:
             _move(session, contract, "system", "activate", "active", f"starts {contract.start_date.isoformat()}")
             done.append(f"{contract.number}: activated")

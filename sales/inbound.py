@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from catalog.store import get_price_book
-from core.db import timestamp, utcnow
+from core.db import find_row, timestamp, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.locales import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES
 from core.sequences import next_number
@@ -95,8 +95,8 @@ def list_requests(session: Session, state: str | None = None) -> list[QuoteReque
 
 
 def get_request(session: Session, reference: str, *, lock: bool = False) -> QuoteRequest:
-    query = select(QuoteRequest).where(QuoteRequest.reference == reference)
-    request = session.exec(query.with_for_update() if lock else query).first()
+    """A quote request by reference; `lock` takes its row lock for writing (core.db.lock_rows)."""
+    request = find_row(session, QuoteRequest, QuoteRequest.reference == reference, lock=lock)
     if request is None:
         raise NotFound(f"unknown quote request {reference!r}")
     return request

@@ -24,7 +24,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core import webhooks
-from core.db import append, lock_rows, utcnow
+from core.db import append, find_row, lock_rows, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
@@ -246,8 +246,7 @@ def _move(session: Session, order: Order, actor, action: str, to: str, reason: s
 
 
 def _line(session: Session, order: Order, key: str) -> OrderLine:
-    line = session.exec(select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.key == key)
-                        .with_for_update()).first()
+    line = find_row(session, OrderLine, OrderLine.order_id == order.id, OrderLine.key == key, lock=True)
     if line is None:
         raise InvalidInput("line", f"{label(order)} has no line {key!r}")
     return line

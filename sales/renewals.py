@@ -28,6 +28,7 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
+from core.db import lock_rows
 from core.errors import DomainError, InvalidTransition
 from core.users import User
 from sales import contracts, subscriptions
@@ -78,8 +79,7 @@ def run_jobs(session: Session, today: date) -> list[str]:
     """Renewal quotes due, and the end of term of contracts whose renewal quote was accepted or
     declined (see the module docstring); safe to run any number of times."""
     done = []
-    for contract in session.exec(select(Contract).where(Contract.state.in_(LIVE)).order_by(Contract.id)
-                                 .with_for_update()).all():
+    for contract in lock_rows(session, Contract, Contract.state.in_(LIVE)):
         deadline = contract.end_date - timedelta(days=contract.notice_days)
         quote = renewal_quote(session, contract)
         if (quote is None and contract.auto_renew and contract.state == "active"

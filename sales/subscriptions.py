@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from catalog.pricebook import PERIOD_MONTHS
 from core.dates import add_months
-from core.db import children, utcnow
+from core.db import children, lock_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, ZERO, currency
 from sales.models import Quote, QuoteLine
@@ -92,8 +92,10 @@ def ensure_for_contract(session: Session, contract: Contract) -> None:
 
 
 def get_subscription(session: Session, subscription_id: int, *, lock: bool = False) -> Subscription:
-    query = select(Subscription).where(Subscription.id == subscription_id)
-    found = session.exec(query.with_for_update() if lock else query).first() if isinstance(subscription_id, int) else None
+    """A subscription; `lock` takes its row lock for writing (core.db.lock_row)."""
+    found = None
+    if isinstance(subscription_id, int):
+        found = lock_row(session, Subscription, subscription_id) if lock else session.get(Subscription, subscription_id)
     if found is None:
         raise NotFound(f"unknown subscription {subscription_id!r}")
     return found
@@ -169,8 +171,7 @@ def add_version(session: Session, subscription: Subscription, effective_from: da
 
 def end_due(session: Session, today: date) -> list[Subscription]:
     """Active subscriptions whose term is over are ended (safe to rerun)."""
-    due = list(session.exec(select(Subscription).where(Subscription.state == "active",
-                                                       Subscription.end_date < today).with_for_update()))
+    due = lock_rows(session, Subscription, Subscription.state == "active", Subscription.end_date < today)
     for subscription in due:
         subscription.state, subscription.updated_at = "ended", utcnow()
         session.add(subscription)

@@ -18,7 +18,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from core.db import utcnow
+from core.db import lock_rows, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition
 from core.users import User
 from core import docstore
@@ -169,8 +169,7 @@ def share(session: Session, actor: User, number: str, link_days: int | None = No
 
 def expire_due(session: Session, today: date) -> list[Quote]:
     """Mark approved and sent revisions past their validity as expired (safe to rerun)."""
-    due = list(session.exec(select(Quote).where(Quote.latest, Quote.state.in_(("approved", "sent")),
-                                                Quote.expires_on < today).with_for_update()))
+    due = lock_rows(session, Quote, Quote.latest, Quote.state.in_(("approved", "sent")), Quote.expires_on < today)
     for quote in due:
         _move(session, quote, "system", "expire", "expired", f"valid until {quote.expires_on.isoformat()}")
     return due

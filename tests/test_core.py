@@ -2,6 +2,8 @@
 
 import threading
 import time
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -9,9 +11,11 @@ import sqlalchemy as sa
 
 from sqlmodel import Session, select
 
-from core.db import create_engine, lock_row, normalise_url, session_scope
+from billing.models import LedgerEntry
+from core.db import append, create_engine, lock_row, normalise_url, session_scope
 from core.docstore import Document
 from core.settings import DEFAULT_DATABASE_URL, PROJECT_ROOT, Settings
+from sales.accounts import create_account
 
 
 def test_settings_defaults_are_absolute():
@@ -125,6 +129,25 @@ def test_rows_locked_for_update_are_read_under_the_lock(engine):
         worker.join()
     with session_scope(engine) as session:
         assert session.get(Document, 1).attempts == 2
+
+
+@pytest.mark.postgres
+def test_append_writes_the_rows_objects_would(engine):
+    """Fields left out of an appended row take their defaults (a value, or a factory's), as
+    they do on an object added to the session, on the first call for a table and later ones."""
+    with Session(engine) as session:
+        account = create_account(session, {"code": "APP", "name": "App", "currency": "USD"})
+        given = dict(account_id=account.id, on=date(2026, 1, 2), kind="payment", amount=Decimal("-5.5"), currency="USD")
+        session.add(LedgerEntry(**given))
+        session.flush()
+        append(session, LedgerEntry, given, dict(given, memo="second"))
+        append(session, LedgerEntry, dict(given, kind="refund"))
+        rows = session.exec(select(LedgerEntry).order_by(LedgerEntry.id)).all()
+        written = [{k: v for k, v in row.model_dump().items() if k not in ("id", "at")} for row in rows]
+        added = {k: v for k, v in LedgerEntry(**given).model_dump().items() if k not in ("id", "at")}
+        assert written == [added, added, dict(added, memo="second"), dict(added, kind="refund")]
+        assert all(row.at is not None for row in rows)
+        session.rollback()
 
 
 def test_a_skip_locked_claim_on_sqlite_takes_no_write_lock(tmp_path):
