@@ -12,12 +12,14 @@ token). Every endpoint names the one permission it needs with `Blueprint.require
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 from limits import parse as parse_limit
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session
 
@@ -133,6 +135,21 @@ def _identify(session: Session) -> Caller:
     return Caller("anonymous")
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-memory store, dropping expired entries once a second. The library's own
+    sweep runs 10 ms after a hit on a thread of its own, so under load nearly every request
+    started a thread (0.4 ms of a configure request's 3.8 ms of CPU). Whether a hit is allowed
+    never depends on the sweep (entries carry their times); it only frees memory."""
+
+    SWEEP_SECONDS = 1.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the library's (name-mangled) method
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)
+            self.timer.daemon = True                  # a pending sweep never holds up the exit
+            self.timer.start()
+
+
 class RateLimits:
     """Requests per caller (API key, user, or address when anonymous) in a moving window, kept
     in memory or, for several processes, in Redis (CPQ_RATE_LIMIT_STORAGE=redis://…). Sign-in
@@ -140,7 +157,9 @@ class RateLimits:
     StorageError (a 503, api/errors.py) rather than the driver's own exceptions."""
 
     def __init__(self, storage_uri: str, default: str, anonymous: str):
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True))
+        storage = (SweptMemoryStorage(storage_uri, wrap_exceptions=True) if urlsplit(storage_uri).scheme == "memory"
+                   else storage_from_string(storage_uri, wrap_exceptions=True))
+        self.limiter = MovingWindowRateLimiter(storage)
         self.default, self.anonymous = default, anonymous
 
     def hit(self, who: Caller) -> dict[str, str]:

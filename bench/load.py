@@ -11,7 +11,8 @@ Scenarios (each client sends its next request as soon as the last one is answere
              manager (three requests; the figures are per request, and flows per second)
 
 Printed per scenario: requests, requests/s, p50/p95/p99 latency, errors (non-2xx or no answer),
-and the CPU time of the client and of the server (master and workers) beside the wall time.
+and the CPU time of the client and of the server (master and workers) beside the wall time,
+and the server's CPU per request (the figure a shared machine's load does not skew much).
 
     .venv/bin/python bench/load.py                                   # SQLite, then PostgreSQL if --postgres
     .venv/bin/python bench/load.py --seconds 20 --clients 20 --only configure create
@@ -202,7 +203,7 @@ async def drive(url: str, scenario, clients: int, seconds: float, seed: int) -> 
 def run_all(label: str, server: Server, rep: str, manager: str, args) -> None:
     print(f"\n{label}: {server.url}, {args.clients} clients, {args.seconds:g} s per scenario")
     print(f"{'scenario':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6} {'wall s':>7} {'client cpu s':>12} {'server cpu s':>12}")
+          f"{'errors':>6} {'wall s':>7} {'client cpu s':>12} {'server cpu s':>12} {'server ms/req':>13}")
     rng = random.Random(args.seed)
 
     async def model():
@@ -220,7 +221,7 @@ def run_all(label: str, server: Server, rep: str, manager: str, args) -> None:
         odd = {k: v for k, v in tally.statuses.items() if not (isinstance(k, int) and 200 <= k < 300)}
         print(f"{name:<10} {len(ordered):>8} {len(ordered) / wall:>8.1f} {percentile(ordered, 50) * 1000:>8.1f} "
               f"{percentile(ordered, 95) * 1000:>8.1f} {percentile(ordered, 99) * 1000:>8.1f} {tally.errors:>6} "
-              f"{wall:>7.1f} {client_cpu:>12.1f} {server_cpu:>12.1f}{extra}" + (f"  {odd}" if odd else ""))
+              f"{wall:>7.1f} {client_cpu:>12.1f} {server_cpu:>12.1f} {server_cpu * 1000 / max(1, len(ordered)):>13.2f}{extra}" + (f"  {odd}" if odd else ""))
 
 
 class Remote:
