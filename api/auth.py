@@ -189,8 +189,11 @@ def init_app(app: Flask) -> None:
     def _authorize():
         permission = permission_of(request.endpoint)
         current_actor.set("anonymous")                 # until the credentials say otherwise
-        with session_scope(app_engine(app)) as session:
-            who = _identify(session)
+        if "Authorization" in request.headers or request.cookies.get(SESSION_COOKIE):
+            with session_scope(app_engine(app)) as session:
+                who = _identify(session)
+        else:
+            who = Caller("anonymous")                 # no credentials: nothing to look up
         g.caller = who
         current_actor.set(who.label)
         g.rate_headers = limits.hit(who) if app.config.get("RATE_LIMITS", True) else {}

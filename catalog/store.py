@@ -101,11 +101,12 @@ def get_model(session: Session, product: str, version: int | None = None) -> Pro
     if version is not None and not 1 <= version <= MAX_INTEGER:
         raise NotFound(f"product {product!r} has no version {version}")
     # The digest names the built model in the cache; the source (large JSON) is read only to build it.
-    query = select(ModelVersion.version, ModelVersion.digest).where(ModelVersion.product == product)
+    # A configure request is little more than this read: built once, run on the session's connection
+    # (versions are flushed as they are saved, so nothing waits for an autoflush).
     if version is None:
-        found = session.exec(query.order_by(ModelVersion.version.desc()).limit(1)).first()
+        found = session.connection().execute(_LATEST, {"product": product}).first()
     else:
-        found = session.exec(query.where(ModelVersion.version == version)).first()
+        found = session.connection().execute(_VERSION, {"product": product, "version": version}).first()
     if found is None:
         if version is None or not _product_exists(session, product):
             raise NotFound(f"unknown product {product!r}")
@@ -113,6 +114,11 @@ def get_model(session: Session, product: str, version: int | None = None) -> Pro
     number, digest = found
     return _BUILT.get((product, number, digest), lambda: load_model_dict(
         find_version(session, product, number).source, file=f"{product} version {number}"))
+
+
+_VERSIONS = select(ModelVersion.version, ModelVersion.digest).where(ModelVersion.product == sa.bindparam("product"))
+_LATEST = _VERSIONS.order_by(ModelVersion.version.desc()).limit(1)
+_VERSION = _VERSIONS.where(ModelVersion.version == sa.bindparam("version"))
 
 
 def find_version(session: Session, product: str, version: int) -> ModelVersion | None:
