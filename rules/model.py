@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
 from decimal import Decimal
-from typing import Mapping, NamedTuple, Union
+from operator import itemgetter
+from typing import Callable, Mapping, NamedTuple, Union
 
 from core.cache import LruCache, keep
 from rules.results import Outcome
@@ -145,6 +146,14 @@ class Candidates(NamedTuple):
     rules: tuple[Rule, ...]            # in priority order
     ids: tuple[str, ...]               # their ids
     attributes: tuple[str, ...]        # configured attributes their conditions test
+    pick: Callable[[Mapping[str, object]], tuple]   # a mapping's values for `ids`, in order
+
+
+def _picker(ids: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple]:
+    """`pick` for `ids`: one itemgetter call, which gives a tuple for two ids or more."""
+    if len(ids) > 1:
+        return itemgetter(*ids)
+    return lambda by_id: tuple(map(by_id.__getitem__, ids))
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,8 @@ class RuleSet:
         object.__setattr__(self, "_any_product", tuple(r for r in line_rules if r.products is None))
         object.__setattr__(self, "_by_product", {p: tuple(rs) for p, rs in by_product.items()})
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
+        object.__setattr__(self, "ids", tuple(r.id for r in self.rules))
+        object.__setattr__(self, "conditional", tuple(r for r in self.rules if r.quote_conditions))
         object.__setattr__(self, "_line_cache", {})
         object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
         object.__setattr__(self, "_quote_plans", LruCache(16))
@@ -213,8 +224,9 @@ class RuleSet:
         if cached is None:
             merged = sorted(self._by_product.get(product, ()) + self._any_product, key=lambda r: r.order)
             tested = {c.attribute for r in merged for c in r.line_conditions if c.line_fact == "values"}
-            cached = self._line_cache[product] = Candidates(tuple(merged), tuple(r.id for r in merged),
-                                                            tuple(sorted(tested)))
+            ids = tuple(r.id for r in merged)
+            cached = self._line_cache[product] = Candidates(tuple(merged), ids, tuple(sorted(tested)),
+                                                            _picker(ids))
         return cached
 
     def quote_plans(self, verdicts: tuple) -> dict:
