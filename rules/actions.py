@@ -60,8 +60,13 @@ class Percent(PriceAction):
     percent: Decimal
     surcharge: bool = False
 
+    def __post_init__(self):
+        # base * (percent / 100) is base * percent / 100 in one operation, not two: percent / 100
+        # is exact, and either way the product is rounded once, to the same significant digits
+        object.__setattr__(self, "_fraction", self.percent / HUNDRED)
+
     def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
-        amount = base * self.percent / HUNDRED
+        amount = base * self._fraction
         return -amount if self.surcharge else amount
 
     def describe(self) -> str:
