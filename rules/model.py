@@ -62,10 +62,15 @@ class Rule:
             if condition.line_fact is not None and condition.line_fact not in PLAN_FACTS:
                 split = i
                 break
+        refuses = getattr(type(action), "refusal", PriceAction.refusal) is not PriceAction.refusal
+        per_line = self.line_conditions[split:]
         for name, value in (("slot", slot), ("step", ("rule", self.id, self.description)),
                             ("applied", Outcome(self.id, True, f"applied: {action.describe()}")),
-                            ("refuses", getattr(type(action), "refusal", PriceAction.refusal) is not PriceAction.refusal),
-                            ("line_split", (self.line_conditions[:split], self.line_conditions[split:]))):
+                            ("refuses", refuses), ("line_split", (self.line_conditions[:split], per_line)),
+                            # where `refusal` keeps its outcomes, and `check` its own when its
+                            # conditions read only the quantity (None when they read more)
+                            ("_refusals", {} if refuses else None),
+                            ("_checks", {} if all(c.line_fact == "quantity" for c in per_line) else None)):
             object.__setattr__(self, name, value)
 
     @property
@@ -79,16 +84,6 @@ class Rule:
     @cached_property
     def _outbid(self) -> dict[str, Outcome]:
         return {}
-
-    @cached_property
-    def _refusals(self) -> dict:
-        return {}
-
-    @cached_property
-    def _checks(self) -> dict | None:
-        """Where `check` keeps its outcomes when its conditions read only the quantity (None
-        when they read more)."""
-        return {} if all(c.line_fact == "quantity" for c in self.line_split[1]) else None
 
     def refusal(self, basis: LineBasis, key: tuple[str, str]) -> Outcome | None:
         """The outcome of this price rule when its action does not apply to lines of the
