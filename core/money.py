@@ -141,11 +141,11 @@ def split_units(units: int, weights: Sequence[int]) -> list[int]:
     if units < 0:
         return [-part for part in split_units(-units, weights)]
     weight_sum = sum(weights)
-    products = [units * w for w in weights]
-    parts = [x // weight_sum for x in products]
+    split = list(map(divmod, map(units.__mul__, weights), repeat(weight_sum)))   # one division each
+    parts = [part for part, _ in split]
     missing = units - sum(parts)
     if missing:
-        remainders = [x % weight_sum for x in products]
+        remainders = [remainder for _, remainder in split]
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
         for i in order[:missing]:
             parts[i] += 1
