@@ -120,7 +120,6 @@ class Rule:
         return _outcomes(self._outbid, ids, f"{self.id} gives a larger discount")
 
 
-
 _UNSET = object()
 
 
