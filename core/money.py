@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cached_property, lru_cache
+from itertools import repeat
+from operator import sub
 from typing import Sequence
 
 from iso4217 import Currency as _Iso4217
@@ -99,12 +101,12 @@ def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal)
     """
     if len(amounts) == 1 and abs(total - amounts[0]) < quantum:
         return [total]
-    floors = [a.quantize(quantum, ROUND_FLOOR) for a in amounts]
+    floors = list(map(Decimal.quantize, amounts, repeat(quantum), repeat(ROUND_FLOOR)))
     missing = int((total - sum(floors, ZERO)) / quantum)
     if not 0 <= missing <= len(amounts):
         raise ValueError(f"{total} cannot be split over {list(amounts)} in steps of {quantum}")
     if missing:
-        lost = [a - f for a, f in zip(amounts, floors)]
+        lost = list(map(sub, amounts, floors))
         order = sorted(range(len(amounts)), key=lost.__getitem__, reverse=True)  # stable: ties keep order
         for i in order[:missing]:
             floors[i] += quantum
@@ -139,11 +141,11 @@ def split_units(units: int, weights: Sequence[int]) -> list[int]:
     if units < 0:
         return [-part for part in split_units(-units, weights)]
     weight_sum = sum(weights)
-    products = [units * w for w in weights]
-    parts = [x // weight_sum for x in products]
+    split = list(map(divmod, map(units.__mul__, weights), repeat(weight_sum)))   # one division each
+    parts = [part for part, _ in split]
     missing = units - sum(parts)
     if missing:
-        remainders = [x % weight_sum for x in products]
+        remainders = [remainder for _, remainder in split]
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
         for i in order[:missing]:
             parts[i] += 1

@@ -17,7 +17,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
 from typing import Mapping, NamedTuple
 
 from core.money import HUNDRED, ZERO
@@ -60,8 +59,13 @@ class Percent(PriceAction):
     percent: Decimal
     surcharge: bool = False
 
+    def __post_init__(self):
+        # base * (percent / 100) is base * percent / 100 in one operation, not two: percent / 100
+        # is exact, and either way the product is rounded once, to the same significant digits
+        object.__setattr__(self, "_fraction", self.percent / HUNDRED)
+
     def amount(self, base: Decimal, basis: LineBasis) -> Decimal:
-        amount = base * self.percent / HUNDRED
+        amount = base * self._fraction
         return -amount if self.surcharge else amount
 
     def describe(self) -> str:
@@ -109,6 +113,10 @@ class Tier:
     price: Amounts | None = None         # unit price (all_units, graduated) or band fee (block)
     percent: Decimal | None = None       # or a discount on the line's unit price
 
+    def __post_init__(self):
+        # as Percent's: base * (percent / 100) is base * percent / 100, in one operation
+        object.__setattr__(self, "_fraction", None if self.percent is None else self.percent / HUNDRED)
+
 
 @dataclass(frozen=True)
 class Volume(PriceAction):
@@ -121,9 +129,8 @@ class Volume(PriceAction):
     mode: str
     tiers: tuple[Tier, ...]
 
-    @cached_property
-    def _starts(self) -> tuple[Decimal, ...]:
-        return tuple(t.start for t in self.tiers)
+    def __post_init__(self):
+        object.__setattr__(self, "_starts", tuple(t.start for t in self.tiers))   # read per line
 
     def _reached(self, qty: Decimal) -> tuple[Tier, ...]:
         """The tiers from which `qty` counts."""
@@ -160,7 +167,7 @@ class Volume(PriceAction):
     @staticmethod
     def _whole(tier: Tier, base: Decimal, basis: LineBasis) -> Decimal:
         if tier.percent is not None:
-            return base * tier.percent / HUNDRED
+            return base * tier._fraction
         return base - tier.price[basis.currency] * basis.quantity
 
     def describe(self) -> str:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 from decimal import ROUND_CEILING, Decimal
+from itertools import repeat
+from operator import add
 from typing import Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
@@ -199,7 +201,9 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
     running = _floor(selection, skipped, basis, p, running, heads, exact, cur.quantum)
     p.net = cur.round(running)                                       # rounding point 1
     rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
-    p.steps = [tuple_new(Step, (*head, amount)) for head, amount in zip(heads, rounded)]
+    p.steps = list(map(tuple_new, repeat(Step), map(add, heads, zip(rounded))))   # head + (amount,)
+    if not selection.frees:
+        return [p]
     return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
 
 
@@ -236,7 +240,7 @@ def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: 
 
 def _free_items(frees: tuple[Rule, ...], skipped: tuple[str, ...], book: PriceBook, basis: LineBasis,
                 line: LineInput, source: _Line, index: int) -> list[_Line]:
-    out = []
+    out, zero = [], ZERO.quantize(book.currency.quantum)
     for rule in frees:
         if rule.id in skipped:
             continue
@@ -247,8 +251,8 @@ def _free_items(frees: tuple[Rule, ...], skipped: tuple[str, ...], book: PriceBo
         list_price = book.plain_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
         p = _new_line(f"{line.id}/{rule.id}", rule.action.product, qty, None, list_price, index,
                       list_price.elements[0].label)
-        p.net, p.free_of = ZERO.quantize(book.currency.quantum), line.id
-        p.steps = [Step("free", rule.id, rule.description, p.list_total)]
+        p.net, p.free_of = zero, line.id
+        p.steps = [tuple_new(Step, ("free", rule.id, rule.description, p.list_total))]
         source.considered.append(rule.applied)
         out.append(p)
     return out

@@ -102,12 +102,11 @@ class QuoteRules:
     def __init__(self, rule_set: RuleSet, facts: QuoteFacts):
         self.rule_set, self.facts = rule_set, facts
         # every rule's quote conditions, once: None when they hold, else the rule's outcome
-        self.verdicts: dict[str, Outcome | None] = dict.fromkeys(r.id for r in rule_set.rules)
-        for rule in rule_set.rules:
-            if rule.quote_conditions:
-                reason = first_failure(rule.quote_conditions, facts)
-                if reason is not None:
-                    self.verdicts[rule.id] = Outcome(rule.id, False, reason)
+        self.verdicts: dict[str, Outcome | None] = dict.fromkeys(rule_set.ids)
+        for rule in rule_set.conditional:
+            reason = first_failure(rule.quote_conditions, facts)
+            if reason is not None:
+                self.verdicts[rule.id] = Outcome(rule.id, False, reason)
         # by kind of line: the outcomes of the candidates whose quote conditions fail, and the
         # plan; kept for quotes that fail the same rules for the same reasons (a quote priced again)
         self._plans = rule_set.quote_plans((facts.currency, *filter(None, self.verdicts.values())))
@@ -119,7 +118,7 @@ class QuoteRules:
         product's kinds of line share."""
         found = self._screens.get(product)
         if found is None:
-            verdicts = list(map(self.verdicts.__getitem__, self.rule_set.candidates(product).ids))
+            verdicts = self.rule_set.candidates(product).pick(self.verdicts)
             found = self._screens[product] = tuple(filter(None, verdicts)), bytes(map(bool, verdicts))
         return found
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
 from decimal import Decimal
-from typing import Mapping, NamedTuple, Union
+from operator import itemgetter
+from typing import Callable, Mapping, NamedTuple, Union
 
 from core.cache import LruCache, keep
 from rules.results import Outcome
@@ -38,27 +39,43 @@ class Rule:
     action: Action
     max_discount_percent: Decimal | None = None   # lifts the set's cap when this rule applies
 
+    def __post_init__(self):
+        """What pricing reads of a rule on every line, set once as plain attributes (CPython
+        3.11 reads those several times faster than a cached_property's value):
+        - `slot`: where pricing puts it: 0-3 price rules by stacking mode (exclusive, best_of,
+          additive, compounding: the order stacking applies them), 4 floors, 5 free items;
+        - `step`: the kind, rule and label of its waterfall step when it applies to a line;
+        - `applied`: its outcome when it applies (the same every time);
+        - `refuses`: whether its price action may not apply to a line (False: a percentage always
+          does; and for floors and free items, which are not asked);
+        - `line_split`: its line conditions before the first one on a fact outside PLAN_FACTS
+          (the quantity), and from there on: rules.index decides the first part once per kind
+          of line, the rest on each line, so that the first failing condition is still the one
+          reported."""
+        action = self.action
+        if isinstance(action, Floor):
+            slot = 4
+        else:
+            slot = 5 if isinstance(action, FreeItem) else STACKING.index(self.stacking)
+        split = len(self.line_conditions)
+        for i, condition in enumerate(self.line_conditions):
+            if condition.line_fact is not None and condition.line_fact not in PLAN_FACTS:
+                split = i
+                break
+        refuses = getattr(type(action), "refusal", PriceAction.refusal) is not PriceAction.refusal
+        per_line = self.line_conditions[split:]
+        for name, value in (("slot", slot), ("step", ("rule", self.id, self.description)),
+                            ("applied", Outcome(self.id, True, f"applied: {action.describe()}")),
+                            ("refuses", refuses), ("line_split", (self.line_conditions[:split], per_line)),
+                            # where `refusal` keeps its outcomes, and `check` its own when its
+                            # conditions read only the quantity (None when they read more)
+                            ("_refusals", {} if refuses else None),
+                            ("_checks", {} if all(c.line_fact == "quantity" for c in per_line) else None)):
+            object.__setattr__(self, name, value)
+
     @property
     def order(self) -> tuple[int, str]:
         return (self.priority, self.id)
-
-    @cached_property
-    def slot(self) -> int:
-        """Where pricing puts it: 0-3 price rules by stacking mode (exclusive, best_of,
-        additive, compounding: the order stacking applies them), 4 floors, 5 free items."""
-        if isinstance(self.action, Floor):
-            return 4
-        return 5 if isinstance(self.action, FreeItem) else STACKING.index(self.stacking)
-
-    @cached_property
-    def step(self) -> tuple[str, str, str]:
-        """The kind, rule and label of its waterfall step when it applies to a line."""
-        return ("rule", self.id, self.description)
-
-    @cached_property
-    def applied(self) -> Outcome:
-        """The outcome of this rule when it applies (the same every time)."""
-        return Outcome(self.id, True, f"applied: {self.action.describe()}")
 
     @cached_property
     def _shut_out(self) -> dict[str, Outcome]:
@@ -67,21 +84,6 @@ class Rule:
     @cached_property
     def _outbid(self) -> dict[str, Outcome]:
         return {}
-
-    @cached_property
-    def refuses(self) -> bool:
-        """Whether its action may not apply to a line (False: a percentage always does)."""
-        return type(self.action).refusal is not PriceAction.refusal
-
-    @cached_property
-    def _refusals(self) -> dict:
-        return {}
-
-    @cached_property
-    def _checks(self) -> dict | None:
-        """Where `check` keeps its outcomes when its conditions read only the quantity (None
-        when they read more)."""
-        return {} if all(c.line_fact == "quantity" for c in self.line_split[1]) else None
 
     def refusal(self, basis: LineBasis, key: tuple[str, str]) -> Outcome | None:
         """The outcome of this price rule when its action does not apply to lines of the
@@ -117,17 +119,6 @@ class Rule:
         """The outcomes of the `best_of` rules `ids` when this one gives the larger discount."""
         return _outcomes(self._outbid, ids, f"{self.id} gives a larger discount")
 
-    @cached_property
-    def line_split(self) -> tuple[tuple, tuple]:
-        """Its line conditions before the first one on a fact outside PLAN_FACTS (the
-        quantity), and from there on: rules.index decides the first part once per kind of
-        line, the rest on each line, so that the first failing condition is still the one
-        reported."""
-        for i, condition in enumerate(self.line_conditions):
-            if condition.line_fact is not None and condition.line_fact not in PLAN_FACTS:
-                return self.line_conditions[:i], self.line_conditions[i:]
-        return self.line_conditions, ()
-
 
 _UNSET = object()
 
@@ -145,6 +136,14 @@ class Candidates(NamedTuple):
     rules: tuple[Rule, ...]            # in priority order
     ids: tuple[str, ...]               # their ids
     attributes: tuple[str, ...]        # configured attributes their conditions test
+    pick: Callable[[Mapping[str, object]], tuple]   # a mapping's values for `ids`, in order
+
+
+def _picker(ids: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple]:
+    """`pick` for `ids`: one itemgetter call, which gives a tuple for two ids or more."""
+    if len(ids) > 1:
+        return itemgetter(*ids)
+    return lambda by_id: tuple(map(by_id.__getitem__, ids))
 
 
 @dataclass(frozen=True)
@@ -198,6 +197,8 @@ class RuleSet:
         object.__setattr__(self, "_any_product", tuple(r for r in line_rules if r.products is None))
         object.__setattr__(self, "_by_product", {p: tuple(rs) for p, rs in by_product.items()})
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
+        object.__setattr__(self, "ids", tuple(r.id for r in self.rules))
+        object.__setattr__(self, "conditional", tuple(r for r in self.rules if r.quote_conditions))
         object.__setattr__(self, "_line_cache", {})
         object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
         object.__setattr__(self, "_quote_plans", LruCache(16))
@@ -213,8 +214,9 @@ class RuleSet:
         if cached is None:
             merged = sorted(self._by_product.get(product, ()) + self._any_product, key=lambda r: r.order)
             tested = {c.attribute for r in merged for c in r.line_conditions if c.line_fact == "values"}
-            cached = self._line_cache[product] = Candidates(tuple(merged), tuple(r.id for r in merged),
-                                                            tuple(sorted(tested)))
+            ids = tuple(r.id for r in merged)
+            cached = self._line_cache[product] = Candidates(tuple(merged), ids, tuple(sorted(tested)),
+                                                            _picker(ids))
         return cached
 
     def quote_plans(self, verdicts: tuple) -> dict:

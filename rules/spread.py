@@ -27,19 +27,22 @@ class Spread:
         self.per_quantum = 10 ** (scale - cur.minor_units)
         self.units = [int(p.net.scaleb(scale)) for p in lines]
         self.floors = [None if p.floor is None else int(p.floor.scaleb(scale)) for p in lines]
-        # a line at zero (a free item) or below takes no share, so never moves: left out
-        self.priced = [i for i, u in enumerate(self.units) if u > 0]
-        self.one_time = [i for i in self.priced if lines[i].charge == "one_time"]
+        # the lines that take a share: above zero (a free item is at zero), of any charge
+        # (False) or one-time (True, for fixed amounts); thinned when a line reaches zero
+        priced = [i for i, u in enumerate(self.units) if u > 0]
+        self.eligible = {False: priced, True: [i for i in priced if lines[i].charge == "one_time"]}
+        self.spent = False                    # some line of `eligible` reached zero
         self.steps = [p.steps for p in lines]
-        self.moved: set[int] = set()          # lines whose Decimal net is behind their units
+        self.moved: set[int] = set()          # lines whose Decimal net may be behind their units
+        self.pinned: set[int] = set()         # lines cut to their floor: their net is the floor
 
     def __call__(self, kind: str, rule: str | None, label: str, exact: Decimal, fixed: bool) -> Step | None:
         """Spread `exact`; returns the step as given (None when nothing was)."""
         units, floors, per_quantum = self.units, self.floors, self.per_quantum
-        if fixed:
-            eligible = [i for i in self.one_time if units[i] > 0]
-        else:
-            eligible = [i for i in self.priced if units[i] > 0]
+        if self.spent:
+            self.eligible = {k: [i for i in v if units[i] > 0] for k, v in self.eligible.items()}
+            self.spent = False
+        eligible = self.eligible[fixed]
         if not eligible:
             return None
         weights = [units[i] for i in eligible]
@@ -47,28 +50,36 @@ class Spread:
         quanta, rest = divmod(total, per_quantum)
         if rest:
             raise ValueError(f"{Decimal(total).scaleb(-self.scale)} is not a multiple of {self.cur.quantum}")
-        quantum, lines, steps, moved = self.cur.quantum, self.lines, self.steps, self.moved
+        quantum, steps = self.cur.quantum, self.steps
         given, cut = 0, ZERO                  # in quanta, and the shares that floors cut
-        for i, part in zip(eligible, split_units(quanta, weights)):
+        for i, part, weight in zip(eligible, split_units(quanta, weights), weights):
             if not part:
                 continue
             share = part * per_quantum
             floor = floors[i]
-            if floor is not None and (share > units[i] - floor or share < 0):
-                if share < 0 or units[i] <= floor:   # nothing is added to a line with a floor
+            if floor is not None and (share > weight - floor or share < 0):
+                if share < 0 or weight <= floor:     # nothing is added to a line with a floor
                     continue
                 self.settle(i)                       # the floor takes the rest
-                p = lines[i]
+                p = self.lines[i]
                 amount = p.net - p.floor
                 p.net -= amount
                 units[i] = floor
+                self.pinned.add(i)
+                self.spent = self.spent or floor <= 0
                 cut += amount
                 steps[i].append(tuple_new(Step, (kind, rule, label, amount)))
                 continue
-            units[i] -= share
-            moved.add(i)
+            units[i] = weight - share
+            if share == weight:
+                self.spent = True
             given += part
             steps[i].append(tuple_new(Step, (kind, rule, label, quantum * part)))
+        # a line that took no share gets its own net back from its units (nets are in whole
+        # quanta until a floor cuts them, and those lines are pinned)
+        self.moved.update(eligible)
+        if self.pinned:
+            self.moved -= self.pinned
         given = quantum * given + cut
         return Step(kind, rule, label, given) if given else None
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from catalog.pricebook import PriceBook, load_price_book_dict
 from core.money import ROUNDING, allocate, currency, round_to_total, split_units
+from rules.actions import LineBasis, Percent, Tier, Volume
 from rules.engine import price_quote
 from rules.loader import load_rule_set_dict
 from rules.results import LineInput, ManualDiscount, QuoteInput, QuotePrice
@@ -306,3 +307,17 @@ def test_round_to_total_keeps_the_rounded_sum_and_each_part_near_its_amount(amou
     for part, amount in zip(parts, amounts):
         assert part.quantize(quantum) == part
         assert abs(part - amount) < quantum
+
+
+@settings(max_examples=500)
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e30"), max_value=Decimal("1e30")),
+       st.integers(0, 10**30).map(lambda n: Decimal(n).scaleb(-2)) | st.decimals("0", "1000", places=6),
+       st.booleans())
+def test_a_percentage_works_out_as_base_times_percent_over_a_hundred(base, percent, surcharge):
+    """rules.actions.Percent and a Volume tier's percentage multiply by percent / 100 once: the
+    same value as base * percent / 100 (two operations) for any base, also one whose product the
+    28-digit context rounds."""
+    expected = base * percent / Decimal(100)
+    assert Percent(percent, surcharge).amount(base, None) == (-expected if surcharge else expected)
+    tiers = Volume("all_units", (Tier(Decimal(1), percent=Decimal(0)), Tier(Decimal(5), percent=percent)))
+    assert tiers.amount(base, LineBasis("USD", Decimal(7), Decimal(1), None)) == expected
