@@ -6,12 +6,12 @@ differences are confined to :func:`create_engine`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from datetime import datetime, timezone
 from decimal import Decimal
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -219,6 +219,8 @@ _OWNED = "cpq.owned_rows"
 #: holds rows weakly, and a locked row dropped by the code that read it (a quote locked to make
 #: its contract) would be read again by the next step of the transaction that needs it
 _LOCKED = "cpq.locked_rows"
+#: session.info key: what a step of the transaction hands to a later step of it (`kept`)
+_KEPT = "cpq.kept"
 
 
 def lock_rows(session: Session, table, *conditions) -> list:
@@ -239,12 +241,29 @@ def lock_row(session: Session, table, row_id: int):
 def append(session: Session, table, *rows: dict) -> None:
     """Write rows of an append-only `table` (events, ledger entries) with one Core INSERT now,
     their other fields at their defaults: no object is built or flushed for rows nothing in
-    the transaction reads back as objects (queries see them). What they point to must be stored."""
+    the transaction reads back as objects (queries see them), and their ids are not read back.
+    What they point to must be stored."""
     if rows:
-        defaults = [(name, field) for name, field in table.model_fields.items() if name != "id"]
-        rows = [{name: row[name] if name in row else field.get_default(call_default_factory=True)
-                 for name, field in defaults} for row in rows]
-        session.connection().execute(table.__table__.insert(), rows)
+        session.connection().execute(_inline_insert(table), [with_defaults(table, row) for row in rows])
+
+
+def with_defaults(table, row: dict) -> dict:
+    """`row` with every other field of `table` but the id at its default, as a new object of
+    it would have."""
+    return {name: row[name] if name in row else default() for name, default in _defaults(table)}
+
+
+@cache
+def _defaults(table) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """Each field of `table` but the id, with what gives its default (its factory, or
+    pydantic's copy of a plain default): worked out once per table."""
+    return tuple((name, field.default_factory or partial(field.get_default, call_default_factory=True))
+                 for name, field in table.model_fields.items() if name != "id")
+
+
+@cache
+def _inline_insert(table) -> sa.Insert:
+    return table.__table__.insert().inline()
 
 
 def insert_ignoring(session: Session, table, *conflict: str):
@@ -316,6 +335,14 @@ def _ended(session, transaction) -> None:
 def _forget(session) -> None:
     session.info.pop(_OWNED, None)
     session.info.pop(_LOCKED, None)
+    session.info.pop(_KEPT, None)
+
+
+def kept(session: Session) -> dict:
+    """A dict for what one step of the transaction hands to a later one (rows it wrote, kept
+    alive, so the later step neither queries nor reads them again), forgotten, as the rows it
+    owns are, when the transaction ends or a savepoint rolls back."""
+    return session.info.setdefault(_KEPT, {})
 
 
 def by_id(session: Session, table, ids: Iterable[int | None]) -> dict[int, Any]:

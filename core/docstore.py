@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
 from core import queue, webhooks
-from core.db import timestamp, utcnow
+from core.db import insert_ignoring, timestamp, utcnow, with_defaults
 from core.errors import DomainError
 
 KINDS = ("quote", "preview", "contract", "invoice")
@@ -59,21 +59,32 @@ def request(session: Session, kind: str, ref: int, fmt: str = "pdf", source: str
 
 def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, ...],
                     source: str = "") -> list[Facts | Document]:
-    """`request` for an object's documents in several formats, read and written at once."""
+    """`request` for an object's documents in several formats, written at once: one INSERT
+    that skips those stored already (a new object's documents need nothing more), which are
+    then read, and rendered anew where asked for from another source."""
+    now = utcnow()
+    new = {row.format: row for row in session.connection().execute(
+        insert_ignoring(session, Document.__table__, "kind", "ref", "format").returning(*_FACTS),
+        [with_defaults(Document, dict(kind=kind, ref=ref, format=fmt, source=source, requested_at=now))
+         for fmt in formats])}
+    for document_id in sorted(row.id for row in new.values()):
+        queue.enqueue(session, RENDER, document_id)
+    if len(new) == len(formats):
+        return [new[fmt] for fmt in formats]
     stored = {row.format: row for row in session.exec(select(*_FACTS).where(
-        Document.kind == kind, Document.ref == ref, Document.format.in_(formats)))}
+        Document.kind == kind, Document.ref == ref, Document.format.in_(set(formats) - set(new))))}
     out, asked = [], []
     for fmt in formats:
-        found = stored.get(fmt)
-        if found is not None and found.source == source:
+        if fmt in new:
+            out.append(new[fmt])
+            continue
+        found = stored[fmt]
+        if found.source == source:
             out.append(found)
             continue
-        if found is None:
-            found = Document(kind=kind, ref=ref, format=fmt, source=source)
-        else:
-            found = session.get(Document, found.id)
-            found.status, found.source, found.sha256, found.size, found.content = PENDING, source, None, None, None
-            found.attempts, found.error, found.requested_at, found.ready_at = 0, "", utcnow(), None
+        found = session.get(Document, found.id)
+        found.status, found.source, found.sha256, found.size, found.content = PENDING, source, None, None, None
+        found.attempts, found.error, found.requested_at, found.ready_at = 0, "", now, None
         session.add(found)
         out.append(found)
         asked.append(found)
