@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing import ledger
@@ -321,9 +322,12 @@ def _payment_errors(payments: list[Payment], allocations: list[PaymentAllocation
 
 # ---- helpers -----------------------------------------------------------------------------
 
+_BY_REFERENCE = select(Payment).where(Payment.account_id == sa.bindparam("of_account"),
+                                     Payment.reference == sa.bindparam("of_reference"))
+
+
 def _by_reference(session: Session, account_id: int, reference: str) -> Payment | None:
-    return session.exec(select(Payment).where(Payment.account_id == account_id,
-                                              Payment.reference == reference)).first()
+    return session.exec(_BY_REFERENCE, params={"of_account": account_id, "of_reference": reference}).first()
 
 
 def _replay(existing: Payment, amount: Decimal) -> Payment:

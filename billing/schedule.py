@@ -227,14 +227,17 @@ def _days(first: date, last: date) -> int:
     return (last - first).days + 1
 
 
+_FIRST = (select(BillingPeriod.id).where(BillingPeriod.order_id == sa.bindparam("of_order"),
+                                        BillingPeriod.line_key == sa.bindparam("of_line"))
+          .order_by(BillingPeriod.period_start).limit(1))
+
+
 def first_period(session: Session, order: Order, line: OrderLine, cur: Currency) -> int:
     """The id of the first billing period of a recurring order line, its periods created on
     first use from its subscription: its days at the price of the version in force. They are
     written in one Core statement: a year of monthly periods as ORM objects cost more to build
     and flush than the invoice that bills the first one (the due ones are read back locked)."""
-    stored = session.exec(select(BillingPeriod.id).where(BillingPeriod.order_id == order.id,
-                                                         BillingPeriod.line_key == line.key)
-                          .order_by(BillingPeriod.period_start).limit(1)).first()
+    stored = session.exec(_FIRST, params={"of_order": order.id, "of_line": line.key}).first()
     if stored is not None:
         return stored
     if line.charge not in PERIOD_MONTHS:
@@ -263,14 +266,21 @@ def subscription_periods(session: Session, subscription: Subscription, cur: Curr
 def due_periods(session: Session, today: date, order_id: int | None = None) -> list[BillingPeriod]:
     """Unbilled periods to bill on `today` (billed in advance: from their first day) of open
     and fulfilled orders, locked so that two billing runs cannot take the same period."""
+    params = {"day": today} if order_id is None else {"day": today, "of_order": order_id}
+    return list(session.exec(_DUE[order_id is not None], params=params))
+
+
+def _due(of_order: bool):
     query = (select(BillingPeriod).join(Order, Order.id == BillingPeriod.order_id)
-             .where(BillingPeriod.invoice_id.is_(None), BillingPeriod.bill_on <= today,
+             .where(BillingPeriod.invoice_id.is_(None), BillingPeriod.bill_on <= sa.bindparam("day"),
                     Order.state.in_(BILLABLE_ORDER_STATES))
              .order_by(BillingPeriod.order_id, BillingPeriod.line_key, BillingPeriod.period_start)
              .with_for_update(of=BillingPeriod))
-    if order_id is not None:
-        query = query.where(BillingPeriod.order_id == order_id)
-    return list(session.exec(query))
+    return query.where(BillingPeriod.order_id == sa.bindparam("of_order")) if of_order else query
+
+
+#: due_periods' statements (by whether for one order), built once
+_DUE = {of_order: _due(of_order) for of_order in (False, True)}
 
 
 def unbill(session: Session, invoice_id: int) -> None:

@@ -227,8 +227,19 @@ def lock_rows(session: Session, table, *conditions) -> list:
     """Lock the rows in id order (concurrent lockers queue instead of deadlocking) and re-read
     them, so a row already in the session shows its committed values. The locks last until
     the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
-    return own(session, list(session.exec(select(table).where(*conditions).order_by(table.id).with_for_update()
-                                          .execution_options(populate_existing=True))))
+    return locked(session, locking(table, *conditions))
+
+
+def locking(table, *conditions):
+    """What `lock_rows` runs: for a statement run often, built once with bound parameters
+    (`sa.bindparam`) and run by `locked` (building a statement costs more than running it)."""
+    return (select(table).where(*conditions).order_by(table.id).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+def locked(session: Session, statement, params: dict | None = None) -> list:
+    """`lock_rows` of a statement made by `locking`, with these parameters."""
+    return own(session, list(session.exec(statement, params=params)))
 
 
 def lock_row(session: Session, table, row_id: int):
@@ -266,11 +277,18 @@ def _inline_insert(table) -> sa.Insert:
     return table.__table__.insert().inline()
 
 
-def insert_ignoring(session: Session, table, *conflict: str):
-    """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING on the session's
-    database (PostgreSQL or SQLite: both have it, each in its own dialect's insert)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+def insert_ignoring(session: Session, table, *conflict: str, returning: tuple = ()):
+    """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING [RETURNING
+    `returning`] on the session's database (PostgreSQL or SQLite: both have it, each in its
+    own dialect's insert); built once per database and table."""
+    return _insert_ignoring(session.get_bind().dialect.name, table, conflict, returning)
+
+
+@cache
+def _insert_ignoring(dialect_name: str, table, conflict: tuple[str, ...], returning: tuple):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    insert = dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return insert.returning(*returning) if returning else insert
 
 
 def insert_new(session: Session, row, *conflict: str):

@@ -49,6 +49,9 @@ class Document(SQLModel, table=True):
 #: row (attributes named as the Document's, immutable), never as a half-loaded Document.
 _FACTS = tuple(c for c in Document.__table__.c if c.name != "content")
 Facts = sa.Row
+#: a document's facts by kind, ref and format: built once (building it costs more than running it)
+_FACTS_OF = select(*_FACTS).where(Document.kind == sa.bindparam("of_kind"), Document.ref == sa.bindparam("of_ref"),
+                                  Document.format == sa.bindparam("of_format"))
 
 
 def request(session: Session, kind: str, ref: int, fmt: str = "pdf", source: str = "") -> Facts | Document:
@@ -64,7 +67,7 @@ def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, .
     then read, and rendered anew where asked for from another source."""
     now = utcnow()
     new = {row.format: row for row in session.connection().execute(
-        insert_ignoring(session, Document.__table__, "kind", "ref", "format").returning(*_FACTS),
+        insert_ignoring(session, Document.__table__, "kind", "ref", "format", returning=_FACTS),
         [with_defaults(Document, dict(kind=kind, ref=ref, format=fmt, source=source, requested_at=now))
          for fmt in formats])}
     for document_id in sorted(row.id for row in new.values()):
@@ -97,9 +100,7 @@ def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, .
 
 def facts(session: Session, kind: str, ref: int, fmt: str = "pdf") -> Facts | None:
     """The document's status and hash, without its bytes."""
-    row = session.exec(select(*_FACTS).where(Document.kind == kind, Document.ref == ref,
-                                              Document.format == fmt)).first()
-    return None if row is None else row
+    return session.exec(_FACTS_OF, params={"of_kind": kind, "of_ref": ref, "of_format": fmt}).first()
 
 
 def facts_of(session: Session, kind: str, refs: list[int]) -> dict[tuple[int, str], Facts]:

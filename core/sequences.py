@@ -20,11 +20,15 @@ class Sequence(SQLModel, table=True):
     last: int = 0
 
 
+#: built once (with the series as a parameter): building a statement and its cache key costs
+#: more than running it
+_ADVANCE = (sa.update(Sequence).where(Sequence.series == sa.bindparam("of_series")).values(last=Sequence.last + 1)
+            .returning(Sequence.last).execution_options(synchronize_session=False))
+
+
 def next_number(session: Session, series: str) -> int:
     """The next number of `series` (1, 2, 3...), reserved in the current transaction."""
-    advance = (sa.update(Sequence).where(Sequence.series == series).values(last=Sequence.last + 1)
-               .returning(Sequence.last).execution_options(synchronize_session=False))
-    number = session.execute(advance).scalar()
+    number = session.execute(_ADVANCE, {"of_series": series}).scalar()
     if number is None:
         # First use: insert the row, or lose the race to a concurrent first use and take theirs.
         try:
@@ -32,5 +36,5 @@ def next_number(session: Session, series: str) -> int:
                 session.add(Sequence(series=series, last=0))
         except sa.exc.IntegrityError:
             pass
-        number = session.execute(advance).scalar_one()
+        number = session.execute(_ADVANCE, {"of_series": series}).scalar_one()
     return number
