@@ -33,7 +33,7 @@ from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
-from sales import subscriptions
+from sales import contracts, subscriptions
 from sales.quotes import check_owner, get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
@@ -102,7 +102,6 @@ def _log(session: Session, order: Order, actor, action: str, from_state: str | N
 
 #: what create_order reads of the quote, built once
 _ORDER_OF_QUOTE = select(Order).where(Order.quote_id == sa.bindparam("of_quote"))
-_CONTRACT_OF_QUOTE = select(Contract).where(Contract.quote_id == sa.bindparam("of_quote"))
 _LINES_OF_QUOTE = select(QuoteLine).where(QuoteLine.quote_id == sa.bindparam("of_quote"))
 
 
@@ -133,7 +132,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     if amendment:
         contract = session.get(Contract, quote.contract_id)
     else:
-        contract = session.exec(_CONTRACT_OF_QUOTE, params=of_quote).first()
+        contract = contracts.of_revision(session, quote.id)
     if quote.kind == "renewal" and contract is None:
         raise InvalidTransition(quote.label, quote.state, "order it", "its next term starts when the contract ends")
     if require_contract and not amendment and (contract is None or contract.state not in ("signed", "active")):
