@@ -25,7 +25,7 @@ from billing import mail as billing_mail
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
 from core import docstore, locales, webhooks
-from core.db import lock_row, utcnow
+from core.db import kept, lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import ROUNDING, ZERO, Currency, currency
 from core.sequences import next_number
@@ -39,6 +39,7 @@ PREFIX = {"invoice": "INV", "credit_note": "CN"}
 # what may change on an issued invoice: what payments and collections track
 UNIT_PRICE = Decimal("0.000001")                      # unit prices are shown, never summed
 FEE_PRODUCT = "LATE-FEE"
+_DRAFTED = "drafted"    # kept(session) key, with a draft's id: its lines and account (kept alive for session.get)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ def draft_many(session: Session, drafts: list[Draft], today: date) -> list[Invoi
             line.invoice_id = invoice.id
         session.add_all(its)
     session.flush()
+    drafted = kept(session)
+    for invoice, its, d in zip(invoices, lines, drafts):
+        drafted[_DRAFTED, invoice.id] = its, d.account
     return invoices
 
 
@@ -174,7 +178,8 @@ def _issue(session: Session, invoice: Invoice, today: date, company: Mapping | N
     invoice = lock_row(session, Invoice, invoice.id)
     if invoice.state != "draft":
         raise InvalidTransition(label(invoice), invoice.state, "issue it")
-    lines = lines_of(session, invoice)
+    drafted = kept(session).get((_DRAFTED, invoice.id))   # in this transaction: its lines as drafted
+    lines = drafted[0] if drafted else lines_of(session, invoice)
     if not lines:
         raise InvalidTransition(label(invoice), invoice.state, "issue it", "it has no lines")
     account = session.get(Account, invoice.account_id)

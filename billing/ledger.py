@@ -33,14 +33,21 @@ def balance(session: Session, account_id: int, currency: str | None = None) -> D
     PostgreSQL (NUMERIC), in Python on SQLite (which would sum its text amounts as floats), so
     an order's credit check does not read every entry the account ever had. Trimmed like a
     stored amount (core.money.trim), so both databases give the same figure."""
-    conditions = [LedgerEntry.account_id == account_id]
-    if currency is not None:
-        conditions.append(LedgerEntry.currency == currency)
-    if session.get_bind().dialect.name == "sqlite":
-        total = sum(session.exec(select(LedgerEntry.amount).where(*conditions)).all(), ZERO)
-    else:
-        total = session.exec(select(sa.func.sum(LedgerEntry.amount)).where(*conditions)).one() or ZERO
-    return trim(total)
+    summed = session.get_bind().dialect.name != "sqlite"
+    params = {"of_account": account_id} if currency is None else {"of_account": account_id, "of_currency": currency}
+    found = session.exec(_BALANCE[summed, currency is not None], params=params)
+    return trim((found.one() if summed else sum(found.all(), ZERO)) or ZERO)
+
+
+def _balance(summed: bool, in_currency: bool):
+    conditions = [LedgerEntry.account_id == sa.bindparam("of_account")]
+    if in_currency:
+        conditions.append(LedgerEntry.currency == sa.bindparam("of_currency"))
+    return select(sa.func.sum(LedgerEntry.amount) if summed else LedgerEntry.amount).where(*conditions)
+
+
+#: balance's statements (by whether the database sums, and whether in one currency), built once
+_BALANCE = {(summed, in_currency): _balance(summed, in_currency) for summed in (False, True) for in_currency in (False, True)}
 
 
 def entries(session: Session, account_id: int) -> list[LedgerEntry]:

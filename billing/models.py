@@ -229,9 +229,12 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
     paid and dunning level. Decided on the state as stored, so issuing (a draft's last
     flush) passes; the states are read in one statement, however many invoices the flush
     touches (rating drafts thousands)."""
-    lines = [obj for obj in (*session.new, *session.dirty, *session.deleted)
-             if isinstance(obj, InvoiceLine) and (obj not in session.dirty or _changed(obj))]
-    invoices = [obj for obj in (*session.dirty, *session.deleted) if isinstance(obj, Invoice)]
+    dirty = session.dirty                              # a set made anew on each ask
+    lines = [obj for obj in (*session.new, *dirty, *session.deleted)
+             if isinstance(obj, InvoiceLine) and (obj not in dirty or _changed(obj))]
+    invoices = [obj for obj in (*dirty, *session.deleted) if isinstance(obj, Invoice)]
+    if not lines and not invoices:                     # most flushes: nothing to check or record
+        return
     stored = _stored_states(session, {ln.invoice_id for ln in lines} | {i.id for i in invoices})
 
     def issued(invoice_id: int | None) -> bool:
@@ -243,7 +246,7 @@ def _refuse_changes_to_issued(session, _context, _instances) -> None:
     for obj in lines:
         if issued(obj.invoice_id):
             raise ImmutableRecord(f"the lines of issued invoice #{obj.invoice_id} cannot change")
-    changed = [obj for obj in session.dirty if isinstance(obj, Invoice)]
+    changed = [obj for obj in dirty if isinstance(obj, Invoice)]
     for obj in changed:
         frozen = _changed(obj) - TRACKED
         if (frozen or obj.state == "draft") and issued(obj.id):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing import consolidation, credit_notes, schedule
@@ -105,11 +106,15 @@ def order_invoice(session: Session, order: Order, lines: list[OrderLine], charge
     return consolidation.bill(session, [order_due(session, order, lines, charges, periods, reason)], today)[0]
 
 
+_TERMS = select(Quote.payment_terms).where(Quote.id == sa.bindparam("of_quote"))
+_ORDER_LINES = select(OrderLine).where(OrderLine.order_id == sa.bindparam("of_order")).order_by(OrderLine.position)
+
+
 def order_due(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
               periods: list[BillingPeriod], reason: str) -> Due:
     """What `charges` and `periods` bill, on the terms agreed on the order's quote; the
     periods are marked billed by the invoice that takes them."""
-    terms = session.exec(select(Quote.payment_terms).where(Quote.id == order.quote_id)).one()   # not its price
+    terms = session.exec(_TERMS, params={"of_quote": order.quote_id}).one()   # not its price
     parse_terms(terms)
     draft = Draft(session.get(Account, order.account_id), charges + [_period_charge(p, lines) for p in periods],
                   currency(order.currency), terms, reason, order)
@@ -123,7 +128,7 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
 
 
 def _order_lines(session: Session, order_id: int) -> list[OrderLine]:
-    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.position)))
+    return list(session.exec(_ORDER_LINES, params={"of_order": order_id}))
 
 
 def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency) -> list[Charge]:
@@ -142,12 +147,15 @@ def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Cur
     return charges
 
 
+_BILLED = (select(InvoiceLine, Invoice.tax_inclusive).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+           .where(InvoiceLine.order_id == sa.bindparam("of_order"), Invoice.kind == "invoice", Invoice.state != "void",
+                  InvoiceLine.period_start.is_(None), InvoiceLine.order_line_key.is_not(None)))
+
+
 def _billed(session: Session, order: Order) -> dict[str, tuple[Decimal, Decimal]]:
     """Quantity and priced amount of each one-time line on the order's invoices (drafts
     included, voided ones not: what a voided invoice billed can be invoiced again)."""
-    rows = session.exec(select(InvoiceLine, Invoice.tax_inclusive).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                        .where(InvoiceLine.order_id == order.id, Invoice.kind == "invoice", Invoice.state != "void",
-                               InvoiceLine.period_start.is_(None), InvoiceLine.order_line_key.is_not(None)))
+    rows = session.exec(_BILLED, params={"of_order": order.id})
     billed: dict[str, tuple[Decimal, Decimal]] = {}
     for line, inclusive in rows:
         quantity, amount = billed.get(line.order_line_key, (ZERO, ZERO))

@@ -23,13 +23,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing import ledger
 from billing.invoices import label
 from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
 from core import webhooks
-from core.db import insert_new, lock_row, lock_rows, utcnow
+from core.db import insert_new, lock_row, lock_rows, locked, locking, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.locales import money
 from core.money import HUNDRED, ZERO, Currency, CurrencyError, currency
@@ -54,6 +55,11 @@ def balance_due(invoice: Invoice, on: date | None = None) -> Decimal:
     return invoice.gross_total - invoice.amount_paid - early_payment_discount(invoice, on)
 
 
+#: the account's open invoices, locked (built once)
+_OPEN_INVOICES = locking(Invoice, Invoice.account_id == sa.bindparam("of_account"), Invoice.kind == "invoice",
+                         Invoice.state.in_(OPEN_STATES))
+
+
 def record_payment(session: Session, account: Account, amount: Decimal, currency_code: str, method: str,
                    reference: str, received_on: date,
                    allocations: Sequence[tuple[Invoice, Decimal]] | None = None) -> Payment:
@@ -75,8 +81,7 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
     if existing is not None:
         return _replay(existing, amount)
     if allocations is None:
-        invoices = lock_rows(session, Invoice, Invoice.account_id == account.id, Invoice.kind == "invoice",
-                         Invoice.state.in_(OPEN_STATES))
+        invoices = locked(session, _OPEN_INVOICES, {"of_account": account.id})
         plan = _oldest_due_first(invoices, amount, received_on)
     else:
         plan = _explicit_plan(session, account, allocations, amount, cur, received_on)
@@ -321,9 +326,12 @@ def _payment_errors(payments: list[Payment], allocations: list[PaymentAllocation
 
 # ---- helpers -----------------------------------------------------------------------------
 
+_BY_REFERENCE = select(Payment).where(Payment.account_id == sa.bindparam("of_account"),
+                                     Payment.reference == sa.bindparam("of_reference"))
+
+
 def _by_reference(session: Session, account_id: int, reference: str) -> Payment | None:
-    return session.exec(select(Payment).where(Payment.account_id == account_id,
-                                              Payment.reference == reference)).first()
+    return session.exec(_BY_REFERENCE, params={"of_account": account_id, "of_reference": reference}).first()
 
 
 def _replay(existing: Payment, amount: Decimal) -> Payment:

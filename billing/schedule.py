@@ -49,7 +49,7 @@ from sqlmodel import Session, select
 
 from billing.models import BillingPeriod
 from catalog.pricebook import PERIOD_MONTHS
-from core.db import lock_rows
+from core.db import locked, locking
 from core.errors import InvalidInput
 from core.dates import add_months
 from core.money import ZERO, Currency
@@ -228,14 +228,17 @@ def _days(first: date, last: date) -> int:
     return (last - first).days + 1
 
 
+_FIRST = (select(BillingPeriod.id).where(BillingPeriod.order_id == sa.bindparam("of_order"),
+                                        BillingPeriod.line_key == sa.bindparam("of_line"))
+          .order_by(BillingPeriod.period_start).limit(1))
+
+
 def first_period(session: Session, order: Order, line: OrderLine, cur: Currency) -> int:
     """The id of the first billing period of a recurring order line, its periods created on
     first use from its subscription: its days at the price of the version in force. They are
     written in one Core statement: a year of monthly periods as ORM objects cost more to build
     and flush than the invoice that bills the first one (the due ones are read back locked)."""
-    stored = session.exec(select(BillingPeriod.id).where(BillingPeriod.order_id == order.id,
-                                                         BillingPeriod.line_key == line.key)
-                          .order_by(BillingPeriod.period_start).limit(1)).first()
+    stored = session.exec(_FIRST, params={"of_order": order.id, "of_line": line.key}).first()
     if stored is not None:
         return stored
     if line.charge not in PERIOD_MONTHS:
@@ -265,11 +268,21 @@ def due_periods(session: Session, today: date, order_id: int | None = None) -> l
     """Unbilled periods to bill on `today` (billed in advance: from their first day) of open
     and fulfilled orders, locked so that two billing runs cannot take the same period (the
     orders are not: a subquery), by order, line and start."""
-    conditions = [BillingPeriod.invoice_id.is_(None), BillingPeriod.bill_on <= today,
+    params = {"day": today} if order_id is None else {"day": today, "of_order": order_id}
+    return sorted(locked(session, _DUE[order_id is not None], params),
+                  key=lambda p: (p.order_id, p.line_key, p.period_start))
+
+
+def _due(of_order: bool):
+    conditions = [BillingPeriod.invoice_id.is_(None), BillingPeriod.bill_on <= sa.bindparam("day"),
                   BillingPeriod.order_id.in_(select(Order.id).where(Order.state.in_(BILLABLE_ORDER_STATES)))]
-    if order_id is not None:
-        conditions.append(BillingPeriod.order_id == order_id)
-    return sorted(lock_rows(session, BillingPeriod, *conditions), key=lambda p: (p.order_id, p.line_key, p.period_start))
+    if of_order:
+        conditions.append(BillingPeriod.order_id == sa.bindparam("of_order"))
+    return locking(BillingPeriod, *conditions)
+
+
+#: due_periods' statements (by whether for one order), built once
+_DUE = {of_order: _due(of_order) for of_order in (False, True)}
 
 
 def unbill(session: Session, invoice_id: int) -> None:

@@ -219,14 +219,27 @@ _OWNED = "cpq.owned_rows"
 #: holds rows weakly, and a locked row dropped by the code that read it (a quote locked to make
 #: its contract) would be read again by the next step of the transaction that needs it
 _LOCKED = "cpq.locked_rows"
+#: session.info key: what a step of the transaction hands to a later step of it (`kept`)
+_KEPT = "cpq.kept"
 
 
 def lock_rows(session: Session, table, *conditions) -> list:
     """Lock the rows in primary key order (concurrent lockers queue instead of deadlocking) and
     re-read them, so a row already in the session shows its committed values. The locks last
     until the transaction ends: row locks on PostgreSQL, the database's write lock on SQLite."""
-    return own(session, list(session.exec(select(table).where(*conditions).order_by(*table.__table__.primary_key)
-                                          .with_for_update().execution_options(populate_existing=True))))
+    return locked(session, locking(table, *conditions))
+
+
+def locking(table, *conditions):
+    """What `lock_rows` runs: for a statement run often, built once with bound parameters
+    (`sa.bindparam`) and run by `locked` (building a statement costs more than running it)."""
+    return (select(table).where(*conditions).order_by(*table.__table__.primary_key).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+def locked(session: Session, statement, params: dict | None = None) -> list:
+    """`lock_rows` of a statement made by `locking`, with these parameters."""
+    return own(session, list(session.exec(statement, params=params)))
 
 
 def lock_row(session: Session, table, row_id: int):
@@ -248,18 +261,23 @@ def find_row(session: Session, table, *conditions, lock: bool = False):
 def append(session: Session, table, *rows: dict) -> None:
     """Write rows of an append-only `table` (events, ledger entries) with one Core INSERT now,
     their other fields at their defaults: no object is built or flushed for rows nothing in
-    the transaction reads back as objects (queries see them). What they point to must be stored."""
+    the transaction reads back as objects (queries see them), and their ids are not read back.
+    What they point to must be stored."""
     if rows:
-        fields = _filled(table)
-        rows = [{name: row[name] if name in row else make() if make else default for name, default, make in fields}
-                for row in rows]
-        session.connection().execute(table.__table__.insert(), rows)
+        session.connection().execute(_inline_insert(table), [with_defaults(table, row) for row in rows])
+
+
+def with_defaults(table, row: dict) -> dict:
+    """`row` with every other field of `table` but the id at its default, as a new object of
+    it would have."""
+    return {name: row[name] if name in row else make() if make else default
+            for name, default, make in _filled(table)}
 
 
 @cache
 def _filled(table) -> tuple[tuple[str, Any, Any], ...]:
-    """`append`'s fields of `table` but its id, once per class: (name, default, what makes a
-    default per row: its factory, or a copy of a mutable default, as pydantic gives; else None)."""
+    """The fields of `table` but its id, once per class: (name, default, what makes a default
+    per row: its factory, or a copy of a mutable default, as pydantic gives; else None)."""
     fields = []
     for name, field in table.model_fields.items():
         if name != "id":
@@ -270,11 +288,23 @@ def _filled(table) -> tuple[tuple[str, Any, Any], ...]:
     return tuple(fields)
 
 
-def insert_ignoring(session: Session, table, *conflict: str):
-    """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING on the session's
-    database (PostgreSQL or SQLite: both have it, each in its own dialect's insert)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+@cache
+def _inline_insert(table) -> sa.Insert:
+    return table.__table__.insert().inline()
+
+
+def insert_ignoring(session: Session, table, *conflict: str, returning: tuple = ()):
+    """INSERT INTO `table` ... ON CONFLICT (`conflict` columns) DO NOTHING [RETURNING
+    `returning`] on the session's database (PostgreSQL or SQLite: both have it, each in its
+    own dialect's insert); built once per database and table."""
+    return _insert_ignoring(session.get_bind().dialect.name, table, conflict, returning)
+
+
+@cache
+def _insert_ignoring(dialect_name: str, table, conflict: tuple[str, ...], returning: tuple):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    insert = dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return insert.returning(*returning) if returning else insert
 
 
 def insert_new(session: Session, row, *conflict: str):
@@ -339,6 +369,14 @@ def _ended(session, transaction) -> None:
 def _forget(session) -> None:
     session.info.pop(_OWNED, None)
     session.info.pop(_LOCKED, None)
+    session.info.pop(_KEPT, None)
+
+
+def kept(session: Session) -> dict:
+    """A dict for what one step of the transaction hands to a later one (rows it wrote, kept
+    alive, so the later step neither queries nor reads them again), forgotten, as the rows it
+    owns are, when the transaction ends or a savepoint rolls back."""
+    return session.info.setdefault(_KEPT, {})
 
 
 def by_id(session: Session, table, ids: Iterable[int | None]) -> dict[int, Any]:

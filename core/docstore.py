@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
 from core import queue, webhooks
-from core.db import lock_row, timestamp, utcnow
+from core.db import insert_ignoring, lock_row, timestamp, utcnow, with_defaults
 from core.errors import DomainError
 
 KINDS = ("quote", "preview", "contract", "invoice")
@@ -49,6 +49,9 @@ class Document(SQLModel, table=True):
 #: row (attributes named as the Document's, immutable), never as a half-loaded Document.
 _FACTS = tuple(c for c in Document.__table__.c if c.name != "content")
 Facts = sa.Row
+#: a document's facts by kind, ref and format: built once (building it costs more than running it)
+_FACTS_OF = select(*_FACTS).where(Document.kind == sa.bindparam("of_kind"), Document.ref == sa.bindparam("of_ref"),
+                                  Document.format == sa.bindparam("of_format"))
 
 
 def request(session: Session, kind: str, ref: int, fmt: str = "pdf", source: str = "") -> Facts | Document:
@@ -59,21 +62,32 @@ def request(session: Session, kind: str, ref: int, fmt: str = "pdf", source: str
 
 def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, ...],
                     source: str = "") -> list[Facts | Document]:
-    """`request` for an object's documents in several formats, read and written at once."""
+    """`request` for an object's documents in several formats, written at once: one INSERT
+    that skips those stored already (a new object's documents need nothing more), which are
+    then read, and rendered anew where asked for from another source."""
+    now = utcnow()
+    new = {row.format: row for row in session.connection().execute(
+        insert_ignoring(session, Document.__table__, "kind", "ref", "format", returning=_FACTS),
+        [with_defaults(Document, dict(kind=kind, ref=ref, format=fmt, source=source, requested_at=now))
+         for fmt in formats])}
+    for document_id in sorted(row.id for row in new.values()):
+        queue.enqueue(session, RENDER, document_id)
+    if len(new) == len(formats):
+        return [new[fmt] for fmt in formats]
     stored = {row.format: row for row in session.exec(select(*_FACTS).where(
-        Document.kind == kind, Document.ref == ref, Document.format.in_(formats)))}
+        Document.kind == kind, Document.ref == ref, Document.format.in_(set(formats) - set(new))))}
     out, asked = [], []
     for fmt in formats:
-        found = stored.get(fmt)
-        if found is not None and found.source == source:
+        if fmt in new:
+            out.append(new[fmt])
+            continue
+        found = stored[fmt]
+        if found.source == source:
             out.append(found)
             continue
-        if found is None:
-            found = Document(kind=kind, ref=ref, format=fmt, source=source)
-        else:
-            found = session.get(Document, found.id)
-            found.status, found.source, found.sha256, found.size, found.content = PENDING, source, None, None, None
-            found.attempts, found.error, found.requested_at, found.ready_at = 0, "", utcnow(), None
+        found = session.get(Document, found.id)
+        found.status, found.source, found.sha256, found.size, found.content = PENDING, source, None, None, None
+        found.attempts, found.error, found.requested_at, found.ready_at = 0, "", now, None
         session.add(found)
         out.append(found)
         asked.append(found)
@@ -86,9 +100,7 @@ def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, .
 
 def facts(session: Session, kind: str, ref: int, fmt: str = "pdf") -> Facts | None:
     """The document's status and hash, without its bytes."""
-    row = session.exec(select(*_FACTS).where(Document.kind == kind, Document.ref == ref,
-                                              Document.format == fmt)).first()
-    return None if row is None else row
+    return session.exec(_FACTS_OF, params={"of_kind": kind, "of_ref": ref, "of_format": fmt}).first()
 
 
 def facts_of(session: Session, kind: str, refs: list[int]) -> dict[tuple[int, str], Facts]:

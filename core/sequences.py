@@ -22,13 +22,17 @@ class Sequence(SQLModel, table=True):
     last: int = 0
 
 
+#: built once (with the series as a parameter): building a statement and its cache key costs
+#: more than running it
+_ADVANCE = (sa.update(Sequence).where(Sequence.series == sa.bindparam("of_series")).values(last=Sequence.last + 1)
+            .returning(Sequence.last).execution_options(synchronize_session=False))
+
+
 def next_number(session: Session, series: str) -> int:
     """The next number of `series` (1, 2, 3...), reserved in the current transaction."""
-    advance = (sa.update(Sequence).where(Sequence.series == series).values(last=Sequence.last + 1)
-               .returning(Sequence.last).execution_options(synchronize_session=False))
-    number = session.execute(advance).scalar()
+    number = session.execute(_ADVANCE, {"of_series": series}).scalar()
     if number is None:
         # First use: insert the row, or lose the race to a concurrent first use and take theirs.
         session.execute(insert_ignoring(session, Sequence, "series").values(series=series, last=0))
-        number = session.execute(advance).scalar_one()
+        number = session.execute(_ADVANCE, {"of_series": series}).scalar_one()
     return number

@@ -114,20 +114,26 @@ def _forget_versions(session: Session, transaction) -> None:
         session.info.pop(_KNOWN, None)
 
 
+_NAMED = select(DocumentVersion.version, DocumentVersion.digest).where(
+    DocumentVersion.kind == sa.bindparam("of_kind"), DocumentVersion.name == sa.bindparam("of_name"))
+#: _find_version_digest's statements (the active version, a given one), built once
+_ACTIVE_DIGEST = _NAMED.join(ActiveDocument, sa.and_(
+    ActiveDocument.kind == DocumentVersion.kind, ActiveDocument.name == DocumentVersion.name,
+    ActiveDocument.version == DocumentVersion.version))
+_DIGEST = _NAMED.where(DocumentVersion.version == sa.bindparam("of_version"))
+
+
 def _find_version_digest(session: Session, kind: str, name: str, version: int | None) -> tuple[int, str]:
     label = kind.replace("_", " ")
     if not isinstance(name, str) or len(name) > 100 or "\x00" in name:
         raise NotFound(f"unknown {label} {name!r}")
-    query = select(DocumentVersion.version, DocumentVersion.digest).where(
-        DocumentVersion.kind == kind, DocumentVersion.name == name)
+    params = {"of_kind": kind, "of_name": name}
     if version is None:
-        found = session.exec(query.join(ActiveDocument, sa.and_(
-            ActiveDocument.kind == DocumentVersion.kind, ActiveDocument.name == DocumentVersion.name,
-            ActiveDocument.version == DocumentVersion.version))).first()
+        found = session.exec(_ACTIVE_DIGEST, params=params).first()
         if found is None:
             raise NotFound(f"unknown {label} {name!r}")
         return tuple(found)
-    found = session.exec(query.where(DocumentVersion.version == version)).first() if 1 <= version <= MAX_INTEGER else None
+    found = session.exec(_DIGEST, params=params | {"of_version": version}).first() if 1 <= version <= MAX_INTEGER else None
     if found is None:
         raise NotFound(f"{label} {name!r} has no version {version}")
     return tuple(found)

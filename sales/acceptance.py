@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core import docstore
@@ -55,14 +56,17 @@ def open_link(session: Session, token: str) -> Shared:
                   not quote.latest, aware(link.expires_at))
 
 
+#: _linked's statement, built once
+_LINK = select(ShareLink, Quote).join(Quote, Quote.id == ShareLink.quote_id).where(
+    ShareLink.token_hash == sa.bindparam("hashed"))
+
+
 def _linked(session: Session, token: str, *, lock: bool = False) -> tuple[ShareLink, Quote]:
     """A quote's share link that is known and has not expired (else NotFound), and its quote,
     read in one statement (`lock`: then locked for writing, core.db.lock_row)."""
-    query = None
+    found = None
     if isinstance(token, str) and len(token) <= 100:
-        query = select(ShareLink, Quote).join(Quote, Quote.id == ShareLink.quote_id).where(
-            ShareLink.token_hash == token_hash(token))
-    found = session.exec(query).first() if query is not None else None
+        found = session.exec(_LINK, params={"hashed": token_hash(token)}).first()
     if found is None or aware(found[0].expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
     link, quote = found

@@ -311,9 +311,12 @@ def entitled(account: Account, book: PriceBook) -> bool:
     return not book.channels or account.channel in book.channels or book.name in account.price_books
 
 
+_CONTACTS = select(Contact).where(Contact.account_id == sa.bindparam("of_account")).order_by(
+    Contact.primary.desc(), Contact.id)
+
+
 def contacts_of(session: Session, account: Account) -> list[Contact]:
-    return list(session.exec(select(Contact).where(Contact.account_id == account.id)
-                             .order_by(Contact.primary.desc(), Contact.id)))
+    return list(session.exec(_CONTACTS, params={"of_account": account.id}))
 
 
 def account_dicts(session: Session, accounts: list[Account]) -> list[dict[str, Any]]:

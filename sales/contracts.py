@@ -86,6 +86,14 @@ def history(session: Session, contract: Contract) -> list[ContractEvent]:
                              .order_by(ContractEvent.id)))
 
 
+_OF_REVISION = select(Contract).where(Contract.quote_id == sa.bindparam("of_quote"))
+
+
+def of_revision(session: Session, quote_id: int) -> Contract | None:
+    """The contract made from this quote revision, if any (its statement built once)."""
+    return session.exec(_OF_REVISION, params={"of_quote": quote_id}).first()
+
+
 def create_from_quote(session: Session, actor: User, quote_number: str, today: date, *,
                       start_date: date | None = None, auto_renew: bool = True, notice_days: int = 60,
                       escalation_percent: Decimal = Decimal(0)) -> tuple[Contract, bool]:
@@ -93,7 +101,7 @@ def create_from_quote(session: Session, actor: User, quote_number: str, today: d
     whether it is new (asking again returns the same contract)."""
     quote = get_quote(session, quote_number, lock=True)
     check_owner(quote, actor, "make a contract of")
-    existing = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
+    existing = of_revision(session, quote.id)
     if existing is not None:
         return existing, False
     if quote.state != "accepted":
@@ -155,8 +163,8 @@ def send_for_signature(session: Session, actor: User, number: str) -> tuple[Cont
     docstore.request(session, "contract", contract.id)
     token = new_token()
     expires = utcnow() + timedelta(days=30)
-    session.add(ShareLink(token_hash=token_hash(token), contract_id=contract.id, expires_at=expires,
-                          created_by=actor.id))
+    append(session, ShareLink, dict(token_hash=token_hash(token), contract_id=contract.id, expires_at=expires,
+                                    created_by=actor.id))          # nothing here reads it back
     if contract.state == "draft":
         _move(session, contract, actor, "send", "sent")
     return contract, token

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Callable
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from catalog.pricebook import PERIOD_MONTHS
@@ -24,7 +25,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core import webhooks
-from core.db import append, find_row, lock_rows, utcnow
+from core.db import append, find_row, locked, locking, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
@@ -32,7 +33,7 @@ from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
-from sales import subscriptions
+from sales import contracts, subscriptions
 from sales.quotes import check_owner, get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
@@ -46,13 +47,18 @@ def label(order: Order) -> str:
     return f"order {order.number}"
 
 
+#: get_order's statements, built once
+_READING = select(Order).where(Order.number == sa.bindparam("o_number"))
+_LOCKING = locking(Order, Order.number == sa.bindparam("o_number"))
+
+
 def get_order(session: Session, number: str, *, lock: bool = False) -> Order:
     """An order by number; `lock` takes its row lock for writing (core.db.lock_rows: read afresh
     and owned by the transaction, so billing it does not lock it again)."""
     found = []
     if isinstance(number, str):
-        condition = Order.number == number
-        found = lock_rows(session, Order, condition) if lock else list(session.exec(select(Order).where(condition)))
+        params = {"o_number": number}
+        found = locked(session, _LOCKING, params) if lock else list(session.exec(_READING, params=params))
     if not found:
         raise NotFound(f"unknown order {number!r}")
     return found[0]
@@ -94,6 +100,11 @@ def _log(session: Session, order: Order, actor, action: str, from_state: str | N
         "account": session.get(Account, order.account_id).code, "change": order.change_seq, **(data or {})})
 
 
+#: what create_order reads of the quote, built once
+_ORDER_OF_QUOTE = select(Order).where(Order.quote_id == sa.bindparam("of_quote"))
+_LINES_OF_QUOTE = select(QuoteLine).where(QuoteLine.quote_id == sa.bindparam("of_quote"))
+
+
 def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,
                  credit_check: Callable[[Account, Decimal], dict], require_contract: bool,
                  billing: str = "on_order", milestones: list[dict] | None = None,
@@ -109,7 +120,8 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     quote = get_quote(session, quote_number, lock=True)
     if isinstance(actor, User):
         check_owner(quote, actor, "order")
-    existing = session.exec(select(Order).where(Order.quote_id == quote.id)).first()
+    of_quote = {"of_quote": quote.id}
+    existing = session.exec(_ORDER_OF_QUOTE, params=of_quote).first()
     if existing is not None:
         return existing, False
     if quote.state != "accepted":
@@ -120,7 +132,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     if amendment:
         contract = session.get(Contract, quote.contract_id)
     else:
-        contract = session.exec(select(Contract).where(Contract.quote_id == quote.id)).first()
+        contract = contracts.of_revision(session, quote.id)
     if quote.kind == "renewal" and contract is None:
         raise InvalidTransition(quote.label, quote.state, "order it", "its next term starts when the contract ends")
     if require_contract and not amendment and (contract is None or contract.state not in ("signed", "active")):
@@ -130,7 +142,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     account = session.get(Account, quote.account_id)
     priced = quote.priced
     cur = currency(quote.currency)
-    sources = {ln.key: ln for ln in session.exec(select(QuoteLine).where(QuoteLine.quote_id == quote.id))}
+    sources = {ln.key: ln for ln in session.exec(_LINES_OF_QUOTE, params=of_quote)}
     first_year = ZERO
     lines = []
     for line in priced["lines"]:

@@ -18,11 +18,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from catalog.store import get_model, get_price_book
 from configurator.store import get_configuration
-from core.db import lock_rows
+from core.db import locked, locking
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.sequences import next_number
 from core.users import User
@@ -72,14 +73,21 @@ PRICE_FIELDS = ("price_book", "rule_set", "channel", "payment_terms", "promo_cod
 
 # reading -----------------------------------------------------------------------------------
 
+_REVISION = (Quote.number == sa.bindparam("q_number"), Quote.revision == sa.bindparam("q_revision"))
+_LATEST = (Quote.number == sa.bindparam("q_number"), Quote.latest)
+#: get_quote's statements (by whether it reads the latest revision), built once
+_READING = {False: select(Quote).where(*_REVISION), True: select(Quote).where(*_LATEST)}
+_LOCKING = {False: locking(Quote, *_REVISION), True: locking(Quote, *_LATEST)}
+
+
 def get_quote(session: Session, number: str, revision: int | None = None, *, lock: bool = False) -> Quote:
     """A revision of a quote (default: the latest). `lock` takes its row lock for writing
     (core.db.lock_rows: read afresh and owned by the transaction)."""
     quote = None
     if isinstance(number, str):
-        where = (Quote.number == number, Quote.revision == revision if revision is not None else Quote.latest)
-        quote = next(iter(lock_rows(session, Quote, *where)), None) if lock else \
-            session.exec(select(Quote).where(*where)).first()
+        params = {"q_number": number} if revision is None else {"q_number": number, "q_revision": revision}
+        quote = next(iter(locked(session, _LOCKING[revision is None], params)), None) if lock else \
+            session.exec(_READING[revision is None], params=params).first()
     if quote is None:
         which = f" revision {revision}" if revision is not None else ""
         raise NotFound(f"unknown quote {number!r}{which}")

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable, Sequence
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from catalog.pricebook import PERIOD_MONTHS
@@ -72,10 +73,13 @@ def create_for_order(session: Session, order: Order, lines: Iterable[OrderLine],
     return made
 
 
+_OF_LINE = select(Subscription).where(Subscription.order_id == sa.bindparam("of_order"),
+                                     Subscription.line_key == sa.bindparam("of_line"))
+
+
 def for_line(session: Session, order: Order, line: OrderLine) -> Subscription:
     """The subscription of a recurring order line (made now for an order that predates them)."""
-    found = session.exec(select(Subscription).where(Subscription.order_id == order.id,
-                                                    Subscription.line_key == line.key)).first()
+    found = session.exec(_OF_LINE, params={"of_order": order.id, "of_line": line.key}).first()
     if found is None:
         (found,) = create_for_order(session, order, [line], service_start(session, order))
     return found
@@ -107,9 +111,12 @@ def of_contract(session: Session, contract: Contract) -> list[Subscription]:
                              .order_by(Subscription.id)))
 
 
+_VERSIONS = select(SubscriptionVersion).where(
+    SubscriptionVersion.subscription_id == sa.bindparam("of_subscription")).order_by(SubscriptionVersion.version)
+
+
 def versions_of(session: Session, subscription: Subscription) -> list[SubscriptionVersion]:
-    return list(session.exec(select(SubscriptionVersion).where(SubscriptionVersion.subscription_id == subscription.id)
-                             .order_by(SubscriptionVersion.version)))
+    return list(session.exec(_VERSIONS, params={"of_subscription": subscription.id}))
 
 
 def versions_by_subscription(session: Session, ids: list[int]) -> dict[int, list[SubscriptionVersion]]:
