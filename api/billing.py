@@ -21,7 +21,7 @@ from api.idempotency import respond
 from billing import collections, credit_notes, invoices, ledger, order_billing, payments, reporting, revenue
 from billing.models import Invoice, InvoiceEvent, InvoiceLine, Payment, PaymentAllocation
 from core import docstore
-from core.db import by_id, children, compared, lock_row
+from core.db import by_id, children, compared, get_row
 from core.errors import NotFound
 from sales import access, contracts, orders
 from sales.accounts import Account, get_account
@@ -41,7 +41,7 @@ def _reporting(query: dict) -> str | None:
 
 
 def _invoice(session, invoice_id: int, *, lock: bool = False) -> Invoice:
-    invoice = lock_row(session, Invoice, invoice_id) if lock else session.get(Invoice, invoice_id)
+    invoice = get_row(session, Invoice, invoice_id, lock=lock)
     if invoice is None:
         raise NotFound(f"unknown invoice {invoice_id}")
     return invoice

@@ -250,6 +250,11 @@ def lock_row(session: Session, table, row_id: int):
     return row if row is not None else find_row(session, table, table.id == row_id, lock=True)
 
 
+def get_row(session: Session, table, row_id, *, lock: bool = False):
+    """The row of `table` with this id, or None; `lock` takes its lock for writing (`lock_row`)."""
+    return lock_row(session, table, row_id) if lock else session.get(table, row_id)
+
+
 def find_row(session: Session, table, *conditions, lock: bool = False):
     """The row of `table` meeting `conditions` (a unique key's values), or None; `lock` takes
     its lock for writing (`lock_rows`: read afresh and owned by the transaction)."""

@@ -28,7 +28,7 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core import locales, queue
 from core.crypto import SecretBox
-from core.db import lock_row, timestamp, utcnow
+from core.db import get_row, timestamp, utcnow
 from core.errors import NotFound
 from core.outbox import FAILED, PENDING, Outbox
 from core.settings import PROJECT_ROOT, Settings
@@ -166,7 +166,7 @@ def list_messages(session: Session, status: str | None = None, limit: int = 100)
 
 
 def get_message(session: Session, message_id: int, *, lock: bool = False) -> MailMessage:
-    message = lock_row(session, MailMessage, message_id) if lock else session.get(MailMessage, message_id)
+    message = get_row(session, MailMessage, message_id, lock=lock)
     if message is None:
         raise NotFound(f"unknown mail message {message_id}")
     return message

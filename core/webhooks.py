@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core.crypto import SecretBox
-from core.db import aware, find_row, lock_row, lock_rows, timestamp, utcnow
+from core.db import aware, find_row, get_row, lock_rows, timestamp, utcnow
 from core.egress import Egress
 from core.errors import InvalidInput, NotFound
 from core.outbox import PENDING, Outbox
@@ -188,8 +188,7 @@ def list_subscriptions(session: Session) -> list[WebhookSubscription]:
 
 
 def get_subscription(session: Session, subscription_id: int, *, lock: bool = False) -> WebhookSubscription:
-    subscription = (lock_row(session, WebhookSubscription, subscription_id) if lock
-                    else session.get(WebhookSubscription, subscription_id))
+    subscription = get_row(session, WebhookSubscription, subscription_id, lock=lock)
     if subscription is None:
         raise NotFound(f"unknown webhook subscription {subscription_id}")
     return subscription

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from core import docstore, webhooks
 from core.dates import add_months
-from core.db import append, aware, find_row, lock_row, lock_rows, owned_where, utcnow
+from core.db import append, aware, find_row, get_row, lock_rows, owned_where, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
@@ -174,7 +174,7 @@ def open_link(session: Session, token: str, *, lock: bool = False) -> Contract:
     link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
     if link is None or link.contract_id is None or aware(link.expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
-    return lock_row(session, Contract, link.contract_id) if lock else session.get(Contract, link.contract_id)
+    return get_row(session, Contract, link.contract_id, lock=lock)
 
 
 def sign(session: Session, token: str, name: str, email: str, ip: str, user_agent: str, today: date,

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from catalog.pricebook import PERIOD_MONTHS
 from core.dates import add_months
-from core.db import children, lock_row, lock_rows, utcnow
+from core.db import children, get_row, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, ZERO, currency
 from sales.models import Quote, QuoteLine
@@ -99,7 +99,7 @@ def get_subscription(session: Session, subscription_id: int, *, lock: bool = Fal
     """A subscription; `lock` takes its row lock for writing (core.db.lock_row)."""
     found = None
     if isinstance(subscription_id, int):
-        found = lock_row(session, Subscription, subscription_id) if lock else session.get(Subscription, subscription_id)
+        found = get_row(session, Subscription, subscription_id, lock=lock)
     if found is None:
         raise NotFound(f"unknown subscription {subscription_id!r}")
     return found
