@@ -103,8 +103,18 @@ def _unauthorized() -> ApiError:
                     {"Authorization": ["missing or invalid credentials"]})
 
 
-def _identify(session: Session) -> Caller:
+def _identify() -> Caller:
+    """Who sends the request, by its credentials; one without any is anonymous, looked up in
+    no database session."""
     header = request.headers.get("Authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if header is None and not cookie:
+        return Caller("anonymous")
+    with session_scope(app_engine()) as session:
+        return _identify_in(session, header, cookie)
+
+
+def _identify_in(session: Session, header: str | None, cookie: str | None) -> Caller:
     if header is not None:
         scheme, _, secret = header.partition(" ")
         secret = secret.strip()
@@ -122,7 +132,6 @@ def _identify(session: Session) -> Caller:
         if user is None:
             raise _unauthorized()
         return Caller("token", user.id, user.permissions, label=describe(user))
-    cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = websessions.resume(session, cookie)
         if found is not None:
@@ -189,11 +198,7 @@ def init_app(app: Flask) -> None:
     def _authorize():
         permission = permission_of(request.endpoint)
         current_actor.set("anonymous")                 # until the credentials say otherwise
-        if "Authorization" in request.headers or request.cookies.get(SESSION_COOKIE):
-            with session_scope(app_engine(app)) as session:
-                who = _identify(session)
-        else:
-            who = Caller("anonymous")                 # no credentials: nothing to look up
+        who = _identify()
         g.caller = who
         current_actor.set(who.label)
         g.rate_headers = limits.hit(who) if app.config.get("RATE_LIMITS", True) else {}
