@@ -25,7 +25,7 @@ from catalog.store import get_model
 from configurator.engine import get_configurator
 from configurator.store import get_configuration
 from core import webhooks
-from core.db import append, find_row, locked, locking, utcnow
+from core.db import Finder, append, find_row, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
 from core.sequences import next_number
@@ -48,20 +48,16 @@ def label(order: Order) -> str:
 
 
 #: get_order's statements, built once
-_READING = select(Order).where(Order.number == sa.bindparam("o_number"))
-_LOCKING = locking(Order, Order.number == sa.bindparam("o_number"))
+_FINDING = Finder(Order, Order.number == sa.bindparam("o_number"))
 
 
 def get_order(session: Session, number: str, *, lock: bool = False) -> Order:
     """An order by number; `lock` takes its row lock for writing (core.db.lock_rows: read afresh
     and owned by the transaction, so billing it does not lock it again)."""
-    found = []
-    if isinstance(number, str):
-        params = {"o_number": number}
-        found = locked(session, _LOCKING, params) if lock else list(session.exec(_READING, params=params))
-    if not found:
+    order = _FINDING.find(session, {"o_number": number}, lock=lock) if isinstance(number, str) else None
+    if order is None:
         raise NotFound(f"unknown order {number!r}")
-    return found[0]
+    return order
 
 
 def of_quote(session: Session, quote_number: str) -> list[Order]:

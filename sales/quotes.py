@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from catalog.store import get_model, get_price_book
 from configurator.store import get_configuration
-from core.db import locked, locking
+from core.db import Finder
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.sequences import next_number
 from core.users import User
@@ -76,8 +76,7 @@ PRICE_FIELDS = ("price_book", "rule_set", "channel", "payment_terms", "promo_cod
 _REVISION = (Quote.number == sa.bindparam("q_number"), Quote.revision == sa.bindparam("q_revision"))
 _LATEST = (Quote.number == sa.bindparam("q_number"), Quote.latest)
 #: get_quote's statements (by whether it reads the latest revision), built once
-_READING = {False: select(Quote).where(*_REVISION), True: select(Quote).where(*_LATEST)}
-_LOCKING = {False: locking(Quote, *_REVISION), True: locking(Quote, *_LATEST)}
+_FINDING = {False: Finder(Quote, *_REVISION), True: Finder(Quote, *_LATEST)}
 
 
 def get_quote(session: Session, number: str, revision: int | None = None, *, lock: bool = False) -> Quote:
@@ -86,8 +85,7 @@ def get_quote(session: Session, number: str, revision: int | None = None, *, loc
     quote = None
     if isinstance(number, str):
         params = {"q_number": number} if revision is None else {"q_number": number, "q_revision": revision}
-        quote = next(iter(locked(session, _LOCKING[revision is None], params)), None) if lock else \
-            session.exec(_READING[revision is None], params=params).first()
+        quote = _FINDING[revision is None].find(session, params, lock=lock)
     if quote is None:
         which = f" revision {revision}" if revision is not None else ""
         raise NotFound(f"unknown quote {number!r}{which}")
