@@ -27,8 +27,9 @@ FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes stil
 FLIP_WAIT_MAX = 64       # ... then ever more rarely, down to every 64th time
 LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
 REPAIR_BELOW = 8         # fewer known solutions than this hold the selections: repair others
-REPAIR_TRIES = 16        # known solutions tried for repair ...
-REPAIR_MISSES = 3        # ... until this many fail in a row
+REPAIR_OPEN = 200        # ... or more values than this are open after them
+REPAIR_TRIES = 32        # known solutions tried for repair ...
+REPAIR_MISSES = 1        # ... until this many fail in a row
 RETIRED_MAX = 0.25       # the solver is rebuilt once retired activation literals outnumber a quarter of its variables
 
 
@@ -105,19 +106,21 @@ class Propagation:
         if not consistent:
             return None
         ruled_out = {-x for x in implied if x < 0}
-        if len(pool) < REPAIR_BELOW and self._flips is not None:
-            pool += self._repairs(wanted, implied, ruled_out)
-        if not pool:
-            chosen = self._solve(lits)
-            if chosen is None:
-                return None
-            pool = [frozenset(chosen)]
         values = (frozenset(range(1, self._nvalues + 1)) if candidates is None else candidates) - ruled_out
         open_ = set(values)
         for sol in pool:             # (set difference runs over the smaller side: open_ shrinks fast)
             open_ = open_ - sol
             if not open_:
                 break
+        if (len(pool) < REPAIR_BELOW or len(open_) > REPAIR_OPEN) and self._flips is not None:
+            if not self._repairs(lits, wanted, implied, ruled_out, pool, open_):
+                return None
+        if not pool:
+            chosen = self._solve(lits)
+            if chosen is None:
+                return None
+            pool = [frozenset(chosen)]
+            open_ -= pool[0]
         witness: dict = {}
         flips = self._flips
         flipping = flips is not None    # neighbour checks keep up with SAT probes in this propagation
@@ -244,26 +247,49 @@ class Propagation:
             self._solver.delete()
             self._solver = self._new_solver()
 
-    def _repairs(self, wanted: set, implied: list[int], ruled_out: set) -> list[frozenset]:
+    def _repairs(self, lits: list[int], wanted: set, implied: list[int], ruled_out: set, pool: list,
+                 open_: set) -> bool:
         """Known solutions without the current selections, repaired to hold them
-        (`Flips.repaired`): the newest of the last propagation's, then the root's, up to
-        REPAIR_TRIES and until REPAIR_MISSES in a row fail (on the generated model the newest
-        succeed and older ones fail, so trying on would only cost time)."""
+        (`Flips.repaired`), added to `pool` and taken out of `open_`: the newest of the last
+        propagation's, then the root's, up to REPAIR_TRIES and until REPAIR_MISSES in a row
+        cover no open value (on the generated model the newest succeed and older ones fail, so
+        trying on would only cost time). Once one fails with the forced values alone, a
+        solution of the pool is the others' target (found by one SAT call if the pool is
+        empty: False if the selections have no solution). On Automotive01 the forced values
+        alone mostly failed after a pick that no known solution held, and such a click then
+        took 25 to 35 SAT calls."""
         n, attr_of = self._nvalues, self._flips.attr_of
         forced = {attr_of[x]: x for x in implied if 0 < x <= n}
-        out = []
+        target = None
         tried = misses = 0
         for sol in itertools.chain(reversed(self._pool), reversed(self._root_pool)):
             if wanted <= sol:
                 continue
-            if tried == REPAIR_TRIES or misses == REPAIR_MISSES:
+            if tried == REPAIR_TRIES or misses == REPAIR_MISSES or not open_:
                 break
             tried += 1
-            new = self._flips.repaired(sorted(sol), forced, ruled_out, sol)
-            misses = misses + 1 if new is None else 0
-            if new is not None:
-                out.append(frozenset(new))
-        return out
+            started = perf_counter()
+            chosen = sorted(sol)
+            new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
+            if new is None and target is None:
+                if not pool:
+                    found = self._solve(lits)
+                    if found is None:
+                        return False
+                    pool.append(frozenset(found))
+                    open_ -= pool[-1]
+                target = sorted(pool[-1])
+                new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
+            if new is None:
+                misses += 1
+                continue
+            new = frozenset(new)
+            fresh = open_ & new
+            rate = len(fresh) / max(perf_counter() - started, 1e-6)
+            misses = 0 if rate >= self._sat_rate else misses + 1
+            open_ -= fresh
+            pool.append(new)
+        return True
 
     def _neighbours(self, solution, open_, fixed, chosen=None) -> tuple[list[tuple[int, int]], bool]:
         """The one-flip neighbours of a solution that cover open values, when checking them is

@@ -173,7 +173,8 @@ def test_explanations_exclude_and_completions_are_valid(enum_limit, data, raw):
 @given(data=models(), raw=selection_lists)
 def test_repaired_solutions_are_valid(enum_limit, data, raw):
     """Known solutions moved to what unit propagation forces under the selections are kept
-    only when every rule holds for them (flips.Flips.repaired)."""
+    only when every rule holds for them, and so are those that took a target solution's
+    values for the rules the move broke (flips.Flips.repaired)."""
     model = load_model_dict(data)
     engine = Configurator(model)
     lits = engine._lits(pick(raw))
@@ -183,12 +184,14 @@ def test_repaired_solutions_are_valid(enum_limit, data, raw):
     flips, n = engine._flips, len(engine.enc.value_of)
     forced = {flips.attr_of[x]: x for x in implied if 0 < x <= n}
     excluded = {-x for x in implied if x < 0}
+    target = engine._solve(lits)
     for sol in engine._root_pool:
-        new = flips.repaired(sorted(sol), forced, excluded, sol)
-        if new is not None:
-            assignment = dict(engine.enc.value_of[x] for x in new)
-            assert reference.violations(model, assignment) == []
-            assert set(lits) <= set(new)
+        for new in (flips.repaired(sorted(sol), forced, excluded, sol),
+                    target and flips.repaired(sorted(sol), forced, excluded, sol, target)):
+            if new:
+                assignment = dict(engine.enc.value_of[x] for x in new)
+                assert reference.violations(model, assignment) == []
+                assert set(lits) <= set(new)
 
 
 @COMMON
