@@ -195,7 +195,7 @@ class Flips:
                 if not new[k]:
                     return None
                 changed.append(k)
-        budget = len(new) * CROSS_SHARE     # attributes the target may give before this is no news
+        budget = len(new) * CROSS_SHARE     # attributes that may still move to the target
         while changed:
             broken = list(self._broken(new, changed))
             if not broken:
@@ -224,7 +224,8 @@ class Flips:
         its row bitsets only when it has rows with `*` that the lookup cannot see: a repair
         that fails changes about 90 attributes on the generated model, and judging their
         tables took 0.21 ms with bitsets, 0.17 ms so."""
-        first, tables, clauses, value_of, attr_of = self.first, self.tables, self.clauses, self.value_of, self.attr_of
+        first, tables, clauses = self.first, self.tables, self.clauses
+        value_of, attr_of = self.value_of, self.attr_of
         present = set(new)
         seen_tables, seen_clauses, seen_exprs = set(), set(), set()
         for k in changed:

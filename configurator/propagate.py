@@ -28,8 +28,7 @@ FLIP_WAIT_MAX = 64       # ... then ever more rarely, down to every 64th time
 LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
 REPAIR_BELOW = 8         # fewer known solutions than this hold the selections: repair others
 REPAIR_OPEN = 200        # ... or more values than this are open after them
-REPAIR_TRIES = 32        # known solutions tried for repair ...
-REPAIR_MISSES = 1        # ... until this many fail in a row
+REPAIR_TRIES = 32        # known solutions tried for repair at most
 RETIRED_MAX = 0.25       # the solver is rebuilt once retired activation literals outnumber a quarter of its variables
 
 
@@ -251,21 +250,21 @@ class Propagation:
                  open_: set) -> bool:
         """Known solutions without the current selections, repaired to hold them
         (`Flips.repaired`), added to `pool` and taken out of `open_`: the newest of the last
-        propagation's, then the root's, up to REPAIR_TRIES and until REPAIR_MISSES in a row
-        cover no open value (on the generated model the newest succeed and older ones fail, so
-        trying on would only cost time). Once one fails with the forced values alone, a
-        solution of the pool is the others' target (found by one SAT call if the pool is
-        empty: False if the selections have no solution). On Automotive01 the forced values
-        alone mostly failed after a pick that no known solution held, and such a click then
-        took 25 to 35 SAT calls."""
+        propagation's, then the root's, up to REPAIR_TRIES, until one fails or covers fewer
+        open values per second than SAT probes do (on the generated model the newest succeed
+        and older ones fail or move far, so trying on would only cost time). Once one fails
+        with the forced values alone, a solution of the pool is the others' target (found by
+        one SAT call if the pool is empty: False if the selections have no solution). On
+        Automotive01 the forced values alone mostly failed after a pick that no known solution
+        held, and such a click then took 25 to 35 SAT calls."""
         n, attr_of = self._nvalues, self._flips.attr_of
         forced = {attr_of[x]: x for x in implied if 0 < x <= n}
         target = None
-        tried = misses = 0
+        tried = 0
         for sol in itertools.chain(reversed(self._pool), reversed(self._root_pool)):
             if wanted <= sol:
                 continue
-            if tried == REPAIR_TRIES or misses == REPAIR_MISSES or not open_:
+            if tried == REPAIR_TRIES or not open_:
                 break
             tried += 1
             started = perf_counter()
@@ -279,16 +278,16 @@ class Propagation:
                     pool.append(frozenset(found))
                     open_ -= pool[-1]
                 target = sorted(pool[-1])
+                started = perf_counter()
                 new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
             if new is None:
-                misses += 1
-                continue
+                break
             new = frozenset(new)
             fresh = open_ & new
-            rate = len(fresh) / max(perf_counter() - started, 1e-6)
-            misses = 0 if rate >= self._sat_rate else misses + 1
             open_ -= fresh
             pool.append(new)
+            if len(fresh) < self._sat_rate * (perf_counter() - started):
+                break
         return True
 
     def _neighbours(self, solution, open_, fixed, chosen=None) -> tuple[list[tuple[int, int]], bool]:
