@@ -10,7 +10,7 @@ value impossible at once (docs/configurator.md, Propagation).
 from __future__ import annotations
 
 import itertools
-from time import perf_counter
+from time import thread_time
 
 from pysat.solvers import Solver
 
@@ -27,8 +27,8 @@ FLIP_RETRY = 8           # neighbour checks that cover less than SAT probes stil
 FLIP_WAIT_MAX = 64       # ... then ever more rarely, down to every 64th time
 LEARN_REASONS = 2        # a value proven impossible by at most this many selections becomes a clause
 REPAIR_BELOW = 8         # fewer known solutions than this hold the selections: repair others
-REPAIR_TRIES = 16        # known solutions tried for repair ...
-REPAIR_MISSES = 3        # ... until this many fail in a row
+REPAIR_OPEN = 200        # ... or more values than this are open after them
+REPAIR_TRIES = 32        # known solutions tried for repair at most
 RETIRED_MAX = 0.25       # the solver is rebuilt once retired activation literals outnumber a quarter of its variables
 
 
@@ -46,7 +46,10 @@ class Propagation:
         self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
         self._root_pool: list[frozenset] = []      # the root analysis's, kept once it is done
         self._root_witness: dict = {}
-        self._flip_rate: float | None = None       # values covered per second by neighbour checks ...
+        # values covered per second of this thread's CPU time (wall time on a shared machine
+        # counts the waits for a core, and single repairs then looked slow enough to stop them:
+        # Automotive01 under load took 25 solver calls per click instead of 11 to 17)
+        self._flip_rate: float | None = None       # by neighbour checks ...
         self._sat_rate = 0.0                       # ... and by SAT probes (moving averages)
         self._flip_wait = FLIP_RETRY // 2          # neighbour checks skipped after one that lost ...
         self._flip_skip = 0                        # ... and how many are still to skip
@@ -105,26 +108,28 @@ class Propagation:
         if not consistent:
             return None
         ruled_out = {-x for x in implied if x < 0}
-        if len(pool) < REPAIR_BELOW and self._flips is not None:
-            pool += self._repairs(wanted, implied, ruled_out)
-        if not pool:
-            chosen = self._solve(lits)
-            if chosen is None:
-                return None
-            pool = [frozenset(chosen)]
         values = (frozenset(range(1, self._nvalues + 1)) if candidates is None else candidates) - ruled_out
         open_ = set(values)
         for sol in pool:             # (set difference runs over the smaller side: open_ shrinks fast)
             open_ = open_ - sol
             if not open_:
                 break
+        if (len(pool) < REPAIR_BELOW or len(open_) > REPAIR_OPEN) and self._flips is not None:
+            if not self._repairs(lits, wanted, implied, ruled_out, pool, open_):
+                return None
+        if not pool:
+            chosen = self._solve(lits)
+            if chosen is None:
+                return None
+            pool = [frozenset(chosen)]
+            open_ -= pool[0]
         witness: dict = {}
         flips = self._flips
         flipping = flips is not None    # neighbour checks keep up with SAT probes in this propagation
         fixed = set() if flips is None else {flips.attr_of[x] for x in lits}
         if open_ and flipping:
             for sol in pool[-FLIP_POOL:]:
-                found, flipping = self._neighbours(sorted(sol), sol, open_, fixed)
+                found, flipping = self._neighbours(sol, open_, fixed)
                 for y, old in found:
                     witness[y] = (sol, old)
                 open_.difference_update(y for y, _ in found)
@@ -135,7 +140,7 @@ class Propagation:
         rest_impossible = False     # the last probe proved its value impossible: try all the rest at once
         some_open = None            # activation literal of "some open value holds" (made on first use)
         while open_:
-            started = perf_counter()
+            started = thread_time()
             if rest_impossible:
                 if some_open is None:
                     some_open = solver.nof_vars() + 1
@@ -158,9 +163,9 @@ class Propagation:
             open_ -= fresh
             covered += [-y for y in fresh]
             gained = len(fresh) + (x is not None)
-            self._sat_rate += 0.05 * (gained / max(perf_counter() - started, 1e-6) - self._sat_rate)
+            self._sat_rate += 0.05 * (gained / max(thread_time() - started, 1e-6) - self._sat_rate)
             if flipping and open_:
-                found, flipping = self._neighbours(chosen, solution, open_, fixed)
+                found, flipping = self._neighbours(solution, open_, fixed, chosen)
                 for y, old in found:
                     witness[y] = (solution, old)
                 fresh = [y for y, _ in found]
@@ -244,43 +249,70 @@ class Propagation:
             self._solver.delete()
             self._solver = self._new_solver()
 
-    def _repairs(self, wanted: set, implied: list[int], ruled_out: set) -> list[frozenset]:
+    def _repairs(self, lits: list[int], wanted: set, implied: list[int], ruled_out: set, pool: list,
+                 open_: set) -> bool:
         """Known solutions without the current selections, repaired to hold them
-        (`Flips.repaired`): the newest of the last propagation's, then the root's, up to
-        REPAIR_TRIES and until REPAIR_MISSES in a row fail (on the generated model the newest
-        succeed and older ones fail, so trying on would only cost time)."""
+        (`Flips.repaired`), added to `pool` and taken out of `open_`: the newest of the last
+        propagation's, then the root's, up to REPAIR_TRIES, until one fails or covers fewer
+        open values per second than SAT probes do (on the generated model the newest succeed
+        and older ones fail or move far, so trying on would only cost time). Once one fails
+        with the forced values alone, a solution of the pool is the others' target (found by
+        one SAT call if the pool is empty: False if the selections have no solution). On
+        Automotive01 the forced values alone mostly failed after a pick that no known solution
+        held, and such a click then took 25 to 35 SAT calls."""
         n, attr_of = self._nvalues, self._flips.attr_of
         forced = {attr_of[x]: x for x in implied if 0 < x <= n}
-        out = []
-        tried = misses = 0
+        target = None
+        tried = 0
         for sol in itertools.chain(reversed(self._pool), reversed(self._root_pool)):
             if wanted <= sol:
                 continue
-            if tried == REPAIR_TRIES or misses == REPAIR_MISSES:
+            if tried == REPAIR_TRIES or not open_:
                 break
             tried += 1
-            new = self._flips.repaired(sorted(sol), forced, ruled_out, sol)
-            misses = misses + 1 if new is None else 0
-            if new is not None:
-                out.append(frozenset(new))
-        return out
+            started = thread_time()
+            chosen = sorted(sol)
+            new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
+            if new is None and target is None:
+                if not pool:
+                    found = self._solve(lits)
+                    if found is None:
+                        return False
+                    pool.append(frozenset(found))
+                    open_ -= pool[-1]
+                target = sorted(pool[-1])
+                started = thread_time()
+                new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
+            if new is None:
+                break
+            new = frozenset(new)
+            fresh = open_ & new
+            open_ -= fresh
+            pool.append(new)
+            if len(fresh) < self._sat_rate * (thread_time() - started):
+                break
+        return True
 
-    def _neighbours(self, chosen, solution, open_, fixed) -> tuple[list[tuple[int, int]], bool]:
+    def _neighbours(self, solution, open_, fixed, chosen=None) -> tuple[list[tuple[int, int]], bool]:
         """The one-flip neighbours of a solution that cover open values, when checking them is
-        worth it, and whether this check kept up with SAT probes. Their yield (values per
-        second) is tracked against that of SAT probes, and a model where they find little
-        (feature models whose open values need many changes) only tries them now and then,
-        twice as rarely after each try that still loses (on Automotive01 a try cost 1.5 ms for
-        one value or two). Within one propagation, checks stop after the first that loses: on
+        worth it, and whether this check kept up with SAT probes. `chosen` is the solution in
+        model order when the caller has it: a known solution is sorted only for a check that
+        runs (on Automotive01, sorting sixteen for checks that were then skipped took 5% of a
+        click). Their yield (values per second) is tracked against that of SAT probes, and a
+        model where they find little (feature models whose open values need many changes) only
+        tries them now and then, twice as rarely after each try that still loses (on
+        Automotive01 a try cost 1.5 ms for one value or two). Within one propagation, checks stop after the first that loses: on
         the generated model a session's first pick went on with a dozen checks of 0.7 ms that
         found nothing while the moving average still remembered the first ones' yield."""
         if self._flip_skip:
             self._flip_skip -= 1
             return [], True
+        if chosen is None:
+            chosen = sorted(solution)
         rate = self._flip_rate
-        started = perf_counter()
+        started = thread_time()
         found = self._flips.neighbours(chosen, open_, fixed, solution)
-        sample = len(found) / max(perf_counter() - started, 1e-6)
+        sample = len(found) / max(thread_time() - started, 1e-6)
         self._flip_rate = sample if rate is None else rate + 0.2 * (sample - rate)
         if self._flip_rate < self._sat_rate:
             self._flip_wait = min(2 * self._flip_wait, FLIP_WAIT_MAX)

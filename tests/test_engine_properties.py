@@ -7,6 +7,7 @@ row-selector encodings instead.
 from __future__ import annotations
 
 import itertools
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -15,6 +16,7 @@ from catalog import expr as ex
 from catalog.loader import load_model_dict
 from configurator import encode as encode_module
 from configurator import explain as explain_module
+from configurator import flips as flips_module
 from configurator import propagate as propagate_module
 from configurator import reference
 from configurator.engine import Configurator
@@ -173,7 +175,8 @@ def test_explanations_exclude_and_completions_are_valid(enum_limit, data, raw):
 @given(data=models(), raw=selection_lists)
 def test_repaired_solutions_are_valid(enum_limit, data, raw):
     """Known solutions moved to what unit propagation forces under the selections are kept
-    only when every rule holds for them (flips.Flips.repaired)."""
+    only when every rule holds for them, and so are those that took a target solution's
+    values for the rules the move broke (flips.Flips.repaired)."""
     model = load_model_dict(data)
     engine = Configurator(model)
     lits = engine._lits(pick(raw))
@@ -183,12 +186,15 @@ def test_repaired_solutions_are_valid(enum_limit, data, raw):
     flips, n = engine._flips, len(engine.enc.value_of)
     forced = {flips.attr_of[x]: x for x in implied if 0 < x <= n}
     excluded = {-x for x in implied if x < 0}
-    for sol in engine._root_pool:
-        new = flips.repaired(sorted(sol), forced, excluded, sol)
-        if new is not None:
-            assignment = dict(engine.enc.value_of[x] for x in new)
-            assert reference.violations(model, assignment) == []
-            assert set(lits) <= set(new)
+    target = engine._solve(lits)
+    with mock.patch.object(flips_module, "CROSS_SHARE", 1.0):    # six attributes: let every one move
+        for sol in engine._root_pool:
+            for new in (flips.repaired(sorted(sol), forced, excluded, sol),
+                        target and flips.repaired(sorted(sol), forced, excluded, sol, target)):
+                if new:
+                    assignment = dict(engine.enc.value_of[x] for x in new)
+                    assert reference.violations(model, assignment) == []
+                    assert set(lits) <= set(new)
 
 
 @COMMON
@@ -197,25 +203,29 @@ def test_repaired_solutions_are_valid(enum_limit, data, raw):
 def test_a_session_of_clicks_matches_enumeration(enum_limit, data, steps):
     """One engine through a session, as the configurator page uses it: each click picks a
     value still offered (or drops a pick), and every answer is exact although it is built
-    from what earlier clicks left (known solutions, witnesses, cached subsets, learnt proofs)."""
+    from what earlier clicks left (known solutions, witnesses, repaired and crossed solutions,
+    cached subsets, learnt proofs). Repairs run on every click and may move every attribute:
+    the thresholds that keep them off only save time, and six attributes would never pass them."""
     model = load_model_dict(data)
-    engine = Configurator(model)
-    selections: dict = {}
-    result = engine.configure(selections)
-    for attr_index, value_index, drop in steps:
-        attr = list(DOMAINS)[attr_index]
-        if drop and selections:
-            del selections[attr if attr in selections else next(iter(selections))]
-        else:
-            offered = next(s for s in result.attributes if s.id == attr).domain
-            if not offered or attr in selections:
-                continue
-            selections[attr] = offered[value_index % len(offered)]
-        result = engine.configure(dict(selections))
-        expected = reference.domains(model, selections)
-        assert result.valid == (expected is not None)
-        if expected is not None:
-            assert {s.id: set(s.domain) for s in result.attributes} == expected
+    with mock.patch.object(propagate_module, "REPAIR_OPEN", 0), \
+            mock.patch.object(flips_module, "CROSS_SHARE", 1.0):
+        engine = Configurator(model)
+        selections: dict = {}
+        result = engine.configure(selections)
+        for attr_index, value_index, drop in steps:
+            attr = list(DOMAINS)[attr_index]
+            if drop and selections:
+                del selections[attr if attr in selections else next(iter(selections))]
+            else:
+                offered = next(s for s in result.attributes if s.id == attr).domain
+                if not offered or attr in selections:
+                    continue
+                selections[attr] = offered[value_index % len(offered)]
+            result = engine.configure(dict(selections))
+            expected = reference.domains(model, selections)
+            assert result.valid == (expected is not None)
+            if expected is not None:
+                assert {s.id: set(s.domain) for s in result.attributes} == expected
 
 
 def greedy_completion(model, selections: dict) -> dict:
