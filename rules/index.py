@@ -10,11 +10,13 @@ line was most of the pricing time. Yet what decides a candidate's fate is
   the product's rules test), so decided once per kind, in a `Plan`;
 - its conditions on the quantity (and those after them): tested once per quantity in a plan,
   and only a few rules have them.
-A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line), the
-applicable ones grouped for the waterfall (`Selection`), and, per quantity, how they stack
-(`rules.stack.Stacking`: a line computes only the amounts). `QuoteRules.select` and
-`PlainRules.select` give the same answer; the plain one tests every candidate's conditions
-on every line, and tests/test_rules_index.py holds the first to it.
+A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line) and
+the applicable ones grouped for the waterfall (`Selection`). Bundles and quote totals
+(`Rule.volatile`) pass or fail with what each quote holds, so a plan counts them as passing
+and quotes share it; a `View` of it takes out the ones that fail on a quote and keeps, per
+quantity, how the rules stack (`rules.stack.Stacking`: a line computes only the amounts).
+`QuoteRules.select` and `PlainRules.select` give the same answer; the plain one tests every
+candidate's conditions on every line, and tests/test_rules_index.py holds the first to it.
 """
 
 from __future__ import annotations
@@ -33,16 +35,20 @@ from rules.stack import Selection, Stacking, stack
 
 _ABSENT = object()
 MAX_PLANS = 2048            # plans a rule set keeps (RuleSet.plans)
-MAX_QUANTITIES = 256        # quantities kept per plan
+MAX_VIEWS = 16              # views kept per plan
+MAX_QUANTITIES = 256        # quantities kept per view
 
 
 class Plan:
     """One kind of line, for the quotes on which the same candidates pass their quote
-    conditions: the outcomes of those whose line conditions fail, in the order lines
-    list them after the quote's own (`head`), the rules tested on each line (`checks`, each
-    followed by the outcomes listed after it, `tails`), and the Selection of the others."""
+    conditions, volatile ones (`Rule.volatile`: bundles, the quote total) counted as passing:
+    the outcomes of those whose line conditions fail, in the order lines list them after the
+    quote's own (`head`), the rules tested on each line (`checks`, each followed by the
+    outcomes listed after it, `tails`), and the Selection of the others. What a quote holds
+    changes from one of a customer's quotes to the next, and with it which bundles apply: a
+    `View` takes out a quote's volatile candidates that fail, so such quotes share the plan."""
 
-    __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
+    __slots__ = ("head", "checks", "tails", "selection", "_rule_ids", "_views")
 
     def __init__(self, decided: Iterable[Rule | Outcome], floors: dict):
         """`decided`: the candidates that pass their quote conditions, as `decide` gives them."""
@@ -60,7 +66,41 @@ class Plan:
             rules.append(entry)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules, floors)
-        self._by_quantity: dict[str, Stacking] = {}
+        self._rule_ids = frozenset(rule.id for rule in rules)
+        self._views: dict[tuple[str, ...], View] = {}
+
+    def view(self, dropped: tuple[str, ...]) -> View:
+        """The plan on quotes where the volatile candidates `dropped` fail their quote conditions."""
+        found = self._views.get(dropped)
+        if found is None:
+            found = keep(self._views, dropped, View(self, dropped), MAX_VIEWS)
+        return found
+
+
+class View:
+    """A plan less the volatile candidates that fail their quote conditions on a quote
+    (`dropped`; the quote lists their outcomes first, with the others that fail): their
+    outcomes leave `head` and `tails`, their checks leave `checks`, and the plan's rules among
+    them are skipped on every line (`skipped`)."""
+
+    __slots__ = ("head", "checks", "tails", "selection", "skipped", "_by_quantity")
+
+    def __init__(self, plan: Plan, dropped: tuple[str, ...]):
+        self.selection, self._by_quantity = plan.selection, {}
+        if not dropped:
+            self.head, self.checks, self.tails, self.skipped = plan.head, plan.checks, plan.tails, ()
+            return
+        out = frozenset(dropped)
+        head = [o for o in plan.head if o.rule not in out]
+        checks, tails, listed = [], [], head
+        for rule, tail in zip(plan.checks, plan.tails):
+            if rule.id not in out:
+                checks.append(rule)
+                listed = []
+                tails.append(listed)
+            listed += [o for o in tail if o.rule not in out]
+        self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
+        self.skipped = tuple(rule_id for rule_id in dropped if rule_id in plan._rule_ids)
 
     def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis,
                failed: tuple[Outcome, ...]) -> Selected:
@@ -68,11 +108,11 @@ class Plan:
         whether a price rule applies depends only on the quantity and the currency (one per
         plan), so lines with the same quantity, as written (reasons show it), share how their
         rules stack and compute only the amounts. A stacking holds the outcomes after the
-        plan's `head`, which the line lists first."""
+        view's `head`, which the line lists first."""
         quantity = str(line.quantity)
         stacking = self._by_quantity.get(quantity)
         if stacking is None:
-            considered, skipped = [], []
+            considered, skipped = [], list(self.skipped)
             key = (facts.currency, quantity)
             for rule, tail in zip(self.checks, self.tails):
                 outcome = rule.check(facts, line, key)
@@ -110,23 +150,31 @@ class QuoteRules:
         # by kind of line: the outcomes of the candidates whose quote conditions fail, and the
         # plan; kept for quotes that fail the same rules for the same reasons (a quote priced again)
         self._plans = rule_set.quote_plans((facts.currency, *filter(None, self.verdicts.values())))
-        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes]] = {}
+        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes, tuple[str, ...]]] = {}
 
-    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes]:
-        """The outcomes of the product's line rules whose quote conditions fail, and which of
-        its candidates fail them (1) or not (0): once per product on the quote, which the
-        product's kinds of line share."""
+    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes, tuple[str, ...]]:
+        """The outcomes of the product's line rules whose quote conditions fail; which of its
+        candidates that are not volatile fail them (1) or not (0), which keys its plans; and
+        the ids of the volatile ones that fail, which its plans' views take out: once per
+        product on the quote, which the product's kinds of line share."""
         found = self._screens.get(product)
         if found is None:
-            verdicts = self.rule_set.candidates(product).pick(self.verdicts)
-            found = self._screens[product] = tuple(filter(None, verdicts)), bytes(map(bool, verdicts))
+            candidates = self.rule_set.candidates(product)
+            verdicts = candidates.pick(self.verdicts)
+            failing, dropped = bytearray(map(bool, verdicts)), []
+            for i in candidates.volatile:
+                if failing[i]:
+                    failing[i] = 0
+                    dropped.append(candidates.ids[i])
+            found = self._screens[product] = tuple(filter(None, verdicts)), bytes(failing), tuple(dropped)
         return found
 
     def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         """The line's rules, stacked on `base` (the line's list total). A plan sees nothing of
         the quote but which candidates' quote conditions hold (line conditions test line facts
         and the currency only), so quotes share the plans of a kind of line whose candidates
-        pass and fail alike (RuleSet.plans); why they fail is the quote's own, listed first."""
+        that are not volatile pass and fail alike (RuleSet.plans), each quote through the view
+        that takes out its failing volatile ones; why they fail is the quote's own, listed first."""
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:
@@ -134,14 +182,14 @@ class QuoteRules:
             kind += tuple(_value_key(values.get(a, _ABSENT)) for a in attributes)
         found = self._plans.get(kind)
         if found is None:
-            failed, failing = self.screen(line.product)
+            failed, failing, dropped = self.screen(line.product)
             shared = self.rule_set.plans
             key = (self.facts.currency, kind, failing)
             plan = shared.get(key)
             if plan is None:
                 decided = compress(self.decide(line, kind), map(not_, failing))
                 plan = keep(shared, key, Plan(decided, self.rule_set.floors), MAX_PLANS)
-            found = keep(self._plans, kind, (failed, plan), MAX_PLANS)
+            found = keep(self._plans, kind, (failed, plan.view(dropped)), MAX_PLANS)
         return found[1].select(self.facts, line, base, basis, found[0])
 
     def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:

@@ -17,7 +17,7 @@ from typing import Callable, Mapping, NamedTuple, Union
 from core.cache import LruCache, keep
 from rules.results import Outcome
 from rules.actions import AmountOff, Floor, FreeItem, LineBasis, Percent, PriceAction, SetPrice, Volume
-from rules.conditions import PLAN_FACTS, first_failure
+from rules.conditions import CONTENT_FACTS, PLAN_FACTS, first_failure
 
 KIND = "rule_set"
 STACKING = ("exclusive", "best_of", "additive", "compounding")
@@ -51,7 +51,9 @@ class Rule:
         - `line_split`: its line conditions before the first one on a fact outside PLAN_FACTS
           (the quantity), and from there on: rules.index decides the first part once per kind
           of line, the rest on each line, so that the first failing condition is still the one
-          reported."""
+          reported;
+        - `volatile`: its quote conditions read what the quote holds (CONTENT_FACTS), so whether
+          they hold changes from one of a customer's quotes to the next (rules.index)."""
         action = self.action
         if isinstance(action, Floor):
             slot = 4
@@ -67,6 +69,7 @@ class Rule:
         for name, value in (("slot", slot), ("step", ("rule", self.id, self.description)),
                             ("applied", Outcome(self.id, True, f"applied: {action.describe()}")),
                             ("refuses", refuses), ("line_split", (self.line_conditions[:split], per_line)),
+                            ("volatile", any(c.quote_fact in CONTENT_FACTS for c in self.quote_conditions)),
                             # where `refusal` keeps its outcomes, and `check` its own when its
                             # conditions read only the quantity (None when they read more)
                             ("_refusals", {} if refuses else None),
@@ -137,6 +140,7 @@ class Candidates(NamedTuple):
     ids: tuple[str, ...]               # their ids
     attributes: tuple[str, ...]        # configured attributes their conditions test
     pick: Callable[[Mapping[str, object]], tuple]   # a mapping's values for `ids`, in order
+    volatile: tuple[int, ...]          # the positions of the Rule.volatile ones (a few)
 
 
 def _picker(ids: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple]:
@@ -216,7 +220,8 @@ class RuleSet:
             tested = {c.attribute for r in merged for c in r.line_conditions if c.line_fact == "values"}
             ids = tuple(r.id for r in merged)
             cached = self._line_cache[product] = Candidates(tuple(merged), ids, tuple(sorted(tested)),
-                                                            _picker(ids))
+                                                            _picker(ids),
+                                                            tuple(i for i, r in enumerate(merged) if r.volatile))
         return cached
 
     def quote_plans(self, verdicts: tuple) -> dict:
