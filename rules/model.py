@@ -12,7 +12,7 @@ from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
-from typing import Callable, Mapping, NamedTuple, Union
+from typing import Callable, Mapping, NamedTuple, TypeVar, Union
 
 from core.cache import LruCache, keep
 from rules.results import Outcome
@@ -24,6 +24,7 @@ STACKING = ("exclusive", "best_of", "additive", "compounding")
 MAX_KEPT = 512              # outcomes a rule keeps by currency and quantity
 
 Action = Union[Percent, AmountOff, SetPrice, Volume, Floor, FreeItem]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,8 @@ class RuleSet:
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
         object.__setattr__(self, "ids", tuple(r.id for r in self.rules))
         object.__setattr__(self, "conditional", tuple(r for r in self.rules if r.quote_conditions))
+        object.__setattr__(self, "volatile", tuple(r for r in self.conditional if r.volatile))
+        object.__setattr__(self, "_steady", LruCache(16))  # rules.index.Steady, by steady quote facts
         object.__setattr__(self, "_line_cache", {})
         object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
         object.__setattr__(self, "_quote_plans", LruCache(16))
@@ -223,6 +226,11 @@ class RuleSet:
                                                             _picker(ids),
                                                             tuple(i for i, r in enumerate(merged) if r.volatile))
         return cached
+
+    def steady(self, facts: tuple, build: Callable[[], T]) -> T:
+        """What the rules whose quote conditions are not volatile decide for quotes with these
+        quote facts (rules.index.Steady): a customer's quotes share it."""
+        return self._steady.get(facts, build)
 
     def quote_plans(self, verdicts: tuple) -> dict:
         """The plans (rules.index) of the kinds of line priced on quotes with these quote-level
