@@ -243,13 +243,15 @@ class QuoteRules:
         key = (self.facts.currency, kind)
         found = kinds.get(key)
         if found is None:
-            rules = self.rule_set.candidates(line.product).rules
-            found = keep(kinds, key, tuple(self._decided(rule, line) for rule in rules), MAX_PLANS)
+            candidates = self.rule_set.candidates(line.product)
+            decided: list[Rule | Outcome] = list(candidates.rules)
+            for i in candidates.planned:           # the others have no such conditions
+                rule = decided[i]
+                reason = first_failure(rule.line_split[0], self.facts, line)
+                if reason is not None:
+                    decided[i] = Outcome(rule.id, False, reason)
+            found = keep(kinds, key, tuple(decided), MAX_PLANS)
         return found
-
-    def _decided(self, rule: Rule, line: LineFacts) -> Rule | Outcome:
-        reason = first_failure(rule.line_split[0], self.facts, line)
-        return rule if reason is None else Outcome(rule.id, False, reason)
 
 
 def _value_key(value) -> tuple | None:

@@ -142,6 +142,7 @@ class Candidates(NamedTuple):
     attributes: tuple[str, ...]        # configured attributes their conditions test
     pick: Callable[[Mapping[str, object]], tuple]   # a mapping's values for `ids`, in order
     volatile: tuple[int, ...]          # the positions of the Rule.volatile ones (a few)
+    planned: tuple[int, ...]           # the positions of those with line conditions a plan decides
 
 
 def _picker(ids: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple]:
@@ -224,7 +225,8 @@ class RuleSet:
             ids = tuple(r.id for r in merged)
             cached = self._line_cache[product] = Candidates(tuple(merged), ids, tuple(sorted(tested)),
                                                             _picker(ids),
-                                                            tuple(i for i, r in enumerate(merged) if r.volatile))
+                                                            tuple(i for i, r in enumerate(merged) if r.volatile),
+                                                            tuple(i for i, r in enumerate(merged) if r.line_split[0]))
         return cached
 
     def steady(self, facts: tuple, build: Callable[[], T]) -> T:
