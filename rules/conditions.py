@@ -5,7 +5,8 @@ words a rep can read ("quantity 5 is below 10"), because the waterfall shows why
 did or did not apply. Quote-level conditions (customer, channel, date, promo code...) are
 tested once per quote; line-level ones (product, attributes, quantity) once per line, or once
 per kind of line when they test only `PLAN_FACTS` (rules.index). Each condition says which
-line fact it reads (`line_fact`, None for quote facts) so that the index can tell.
+line fact it reads (`line_fact`, None for quote facts) and which quote fact (`quote_fact`,
+None for line facts) so that the index can tell.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class LineFacts(NamedTuple):
 # are decided once for all the lines of a product with the same charge and configured values
 PLAN_FACTS = frozenset(LineFacts._fields) - {"quantity"}
 
+# the quote facts that say what a quote holds, which change from one of a customer's quotes to
+# the next (bundles, the quote total): rules.index decides conditions on them per quote
+# inside plans that quotes share, not in how it keys them
+CONTENT_FACTS = frozenset({"list_total", "product_quantities"})
+
 
 def _show(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -65,6 +71,10 @@ class OneOf:
     @property
     def line_fact(self) -> str | None:
         return self.fact if self.line else None
+
+    @property
+    def quote_fact(self) -> str | None:
+        return None if self.line else self.fact
 
     @cached_property
     def _expected(self) -> str:
@@ -91,6 +101,10 @@ class Between:
     @property
     def line_fact(self) -> str | None:
         return self.fact if self.line else None
+
+    @property
+    def quote_fact(self) -> str | None:
+        return None if self.line else self.fact
 
     @cached_property
     def _per_currency(self) -> bool:
@@ -124,6 +138,7 @@ class DateWindow:
     start: date | None
     end: date | None       # last day, inclusive
     line_fact = None
+    quote_fact = "day"
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         if self.start is not None and quote.day < self.start:
@@ -142,6 +157,7 @@ class DateWindow:
 class PromoCode:
     code: str
     line_fact = None
+    quote_fact = "promo_codes"
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         return None if self.code in quote.promo_codes else self._missing
@@ -156,6 +172,7 @@ class WithProducts:
     """Bundles: the quote also holds these products, at least in these quantities."""
     required: Mapping[str, Decimal]
     line_fact = None
+    quote_fact = "product_quantities"
 
     def test(self, quote: QuoteFacts, line: LineFacts | None) -> str | None:
         for product, minimum in sorted(self.required.items()):
@@ -173,6 +190,7 @@ class AttributeIs:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     line_fact = "values"
+    quote_fact = None
 
     @cached_property
     def _expected(self) -> str:

@@ -10,15 +10,18 @@ line was most of the pricing time. Yet what decides a candidate's fate is
   the product's rules test), so decided once per kind, in a `Plan`;
 - its conditions on the quantity (and those after them): tested once per quantity in a plan,
   and only a few rules have them.
-A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line), the
-applicable ones grouped for the waterfall (`Selection`), and, per quantity, how they stack
-(`rules.stack.Stacking`: a line computes only the amounts). `QuoteRules.select` and
-`PlainRules.select` give the same answer; the plain one tests every candidate's conditions
-on every line, and tests/test_rules_index.py holds the first to it.
+A plan keeps the outcomes of the rules that cannot apply (shared, not rebuilt per line) and
+the applicable ones grouped for the waterfall (`Selection`). Bundles and quote totals
+(`Rule.volatile`) pass or fail with what each quote holds, so a plan counts them as passing
+and quotes share it; a `View` of it takes out the ones that fail on a quote and keeps, per
+quantity, how the rules stack (`rules.stack.Stacking`: a line computes only the amounts).
+`QuoteRules.select` and `PlainRules.select` give the same answer; the plain one tests every
+candidate's conditions on every line, and tests/test_rules_index.py holds the first to it.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
 from itertools import compress
 from operator import not_
@@ -26,23 +29,27 @@ from typing import Iterable, NamedTuple
 
 from core.cache import keep
 from rules.actions import LineBasis
-from rules.conditions import LineFacts, QuoteFacts, first_failure
-from rules.model import Rule, RuleSet
+from rules.conditions import CONTENT_FACTS, LineFacts, QuoteFacts, first_failure
+from rules.model import Candidates, Rule, RuleSet
 from rules.results import Outcome
 from rules.stack import Selection, Stacking, stack
 
 _ABSENT = object()
 MAX_PLANS = 2048            # plans a rule set keeps (RuleSet.plans)
-MAX_QUANTITIES = 256        # quantities kept per plan
+MAX_VIEWS = 16              # views kept per plan
+MAX_QUANTITIES = 256        # quantities kept per view
 
 
 class Plan:
     """One kind of line, for the quotes on which the same candidates pass their quote
-    conditions: the outcomes of those whose line conditions fail, in the order lines
-    list them after the quote's own (`head`), the rules tested on each line (`checks`, each
-    followed by the outcomes listed after it, `tails`), and the Selection of the others."""
+    conditions, volatile ones (`Rule.volatile`: bundles, the quote total) counted as passing:
+    the outcomes of those whose line conditions fail, in the order lines list them after the
+    quote's own (`head`), the rules tested on each line (`checks`, each followed by the
+    outcomes listed after it, `tails`), and the Selection of the others. What a quote holds
+    changes from one of a customer's quotes to the next, and with it which bundles apply: a
+    `View` takes out a quote's volatile candidates that fail, so such quotes share the plan."""
 
-    __slots__ = ("head", "checks", "tails", "selection", "_by_quantity")
+    __slots__ = ("head", "checks", "tails", "selection", "_rule_ids", "_views")
 
     def __init__(self, decided: Iterable[Rule | Outcome], floors: dict):
         """`decided`: the candidates that pass their quote conditions, as `decide` gives them."""
@@ -60,7 +67,41 @@ class Plan:
             rules.append(entry)
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.selection = Selection(rules, floors)
-        self._by_quantity: dict[str, Stacking] = {}
+        self._rule_ids = frozenset(rule.id for rule in rules)
+        self._views: dict[tuple[str, ...], View] = {}
+
+    def view(self, dropped: tuple[str, ...]) -> View:
+        """The plan on quotes where the volatile candidates `dropped` fail their quote conditions."""
+        found = self._views.get(dropped)
+        if found is None:
+            found = keep(self._views, dropped, View(self, dropped), MAX_VIEWS)
+        return found
+
+
+class View:
+    """A plan less the volatile candidates that fail their quote conditions on a quote
+    (`dropped`; the quote lists their outcomes first, with the others that fail): their
+    outcomes leave `head` and `tails`, their checks leave `checks`, and the plan's rules among
+    them are skipped on every line (`skipped`)."""
+
+    __slots__ = ("head", "checks", "tails", "selection", "skipped", "_by_quantity")
+
+    def __init__(self, plan: Plan, dropped: tuple[str, ...]):
+        self.selection, self._by_quantity = plan.selection, {}
+        if not dropped:
+            self.head, self.checks, self.tails, self.skipped = plan.head, plan.checks, plan.tails, ()
+            return
+        out = frozenset(dropped)
+        head = [o for o in plan.head if o.rule not in out]
+        checks, tails, listed = [], [], head
+        for rule, tail in zip(plan.checks, plan.tails):
+            if rule.id not in out:
+                checks.append(rule)
+                listed = []
+                tails.append(listed)
+            listed += [o for o in tail if o.rule not in out]
+        self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
+        self.skipped = tuple(rule_id for rule_id in dropped if rule_id in plan._rule_ids)
 
     def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis,
                failed: tuple[Outcome, ...]) -> Selected:
@@ -68,11 +109,11 @@ class Plan:
         whether a price rule applies depends only on the quantity and the currency (one per
         plan), so lines with the same quantity, as written (reasons show it), share how their
         rules stack and compute only the amounts. A stacking holds the outcomes after the
-        plan's `head`, which the line lists first."""
+        view's `head`, which the line lists first."""
         quantity = str(line.quantity)
         stacking = self._by_quantity.get(quantity)
         if stacking is None:
-            considered, skipped = [], []
+            considered, skipped = [], list(self.skipped)
             key = (facts.currency, quantity)
             for rule, tail in zip(self.checks, self.tails):
                 outcome = rule.check(facts, line, key)
@@ -96,37 +137,85 @@ class Selected(NamedTuple):
     skipped: tuple[str, ...]
 
 
+STEADY_FACTS = tuple(f.name for f in fields(QuoteFacts) if f.name not in CONTENT_FACTS)
+
+
+class Steady:
+    """The verdicts of the rules whose quote conditions are not volatile (`Rule.volatile`), for
+    the quotes with the same steady facts (`STEADY_FACTS`: all but what a quote holds), and per
+    product how its candidates fare: testing 5,000 rules' conditions and screening each
+    product's candidates was a tenth of a new quote's time, and a customer's quotes repeat it."""
+
+    __slots__ = ("verdicts", "_screens")
+
+    def __init__(self, rule_set: RuleSet, facts: QuoteFacts):
+        self.verdicts: dict[str, Outcome | None] = dict.fromkeys(rule_set.ids)
+        for rule in rule_set.conditional:
+            if not rule.volatile:
+                reason = first_failure(rule.quote_conditions, facts)
+                if reason is not None:
+                    self.verdicts[rule.id] = Outcome(rule.id, False, reason)
+        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes, tuple[int, ...]]] = {}
+
+    def screen(self, product: str, candidates: Candidates) -> tuple[tuple[Outcome, ...], bytes, tuple[int, ...]]:
+        """The outcomes of the candidates that fail, which fail (1) or not (0), and for each
+        volatile candidate how many fail before it (where its outcome goes when it fails)."""
+        found = self._screens.get(product)
+        if found is None:
+            verdicts = candidates.pick(self.verdicts)
+            failing = bytes(map(bool, verdicts))
+            found = keep(self._screens, product, (tuple(filter(None, verdicts)), failing,
+                                                  tuple(failing.count(1, 0, i) for i in candidates.volatile)),
+                         MAX_PLANS)
+        return found
+
+
 class QuoteRules:
     """The rules of a rule set as they stand for one quote, for each of its lines."""
 
     def __init__(self, rule_set: RuleSet, facts: QuoteFacts):
         self.rule_set, self.facts = rule_set, facts
-        # every rule's quote conditions, once: None when they hold, else the rule's outcome
-        self.verdicts: dict[str, Outcome | None] = dict.fromkeys(rule_set.ids)
-        for rule in rule_set.conditional:
+        # every rule's quote conditions, once: None when they hold, else the rule's outcome; those
+        # that are not volatile as they stand for every quote with the same steady facts
+        self._steady = rule_set.steady(tuple(getattr(facts, name) for name in STEADY_FACTS),
+                                       lambda: Steady(rule_set, facts))
+        self.verdicts: dict[str, Outcome | None] = self._steady.verdicts.copy()
+        for rule in rule_set.volatile:
             reason = first_failure(rule.quote_conditions, facts)
             if reason is not None:
                 self.verdicts[rule.id] = Outcome(rule.id, False, reason)
         # by kind of line: the outcomes of the candidates whose quote conditions fail, and the
         # plan; kept for quotes that fail the same rules for the same reasons (a quote priced again)
         self._plans = rule_set.quote_plans((facts.currency, *filter(None, self.verdicts.values())))
-        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes]] = {}
+        self._screens: dict[str, tuple[tuple[Outcome, ...], bytes, tuple[str, ...]]] = {}
 
-    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes]:
-        """The outcomes of the product's line rules whose quote conditions fail, and which of
-        its candidates fail them (1) or not (0): once per product on the quote, which the
-        product's kinds of line share."""
+    def screen(self, product: str) -> tuple[tuple[Outcome, ...], bytes, tuple[str, ...]]:
+        """The outcomes of the product's line rules whose quote conditions fail; which of its
+        candidates that are not volatile fail them (1) or not (0), which keys its plans; and
+        the ids of the volatile ones that fail, which its plans' views take out: once per
+        product on the quote, which the product's kinds of line share. The steady part is the
+        rule set's (`Steady.screen`); the volatile candidates' outcomes go in between."""
         found = self._screens.get(product)
         if found is None:
-            verdicts = self.rule_set.candidates(product).pick(self.verdicts)
-            found = self._screens[product] = tuple(filter(None, verdicts)), bytes(map(bool, verdicts))
+            candidates = self.rule_set.candidates(product)
+            failed, failing, ranks = self._steady.screen(product, candidates)
+            dropped = []
+            for i, rank in zip(candidates.volatile, ranks):
+                verdict = self.verdicts[candidates.ids[i]]
+                if verdict is not None:
+                    if not dropped:
+                        failed = list(failed)
+                    failed.insert(rank + len(dropped), verdict)
+                    dropped.append(verdict.rule)
+            found = self._screens[product] = tuple(failed), failing, tuple(dropped)
         return found
 
     def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
         """The line's rules, stacked on `base` (the line's list total). A plan sees nothing of
         the quote but which candidates' quote conditions hold (line conditions test line facts
         and the currency only), so quotes share the plans of a kind of line whose candidates
-        pass and fail alike (RuleSet.plans); why they fail is the quote's own, listed first."""
+        that are not volatile pass and fail alike (RuleSet.plans), each quote through the view
+        that takes out its failing volatile ones; why they fail is the quote's own, listed first."""
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:
@@ -134,14 +223,14 @@ class QuoteRules:
             kind += tuple(_value_key(values.get(a, _ABSENT)) for a in attributes)
         found = self._plans.get(kind)
         if found is None:
-            failed, failing = self.screen(line.product)
+            failed, failing, dropped = self.screen(line.product)
             shared = self.rule_set.plans
             key = (self.facts.currency, kind, failing)
             plan = shared.get(key)
             if plan is None:
                 decided = compress(self.decide(line, kind), map(not_, failing))
                 plan = keep(shared, key, Plan(decided, self.rule_set.floors), MAX_PLANS)
-            found = keep(self._plans, kind, (failed, plan), MAX_PLANS)
+            found = keep(self._plans, kind, (failed, plan.view(dropped)), MAX_PLANS)
         return found[1].select(self.facts, line, base, basis, found[0])
 
     def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:
@@ -154,13 +243,15 @@ class QuoteRules:
         key = (self.facts.currency, kind)
         found = kinds.get(key)
         if found is None:
-            rules = self.rule_set.candidates(line.product).rules
-            found = keep(kinds, key, tuple(self._decided(rule, line) for rule in rules), MAX_PLANS)
+            candidates = self.rule_set.candidates(line.product)
+            decided: list[Rule | Outcome] = list(candidates.rules)
+            for i in candidates.planned:           # the others have no such conditions
+                rule = decided[i]
+                reason = first_failure(rule.line_split[0], self.facts, line)
+                if reason is not None:
+                    decided[i] = Outcome(rule.id, False, reason)
+            found = keep(kinds, key, tuple(decided), MAX_PLANS)
         return found
-
-    def _decided(self, rule: Rule, line: LineFacts) -> Rule | Outcome:
-        reason = first_failure(rule.line_split[0], self.facts, line)
-        return rule if reason is None else Outcome(rule.id, False, reason)
 
 
 def _value_key(value) -> tuple | None:

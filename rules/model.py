@@ -12,18 +12,19 @@ from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
-from typing import Callable, Mapping, NamedTuple, Union
+from typing import Callable, Mapping, NamedTuple, TypeVar, Union
 
 from core.cache import LruCache, keep
 from rules.results import Outcome
 from rules.actions import AmountOff, Floor, FreeItem, LineBasis, Percent, PriceAction, SetPrice, Volume
-from rules.conditions import PLAN_FACTS, first_failure
+from rules.conditions import CONTENT_FACTS, PLAN_FACTS, first_failure
 
 KIND = "rule_set"
 STACKING = ("exclusive", "best_of", "additive", "compounding")
 MAX_KEPT = 512              # outcomes a rule keeps by currency and quantity
 
 Action = Union[Percent, AmountOff, SetPrice, Volume, Floor, FreeItem]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ class Rule:
         - `line_split`: its line conditions before the first one on a fact outside PLAN_FACTS
           (the quantity), and from there on: rules.index decides the first part once per kind
           of line, the rest on each line, so that the first failing condition is still the one
-          reported."""
+          reported;
+        - `volatile`: its quote conditions read what the quote holds (CONTENT_FACTS), so whether
+          they hold changes from one of a customer's quotes to the next (rules.index)."""
         action = self.action
         if isinstance(action, Floor):
             slot = 4
@@ -67,6 +70,7 @@ class Rule:
         for name, value in (("slot", slot), ("step", ("rule", self.id, self.description)),
                             ("applied", Outcome(self.id, True, f"applied: {action.describe()}")),
                             ("refuses", refuses), ("line_split", (self.line_conditions[:split], per_line)),
+                            ("volatile", any(c.quote_fact in CONTENT_FACTS for c in self.quote_conditions)),
                             # where `refusal` keeps its outcomes, and `check` its own when its
                             # conditions read only the quantity (None when they read more)
                             ("_refusals", {} if refuses else None),
@@ -137,6 +141,8 @@ class Candidates(NamedTuple):
     ids: tuple[str, ...]               # their ids
     attributes: tuple[str, ...]        # configured attributes their conditions test
     pick: Callable[[Mapping[str, object]], tuple]   # a mapping's values for `ids`, in order
+    volatile: tuple[int, ...]          # the positions of the Rule.volatile ones (a few)
+    planned: tuple[int, ...]           # the positions of those with line conditions a plan decides
 
 
 def _picker(ids: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple]:
@@ -199,6 +205,8 @@ class RuleSet:
         object.__setattr__(self, "_quote_rules", tuple(r for r in ordered if r.target == "quote"))
         object.__setattr__(self, "ids", tuple(r.id for r in self.rules))
         object.__setattr__(self, "conditional", tuple(r for r in self.rules if r.quote_conditions))
+        object.__setattr__(self, "volatile", tuple(r for r in self.conditional if r.volatile))
+        object.__setattr__(self, "_steady", LruCache(16))  # rules.index.Steady, by steady quote facts
         object.__setattr__(self, "_line_cache", {})
         object.__setattr__(self, "plans", {})       # rules.index.Plan, for every quote
         object.__setattr__(self, "_quote_plans", LruCache(16))
@@ -216,8 +224,15 @@ class RuleSet:
             tested = {c.attribute for r in merged for c in r.line_conditions if c.line_fact == "values"}
             ids = tuple(r.id for r in merged)
             cached = self._line_cache[product] = Candidates(tuple(merged), ids, tuple(sorted(tested)),
-                                                            _picker(ids))
+                                                            _picker(ids),
+                                                            tuple(i for i, r in enumerate(merged) if r.volatile),
+                                                            tuple(i for i, r in enumerate(merged) if r.line_split[0]))
         return cached
+
+    def steady(self, facts: tuple, build: Callable[[], T]) -> T:
+        """What the rules whose quote conditions are not volatile decide for quotes with these
+        quote facts (rules.index.Steady): a customer's quotes share it."""
+        return self._steady.get(facts, build)
 
     def quote_plans(self, verdicts: tuple) -> dict:
         """The plans (rules.index) of the kinds of line priced on quotes with these quote-level

@@ -80,9 +80,12 @@ class Selection:
 
     def floor(self, skipped: tuple[str, ...], basis: LineBasis) -> Floors:
         """The highest unit floor of those that apply (less `skipped`). A floor depends only on
-        the floor rules, the line's unit cost and the currency, so lines share the answer, and
-        so do the selections with the same floor rules."""
-        key = (self._floor_ids, skipped, basis.unit_cost, basis.currency)
+        the floor rules that count, the line's unit cost and the currency, so lines share the
+        answer, and so do the selections with the same floor rules."""
+        counting = self._floor_ids
+        if skipped and counting:
+            counting = tuple(rule_id for rule_id in counting if rule_id not in skipped)
+        key = (counting, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
         if found is None:
             considered, candidates, out = [], [], set(skipped)
@@ -161,8 +164,9 @@ class Stacking:
             self.head = tuple(head)
             return
         offers, out = [], []
+        skipping = frozenset(skipped)     # asked of every other price rule: a set answers at once
         for rule in best_of:
-            if rule.id in skipped:
+            if rule.id in skipping:
                 continue
             refused = rule.refusal(basis, key) if rule.refuses else None
             if refused is None:
@@ -173,12 +177,12 @@ class Stacking:
         if offers:
             self.offers, self._out = tuple(offers), skipped + tuple(out)
         tail: list[Outcome] = []
-        self.additive = self._applying(additive, skipped, basis, key, tail)
-        self.compounding = self._applying(compounding, skipped, basis, key, tail)
+        self.additive = self._applying(additive, skipping, basis, key, tail)
+        self.compounding = self._applying(compounding, skipping, basis, key, tail)
         self.head, self.tail = tuple(head), tuple(tail)
 
     @staticmethod
-    def _applying(group: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis, key: tuple[str, str],
+    def _applying(group: tuple[Rule, ...], skipped: frozenset[str], basis: LineBasis, key: tuple[str, str],
                   tail: list[Outcome]) -> tuple[Rule, ...]:
         """The rules of `group` that apply (less `skipped`); every rule's outcome goes to `tail`."""
         out = []

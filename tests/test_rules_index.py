@@ -223,3 +223,41 @@ def test_what_a_rule_set_keeps_from_a_quote_never_prices_a_quote_with_other_fact
     assert len(set(seen)) == len(cases) - 1        # every change of facts changes the explanations
     assert seen[0] == seen[-1]
     assert shared.plans and shared.floors           # and the rule set did keep what it decided
+
+
+VOLATILE_RULES = {"ruleset": "volatile", "version": 1, "rules": [
+    {"id": "a-size", "when": {"with_products": {"P1": 2}, "attributes": {"size": ["s"]}}, "discount_percent": 3},
+    {"id": "size", "when": {"attributes": {"size": ["s"]}}, "discount_percent": 1},
+    {"id": "b-qty", "when": {"with_products": {"P1": 3}, "quantity": {"min": 10}}, "discount_percent": 4},
+    {"id": "qty", "when": {"quantity": {"min": 5}}, "stacking": "best_of", "discount_percent": 2},
+    {"id": "b-best", "when": {"with_products": {"P1": 2}}, "stacking": "best_of", "discount_percent": 6},
+    {"id": "total", "when": {"quote_total": {"min": {"USD": 2000}}}, "stacking": "exclusive",
+     "discount_percent": 10},
+    {"id": "b-floor", "when": {"with_products": {"P1": 1}}, "floor": {"price": {"USD": "97.00"}}},
+    {"id": "b-gift", "when": {"with_products": {"P1": 3}}, "free_item": {"product": "P1", "quantity": 1}}]}
+
+
+def test_bundles_and_quote_totals_that_hold_on_one_quote_and_fail_on_the_next_share_plans():
+    """A plan counts bundles and quote totals (Rule.volatile) as passing, and a quote's view of
+    it takes out those that fail there: whichever fail (rules whose line conditions fail too,
+    rules tested on each line, best_of offers, exclusive rules, floors, free items), a quote
+    priced after the others on the same rule set prices as the plain path does and as on a
+    rule set that kept nothing."""
+    shared = load_rule_set_dict(VOLATILE_RULES)
+    book = load_price_book_dict({"pricebook": "v", "version": 1, "currency": "USD",
+                                 "products": {"P0": {"price": "100.00", "cost": "50.00"},
+                                              "P1": {"price": "80.00", "cost": "75.00"}}})
+    seen = set()
+    for p1, size, big in [("3", "m", "12"), ("1", "m", "12"), ("2", "s", "5"), ("3", "s", "12"),
+                          ("0", "m", "25"), ("2", "m", "12"), ("3", "s", "1"), ("1", "s", "12")]:
+        lines = [LineInput("a", "P0", Decimal("1"), book.list_price("P0"), {"size": size}),
+                 LineInput("b", "P0", Decimal(big), book.list_price("P0"), {"size": size})]
+        if p1 != "0":
+            lines.append(LineInput("c", "P1", Decimal(p1), book.list_price("P1")))
+        quote = QuoteInput("USD", DAY)
+        kept = assert_same(shared, book, quote, lines)
+        fresh = price_quote(load_rule_set_dict(VOLATILE_RULES), book, quote, lines)
+        assert repr(kept) == repr(fresh)
+        seen.add(repr([ln.considered for ln in kept.lines]))
+    assert len(seen) == 8                            # every quote explains its lines its own way
+    assert len(shared.plans) < 8                     # and they shared plans
