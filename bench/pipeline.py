@@ -22,8 +22,9 @@ for; the request path sends its tasks to a queue nobody reads, and they are sent
 workers' queue only once every worker answers, so the figure is rendering alone. With
 `--workers 0` every document is rendered in the process that commits it, inside its stage
 (how tests and the CLI run, and how every request ran before the queue).
-Every step does the real work; nothing is stubbed. CPU is this process's for the request
-path and the worker processes' for rendering (the database server's is not counted).
+Every step does the real work; nothing is stubbed. CPU is the clients' for the request path
+and the worker processes' for rendering; the database server's, for the request path, is that
+of the PostgreSQL processes serving the clients where the server runs on this machine.
 
     .venv/bin/python bench/pipeline.py --workers 1 --quotes 200          # SQLite, then PostgreSQL
     .venv/bin/python bench/pipeline.py --workers 2 --quotes 200 --postgres-only
@@ -162,10 +163,13 @@ def request_path(engine, stages: Stages, rep_id: str, sent: list[tuple[str, str]
 # ---- the clients: processes driving the request path, as a server's workers would ----------
 
 _client: dict = {}
+#: what the clients' PostgreSQL sessions are named, so that their server processes are found
+CLIENT_APP = "cpq-pipeline-client"
 
 
 def _start_client(url: str, settings: Settings) -> None:
-    engine = create_engine(url)
+    named = make_url(url).get_backend_name() == "postgresql"
+    engine = create_engine(url, **({"connect_args": {"application_name": CLIENT_APP}} if named else {}))
     queue.bind(settings, engine)
     _client.update(engine=engine, stages=Stages(engine))
 
@@ -182,6 +186,24 @@ def _sign(links: list[str], today: date) -> Stages:
         stages.step(_client["engine"], "sign", lambda s: contracts.sign(
             s, link, "Jo Buyer", "jo@acme.example", "127.0.0.1", "bench", today))
     return stages
+
+
+def server_cpu(engine, url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL server process serving the clients, by pid, when
+    the server runs on this machine (else none: its processes cannot be read from here)."""
+    if engine.dialect.name != "postgresql" or make_url(url).host not in (None, "localhost", "127.0.0.1", "::1"):
+        return {}
+    with engine.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                            {"name": CLIENT_APP}).scalars().all()
+    return {pid: cpu_seconds(pid) for pid in pids if _is_postgres(pid)}
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
 
 
 def _ready(_index: int) -> int:
@@ -255,6 +277,7 @@ def measure(url: str, n: int, worker_count: int, clients: int, redis_url: str, l
             pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
                 clients, initializer=_start_client, initargs=(url, clients_settings)))
             pool.map(_ready, range(clients))                        # imports done before the clock starts
+            server = server_cpu(engine, url)
             chunks = [sent[i::clients] for i in range(clients)]
             wall = time.perf_counter()
             if profile:                                             # one client, here, profiled
@@ -275,6 +298,8 @@ def measure(url: str, n: int, worker_count: int, clients: int, redis_url: str, l
             for signed in pool.starmap(_sign, [(links[i::clients], today) for i in range(clients)]):
                 stages.merge(signed)
             request_s += time.perf_counter() - wall
+            after = server_cpu(engine, url)
+            server_s = sum(cpu - server.get(pid, 0.0) for pid, cpu in after.items()) if after else None
         with session_scope(engine) as session:
             acme = session.exec(sa.select(Account).where(Account.code == "ACME")).scalar_one()
             errors = payments.check_account(session, acme.id)
@@ -284,7 +309,7 @@ def measure(url: str, n: int, worker_count: int, clients: int, redis_url: str, l
     total_s = request_s + (rendering["wall_s"] if rendering else 0)
     return {"quotes": n, "workers": worker_count, "clients": clients, "setup_s": setup,
             "quote_documents": quotes_rendered, "request_s": request_s, "request_cpu_s": sum(stages.cpu.values()),
-            "request_quotes_per_s": n / request_s, "rendering": rendering,
+            "request_quotes_per_s": n / request_s, "server_cpu_s": server_s, "rendering": rendering,
             "total_s": total_s, "quotes_per_s": n / total_s,
             "stages": {s: {"median_ms": statistics.median(v) * 1000,
                            "p95_ms": sorted(v)[max(0, int(len(v) * 0.95) - 1)] * 1000,
@@ -303,6 +328,9 @@ def report(name: str, r: dict) -> None:
     statements = sum(s["statements"] for s in r["stages"].values())
     print(f"  request path: {r['request_quotes_per_s']:.1f} quotes/s ({r['request_s']:.1f} s wall, "
           f"{r['request_cpu_s']:.1f} s CPU), {statements:.0f} SQL statements per quote")
+    if r["server_cpu_s"] is not None:
+        print(f"  database server: {r['server_cpu_s']:.1f} s CPU = {r['server_cpu_s'] / r['quotes'] * 1000:.1f} ms per quote "
+              "(its processes serving the clients)")
     if r["rendering"]:
         g = r["rendering"]
         print(f"  rendering: {g['documents']} documents in {g['wall_s']:.1f} s wall = "

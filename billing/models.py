@@ -219,8 +219,11 @@ TRACKED = frozenset({"state", "amount_paid", "dunning_level", "updated_at"})
 
 
 def _changed(obj) -> set[str]:
+    """The columns set since the row was loaded or flushed: only those the session noted a
+    value before (its committed_state) can have changed, so the others are not asked."""
     state = sa.inspect(obj)
-    return {attr.key for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes()}
+    columns = state.mapper.column_attrs
+    return {key for key in state.committed_state if key in columns and state.attrs[key].history.has_changes()}
 
 
 def _refuse_changes_to_issued(session, _context, _instances) -> None:

@@ -77,18 +77,18 @@ def record_payment(session: Session, account: Account, amount: Decimal, currency
         raise InvalidInput("method", f"must be one of {', '.join(METHODS)}")
     reference = _text("reference", reference, 100)
     received_on = _date("received_on", received_on)
-    existing = _by_reference(session, account.id, reference)
-    if existing is not None:
-        return _replay(existing, amount)
-    if allocations is None:
+    if allocations is None:                 # a plan that cannot fail: a retry is found by the INSERT's conflict
         invoices = locked(session, _OPEN_INVOICES, {"of_account": account.id})
         plan = _oldest_due_first(invoices, amount, received_on)
-    else:
+    else:                                   # the invoices of a retry are paid now: it is found first
+        existing = _by_reference(session, account.id, reference)
+        if existing is not None:
+            return _replay(existing, amount)
         plan = _explicit_plan(session, account, allocations, amount, cur, received_on)
     payment = Payment(account_id=account.id, amount=amount, currency=cur.code, method=method, reference=reference,
                       received_on=received_on, unapplied=amount - sum((part for _, part in plan), ZERO))
     payment = insert_new(session, payment, "account_id", "reference")
-    if payment is None:                     # a concurrent recording of the same reference won: replay it
+    if payment is None:                     # recorded already (a retry, or a concurrent recording won): replay it
         return _replay(_by_reference(session, account.id, reference), amount)
     ledger.post(session, account.id, received_on, "payment", -amount, cur.code, payment_id=payment.id,
                 memo=f"{method} {reference}")

@@ -233,13 +233,22 @@ def lock_rows(session: Session, table, *conditions) -> list:
 def locking(table, *conditions):
     """What `lock_rows` runs: for a statement run often, built once with bound parameters
     (`sa.bindparam`) and run by `locked` (building a statement costs more than running it)."""
-    return (select(table).where(*conditions).order_by(*table.__table__.primary_key).with_for_update()
-            .execution_options(populate_existing=True))
+    return locking_of(select(table).where(*conditions).order_by(*table.__table__.primary_key))
 
 
-def locked(session: Session, statement, params: dict | None = None) -> list:
-    """`lock_rows` of a statement made by `locking`, with these parameters."""
-    return own(session, list(session.exec(statement, params=params)))
+def locking_of(statement, table=None):
+    """`statement` reading its rows for writing, as `locking` does; of a statement that reads
+    other rows beside `table`'s (a share link and the quote it opens), only `table`'s are locked,
+    so the reading and the lock take one statement where a read and then `lock_row` take two."""
+    return statement.with_for_update(of=table).execution_options(populate_existing=True)
+
+
+def locked(session: Session, statement, params: dict | None = None, *, of=None) -> list:
+    """`lock_rows` of a statement made by `locking`, with these parameters; of one made by
+    `locking_of(statement, of)`, whose rows are tuples, each row's part of table `of` is owned."""
+    rows = list(session.exec(statement, params=params))
+    own(session, rows if of is None else [part for row in rows for part in row if isinstance(part, of)])
+    return rows
 
 
 def lock_row(session: Session, table, row_id: int):

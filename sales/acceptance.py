@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core import docstore
-from core.db import aware, lock_row, utcnow
+from core.db import aware, locked, locking_of, utcnow
 from core.docstore import Document
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.tokens import new_token, token_hash
@@ -25,6 +25,7 @@ from rules.store import get_rule_set
 from sales.accounts import Account
 from sales.audit import record
 from sales.models import Decision, Quote, ShareLink
+from sales.order_models import Contract
 
 
 def create_link(session: Session, quote: Quote, actor: User, days: int | None = None) -> str:
@@ -51,26 +52,32 @@ class Shared:
 
 def open_link(session: Session, token: str) -> Shared:
     """What a share link shows; an unknown or expired link is not found (nothing leaks)."""
-    link, quote = _linked(session, token)
+    link, quote = opened(session, token, Quote)
     return Shared(quote, docstore.facts(session, "quote", quote.id), session.get(Decision, quote.id),
                   not quote.latest, aware(link.expires_at))
 
 
-#: _linked's statement, built once
-_LINK = select(ShareLink, Quote).join(Quote, Quote.id == ShareLink.quote_id).where(
-    ShareLink.token_hash == sa.bindparam("hashed"))
+#: a share link and what it opens (a quote revision, a contract) read in one statement, and with
+#: that row locked for writing (core.db.locking_of), built once
+_OPENS = {table: select(ShareLink, table).join(table, table.id == column).where(
+    ShareLink.token_hash == sa.bindparam("hashed")) for table, column in ((Quote, ShareLink.quote_id),
+                                                                         (Contract, ShareLink.contract_id))}
+_OPENS_LOCKING = {table: locking_of(statement, table) for table, statement in _OPENS.items()}
 
 
-def _linked(session: Session, token: str, *, lock: bool = False) -> tuple[ShareLink, Quote]:
-    """A quote's share link that is known and has not expired (else NotFound), and its quote,
-    read in one statement (`lock`: then locked for writing, core.db.lock_row)."""
-    found = None
+def opened(session: Session, token: str, table, *, lock: bool = False) -> tuple[ShareLink, Quote | Contract]:
+    """A share link to a row of `table` (Quote or Contract) that is known and has not expired
+    (else NotFound), and that row, read in one statement (`lock`: the row locked for writing,
+    re-read and owned, as core.db.lock_rows does)."""
+    rows = []
     if isinstance(token, str) and len(token) <= 100:
-        found = session.exec(_LINK, params={"hashed": token_hash(token)}).first()
-    if found is None or aware(found[0].expires_at) < utcnow():
+        params = {"hashed": token_hash(token)}
+        rows = (locked(session, _OPENS_LOCKING[table], params, of=table) if lock
+                else list(session.exec(_OPENS[table], params=params)))
+    if not rows or aware(rows[0][0].expires_at) < utcnow():
         raise NotFound("this link is unknown or has expired")
-    link, quote = found
-    return link, lock_row(session, Quote, quote.id) if lock else quote
+    link, row = rows[0]
+    return link, row
 
 
 def accept(session: Session, token: str, name: str, email: str, ip: str, user_agent: str,
@@ -87,7 +94,7 @@ def decline(session: Session, token: str, name: str, email: str, ip: str, user_a
 
 def _decide(session: Session, token: str, accepted: bool, name: str, email: str, ip: str,
             user_agent: str, today: date, document_sha256: str | None, reason: str) -> Decision:
-    quote = _linked(session, token, lock=True)[1]
+    quote = opened(session, token, Quote, lock=True)[1]
     # a decision moves its quote out of "sent" for good (a change makes a new revision), so only
     # a quote past it can have one: a retry, answered with the first decision
     earlier = session.get(Decision, quote.id) if quote.state != "sent" else None

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from core import docstore, webhooks
 from core.dates import add_months
-from core.db import append, aware, find_row, get_row, lock_rows, owned_where, utcnow
+from core.db import append, find_row, lock_rows, owned_where, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, currency
 from core.sequences import next_number
@@ -32,6 +32,7 @@ from core.tokens import new_token, token_hash
 from core.users import EMAIL_RE, User, describe
 from sales import documents
 from sales import mail as sales_mail
+from sales.acceptance import opened
 from sales.accounts import Account
 from sales.models import Decision, Quote, ShareLink
 from sales.order_models import Contract, ContractEvent
@@ -171,10 +172,9 @@ def send_for_signature(session: Session, actor: User, number: str) -> tuple[Cont
 
 
 def open_link(session: Session, token: str, *, lock: bool = False) -> Contract:
-    link = session.get(ShareLink, token_hash(token)) if isinstance(token, str) and len(token) <= 100 else None
-    if link is None or link.contract_id is None or aware(link.expires_at) < utcnow():
-        raise NotFound("this link is unknown or has expired")
-    return get_row(session, Contract, link.contract_id, lock=lock)
+    """The contract of a signing link (sales.acceptance.opened: the link and the contract, or
+    the contract locked, in one statement)."""
+    return opened(session, token, Contract, lock=lock)[1]
 
 
 def sign(session: Session, token: str, name: str, email: str, ip: str, user_agent: str, today: date,

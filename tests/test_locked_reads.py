@@ -25,7 +25,7 @@ from core.errors import NotFound
 from core.tokens import token_hash
 from sales import acceptance, contracts, inbound, subscriptions
 from sales.inbound import QuoteRequest
-from sales.models import ShareLink
+from sales.models import Quote, ShareLink
 from sales.order_models import Subscription
 from subscription_flow import contract_order, setup  # noqa: F401  (a fixture)
 
@@ -50,7 +50,7 @@ CASES = {
     "get_subscription": (lambda s, m, lock: subscriptions.get_subscription(s, m.subscription, lock=lock),
                          "anchor_day", 15),
     "get_request": (lambda s, m, lock: inbound.get_request(s, m.request, lock=lock), "message", "changed"),
-    "quote link": (lambda s, m, lock: acceptance._linked(s, QUOTE_TOKEN, lock=lock)[1], "title", "changed"),
+    "quote link": (lambda s, m, lock: acceptance.opened(s, QUOTE_TOKEN, Quote, lock=lock)[1], "title", "changed"),
     "invoice API": (lambda s, m, lock: api_billing._invoice(s, m.invoice, lock=lock), "reason", "changed"),
     "usage period": (lambda s, m, lock: rating._close(s, PERIOD, utcnow()) if lock else s.get(UsagePeriod, PERIOD),
                      "complete", True),
@@ -110,7 +110,7 @@ def test_a_row_locked_after_another_transaction_changed_it_shows_the_change(made
     lambda s: contracts.get_contract(s, "C-NONE", lock=True),
     lambda s: subscriptions.get_subscription(s, 10**6, lock=True),
     lambda s: inbound.get_request(s, "REQ-NONE", lock=True),
-    lambda s: acceptance._linked(s, "no-such-token", lock=True),
+    lambda s: acceptance.opened(s, "no-such-token", Quote, lock=True),
     lambda s: api_billing._invoice(s, 10**6, lock=True),
 ])
 def test_locking_a_row_that_does_not_exist_is_not_found(engine, read):
