@@ -1,20 +1,21 @@
 """Quote documents: the `doc` dict (built by `sales.quotes.document_data`) → HTML → PDF.
 
 Plain functions with no Flask, so the API, the CLI, tests and bench/documents.py render the
-same way. The HTML and the shared stylesheet (web/static/documents/quote.css) fully determine
-the PDF. Nothing in the output depends on the clock or on randomness: the PDF dates come
+same way. The HTML, the shared stylesheet (web/static/documents/quote.css) and the brand colour
+fully determine the PDF. Nothing in the output depends on the clock or on randomness: the PDF dates come
 from the quote's own date and its identifier from its number and revision, so the same `doc`
 gives the same bytes (with the same WeasyPrint, fonts and Pango), whatever was rendered
 before it in the process (tests/test_documents.py checks both).
 
 The stylesheet is parsed once per thread, with one WeasyPrint font configuration, rather
 than once per document: parsing it, loading Fontconfig's configuration and measuring the
-fonts again cost an invoice about half its render. It is passed as a user stylesheet, so
-the rules in each template's own <style> (the brand colour, the invoice's columns) are
-author rules and win over it whatever their specificity. Per thread, because a font
-configuration (a Pango font map and its caches) is not documented as safe to share between
-threads: a worker renders one document at a time, but web threads may render drafts side
-by side.
+fonts again cost an invoice about half its render. Per thread, because a font configuration
+(a Pango font map and its caches) is not documented as safe to share between threads: a
+worker renders one document at a time, but web threads may render drafts side by side. The
+company's brand colour comes as a second small stylesheet, parsed once per colour
+(`brand_rules`), not as a <style> in the HTML that WeasyPrint would parse and compile
+again for every document; both are user stylesheets, and the brand rules set only colours
+and backgrounds that quote.css leaves alone.
 
 A document is rendered in `doc["language"]` (its account's, or for an issued invoice the one
 it recorded; English when absent): its catalog's texts and its locale's amounts and dates
@@ -118,9 +119,27 @@ def grouped(lines: list[dict]) -> list[tuple[str | None, list[dict]]]:
 
 
 def colour(value: str | None, default: str = "#1f4e79") -> str:
-    """A CSS hex colour, or the default: the value lands in a style attribute, where HTML
-    escaping alone would not stop CSS injection."""
+    """A CSS hex colour, or the default: the value lands in a stylesheet, where escaping
+    would not stop CSS injection."""
     return value if value and re.fullmatch(r"#[0-9A-Fa-f]{3,8}", value) else default
+
+
+BRAND_RULES = """.brand-bar, .lines thead th {{ background: {0}; }}
+.company-name, h1, h2, .lines tr.group th {{ color: {0}; }}"""
+
+
+def brand_rules(value: str | None) -> str:
+    """The rules that give a document the company's colour (or the default's)."""
+    return BRAND_RULES.format(colour(value))
+
+
+@lru_cache(maxsize=64)
+def _brand_stylesheet(rules: str):
+    """Parsed once per colour. Shared between threads, like WeasyPrint's own user agent
+    sheet: it holds no font."""
+    from weasyprint import CSS
+
+    return CSS(string=rules)
 
 
 def is_zero(value) -> bool:
@@ -150,7 +169,7 @@ def _environment(language: str) -> Environment:
     env.filters.update(charge=partial(charge, gettext=catalog.gettext),
                        payment_terms=partial(payment_terms, gettext=catalog.gettext),
                        paragraphs=paragraphs, address_lines=address_lines, grouped=grouped,
-                       config_summary=config_summary, by_period=by_period, colour=colour)
+                       config_summary=config_summary, by_period=by_period)
     env.tests["zero"] = is_zero
     return env
 
@@ -191,7 +210,7 @@ def _weasyprint_state():
 
 def render_html(doc: dict, template: str = TEMPLATE) -> str:
     """The document (a quote unless `template` names another, such as an invoice) as one
-    HTML page, styled by the shared stylesheet and the template's own brand rules."""
+    HTML page, which render_pdf styles with the shared stylesheet and the brand rules."""
     totals = doc["totals"]
     one_time_discount = totals.get("one_time_discount")
     if one_time_discount is None and "one_time_list" in totals:     # quotes
@@ -218,11 +237,12 @@ def render_pdf(doc: dict, template: str = TEMPLATE) -> bytes:
     from sales.pdf_ua import LeanHTML
 
     fonts, stylesheet = _weasyprint_state()
+    brand = _brand_stylesheet(brand_rules(doc["company"]["colour"]))
     identifier = (f"{doc['number']}/r{doc['revision']}" if "revision" in doc else doc["number"]).encode()
     html = render_html(doc, template)
     with gcpause.paused():
         pdf = framestack.call_with_room(lambda: LeanHTML(string=html, base_url=str(WEB_DIR)).write_pdf(
-            stylesheets=[stylesheet], font_config=fonts, pdf_identifier=identifier))
+            stylesheets=[stylesheet, brand], font_config=fonts, pdf_identifier=identifier))
     gc.collect(0)
     return pdf
 

@@ -149,12 +149,17 @@ def test_html_escapes_what_it_is_given():
     doc["lines"][0]["name"] = "<script>alert(1)</script> server"
     doc["lines"][1]["notes"] = "<script>alert(2)</script> & co"
     doc["lines"][0]["configuration"] = [["<b>Memory</b>", "<i>512</i>"]]
-    doc["company"]["colour"] = "red;} body{display:none"
     html = render_html(doc)
     assert "<script>" not in html and "<b>Memory" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; server" in html
     assert "&lt;script&gt;alert(2)&lt;/script&gt; &amp; co" in html
-    assert "display:none" not in html  # a colour that is not a hex colour falls back
+
+
+def test_brand_colour_is_a_hex_colour_or_the_default():
+    """The company's colour is written into a stylesheet: anything but a hex colour falls back."""
+    assert "background: #123456;" in documents.brand_rules("#123456")
+    assert documents.brand_rules("red;} body{display:none") == documents.brand_rules(None)
+    assert "#1f4e79" in documents.brand_rules(None) and "display" not in documents.brand_rules(None)
 
 
 def test_html_fails_loudly_on_a_missing_key():
