@@ -698,6 +698,7 @@ def test_an_invoice_carries_its_payment_reference_and_in_euros_a_sepa_qr_code(en
         assert doc["payment"]["qr"].startswith("<svg") and doc["payment"]["iban"] == seller["iban"]
         html = documents.render_html(doc, invoices.TEMPLATE)
         assert "How to pay" in html and remittance.printed(reference) in html and "SEPA credit transfer QR" in html
+        assert "COBADEFFXXX. Or scan the code" in html      # two sentences, not run together
         usd = issue(session, invoice_order(session, make_order(session, env, "ACME", [("hw", "one_time", 1, "5.00")]),
                                            TODAY), TODAY, company=seller)
         assert invoices.document_data(usd, lines(session, usd), None)["payment"]["qr"] is None   # not in euros
