@@ -56,7 +56,7 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     """What the order owes now (see invoice_order; an order billed by milestones owes its
     periods unless a milestone is named), or None."""
     cur = currency(order.currency)
-    lines = _order_lines(session, order.id)
+    lines = orders.lines_of(session, order)
     one_time = [ln for ln in lines if ln.charge == "one_time" and ln.quantity > 0]
     reason = f"Order {order.number}"
     if milestone is not None:
@@ -87,7 +87,7 @@ def bill_due_periods(session: Session, today: date) -> list[Invoice]:
         order = session.get(Order, order_id)
         if session.get(Account, order.account_id).invoice_consolidation == "per_billing_day":
             continue
-        dues.append(order_due(session, order, _order_lines(session, order_id), [], periods,
+        dues.append(order_due(session, order, orders.lines_of(session, order), [], periods,
                               f"Order {order.number}: recurring charges"))
     return consolidation.bill(session, dues, today)
 
@@ -107,7 +107,6 @@ def order_invoice(session: Session, order: Order, lines: list[OrderLine], charge
 
 
 _TERMS = select(Quote.payment_terms).where(Quote.id == sa.bindparam("of_quote"))
-_ORDER_LINES = select(OrderLine).where(OrderLine.order_id == sa.bindparam("of_order")).order_by(OrderLine.position)
 
 
 def order_due(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
@@ -125,10 +124,6 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
             session.add(period)
 
     return Due(draft, settle)
-
-
-def _order_lines(session: Session, order_id: int) -> list[OrderLine]:
-    return list(session.exec(_ORDER_LINES, params={"of_order": order_id}))
 
 
 def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency) -> list[Charge]:

@@ -33,7 +33,7 @@ from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
-from sales import contracts, subscriptions
+from sales import contracts, quotes, subscriptions
 from sales.quotes import check_owner, get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
@@ -66,8 +66,13 @@ def of_quote(session: Session, quote_number: str) -> list[Order]:
                              .where(Quote.number == quote_number).order_by(Order.id)))
 
 
+_LINES = select(OrderLine).where(OrderLine.order_id == sa.bindparam("of_order")).order_by(OrderLine.position)
+
+
 def lines_of(session: Session, order: Order) -> list[OrderLine]:
-    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.position)))
+    """The order's lines in their order (the statement built once: billing reads them on every
+    invoice)."""
+    return list(session.exec(_LINES, params={"of_order": order.id}))
 
 
 def shipments_of(session: Session, order: Order) -> list[Shipment]:
@@ -96,9 +101,8 @@ def _log(session: Session, order: Order, actor, action: str, from_state: str | N
         "account": session.get(Account, order.account_id).code, "change": order.change_seq, **(data or {})})
 
 
-#: what create_order reads of the quote, built once
+#: create_order's order of the quote, built once
 _ORDER_OF_QUOTE = select(Order).where(Order.quote_id == sa.bindparam("of_quote"))
-_LINES_OF_QUOTE = select(QuoteLine).where(QuoteLine.quote_id == sa.bindparam("of_quote"))
 
 
 def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,
@@ -116,8 +120,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     quote = get_quote(session, quote_number, lock=True)
     if isinstance(actor, User):
         check_owner(quote, actor, "order")
-    of_quote = {"of_quote": quote.id}
-    existing = session.exec(_ORDER_OF_QUOTE, params=of_quote).first()
+    existing = session.exec(_ORDER_OF_QUOTE, params={"of_quote": quote.id}).first()
     if existing is not None:
         return existing, False
     if quote.state != "accepted":
@@ -138,7 +141,7 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     account = session.get(Account, quote.account_id)
     priced = quote.priced
     cur = currency(quote.currency)
-    sources = {ln.key: ln for ln in session.exec(_LINES_OF_QUOTE, params=of_quote)}
+    sources = {ln.key: ln for ln in quotes.lines_of(session, quote)}
     first_year = ZERO
     lines = []
     for line in priced["lines"]:
