@@ -117,12 +117,8 @@ class Propagation:
         if (len(pool) < REPAIR_BELOW or len(open_) > REPAIR_OPEN) and self._flips is not None:
             if not self._repairs(lits, wanted, implied, ruled_out, pool, open_):
                 return None
-        if not pool:
-            chosen = self._solve(lits)
-            if chosen is None:
-                return None
-            pool = [frozenset(chosen)]
-            open_ -= pool[0]
+        if not self._seeded(lits, pool, open_):
+            return None
         witness: dict = {}
         flips = self._flips
         flipping = flips is not None    # neighbour checks keep up with SAT probes in this propagation
@@ -274,12 +270,8 @@ class Propagation:
             chosen = sorted(sol)
             new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
             if new is None and target is None:
-                if not pool:
-                    found = self._solve(lits)
-                    if found is None:
-                        return False
-                    pool.append(frozenset(found))
-                    open_ -= pool[-1]
+                if not self._seeded(lits, pool, open_):
+                    return False
                 target = sorted(pool[-1])
                 started = thread_time()
                 new = self._flips.repaired(chosen, forced, ruled_out, sol, target)
@@ -291,6 +283,17 @@ class Propagation:
             pool.append(new)
             if len(fresh) < self._sat_rate * (thread_time() - started):
                 break
+        return True
+
+    def _seeded(self, lits: list[int], pool: list, open_: set) -> bool:
+        """Whether the selections have a solution: one of `pool`, else one SAT call's, added
+        to it and its values taken out of `open_`."""
+        if not pool:
+            found = self._solve(lits)
+            if found is None:
+                return False
+            pool.append(frozenset(found))
+            open_ -= pool[-1]
         return True
 
     def _neighbours(self, solution, open_, fixed, chosen=None) -> tuple[list[tuple[int, int]], bool]:
