@@ -60,13 +60,9 @@ def _names(values) -> str:
     return ", ".join(sorted(_show(v) for v in values))
 
 
-@dataclass(frozen=True)
-class OneOf:
-    """A quote or line fact is one of `values` (customer tier, channel, currency...)."""
-    fact: str            # attribute name on QuoteFacts or LineFacts
-    label: str
-    values: frozenset
-    line: bool = False
+class _OnFact:
+    """A condition on one fact (`fact`), of the line when `line` is set, else of the quote:
+    which of the two it reads, as the index asks every condition."""
 
     @property
     def line_fact(self) -> str | None:
@@ -75,6 +71,15 @@ class OneOf:
     @property
     def quote_fact(self) -> str | None:
         return None if self.line else self.fact
+
+
+@dataclass(frozen=True)
+class OneOf(_OnFact):
+    """A quote or line fact is one of `values` (customer tier, channel, currency...)."""
+    fact: str            # attribute name on QuoteFacts or LineFacts
+    label: str
+    values: frozenset
+    line: bool = False
 
     @cached_property
     def _expected(self) -> str:
@@ -90,21 +95,13 @@ class OneOf:
 
 
 @dataclass(frozen=True)
-class Between:
+class Between(_OnFact):
     """minimum <= fact <= maximum for a number (quantity) or, per currency, an amount."""
     fact: str
     label: str
     minimum: Decimal | Mapping[str, Decimal] | None
     maximum: Decimal | Mapping[str, Decimal] | None
     line: bool = False
-
-    @property
-    def line_fact(self) -> str | None:
-        return self.fact if self.line else None
-
-    @property
-    def quote_fact(self) -> str | None:
-        return None if self.line else self.fact
 
     @cached_property
     def _per_currency(self) -> bool:
