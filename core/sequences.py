@@ -22,17 +22,20 @@ class Sequence(SQLModel, table=True):
     last: int = 0
 
 
+_TABLE = Sequence.__table__
 #: built once (with the series as a parameter): building a statement and its cache key costs
-#: more than running it
-_ADVANCE = (sa.update(Sequence).where(Sequence.series == sa.bindparam("of_series")).values(last=Sequence.last + 1)
-            .returning(Sequence.last).execution_options(synchronize_session=False))
+#: more than running it. A Core statement on the table, run on the session's connection: the
+#: ORM's bulk UPDATE path annotated a copy of it, and made its cache key again, on every call
+_ADVANCE = (sa.update(_TABLE).where(_TABLE.c.series == sa.bindparam("of_series")).values(last=_TABLE.c.last + 1)
+            .returning(_TABLE.c.last))
 
 
 def next_number(session: Session, series: str) -> int:
     """The next number of `series` (1, 2, 3...), reserved in the current transaction."""
-    number = session.execute(_ADVANCE, {"of_series": series}).scalar()
+    connection = session.connection()
+    number = connection.execute(_ADVANCE, {"of_series": series}).scalar()
     if number is None:
         # First use: insert the row, or lose the race to a concurrent first use and take theirs.
-        session.execute(insert_ignoring(session, Sequence, "series").values(series=series, last=0))
-        number = session.execute(_ADVANCE, {"of_series": series}).scalar_one()
+        connection.execute(insert_ignoring(session, Sequence, "series").values(series=series, last=0))
+        number = connection.execute(_ADVANCE, {"of_series": series}).scalar_one()
     return number
