@@ -106,17 +106,20 @@ def order_invoice(session: Session, order: Order, lines: list[OrderLine], charge
     return consolidation.bill(session, [order_due(session, order, lines, charges, periods, reason)], today)[0]
 
 
-_TERMS = select(Quote.payment_terms).where(Quote.id == sa.bindparam("of_quote"))
+#: an order's account and the terms agreed on its quote (not its price), in one statement; built once
+_ACCOUNT_TERMS = select(Account, select(Quote.payment_terms).where(Quote.id == sa.bindparam("of_quote"))
+                        .scalar_subquery()).where(Account.id == sa.bindparam("of_account"))
 
 
 def order_due(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
               periods: list[BillingPeriod], reason: str) -> Due:
     """What `charges` and `periods` bill, on the terms agreed on the order's quote; the
     periods are marked billed by the invoice that takes them."""
-    terms = session.exec(_TERMS, params={"of_quote": order.quote_id}).one()   # not its price
+    account, terms = session.exec(_ACCOUNT_TERMS, params={"of_quote": order.quote_id,
+                                                          "of_account": order.account_id}).one()
     parse_terms(terms)
-    draft = Draft(session.get(Account, order.account_id), charges + [_period_charge(p, lines) for p in periods],
-                  currency(order.currency), terms, reason, order)
+    draft = Draft(account, charges + [_period_charge(p, lines) for p in periods], currency(order.currency), terms,
+                  reason, order)
 
     def settle(invoice: Invoice) -> None:
         for period in periods:

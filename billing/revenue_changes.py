@@ -120,8 +120,8 @@ class _Timeline:
     def _item(self, line: OrderLine, group: int, key: str) -> Item:
         if line.charge == "one_time":
             return Item(key, line, group)
-        found = subscriptions.for_line(self.session, self.session.get(Order, line.order_id), line)
-        return Item(key, line, group, found, subscriptions.versions_of(self.session, found))
+        found, versions = subscriptions.line_versions(self.session, self.session.get(Order, line.order_id), line)
+        return Item(key, line, group, found, versions)
 
     def _events(self, amendment_orders: dict[int, Order]) -> list[tuple[date, str, object]]:
         """Applied amendments (effective date) and credit notes no amendment made (issue date),

@@ -54,7 +54,7 @@ from core.errors import InvalidInput
 from core.dates import add_months
 from core.money import ZERO, Currency
 from sales import subscriptions
-from sales.order_models import Order, OrderLine, Subscription
+from sales.order_models import Order, OrderLine, Subscription, SubscriptionVersion
 
 BILLABLE_ORDER_STATES = ("open", "fulfilled")
 _DAY = timedelta(days=1)
@@ -233,6 +233,10 @@ _FIRST = (select(BillingPeriod.id).where(BillingPeriod.order_id == sa.bindparam(
           .order_by(BillingPeriod.period_start).limit(1))
 
 
+#: first_period's insert of a line's periods, their ids in the rows' order; built once
+_INSERT = sa.insert(BillingPeriod.__table__).returning(BillingPeriod.__table__.c.id, sort_by_parameter_order=True)
+
+
 def first_period(session: Session, order: Order, line: OrderLine, cur: Currency) -> int:
     """The id of the first billing period of a recurring order line, its periods created on
     first use from its subscription: its days at the price of the version in force. They are
@@ -247,19 +251,20 @@ def first_period(session: Session, order: Order, line: OrderLine, cur: Currency)
     if not line.term_months or line.term_months < 1 or line.term_months % months:
         raise InvalidInput(f"lines.{line.key}.term_months",
                            f"a recurring line is billed over a term of whole periods of {months} months")
-    subscription = subscriptions.for_line(session, order, line)
     rows = [{"order_id": order.id, "line_key": line.key, "period_start": p.start, "period_end": p.end,
              "amount": p.amount, "bill_on": p.start}
-            for p in subscription_periods(session, subscription, cur)]
-    table = BillingPeriod.__table__
-    inserted = session.execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return inserted.scalars().first()
+            for p in periods_of(*subscriptions.line_versions(session, order, line), cur)]
+    return session.connection().execute(_INSERT, rows).scalars().first()
 
 
 def subscription_periods(session: Session, subscription: Subscription, cur: Currency) -> list[Period]:
     """What each period of a subscription bills, by its versions; none from its cancellation on."""
-    periods = plan_versions(subscription.start_date, subscription.charge,
-                            subscriptions.prices(subscriptions.versions_of(session, subscription)), cur,
+    return periods_of(subscription, subscriptions.versions_of(session, subscription), cur)
+
+
+def periods_of(subscription: Subscription, versions: list[SubscriptionVersion], cur: Currency) -> list[Period]:
+    """`subscription_periods` of the subscription's versions as read."""
+    periods = plan_versions(subscription.start_date, subscription.charge, subscriptions.prices(versions), cur,
                             end=subscription.end_date)
     return [p for p in periods if subscription.cancelled_on is None or p.start < subscription.cancelled_on]
 

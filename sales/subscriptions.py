@@ -118,6 +118,22 @@ def versions_of(session: Session, subscription: Subscription) -> list[Subscripti
     return list(session.exec(_VERSIONS, params={"of_subscription": subscription.id}))
 
 
+#: a recurring order line's subscription with its versions, in one statement; built once
+_WITH_VERSIONS = (select(Subscription, SubscriptionVersion)
+                  .join(SubscriptionVersion, SubscriptionVersion.subscription_id == Subscription.id)
+                  .where(Subscription.order_id == sa.bindparam("of_order"), Subscription.line_key == sa.bindparam("of_line"))
+                  .order_by(SubscriptionVersion.version))
+
+
+def line_versions(session: Session, order: Order, line: OrderLine) -> tuple[Subscription, list[SubscriptionVersion]]:
+    """`for_line` and its `versions_of`, read in one statement where the subscription exists."""
+    rows = session.exec(_WITH_VERSIONS, params={"of_order": order.id, "of_line": line.key}).all()
+    if rows:
+        return rows[0][0], [version for _, version in rows]
+    found = for_line(session, order, line)
+    return found, versions_of(session, found)
+
+
 def versions_by_subscription(session: Session, ids: list[int]) -> dict[int, list[SubscriptionVersion]]:
     return children(session, SubscriptionVersion.subscription_id, ids, SubscriptionVersion.version)
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
@@ -29,7 +30,7 @@ from core.errors import ImmutableRecord, InvalidInput, InvalidTransition
 from core.money import currency
 from core.settings import DEFAULT_DEMO_DIR
 from core.users import create_user
-from sales import documents
+from sales import documents, subscriptions
 from sales.accounts import Account, create_account
 from billing_flow import order_for
 from sales.order_models import Order, OrderLine
@@ -179,6 +180,18 @@ def test_on_order_bills_one_time_lines_and_the_first_period_then_issues(env):
     pdf, facts = rendered(env.engine, invoice_id)
     assert pdf.startswith(b"%PDF") and facts.sha256 == documents.sha256(pdf) and facts.status == "ready"
     assert rendered(env.engine, invoice_id, "cii")[0].startswith(b"<?xml")
+
+
+def test_a_recurring_lines_subscription_and_its_versions_are_read_in_one_statement(env):
+    with session_scope(env.engine) as session:
+        order = make_order(session, env, lines=[("sup", "monthly", 2, "100.00", 12)])
+        line = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).one()
+        subscription = subscriptions.for_line(session, order, line)
+        expected = (subscription, subscriptions.versions_of(session, subscription))
+        statements = []
+        sa.event.listen(env.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert subscriptions.line_versions(session, order, line) == expected and len(expected[1]) == 1
+        assert len(statements) == 1
 
 
 def test_recurring_periods_are_billed_once_when_due(env):
