@@ -70,8 +70,8 @@ def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, .
         insert_ignoring(session, Document.__table__, "kind", "ref", "format", returning=_FACTS),
         [with_defaults(Document, dict(kind=kind, ref=ref, format=fmt, source=source, requested_at=now))
          for fmt in formats])}
-    for document_id in sorted(row.id for row in new.values()):
-        queue.enqueue(session, RENDER, document_id)
+    if new:                                         # one task for them all (tasks/documents.py)
+        queue.enqueue(session, RENDER, *sorted(row.id for row in new.values()))
     if len(new) == len(formats):
         return [new[fmt] for fmt in formats]
     stored = {row.format: row for row in session.exec(select(*_FACTS).where(
@@ -93,8 +93,7 @@ def request_formats(session: Session, kind: str, ref: int, formats: tuple[str, .
         asked.append(found)
     if asked:
         session.flush()
-        for document in asked:
-            queue.enqueue(session, RENDER, document.id)
+        queue.enqueue(session, RENDER, *(document.id for document in asked))
     return out
 
 

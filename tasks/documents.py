@@ -32,8 +32,15 @@ def _render(session: Session, document: Document, settings: Settings) -> tuple[b
 
 
 @shared_task(name=docstore.RENDER)
-def render(document_id: int) -> None:
+def render(*document_ids: int) -> None:
+    """Render these documents, each on its own (an object's formats, asked for at once, come
+    in one message: one send after the commit instead of one per format)."""
     engine, settings = queue.context()
+    for document_id in document_ids:
+        _render_one(engine, settings, document_id)
+
+
+def _render_one(engine, settings: Settings, document_id: int) -> None:
     with session_scope(engine) as session:
         document = docstore.pending(session, document_id)
         if document is None:

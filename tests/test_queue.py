@@ -52,6 +52,16 @@ def test_nothing_is_sent_for_a_transaction_that_rolls_back(env, monkeypatch):
     assert sent_tasks == []
 
 
+def test_the_documents_of_an_object_asked_for_at_once_go_in_one_task(env, monkeypatch):
+    """An invoice's PDF and e-invoice XML: one message after the commit, not one per format."""
+    sent_tasks = []
+    monkeypatch.setattr(queue.celery_app(env.settings).tasks[docstore.RENDER], "apply",
+                        lambda args: sent_tasks.append(tuple(args)))
+    with session_scope(env.engine) as session:
+        asked = docstore.request_formats(session, "invoice", 903, ("pdf", "cii"))
+    assert sent_tasks == [tuple(sorted(document.id for document in asked))] and len(sent_tasks[0]) == 2
+
+
 def test_tasks_queued_in_a_savepoint_wait_for_the_commit_and_go_with_its_rollback(env, monkeypatch):
     """SQLAlchemy reports a released savepoint as a commit: its tasks must still wait for the
     real one (on PostgreSQL a worker saw no rows yet: dunning e-mails were never sent), and a
