@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Mapping
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from billing import einvoice, ledger, remittance, tax
@@ -138,11 +139,22 @@ def _tax(invoice: Invoice, lines: list[InvoiceLine], priced: list[Decimal], acco
             taxed[i] = line_tax
     result = tax.summarise(taxed, taxation.reverse_charge)
     for line, amount, (_, _, rate), taxed in zip(lines, priced, rated, result.lines):
-        line.tax_rate, line.net_amount, line.tax_amount = rate, taxed.net, taxed.tax
-        line.unit_price = unit_price(amount, line.quantity)
+        _assign(line, tax_rate=rate, net_amount=taxed.net, tax_amount=taxed.tax,
+                unit_price=unit_price(amount, line.quantity))
     invoice.reverse_charge = taxation.reverse_charge
     set_totals(invoice, result)
     return taxation
+
+
+def _assign(line: InvoiceLine, **values) -> None:
+    """Set the line's values; of a stored line only those that differ, as its flush would
+    compare them: a draft issued in the transaction that drafted it is taxed again as it was,
+    and its lines then stay clean, with nothing for the flush and the issued-invoice guard to
+    go through."""
+    stored = sa.inspect(line).persistent
+    for name, value in values.items():
+        if not stored or getattr(line, name) != value:
+            setattr(line, name, value)
 
 
 def set_totals(invoice: Invoice, result: tax.TaxResult) -> None:

@@ -182,6 +182,21 @@ def test_on_order_bills_one_time_lines_and_the_first_period_then_issues(env):
     assert rendered(env.engine, invoice_id, "cii")[0].startswith(b"<?xml")
 
 
+def test_a_draft_issued_in_its_own_transaction_leaves_its_lines_as_drafted(env):
+    """Issuing taxes the lines again; as drafted, in the same transaction, they stay clean:
+    the issuing flush and the issued-invoice guard have no line to go through."""
+    with session_scope(env.engine) as session:
+        order = make_order(session, env, lines=[("hw", "one_time", 3, "1000.00"), ("sup", "monthly", 2, "100.00", 12)])
+        draft = invoice_order(session, order, TODAY)
+        drafted = [(ln.net_amount, ln.tax_amount, ln.tax_rate, ln.unit_price) for ln in lines(session, draft)]
+        flushed = []
+        sa.event.listen(session, "before_flush", lambda s, *_: flushed.extend(
+            type(obj).__name__ for obj in s.dirty))
+        invoice = issue_now(session, draft)
+        assert flushed == ["Invoice"]
+        assert [(ln.net_amount, ln.tax_amount, ln.tax_rate, ln.unit_price) for ln in lines(session, invoice)] == drafted
+
+
 def test_a_recurring_lines_subscription_and_its_versions_are_read_in_one_statement(env):
     with session_scope(env.engine) as session:
         order = make_order(session, env, lines=[("sup", "monthly", 2, "100.00", 12)])
