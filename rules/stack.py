@@ -137,13 +137,14 @@ class Stacking:
     nothing else (`refusal`, rules/actions.py). Plans keep one per quantity: it holds no
     container it does not need, since the collector walks every one that a quote leaves."""
 
-    __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail",
-                 "_selection", "_out", "_outbid")
+    __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail", "selection",
+                 "alike", "_out", "_outbid")
 
     def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis,
                  before: Iterable[Outcome] = ()):
         exclusive, best_of, additive, compounding = selection.groups
-        self.skipped, self._selection, self._out, self._outbid = skipped, selection, None, None
+        self.skipped, self.selection, self._out, self._outbid = skipped, selection, None, None
+        self.alike: dict = {}    # the waterfalls of its lines, by what else they read (rules.engine)
         self.winner, self.offers, self.additive, self.compounding, self.tail = None, (), (), (), ()
         key = (basis.currency, str(basis.quantity))
         head = list(before)
@@ -197,12 +198,11 @@ class Stacking:
                 tail.append(refused)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis, failed: tuple[Outcome, ...] = (),
+    def apply(self, base: Decimal, basis: LineBasis,
               before: tuple[Outcome, ...] = ()) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far (after `failed` and `before`, which the quote
-        and the plan list first)."""
-        considered = [*failed, *before, *self.head]
+        discounts, and the line's outcomes so far (after `before`, which the plan lists first)."""
+        considered = [*before, *self.head]
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)
@@ -242,5 +242,5 @@ class Stacking:
             self._outbid = {}
         found = self._outbid.get(best.id)
         if found is None:
-            found = self._outbid[best.id] = (best.applied, *self._selection.outbid(best, self._out))
+            found = self._outbid[best.id] = (best.applied, *self.selection.outbid(best, self._out))
         return found
