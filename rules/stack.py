@@ -29,7 +29,7 @@ class Selection:
     Lines share the outcomes that name a winner."""
 
     __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floor_ids",
-                 "_floors")
+                 "_floor_set", "_floors")
 
     def __init__(self, rules: Iterable[Rule], floors: dict | None = None):
         """`floors`: where the floors decided are kept (RuleSet.floors, shared by the selections
@@ -44,6 +44,7 @@ class Selection:
         self._excluded: dict = {}
         self._outbid: dict = {}
         self._floor_ids = tuple(r.id for r in self.floors)
+        self._floor_set = frozenset(self._floor_ids)
         self._floors: dict = {} if floors is None else floors
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
@@ -83,7 +84,7 @@ class Selection:
         the floor rules that count, the line's unit cost and the currency, so lines share the
         answer, and so do the selections with the same floor rules."""
         counting = self._floor_ids
-        if skipped and counting:
+        if skipped and counting and not self._floor_set.isdisjoint(skipped):
             counting = tuple(rule_id for rule_id in counting if rule_id not in skipped)
         key = (counting, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
