@@ -183,7 +183,7 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
         waterfall = keep(stacking.alike, key, _waterfall(rule_set, cur, stacking, head, basis, p.list_total, discount),
                          MAX_ALIKE)
     considered, steps, p.net, p.floor, frees = waterfall
-    p.considered = failed + considered if failed else considered
+    p.considered = (*failed, *head, *stacking.head, *considered)
     p.steps = list(steps)
     if not frees:
         return [p]
@@ -197,7 +197,7 @@ class _Waterfall(NamedTuple):
     """A line's waterfall up to its net (steps 2-5), which depends only on its stacking (kind
     of line, quantity and the quote's verdicts), its unit list price and cost and its manual
     discount: lines alike, on one quote or the next, share it (`Stacking.alike`)."""
-    considered: tuple[Outcome, ...]        # after the quote's own (`Selected.failed`)
+    considered: tuple[Outcome, ...]        # after the plan's and the stacking's (`Stacking.head`)
     steps: tuple[Step, ...]
     net: Decimal
     floor: Decimal | None
@@ -206,7 +206,7 @@ class _Waterfall(NamedTuple):
 
 def _waterfall(rule_set: RuleSet, cur: Currency, stacking: Stacking, head: tuple[Outcome, ...], basis: LineBasis,
                list_total: Decimal, discount: ManualDiscount | None) -> _Waterfall:
-    applied, considered = stacking.apply(list_total, basis, head)
+    applied, considered = stacking.apply(list_total, basis)
     selection = stacking.selection
     heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
     exact = [amount for _, amount in applied]          # and its exact amount
@@ -236,7 +236,7 @@ def _waterfall(rule_set: RuleSet, cur: Currency, stacking: Stacking, head: tuple
     rounded = round_to_total(exact, list_total - net, cur.quantum)
     steps = tuple(map(tuple_new, repeat(Step), map(add, heads, zip(rounded))))   # head + (amount,)
     frees = _frees(selection.frees, stacking.skipped, basis, considered) if selection.frees else ()
-    return _Waterfall(tuple(considered), steps, net, floor, frees)
+    return _Waterfall(tuple(considered[len(stacking.head):]), steps, net, floor, frees)
 
 
 def _manual(discount: ManualDiscount, running: Decimal) -> Decimal:
