@@ -27,10 +27,11 @@ from dataclasses import fields
 from decimal import ROUND_CEILING, Decimal
 from itertools import repeat
 from operator import add
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from catalog.pricebook import PERIOD_MONTHS, PriceBook, PricingError
 from core import gcpause
+from core.cache import keep
 from core.money import HUNDRED, ONE, ZERO, Currency, percent_of, round_to_total
 from rules import approvals as ap
 from rules.actions import AmountOff, LineBasis
@@ -40,7 +41,7 @@ from rules.model import Rule, RuleSet
 from rules.results import (LineInput, LinePrice, ManualDiscount, Outcome, QuoteInput,
                            QuotePrice, Step, Totals, tuple_new)
 from rules.spread import Spread
-from rules.stack import Selection, stack
+from rules.stack import Floors, Selection, Stacking, stack
 
 
 def price_quote(rule_set: RuleSet, book: PriceBook, quote: QuoteInput,
@@ -173,9 +174,40 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
         p.steps = [Step("contract", None, "price as contracted", p.list_total - p.net)]
         return [p]
     basis = LineBasis(cur.code, line.quantity, lp.unit_price, lp.unit_cost)
-    considered, applied, selection, skipped = rules.select(
-        LineFacts(line.product, line.quantity, lp.charge, line.values), p.list_total, basis)
-    p.considered = considered
+    failed, head, stacking = rules.select(LineFacts(line.product, line.quantity, lp.charge, line.values), basis)
+    discount = line.discount
+    key = (str(lp.unit_price), str(lp.unit_cost),
+           None if discount is None else (str(discount.percent), str(discount.amount)))
+    waterfall = stacking.alike.get(key)
+    if waterfall is None:
+        waterfall = keep(stacking.alike, key, _waterfall(rule_set, cur, stacking, head, basis, p.list_total, discount),
+                         MAX_ALIKE)
+    considered, steps, p.net, p.floor, frees = waterfall
+    p.considered = (*failed, *head, *stacking.head, *considered)
+    p.steps = list(steps)
+    if not frees:
+        return [p]
+    return [p, *_free_lines(frees, book, line, index)]
+
+
+MAX_ALIKE = 16          # waterfalls a stacking keeps
+
+
+class _Waterfall(NamedTuple):
+    """A line's waterfall up to its net (steps 2-5), which depends only on its stacking (kind
+    of line, quantity and the quote's verdicts), its unit list price and cost and its manual
+    discount: lines alike, on one quote or the next, share it (`Stacking.alike`)."""
+    considered: tuple[Outcome, ...]        # after the plan's and the stacking's (`Stacking.head`)
+    steps: tuple[Step, ...]
+    net: Decimal
+    floor: Decimal | None
+    frees: tuple[tuple[Rule, Decimal], ...]   # the free items it adds, with their quantities
+
+
+def _waterfall(rule_set: RuleSet, cur: Currency, stacking: Stacking, head: tuple[Outcome, ...], basis: LineBasis,
+               list_total: Decimal, discount: ManualDiscount | None) -> _Waterfall:
+    applied, considered = stacking.apply(list_total, basis)
+    selection = stacking.selection
     heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
     exact = [amount for _, amount in applied]          # and its exact amount
     automatic = sum(exact, ZERO)
@@ -186,25 +218,25 @@ def _price_line(rule_set: RuleSet, book: PriceBook, cur: Currency, rules: QuoteR
             if raised is not None and raised > cap:
                 cap = raised
     if cap is not None:
-        limit = p.list_total * cap / HUNDRED
+        limit = list_total * cap / HUNDRED
         if automatic > limit:
             excess = automatic - limit
             heads.append(("cap", None, f"capped at the {cap}% maximum discount"))
             exact.append(-excess)
             automatic -= excess
-    running = p.list_total - automatic
-    if line.discount is not None:
-        amount = _manual(line.discount, running)
-        heads.append(("manual", None, _manual_label(line.discount)))
+    running = list_total - automatic
+    if discount is not None:
+        amount = _manual(discount, running)
+        heads.append(("manual", None, _manual_label(discount)))
         exact.append(amount)
         running -= amount
-    running = _floor(selection, skipped, basis, p, running, heads, exact, cur.quantum)
-    p.net = cur.round(running)                                       # rounding point 1
-    rounded = round_to_total(exact, p.list_total - p.net, cur.quantum)
-    p.steps = list(map(tuple_new, repeat(Step), map(add, heads, zip(rounded))))   # head + (amount,)
-    if not selection.frees:
-        return [p]
-    return [p, *_free_items(selection.frees, skipped, book, basis, line, p, index)]
+    running, floor = _floor(selection.floor(stacking.skipped, basis), basis, running, list_total, heads, exact,
+                            considered, cur.quantum)
+    net = cur.round(running)                                         # rounding point 1
+    rounded = round_to_total(exact, list_total - net, cur.quantum)
+    steps = tuple(map(tuple_new, repeat(Step), map(add, heads, zip(rounded))))   # head + (amount,)
+    frees = _frees(selection.frees, stacking.skipped, basis, considered) if selection.frees else ()
+    return _Waterfall(tuple(considered[len(stacking.head):]), steps, net, floor, frees)
 
 
 def _manual(discount: ManualDiscount, running: Decimal) -> Decimal:
@@ -219,41 +251,50 @@ def _manual_label(discount: ManualDiscount) -> str:
     return f"manual discount {discount.amount}"
 
 
-def _floor(selection: Selection, skipped: tuple[str, ...], basis: LineBasis, p: _Line, running: Decimal,
-           heads: list, exact: list, quantum: Decimal) -> Decimal:
+def _floor(floors: Floors, basis: LineBasis, running: Decimal, list_total: Decimal, heads: list, exact: list,
+           considered: list, quantum: Decimal) -> tuple[Decimal, Decimal | None]:
     """Raise `running` to the highest applicable floor, rounded up to the minor unit so the
-    net never ends below it, and never above the list total."""
-    floors = selection.floor(skipped, basis)
-    p.considered += floors.considered
+    net never ends below it, and never above the list total; with the line's floor (None
+    without one)."""
+    considered += floors.considered
     winner = floors.winner
     if winner is None:
-        return running
-    p.floor = min((floors.value * basis.quantity).quantize(quantum, ROUND_CEILING), p.list_total)
-    if running >= p.floor:
-        p.considered.append(floors.above)
-        return running
+        return running, None
+    floor = min((floors.value * basis.quantity).quantize(quantum, ROUND_CEILING), list_total)
+    if running >= floor:
+        considered.append(floors.above)
+        return running, floor
     heads.append(("floor", winner.id, winner.description))
-    exact.append(running - p.floor)
-    p.considered.append(floors.applied)
-    return p.floor
+    exact.append(running - floor)
+    considered.append(floors.applied)
+    return floor, floor
 
 
-def _free_items(frees: tuple[Rule, ...], skipped: tuple[str, ...], book: PriceBook, basis: LineBasis,
-                line: LineInput, source: _Line, index: int) -> list[_Line]:
-    out, zero = [], ZERO.quantize(book.currency.quantum)
+def _frees(frees: tuple[Rule, ...], skipped: tuple[str, ...], basis: LineBasis,
+           considered: list[Outcome]) -> tuple[tuple[Rule, Decimal], ...]:
+    """The free items that a line adds, with their quantities; their outcomes go to `considered`."""
+    out = []
     for rule in frees:
         if rule.id in skipped:
             continue
         qty = rule.action.free_quantity(basis)
         if not qty:
-            source.considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
+            considered.append(Outcome(rule.id, False, f"quantity is below {rule.action.per}"))
             continue
+        considered.append(rule.applied)
+        out.append((rule, qty))
+    return tuple(out)
+
+
+def _free_lines(frees: tuple[tuple[Rule, Decimal], ...], book: PriceBook, line: LineInput,
+                index: int) -> list[_Line]:
+    out, zero = [], ZERO.quantize(book.currency.quantum)
+    for rule, qty in frees:
         list_price = book.plain_price(rule.action.product, field_name=f"rules.{rule.id}.free_item.product")
         p = _new_line(f"{line.id}/{rule.id}", rule.action.product, qty, None, list_price, index,
                       list_price.elements[0].label)
         p.net, p.free_of = zero, line.id
         p.steps = [tuple_new(Step, ("free", rule.id, rule.description, p.list_total))]
-        source.considered.append(rule.applied)
         out.append(p)
     return out
 

@@ -22,7 +22,6 @@ candidate's conditions on every line, and tests/test_rules_index.py holds the fi
 from __future__ import annotations
 
 from dataclasses import fields
-from decimal import Decimal
 from itertools import compress
 from operator import not_
 from typing import Iterable, NamedTuple
@@ -32,7 +31,7 @@ from rules.actions import LineBasis
 from rules.conditions import CONTENT_FACTS, LineFacts, QuoteFacts, first_failure
 from rules.model import Candidates, Rule, RuleSet
 from rules.results import Outcome
-from rules.stack import Selection, Stacking, stack
+from rules.stack import Selection, Stacking
 
 _ABSENT = object()
 MAX_PLANS = 2048            # plans a rule set keeps (RuleSet.plans)
@@ -103,13 +102,12 @@ class View:
         self.head, self.checks, self.tails = tuple(head), tuple(checks), tuple(map(tuple, tails))
         self.skipped = tuple(rule_id for rule_id in dropped if rule_id in plan._rule_ids)
 
-    def select(self, facts: QuoteFacts, line: LineFacts, base: Decimal, basis: LineBasis,
-               failed: tuple[Outcome, ...]) -> Selected:
-        """The checks see nothing of a line but its quantity (the rest is the plan's kind), and
-        whether a price rule applies depends only on the quantity and the currency (one per
-        plan), so lines with the same quantity, as written (reasons show it), share how their
-        rules stack and compute only the amounts. A stacking holds the outcomes after the
-        view's `head`, which the line lists first."""
+    def select(self, facts: QuoteFacts, line: LineFacts, basis: LineBasis) -> Stacking:
+        """How the rules stack for the line. The checks see nothing of a line but its quantity
+        (the rest is the plan's kind), and whether a price rule applies depends only on the
+        quantity and the currency (one per plan), so lines with the same quantity, as written
+        (reasons show it), share a stacking and compute only the amounts. A stacking holds the
+        outcomes after the view's `head`, which the line lists first."""
         quantity = str(line.quantity)
         stacking = self._by_quantity.get(quantity)
         if stacking is None:
@@ -123,18 +121,16 @@ class View:
                 considered += tail
             stacking = keep(self._by_quantity, quantity, Stacking(self.selection, tuple(skipped), basis, considered),
                             MAX_QUANTITIES)
-        applied, considered = stacking.apply(base, basis, failed, self.head)
-        return Selected(considered, applied, self.selection, stacking.skipped)
+        return stacking
 
 
 class Selected(NamedTuple):
-    """A line's rules: the outcomes so far of the candidates, in the order the line lists
-    them, the price rules applied with their exact discounts, and the selection whose rules
-    apply, less `skipped` (its floors and free items are decided after)."""
-    considered: list[Outcome]
-    applied: list[tuple[Rule, Decimal]]
-    selection: Selection
-    skipped: tuple[str, ...]
+    """A line's rules: the outcomes of the candidates that the quote rules out, listed first
+    (`failed`), then those that the kind of line rules out (`head`), and how the others stack
+    for the line's quantity (its outcomes follow)."""
+    failed: tuple[Outcome, ...]
+    head: tuple[Outcome, ...]
+    stacking: Stacking
 
 
 STEADY_FACTS = tuple(f.name for f in fields(QuoteFacts) if f.name not in CONTENT_FACTS)
@@ -210,8 +206,8 @@ class QuoteRules:
             found = self._screens[product] = tuple(failed), failing, tuple(dropped)
         return found
 
-    def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
-        """The line's rules, stacked on `base` (the line's list total). A plan sees nothing of
+    def select(self, line: LineFacts, basis: LineBasis) -> Selected:
+        """The line's rules. A plan sees nothing of
         the quote but which candidates' quote conditions hold (line conditions test line facts
         and the currency only), so quotes share the plans of a kind of line whose candidates
         that are not volatile pass and fail alike (RuleSet.plans), each quote through the view
@@ -231,7 +227,8 @@ class QuoteRules:
                 decided = compress(self.decide(line, kind), map(not_, failing))
                 plan = keep(shared, key, Plan(decided, self.rule_set.floors), MAX_PLANS)
             found = keep(self._plans, kind, (failed, plan.view(dropped)), MAX_PLANS)
-        return found[1].select(self.facts, line, base, basis, found[0])
+        view = found[1]
+        return Selected(found[0], view.head, view.select(self.facts, line, basis))
 
     def decide(self, line: LineFacts, kind: tuple) -> tuple[Rule | Outcome, ...]:
         """The product's candidates, each as its outcome when the line conditions that a plan
@@ -262,7 +259,7 @@ def _value_key(value) -> tuple | None:
 class PlainRules(QuoteRules):
     """The reference: every candidate's quote and line conditions tested on every line."""
 
-    def select(self, line: LineFacts, base: Decimal, basis: LineBasis) -> Selected:
+    def select(self, line: LineFacts, basis: LineBasis) -> Selected:
         rules = self.rule_set.line_rules(line.product)
         reasons = [first_failure(r.quote_conditions, self.facts) for r in rules]
         considered = [Outcome(r.id, False, why) for r, why in zip(rules, reasons) if why is not None]
@@ -274,5 +271,4 @@ class PlainRules(QuoteRules):
                     passed.append(rule)
                 else:
                     considered.append(Outcome(rule.id, False, why))
-        selection = Selection(passed)
-        return Selected(considered, stack(selection, (), base, basis, considered), selection, ())
+        return Selected(tuple(considered), (), Stacking(Selection(passed), (), basis))

@@ -29,7 +29,7 @@ class Selection:
     Lines share the outcomes that name a winner."""
 
     __slots__ = ("groups", "floors", "frees", "lifts_cap", "_rules", "_excluded", "_outbid", "_floor_ids",
-                 "_floors")
+                 "_floor_set", "_floors")
 
     def __init__(self, rules: Iterable[Rule], floors: dict | None = None):
         """`floors`: where the floors decided are kept (RuleSet.floors, shared by the selections
@@ -44,6 +44,7 @@ class Selection:
         self._excluded: dict = {}
         self._outbid: dict = {}
         self._floor_ids = tuple(r.id for r in self.floors)
+        self._floor_set = frozenset(self._floor_ids)
         self._floors: dict = {} if floors is None else floors
 
     def exclude(self, considered: list[Outcome], winner: Rule, losers: tuple[str, ...],
@@ -83,7 +84,7 @@ class Selection:
         the floor rules that count, the line's unit cost and the currency, so lines share the
         answer, and so do the selections with the same floor rules."""
         counting = self._floor_ids
-        if skipped and counting:
+        if skipped and counting and not self._floor_set.isdisjoint(skipped):
             counting = tuple(rule_id for rule_id in counting if rule_id not in skipped)
         key = (counting, basis.unit_cost, basis.currency)
         found = self._floors.get(key)
@@ -137,13 +138,14 @@ class Stacking:
     nothing else (`refusal`, rules/actions.py). Plans keep one per quantity: it holds no
     container it does not need, since the collector walks every one that a quote leaves."""
 
-    __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail",
-                 "_selection", "_out", "_outbid")
+    __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail", "selection",
+                 "alike", "_out", "_outbid")
 
     def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis,
                  before: Iterable[Outcome] = ()):
         exclusive, best_of, additive, compounding = selection.groups
-        self.skipped, self._selection, self._out, self._outbid = skipped, selection, None, None
+        self.skipped, self.selection, self._out, self._outbid = skipped, selection, None, None
+        self.alike: dict = {}    # the waterfalls of its lines, by what else they read (rules.engine)
         self.winner, self.offers, self.additive, self.compounding, self.tail = None, (), (), (), ()
         key = (basis.currency, str(basis.quantity))
         head = list(before)
@@ -197,12 +199,11 @@ class Stacking:
                 tail.append(refused)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis, failed: tuple[Outcome, ...] = (),
+    def apply(self, base: Decimal, basis: LineBasis,
               before: tuple[Outcome, ...] = ()) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far (after `failed` and `before`, which the quote
-        and the plan list first)."""
-        considered = [*failed, *before, *self.head]
+        discounts, and the line's outcomes so far (after `before`, which the plan lists first)."""
+        considered = [*before, *self.head]
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)
@@ -242,5 +243,5 @@ class Stacking:
             self._outbid = {}
         found = self._outbid.get(best.id)
         if found is None:
-            found = self._outbid[best.id] = (best.applied, *self._selection.outbid(best, self._out))
+            found = self._outbid[best.id] = (best.applied, *self.selection.outbid(best, self._out))
         return found

@@ -261,3 +261,24 @@ def test_bundles_and_quote_totals_that_hold_on_one_quote_and_fail_on_the_next_sh
         seen.add(repr([ln.considered for ln in kept.lines]))
     assert len(seen) == 8                            # every quote explains its lines its own way
     assert len(shared.plans) < 8                     # and they shared plans
+
+
+def test_lines_alike_share_a_waterfall_but_not_what_differs_in_writing():
+    """Lines of one stacking with the same unit price, cost and manual discount share their
+    waterfall (Stacking.alike), on one quote and the next; a discount or a price that is equal
+    but written otherwise (10 and 10.0) is another line's, and so is another price book's free item."""
+    rule_set = load_rule_set_dict(VOLATILE_RULES)
+    books = [load_price_book_dict({"pricebook": "v", "version": 1, "currency": "USD",
+                                   "products": {"P0": {"price": price, "cost": "50.00"},
+                                                "P1": {"price": gift, "cost": "75.00"}}})
+             for price, gift in (("100.00", "80.00"), ("100.0", "81.00"))]
+    for book in books + books:
+        lines = [LineInput(str(i), "P0", Decimal("12"), book.list_price("P0"), {"size": "s"}, discount=discount)
+                 for i, discount in enumerate([None, ManualDiscount(percent=Decimal("10")), None,
+                                               ManualDiscount(percent=Decimal("10.0")),
+                                               ManualDiscount(percent=Decimal("10"))])]
+        lines.append(LineInput("c", "P1", Decimal("3"), book.list_price("P1")))
+        result = assert_same(rule_set, book, QuoteInput("USD", DAY), lines)
+        assert repr(price_quote(load_rule_set_dict(VOLATILE_RULES), book, QuoteInput("USD", DAY), lines)) == repr(result)
+        labels = [step.label for line in result.lines for step in line.steps if step.kind == "manual"]
+        assert labels == ["manual discount 10%", "manual discount 10.0%", "manual discount 10%"]
