@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Iterable, Iterator
 
 import flask_smorest
+from flask_smorest.utils import resolve_schema_instance
 from flask import request
 from sqlmodel import Session
 from webargs import core
@@ -117,7 +118,8 @@ class Blueprint(flask_smorest.Blueprint):
         """flask-smorest's arguments, and a JSON body documented as required is required: a
         missing or blank one is a 400, not a request made of the schema's defaults. Actions
         whose every field is optional (submit, send...) say required=False."""
-        parse = super().arguments(schema, location=location, required=required, **kwargs)
+        # An instance, made once: given a class, webargs builds a new schema for every request.
+        parse = super().arguments(resolve_schema_instance(schema), location=location, required=required, **kwargs)
         if location != "json" or not required:
             return parse
 

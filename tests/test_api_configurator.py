@@ -123,6 +123,16 @@ def test_configure_defaults_to_no_selections(api):
 
 # ---- explain, complete, bom ----------------------------------------------------------------
 
+def test_a_request_builds_no_argument_schema(api, monkeypatch):
+    """The argument schemas are made once, when the views are declared, not per request."""
+    from api.schemas import ConfigureRequest
+
+    made = []
+    monkeypatch.setattr(ConfigureRequest, "__init__", lambda self, *a, **kw: made.append(self))
+    assert post(api, "/products/lamp/configure", {"selections": {"base": "large"}}).status_code == 200
+    assert made == []
+
+
 def test_explain(api):
     body = post(api, "/products/lamp/explain",
                 {"selections": {"base": "large"}, "attribute": "dimmer", "value": False}).get_json()

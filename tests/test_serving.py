@@ -4,6 +4,8 @@ operators see (health, readiness, request ids, metrics)."""
 
 from __future__ import annotations
 
+import gc
+import importlib
 import re
 import socket
 import subprocess
@@ -55,6 +57,17 @@ def test_stored_secrets_are_never_encrypted_without_a_secret_key():
         SecretBox.from_settings(Settings.from_env({}))
     result = CliRunner().invoke(cli, ["worker", "--once"], env={"SECRET_KEY": None, "DATABASE_URL": "sqlite://"})
     assert result.exit_code == 1 and "SECRET_KEY" in result.output
+
+
+def test_a_worker_hides_what_loading_the_app_made_from_the_garbage_collector(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))    # importing the config sets it otherwise
+    config = importlib.import_module("api.gunicorn_config")
+    before = gc.get_freeze_count()
+    try:
+        config.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
 
 
 def _start(env: dict, *args: str) -> subprocess.CompletedProcess:
