@@ -201,6 +201,9 @@ def _weasyprint_state():
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 
+        from sales import pdf_layouts
+
+        pdf_layouts.install()
         if type(inputstream.characters_until_regex) is dict:
             inputstream.characters_until_regex = RegexCache()
         fonts = FontConfiguration()
@@ -233,7 +236,8 @@ def render_pdf(doc: dict, template: str = TEMPLATE) -> bytes:
     WeasyPrint recurses deeply, and on CPython 3.11 a loop of calls across the end of a frame
     stack chunk maps and unmaps a chunk every time: it runs with room (core/framestack.py).
     The user agent stylesheet is WeasyPrint's less the pseudo-element rules that would give
-    every element six unused styles (sales/pdf_ua.py)."""
+    every element six unused styles (sales/pdf_ua.py), and each text's Pango layout is kept from
+    layout to drawing rather than made again (sales/pdf_layouts.py)."""
     from sales.pdf_ua import LeanHTML
 
     fonts, stylesheet = _weasyprint_state()

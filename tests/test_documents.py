@@ -257,6 +257,18 @@ def test_tinyhtml5_parses_the_same_with_a_regex_cache_that_hits():
         inputstream.characters_until_regex = saved
 
 
+def _same_bytes_cases() -> list[tuple[dict, str]]:
+    """The documents whose bytes a rendering shortcut must not change: a quote (draft,
+    configurations, notes), a signed quote and an invoice."""
+    from bench.documents import sample_invoice
+    from billing.invoices import TEMPLATE as INVOICE
+
+    signed = small_doc(signature={"name": "Pat", "email": "pat@contoso.example",
+                                  "at": "2026-11-24T10:00:00+00:00", "sha256": "ab" * 32})
+    return [(sample_doc(12, draft=True), documents.TEMPLATE), (signed, documents.TEMPLATE),
+            (sample_invoice(2), INVOICE)]
+
+
 def test_lean_user_agent_sheet_gives_the_same_bytes(monkeypatch):
     """sales/pdf_ua.py drops the stock sheet's footnote and note rules and scopes ::marker to
     list items: exactly those lines change, and a quote (draft, configurations, notes), a
@@ -264,8 +276,6 @@ def test_lean_user_agent_sheet_gives_the_same_bytes(monkeypatch):
     from weasyprint import HTML
     from weasyprint.html import UA
 
-    from bench.documents import sample_invoice
-    from billing.invoices import TEMPLATE as INVOICE
     from sales import pdf_ua
 
     stock, lean = UA.splitlines(), pdf_ua.lean_source().splitlines()
@@ -275,10 +285,7 @@ def test_lean_user_agent_sheet_gives_the_same_bytes(monkeypatch):
     assert [line for line in lean if line not in stock] == [
         line for line in lean if line.startswith(pdf_ua.LIST_ITEMS + " {")]
 
-    signed = small_doc(signature={"name": "Pat", "email": "pat@contoso.example",
-                                  "at": "2026-11-24T10:00:00+00:00", "sha256": "ab" * 32})
-    cases = [(sample_doc(12, draft=True), documents.TEMPLATE), (signed, documents.TEMPLATE),
-             (sample_invoice(2), INVOICE)]
+    cases = _same_bytes_cases()
     lean_pdfs = [render_pdf(doc, template) for doc, template in cases]
     monkeypatch.setattr(pdf_ua, "LeanHTML", HTML)
     assert [render_pdf(doc, template) for doc, template in cases] == lean_pdfs
@@ -289,3 +296,23 @@ def test_documents_float_nothing_to_footnotes_or_notes():
     sources = [documents.STYLESHEET, *(PROJECT_ROOT / "web" / "templates" / "documents").glob("*.html")]
     for path in sources:
         assert not re.search(r"float\s*:\s*(footnote|note)|::(footnote|note)-", path.read_text()), path
+
+
+
+def test_kept_pango_layouts_give_the_same_bytes(monkeypatch):
+    """sales/pdf_layouts.py keeps each text's Pango layout from layout to drawing: a quote
+    (draft, configurations, notes, justified terms), a signed quote and an invoice render to
+    the bytes WeasyPrint's layouts made again give. On another WeasyPrint version it
+    installs nothing."""
+    from weasyprint.text.line_break import Layout
+
+    from sales import pdf_layouts
+
+    cases = _same_bytes_cases()
+    kept_pdfs = [render_pdf(doc, template) for doc, template in cases]
+    assert (Layout.deactivate, Layout.reactivate) == (pdf_layouts.keep, pdf_layouts.reuse)
+    monkeypatch.setattr(Layout, "deactivate", pdf_layouts.STOCK[0])
+    monkeypatch.setattr(Layout, "reactivate", pdf_layouts.STOCK[1])
+    assert [render_pdf(doc, template) for doc, template in cases] == kept_pdfs
+    assert not pdf_layouts.install("71.0")
+    assert (Layout.deactivate, Layout.reactivate) == pdf_layouts.STOCK
