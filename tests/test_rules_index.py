@@ -282,3 +282,30 @@ def test_lines_alike_share_a_waterfall_but_not_what_differs_in_writing():
         assert repr(price_quote(load_rule_set_dict(VOLATILE_RULES), book, QuoteInput("USD", DAY), lines)) == repr(result)
         labels = [step.label for line in result.lines for step in line.steps if step.kind == "manual"]
         assert labels == ["manual discount 10%", "manual discount 10.0%", "manual discount 10%"]
+
+
+def test_a_bundle_that_fails_leaves_no_outcome_from_its_check_on_the_plan_it_shares():
+    """A bundle tested on each line (a quantity condition) fails its check on a quote where it
+    holds; on the next quote, through the same plan, the bundle itself fails: the line lists
+    the bundle's own reason once, never the check's outcome, and skips no other rule. Guards
+    any stacking or check that views of a plan share (rules.index, View)."""
+    rules = {"ruleset": "shared", "version": 1, "rules": [
+        {"id": "b-qty", "when": {"with_products": {"P1": 3}, "quantity": {"min": 10}}, "discount_percent": 4},
+        {"id": "qty", "when": {"quantity": {"min": 5}}, "stacking": "best_of", "discount_percent": 2},
+        {"id": "all", "discount_percent": 1}]}
+    shared = load_rule_set_dict(rules)
+    book = load_price_book_dict({"pricebook": "v", "version": 1, "currency": "USD",
+                                 "products": {"P0": {"price": "100.00", "cost": "50.00"},
+                                              "P1": {"price": "80.00", "cost": "75.00"}}})
+    reasons = []
+    for p1 in ("3", "1", "3", "1"):
+        lines = [LineInput("a", "P0", Decimal("1"), book.list_price("P0")),
+                 LineInput("c", "P1", Decimal(p1), book.list_price("P1"))]
+        kept = assert_same(shared, book, QuoteInput("USD", DAY), lines)
+        assert repr(price_quote(load_rule_set_dict(rules), book, QuoteInput("USD", DAY), lines)) == repr(kept)
+        listed = [o for o in kept.lines[0].considered if o.rule == "b-qty"]
+        assert len(listed) == 1
+        reasons.append(listed[0].reason)
+    assert reasons[0] == reasons[2] != reasons[1] == reasons[3]
+    plan, = [plan for (_, kind, _), plan in shared.plans.items() if kind[0] == "P0"]
+    assert len(plan._views) == 2                     # the two quotes shared the plan
