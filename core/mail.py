@@ -34,7 +34,7 @@ from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core import locales, queue
 from core.crypto import SecretBox
-from core.db import get_row, session_scope, timestamp, utcnow
+from core.db import get_row, insert_row, session_scope, timestamp, utcnow
 from core.errors import NotFound
 from core.outbox import FAILED, PENDING, Outbox
 from core.settings import PROJECT_ROOT, Settings
@@ -155,8 +155,7 @@ def compose(session: Session, template: str, context: Mapping[str, Any], to: Ite
         message.unrendered = {"language": language, "context": {k: _stored(v) for k, v in context.items()}}
     else:
         _fill(message, context, language, seal)
-    session.add(message)
-    session.flush()
+    insert_row(session, message)                 # written once: the outbox's own sessions read it
     if message.status == PENDING:
         queue.enqueue(session, DELIVER, once=True)
     return message

@@ -394,6 +394,7 @@ def test_a_message_composed_later_is_rendered_by_its_task_to_the_same_bytes(engi
         at_once = mail.compose(session, "invoice", values, ["jo@acme.example"], "invoice INV-1", language="fr")
         later_id, broken_id = later.id, broken.id
         assert (later.subject, later.text, later.html) == ("", "", "")
+        assert later not in session and session.get(MailMessage, later_id).unrendered["language"] == "fr"
         assert mail.bodies(later, settings_for(database_url)) == (at_once.text, at_once.html)
         expected = (at_once.subject, at_once.text, at_once.html)
     assert json.dumps(outbox(engine)[0].unrendered)                # plain JSON
