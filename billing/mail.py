@@ -26,7 +26,8 @@ if TYPE_CHECKING:                 # billing.portal reads payments, which read in
 
 def invoice_issued(session: Session, invoice: Invoice, account: Account,
                    documents: list[docstore.Facts | docstore.Document]) -> MailMessage:
-    """The issued invoice (or credit note) with its `documents` attached (as requested)."""
+    """The issued invoice (or credit note) with its `documents` attached (as requested),
+    rendered by the task that sends it (off the request path that issues it)."""
     suffixes = {"pdf": "pdf", "cii": "xml"}
     attachments = [(found.id, f"{invoice.number}.{suffixes[found.format]}") for found in documents]
     return mail.compose(session, "invoice",
@@ -35,7 +36,7 @@ def invoice_issued(session: Session, invoice: Invoice, account: Account,
                          "due_date": invoice.due_date, "payment_reference": invoice.payment_reference or "",
                          "einvoice": len(attachments) > 1, "company": invoice.seller.get("name", "")},
                         account_recipients(session, account), f"invoice {invoice.number}", attachments,
-                        language=invoice.buyer.get("language"))
+                        language=invoice.buyer.get("language"), later=True)
 
 
 def dunning_letter(session: Session, notice: DunningNotice, invoice: Invoice, account: Account) -> MailMessage:

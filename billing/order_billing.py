@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from billing import consolidation, credit_notes, schedule
@@ -111,6 +112,11 @@ _ACCOUNT_TERMS = select(Account, select(Quote.payment_terms).where(Quote.id == s
                         .scalar_subquery()).where(Account.id == sa.bindparam("of_account"))
 
 
+#: order_due's mark on its periods, billed by an invoice; built once
+_BILL_PERIODS = (sa.update(BillingPeriod.__table__).values(invoice_id=sa.bindparam("invoice"))
+                 .where(BillingPeriod.__table__.c.id.in_(sa.bindparam("periods", expanding=True))))
+
+
 def order_due(session: Session, order: Order, lines: list[OrderLine], charges: list[Charge],
               periods: list[BillingPeriod], reason: str) -> Due:
     """What `charges` and `periods` bill, on the terms agreed on the order's quote; the
@@ -122,9 +128,10 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
                   reason, order)
 
     def settle(invoice: Invoice) -> None:
-        for period in periods:
-            period.invoice_id = invoice.id
-            session.add(period)
+        if periods:                               # locked (or inserted) by this transaction
+            session.connection().execute(_BILL_PERIODS, {"periods": [p.id for p in periods], "invoice": invoice.id})
+            for period in periods:
+                set_committed_value(period, "invoice_id", invoice.id)
 
     return Due(draft, settle)
 

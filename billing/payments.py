@@ -30,7 +30,7 @@ from billing import ledger
 from billing.invoices import label
 from billing.models import Invoice, LedgerEntry, Payment, PaymentAllocation
 from core import webhooks
-from core.db import insert_new, lock_row, lock_rows, locked, locking, utcnow
+from core.db import insert_new, insert_row, lock_row, lock_rows, locked, locking, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.locales import money
 from core.money import HUNDRED, ZERO, Currency, CurrencyError, currency
@@ -249,8 +249,7 @@ def _allocate(session: Session, payment: Payment, invoice: Invoice, amount: Deci
     """Allocate to a locked invoice money the payment's unapplied no longer counts (a new
     payment is written with what its plan leaves); if that leaves exactly the early-payment
     discount, the discount is written off and the invoice is paid."""
-    allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
-    session.add(allocation)
+    allocation = insert_row(session, PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount))
     invoice.amount_paid += amount
     discount = early_payment_discount(invoice, payment.received_on)
     if discount and balance_due(invoice) == discount:

@@ -296,6 +296,22 @@ def append(session: Session, table, *rows: dict) -> None:
         session.connection().execute(_inline_insert(table), [with_defaults(table, row) for row in rows])
 
 
+def insert_row(session: Session, row):
+    """Insert a new ORM object (not added) with one Core INSERT ... RETURNING its id, now: for
+    a row nothing later in the transaction uses as a session object (queries see it), which
+    skips building and flushing one. The object keeps its values and gets its id; it stays out
+    of the session. What it points to must be stored. Returns it."""
+    table = type(row)
+    row.id = session.connection().execute(_returning_insert(table),
+                                          {name: getattr(row, name) for name, _d, _m in _filled(table)}).scalar_one()
+    return row
+
+
+@cache
+def _returning_insert(table) -> sa.Insert:
+    return table.__table__.insert().returning(table.__table__.c.id)
+
+
 def with_defaults(table, row: dict) -> dict:
     """`row` with every other field of `table` but the id at its default, as a new object of
     it would have."""

@@ -12,11 +12,16 @@ A message keeps its Message-ID (`message_id`, the same on every attempt, so a re
 drop a duplicate) and its state: `pending` (with attempts, the last error and when it is
 tried next), `sent`, or `failed`. Without SMTP settings messages simply stay pending, listed
 by the API and `cpq mail list`, until the service is configured.
+
+A message composed `later` (an issued invoice's, written on the request path) keeps its
+template's values and language instead of its words: the delivering task renders it, the same
+bytes, before anything sends or lists it (`render_waiting`); until then its subject is empty.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
@@ -24,11 +29,12 @@ import jinja2
 import jinja2.sandbox
 import sqlalchemy as sa
 from markupsafe import Markup
+from sqlalchemy.engine import Engine
 from sqlmodel import JSON, Field, Session, SQLModel, select
 
 from core import locales, queue
 from core.crypto import SecretBox
-from core.db import get_row, timestamp, utcnow
+from core.db import get_row, insert_row, session_scope, timestamp, utcnow
 from core.errors import NotFound
 from core.outbox import FAILED, PENDING, Outbox
 from core.settings import PROJECT_ROOT, Settings
@@ -61,6 +67,8 @@ class MailMessage(SQLModel, table=True):
     last_error: str = Field(default="", max_length=500)
     sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = timestamp()
+    # {"language", "context"} of a message composed `later`, until it is rendered
+    unrendered: dict | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
 
 
 #: the messages as an outbox (core/outbox.py)
@@ -124,35 +132,98 @@ def recipients(addresses: Iterable[str]) -> tuple[list[str], list[str]]:
 
 def compose(session: Session, template: str, context: Mapping[str, Any], to: Iterable[str], about: str,
             attachments: Iterable[tuple[int, str]] = (), seal: SecretBox | None = None,
-            language: str = locales.DEFAULT) -> MailMessage:
+            language: str = locales.DEFAULT, later: bool = False) -> MailMessage:
     """Write a message, rendered in `language`, to send after the commit; `attachments` are
     (document id, file name).
     With `seal`, its bodies are stored encrypted: a link's token is stored only as its hash
     elsewhere, and the outbox must not give it away either. With nobody to send to, or an
     address that is none (a contact's, stored long ago), it is written failed, so the gap shows
-    in the outbox and the change that caused it still stands."""
-    subject, text, html = render(template, context, language)
-    if seal is not None:
-        text, html = seal.seal(text), seal.seal(html)
+    in the outbox and the change that caused it still stands. With `later`, a message that will
+    be sent is rendered by the task that sends it (its values of str, bool, Decimal, date and
+    datetime are stored as JSON); never a sealed one, whose values hold what the seal hides."""
+    if later and seal is not None:
+        raise ValueError("a sealed message is rendered when it is written")
     good, bad = recipients(to)
-    message = MailMessage(template=template, about=about[:120], recipients=good, subject=subject[:300],
-                          text=text, html=html, sealed=seal is not None,
+    message = MailMessage(template=template, about=about[:120], recipients=good, subject="", text="", html="",
+                          sealed=seal is not None,
                           attachments=[{"document_id": d, "filename": name} for d, name in attachments])
     if bad or not good:
         message.status, message.next_attempt_at = FAILED, None
         message.last_error = (f"not an e-mail address: {', '.join(map(repr, bad))}" if bad else
                               f"no recipient: {about} has no contact with an e-mail address")[:500]
-    session.add(message)
-    session.flush()
+    if later and message.status == PENDING:
+        message.unrendered = {"language": language, "context": {k: _stored(v) for k, v in context.items()}}
+    else:
+        _fill(message, context, language, seal)
+    insert_row(session, message)                 # written once: the outbox's own sessions read it
     if message.status == PENDING:
         queue.enqueue(session, DELIVER, once=True)
     return message
+
+
+def _fill(message: MailMessage, context: Mapping[str, Any], language: str, seal: SecretBox | None = None) -> None:
+    subject, text, html = render(message.template, context, language)
+    if seal is not None:
+        text, html = seal.seal(text), seal.seal(html)
+    message.subject, message.text, message.html = subject[:300], text, html
+
+
+# A value of a `later` message's context as JSON, and back: the types its templates format.
+_TYPES = {"$decimal": Decimal, "$datetime": datetime.fromisoformat, "$date": date.fromisoformat}
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, date):
+        return {"$datetime" if isinstance(value, datetime) else "$date": value.isoformat()}
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _TYPES:
+        kind, text = next(iter(value.items()))
+        return _TYPES[kind](text)
+    return value
+
+
+def _waiting(message: MailMessage) -> tuple[dict, str]:
+    """(context, language) of a message composed `later`, as it was given."""
+    return {k: _loaded(v) for k, v in message.unrendered["context"].items()}, message.unrendered["language"]
+
+
+def rendered(message: MailMessage) -> MailMessage:
+    """The message with its words: a `later` one rendered now (the caller holds its row)."""
+    if message.unrendered is not None:
+        _fill(message, *_waiting(message))
+        message.unrendered = None
+    return message
+
+
+def render_waiting(engine: Engine, limit: int = 100) -> int:
+    """Render the pending messages composed `later` (up to `limit`, each locked), whether or not
+    they can be sent yet, so the outbox lists them as they will go; how many. One whose
+    template an operator broke fails, saying so (retried once it is mended)."""
+    with session_scope(engine) as session:
+        waiting = list(session.exec(select(MailMessage)
+                                    .where(MailMessage.status == PENDING, MailMessage.unrendered.is_not(None))
+                                    .order_by(MailMessage.id).limit(limit).with_for_update(skip_locked=True)))
+        for message in waiting:
+            try:
+                rendered(message)
+            except jinja2.TemplateError as exc:
+                message.status, message.next_attempt_at = FAILED, None
+                message.last_error = f"mail template {message.template}: {exc}"[:500]
+            session.add(message)
+    return len(waiting)
 
 
 def bodies(message: MailMessage, settings: Settings) -> tuple[str, str]:
     """The message's text and HTML, decrypted when sealed (raises UnreadableSecret, or
     MissingKey without the keys)."""
     if not message.sealed:
+        if message.unrendered is not None:              # not rendered yet: as it will be
+            return render(message.template, *_waiting(message))[1:]
         return message.text, message.html
     box = SecretBox.from_settings(settings)
     return box.open(message.text), box.open(message.html)

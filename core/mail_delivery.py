@@ -27,7 +27,7 @@ from core import docstore
 from core.db import aware, utcnow
 from core.docstore import Document
 from core.crypto import MissingKey, UnreadableSecret
-from core.mail import OUTBOX, MailMessage, bodies
+from core.mail import OUTBOX, MailMessage, bodies, render_waiting, rendered
 from core.outbox import DeliveryRun, Outcome
 from core.settings import Settings, SmtpServer
 
@@ -70,8 +70,10 @@ def build(message: MailMessage, files: list[tuple[str, str, bytes]], settings: S
 
 def deliver_due(engine: Engine, settings: Settings, *, limit: int = 100,
                 now: Callable[[], datetime] = utcnow) -> DeliveryRun:
-    """Attempt every pending message that is due (up to `limit`), each in its own transaction.
-    Without an SMTP server nothing is attempted: the outbox keeps them."""
+    """Attempt every pending message that is due (up to `limit`), each in its own transaction,
+    after rendering those composed to be rendered here (core.mail.render_waiting). Without an
+    SMTP server nothing is attempted: the outbox keeps them."""
+    render_waiting(engine, limit)
     if not settings.smtp_url:
         return DeliveryRun()
     send = functools.partial(smtp_send, SmtpServer.parse(settings.smtp_url))
@@ -92,7 +94,7 @@ def _attempt(session: Session, message: MailMessage, moment: datetime, *, settin
     if not message.recipients:
         return Outcome("no recipient", permanent=True)
     try:
-        refused = send(build(message, files, settings))
+        refused = send(build(rendered(message), files, settings))     # composed `later` since render_waiting
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _text in exc.recipients.values()]
         return Outcome(f"every recipient refused: {exc.recipients}", permanent=all(c >= 500 for c in codes))

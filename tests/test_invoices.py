@@ -197,6 +197,23 @@ def test_a_draft_issued_in_its_own_transaction_leaves_its_lines_as_drafted(env):
         assert [(ln.net_amount, ln.tax_amount, ln.tax_rate, ln.unit_price) for ln in lines(session, invoice)] == drafted
 
 
+def test_an_invoice_marks_the_periods_it_bills_with_one_update(env):
+    """The periods an invoice takes are marked by one UPDATE, not dirtied for a flush; the
+    session's periods say what is stored."""
+    with session_scope(env.engine) as session:
+        order = make_order(session, env, lines=[("sup", "monthly", 2, "100.00", 12), ("q", "quarterly", 1, "300.00", 12)])
+        flushed = []
+        sa.event.listen(session, "before_flush", lambda s, *_: flushed.extend(
+            type(obj).__name__ for obj in s.dirty | s.new))
+        draft = invoice_order(session, order, TODAY)
+        assert "BillingPeriod" not in flushed
+        periods = session.exec(select(BillingPeriod).where(BillingPeriod.invoice_id == draft.id)).all()
+        stored = session.connection().execute(sa.select(BillingPeriod.__table__.c.id).where(
+            BillingPeriod.__table__.c.invoice_id == draft.id)).scalars().all()
+        assert len(periods) == 2 and sorted(p.id for p in periods) == sorted(stored)
+        assert all(p.invoice_id == draft.id and p not in session.dirty for p in periods)
+
+
 def test_a_recurring_lines_subscription_and_its_versions_are_read_in_one_statement(env):
     with session_scope(env.engine) as session:
         order = make_order(session, env, lines=[("sup", "monthly", 2, "100.00", 12)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
@@ -381,3 +382,28 @@ def test_a_renewal_quote_is_announced_to_its_rep(live, smtp):
     [arrived] = [a for a in smtp.arrived[before:] if a.rcpt_tos == ["rep@example.com"]]
     assert arrived.subject == f"Renewal quote {quote['number']} for contract {contract} (Acme Corp)"
     assert f"Its renewal quote {quote['number']} is ready as a draft" in " ".join(arrived.text.split())
+
+
+def test_a_message_composed_later_is_rendered_by_its_task_to_the_same_bytes(engine, database_url):
+    """An issued invoice's e-mail is rendered off the request path: written with its values,
+    rendered by the delivering task (SMTP or not) exactly as at once; a broken template fails it."""
+    values = {**CUSTOMER_MAIL["invoice"], "total": Decimal("1234.50"), "account": "Acme <b>"}
+    with session_scope(engine) as session:
+        later = mail.compose(session, "invoice", values, ["jo@acme.example"], "invoice INV-1", language="fr", later=True)
+        broken = mail.compose(session, "no_such_template", {}, ["jo@acme.example"], "x", later=True)
+        at_once = mail.compose(session, "invoice", values, ["jo@acme.example"], "invoice INV-1", language="fr")
+        later_id, broken_id = later.id, broken.id
+        assert (later.subject, later.text, later.html) == ("", "", "")
+        assert later not in session and session.get(MailMessage, later_id).unrendered["language"] == "fr"
+        assert mail.bodies(later, settings_for(database_url)) == (at_once.text, at_once.html)
+        expected = (at_once.subject, at_once.text, at_once.html)
+    assert json.dumps(outbox(engine)[0].unrendered)                # plain JSON
+    deliver_due(engine, settings_for(database_url))                # no SMTP: rendered all the same
+    with session_scope(engine) as session:
+        written = session.get(MailMessage, later_id)
+        assert (written.subject, written.text, written.html) == expected and written.unrendered is None
+        assert "1 234,50" in " ".join(written.text.split()) and written.status == "pending"
+        failed = session.get(MailMessage, broken_id)
+        assert failed.status == "failed" and "no_such_template" in failed.last_error
+    with pytest.raises(ValueError), session_scope(engine) as session:
+        mail.compose(session, "portal_link", LINK, ["jo@acme.example"], "x", seal=SecretBox(["k" * 32]), later=True)

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
@@ -50,6 +51,22 @@ def test_partial_payments_then_full_payment(session, acme):
     assert (invoice.state, invoice.amount_paid, balance_due(invoice)) == ("paid", D(100), D(0))
     assert allocations_of(session, second) == [(invoice.number, D(60))]
     assert kinds(session, acme) == [("invoice", D(100)), ("payment", D(-40)), ("payment", D(-60))]
+    assert check_account(session, acme.id) == []
+
+
+def test_an_allocation_is_written_by_one_insert_outside_the_session(session, acme):
+    """Nothing later in the transaction uses an allocation as a session object: one INSERT
+    writes it (core.db.insert_row), with the id it returns."""
+    invoice = issue(session, acme, "100.00", DAY)
+    flushed = []
+    sa.event.listen(session, "before_flush", lambda s, *_: flushed.extend(type(obj).__name__ for obj in s.new))
+    payment = pay(session, acme, "150.00", "BANK-1")
+    later = issue(session, acme, "100.00", DAY + timedelta(days=30))
+    allocation = apply_credit(session, payment, later, D(20))
+    assert "PaymentAllocation" not in flushed and allocation not in session
+    assert allocations_of(session, payment) == [(invoice.number, D(100)), (later.number, D(20))]
+    stored = session.get(PaymentAllocation, allocation.id)
+    assert (stored.payment_id, stored.invoice_id, stored.amount) == (payment.id, later.id, D(20))
     assert check_account(session, acme.id) == []
 
 
