@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import re
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Iterator
 
 import httpx
 import pytest
@@ -18,8 +22,11 @@ from click.testing import CliRunner
 
 from api.app import create_app
 from bench.server import ROOT, free_port, gunicorn
+from catalog.store import get_model, load_demo_catalog
+from configurator.engine import MAX_MODELS
 from cli.main import cli
 from core.apikeys import create_key
+from core.cache import LruCache
 from core.crypto import MissingKey, SecretBox
 from core.db import session_scope
 from core.settings import MissingSecretKey, Settings
@@ -59,15 +66,37 @@ def test_stored_secrets_are_never_encrypted_without_a_secret_key():
     assert result.exit_code == 1 and "SECRET_KEY" in result.output
 
 
-def test_a_worker_hides_what_loading_the_app_made_from_the_garbage_collector(monkeypatch, tmp_path):
+@contextmanager
+def _worker_start(monkeypatch, tmp_path, app) -> Iterator[LruCache]:
+    """Run the gunicorn worker hook on `app` with an empty configurator cache; the cache."""
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))    # importing the config sets it otherwise
+    cache = LruCache(MAX_MODELS)
+    monkeypatch.setattr("configurator.engine._CONFIGURATORS", cache)
     config = importlib.import_module("api.gunicorn_config")
     before = gc.get_freeze_count()
     try:
-        config.post_worker_init(worker=None)
+        config.post_worker_init(SimpleNamespace(wsgi=app, log=logging.getLogger("test")))
         assert gc.get_freeze_count() > before
+        yield cache
     finally:
         gc.unfreeze()
+
+
+def test_a_worker_compiles_the_models_then_hides_them_and_the_app_from_the_garbage_collector(
+        monkeypatch, tmp_path, app, engine):
+    with session_scope(engine) as session:
+        load_demo_catalog(session)
+        model = get_model(session, "rack-server")
+    with _worker_start(monkeypatch, tmp_path, app) as cache:
+        compiled = cache.get(model.digest, lambda: pytest.fail("the worker did not compile the model"))
+        clause = compiled.enc.structure[0]
+        assert gc.is_tracked(clause) and not any(o is clause for o in gc.get_objects())
+
+
+def test_a_worker_starts_on_a_database_it_cannot_read_yet(monkeypatch, tmp_path, caplog):
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unmigrated.db'}"), TESTING=True)
+    with _worker_start(monkeypatch, tmp_path, app):
+        assert "product models not compiled before serving" in caplog.text
 
 
 def _start(env: dict, *args: str) -> subprocess.CompletedProcess:
