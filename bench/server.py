@@ -30,8 +30,9 @@ class Server:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) so far of process `pid` and its live children (gunicorn's or a
-    Celery worker's pool)."""
+    """CPU time (user + system) so far of process `pid`, its live children (gunicorn's or a
+    Celery worker's pool) and the children it has reaped (a worker recycled after its
+    max_requests: without them the figure fell when one was)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -39,8 +40,10 @@ def cpu_seconds(pid: int) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue                              # a process that just ended
-        if stat.parent.name == str(pid) or fields[1] == str(pid):   # fields[1]: parent pid
-            total += int(fields[11]) + int(fields[12])               # utime, stime
+        if stat.parent.name == str(pid):
+            total += sum(map(int, fields[11:15]))                    # utime, stime, cutime, cstime
+        elif fields[1] == str(pid):                                  # fields[1]: parent pid
+            total += int(fields[11]) + int(fields[12])
     return total / tick
 
 
