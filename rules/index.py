@@ -207,11 +207,11 @@ class QuoteRules:
         return found
 
     def select(self, line: LineFacts, basis: LineBasis) -> Selected:
-        """The line's rules. A plan sees nothing of
-        the quote but which candidates' quote conditions hold (line conditions test line facts
-        and the currency only), so quotes share the plans of a kind of line whose candidates
-        that are not volatile pass and fail alike (RuleSet.plans), each quote through the view
-        that takes out its failing volatile ones; why they fail is the quote's own, listed first."""
+        """The line's rules. A plan sees nothing of the quote but which candidates' quote
+        conditions hold (line conditions test line facts and the currency only), so quotes share
+        the plans of a kind of line whose candidates that are not volatile pass and fail alike
+        (RuleSet.plans), each quote through the view that takes out its failing volatile ones;
+        why they fail is the quote's own, listed first."""
         attributes = self.rule_set.candidates(line.product).attributes
         kind = (line.product, line.charge)
         if attributes:

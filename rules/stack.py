@@ -199,11 +199,10 @@ class Stacking:
                 tail.append(refused)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis,
-              before: tuple[Outcome, ...] = ()) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
+    def apply(self, base: Decimal, basis: LineBasis) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
         """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the line's outcomes so far (after `before`, which the plan lists first)."""
-        considered = [*before, *self.head]
+        discounts, and the stacking's outcomes (its `head` first)."""
+        considered = list(self.head)
         winner = self.winner
         if winner is not None:
             amount = winner.action.amount(base, basis)
