@@ -17,7 +17,7 @@ blp = Blueprint("mail", __name__, url_prefix="/api/v1", description="The e-mail 
 def outbox(query):
     """The newest messages first, with their status, attempts and last error."""
     with db_session() as session:
-        return mail.list_messages(session, query["status"], query["limit"])
+        return [mail.as_listed(message) for message in mail.list_messages(session, query["status"], query["limit"])]
 
 
 @blp.get("/mail/<int:message_id>")
@@ -26,9 +26,7 @@ def outbox(query):
 def message(message_id):
     """One message with its text and HTML bodies, as sent (or to be sent)."""
     with db_session() as session:
-        message = mail.get_message(session, message_id)
-        text, html = mail.bodies(message, app_settings())
-        return message.model_dump() | {"text": text, "html": html}
+        return mail.as_shown(mail.get_message(session, message_id), app_settings())
 
 
 @blp.post("/mail/<int:message_id>/retry")

@@ -22,7 +22,7 @@ def mail_():
 def mail_list(status, limit, as_json):
     """The newest messages first."""
     with database() as session:
-        rows = MailMessageSchema(many=True).dump(mail.list_messages(session, status, limit))
+        rows = MailMessageSchema(many=True).dump([mail.as_listed(m) for m in mail.list_messages(session, status, limit)])
     if as_json:
         return emit_json(rows)
     if not rows:
@@ -39,9 +39,7 @@ def mail_list(status, limit, as_json):
 def mail_show(message_id, as_json):
     """One message with its text body (the HTML with --json)."""
     with database() as session:
-        message = mail.get_message(session, message_id)
-        text, html = mail.bodies(message, Settings.from_env())
-        row = MailMessageBodySchema().dump(message.model_dump() | {"text": text, "html": html})
+        row = MailMessageBodySchema().dump(mail.as_shown(mail.get_message(session, message_id), Settings.from_env()))
     if as_json:
         return emit_json(row)
     click.echo(f"To: {', '.join(row['recipients'])}\nSubject: {row['subject']}\nStatus: {row['status']}"

@@ -112,7 +112,7 @@ def render(template: str, context: Mapping[str, Any], language: str = locales.DE
     text = text_env.get_template(f"{template}.txt").make_module(context)
     subject = " ".join(str(getattr(text, "subject", "")).split())
     if not subject:
-        raise ValueError(f"mail template {template}.txt sets no subject")
+        raise jinja2.TemplateError(f"{template}.txt sets no subject")
     return subject, str(text), html_env.get_template(f"{template}.html").render(context)
 
 
@@ -218,15 +218,31 @@ def render_waiting(engine: Engine, limit: int = 100) -> int:
     return len(waiting)
 
 
-def bodies(message: MailMessage, settings: Settings) -> tuple[str, str]:
-    """The message's text and HTML, decrypted when sealed (raises UnreadableSecret, or
-    MissingKey without the keys)."""
-    if not message.sealed:
-        if message.unrendered is not None:              # not rendered yet: as it will be
-            return render(message.template, *_waiting(message))[1:]
-        return message.text, message.html
-    box = SecretBox.from_settings(settings)
-    return box.open(message.text), box.open(message.html)
+def as_listed(message: MailMessage) -> dict[str, Any]:
+    """The message's fields as the outbox lists them: one composed `later` with the subject
+    its task will give it (rendered here, not stored)."""
+    return message.model_dump() | {"subject": _words(message)[0]}
+
+
+def as_shown(message: MailMessage, settings: Settings) -> dict[str, Any]:
+    """As listed, with its text and HTML bodies as sent (or to be sent), decrypted when sealed
+    (raises UnreadableSecret, or MissingKey without the keys)."""
+    subject, text, html = _words(message)
+    if message.sealed:
+        box = SecretBox.from_settings(settings)
+        text, html = box.open(text), box.open(html)
+    return message.model_dump() | {"subject": subject, "text": text, "html": html}
+
+
+def _words(message: MailMessage) -> tuple[str, str, str]:
+    """(subject, text, html): stored, or for one composed `later`, as its task will render them
+    (blank while its template is broken: the task fails it, saying why)."""
+    if message.unrendered is not None:
+        try:
+            return render(message.template, *_waiting(message))
+        except jinja2.TemplateError:
+            pass
+    return message.subject, message.text, message.html
 
 
 def list_messages(session: Session, status: str | None = None, limit: int = 100) -> list[MailMessage]:

@@ -27,7 +27,7 @@ from core import docstore
 from core.db import aware, utcnow
 from core.docstore import Document
 from core.crypto import MissingKey, UnreadableSecret
-from core.mail import OUTBOX, MailMessage, bodies, render_waiting, rendered
+from core.mail import OUTBOX, MailMessage, as_shown, render_waiting, rendered
 from core.outbox import DeliveryRun, Outcome
 from core.settings import Settings, SmtpServer
 
@@ -53,15 +53,15 @@ def smtp_send(server: SmtpServer, message: EmailMessage) -> dict:
 def build(message: MailMessage, files: list[tuple[str, str, bytes]], settings: Settings) -> EmailMessage:
     """The message as sent: text with an HTML alternative, then each attachment."""
     sender = settings.mail_from or str(settings.company.get("email", ""))
+    shown = as_shown(message, settings)
     email = EmailMessage()
-    email["Subject"] = message.subject
+    email["Subject"] = shown["subject"]
     email["From"] = sender
     email["To"] = ", ".join(message.recipients)
     email["Date"] = format_datetime(aware(message.created_at))
     email["Message-ID"] = f"<{message.message_id}@{parseaddr(sender)[1].rpartition('@')[2] or 'localhost'}>"
-    text, html = bodies(message, settings)
-    email.set_content(text)
-    email.add_alternative(html, subtype="html")
+    email.set_content(shown["text"])
+    email.add_alternative(shown["html"], subtype="html")
     for filename, mime, body in files:
         maintype, _, subtype = mime.partition("/")
         email.add_attachment(body, maintype=maintype, subtype=subtype, filename=filename)

@@ -395,8 +395,11 @@ def test_a_message_composed_later_is_rendered_by_its_task_to_the_same_bytes(engi
         later_id, broken_id = later.id, broken.id
         assert (later.subject, later.text, later.html) == ("", "", "")
         assert later not in session and session.get(MailMessage, later_id).unrendered["language"] == "fr"
-        assert mail.bodies(later, settings_for(database_url)) == (at_once.text, at_once.html)
         expected = (at_once.subject, at_once.text, at_once.html)
+        shown = mail.as_shown(later, settings_for(database_url))          # the outbox: as it will go
+        assert (shown["subject"], shown["text"], shown["html"]) == expected
+        assert mail.as_listed(later)["subject"] == at_once.subject and later.subject == ""
+        assert mail.as_listed(broken)["subject"] == ""                  # its task fails it, saying why
     assert json.dumps(outbox(engine)[0].unrendered)                # plain JSON
     deliver_due(engine, settings_for(database_url))                # no SMTP: rendered all the same
     with session_scope(engine) as session:
