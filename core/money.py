@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from itertools import repeat
+from itertools import compress, repeat
 from operator import sub
 from typing import Sequence
 
@@ -107,7 +107,11 @@ def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal)
         raise ValueError(f"{total} cannot be split over {list(amounts)} in steps of {quantum}")
     if missing:
         lost = list(map(sub, amounts, floors))
-        order = sorted(range(len(amounts)), key=lost.__getitem__, reverse=True)  # stable: ties keep order
+        # by loss, ties keeping their order (a stable sort); only those that lost something are
+        # sorted (a waterfall's exact amounts are often whole quanta), the others follow in order
+        order = sorted(compress(range(len(lost)), lost), key=lost.__getitem__, reverse=True)
+        if missing > len(order):
+            order += [i for i, loss in enumerate(lost) if not loss]
         for i in order[:missing]:
             floors[i] += quantum
     return floors
