@@ -19,7 +19,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from itertools import compress, repeat
-from operator import sub
+from operator import itemgetter, sub
 from typing import Sequence
 
 from iso4217 import Currency as _Iso4217
@@ -146,10 +146,10 @@ def split_units(units: int, weights: Sequence[int]) -> list[int]:
         return [-part for part in split_units(-units, weights)]
     weight_sum = sum(weights)
     split = list(map(divmod, map(units.__mul__, weights), repeat(weight_sum)))   # one division each
-    parts = [part for part, _ in split]
+    parts = list(map(itemgetter(0), split))
     missing = units - sum(parts)
     if missing:
-        remainders = [remainder for _, remainder in split]
+        remainders = list(map(itemgetter(1), split))
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
         for i in order[:missing]:
             parts[i] += 1
