@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from itertools import repeat
-from operator import sub
+from itertools import compress, repeat
+from operator import itemgetter, sub
 from typing import Sequence
 
 from iso4217 import Currency as _Iso4217
@@ -107,7 +107,11 @@ def round_to_total(amounts: Sequence[Decimal], total: Decimal, quantum: Decimal)
         raise ValueError(f"{total} cannot be split over {list(amounts)} in steps of {quantum}")
     if missing:
         lost = list(map(sub, amounts, floors))
-        order = sorted(range(len(amounts)), key=lost.__getitem__, reverse=True)  # stable: ties keep order
+        # by loss, ties keeping their order (a stable sort); only those that lost something are
+        # sorted (a waterfall's exact amounts are often whole quanta), the others follow in order
+        order = sorted(compress(range(len(lost)), lost), key=lost.__getitem__, reverse=True)
+        if missing > len(order):
+            order += [i for i, loss in enumerate(lost) if not loss]
         for i in order[:missing]:
             floors[i] += quantum
     return floors
@@ -142,10 +146,10 @@ def split_units(units: int, weights: Sequence[int]) -> list[int]:
         return [-part for part in split_units(-units, weights)]
     weight_sum = sum(weights)
     split = list(map(divmod, map(units.__mul__, weights), repeat(weight_sum)))   # one division each
-    parts = [part for part, _ in split]
+    parts = list(map(itemgetter(0), split))
     missing = units - sum(parts)
     if missing:
-        remainders = [remainder for _, remainder in split]
+        remainders = list(map(itemgetter(1), split))
         order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)  # stable
         for i in order[:missing]:
             parts[i] += 1

@@ -206,14 +206,13 @@ class _Waterfall(NamedTuple):
 
 def _waterfall(rule_set: RuleSet, cur: Currency, stacking: Stacking, head: tuple[Outcome, ...], basis: LineBasis,
                list_total: Decimal, discount: ManualDiscount | None) -> _Waterfall:
-    applied, considered = stacking.apply(list_total, basis)
+    applied, exact, considered = stacking.apply(list_total)     # and each one's exact amount
     selection = stacking.selection
-    heads = [rule.step for rule, _ in applied]          # each step's kind, rule and label
-    exact = [amount for _, amount in applied]          # and its exact amount
+    heads = [rule.step for rule in applied]            # each step's kind, rule and label
     automatic = sum(exact, ZERO)
     cap = rule_set.max_line_discount_percent
     if cap is not None and selection.lifts_cap:
-        for rule, _ in applied:
+        for rule in applied:
             raised = rule.max_discount_percent     # an applied rule may lift the cap
             if raised is not None and raised > cap:
                 cap = raised
@@ -236,7 +235,7 @@ def _waterfall(rule_set: RuleSet, cur: Currency, stacking: Stacking, head: tuple
     rounded = round_to_total(exact, list_total - net, cur.quantum)
     steps = tuple(map(tuple_new, repeat(Step), map(add, heads, zip(rounded))))   # head + (amount,)
     frees = _frees(selection.frees, stacking.skipped, basis, considered) if selection.frees else ()
-    return _Waterfall(tuple(considered[len(stacking.head):]), steps, net, floor, frees)
+    return _Waterfall(tuple(considered), steps, net, floor, frees)
 
 
 def _manual(discount: ManualDiscount, running: Decimal) -> Decimal:

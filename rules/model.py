@@ -49,6 +49,8 @@ class Rule:
         - `applied`: its outcome when it applies (the same every time);
         - `refuses`: whether its price action may not apply to a line (False: a percentage always
           does; and for floors and free items, which are not asked);
+        - `term`: for a price rule that never refuses, what `resolve` would give (the same for
+          every line: a percentage reads no basis), else None;
         - `line_split`: its line conditions before the first one on a fact outside PLAN_FACTS
           (the quantity), and from there on: rules.index decides the first part once per kind
           of line, the rest on each line, so that the first failing condition is still the one
@@ -67,13 +69,14 @@ class Rule:
                 break
         refuses = getattr(type(action), "refusal", PriceAction.refusal) is not PriceAction.refusal
         per_line = self.line_conditions[split:]
+        term = (self, *action.resolve(None)) if slot < 4 and not refuses else None
         for name, value in (("slot", slot), ("step", ("rule", self.id, self.description)),
                             ("applied", Outcome(self.id, True, f"applied: {action.describe()}")),
-                            ("refuses", refuses), ("line_split", (self.line_conditions[:split], per_line)),
+                            ("refuses", refuses), ("term", term), ("line_split", (self.line_conditions[:split], per_line)),
                             ("volatile", any(c.quote_fact in CONTENT_FACTS for c in self.quote_conditions)),
-                            # where `refusal` keeps its outcomes, and `check` its own when its
+                            # where `resolve` keeps its answers, and `check` its own when its
                             # conditions read only the quantity (None when they read more)
-                            ("_refusals", {} if refuses else None),
+                            ("_resolved", {} if refuses else None),
                             ("_checks", {} if all(c.line_fact == "quantity" for c in per_line) else None)):
             object.__setattr__(self, name, value)
 
@@ -89,16 +92,19 @@ class Rule:
     def _outbid(self) -> dict[str, Outcome]:
         return {}
 
-    def refusal(self, basis: LineBasis, key: tuple[str, str]) -> Outcome | None:
-        """The outcome of this price rule when its action does not apply to lines of the
-        currency and quantity (`key`: both, the quantity as written), else None. An action's
-        refusal reads nothing else (rules/actions.py), so it is kept per rule for every quote."""
+    def resolve(self, basis: LineBasis, key: tuple[str, str]) -> Outcome | tuple:
+        """For lines of the currency and quantity (`key`: both, the quantity as written), the
+        outcome of this price rule when its action does not apply, else its term (rule, fn,
+        arg): the discount on a base is fn(base, arg) (`PriceAction.resolve`). Both read
+        nothing else (rules/actions.py), so they are kept per rule for every quote; a rule
+        that never refuses has its `term` at once."""
         if not self.refuses:
-            return None
-        found = self._refusals.get(key, _UNSET)
-        if found is _UNSET:
+            return self.term
+        found = self._resolved.get(key)
+        if found is None:
             reason = self.action.refusal(basis)
-            found = keep(self._refusals, key, None if reason is None else Outcome(self.id, False, reason), MAX_KEPT)
+            found = keep(self._resolved, key, (self, *self.action.resolve(basis)) if reason is None else
+                         Outcome(self.id, False, reason), MAX_KEPT)
         return found
 
     def check(self, facts, line, key: tuple[str, str]) -> Outcome | None:

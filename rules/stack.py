@@ -125,21 +125,25 @@ def stack(selection: Selection, skipped: tuple[str, ...], base: Decimal, basis: 
     """Apply price rules (in priority order, less `skipped`) to `base` by their stacking
     behaviour; returns the applied rules with their exact discounts and records every rule's
     outcome."""
-    applied, outcomes = Stacking(selection, skipped, basis).apply(base, basis)
+    stacking = Stacking(selection, skipped, basis)
+    rules, exact, outcomes = stacking.apply(base)
+    considered += stacking.head
     considered += outcomes
-    return applied
+    return list(zip(rules, exact))
 
 
 class Stacking:
     """`stack` decided for the lines of one selection with one currency and quantity (less
-    `skipped`): the outcomes up to the `best_of` winner's (`head`, after those `before`), the exclusive `winner`
-    or the `best_of` offers and the additive and compounding rules that apply, and the
-    outcomes after them (`tail`). Which rules apply, and why the others do not, depends on
-    nothing else (`refusal`, rules/actions.py). Plans keep one per quantity: it holds no
-    container it does not need, since the collector walks every one that a quote leaves."""
+    `skipped`): the outcomes up to the `best_of` winner's (`head`, after those `before`), the
+    exclusive `winner` or the `best_of` offers and the additive and compounding rules that
+    apply, each as its term (`Rule.resolve`: the rule and how its discount follows from the
+    base), and the outcomes after them (`tail`). Which rules apply, why the others do not and
+    their terms depend on nothing else (rules/actions.py). Plans keep one per quantity: it
+    holds no container it does not need, since the collector walks every one that a quote
+    leaves."""
 
     __slots__ = ("skipped", "head", "winner", "offers", "additive", "compounding", "tail", "selection",
-                 "alike", "_out", "_outbid")
+                 "alike", "_after", "_out", "_outbid")
 
     def __init__(self, selection: Selection, skipped: tuple[str, ...], basis: LineBasis,
                  before: Iterable[Outcome] = ()):
@@ -153,16 +157,17 @@ class Stacking:
         for rule in exclusive:
             if rule.id in skipped:
                 continue
-            refused = rule.refusal(basis, key) if rule.refuses else None
-            if refused is not None:
-                head.append(refused)
+            term = rule.resolve(basis, key) if rule.refuses else rule.term
+            if term.__class__ is Outcome:
+                head.append(term)
             elif self.winner is None:
-                self.winner = rule
+                self.winner = term
             else:
                 losers.append(rule.id)
         if self.winner is not None:
-            head.append(self.winner.applied)
-            selection.exclude(head, self.winner, tuple(losers), skipped)
+            winner = self.winner[0]
+            head.append(winner.applied)
+            selection.exclude(head, winner, tuple(losers), skipped)
             self.head = tuple(head)
             return
         offers, out = [], []
@@ -170,71 +175,76 @@ class Stacking:
         for rule in best_of:
             if rule.id in skipping:
                 continue
-            refused = rule.refusal(basis, key) if rule.refuses else None
-            if refused is None:
-                offers.append(rule)
-            else:
-                head.append(refused)
+            term = rule.resolve(basis, key) if rule.refuses else rule.term
+            if term.__class__ is Outcome:
+                head.append(term)
                 out.append(rule.id)
+            else:
+                offers.append(term)
         if offers:
             self.offers, self._out = tuple(offers), skipped + tuple(out)
         tail: list[Outcome] = []
         self.additive = self._applying(additive, skipping, basis, key, tail)
         self.compounding = self._applying(compounding, skipping, basis, key, tail)
+        self._after = tuple(term[0] for term in self.additive + self.compounding)
         self.head, self.tail = tuple(head), tuple(tail)
 
     @staticmethod
     def _applying(group: tuple[Rule, ...], skipped: frozenset[str], basis: LineBasis, key: tuple[str, str],
-                  tail: list[Outcome]) -> tuple[Rule, ...]:
-        """The rules of `group` that apply (less `skipped`); every rule's outcome goes to `tail`."""
+                  tail: list[Outcome]) -> tuple[tuple, ...]:
+        """The terms of the rules of `group` that apply (less `skipped`); every rule's outcome
+        goes to `tail`."""
         out = []
         for rule in group:
             if rule.id in skipped:
                 continue
-            refused = rule.refusal(basis, key) if rule.refuses else None
-            if refused is None:
-                out.append(rule)
-                tail.append(rule.applied)
+            term = rule.resolve(basis, key) if rule.refuses else rule.term
+            if term.__class__ is Outcome:
+                tail.append(term)
             else:
-                tail.append(refused)
+                out.append(term)
+                tail.append(rule.applied)
         return tuple(out)
 
-    def apply(self, base: Decimal, basis: LineBasis) -> tuple[list[tuple[Rule, Decimal]], list[Outcome]]:
-        """What `stack` gives for a line of this quantity: the applied rules with their exact
-        discounts, and the stacking's outcomes (its `head` first)."""
-        considered = list(self.head)
+    def apply(self, base: Decimal) -> tuple[list[Rule], list[Decimal], list[Outcome]]:
+        """What `stack` gives for a line of this quantity: the applied rules, their exact
+        discounts, and the stacking's outcomes after its `head`."""
         winner = self.winner
         if winner is not None:
-            amount = winner.action.amount(base, basis)
-            return [(winner, amount if amount < base else base)], considered
-        applied: list[tuple[Rule, Decimal]] = []
+            amount = winner[1](base, winner[2])
+            return [winner[0]], [amount if amount < base else base], []
+        exact: list[Decimal] = []
+        considered: list[Outcome] = []
         running = base
         if self.offers:
             best, most = None, None
-            for rule in self.offers:
-                amount = rule.action.amount(running, basis)
+            for term in self.offers:
+                amount = term[1](running, term[2])
                 if best is None or amount > most:        # the first of equal offers wins
-                    best, most = rule, amount
+                    best, most = term, amount
             if most > running:
                 most = running
-            applied.append((best, most))
-            considered += self._outcomes(best)
+            exact.append(most)
+            considered += self._outcomes(best[0])
             running -= most
-        additive_base = running          # additive rules each on the same base (together never
-        for rule in self.additive:       # below zero), compounding ones on the running amount
-            amount = rule.action.amount(additive_base, basis)
+            rules = [best[0], *self._after]
+        else:
+            rules = list(self._after)
+        additive_base = running              # additive rules each on the same base (together never
+        for _, fn, arg in self.additive:     # below zero), compounding ones on the running amount
+            amount = fn(additive_base, arg)
             if amount > running:
                 amount = running
-            applied.append((rule, amount))
+            exact.append(amount)
             running -= amount
-        for rule in self.compounding:
-            amount = rule.action.amount(running, basis)
+        for _, fn, arg in self.compounding:
+            amount = fn(running, arg)
             if amount > running:
                 amount = running
-            applied.append((rule, amount))
+            exact.append(amount)
             running -= amount
         considered += self.tail
-        return applied, considered
+        return rules, exact, considered
 
     def _outcomes(self, best: Rule) -> tuple[Outcome, ...]:
         """The outcomes of the `best_of` rules when `best` wins, its own first."""

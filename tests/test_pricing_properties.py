@@ -4,7 +4,7 @@ money helpers that keep totals exact (core.money.allocate and round_to_total).""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 
 from hypothesis import HealthCheck, given, settings
@@ -307,6 +307,25 @@ def test_round_to_total_keeps_the_rounded_sum_and_each_part_near_its_amount(amou
     for part, amount in zip(parts, amounts):
         assert part.quantize(quantum) == part
         assert abs(part - amount) < quantum
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["0", "0E-9", "-0.00", "1.00", "-2.50", "0.004", "0.005", "1.0051", "-0.0049",
+                                 "3.3333", "7.125"]).map(Decimal), max_size=12),
+       st.integers(0, 12))
+def test_round_to_total_gives_the_quanta_to_the_largest_losses_ties_to_the_earlier(amounts, extra):
+    """Against the definition: each amount rounded down, the quanta missing from `total` one
+    each to the amounts in order of what they lost (a stable sort: ties, and amounts that lost
+    nothing, keep their order), so whole quanta take one only when the others are spent."""
+    quantum = Decimal("0.01")
+    floors = [a.quantize(quantum, rounding=ROUND_FLOOR) for a in amounts]
+    missing = min(extra, len(amounts))
+    total = sum(floors, Decimal(0)) + missing * quantum
+    by_loss = sorted(range(len(amounts)), key=lambda i: -(amounts[i] - floors[i]))
+    for i in by_loss[:missing]:
+        floors[i] += quantum
+    parts = round_to_total(amounts, total, quantum)
+    assert [(p, p.as_tuple().exponent) for p in parts] == [(f, f.as_tuple().exponent) for f in floors]
 
 
 @settings(max_examples=500)

@@ -157,17 +157,24 @@ def test_a_quantity_and_a_value_read_as_written():
 @given(line_actions, st.sampled_from(["USD", "EUR"]), quantities,
        st.sampled_from(["0.00", "10.00", "99.99"]).map(Decimal), st.sampled_from([None, Decimal("5.00")]))
 def test_whether_a_price_action_applies_reads_only_the_currency_and_the_quantity(raw, code, qty, unit, cost):
-    """rules.stack decides `refusal` once per quantity for the lines of a plan, whatever
-    their prices; `discount` is the refusal or else the amount."""
+    """rules.stack decides `refusal` and `resolve` once per quantity for the lines of a plan,
+    whatever their prices; `discount` is the refusal or else the amount, which the resolved
+    term gives to the exponent for any base."""
     rule = load_rule_set_dict({"ruleset": "a", "version": 1, "rules": [{"id": "r", **raw}]}).rules[0]
     action = rule.action
     if not hasattr(action, "refusal"):                    # floors and free items are not price actions
         return
     basis = LineBasis(code, qty, unit, cost)
+    other = LineBasis(code, qty, Decimal("1234.56"), None)
     reason = action.refusal(basis)
-    assert reason == action.refusal(LineBasis(code, qty, Decimal("1234.56"), None))
+    assert reason == action.refusal(other)
     base = unit * qty
     assert action.discount(base, basis) == (reason if reason is not None else action.amount(base, basis))
+    if reason is None:
+        for seen in (basis, other):
+            fn, arg = action.resolve(seen)
+            for amount in (base, base * Decimal("0.37"), base / 3, Decimal("0.00"), Decimal("7E+1")):
+                assert repr(fn(amount, arg)) == repr(action.amount(amount, basis))
 
 
 # what a rule set keeps between quotes ------------------------------------------------------
@@ -193,7 +200,7 @@ def kept_book(currency: str):
 
 def test_what_a_rule_set_keeps_from_a_quote_never_prices_a_quote_with_other_facts():
     """Plans (RuleSet.plans and quote_plans), floors (RuleSet.floors) and the outcomes rules keep
-    (Rule.refusal, check, decided, excluding) are shared between quotes: a quote that differs in
+    (Rule.resolve, check, decided, excluding) are shared between quotes: a quote that differs in
     segment, currency, date, configured attributes or quantities, priced after the others on
     the same rule set, prices as it does on a rule set that kept nothing, and as the plain path."""
     shared = load_rule_set_dict(KEPT_RULES)
