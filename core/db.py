@@ -6,7 +6,7 @@ differences are confined to :func:`create_engine`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.pq import ExecStatus
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
@@ -160,7 +162,53 @@ def create_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs) -> En
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # survive server restarts between requests
+    kwargs.setdefault("connect_args", {}).setdefault("cursor_factory", DescribedWhenRead)
     return sa.create_engine(url, **kwargs)
+
+
+class DescribedWhenRead(psycopg.Cursor):
+    """psycopg's cursor, whose `description` makes its `Column` objects when they are read.
+    SQLAlchemy takes the description of every result, but reads it only the first time it runs
+    a statement (it keeps the result's columns with the compiled statement); after, it only
+    asks whether there is one. psycopg builds a `Column` per column on every call: about 500 a
+    quote on the request path, 6% of its client CPU, for nothing."""
+
+    @property
+    def description(self) -> Sequence[psycopg.Column] | None:
+        result = self.pgresult                      # psycopg's test of whether there are rows
+        if result and (result.nfields or result.status in _ROWS):
+            return _Description(_Described(result, self._encoding, self.adapters))
+        return None
+
+
+_ROWS = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+
+
+class _Described:
+    """What psycopg's `Column` reads of its cursor, as it was when the description was asked
+    for (the cursor may have run another statement when the columns are read)."""
+
+    __slots__ = ("pgresult", "_encoding", "adapters")
+
+    def __init__(self, pgresult, encoding: str, adapters) -> None:
+        self.pgresult, self._encoding, self.adapters = pgresult, encoding, adapters
+
+
+class _Description(Sequence):
+    """A result's description: psycopg's list of `Column`s, made on first read."""
+
+    __slots__ = ("_of", "_columns")
+
+    def __init__(self, of: _Described) -> None:
+        self._of, self._columns = of, None
+
+    def __len__(self) -> int:
+        return self._of.pgresult.nfields
+
+    def __getitem__(self, index):
+        if self._columns is None:
+            self._columns = [psycopg.Column(self._of, i) for i in range(len(self))]
+        return self._columns[index]
 
 
 def hold_write_lock(connection: sa.Connection) -> None:

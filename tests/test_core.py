@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -155,6 +156,33 @@ def test_a_table_row_is_built_as_sqlmodel_builds_it():
             theirs = table()
         sqlmodel_init(self=theirs, data=dict(given))
         assert state(table(**given)) == state(theirs), table
+
+
+@pytest.mark.postgres
+def test_a_description_is_psycopgs_read_later(engine):
+    """The cursor's description, its columns made when read, is psycopg's, even read after the
+    cursor ran another statement; a statement without rows has none."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL=postgresql://...): psycopg's cursor")
+    statement = "SELECT 1 AS one, 'a'::varchar(5) AS two, now() AS three, NULL::numeric(24, 6) AS four"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(statement)
+        described = cursor.description
+        plain = psycopg.Cursor(raw.driver_connection)       # psycopg's own
+        plain.execute(statement)
+        cursor.execute("SELECT 2 AS other")
+        assert type(cursor).description is not psycopg.Cursor.description and len(described) == 4
+        assert [(c.name, c.type_display, *c) for c in described] == [(c.name, c.type_display, *c)
+                                                                      for c in plain.description]
+        assert [c.name for c in described[1:3]] == ["two", "three"]
+        cursor.execute("SET TIME ZONE 'UTC'")
+        assert cursor.description is None and plain.execute("SET TIME ZONE 'UTC'").description is None
+        with engine.connect() as conn:
+            assert list(conn.execute(sa.text(statement)).keys()) == ["one", "two", "three", "four"]
+    finally:
+        raw.close()
 
 
 @pytest.mark.postgres
