@@ -402,11 +402,15 @@ def append(session: Session, table, *rows: dict) -> None:
 def insert_row(session: Session, row):
     """Insert a new ORM object (not added) with one Core INSERT ... RETURNING its id, now: for
     a row nothing later in the transaction uses as a session object (queries see it), which
-    skips building and flushing one. The object keeps its values and gets its id; it stays out
+    skips flushing one. The object keeps its values and gets its id (a table keyed by another
+    column, e.g. one row per quote, has none to get: its key is among the values); it stays out
     of the session. What it points to must be stored. Returns it."""
     table = type(row)
-    row.id = session.connection().execute(_returning_insert(table),
-                                          {name: getattr(row, name) for name, _d, _m in _filled(table)}).scalar_one()
+    values = {name: getattr(row, name) for name, _d, _m in _filled(table)}
+    if "id" in table.model_fields:
+        row.id = session.connection().execute(_returning_insert(table), values).scalar_one()
+    else:
+        session.connection().execute(_inline_insert(table), values)
     return row
 
 
