@@ -51,8 +51,8 @@ class Table(SQLModel):
     the fields given and the others' defaults, and sets each through SQLModel's __setattr__,
     that is SQLAlchemy's instrumentation (its events fire) and then pydantic's, whose only effect
     for a field is writing the same value into the instance's dict again, after checks that
-    cost more than the write. This one does the same with one lookup per field; the rest of
-    what SQLModel's does (fields set, extras, private attributes) is done as it does it, and a
+    cost more than the write. This one does the same with one lookup per field, and each
+    field's default made as `_fields` found it makes one; the rest of what SQLModel's does (fields set, extras, private attributes) is done as it does it, and a
     model using what this does not (extra fields, post-init, a root model) keeps SQLModel's."""
 
     def __init__(__pydantic_self__, **values: Any) -> None:
@@ -64,13 +64,13 @@ class Table(SQLModel):
         if not finish_init.get():                      # model_validate builds the row itself
             return
         given, defaults = [], []
-        for name, alias, field in _fields_of(cls):
+        for name, alias, required, default, make in _fields(cls):
             if alias and alias in values:
                 given.append((name, values.pop(alias)))
             elif name in values:
                 given.append((name, values.pop(name)))
-            elif not field.is_required():
-                defaults.append((name, field.get_default(call_default_factory=True)))
+            elif not required:
+                defaults.append((name, make() if make else default))
         state = self._sa_instance_state
         manager, dict_ = state.manager, self.__dict__
         for name, value in (*given, *defaults):
@@ -95,8 +95,17 @@ def _plain(cls) -> bool:
 
 
 @cache
-def _fields_of(cls) -> tuple:
-    return tuple((name, field.alias, field) for name, field in cls.model_fields.items())
+def _fields(table) -> tuple[tuple[str, str | None, bool, Any, Any], ...]:
+    """The fields of `table`, once per class: (name, alias, whether it must be given, default,
+    what makes a default per row: its factory, or a copy of a mutable default, as pydantic's
+    `get_default` gives; else None)."""
+    fields = []
+    for name, field in table.model_fields.items():
+        make = field.default_factory
+        if make is None and field.get_default() is not field.default:
+            make = field.get_default
+        fields.append((name, field.alias, field.is_required(), field.default, make))
+    return tuple(fields)
 
 
 def normalise_url(url: str) -> str:
@@ -428,16 +437,8 @@ def with_defaults(table, row: dict) -> dict:
 
 @cache
 def _filled(table) -> tuple[tuple[str, Any, Any], ...]:
-    """The fields of `table` but its id, once per class: (name, default, what makes a default
-    per row: its factory, or a copy of a mutable default, as pydantic gives; else None)."""
-    fields = []
-    for name, field in table.model_fields.items():
-        if name != "id":
-            make = field.default_factory
-            if make is None and field.get_default() is not field.default:
-                make = field.get_default
-            fields.append((name, field.default, make))
-    return tuple(fields)
+    """The fields of `table` but its id (`_fields`): (name, default, what makes one per row)."""
+    return tuple((name, default, make) for name, _alias, _required, default, make in _fields(table) if name != "id")
 
 
 @cache
