@@ -12,9 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, SQLModel
+from sqlmodel import JSON, Field
 
-from core.db import Amount, append, forbid_updates, owned, timestamp
+from core.db import Amount, Table, append, forbid_updates, owned, timestamp
 from core.actor import current_actor
 from core.errors import ImmutableRecord
 
@@ -23,7 +23,7 @@ KINDS = ("invoice", "credit_note")
 
 
 
-class Invoice(SQLModel, table=True):
+class Invoice(Table, table=True):
     __tablename__ = "invoice"
     __table_args__ = (sa.UniqueConstraint("series", "number"),)
 
@@ -59,7 +59,7 @@ class Invoice(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
-class InvoiceLine(SQLModel, table=True):
+class InvoiceLine(Table, table=True):
     __tablename__ = "invoice_line"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -80,7 +80,7 @@ class InvoiceLine(SQLModel, table=True):
     part: int = 0              # of a consolidated invoice: the document it replaces, taxed on its own
 
 
-class InvoiceEvent(SQLModel, table=True):
+class InvoiceEvent(Table, table=True):
     """Audit trail of invoices: every state change (issue, payment, credit, void, write-off),
     recorded by the flush that makes it (once it passes the checks), with who acted (core.actor)."""
     __tablename__ = "invoice_event"
@@ -93,7 +93,7 @@ class InvoiceEvent(SQLModel, table=True):
     to_state: str = Field(max_length=16)
 
 
-class BillingPeriod(SQLModel, table=True):
+class BillingPeriod(Table, table=True):
     """One period of a recurring order line, billed in advance; `invoice_id` is set when billed."""
     __tablename__ = "billing_period"
     __table_args__ = (sa.UniqueConstraint("order_id", "line_key", "period_start"),)
@@ -108,7 +108,7 @@ class BillingPeriod(SQLModel, table=True):
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
 
 
-class BillingAdjustment(SQLModel, table=True):
+class BillingAdjustment(Table, table=True):
     """What an amendment changed of a period already billed: + charged on `invoice_id`, -
     credited by the credit note `invoice_id`. A period has billed its amount plus these."""
     __tablename__ = "billing_adjustment"
@@ -121,7 +121,7 @@ class BillingAdjustment(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
-class Payment(SQLModel, table=True):
+class Payment(Table, table=True):
     __tablename__ = "payment"
     __table_args__ = (sa.UniqueConstraint("account_id", "reference"),)
 
@@ -137,7 +137,7 @@ class Payment(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
-class BankTransaction(SQLModel, table=True):
+class BankTransaction(Table, table=True):
     """A credit line of an imported bank statement, kept once (its bank reference is unique, so
     importing a statement again adds nothing): `matched` to the invoice its remittance names
     and the payment recorded for it, or `unmatched` with the reason, for a person to match."""
@@ -157,7 +157,7 @@ class BankTransaction(SQLModel, table=True):
     imported_at: datetime = timestamp()
 
 
-class PaymentAllocation(SQLModel, table=True):
+class PaymentAllocation(Table, table=True):
     __tablename__ = "payment_allocation"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -167,7 +167,7 @@ class PaymentAllocation(SQLModel, table=True):
     at: datetime = timestamp()
 
 
-class LedgerEntry(SQLModel, table=True):
+class LedgerEntry(Table, table=True):
     """One movement of an account's receivable: + what the customer owes more (an invoice, a
     late fee, a refund), - what they owe less (a payment, a credit note, a write-off)."""
     __tablename__ = "ledger_entry"
@@ -184,7 +184,7 @@ class LedgerEntry(SQLModel, table=True):
     memo: str = Field(default="", max_length=500)
 
 
-class DunningNotice(SQLModel, table=True):
+class DunningNotice(Table, table=True):
     __tablename__ = "dunning_notice"
     __table_args__ = (sa.UniqueConstraint("invoice_id", "level"),)
 
@@ -197,7 +197,7 @@ class DunningNotice(SQLModel, table=True):
     letter: str = Field(sa_type=sa.Text)
 
 
-class RevenueLine(SQLModel, table=True):
+class RevenueLine(Table, table=True):
     """The revenue of one performance obligation recognised in one period (ASC 606 / IFRS 15)."""
     __tablename__ = "revenue_line"
     __table_args__ = (sa.UniqueConstraint("contract_id", "obligation", "period"),)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, select
 
 from billing import consolidation, invoices as invoicing, ledger, payments, rating
 from billing.models import BillingPeriod, Invoice, Payment
 from billing.usage_models import DEFAULT_GRACE_DAYS, period_of
 from core import docstore
-from core.db import aware, timestamp, utcnow
+from core.db import Table, aware, timestamp, utcnow
 from core.errors import InvalidInput, NotFound
 from core.tokens import new_token, token_hash
 from sales.accounts import Account, contacts_of
@@ -30,7 +30,7 @@ MAX_DAYS = 90
 VISIBLE_INVOICE_STATES = ("open", "partially_paid", "paid", "void", "uncollectible")
 
 
-class PortalLink(SQLModel, table=True):
+class PortalLink(Table, table=True):
     __tablename__ = "portal_link"
 
     token_hash: str = Field(primary_key=True, max_length=64)

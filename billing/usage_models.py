@@ -15,10 +15,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, SQLModel
+from sqlmodel import JSON, Field
 
 from catalog.metered import QUANTITY_DECIMALS
-from core.db import Amount, forbid_updates, timestamp
+from core.db import Amount, Table, forbid_updates, timestamp
 from core.dates import add_months
 
 PERIOD_FORMAT = "%Y-%m"
@@ -38,7 +38,7 @@ class Quantity(sa.types.TypeDecorator):
         return None if value is None else Decimal(int(value)).scaleb(-QUANTITY_DECIMALS)
 
 
-class UsageRecord(SQLModel, table=True):
+class UsageRecord(Table, table=True):
     """One reported use of a meter, written once, in bulk (billing/usage.py), never changed.
     Its key is the account and the idempotency key the meter gave it: no surrogate id, whose
     sequence and second index would cost every insert and serve no reader. No foreign key to
@@ -57,7 +57,7 @@ class UsageRecord(SQLModel, table=True):
     received_at: datetime = timestamp()
 
 
-class UsagePeriod(SQLModel, table=True):
+class UsagePeriod(Table, table=True):
     """A usage period that took records. Its row is the period's lock: an ingestion batch
     holds it shared while it writes, rating holds it exclusively (PostgreSQL row locks), so
     no record slips in between rating's sums and its commit. Once rating began (`rated_at`)
@@ -70,7 +70,7 @@ class UsagePeriod(SQLModel, table=True):
     complete: bool = False
 
 
-class UsageCharge(SQLModel, table=True):
+class UsageCharge(Table, table=True):
     """What rating charged for one meter of an account in one period: the usage summary of
     one invoice line (and its true-up line, if the minimum was not reached). An account with
     charges for a period is rated: rating leaves it out from then on."""

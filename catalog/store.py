@@ -14,13 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
 from catalog.loader import PRODUCT_RE, load_model_dict, load_model_file
 from catalog.model import ProductModel
 from catalog.pricebook import KIND as PRICE_BOOK
 from catalog.pricebook import PriceBook, load_price_book_dict, load_price_book_file
-from core.db import forbid_updates, utcnow
+from core.db import Table, forbid_updates, utcnow
 from core.errors import NotFound, VersionConflict
 from core.settings import DEFAULT_DEMO_DIR
 from core.validation import MAX_INTEGER
@@ -30,7 +30,7 @@ from core.versioned import DocumentVersion, built, is_newest, save_document
 
 
 
-class ProductRecord(SQLModel, table=True):
+class ProductRecord(Table, table=True):
     """A product code; name and description follow its latest loaded version."""
 
     __tablename__ = "product"
@@ -42,7 +42,7 @@ class ProductRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
-class ModelVersion(SQLModel, table=True):
+class ModelVersion(Table, table=True):
     """One loaded model version; written once, never updated."""
 
     __tablename__ = "model_version"

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Mapping
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel
+from sqlmodel import JSON, Field, Session
 
 from catalog import store as catalog
 from catalog.model import ProductModel
-from core.db import forbid_updates, utcnow
+from core.db import Table, forbid_updates, utcnow
 from configurator.encode import EncodingError
 from configurator.engine import MAX_MODELS, InvalidConfiguration, get_configurator
 from core.errors import NotFound
@@ -25,7 +25,7 @@ from core.tokens import new_id
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
-class SavedConfiguration(SQLModel, table=True):
+class SavedConfiguration(Table, table=True):
     __tablename__ = "configuration"
     __table_args__ = (
         sa.ForeignKeyConstraint(["product", "model_version"],

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from limits import parse as parse_limit
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
-from core.db import aware, timestamp, utcnow
+from core.db import Table, aware, timestamp, utcnow
 from core.errors import InvalidInput, NotFound
 from core.permissions import KEY_SCOPES, PERSON_ONLY
 from core.settings import Settings
@@ -31,7 +31,7 @@ MAX_ACTIVE_KEYS = 20
 _RATE_RE = re.compile(r"^\d+/(second|minute|hour|day)$")
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(Table, table=True):
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)

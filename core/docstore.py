@@ -14,10 +14,10 @@ import hashlib
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, select
 
 from core import queue, webhooks
-from core.db import insert_ignoring, lock_row, timestamp, utcnow, with_defaults
+from core.db import Table, insert_ignoring, lock_row, timestamp, utcnow, with_defaults
 from core.errors import DomainError
 
 KINDS = ("quote", "preview", "contract", "invoice")
@@ -26,7 +26,7 @@ PENDING, READY, FAILED = "pending", "ready", "failed"
 RENDER = "documents.render"                    # the task (tasks/documents.py)
 
 
-class Document(SQLModel, table=True):
+class Document(Table, table=True):
     __tablename__ = "document"
     __table_args__ = (sa.UniqueConstraint("kind", "ref", "format"),)
 

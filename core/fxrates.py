@@ -22,9 +22,9 @@ from decimal import Decimal, localcontext
 from typing import Iterable
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, select
 
-from core.db import Amount, forbid_updates, timestamp, utcnow
+from core.db import Amount, Table, forbid_updates, timestamp, utcnow
 from core.errors import InvalidInput
 from core.money import ONE, CurrencyError, currency
 
@@ -33,7 +33,7 @@ RATE_DECIMALS = 6       # what a stored rate may have (the Amount column's scale
 _CHUNK = 2000           # rows per INSERT statement
 
 
-class ExchangeRate(SQLModel, table=True):
+class ExchangeRate(Table, table=True):
     """1 `base` = `rate` `quote`, from `effective_on`; written once, never updated."""
 
     __tablename__ = "exchange_rate"

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
-from core.db import utcnow
+from core.db import Table, utcnow
 from core.errors import InvalidInput
 
 
-class IdempotencyKey(SQLModel, table=True):
+class IdempotencyKey(Table, table=True):
     __tablename__ = "idempotency_key"
     __table_args__ = (sa.UniqueConstraint("scope", "key"),)
 

@@ -30,11 +30,11 @@ import jinja2.sandbox
 import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
 from core import locales, queue
 from core.crypto import SecretBox
-from core.db import get_row, insert_row, session_scope, timestamp, utcnow
+from core.db import Table, get_row, insert_row, session_scope, timestamp, utcnow
 from core.errors import NotFound
 from core.outbox import FAILED, PENDING, Outbox
 from core.settings import PROJECT_ROOT, Settings
@@ -47,7 +47,7 @@ DELIVER = "mail.deliver"                       # the task (tasks/mail.py)
 MAX_RECIPIENTS = 20
 
 
-class MailMessage(SQLModel, table=True):
+class MailMessage(Table, table=True):
     __tablename__ = "mail_message"
     __table_args__ = (sa.Index("ix_mail_message_due", "status", "next_attempt_at"),)
 

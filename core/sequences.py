@@ -10,12 +10,12 @@ first and written later could be handed out twice).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session
 
-from core.db import insert_ignoring
+from core.db import Table, insert_ignoring
 
 
-class Sequence(SQLModel, table=True):
+class Sequence(Table, table=True):
     __tablename__ = "sequence"
 
     series: str = Field(primary_key=True, max_length=64)

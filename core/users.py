@@ -17,11 +17,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 from zxcvbn import zxcvbn
 
 from core.actor import current_actor
-from core.db import utcnow
+from core.db import Table, utcnow
 from core.errors import InvalidInput, NotFound
 from core.permissions import ROLE_PERMISSIONS, permissions_of
 from core.tokens import new_id, token_hash
@@ -45,7 +45,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
-class User(SQLModel, table=True):
+class User(Table, table=True):
     __tablename__ = "app_user"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)

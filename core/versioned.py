@@ -15,17 +15,17 @@ from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
 from core.cache import LruCache
-from core.db import find_row, forbid_updates, utcnow
+from core.db import Table, find_row, forbid_updates, utcnow
 from core.errors import NotFound, VersionConflict
 from core.validation import MAX_INTEGER
 
 T = TypeVar("T")
 
 
-class DocumentVersion(SQLModel, table=True):
+class DocumentVersion(Table, table=True):
     __tablename__ = "document_version"
     __table_args__ = (sa.UniqueConstraint("kind", "name", "version"),)
 
@@ -41,7 +41,7 @@ class DocumentVersion(SQLModel, table=True):
 forbid_updates(DocumentVersion)
 
 
-class ActiveDocument(SQLModel, table=True):
+class ActiveDocument(Table, table=True):
     __tablename__ = "active_document"
 
     kind: str = Field(max_length=32, primary_key=True)

@@ -21,10 +21,10 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
 from core.crypto import SecretBox
-from core.db import aware, find_row, get_row, lock_rows, timestamp, utcnow
+from core.db import Table, aware, find_row, get_row, lock_rows, timestamp, utcnow
 from core.egress import Egress
 from core.errors import InvalidInput, NotFound
 from core.outbox import PENDING, Outbox
@@ -72,7 +72,7 @@ WILDCARD = "*"
 ROTATION_GRACE = timedelta(hours=24)
 
 
-class WebhookSubscription(SQLModel, table=True):
+class WebhookSubscription(Table, table=True):
     __tablename__ = "webhook_subscription"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -94,7 +94,7 @@ class WebhookSubscription(SQLModel, table=True):
         return [box.open(s) for s in ([self.secret, self.previous_secret] if keep else [self.secret])]
 
 
-class WebhookEvent(SQLModel, table=True):
+class WebhookEvent(Table, table=True):
     """The outbox: one row per event, immutable once written."""
     __tablename__ = "webhook_event"
 
@@ -105,7 +105,7 @@ class WebhookEvent(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(Table, table=True):
     """One event for one subscription; its id is the de-duplication key (the same on every retry)."""
     __tablename__ = "webhook_delivery"
     __table_args__ = (sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
@@ -130,7 +130,7 @@ OUTBOX = Outbox(WebhookDelivery, key="delivery_id", sent="delivered", sent_at="d
                 .where(WebhookSubscription.active))
 
 
-class WebhookAttempt(SQLModel, table=True):
+class WebhookAttempt(Table, table=True):
     """The delivery log: every request made, with its outcome."""
     __tablename__ = "webhook_attempt"
 

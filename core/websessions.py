@@ -12,9 +12,9 @@ import hmac
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, select
 
-from core.db import aware, timestamp, utcnow
+from core.db import Table, aware, timestamp, utcnow
 from core.tokens import new_token, token_hash
 from core.users import User, check_password
 
@@ -22,7 +22,7 @@ IDLE = timedelta(hours=8)
 ABSOLUTE = timedelta(days=7)
 
 
-class WebSession(SQLModel, table=True):
+class WebSession(Table, table=True):
     __tablename__ = "web_session"
 
     id: int | None = Field(default=None, primary_key=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, func, select
+from sqlmodel import Field, Session, func, select
 
-from core.db import forbid_updates, insert_ignoring, utcnow
+from core.db import Table, forbid_updates, insert_ignoring, utcnow
 from core.errors import DomainError, NotFound
 from rules.model import RuleSet
 
@@ -25,14 +25,14 @@ class PromoLimitReached(DomainError):
         self.message = message
 
 
-class PromoCounter(SQLModel, table=True):
+class PromoCounter(Table, table=True):
     __tablename__ = "promo_counter"
 
     code: str = Field(max_length=64, primary_key=True)
     used: int = 0
 
 
-class PromoRedemption(SQLModel, table=True):
+class PromoRedemption(Table, table=True):
     __tablename__ = "promo_redemption"
     __table_args__ = (sa.UniqueConstraint("code", "reference"),)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core import docstore
-from core.db import aware, locked, locking_of, utcnow
+from core.db import aware, insert_row, locked, locking_of, utcnow
 from core.docstore import Document
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.tokens import new_token, token_hash
@@ -122,7 +122,7 @@ def _decide(session: Session, token: str, accepted: bool, name: str, email: str,
     decision = Decision(quote_id=quote.id, accepted=accepted, name=name[:200], email=email[:254],
                         ip=(ip or "")[:64], user_agent=(user_agent or "")[:500],
                         document_sha256=document.sha256, reason=reason[:2000])
-    session.add(decision)
+    insert_row(session, decision)                   # a retry finds it with a query
     to = "accepted" if accepted else "declined"
     record(session, quote, f"customer {name} <{email}>", "accept" if accepted else "decline", quote.state, to,
            reason, {"ip": decision.ip, "sha256": document.sha256})

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
 from catalog.pricebook import PriceBook
-from core.db import Amount, children, utcnow
+from core.db import Amount, Table, children, utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.locales import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES
 from core.money import CurrencyError, currency
@@ -45,7 +45,7 @@ CONSOLIDATION = ("per_document", "per_billing_day")
 LAST_BILLING_DAY = 28                           # every month has it
 
 
-class Account(SQLModel, table=True):
+class Account(Table, table=True):
     __tablename__ = "account"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -68,7 +68,7 @@ class Account(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
-class Contact(SQLModel, table=True):
+class Contact(Table, table=True):
     __tablename__ = "contact"
 
     id: int | None = Field(default=None, primary_key=True)

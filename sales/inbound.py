@@ -16,10 +16,10 @@ from datetime import date, datetime
 
 import pycountry
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, Session, SQLModel, select
+from sqlmodel import JSON, Field, Session, select
 
 from catalog.store import get_price_book
-from core.db import find_row, timestamp, utcnow
+from core.db import Table, find_row, timestamp, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.locales import DEFAULT as DEFAULT_LANGUAGE, LANGUAGES
 from core.sequences import next_number
@@ -31,7 +31,7 @@ from sales.accounts import Account, create_account, get_account
 STATES = ("open", "quoted", "dismissed")
 
 
-class QuoteRequest(SQLModel, table=True):
+class QuoteRequest(Table, table=True):
     __tablename__ = "quote_request"
 
     id: int | None = Field(default=None, primary_key=True)

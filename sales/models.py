@@ -13,9 +13,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, SQLModel
+from sqlmodel import JSON, Field
 
-from core.db import Amount, forbid_updates, timestamp, utcnow
+from core.db import Amount, Table, forbid_updates, timestamp, utcnow
 
 STATES = ("draft", "pending_approval", "approved", "rejected", "sent", "accepted", "declined", "expired")
 FROZEN = ("approved", "sent", "declined", "expired")   # a change makes a new revision
@@ -24,7 +24,7 @@ KINDS = ("sale", "amendment", "renewal")   # an amendment changes a live contrac
 
 
 
-class Quote(SQLModel, table=True):
+class Quote(Table, table=True):
     __tablename__ = "quote"
     __table_args__ = (sa.UniqueConstraint("number", "revision"),)
 
@@ -75,7 +75,7 @@ class Quote(SQLModel, table=True):
         return f"quote {self.number} revision {self.revision}"
 
 
-class QuoteLine(SQLModel, table=True):
+class QuoteLine(Table, table=True):
     __tablename__ = "quote_line"
     __table_args__ = (sa.UniqueConstraint("quote_id", "key"),)
 
@@ -97,7 +97,7 @@ class QuoteLine(SQLModel, table=True):
     reprice: bool = False                     # an amendment line priced afresh, not at the contract's price
 
 
-class QuoteEvent(SQLModel, table=True):
+class QuoteEvent(Table, table=True):
     """The audit trail: every transition and change, written with it in one transaction."""
     __tablename__ = "quote_event"
 
@@ -113,7 +113,7 @@ class QuoteEvent(SQLModel, table=True):
     data: dict = Field(default_factory=dict, sa_type=JSON)
 
 
-class ApprovalStep(SQLModel, table=True):
+class ApprovalStep(Table, table=True):
     """One required approval of a submitted revision; steps of one stage run in parallel,
     stages in sequence."""
     __tablename__ = "approval_step"
@@ -132,7 +132,7 @@ class ApprovalStep(SQLModel, table=True):
     comment: str = Field(default="", max_length=2000)
 
 
-class ShareLink(SQLModel, table=True):
+class ShareLink(Table, table=True):
     """An unguessable link for the customer, to a quote revision or to a contract to sign;
     only the token's hash is stored."""
     __tablename__ = "share_link"
@@ -145,7 +145,7 @@ class ShareLink(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=32)
 
 
-class Decision(SQLModel, table=True):
+class Decision(Table, table=True):
     """The customer's acceptance (with its e-signature) or refusal of a revision."""
     __tablename__ = "quote_decision"
 
@@ -160,7 +160,7 @@ class Decision(SQLModel, table=True):
     reason: str = Field(default="", max_length=2000)
 
 
-class TermsTemplate(SQLModel, table=True):
+class TermsTemplate(Table, table=True):
     """Terms and conditions a quote copies in (as text, so later template edits never change
     a quote already written). The body may use {{ account }}, {{ payment_terms }},
     {{ valid_until }} and {{ currency }}."""

@@ -13,9 +13,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import JSON, Field, SQLModel
+from sqlmodel import JSON, Field
 
-from core.db import Amount, forbid_updates, timestamp
+from core.db import Amount, Table, forbid_updates, timestamp
 
 CONTRACT_STATES = ("draft", "sent", "signed", "active", "expired", "terminated", "renewed", "withdrawn")
 ORDER_STATES = ("credit_hold", "open", "fulfilled", "cancelled")
@@ -24,7 +24,7 @@ SUBSCRIPTION_STATES = ("active", "cancelled", "ended")
 
 
 
-class Contract(SQLModel, table=True):
+class Contract(Table, table=True):
     __tablename__ = "contract"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,7 +55,7 @@ class Contract(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
-class ContractEvent(SQLModel, table=True):
+class ContractEvent(Table, table=True):
     """Audit trail of contracts, and the record of reminders sent (never twice)."""
     __tablename__ = "contract_event"
     __table_args__ = (sa.UniqueConstraint("contract_id", "dedupe_key"),)
@@ -71,7 +71,7 @@ class ContractEvent(SQLModel, table=True):
     dedupe_key: str | None = Field(default=None, max_length=100)   # e.g. "reminder:renewal_notice:2027-10-02"
 
 
-class Order(SQLModel, table=True):
+class Order(Table, table=True):
     __tablename__ = "sales_order"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -93,7 +93,7 @@ class Order(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
-class OrderLine(SQLModel, table=True):
+class OrderLine(Table, table=True):
     __tablename__ = "order_line"
     __table_args__ = (sa.UniqueConstraint("order_id", "key"),)
 
@@ -119,7 +119,7 @@ class OrderLine(SQLModel, table=True):
     delivered_on: date | None = None
 
 
-class Shipment(SQLModel, table=True):
+class Shipment(Table, table=True):
     __tablename__ = "shipment"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -133,7 +133,7 @@ class Shipment(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
-class OrderEvent(SQLModel, table=True):
+class OrderEvent(Table, table=True):
     __tablename__ = "order_event"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -147,7 +147,7 @@ class OrderEvent(SQLModel, table=True):
     data: dict = Field(default_factory=dict, sa_type=JSON)
 
 
-class Subscription(SQLModel, table=True):
+class Subscription(Table, table=True):
     """A recurring order line as a running service: billed on its order line's schedule, from
     `start_date` to `end_date` (inclusive), at the price of the version in force each day."""
     __tablename__ = "subscription"
@@ -172,7 +172,7 @@ class Subscription(SQLModel, table=True):
     updated_at: datetime = timestamp()
 
 
-class SubscriptionVersion(SQLModel, table=True):
+class SubscriptionVersion(Table, table=True):
     """What a subscription is from `effective_from` until the next version: written once."""
     __tablename__ = "subscription_version"
     __table_args__ = (sa.UniqueConstraint("subscription_id", "version"),)

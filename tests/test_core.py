@@ -1,21 +1,25 @@
 """Settings and database plumbing in core."""
 
+import importlib
 import threading
 import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
+from sqlmodel._compat import partial_init, sqlmodel_init
 
 from billing.models import LedgerEntry
-from core.db import append, create_engine, lock_row, normalise_url, session_scope
+from core.db import Table, append, create_engine, lock_row, normalise_url, session_scope
 from core.docstore import Document
 from core.settings import DEFAULT_DATABASE_URL, PROJECT_ROOT, Settings
 from sales.accounts import create_account
+from tests.test_migrations import table_modules
 
 
 def test_settings_defaults_are_absolute():
@@ -129,6 +133,56 @@ def test_rows_locked_for_update_are_read_under_the_lock(engine):
         worker.join()
     with session_scope(engine) as session:
         assert session.get(Document, 1).attempts == 2
+
+
+def test_a_table_row_is_built_as_sqlmodel_builds_it():
+    """`Table.__init__` leaves every table model's new row as SQLModel's constructor does: the
+    same values (a default factory's of the same type), fields set and SQLAlchemy history."""
+    for name in table_modules():
+        importlib.import_module(name)
+
+    def state(row):
+        values = {k: type(v) if k in factories else v for k, v in row.__dict__.items() if k != "_sa_instance_state"}
+        history = {k: sa.inspect(row).attrs[k].history for k in sa.inspect(row).attrs.keys()}
+        return (values, list(row.__dict__), row.__pydantic_fields_set__, row.__pydantic_extra__,
+                row.__pydantic_private__, {k: type(v) if k in factories else v for k, v in history.items()})
+
+    tables = [mapper.class_ for mapper in SQLModel._sa_registry.mappers]
+    assert len(tables) > 40 and all(issubclass(table, Table) for table in tables)
+    for table in tables:
+        factories = {name for name, field in table.model_fields.items() if field.default_factory}
+        given = {name: f"given {name}" for i, name in enumerate(table.model_fields) if i % 2}
+        with partial_init():
+            theirs = table()
+        sqlmodel_init(self=theirs, data=dict(given))
+        assert state(table(**given)) == state(theirs), table
+
+
+@pytest.mark.postgres
+def test_a_description_is_psycopgs_read_later(engine):
+    """The cursor's description, its columns made when read, is psycopg's, even read after the
+    cursor ran another statement; a statement without rows has none."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL=postgresql://...): psycopg's cursor")
+    statement = "SELECT 1 AS one, 'a'::varchar(5) AS two, now() AS three, NULL::numeric(24, 6) AS four"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(statement)
+        described = cursor.description
+        plain = psycopg.Cursor(raw.driver_connection)       # psycopg's own
+        plain.execute(statement)
+        cursor.execute("SELECT 2 AS other")
+        assert type(cursor).description is not psycopg.Cursor.description and len(described) == 4
+        assert [(c.name, c.type_display, *c) for c in described] == [(c.name, c.type_display, *c)
+                                                                      for c in plain.description]
+        assert [c.name for c in described[1:3]] == ["two", "three"]
+        cursor.execute("SET TIME ZONE 'UTC'")
+        assert cursor.description is None and plain.execute("SET TIME ZONE 'UTC'").description is None
+        with engine.connect() as conn:
+            assert list(conn.execute(sa.text(statement)).keys()) == ["one", "two", "three", "four"]
+    finally:
+        raw.close()
 
 
 @pytest.mark.postgres
