@@ -57,7 +57,8 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     """What the order owes now (see invoice_order; an order billed by milestones owes its
     periods unless a milestone is named), or None."""
     cur = currency(order.currency)
-    lines = orders.lines_of(session, order)
+    rows = session.exec(_LINES, params={"of_order": order.id}).all()
+    lines = [line for line, _first in rows]
     one_time = [ln for ln in lines if ln.charge == "one_time" and ln.quantity > 0]
     reason = f"Order {order.number}"
     if milestone is not None:
@@ -66,10 +67,16 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
         charges = []
     else:
         charges = _deliveries(session, order, one_time, cur)
-    periods = _due_periods(session, order, [ln for ln in lines if ln.charge != "one_time"], today, cur)
+    periods = _due_periods(session, order, [row for row in rows if row[0].charge != "one_time"], today, cur)
     if not charges and not periods:
         return None
     return order_due(session, order, lines, charges, periods, reason)
+
+
+#: _owed's read of an order's lines in their order (orders.lines_of), each with the id of its
+#: first billing period if it has periods; built once
+_LINES = (select(OrderLine, schedule.FIRST_PERIOD).where(OrderLine.order_id == sa.bindparam("of_order"))
+          .order_by(OrderLine.position))
 
 
 def invoices_of(session: Session, order: Order) -> list[Invoice]:
@@ -215,11 +222,12 @@ def _milestones(order: Order) -> list[dict]:
     return out
 
 
-def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: date,
+def _due_periods(session: Session, order: Order, lines: list[tuple[OrderLine, int | None]], today: date,
                  cur: Currency) -> list[BillingPeriod]:
-    """The unbilled periods of the order's recurring lines to bill now: each line's first
-    (billing starts with the order) and any other whose day has come."""
-    firsts = {schedule.first_period(session, order, line, cur) for line in lines}
+    """The unbilled periods of the order's recurring lines (each with its first period's id, or
+    None before its periods are made) to bill now: each line's first (billing starts with the
+    order) and any other whose day has come."""
+    firsts = {schedule.start_billing(session, order, line, cur) if first is None else first for line, first in lines}
     due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
     if firsts - set(due):                            # a first period not due yet (a later start)
         for period in lock_rows(session, BillingPeriod, BillingPeriod.id.in_(firsts - set(due)),
