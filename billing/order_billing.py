@@ -58,7 +58,7 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     periods unless a milestone is named), or None."""
     cur = currency(order.currency)
     rows = session.exec(_LINES, params={"of_order": order.id}).all()
-    lines = [line for line, _first in rows]
+    lines = [row[0] for row in rows]
     one_time = [ln for ln in lines if ln.charge == "one_time" and ln.quantity > 0]
     reason = f"Order {order.number}"
     if milestone is not None:
@@ -66,17 +66,27 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     elif order.billing == "milestones":
         charges = []
     else:
-        charges = _deliveries(session, order, one_time, cur)
-    periods = _due_periods(session, order, [row for row in rows if row[0].charge != "one_time"], today, cur)
+        charges = _deliveries(session, order, one_time, cur, billed=any(row[2] for row in rows))
+    periods = _due_periods(session, order, [(line, first) for line, first, _ in rows if line.charge != "one_time"],
+                           today, cur)
     if not charges and not periods:
         return None
     return order_due(session, order, lines, charges, periods, reason)
 
 
+#: an invoice line that bills a one-time order line, on an invoice that stands (drafts included,
+#: voided ones not: what a voided invoice billed can be invoiced again)
+_ONE_TIME_BILLED = (Invoice.kind == "invoice", Invoice.state != "void", InvoiceLine.period_start.is_(None),
+                    InvoiceLine.order_line_key.is_not(None))
+
+
 #: _owed's read of an order's lines in their order (orders.lines_of), each with the id of its
-#: first billing period if it has periods; built once
-_LINES = (select(OrderLine, schedule.FIRST_PERIOD).where(OrderLine.order_id == sa.bindparam("of_order"))
-          .order_by(OrderLine.position))
+#: first billing period if it has periods, and whether any one-time line of the order is billed
+#: (`_billed` reads what only then); built once
+_LINES = (select(OrderLine, schedule.FIRST_PERIOD,
+                 sa.exists().where(InvoiceLine.order_id == OrderLine.order_id, Invoice.id == InvoiceLine.invoice_id,
+                                   *_ONE_TIME_BILLED))
+          .where(OrderLine.order_id == sa.bindparam("of_order")).order_by(OrderLine.position))
 
 
 def invoices_of(session: Session, order: Order) -> list[Invoice]:
@@ -143,11 +153,12 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
     return Due(draft, settle)
 
 
-def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency) -> list[Charge]:
-    """One-time lines not invoiced yet: all of them on order, what was shipped on shipment.
-    Amounts are cumulative (price x quantity invoiced so far, rounded, less what was
-    invoiced), so the invoices of a line always sum to its net total."""
-    billed = _billed(session, order)
+def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency, *,
+                billed: bool) -> list[Charge]:
+    """One-time lines not invoiced yet: all of them on order, what was shipped on shipment
+    (`billed`: whether any was invoiced). Amounts are cumulative (price x quantity invoiced so
+    far, rounded, less what was invoiced), so the invoices of a line always sum to its net total."""
+    billed = _billed(session, order) if billed else {}
     charges = []
     for line in lines:
         quantity, amount = billed.get(line.key, (ZERO, ZERO))
@@ -160,13 +171,12 @@ def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Cur
 
 
 _BILLED = (select(InvoiceLine, Invoice.tax_inclusive).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-           .where(InvoiceLine.order_id == sa.bindparam("of_order"), Invoice.kind == "invoice", Invoice.state != "void",
-                  InvoiceLine.period_start.is_(None), InvoiceLine.order_line_key.is_not(None)))
+           .where(InvoiceLine.order_id == sa.bindparam("of_order"), *_ONE_TIME_BILLED))
 
 
 def _billed(session: Session, order: Order) -> dict[str, tuple[Decimal, Decimal]]:
-    """Quantity and priced amount of each one-time line on the order's invoices (drafts
-    included, voided ones not: what a voided invoice billed can be invoiced again)."""
+    """Quantity and priced amount of each one-time line on the order's invoices that stand
+    (_ONE_TIME_BILLED)."""
     rows = session.exec(_BILLED, params={"of_order": order.id})
     billed: dict[str, tuple[Decimal, Decimal]] = {}
     for line, inclusive in rows:
