@@ -66,7 +66,7 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     elif order.billing == "milestones":
         charges = []
     else:
-        charges = _deliveries(session, order, one_time, cur, billed=any(row[2] for row in rows))
+        charges = _deliveries(session, order, one_time, cur, any_billed=any(row[2] for row in rows))
     periods = _due_periods(session, order, [(line, first) for line, first, _ in rows if line.charge != "one_time"],
                            today, cur)
     if not charges and not periods:
@@ -154,11 +154,11 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
 
 
 def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency, *,
-                billed: bool) -> list[Charge]:
+                any_billed: bool) -> list[Charge]:
     """One-time lines not invoiced yet: all of them on order, what was shipped on shipment
-    (`billed`: whether any was invoiced). Amounts are cumulative (price x quantity invoiced so
+    (`any_billed`: whether any was invoiced). Amounts are cumulative (price x quantity invoiced so
     far, rounded, less what was invoiced), so the invoices of a line always sum to its net total."""
-    billed = _billed(session, order) if billed else {}
+    billed = _billed(session, order) if any_billed else {}
     charges = []
     for line in lines:
         quantity, amount = billed.get(line.key, (ZERO, ZERO))
