@@ -57,7 +57,8 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     """What the order owes now (see invoice_order; an order billed by milestones owes its
     periods unless a milestone is named), or None."""
     cur = currency(order.currency)
-    lines = orders.lines_of(session, order)
+    rows = session.exec(_LINES, params={"of_order": order.id}).all()
+    lines = [row[0] for row in rows]
     one_time = [ln for ln in lines if ln.charge == "one_time" and ln.quantity > 0]
     reason = f"Order {order.number}"
     if milestone is not None:
@@ -65,11 +66,27 @@ def _owed(session: Session, order: Order, today: date, milestone: str | None) ->
     elif order.billing == "milestones":
         charges = []
     else:
-        charges = _deliveries(session, order, one_time, cur)
-    periods = _due_periods(session, order, [ln for ln in lines if ln.charge != "one_time"], today, cur)
+        charges = _deliveries(session, order, one_time, cur, any_billed=any(row[2] for row in rows))
+    periods = _due_periods(session, order, [(line, first) for line, first, _ in rows if line.charge != "one_time"],
+                           today, cur)
     if not charges and not periods:
         return None
     return order_due(session, order, lines, charges, periods, reason)
+
+
+#: an invoice line that bills a one-time order line, on an invoice that stands (drafts included,
+#: voided ones not: what a voided invoice billed can be invoiced again)
+_ONE_TIME_BILLED = (Invoice.kind == "invoice", Invoice.state != "void", InvoiceLine.period_start.is_(None),
+                    InvoiceLine.order_line_key.is_not(None))
+
+
+#: _owed's read of an order's lines in their order (orders.lines_of), each with the id of its
+#: first billing period if it has periods, and whether any one-time line of the order is billed
+#: (`_billed` reads what only then); built once
+_LINES = (select(OrderLine, schedule.FIRST_PERIOD,
+                 sa.exists().where(InvoiceLine.order_id == OrderLine.order_id, Invoice.id == InvoiceLine.invoice_id,
+                                   *_ONE_TIME_BILLED))
+          .where(OrderLine.order_id == sa.bindparam("of_order")).order_by(OrderLine.position))
 
 
 def invoices_of(session: Session, order: Order) -> list[Invoice]:
@@ -136,11 +153,12 @@ def order_due(session: Session, order: Order, lines: list[OrderLine], charges: l
     return Due(draft, settle)
 
 
-def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency) -> list[Charge]:
-    """One-time lines not invoiced yet: all of them on order, what was shipped on shipment.
-    Amounts are cumulative (price x quantity invoiced so far, rounded, less what was
-    invoiced), so the invoices of a line always sum to its net total."""
-    billed = _billed(session, order)
+def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Currency, *,
+                any_billed: bool) -> list[Charge]:
+    """One-time lines not invoiced yet: all of them on order, what was shipped on shipment
+    (`any_billed`: whether any was invoiced). Amounts are cumulative (price x quantity invoiced so
+    far, rounded, less what was invoiced), so the invoices of a line always sum to its net total."""
+    billed = _billed(session, order) if any_billed else {}
     charges = []
     for line in lines:
         quantity, amount = billed.get(line.key, (ZERO, ZERO))
@@ -153,13 +171,12 @@ def _deliveries(session: Session, order: Order, lines: list[OrderLine], cur: Cur
 
 
 _BILLED = (select(InvoiceLine, Invoice.tax_inclusive).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-           .where(InvoiceLine.order_id == sa.bindparam("of_order"), Invoice.kind == "invoice", Invoice.state != "void",
-                  InvoiceLine.period_start.is_(None), InvoiceLine.order_line_key.is_not(None)))
+           .where(InvoiceLine.order_id == sa.bindparam("of_order"), *_ONE_TIME_BILLED))
 
 
 def _billed(session: Session, order: Order) -> dict[str, tuple[Decimal, Decimal]]:
-    """Quantity and priced amount of each one-time line on the order's invoices (drafts
-    included, voided ones not: what a voided invoice billed can be invoiced again)."""
+    """Quantity and priced amount of each one-time line on the order's invoices that stand
+    (_ONE_TIME_BILLED)."""
     rows = session.exec(_BILLED, params={"of_order": order.id})
     billed: dict[str, tuple[Decimal, Decimal]] = {}
     for line, inclusive in rows:
@@ -215,11 +232,12 @@ def _milestones(order: Order) -> list[dict]:
     return out
 
 
-def _due_periods(session: Session, order: Order, lines: list[OrderLine], today: date,
+def _due_periods(session: Session, order: Order, lines: list[tuple[OrderLine, int | None]], today: date,
                  cur: Currency) -> list[BillingPeriod]:
-    """The unbilled periods of the order's recurring lines to bill now: each line's first
-    (billing starts with the order) and any other whose day has come."""
-    firsts = {schedule.first_period(session, order, line, cur) for line in lines}
+    """The unbilled periods of the order's recurring lines (each with its first period's id, or
+    None before its periods are made) to bill now: each line's first (billing starts with the
+    order) and any other whose day has come."""
+    firsts = {schedule.start_billing(session, order, line, cur) if first is None else first for line, first in lines}
     due = {p.id: p for p in schedule.due_periods(session, today, order.id)}
     if firsts - set(due):                            # a first period not due yet (a later start)
         for period in lock_rows(session, BillingPeriod, BillingPeriod.id.in_(firsts - set(due)),

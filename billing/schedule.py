@@ -228,23 +228,22 @@ def _days(first: date, last: date) -> int:
     return (last - first).days + 1
 
 
-_FIRST = (select(BillingPeriod.id).where(BillingPeriod.order_id == sa.bindparam("of_order"),
-                                        BillingPeriod.line_key == sa.bindparam("of_line"))
-          .order_by(BillingPeriod.period_start).limit(1))
+#: the id of an order line's first billing period (None before its periods are made): a column
+#: for a statement that reads order lines, so that billing finds it with the lines
+FIRST_PERIOD = (select(BillingPeriod.id).where(BillingPeriod.order_id == OrderLine.order_id,
+                                              BillingPeriod.line_key == OrderLine.key)
+                .order_by(BillingPeriod.period_start).limit(1).scalar_subquery())
 
 
-#: first_period's insert of a line's periods, their ids in the rows' order; built once
+#: start_billing's insert of a line's periods, their ids in the rows' order; built once
 _INSERT = sa.insert(BillingPeriod.__table__).returning(BillingPeriod.__table__.c.id, sort_by_parameter_order=True)
 
 
-def first_period(session: Session, order: Order, line: OrderLine, cur: Currency) -> int:
-    """The id of the first billing period of a recurring order line, its periods created on
-    first use from its subscription: its days at the price of the version in force. They are
-    written in one Core statement: a year of monthly periods as ORM objects cost more to build
-    and flush than the invoice that bills the first one (the due ones are read back locked)."""
-    stored = session.exec(_FIRST, params={"of_order": order.id, "of_line": line.key}).first()
-    if stored is not None:
-        return stored
+def start_billing(session: Session, order: Order, line: OrderLine, cur: Currency) -> int:
+    """Create the billing periods of a recurring order line that has none (FIRST_PERIOD) from
+    its subscription: its days at the price of the version in force; the first one's id. They
+    are written in one Core statement: a year of monthly periods as ORM objects cost more to
+    build and flush than the invoice that bills the first one (the due ones are read back locked)."""
     if line.charge not in PERIOD_MONTHS:
         raise InvalidInput(f"lines.{line.key}.charge", f"{line.charge!r} is not a recurring charge")
     months = PERIOD_MONTHS[line.charge]

@@ -33,7 +33,7 @@ from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
 from sales.order_models import Contract, Order, OrderEvent, OrderLine, Shipment
-from sales import contracts, quotes, subscriptions
+from sales import quotes, subscriptions
 from sales.quotes import check_owner, get_quote
 
 BILLING = ("on_order", "on_shipment", "milestones")
@@ -101,8 +101,12 @@ def _log(session: Session, order: Order, actor, action: str, from_state: str | N
         "account": session.get(Account, order.account_id).code, "change": order.change_seq, **(data or {})})
 
 
-#: create_order's order of the quote, built once
-_ORDER_OF_QUOTE = select(Order).where(Order.quote_id == sa.bindparam("of_quote"))
+#: what create_order reads of a quote revision, in one statement built once: its account, the id
+#: of the order made from it (if any) and the contract made from it (if any)
+_ORDER_FACTS = (select(Account, select(Order.id).where(Order.quote_id == sa.bindparam("of_quote")).scalar_subquery(),
+                       Contract)
+                .outerjoin(Contract, Contract.quote_id == sa.bindparam("of_quote"))
+                .where(Account.id == sa.bindparam("of_account")))
 
 
 def create_order(session: Session, actor: User | str, quote_number: str, today: date, *,
@@ -120,25 +124,22 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     quote = get_quote(session, quote_number, lock=True)
     if isinstance(actor, User):
         check_owner(quote, actor, "order")
-    existing = session.exec(_ORDER_OF_QUOTE, params={"of_quote": quote.id}).first()
+    account, existing, made = session.exec(_ORDER_FACTS, params={"of_quote": quote.id,
+                                                                "of_account": quote.account_id}).one()
     if existing is not None:
-        return existing, False
+        return session.get(Order, existing), False
     if quote.state != "accepted":
         raise InvalidTransition(quote.label, quote.state, "order it", "the customer has not accepted it")
     amendment = quote.kind == "amendment"
     if amendment and coterm is None:
         raise InvalidTransition(quote.label, quote.state, "order it", "an amendment is applied to its contract")
-    if amendment:
-        contract = session.get(Contract, quote.contract_id)
-    else:
-        contract = contracts.of_revision(session, quote.id)
+    contract = session.get(Contract, quote.contract_id) if amendment else made
     if quote.kind == "renewal" and contract is None:
         raise InvalidTransition(quote.label, quote.state, "order it", "its next term starts when the contract ends")
     if require_contract and not amendment and (contract is None or contract.state not in ("signed", "active")):
         state = contract.state if contract else "without a contract"
         raise InvalidTransition(quote.label, state, "order it", "orders are made from signed contracts")
     milestones = _milestones(billing, milestones)
-    account = session.get(Account, quote.account_id)
     priced = quote.priced
     cur = currency(quote.currency)
     sources = {ln.key: ln for ln in quotes.lines_of(session, quote)}
@@ -170,8 +171,8 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
     session.flush()
     for line in lines:
         line.order_id = order.id
-    session.add_all(lines)
-    session.flush()
+    # one INSERT, no flush: nothing later in the transaction uses the lines as session objects
+    append(session, OrderLine, *(line.model_dump(exclude={"id"}) for line in lines))
     if amendment:
         subscriptions.create_for_order(session, order, lines, quote.effective_date, contract.end_date)
     else:
