@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from billing import einvoice, ledger, remittance, tax
@@ -27,7 +26,7 @@ from billing import mail as billing_mail
 from billing.models import Invoice, InvoiceLine
 from billing.terms import DUE_ON_RECEIPT, parse_terms
 from core import docstore, locales, webhooks
-from core.db import kept, lock_row, utcnow
+from core.db import insert_stored, kept, lock_row, utcnow
 from core.errors import InvalidInput, InvalidTransition
 from core.money import ROUNDING, ZERO, Currency, currency
 from core.sequences import next_number
@@ -87,21 +86,16 @@ class Draft:
     order: Order | None = None
 
 
-#: draft_many's insert of the drafts' lines (every field but the id), their ids in the rows' order; built once
-_INSERT_LINES = InvoiceLine.__table__.insert().returning(InvoiceLine.__table__.c.id, sort_by_parameter_order=True)
-_LINE_FIELDS = tuple(name for name in InvoiceLine.model_fields if name != "id")
-
-
 def draft_many(session: Session, drafts: list[Draft], today: date) -> list[Invoice]:
     """Draft invoices, taxed with the active rates, in a flush and an INSERT whatever their
     number (rating drafts one per account with usage: thousands at once). The lines are
-    written by one Core statement, not flushed (the issued-invoice guard has nothing to check
-    on a new draft's lines), and then join the session as stored rows, clean: issuing reads
-    them as drafted."""
+    written by one Core statement (`insert_stored`: the issued-invoice guard has nothing to
+    check on a new draft's lines) and stay in the session as stored: issuing reads them as
+    drafted."""
     rates = tax.get_tax_rates(session)
     invoices, lines, now = [], [], utcnow()
     for d in drafts:
-        # every defaulted field given: pydantic inspects a default factory's signature per object
+        # the batch's drafts share one timestamp
         invoice = Invoice(kind="invoice", series=series("invoice", today), account_id=d.account.id,
                           order_id=d.order.id if d.order else None, currency=d.currency.code, payment_terms=d.terms,
                           reason=d.reason[:2000], seller={}, buyer={}, tax_breakdown=[], created_at=now, updated_at=now)
@@ -119,14 +113,7 @@ def draft_many(session: Session, drafts: list[Draft], today: date) -> list[Invoi
     for invoice, its in zip(invoices, lines):
         for line in its:
             line.invoice_id = invoice.id
-    every = [line for its in lines for line in its]
-    if every:
-        ids = session.connection().execute(
-            _INSERT_LINES, [{name: getattr(line, name) for name in _LINE_FIELDS} for line in every]).scalars()
-        for line, line_id in zip(every, ids, strict=True):
-            line.id = line_id
-            make_transient_to_detached(line)
-        session.add_all(every)
+    insert_stored(session, [line for its in lines for line in its])
     drafted = kept(session)
     for invoice, its, d in zip(invoices, lines, drafts):
         drafted[_DRAFTED, invoice.id] = its, d.account

@@ -424,9 +424,29 @@ def insert_row(session: Session, row):
     return row
 
 
+def insert_stored(session: Session, rows: list) -> list:
+    """Insert new ORM objects of one table (not added) with one Core INSERT ... RETURNING their
+    ids, now, and add them to the session as stored rows, clean, owned by the transaction
+    (`owned`): for rows the transaction goes on using as session objects, which skips flushing
+    them (flush-time guards of their table see no insert). What they point to must be stored.
+    Returns them."""
+    if rows:
+        table = type(rows[0])
+        names = [name for name, _d, _m in _filled(table)]
+        ids = session.connection().execute(_returning_insert(table),
+                                           [{name: getattr(row, name) for name in names} for row in rows])
+        for row, row_id in zip(rows, ids.scalars(), strict=True):
+            row.id = row_id
+            sa.orm.make_transient_to_detached(row)
+        session.add_all(rows)
+        for row in rows:
+            _note(session, sa.inspect(row).identity_key)
+    return rows
+
+
 @cache
 def _returning_insert(table) -> sa.Insert:
-    return table.__table__.insert().returning(table.__table__.c.id)
+    return table.__table__.insert().returning(table.__table__.c.id, sort_by_parameter_order=True)
 
 
 def with_defaults(table, row: dict) -> dict:
