@@ -10,6 +10,7 @@ value impossible at once (docs/configurator.md, Propagation).
 from __future__ import annotations
 
 import itertools
+from operator import ne
 from time import thread_time
 
 from pysat.solvers import Solver
@@ -39,6 +40,11 @@ class Propagation:
         self._enc, self._solver_name = enc, solver
         self._learnt: list[list[int]] = []         # short proofs added to the solver (kept for a rebuild)
         self._lazy = list(enc.lazy.values())
+        self._lazy_over: list[list[int]] = [[] for _ in enc.model.attributes]   # attribute -> its lazy tables
+        for i, table in enumerate(self._lazy):
+            for k in table.positions:
+                self._lazy_over[k].append(i)
+        self._accepted: list[int] | None = None    # the last solution every lazy table accepted
         self._solver = self._new_solver()
         self._base_vars = self._solver.nof_vars()
         self._nvalues = len(enc.value_of)
@@ -81,14 +87,26 @@ class Propagation:
         """A solution under `assumptions` as its true value variables (one per attribute, in
         model order), or None. Solutions the lazy tables reject teach the solver a nogood and
         are searched again, so only real solutions come out."""
-        solver, n, lazy = self._solver, self._nvalues, self._lazy
+        solver, n = self._solver, self._nvalues
         while solver.solve(assumptions=assumptions):
             chosen = [x for x in solver.get_model()[:n] if x > 0]
-            rejected = rejections(lazy, chosen)
+            rejected = rejections(self._unchecked(chosen), chosen)
             if not rejected:
+                self._accepted = chosen
                 return chosen
             solver.append_formula([clause for _, clause in rejected])
         return None
+
+    def _unchecked(self, chosen: list[int]) -> list:
+        """The lazy tables that must check `chosen`, in their order: those over an attribute
+        whose value differs from the last solution they all accepted. The others see the same
+        cells, so they accept them again: on the generated model consecutive solutions differ
+        in about 40 of 250 attributes, and checking all 180 lazy tables took 0.2 ms a solution."""
+        accepted = self._accepted
+        if accepted is None or not self._lazy:
+            return self._lazy
+        touched = set().union(*itertools.compress(self._lazy_over, map(ne, chosen, accepted)))
+        return [self._lazy[i] for i in sorted(touched)]
 
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
         """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent.
