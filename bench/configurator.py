@@ -12,7 +12,8 @@ explanation is the cold one. Every explanation is checked real and minimal after
 Exactness is spot-checked at a few steps against an independent oracle (a fresh solver of
 another kind: on the original DIMACS clauses for the feature models, on the encoding's
 clauses for the generated model, whose witnesses are also checked by evaluating every rule
-directly).
+directly). The slowest clicks are printed with their solver calls and the garbage collector's
+time during them (`--slowest`).
 
 Every model runs in its own child process, so its memory figures start from a clean
 process and one model's caches cannot help another. Sessions of one model share one
@@ -43,7 +44,7 @@ if sys.path[0] != str(ROOT):     # first even when PYTHONPATH names it: this fil
 from bench import explanations  # noqa: E402
 from bench import featuremodels as fm  # noqa: E402
 from bench.generate import ROWS as GEN_ROWS, SEED as GEN_SEED  # noqa: E402
-from bench.measure import Clock, SolverProbe, pct, proc_status, reset_peak  # noqa: E402
+from bench.measure import Clock, GcTimer, SolverProbe, pct, proc_status, reset_peak  # noqa: E402
 from bench.oracle import (CONFLICT_SOLVER, ORACLE_SOLVER, ConflictChecker, Oracle,  # noqa: E402
                           RuleChecker, describe)
 
@@ -164,6 +165,9 @@ def run_model(name: str, args) -> dict:
     lat, cpu, lat_first, sat_calls, sat_secs, hits, subset_hits = [], [], [], [], [], 0, 0
     open_lat, sessions_done, cut, session_lengths, decided_sessions = [], 0, False, [], 0
     checks = []
+    clicks = []         # (CPU s, wall s, session, step, solver calls, unsat, solver s, collector s, collections)
+    collector = GcTimer()
+    collector.start()
     cache = getattr(cfg, "_cache", None)
     check_cap = args.check_cap * (1.5 if name == "generated" else 1.0)
     spent = 0.0
@@ -198,11 +202,11 @@ def run_model(name: str, args) -> dict:
                 key = frozenset(lits)
                 hits += key in cache
                 subset_hits += any((key - {x}) in cache for x in lits)
-            before = probe.snapshot()
+            before, gc_before = probe.snapshot(), collector.snapshot()
             with Clock() as clock:
                 result = cfg.configure(sel)
             dt = clock.wall
-            after = probe.snapshot()
+            after, gc_after = probe.snapshot(), collector.snapshot()
             if probe.solver is not cfg._solver:     # rebuilt during the click (its last calls go uncounted)
                 probe.attach(cfg._solver)
             spent += dt
@@ -215,6 +219,8 @@ def run_model(name: str, args) -> dict:
                 lat_first.append(dt)
             sat_calls.append(after[0] - before[0])
             sat_secs.append(after[4] - before[4])
+            clicks.append((clock.cpu, dt, s, steps, after[0] - before[0], after[2] - before[2], after[4] - before[4],
+                           gc_after[0] - gc_before[0], sum(gc_after[1:]) - sum(gc_before[1:])))
             if args.verbose:
                 print(f"    s{s} step {steps}: {dt * 1000:.1f} ms, {after[0] - before[0]} solves "
                       f"({after[2] - before[2]} unsat), {len(undecided) - 1} undecided before", flush=True)
@@ -228,6 +234,16 @@ def run_model(name: str, args) -> dict:
             print(f"    session {s}: {steps} interactions, running p50 {pct(lat, .5) * 1000:.1f} ms, "
                   f"p95 {pct(lat, .95) * 1000:.1f} ms, p99 {pct(lat, .99) * 1000:.1f} ms, "
                   f"spent {spent:.1f}s", flush=True)
+    collector.stop()
+    slowest = sorted(clicks, reverse=True)[:args.slowest]
+    if slowest:
+        print(f"  the {len(slowest)} slowest clicks by CPU (ms; solver: calls, unsat, wall ms inside it; "
+              f"collector: CPU ms, collections):", flush=True)
+        for c, w, sess, step, calls, unsat, secs, gc_secs, gcs in slowest:
+            print(f"    s{sess} step {step}: CPU {c * 1000:.1f}, wall {w * 1000:.1f}; solver {calls}, {unsat}, "
+                  f"{secs * 1000:.1f}; collector {gc_secs * 1000:.1f}, {gcs}", flush=True)
+    print(f"  collector during clicks: {collector.seconds * 1000:.1f} ms CPU in all, collections per generation "
+          f"{collector.collections}", flush=True)
     mem_end = proc_status()
     res.update({
         "sessions": sessions_done, "cut_by_budget": cut, "interactions": len(lat),
@@ -250,6 +266,7 @@ def run_model(name: str, args) -> dict:
         max(mem_end["VmHWM"], mem_compile["VmHWM"]),
         "rss_start_mb": mem0["VmRSS"],
         "checks": [{"at": at, **c} for at, c in checks],
+        "gc_ms": collector.seconds * 1000, "gc_collections": collector.collections,
         "check_errors": sum(len(c["errors"]) for _, c in checks),
         "check_partial": any(c["partial"] for _, c in checks),
     })
@@ -319,7 +336,8 @@ def child_argv(args, name: str, result_file: str) -> list[str]:
             "--sessions", str(args.sessions), "--seed", str(args.seed), "--model-seed", str(args.model_seed),
             "--generated-rows", str(args.generated_rows), "--check-steps", args.check_steps,
             "--check-sessions", str(args.check_sessions), "--check-cap", str(args.check_cap),
-            "--budget-scale", str(args.budget_scale), "--explanations", str(args.explanations)]
+            "--budget-scale", str(args.budget_scale), "--explanations", str(args.explanations),
+            "--slowest", str(args.slowest)]
     if args.steps:
         argv += ["--steps", str(args.steps)]
     if args.quick:
@@ -354,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--explanations", type=int, default=explanations.EXPLANATIONS,
                     help="values explained per model after a few picks (the first on a fresh engine); 0: none")
     ap.add_argument("--verbose", action="store_true", help="print every interaction")
+    ap.add_argument("--slowest", type=int, default=10,
+                    help="print this many slowest clicks per model, with their solver calls and collector time")
     ap.add_argument("--json", help="also write all figures to this JSON file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)

@@ -5,6 +5,7 @@ time (`time.process_time`): CPU time is what the engine costs, wall time what a 
 """
 from __future__ import annotations
 
+import gc
 import time
 
 
@@ -88,3 +89,30 @@ class Clock:
 
     def __exit__(self, *exc):
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+class GcTimer:
+    """CPU seconds the cyclic garbage collector has spent, and its collections per generation,
+    while started (`gc.callbacks`): a click's share of them tells a collector pause from the
+    engine's own work."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._started = 0.0
+
+    def start(self):
+        gc.callbacks.append(self._callback)
+
+    def stop(self):
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+            self.collections[info["generation"]] += 1
+
+    def snapshot(self):
+        return (self.seconds, *self.collections)

@@ -2,7 +2,8 @@
 
 `Propagation` owns the incremental SAT solver (glucose under assumptions, with the large
 tables checked lazily) and the known solutions that spare it calls: solutions of the last
-propagation and of the root analysis, their one-flip witnesses, repairs of solutions that
+propagation and of the root analysis, those found at earlier sessions' first picks, their
+one-flip witnesses, repairs of solutions that
 lack a new pick, batched probes for what is left, and one call that proves every remaining
 value impossible at once (docs/configurator.md, Propagation).
 `Configurator` builds on it; answers are cached there.
@@ -10,6 +11,7 @@ value impossible at once (docs/configurator.md, Propagation).
 from __future__ import annotations
 
 import itertools
+from operator import ne
 from time import thread_time
 
 from pysat.solvers import Solver
@@ -29,6 +31,8 @@ LEARN_REASONS = 2        # a value proven impossible by at most this many select
 REPAIR_BELOW = 8         # fewer known solutions than this hold the selections: repair others
 REPAIR_OPEN = 200        # ... or more values than this are open after them
 REPAIR_TRIES = 32        # known solutions tried for repair at most
+ARCHIVE_PICKS = 2        # solutions of propagations with at most this many selections are archived ...
+ARCHIVE_VALUES = 131_072 # ... as many as hold this many values in all (524 on the generated model)
 RETIRED_MAX = 0.25       # the solver is rebuilt once retired activation literals outnumber a quarter of its variables
 
 
@@ -39,6 +43,11 @@ class Propagation:
         self._enc, self._solver_name = enc, solver
         self._learnt: list[list[int]] = []         # short proofs added to the solver (kept for a rebuild)
         self._lazy = list(enc.lazy.values())
+        self._lazy_over: list[list[int]] = [[] for _ in enc.model.attributes]   # attribute -> its lazy tables
+        for i, table in enumerate(self._lazy):
+            for k in table.positions:
+                self._lazy_over[k].append(i)
+        self._accepted: list[int] | None = None    # the last solution every lazy table accepted
         self._solver = self._new_solver()
         self._base_vars = self._solver.nof_vars()
         self._nvalues = len(enc.value_of)
@@ -46,6 +55,10 @@ class Propagation:
         self._witness: dict = {}                   # value -> (solution, value it replaces): one-flip witnesses
         self._root_pool: list[frozenset] = []      # the root analysis's, kept once it is done
         self._root_witness: dict = {}
+        # solutions found at a session's first picks, offered to later sessions' first picks
+        # (they only cover values: kept out of the pool, so later clicks do not carry them)
+        self._archive: list[frozenset] = []
+        self._archive_size = max(FLIP_POOL, ARCHIVE_VALUES // len(enc.model.attributes))
         # values covered per second of this thread's CPU time (wall time on a shared machine
         # counts the waits for a core, and single repairs then looked slow enough to stop them:
         # Automotive01 under load took 25 solver calls per click instead of 11 to 17)
@@ -81,14 +94,26 @@ class Propagation:
         """A solution under `assumptions` as its true value variables (one per attribute, in
         model order), or None. Solutions the lazy tables reject teach the solver a nogood and
         are searched again, so only real solutions come out."""
-        solver, n, lazy = self._solver, self._nvalues, self._lazy
+        solver, n = self._solver, self._nvalues
         while solver.solve(assumptions=assumptions):
             chosen = [x for x in solver.get_model()[:n] if x > 0]
-            rejected = rejections(lazy, chosen)
+            rejected = rejections(self._unchecked(chosen), chosen)
             if not rejected:
+                self._accepted = chosen
                 return chosen
             solver.append_formula([clause for _, clause in rejected])
         return None
+
+    def _unchecked(self, chosen: list[int]) -> list:
+        """The lazy tables that must check `chosen`, in their order: those over an attribute
+        whose value differs from the last solution they all accepted. The others see the same
+        cells, so they accept them again: on the generated model consecutive solutions differ
+        in about 40 of 250 attributes, and checking all 180 lazy tables took 0.2 ms a solution."""
+        accepted = self._accepted
+        if accepted is None or not self._lazy:
+            return self._lazy
+        touched = set().union(*itertools.compress(self._lazy_over, map(ne, chosen, accepted)))
+        return [self._lazy[i] for i in sorted(touched)]
 
     def _possible(self, lits: list[int], candidates: frozenset | None) -> frozenset | None:
         """Value variables that extend `lits` to a solution, or None if `lits` is inconsistent.
@@ -101,16 +126,19 @@ class Propagation:
         wanted = set(lits)
         pool = [sol for sol in self._pool if wanted <= sol]   # still solutions: reuse them
         pool += self._flip_witnesses(self._witness, wanted)
+        archived = []
         if len(pool) < FLIP_POOL and self._root_pool:     # a new session: the root's solutions
             pool += [sol for sol in self._root_pool if wanted <= sol][:FLIP_POOL]
             pool += self._flip_witnesses(self._root_witness, wanted)
+            archived = [sol for sol in self._archive if wanted <= sol]
+        found_from = len(pool)
         consistent, implied = solver.propagate(assumptions=lits)
         if not consistent:
             return None
         ruled_out = {-x for x in implied if x < 0}
         values = (frozenset(range(1, self._nvalues + 1)) if candidates is None else candidates) - ruled_out
         open_ = set(values)
-        for sol in pool:             # (set difference runs over the smaller side: open_ shrinks fast)
+        for sol in itertools.chain(pool, archived):   # (a set difference runs over the smaller side)
             open_ = open_ - sol
             if not open_:
                 break
@@ -171,6 +199,8 @@ class Propagation:
             self._retire(some_open)
         self._pool = pool[-POOL_SIZE:]
         self._witness = witness
+        if len(lits) <= ARCHIVE_PICKS:
+            self._archive = (self._archive + pool[found_from:])[-self._archive_size:]
         return values - proven
 
     def _probe(self, lits: list[int], x: int, open_: set, covered: list, proven: set) -> list[int] | None:

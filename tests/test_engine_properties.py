@@ -228,6 +228,29 @@ def test_a_session_of_clicks_matches_enumeration(enum_limit, data, steps):
                 assert {s.id: set(s.domain) for s in result.attributes} == expected
 
 
+@COMMON
+@given(data=models(), sessions=st.lists(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4)), min_size=1,
+                                                 max_size=2), min_size=2, max_size=6))
+def test_sessions_one_after_another_match_enumeration(enum_limit, data, sessions):
+    """Sessions one after another on one engine, as the users of a model version share it: a
+    session's first and second picks take values from the solutions that earlier sessions'
+    first picks archived (`Propagation._archive`), and every answer stays exact. Answers are
+    not taken from the cache, so each click propagates."""
+    model = load_model_dict(data)
+    engine = Configurator(model)
+    for picks in sessions:
+        selections: dict = {}
+        for attr_index, value_index in picks:
+            attr = list(DOMAINS)[attr_index]
+            offered = next(s for s in engine.configure(dict(selections)).attributes if s.id == attr).domain
+            if not offered or attr in selections:
+                continue
+            selections[attr] = offered[value_index % len(offered)]
+            engine._cache.clear()
+            result = engine.configure(dict(selections))
+            assert {s.id: set(s.domain) for s in result.attributes} == reference.domains(model, selections)
+
+
 def greedy_completion(model, selections: dict) -> dict:
     """What `complete` promises, by enumeration: each open attribute in model order takes its
     default, else its first value, that some solution still extends."""
