@@ -28,7 +28,7 @@ from core import webhooks
 from core.db import Finder, append, find_row, utcnow
 from core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from core.money import ZERO, currency
-from core.sequences import next_number
+from core.sequences import next_number, next_numbers
 from core.users import User, describe
 from sales.accounts import Account
 from sales.models import Quote, QuoteLine
@@ -160,13 +160,15 @@ def create_order(session: Session, actor: User | str, quote_number: str, today: 
                                term_months=line["term_months"], list_total=Decimal(line["list_total"]),
                                net_total=net, contract_value=value))
     checked = credit_check(account, cur.round(first_year))
-    # the order is written once, with its totals, credit check and change number
-    order = Order(number=f"SO-{today.year}-{next_number(session, f'order-{today.year}'):05d}", quote_id=quote.id,
+    # the order is written once, with its totals, credit check and change number (both counters
+    # advanced by one statement)
+    number, change = next_numbers(session, f"order-{today.year}", CHANGES)
+    order = Order(number=f"SO-{today.year}-{number:05d}", quote_id=quote.id,
                   contract_id=contract.id if contract else None, account_id=account.id,
                   state="open" if checked["passed"] else "credit_hold", currency=quote.currency,
                   one_time_total=cur.round(sum((ln.net_total for ln in lines if ln.charge == "one_time"), ZERO)),
                   contract_value=cur.round(sum((ln.contract_value for ln in lines), ZERO)), billing=billing,
-                  milestones=milestones, credit_check=checked, change_seq=next_number(session, CHANGES))
+                  milestones=milestones, credit_check=checked, change_seq=change)
     session.add(order)
     session.flush()
     for line in lines:

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from catalog.pricebook import PERIOD_MONTHS
 from core.dates import add_months
-from core.db import append, children, get_row, lock_rows, utcnow
+from core.db import append, children, get_row, insert_stored, lock_rows, utcnow
 from core.errors import InvalidInput, InvalidTransition, NotFound
 from core.money import HUNDRED, ZERO, currency
 from sales.models import Quote, QuoteLine
@@ -50,8 +50,9 @@ def unit_price(amount: Decimal, quantity: Decimal) -> Decimal:
 def create_for_order(session: Session, order: Order, lines: Iterable[OrderLine], start: date,
                      end: date | None = None, quote_id: int | None = None) -> list[Subscription]:
     """A subscription (and its version 1) for each recurring line of `order`, from `start` over
-    the line's term, or to `end` (co-termed): the subscriptions in one flush, their versions
-    (which nothing here reads back) in one INSERT."""
+    the line's term, or to `end` (co-termed): the subscriptions in one INSERT returning their ids
+    (`insert_stored`: callers go on using them as session objects; a flush here would also write
+    whatever else is pending), their versions (which nothing here reads back) in one more."""
     made = []
     for line in lines:
         if line.charge not in PERIOD_MONTHS:
@@ -61,8 +62,7 @@ def create_for_order(session: Session, order: Order, lines: Iterable[OrderLine],
                                   line_key=line.key, product=line.product, name=line.name, currency=order.currency,
                                   charge=line.charge, term_months=line.term_months or PERIOD_MONTHS[line.charge],
                                   start_date=start, end_date=last), line))
-    session.add_all(subscription for subscription, _ in made)
-    session.flush()
+    insert_stored(session, [subscription for subscription, _ in made])
     append(session, SubscriptionVersion, *(
         dict(subscription_id=subscription.id, version=1, effective_from=start, quantity=line.quantity,
              amount=line.net_total, unit_price=unit_price(line.net_total, line.quantity),

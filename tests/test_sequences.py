@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from core.db import session_scope
-from core.sequences import Sequence, next_number
+from core.sequences import Sequence, next_number, next_numbers
 
 pytestmark = pytest.mark.postgres
 
@@ -74,3 +74,47 @@ def test_concurrent_allocation_has_no_duplicates_or_gaps(engine, first_use):
     assert all(each == sorted(each) for each in taken)      # each thread sees its numbers rise
     with session_scope(engine) as session:
         assert session.get(Sequence, "q").last == threads_count * per_thread + offset
+
+
+def test_several_series_advance_together_in_the_order_asked(engine):
+    assert take(engine, "b") == 1
+    with session_scope(engine) as session:
+        assert next_numbers(session, "b", "a") == [2, 1]          # "a" used first here
+        assert next_numbers(session, "a", "b") == [2, 3]
+    with pytest.raises(RuntimeError):
+        with session_scope(engine) as session:
+            assert next_numbers(session, "a", "b") == [3, 4]
+            raise RuntimeError("the order failed")
+    assert [take(engine, "a"), take(engine, "b")] == [3, 4]
+
+
+def test_concurrent_pairs_and_singles_have_no_duplicates_gaps_or_deadlocks(engine):
+    """Transactions taking both counters (as a new order) beside ones taking one (a change)."""
+    assert take(engine, "order-x") == 1 and take(engine, "changes") == 1
+    threads_count, per_thread = 8, 20
+    start = threading.Barrier(threads_count)
+    taken: dict[str, list[int]] = {"order-x": [], "changes": []}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            start.wait()
+            for _ in range(per_thread):
+                with session_scope(engine) as session:
+                    if i % 2:
+                        taken["changes"].append(next_number(session, "changes"))
+                    else:
+                        number, change = next_numbers(session, "order-x", "changes")
+                        taken["order-x"].append(number)
+                        taken["changes"].append(change)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(taken["order-x"]) == list(range(2, threads_count // 2 * per_thread + 2))
+    assert sorted(taken["changes"]) == list(range(2, threads_count * per_thread + 2))
