@@ -20,6 +20,27 @@ def take(engine, series: str) -> int:
         return next_number(session, series)
 
 
+def at_once(threads_count: int, work) -> None:
+    """Run work(i) on `threads_count` threads released together; fail with what any raised
+    (a thread's exception is otherwise lost)."""
+    start = threading.Barrier(threads_count)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            start.wait()
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(threads_count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+
+
 def test_numbers_are_consecutive_per_series_and_series_are_independent(engine):
     assert [take(engine, "a") for _ in range(3)] == [1, 2, 3]
     assert take(engine, "b") == 1
@@ -50,24 +71,13 @@ def test_concurrent_allocation_has_no_duplicates_or_gaps(engine, first_use):
     threads_count, per_thread = 8, 25
     if not first_use:
         assert take(engine, "q") == 1
-    start = threading.Barrier(threads_count)
     taken: list[list[int]] = [[] for _ in range(threads_count)]
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            start.wait()
-            for _ in range(per_thread):
-                taken[i].append(take(engine, "q"))
-        except BaseException as exc:       # reported below: a thread's exception is otherwise lost
-            errors.append(exc)
+        for _ in range(per_thread):
+            taken[i].append(take(engine, "q"))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    at_once(threads_count, work)
     numbers = sorted(n for each in taken for n in each)
     offset = 0 if first_use else 1
     assert numbers == list(range(1 + offset, threads_count * per_thread + 1 + offset))
@@ -92,29 +102,18 @@ def test_concurrent_pairs_and_singles_have_no_duplicates_gaps_or_deadlocks(engin
     """Transactions taking both counters (as a new order) beside ones taking one (a change)."""
     assert take(engine, "order-x") == 1 and take(engine, "changes") == 1
     threads_count, per_thread = 8, 20
-    start = threading.Barrier(threads_count)
     taken: dict[str, list[int]] = {"order-x": [], "changes": []}
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            start.wait()
-            for _ in range(per_thread):
-                with session_scope(engine) as session:
-                    if i % 2:
-                        taken["changes"].append(next_number(session, "changes"))
-                    else:
-                        number, change = next_numbers(session, "order-x", "changes")
-                        taken["order-x"].append(number)
-                        taken["changes"].append(change)
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(per_thread):
+            with session_scope(engine) as session:
+                if i % 2:
+                    taken["changes"].append(next_number(session, "changes"))
+                else:
+                    number, change = next_numbers(session, "order-x", "changes")
+                    taken["order-x"].append(number)
+                    taken["changes"].append(change)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(threads_count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    at_once(threads_count, work)
     assert sorted(taken["order-x"]) == list(range(2, threads_count // 2 * per_thread + 2))
     assert sorted(taken["changes"]) == list(range(2, threads_count * per_thread + 2))
