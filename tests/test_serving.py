@@ -93,6 +93,17 @@ def test_a_worker_compiles_the_models_then_hides_them_and_the_app_from_the_garba
         assert gc.is_tracked(clause) and not any(o is clause for o in gc.get_objects())
 
 
+@pytest.mark.parametrize("workers, recycled", [("1", 0), ("3", 10000)])
+def test_only_one_of_several_workers_is_recycled(monkeypatch, tmp_path, workers, recycled):
+    """Nothing answers while a lone worker's replacement starts."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setenv("WEB_CONCURRENCY", workers)
+    config = importlib.reload(importlib.import_module("api.gunicorn_config"))
+    assert config.max_requests == recycled
+    monkeypatch.undo()
+    importlib.reload(config)                        # as the other tests import it
+
+
 def test_a_worker_starts_on_a_database_it_cannot_read_yet(monkeypatch, tmp_path, caplog):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unmigrated.db'}"), TESTING=True)
     with _worker_start(monkeypatch, tmp_path, app):
