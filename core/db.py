@@ -401,10 +401,10 @@ class Finder:
 
 
 def append(session: Session, table, *rows: dict) -> None:
-    """Write rows of an append-only `table` (events, ledger entries) with one Core INSERT now,
-    their other fields at their defaults: no object is built or flushed for rows nothing in
-    the transaction reads back as objects (queries see them), and their ids are not read back.
-    What they point to must be stored."""
+    """Write new rows of `table` (events, ledger entries, a new order's lines) with one Core
+    INSERT now, their other fields at their defaults: no object is built or flushed for rows
+    nothing in the transaction reads back as objects (queries see them), and their ids are not
+    read back. What they point to must be stored."""
     if rows:
         session.connection().execute(_inline_insert(table), [with_defaults(table, row) for row in rows])
 
