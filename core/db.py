@@ -416,11 +416,10 @@ def insert_row(session: Session, row):
     column, e.g. one row per quote, has none to get: its key is among the values); it stays out
     of the session. What it points to must be stored. Returns it."""
     table = type(row)
-    values = {name: getattr(row, name) for name, _d, _m in _filled(table)}
     if "id" in table.model_fields:
-        row.id = session.connection().execute(_returning_insert(table), values).scalar_one()
+        row.id = session.connection().execute(_returning_insert(table), _values(row)).scalar_one()
     else:
-        session.connection().execute(_inline_insert(table), values)
+        session.connection().execute(_inline_insert(table), _values(row))
     return row
 
 
@@ -431,17 +430,18 @@ def insert_stored(session: Session, rows: list) -> list:
     them (flush-time guards of their table see no insert). What they point to must be stored.
     Returns them."""
     if rows:
-        table = type(rows[0])
-        names = [name for name, _d, _m in _filled(table)]
-        ids = session.connection().execute(_returning_insert(table),
-                                           [{name: getattr(row, name) for name in names} for row in rows])
+        ids = session.connection().execute(_returning_insert(type(rows[0])), list(map(_values, rows)))
         for row, row_id in zip(rows, ids.scalars(), strict=True):
             row.id = row_id
-            sa.orm.make_transient_to_detached(row)
-        session.add_all(rows)
-        for row in rows:
+            sa.orm.make_transient_to_detached(row)      # keyed by its id now: stored, not new
             _note(session, sa.inspect(row).identity_key)
+        session.add_all(rows)
     return rows
+
+
+def _values(row) -> dict[str, Any]:
+    """What an INSERT of `row` (a new ORM object) writes: every field but the id."""
+    return {name: getattr(row, name) for name, _d, _m in _filled(type(row))}
 
 
 @cache
